@@ -1,0 +1,30 @@
+"""A small registry of colourizer architectures by name (BasicSR style).
+
+`unet` and `gan` share one generator architecture; they differ in how they were trained.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from torch import nn
+
+from .fusion import FusionColorizer
+from .patchgan import PatchDiscriminator
+from .unet import UNetColorizer
+
+FAMILIES: dict[str, Callable[..., nn.Module]] = {
+    "unet": UNetColorizer,
+    "gan": UNetColorizer,
+    "fusion": FusionColorizer,
+}
+
+
+def build_model(family: str, **options: Any) -> nn.Module:
+    """Instantiate a colourizer of `family` with its architecture options."""
+    try:
+        return FAMILIES[family](**options)
+    except KeyError:
+        raise ValueError(f"unknown model family {family!r} (choose from {', '.join(FAMILIES)})") from None
+
+
+__all__ = ["FAMILIES", "build_model", "PatchDiscriminator", "UNetColorizer", "FusionColorizer"]

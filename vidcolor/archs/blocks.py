@@ -1,0 +1,71 @@
+"""Building blocks shared by the colourizer architectures."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def conv_block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    """3x3 conv + BatchNorm + ReLU: the unit every encoder and decoder here is built of."""
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class UpBlock(nn.Module):
+    """Upsample x2 (bilinear, no checkerboard), concatenate a skip, then two conv blocks."""
+
+    def __init__(self, cin: int, cskip: int, cout: int) -> None:
+        super().__init__()
+        self.conv = nn.Sequential(conv_block(cin + cskip, cout), conv_block(cout, cout))
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+        return self.conv(torch.cat([x, skip], dim=1))
+
+
+def normalise_l(L: torch.Tensor) -> torch.Tensor:
+    """L in [0, 100] -> [-1, 1], the range the trainable layers expect."""
+    return L / 50.0 - 1.0
+
+
+def coord_channels(x: torch.Tensor) -> torch.Tensor:
+    """Two channels holding pixel coordinates in [-1, 1] (CoordConv): lets the net learn 'sky is up'."""
+    b, _, h, w = x.shape
+    ys = torch.linspace(-1.0, 1.0, h, device=x.device, dtype=x.dtype).view(1, 1, h, 1).expand(b, 1, h, w)
+    xs = torch.linspace(-1.0, 1.0, w, device=x.device, dtype=x.dtype).view(1, 1, 1, w).expand(b, 1, h, w)
+    return torch.cat([ys, xs], dim=1)
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Reflect-pad H and W up to a multiple so any input size survives the down/up path."""
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph or pw:
+        mode = "reflect" if h > ph and w > pw else "replicate"
+        x = F.pad(x, (0, pw, 0, ph), mode=mode)
+    return x, (h, w)
+
+
+class SelfAttention(nn.Module):
+    """Non-local self-attention (SAGAN style) with a learned residual gate starting at zero."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        inner = max(channels // 8, 8)
+        self.q = nn.Conv2d(channels, inner, 1)
+        self.k = nn.Conv2d(channels, inner, 1)
+        self.v = nn.Conv2d(channels, channels, 1)
+        self.gamma = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        q = self.q(x).flatten(2).transpose(1, 2)
+        k = self.k(x).flatten(2).transpose(1, 2)
+        v = self.v(x).flatten(2).transpose(1, 2)
+        out = F.scaled_dot_product_attention(q, k, v)
+        return x + self.gamma * out.transpose(1, 2).reshape(b, c, h, w)
+
+
+def upsample_ab(logits: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
+    """Half-resolution chroma logits -> a/b in [-1, 1] at `size` (bilinear, then tanh)."""
+    return torch.tanh(F.interpolate(logits, size=tuple(size), mode="bilinear", align_corners=False))

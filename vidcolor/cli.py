@@ -1,0 +1,151 @@
+"""The `vidcolor` command line: a thin layer over the Python API."""
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from .errors import UserError
+
+DEFAULT_MODEL = "fusion"
+
+
+def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn UserError (and Ctrl-C) into one line on stderr and exit code 1, never a traceback."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except UserError as exc:
+            click.echo(f"vidcolor: {exc}", err=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo("vidcolor: interrupted", err=True)
+            sys.exit(130)
+    return wrapper
+
+
+@click.group()
+@click.version_option(package_name="vidcolor")
+def main() -> None:
+    """Colour black-and-white film and photos."""
+
+
+@main.command()
+@click.argument("src", type=click.Path(path_type=Path))
+@click.option("-o", "--output", "dst", required=True, type=click.Path(path_type=Path), help="Output file or folder.")
+@click.option("--model", default=DEFAULT_MODEL, show_default=True, help="Shipped model name or a .safetensors file.")
+@click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda", "mps"]), show_default=True)
+@click.option("--working-size", type=int, default=None, help="Short side the model works at (default: the model's).")
+@click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@friendly
+def run(src: Path, dst: Path, model: str, device: str, working_size: int | None, overwrite: bool,
+        quiet: bool) -> None:
+    """Colour a photo, or a folder of photos, into OUTPUT."""
+    from .inference import Colorizer
+    from .media import is_image
+    from .photos import colorize_photo, colorize_photo_dir
+    from .training.train import resolve_device
+    from .weights import load_model
+
+    if not src.exists():
+        raise UserError(f"{src}: no such file or folder")
+    net, meta = load_model(model)
+    colorizer = Colorizer(net, meta, resolve_device(device), working_size)
+    if src.is_dir():
+        done, errors = colorize_photo_dir(colorizer, src, dst, overwrite, quiet)
+        if not quiet:
+            click.echo(f"{done} photos coloured into {dst}, {len(errors)} failed", err=True)
+        if errors:
+            sys.exit(1)
+    elif is_image(src):
+        colorize_photo(colorizer, src, dst, overwrite)
+    else:
+        raise UserError(f"{src}: not a photo this version can colour")
+
+
+@main.command()
+@click.option("--model", "family", required=True, type=click.Choice(["unet", "gan", "fusion"]))
+@click.option("--data", multiple=True, required=True, type=click.Path(path_type=Path),
+              help="Folder of colour photos and/or videos (repeatable).")
+@click.option("--val", type=click.Path(path_type=Path), help="Folder of validation photos.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder (checkpoints, logs).")
+@click.option("--steps", type=int, help="Training steps (overrides --epochs).")
+@click.option("--epochs", type=int, help="Passes over the data.")
+@click.option("--size", type=int, default=176, show_default=True, help="Training crop size.")
+@click.option("--batch-size", type=int, default=16, show_default=True, help="Per process.")
+@click.option("--lr", type=float, default=5e-4, show_default=True)
+@click.option("--resume", is_flag=True, help="Continue from the run folder's checkpoint.")
+@click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda", "mps"]), show_default=True)
+@click.option("--loss", default="l1", type=click.Choice(["l1", "mse"]), show_default=True)
+@click.option("--rebalance", type=float, default=None, help="Colour rebalancing with this λ (e.g. 0.5).")
+@click.option("--frame-stride", type=int, default=10, show_default=True, help="Use every N-th video frame.")
+@click.option("--checkpoint-every", type=int, default=250, show_default=True)
+@click.option("--val-every", type=int, help="Validate every N steps (default: each epoch).")
+@click.option("--width", type=int, default=32, show_default=True, help="Channel width of the trainable net.")
+@click.option("--backbones", default="lite0", show_default=True, help="fusion: e.g. lite0,lite1,lite2.")
+@click.option("--init", type=click.Path(path_type=Path), help="Start from exported weights (gan: the L1 U-Net).")
+@click.option("--gan-warmup", type=int, default=0, show_default=True, help="gan: L1-only steps first.")
+@click.option("--lambda-l1", type=float, default=100.0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--threads", type=int, help="CPU threads for torch.")
+@click.option("--quiet", is_flag=True)
+@friendly
+def train(family: str, data: tuple[Path, ...], val: Path | None, out: Path, threads: int | None,
+          **kwargs: Any) -> None:
+    """Train a colourizer on folders of colour photos and videos."""
+    import torch
+
+    from .training.train import TrainOptions, train as run_training
+
+    if threads:
+        torch.set_num_threads(threads)
+    run_training(TrainOptions(model=family, data=list(data), val=val, out=out, **kwargs))
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("-o", "--output", "dst", required=True, type=click.Path(path_type=Path))
+@click.option("--overwrite", is_flag=True)
+@friendly
+def export(run_dir: Path, dst: Path, overwrite: bool) -> None:
+    """Write a run's trained weights and metadata to a .safetensors file."""
+    import shutil
+
+    src = run_dir / "last.safetensors"
+    if not src.is_file():
+        raise UserError(f"{run_dir}: not a training run folder (no last.safetensors)")
+    if dst.suffix != ".safetensors":
+        raise UserError(f"{dst}: the exported file must end in .safetensors")
+    from .photos import atomic_target
+    from .weights import read_metadata
+
+    read_metadata(src)
+    tmp = atomic_target(dst, overwrite)
+    shutil.copyfile(src, tmp)
+    tmp.replace(dst)
+    click.echo(f"exported {dst}", err=True)
+
+
+@main.command()
+@click.argument("videos", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output", "dst", required=True, type=click.Path(path_type=Path), help="Folder for the frames.")
+@click.option("--every", type=int, default=10, show_default=True, help="Keep every N-th frame.")
+@friendly
+def frames(videos: tuple[Path, ...], dst: Path, every: int) -> None:
+    """Extract a training set of frames from colour videos."""
+    from .media import video_frames, write_image
+
+    dst.mkdir(parents=True, exist_ok=True)
+    total = 0
+    for video in videos:
+        if not video.is_file():
+            raise UserError(f"{video}: no such file")
+        for i, rgb in enumerate(video_frames(video, every)):
+            write_image(dst / f"{video.stem}_{i * every:06d}.png", rgb)
+            total += 1
+    click.echo(f"{total} frames written to {dst}", err=True)

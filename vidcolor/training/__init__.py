@@ -1,0 +1,1 @@
+"""Training: data, augmentation, losses, and the training loop (kept apart from inference)."""

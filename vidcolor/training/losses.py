@@ -1,0 +1,51 @@
+"""Losses on a/b: L1 or MSE, optionally weighted towards rare (vivid) colours."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def gaussian_smooth_2d(hist: torch.Tensor, sigma_bins: float) -> torch.Tensor:
+    """Smooth a 2-D histogram with a separable Gaussian (sigma in bins)."""
+    r = max(1, int(3 * sigma_bins))
+    k = torch.exp(-torch.arange(-r, r + 1, dtype=hist.dtype) ** 2 / (2 * sigma_bins ** 2))
+    k = k / k.sum()
+    x = hist[None, None]
+    x = F.conv2d(F.pad(x, (r, r, 0, 0)), k.view(1, 1, 1, -1))
+    x = F.conv2d(F.pad(x, (0, 0, r, r)), k.view(1, 1, -1, 1))
+    return x[0, 0]
+
+
+def rebalance_weights(hist: torch.Tensor, lam: float = 0.5, sigma_bins: float = 1.5) -> torch.Tensor:
+    """Class-rebalancing weights (Zhang et al. 2016) over a/b bins.
+
+    w ∝ 1 / ((1 - λ)·p̃ + λ/Q), with p̃ the Gaussian-smoothed empirical distribution and Q the
+    number of bins that occur at all; normalised so the expected weight under p̃ is 1, so the
+    loss keeps its scale while rare, saturated colours count for more.
+    """
+    p = gaussian_smooth_2d(hist, sigma_bins)
+    p = p / p.sum()
+    q = int((p > 1e-6).sum())
+    w = 1.0 / ((1.0 - lam) * p + lam / q)
+    return w / (p * w).sum()
+
+
+class ColorLoss(torch.nn.Module):
+    """Per-pixel L1 or MSE on scaled a/b, weighted by the target colour's rebalancing weight."""
+
+    def __init__(self, kind: str = "l1", weights: torch.Tensor | None = None) -> None:
+        super().__init__()
+        if kind not in ("l1", "mse"):
+            raise ValueError("loss must be l1 or mse")
+        self.kind = kind
+        self.register_buffer("weights", weights if weights is not None else torch.ones(0, 0))
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        diff = pred - target
+        err = diff.abs() if self.kind == "l1" else diff ** 2
+        if self.weights.numel() == 0:
+            return err.mean()
+        bins = self.weights.shape[0]
+        idx = ((target.clamp(-1, 1 - 1e-6) + 1) / 2 * bins).long()
+        w = self.weights[idx[:, 0], idx[:, 1]].unsqueeze(1)
+        return (err * w).mean()

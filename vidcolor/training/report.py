@@ -1,0 +1,58 @@
+"""Validation outputs a person can look at: metrics CSV, a PNG plot of the curves, a sample grid."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+PLOTTED = ("train_loss", "psnr", "ssim", "colourfulness", "ab_mse")
+
+
+def append_csv(path: Path, row: dict[str, float]) -> None:
+    new = not path.exists()
+    with path.open("a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(row))
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def read_csv(path: Path) -> list[dict[str, float]]:
+    with path.open() as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def plot_curves(rows: list[dict[str, float]], path: Path) -> None:
+    """One small panel per metric against step, drawn with OpenCV (no plotting library needed)."""
+    pw, ph, pad = 320, 200, 36
+    canvas = np.full((ph, pw * len(PLOTTED), 3), 255, np.uint8)
+    steps = np.array([r["step"] for r in rows], dtype=float)
+    for i, name in enumerate(PLOTTED):
+        x0 = i * pw
+        vals = np.array([r[name] for r in rows], dtype=float)
+        cv2.putText(canvas, f"{name}: {vals[-1]:.4g}", (x0 + 8, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1)
+        cv2.rectangle(canvas, (x0 + pad, pad), (x0 + pw - 8, ph - 20), (180, 180, 180), 1)
+        if len(vals) < 2:
+            continue
+        lo, hi = vals.min(), vals.max()
+        span_s, span_v = max(steps[-1] - steps[0], 1e-9), max(hi - lo, 1e-9)
+        xs = x0 + pad + (steps - steps[0]) / span_s * (pw - pad - 8)
+        ys = ph - 20 - (vals - lo) / span_v * (ph - 20 - pad)
+        pts = np.stack([xs, ys], 1).round().astype(np.int32)
+        cv2.polylines(canvas, [pts], False, (200, 80, 20), 2)
+        cv2.putText(canvas, f"{hi:.3g}", (x0 + 2, pad + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (90, 90, 90), 1)
+        cv2.putText(canvas, f"{lo:.3g}", (x0 + 2, ph - 20), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (90, 90, 90), 1)
+    cv2.imwrite(str(path), canvas)
+
+
+def sample_grid(triples: list[tuple[np.ndarray, np.ndarray, np.ndarray]], path: Path, height: int = 128) -> None:
+    """Rows of (grey | ours | truth), RGB uint8, each scaled to `height`."""
+    rows = []
+    for images in triples:
+        scaled = [cv2.resize(im, (round(im.shape[1] * height / im.shape[0]), height)) for im in images]
+        rows.append(np.concatenate(scaled, axis=1))
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+    cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(rows, axis=0), cv2.COLOR_RGB2BGR))

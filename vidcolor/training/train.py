@@ -1,0 +1,260 @@
+"""The training loop: one readable script for all three families, single process or DDP.
+
+Modelled on torchvision's reference classification trainer: `--resume` continues exactly
+(model, optimiser, scheduler and step are checkpointed; every random draw is seeded from the
+step and the rank, so the data stream after a resume is the one an uninterrupted run sees),
+`torchrun --nproc-per-node N` gives DDP (gloo on CPU, nccl on CUDA), and only rank 0 writes.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from ..archs import PatchDiscriminator, build_model
+from ..color import AB_SCALE, l_ab_to_rgb, rgb_to_lab
+from ..errors import UserError
+from ..inference import working_shape
+from ..metrics import colourfulness, psnr, ssim
+from ..weights import FROZEN_PREFIX, save_weights
+from .augment import make_batch
+from .data import ab_histogram, load_images
+from .losses import ColorLoss, rebalance_weights
+from .report import append_csv, plot_curves, read_csv, sample_grid
+
+CHECKPOINT = "checkpoint.pt"
+
+
+@dataclass
+class TrainOptions:
+    model: str
+    data: list[Path]
+    out: Path
+    val: Path | None = None
+    steps: int | None = None
+    epochs: int | None = None
+    size: int = 176
+    batch_size: int = 16
+    lr: float = 5e-4
+    resume: bool = False
+    device: str = "auto"
+    loss: str = "l1"
+    rebalance: float | None = None  # λ of the uniform mix; None = plain loss
+    frame_stride: int = 10
+    checkpoint_every: int = 250
+    val_every: int | None = None  # steps; default once per epoch
+    seed: int = 0
+    width: int = 32
+    backbones: str = "lite0"
+    init: Path | None = None  # start from these exported weights (e.g. the L1 U-Net for `gan`)
+    gan_warmup: int = 0  # steps of pure L1 before the adversarial phase
+    lambda_l1: float = 100.0
+    max_val_images: int = 117
+    quiet: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def arch(self) -> dict[str, Any]:
+        if self.model == "fusion":
+            return {"width": self.width, "backbones": self.backbones}
+        return {"width": self.width}
+
+
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    """auto -> cuda if available, else mps, else cpu."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", local_rank)
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda asked for, but no CUDA GPU is available")
+    return torch.device("cuda", local_rank) if name == "cuda" else torch.device(name)
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+
+
+def _lr_lambda(total: int, warmup: int):
+    def f(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
+    return f
+
+
+@torch.no_grad()
+def validate(model: nn.Module, images: list[np.ndarray], size: int,
+             device: torch.device) -> tuple[dict[str, float], list[tuple[np.ndarray, ...]]]:
+    """Colour each val image at the training scale; PSNR/SSIM/colourfulness/ab MSE vs the truth."""
+    model.eval()
+    sums = {"psnr": 0.0, "ssim": 0.0, "colourfulness": 0.0, "ab_mse": 0.0}
+    samples = []
+    for i, rgb in enumerate(images):
+        h, w = working_shape(*rgb.shape[:2], size)
+        x = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255.0
+        lab = rgb_to_lab(F.interpolate(x, size=(h, w), mode="area"))
+        L, ab = lab[:, :1], lab[:, 1:] / AB_SCALE
+        pred = model(L.to(device)).float().cpu()
+        out = (l_ab_to_rgb(L, pred)[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+        truth = (l_ab_to_rgb(L, ab)[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+        sums["psnr"] += psnr(out, truth)
+        sums["ssim"] += ssim(out, truth)
+        sums["colourfulness"] += colourfulness(out)
+        sums["ab_mse"] += float(((pred - ab) ** 2).mean())
+        if i < 8:
+            grey = (l_ab_to_rgb(L, torch.zeros_like(ab))[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+            samples.append((grey, out, truth))
+    model.train()
+    return {k: v / len(images) for k, v in sums.items()}, samples
+
+
+def _setup_distributed(device_name: str) -> tuple[int, int, torch.device]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank, local_rank = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
+    device = resolve_device(device_name, local_rank)
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    return rank, world, device
+
+
+def _load_init(model: nn.Module, path: Path) -> None:
+    from safetensors.torch import load_file
+
+    if not path.is_file():
+        raise UserError(f"{path}: no such weights file for --init")
+    missing, unexpected = model.load_state_dict(load_file(str(path)), strict=False)
+    if [k for k in missing if not k.startswith(FROZEN_PREFIX)] or unexpected:
+        raise UserError(f"{path}: weights do not fit this architecture")
+
+
+def train(opts: TrainOptions) -> dict[str, float]:
+    """Train a colourizer into `opts.out`; returns the last validation metrics (rank 0)."""
+    if opts.model not in ("unet", "gan", "fusion"):
+        raise UserError(f"unknown model family {opts.model!r} (choose unet, gan or fusion)")
+    rank, world, device = _setup_distributed(opts.device)
+    master = rank == 0
+    out = opts.out
+    ckpt_path = out / CHECKPOINT
+    if master:
+        out.mkdir(parents=True, exist_ok=True)
+    if opts.resume and not ckpt_path.is_file():
+        raise UserError(f"{ckpt_path}: nothing to resume")
+
+    images = load_images(opts.data, opts.frame_stride, max_short=2 * opts.size, quiet=opts.quiet or not master)
+    val_images = load_images([opts.val], opts.frame_stride, max_short=4 * opts.size, quiet=True)[
+        :opts.max_val_images] if (opts.val and master) else []
+
+    torch.manual_seed(opts.seed)
+    model = build_model(opts.model, **opts.arch()).to(device)
+    if opts.init:
+        _load_init(model, opts.init)
+    weights = rebalance_weights(ab_histogram(images), opts.rebalance) if opts.rebalance is not None else None
+    loss_fn = ColorLoss(opts.loss, weights).to(device)
+
+    gan = opts.model == "gan"
+    betas = (0.5, 0.999) if gan else (0.9, 0.999)
+    steps_per_epoch = max(1, math.ceil(len(images) / (opts.batch_size * world)))
+    total = opts.steps or (opts.epochs or 1) * steps_per_epoch
+    val_every = opts.val_every or steps_per_epoch
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], opts.lr, betas=betas,
+                            weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(total, min(200, total // 10 + 1)))
+    disc = opt_d = None
+    if gan:
+        disc = PatchDiscriminator().to(device)
+        opt_d = torch.optim.Adam(disc.parameters(), opts.lr, betas=betas)
+
+    step = 0
+    if opts.resume:
+        ckpt = torch.load(ckpt_path, map_location=device, weights_only=True)
+        model.load_state_dict(ckpt["model"], strict=False)
+        opt.load_state_dict(ckpt["optimizer"])
+        sched.load_state_dict(ckpt["scheduler"])
+        if gan:
+            disc.load_state_dict(ckpt["disc"])
+            opt_d.load_state_dict(ckpt["opt_disc"])
+        step = int(ckpt["step"])
+
+    if world > 1:
+        model = nn.parallel.DistributedDataParallel(model)
+        if disc is not None:
+            disc = nn.parallel.DistributedDataParallel(disc)
+
+    meta = {"family": opts.model, "arch": opts.arch(), "working_size": opts.size,
+            "data": [str(d) for d in opts.data], "val": str(opts.val) if opts.val else None,
+            "loss": opts.loss, "rebalance": opts.rebalance, "batch_size": opts.batch_size * world,
+            "images": len(images), "init": str(opts.init) if opts.init else None}
+
+    def save_checkpoint() -> None:
+        if not master:
+            return
+        state = {"model": {k: v for k, v in _unwrap(model).state_dict().items() if not k.startswith(FROZEN_PREFIX)},
+                 "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "step": torch.tensor(step),
+                 "options": {k: str(v) for k, v in asdict(opts).items()}}
+        if gan:
+            state["disc"] = _unwrap(disc).state_dict()
+            state["opt_disc"] = opt_d.state_dict()
+        tmp = ckpt_path.with_suffix(".tmp")
+        torch.save(state, tmp)
+        tmp.replace(ckpt_path)
+        meta["steps"] = step
+        save_weights(out / "last.safetensors", _unwrap(model), meta)
+
+    gen = torch.Generator()
+    bce = nn.BCEWithLogitsLoss()
+    bar = tqdm(total=total, initial=step, disable=opts.quiet or not master, unit="step", dynamic_ncols=True)
+    running, count, t0, metrics = 0.0, 0, time.time(), {}
+    model.train()
+    while step < total:
+        gen.manual_seed(opts.seed * 1_000_003 + step * 7919 + rank)
+        idx = torch.randint(len(images), (opts.batch_size,), generator=gen).tolist()
+        L_in, _, ab = (t.to(device) for t in make_batch(images, idx, opts.size, gen))
+        pred = model(L_in)
+        if gan and step >= opts.gan_warmup:
+            d_real, d_fake = disc(L_in, ab), disc(L_in, pred.detach())
+            loss_d = 0.5 * (bce(d_real, torch.ones_like(d_real)) + bce(d_fake, torch.zeros_like(d_fake)))
+            opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            opt_d.step()
+            d_gen = disc(L_in, pred)
+            loss = bce(d_gen, torch.ones_like(d_gen)) + opts.lambda_l1 * loss_fn(pred, ab)
+        else:
+            loss = loss_fn(pred, ab)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        step += 1
+        running, count = running + loss.item(), count + 1
+        bar.update(1)
+        bar.set_postfix(loss=f"{running / count:.4f}")
+        if master and val_images and (step % val_every == 0 or step == total):
+            metrics, samples = validate(_unwrap(model), val_images, opts.size, device)
+            row = {"step": step, "epoch": step / steps_per_epoch, "train_loss": running / count, **metrics,
+                   "seconds": time.time() - t0}
+            append_csv(out / "metrics.csv", row)
+            plot_curves(read_csv(out / "metrics.csv"), out / "curves.png")
+            sample_grid(samples, out / "samples.png")
+            meta["val"] = {k: round(v, 4) for k, v in metrics.items()}
+            running, count = 0.0, 0
+            bar.write(f"step {step}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+        if step % opts.checkpoint_every == 0 or step == total:
+            save_checkpoint()
+    bar.close()
+    if world > 1:
+        dist.barrier()
+    return metrics

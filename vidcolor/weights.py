@@ -1,0 +1,83 @@
+"""Model files: safetensors weights plus JSON metadata. Never unpickles anything a user hands us.
+
+Frozen pretrained backbones are not stored: they come from their own registry package, which
+keeps our files small (and keeps their licence where it belongs).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from .archs import FAMILIES, build_model
+from .errors import UserError
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+FROZEN_PREFIX = "backbones."
+
+
+def trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The state dict without the frozen backbone (which its package provides)."""
+    return {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()
+            if not k.startswith(FROZEN_PREFIX)}
+
+
+def save_weights(path: Path, model: nn.Module, meta: dict[str, Any]) -> None:
+    """Write weights and metadata (family, arch options, training facts) atomically."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    save_file(trainable_state(model), str(tmp), metadata={"vidcolor": json.dumps(meta)})
+    tmp.replace(path)
+
+
+def shipped_models() -> dict[str, Path]:
+    """Models that come with vidcolor, by name (the file stem in models/)."""
+    return {p.stem: p for p in sorted(MODELS_DIR.glob("*.safetensors"))}
+
+
+def resolve_model_path(name_or_path: str) -> Path:
+    """A shipped model name, or a path to an exported .safetensors file."""
+    shipped = shipped_models()
+    if name_or_path in shipped:
+        return shipped[name_or_path]
+    path = Path(name_or_path)
+    if path.suffix == ".safetensors" or path.exists():
+        if not path.is_file():
+            raise UserError(f"{path}: no such model file")
+        return path
+    names = ", ".join(shipped) or "none installed"
+    raise UserError(f"unknown model {name_or_path!r} (shipped models: {names}; or give a .safetensors file)")
+
+
+def read_metadata(path: Path) -> dict[str, Any]:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+        return json.loads(meta["vidcolor"])
+    except (SafetensorError, KeyError, json.JSONDecodeError, OSError) as exc:
+        raise UserError(f"{path}: not a vidcolor model file ({exc})") from None
+
+
+def load_model(name_or_path: str, device: torch.device | str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+    """Build the architecture named in the file's metadata and load its weights (eval mode)."""
+    path = resolve_model_path(name_or_path)
+    meta = read_metadata(path)
+    if meta.get("family") not in FAMILIES:
+        raise UserError(f"{path}: unknown model family {meta.get('family')!r}")
+    model = build_model(meta["family"], **meta.get("arch", {}))
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError) as exc:
+        raise UserError(f"{path}: cannot read weights ({exc})") from None
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.startswith(FROZEN_PREFIX)]
+    if missing or unexpected:
+        raise UserError(f"{path}: weights do not fit a {meta['family']} model "
+                        f"(missing {len(missing)}, unexpected {len(unexpected)} tensors)")
+    return model.to(device).eval(), meta
