@@ -1,0 +1,68 @@
+"""Validation table for the shipped models: PSNR (RGB), SSIM, colourfulness on unseen photos.
+
+Each photo's L is coloured through the same path `vidcolor run` uses (working size, guided
+upsampling to full resolution) and compared with the original colour photo. Rows for
+"grey" (a = b = 0, the floor) and "truth" (the photos themselves) frame the numbers.
+
+    python benchmarks/eval_photos.py ../shared/data/photos/val --models fusion unet gan
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from vidcolor.color import lab_to_rgb, rgb_to_l
+from vidcolor.inference import Colorizer
+from vidcolor.media import find_media, read_image
+from vidcolor.metrics import colourfulness, psnr, ssim
+from vidcolor.weights import load_model
+
+
+def grey_of(rgb: np.ndarray) -> np.ndarray:
+    x = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255.0
+    L = rgb_to_l(x)
+    out = lab_to_rgb(torch.cat([L, torch.zeros_like(L), torch.zeros_like(L)], dim=1))
+    return (out[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+
+
+def score(outputs: list[np.ndarray], truths: list[np.ndarray]) -> dict[str, float]:
+    return {"psnr": float(np.mean([psnr(o, t) for o, t in zip(outputs, truths)])),
+            "ssim": float(np.mean([ssim(o, t) for o, t in zip(outputs, truths)])),
+            "colourfulness": float(np.mean([colourfulness(o) for o in outputs]))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("photos", type=Path)
+    parser.add_argument("--models", nargs="+", default=["fusion", "unet", "gan"])
+    parser.add_argument("--json", type=Path, help="Also write the table as JSON here.")
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+
+    truths = [read_image(p) for p in find_media(args.photos, kinds=("image",))]
+    rows = {"grey": score([grey_of(t) for t in truths], truths)}
+    for name in args.models:
+        colorizer = Colorizer(*load_model(name))
+        start = time.perf_counter()
+        outputs = [colorizer.colorize_rgb(t) for t in tqdm(truths, desc=name, leave=False)]
+        rows[name] = {**score(outputs, truths), "ms_per_photo": 1000 * (time.perf_counter() - start) / len(truths)}
+    rows["truth"] = score(truths, truths) | {"psnr": float("inf")}
+
+    print(f"{len(truths)} photos from {args.photos}")
+    print(f"| {'model':8} | PSNR dB | SSIM  | colourfulness | ms/photo |")
+    print("|----------|---------|-------|---------------|----------|")
+    for name, r in rows.items():
+        ms = f"{r['ms_per_photo']:.0f}" if "ms_per_photo" in r else "-"
+        print(f"| {name:8} | {r['psnr']:7.2f} | {r['ssim']:.3f} | {r['colourfulness']:13.1f} | {ms:>8} |")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""A user trains a colourizer on a folder of photos, stops, resumes, exports and uses it."""
+from __future__ import annotations
+
+import csv
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from safetensors.torch import load_file
+
+import vidcolor.training.train as train_module
+from photo_factory import landscape, photo_folder
+from vidcolor.cli import main
+from vidcolor.media import read_image, write_image
+from vidcolor.training.train import TrainOptions, train
+from vidcolor.weights import load_model, read_metadata
+
+TINY = dict(size=32, batch_size=4, width=8, lr=3e-3, quiet=True)
+
+
+def _metrics(run: Path) -> list[dict[str, float]]:
+    with (run / "metrics.csv").open() as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+@pytest.mark.parametrize("family", ["unet", "fusion"])
+def test_short_training_run_lowers_the_colour_error(tmp_path, family):
+    photos = photo_folder(tmp_path / "photos")
+    run = tmp_path / "run"
+    train(TrainOptions(model=family, data=[photos], val=photos, out=run, steps=40, val_every=20, **TINY))
+    rows = _metrics(run)
+    assert rows[-1]["ab_mse"] < rows[0]["ab_mse"]
+    for artefact in ("checkpoint.pt", "last.safetensors", "curves.png", "samples.png"):
+        assert (run / artefact).is_file()
+
+
+def test_gan_training_runs_its_adversarial_phase_after_l1_warmup(tmp_path):
+    photos = photo_folder(tmp_path / "photos", n=6)
+    run = tmp_path / "run"
+    train(TrainOptions(model="gan", data=[photos], out=run, steps=6, gan_warmup=3, **TINY))
+    state = torch.load(run / "checkpoint.pt", weights_only=True)
+    assert "disc" in state and int(state["step"]) == 6
+
+
+def test_resume_continues_exactly_where_training_stopped(tmp_path, monkeypatch):
+    photos = photo_folder(tmp_path / "photos", n=6)
+    opts = dict(model="unet", data=[photos], steps=6, checkpoint_every=3, **TINY)
+    train(TrainOptions(out=tmp_path / "straight", **opts))
+
+    real_make_batch, calls = train_module.make_batch, []
+
+    def interrupted_after_four_steps(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 4:
+            raise KeyboardInterrupt
+        return real_make_batch(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "make_batch", interrupted_after_four_steps)
+    with pytest.raises(KeyboardInterrupt):
+        train(TrainOptions(out=tmp_path / "stopped", **opts))
+    monkeypatch.setattr(train_module, "make_batch", real_make_batch)
+    assert int(torch.load(tmp_path / "stopped" / "checkpoint.pt", weights_only=True)["step"]) == 3
+    train(TrainOptions(out=tmp_path / "stopped", resume=True, **opts))
+
+    straight = load_file(str(tmp_path / "straight" / "last.safetensors"))
+    resumed = load_file(str(tmp_path / "stopped" / "last.safetensors"))
+    assert straight.keys() == resumed.keys()
+    for key in straight:
+        torch.testing.assert_close(resumed[key], straight[key], rtol=0, atol=1e-6)
+
+
+def test_export_then_run_uses_the_trained_weights(tmp_path):
+    photos = photo_folder(tmp_path / "photos", n=6)
+    runner = CliRunner()
+    result = runner.invoke(main, ["train", "--model", "unet", "--data", str(photos), "--out", str(tmp_path / "run"),
+                                  "--steps", "4", "--size", "32", "--batch-size", "2", "--width", "8", "--quiet"])
+    assert result.exit_code == 0, result.output
+    exported = tmp_path / "tiny.safetensors"
+    result = runner.invoke(main, ["export", str(tmp_path / "run"), "-o", str(exported)])
+    assert result.exit_code == 0, result.output
+    meta = read_metadata(exported)
+    assert meta["family"] == "unet" and meta["steps"] == 4 and meta["arch"] == {"width": 8}
+
+    model, _ = load_model(str(exported))
+    trained = load_file(str(tmp_path / "run" / "last.safetensors"))
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(value, trained[key])
+
+    photo = tmp_path / "grey.png"
+    write_image(photo, landscape(99, 37, 53))
+    result = runner.invoke(main, ["run", str(photo), "-o", str(tmp_path / "out.png"), "--model", str(exported)])
+    assert result.exit_code == 0, result.output
+    assert read_image(tmp_path / "out.png").shape == (37, 53, 3)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_process_ddp_training_on_cpu(tmp_path):
+    photos = photo_folder(tmp_path / "photos", n=8)
+    run = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", f"--master-port={_free_port()}",
+           "-m", "vidcolor", "train", "--model", "unet", "--data", str(photos), "--out", str(run), "--steps", "4",
+           "--size", "32", "--batch-size", "2", "--width", "8", "--threads", "1", "--quiet"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert read_metadata(run / "last.safetensors")["batch_size"] == 4
+
+
+def _run_cli(args: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "vidcolor", *args], capture_output=True, text=True, timeout=120)
+
+
+def _one_clear_line(done: subprocess.CompletedProcess, expected: str) -> None:
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert expected in lines[0]
+
+
+def test_training_on_a_missing_folder_says_so(tmp_path):
+    _one_clear_line(_run_cli(["train", "--model", "unet", "--data", str(tmp_path / "nope"), "--out",
+                              str(tmp_path / "run")]), "no such folder")
+
+
+def test_training_on_a_folder_without_images_says_so(tmp_path):
+    (tmp_path / "notes.txt").write_text("not a photo")
+    _one_clear_line(_run_cli(["train", "--model", "unet", "--data", str(tmp_path), "--out",
+                              str(tmp_path / "run")]), "no images")
+
+
+def test_training_names_the_unreadable_file(tmp_path):
+    photos = photo_folder(tmp_path / "photos", n=2)
+    (photos / "broken.jpg").write_bytes(b"\xff\xd8 this is not really a jpeg")
+    _one_clear_line(_run_cli(["train", "--model", "unet", "--data", str(photos), "--out",
+                              str(tmp_path / "run")]), "broken.jpg")
+
+
+def test_training_only_on_black_and_white_photos_is_refused(tmp_path):
+    photos = tmp_path / "bw"
+    photos.mkdir()
+    write_image(photos / "grey.png", np.repeat(landscape(0)[..., 1:2], 3, axis=2))
+    _one_clear_line(_run_cli(["train", "--model", "unet", "--data", str(photos), "--out",
+                              str(tmp_path / "run")]), "no colour images")
