@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .color import AB_SCALE, lab_to_rgb, rgb_to_l
+from .temporal import TemporalSmoother
 
 DEFAULT_WORKING_SIZE = 224
 
@@ -65,11 +66,17 @@ class Colorizer:
         return self.model(L_low) * self.chroma_gain
 
     @torch.no_grad()
-    def colorize_l(self, L: torch.Tensor) -> torch.Tensor:
-        """(B, 1, H, W) full-resolution L -> (B, 2, H, W) a/b in Lab units."""
+    def colorize_l(self, L: torch.Tensor, smoother: TemporalSmoother | None = None) -> torch.Tensor:
+        """(B, 1, H, W) full-resolution L -> (B, 2, H, W) a/b in Lab units.
+
+        For consecutive video frames pass a temporal `smoother`: it works on the small
+        working-size chroma, before upsampling, where it is cheap.
+        """
         h, w = working_shape(*L.shape[-2:], self.working_size)
         L_low = F.interpolate(L, size=(h, w), mode="area") if (h, w) != tuple(L.shape[-2:]) else L
         ab_low = self.predict_ab(L_low).to(L.device)
+        if smoother is not None:
+            ab_low = smoother(L_low, ab_low)
         ab = guided_upsample(ab_low, L_low / 100.0, L / 100.0)
         return (ab * AB_SCALE).clamp(-AB_SCALE * 1.2, AB_SCALE * 1.2)
 

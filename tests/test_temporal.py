@@ -1,0 +1,70 @@
+"""Colour must not flicker: smoothing follows motion, resets at cuts and keeps going through fades."""
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from vidcolor.temporal import SceneCutDetector, make_smoother
+
+
+def _texture(seed: int, h: int = 64, w: int = 96) -> np.ndarray:
+    """Smooth random texture with L spread over 10-90, like a detailed grey scene."""
+    blurred = cv2.GaussianBlur(np.random.default_rng(seed).random((h, w)).astype(np.float32), (0, 0), 2.0)
+    return 10 + 80 * (blurred - blurred.min()) / (blurred.max() - blurred.min())
+
+
+def _film(frames: list[np.ndarray]) -> torch.Tensor:
+    return torch.from_numpy(np.stack(frames)[:, None]).clamp(0, 100)
+
+
+def _flickering_chroma(n: int, h: int = 64, w: int = 96) -> torch.Tensor:
+    """The model's guesses: one true colour plus independent noise per frame."""
+    noise = torch.from_numpy(np.random.default_rng(7).normal(0, 0.2, (n, 2, h, w)).astype(np.float32))
+    return torch.tensor([0.3, -0.2]).view(1, 2, 1, 1) + noise
+
+
+@pytest.mark.parametrize("mode", ["flow", "ema"])
+def test_smoothing_calms_flicker_on_a_still_shot(mode):
+    L = _film([_texture(0)] * 10)
+    ab = _flickering_chroma(10)
+    smoothed = make_smoother(mode)(L, ab)
+    assert smoothed[5:].std(dim=0).mean() < 0.5 * ab[5:].std(dim=0).mean()
+
+
+def test_flow_smoothing_follows_a_pan_and_keeps_colour_on_the_object():
+    base = _texture(1, 64, 160)
+    L = _film([base[:, 2 * t:2 * t + 96] for t in range(10)])
+    ab = _flickering_chroma(10)
+    flow, ema = make_smoother("flow")(L, ab), make_smoother("ema")(L, ab)
+    truth = torch.tensor([0.3, -0.2]).view(1, 2, 1, 1)
+    assert (flow[5:] - truth).abs().mean() < (ab[5:] - truth).abs().mean() * 0.7
+    assert (flow[5:] - truth).abs().mean() < (ema[5:] - truth).abs().mean()
+
+
+def test_a_scene_cut_starts_afresh():
+    L = _film([_texture(2)] * 5 + [_texture(3)] * 3)
+    ab = _flickering_chroma(8)
+    smoothed = make_smoother("flow")(L, ab)
+    torch.testing.assert_close(smoothed[5], ab[5])
+    assert not torch.allclose(smoothed[4], ab[4])
+
+
+def test_a_fade_is_not_a_cut():
+    detector = SceneCutDetector()
+    frame = _texture(4)
+    assert not any(detector(frame * k) for k in np.linspace(1.0, 0.2, 12))
+    night_street = np.where(_texture(5) > 50, 80.0, 20.0) + _texture(6) * 0.05  # a different spread of greys
+    assert detector(night_street)
+
+
+def test_frames_can_arrive_in_batches():
+    L, ab = _film([_texture(6)] * 8), _flickering_chroma(8)
+    whole = make_smoother("flow")(L, ab)
+    smoother = make_smoother("flow")
+    parts = torch.cat([smoother(L[:3], ab[:3]), smoother(L[3:], ab[3:])])
+    torch.testing.assert_close(parts, whole)
+
+
+def test_unknown_mode_is_refused():
+    with pytest.raises(ValueError):
+        make_smoother("magic")
