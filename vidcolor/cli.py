@@ -149,3 +149,26 @@ def frames(videos: tuple[Path, ...], dst: Path, every: int) -> None:
             write_image(dst / f"{video.stem}_{i * every:06d}.png", rgb)
             total += 1
     click.echo(f"{total} frames written to {dst}", err=True)
+
+
+@main.command("eval")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--model", default=DEFAULT_MODEL, show_default=True, help="Shipped model name or a .safetensors file.")
+@click.option("--temporal", default="flow", type=click.Choice(["flow", "ema", "none"]), show_default=True)
+@click.option("--no-reference", is_flag=True, help="Inputs are real black-and-white film: reference-free metrics.")
+@click.option("--max-frames", type=int, help="Score at most this many frames per video.")
+@click.option("-o", "--output", "report_dir", type=click.Path(path_type=Path), help="Report folder (JSON, CSV, PNGs).")
+@click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda", "mps"]), show_default=True)
+@friendly
+def evaluate_cmd(inputs: tuple[Path, ...], model: str, temporal: str, no_reference: bool, max_frames: int | None,
+                 report_dir: Path | None, device: str) -> None:
+    """Score colourization of colour photos/videos against the truth (or B&W film without one)."""
+    from .evaluate import evaluate, format_table
+    from .inference import Colorizer
+    from .training.train import resolve_device
+    from .weights import load_model
+
+    net, meta = load_model(model)
+    results = evaluate(Colorizer(net, meta, resolve_device(device)), list(inputs), not no_reference, temporal,
+                       max_frames, report_dir)
+    click.echo(format_table(results))

@@ -80,10 +80,11 @@ class Colorizer:
         ab = guided_upsample(ab_low, L_low / 100.0, L / 100.0)
         return (ab * AB_SCALE).clamp(-AB_SCALE * 1.2, AB_SCALE * 1.2)
 
-    def colorize_rgb(self, rgb: np.ndarray) -> np.ndarray:
-        """(H, W, 3) uint8 RGB (colour or grey) -> coloured uint8 RGB of the same size, L kept."""
-        x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255.0
+    def colorize_rgb(self, rgb: np.ndarray, smoother: TemporalSmoother | None = None) -> np.ndarray:
+        """(H, W, 3) or (B, H, W, 3) uint8 RGB (colour or grey) -> coloured uint8 RGB, same size, L kept."""
+        batch = rgb[None] if rgb.ndim == 3 else rgb
+        x = torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2).float() / 255.0
         L = rgb_to_l(x)
-        lab = torch.cat([L, self.colorize_l(L)], dim=1)
-        out = lab_to_rgb(lab)[0].permute(1, 2, 0).numpy()
-        return (out * 255.0 + 0.5).astype(np.uint8)
+        lab = torch.cat([L, self.colorize_l(L, smoother)], dim=1)
+        out = (lab_to_rgb(lab).permute(0, 2, 3, 1).numpy() * 255.0 + 0.5).astype(np.uint8)
+        return out[0] if rgb.ndim == 3 else out

@@ -33,20 +33,46 @@ def _js_divergence(p: np.ndarray, q: np.ndarray) -> float:
     return 0.5 * kl(p, m) + 0.5 * kl(q, m)
 
 
-def cdc(frames: list[np.ndarray], gaps: tuple[int, ...] = (1, 2, 4)) -> float:
-    """Colour distribution consistency (TCVC): lower means steadier colour over time.
+def _histograms(frame: np.ndarray) -> list[np.ndarray]:
+    return [np.bincount(frame[..., c].ravel(), minlength=256) / frame[..., c].size for c in range(3)]
+
+
+class CdcMeter:
+    """Colour distribution consistency (TCVC), fed one frame at a time: lower means steadier colour.
 
     Per RGB channel, 256-bin histograms normalised by pixel count; the Jensen-Shannon divergence
-    between frames t and t+d, averaged over t, for each gap d (weighted equally), averaged over channels.
+    between frames t and t+d, averaged over t, for each gap d (weighted equally), averaged over
+    channels. Only the last max(gaps) histograms are kept, so films of any length fit in memory.
     """
-    hists = [[np.bincount(f[..., c].ravel(), minlength=256) / f[..., c].size for c in range(3)] for f in frames]
-    per_channel = []
-    for c in range(3):
-        terms = [np.mean([_js_divergence(hists[t][c], hists[t + d][c]) for t in range(len(frames) - d)])
-                 for d in gaps if len(frames) > d]
-        if terms:
-            per_channel.append(float(np.mean(terms)))
-    return float(np.mean(per_channel)) if per_channel else 0.0
+
+    def __init__(self, gaps: tuple[int, ...] = (1, 2, 4)) -> None:
+        self.gaps = gaps
+        self.recent: list[list[np.ndarray]] = []
+        self.sums = {(d, c): 0.0 for d in gaps for c in range(3)}
+        self.counts = {d: 0 for d in gaps}
+
+    def add(self, frame: np.ndarray) -> None:
+        hists = _histograms(frame)
+        for d in self.gaps:
+            if len(self.recent) >= d:
+                old = self.recent[-d]
+                for c in range(3):
+                    self.sums[d, c] += _js_divergence(old[c], hists[c])
+                self.counts[d] += 1
+        self.recent = (self.recent + [hists])[-max(self.gaps):]
+
+    def value(self) -> float:
+        per_channel = [np.mean([self.sums[d, c] / self.counts[d] for d in self.gaps if self.counts[d]])
+                       for c in range(3) if any(self.counts.values())]
+        return float(np.mean(per_channel)) if per_channel else 0.0
+
+
+def cdc(frames: list[np.ndarray], gaps: tuple[int, ...] = (1, 2, 4)) -> float:
+    """CDC of a list of RGB uint8 frames (see CdcMeter)."""
+    meter = CdcMeter(gaps)
+    for frame in frames:
+        meter.add(frame)
+    return meter.value()
 
 
 def optical_flow(src_grey: np.ndarray, dst_grey: np.ndarray) -> np.ndarray:
@@ -80,22 +106,38 @@ def reliable_flow_mask(fw: np.ndarray, bw: np.ndarray) -> np.ndarray:
     return consistent & (grad <= 0.01 * np.sum(fw ** 2, -1) + 0.002)
 
 
-def warping_error(outputs: list[np.ndarray], inputs: list[np.ndarray]) -> float:
-    """Warping error (Lai et al. 2018): masked MSE between output t-1 and output t warped back to t-1.
+class WarpErrorMeter:
+    """Warping error (Lai et al. 2018), fed one (output, input) frame pair at a time.
 
-    Flow comes from the *input* frames (their luma is what we trust); RGB in [0, 1]; averaged over frames.
+    Output frame t is warped back to t-1 along flow computed on the *input* frames (their luma is
+    what we trust); masked MSE of RGB in [0, 1] over reliable pixels, averaged over frames.
     """
-    import cv2
 
-    errors = []
-    greys = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) if f.ndim == 3 else f for f in inputs]
-    for t in range(1, len(outputs)):
-        fw = optical_flow(greys[t - 1], greys[t])
-        bw = optical_flow(greys[t], greys[t - 1])
-        mask = reliable_flow_mask(fw, bw)
-        if not mask.any():
-            continue
-        warped = warp(outputs[t].astype(np.float32) / 255.0, fw)
-        diff = (warped - outputs[t - 1].astype(np.float32) / 255.0) ** 2
-        errors.append(float(diff[mask].mean()))
-    return float(np.mean(errors)) if errors else 0.0
+    def __init__(self) -> None:
+        self.previous: tuple[np.ndarray, np.ndarray] | None = None
+        self.errors: list[float] = []
+
+    def add(self, output: np.ndarray, source: np.ndarray) -> None:
+        import cv2
+
+        grey = cv2.cvtColor(source, cv2.COLOR_RGB2GRAY) if source.ndim == 3 else source
+        if self.previous is not None:
+            prev_out, prev_grey = self.previous
+            fw, bw = optical_flow(prev_grey, grey), optical_flow(grey, prev_grey)
+            mask = reliable_flow_mask(fw, bw)
+            if mask.any():
+                warped = warp(output.astype(np.float32) / 255.0, fw)
+                diff = (warped - prev_out.astype(np.float32) / 255.0) ** 2
+                self.errors.append(float(diff[mask].mean()))
+        self.previous = (output, grey)
+
+    def value(self) -> float:
+        return float(np.mean(self.errors)) if self.errors else 0.0
+
+
+def warping_error(outputs: list[np.ndarray], inputs: list[np.ndarray]) -> float:
+    """Warping error of a list of output frames given the input frames (see WarpErrorMeter)."""
+    meter = WarpErrorMeter()
+    for output, source in zip(outputs, inputs):
+        meter.add(output, source)
+    return meter.value()

@@ -1,0 +1,165 @@
+"""`vidcolor eval`: score colourization against the truth, or without one on real black-and-white film.
+
+With a reference, each colour photo or video is reduced to its L, coloured, and compared with
+the original (PSNR, SSIM, colourfulness, and for video the temporal metrics CDC and warping
+error, also measured on the real footage for comparison). Without one (`--no-reference`), the
+reference-free metrics of the output alone. Everything streams: a film of any length fits.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import av
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .color import lab_to_rgb, rgb_to_l
+from .errors import UserError
+from .inference import Colorizer
+from .media import find_media, is_image, is_video, read_image, video_frames
+from .metrics import CdcMeter, WarpErrorMeter, colourfulness, psnr, ssim
+from .temporal import make_smoother
+from .training.report import sample_grid
+
+STRIP_FRAMES = 6
+
+
+def desaturate(rgb: np.ndarray) -> np.ndarray:
+    """Keep only the luma (Lab L with a = b = 0): what a black-and-white print of it would show."""
+    x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(0, 3, 1, 2).float() / 255.0
+    L = rgb_to_l(x)
+    grey = lab_to_rgb(torch.cat([L, torch.zeros_like(L), torch.zeros_like(L)], dim=1))
+    return (grey.permute(0, 2, 3, 1).numpy() * 255 + 0.5).astype(np.uint8)
+
+
+@dataclass
+class Meters:
+    """Running means and temporal meters for one item."""
+
+    reference: bool
+    sums: dict[str, float] = field(default_factory=dict)
+    n: int = 0
+    cdc_out: CdcMeter = field(default_factory=CdcMeter)
+    cdc_truth: CdcMeter = field(default_factory=CdcMeter)
+    warp_out: WarpErrorMeter = field(default_factory=WarpErrorMeter)
+    warp_truth: WarpErrorMeter = field(default_factory=WarpErrorMeter)
+
+    def add(self, out: np.ndarray, truth: np.ndarray, grey: np.ndarray, temporal: bool) -> None:
+        scores = {"colourfulness": colourfulness(out)}
+        if self.reference:
+            scores.update(psnr=psnr(out, truth), ssim=ssim(out, truth), truth_colourfulness=colourfulness(truth))
+        for k, v in scores.items():
+            self.sums[k] = self.sums.get(k, 0.0) + v
+        self.n += 1
+        if temporal:
+            self.cdc_out.add(out)
+            self.warp_out.add(out, grey)
+            if self.reference:
+                self.cdc_truth.add(truth)
+                self.warp_truth.add(truth, grey)
+
+    def result(self, temporal: bool) -> dict[str, float]:
+        row = {k: v / self.n for k, v in self.sums.items()}
+        if temporal:
+            row.update(cdc=self.cdc_out.value(), warp_error=self.warp_out.value())
+            if self.reference:
+                row.update(truth_cdc=self.cdc_truth.value(), truth_warp_error=self.warp_truth.value())
+        return row | {"frames": self.n}
+
+
+def _batches(frames: Iterator[np.ndarray], size: int) -> Iterator[np.ndarray]:
+    batch: list[np.ndarray] = []
+    for frame in frames:
+        batch.append(frame)
+        if len(batch) == size:
+            yield np.stack(batch)
+            batch = []
+    if batch:
+        yield np.stack(batch)
+
+
+def _frame_count(path: Path) -> int:
+    try:
+        with av.open(str(path)) as c:
+            return c.streams.video[0].frames if c.streams.video else 0
+    except av.error.FFmpegError:
+        return 0
+
+
+def evaluate_item(colorizer: Colorizer, path: Path, reference: bool, temporal: str,
+                  max_frames: int | None, report_dir: Path | None, batch_size: int = 8) -> dict[str, float]:
+    """Score one photo or video; writes its side-by-side PNG (or frame strip) into `report_dir`."""
+    video = is_video(path)
+    frames: Iterator[np.ndarray] = video_frames(path) if video else iter([read_image(path)])
+    smoother = make_smoother(temporal) if video else None
+    meters = Meters(reference)
+    total = _frame_count(path) if video else 1
+    limit = min(total, max_frames) if (max_frames and total) else (max_frames or total)
+    every = max(1, (limit or STRIP_FRAMES * 10) // STRIP_FRAMES)
+    shown: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    done = 0
+    bar = tqdm(total=limit or None, desc=path.name, unit="frame", leave=False, disable=not video)
+    for batch in _batches(frames, batch_size):
+        if max_frames:
+            batch = batch[:max_frames - done]
+        greys = desaturate(batch)
+        outs = colorizer.colorize_rgb(greys, smoother)
+        for i, (out, truth, grey) in enumerate(zip(outs, batch, greys)):
+            meters.add(out, truth, grey, temporal=video)
+            if (done + i) % every == 0 and len(shown) < STRIP_FRAMES:
+                shown.append((grey, out, truth) if reference else (grey, out))
+        done += len(batch)
+        bar.update(len(batch))
+        if max_frames and done >= max_frames:
+            break
+    bar.close()
+    if not meters.n:
+        raise UserError(f"{path}: no frames could be decoded")
+    if report_dir is not None:
+        name = report_dir / f"{path.stem}{'_strip' if video else ''}.png"
+        # a photo: one row grey | ours | truth; a video: a row of frames each for grey, ours, truth
+        sample_grid([tuple(row) for row in zip(*shown)] if video else shown, name)
+    return meters.result(temporal=video)
+
+
+def evaluate(colorizer: Colorizer, inputs: list[Path], reference: bool = True, temporal: str = "flow",
+             max_frames: int | None = None, report_dir: Path | None = None) -> dict[str, dict[str, float]]:
+    """Score every photo and video in `inputs` (files or folders); optionally write a report folder."""
+    items: list[Path] = []
+    for p in inputs:
+        if p.is_dir():
+            items += find_media(p)
+        elif p.is_file() and (is_image(p) or is_video(p)):
+            items.append(p)
+        else:
+            raise UserError(f"{p}: not a photo, video or folder")
+    if not items:
+        raise UserError("nothing to evaluate: no photos or videos found")
+    if report_dir is not None:
+        report_dir.mkdir(parents=True, exist_ok=True)
+    results = {str(p): evaluate_item(colorizer, p, reference, temporal, max_frames, report_dir)
+               for p in tqdm(items, desc="eval", unit="item", disable=len(items) == 1)}
+    if report_dir is not None:
+        (report_dir / "report.json").write_text(json.dumps(results, indent=2))
+        keys = sorted({k for r in results.values() for k in r})
+        with (report_dir / "report.csv").open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=["item", *keys])
+            writer.writeheader()
+            for item, row in results.items():
+                writer.writerow({"item": item, **row})
+    return results
+
+
+def format_table(results: dict[str, dict[str, float]]) -> str:
+    keys = [k for k in ("psnr", "ssim", "colourfulness", "truth_colourfulness", "cdc", "truth_cdc",
+                        "warp_error", "truth_warp_error", "frames") if any(k in r for r in results.values())]
+    lines = ["| item | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
+    for item, row in results.items():
+        cells = [f"{row[k]:.4g}" if k in row else "-" for k in keys]
+        lines.append(f"| {Path(item).name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
