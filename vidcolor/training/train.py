@@ -99,7 +99,7 @@ def validate(model: nn.Module, images: list[np.ndarray], size: int,
              device: torch.device) -> tuple[dict[str, float], list[tuple[np.ndarray, ...]]]:
     """Colour each val image at the training scale; PSNR/SSIM/colourfulness/ab MSE vs the truth."""
     model.eval()
-    sums = {"psnr": 0.0, "ssim": 0.0, "colourfulness": 0.0, "ab_mse": 0.0}
+    sums = {"psnr": 0.0, "grey_psnr": 0.0, "ssim": 0.0, "colourfulness": 0.0, "ab_mse": 0.0}
     samples = []
     for i, rgb in enumerate(images):
         h, w = working_shape(*rgb.shape[:2], size)
@@ -109,12 +109,13 @@ def validate(model: nn.Module, images: list[np.ndarray], size: int,
         pred = model(L.to(device)).float().cpu()
         out = (l_ab_to_rgb(L, pred)[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
         truth = (l_ab_to_rgb(L, ab)[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+        grey = (l_ab_to_rgb(L, torch.zeros_like(ab))[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
         sums["psnr"] += psnr(out, truth)
+        sums["grey_psnr"] += psnr(grey, truth)  # the floor: PSNR must beat this, not an absolute number
         sums["ssim"] += ssim(out, truth)
         sums["colourfulness"] += colourfulness(out)
         sums["ab_mse"] += float(((pred - ab) ** 2).mean())
         if i < 8:
-            grey = (l_ab_to_rgb(L, torch.zeros_like(ab))[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
             samples.append((grey, out, truth))
     model.train()
     return {k: v / len(images) for k, v in sums.items()}, samples
