@@ -1,0 +1,350 @@
+"""`vidcolor serve`: the web page and its API, as a visitor uses them.
+
+The API is driven with FastAPI's TestClient; the page itself in a real headless Chromium
+(Debian's, through Playwright) against a real uvicorn server. The model is a tiny untrained
+U-Net set to paint a warm tint everywhere, so "it came back coloured" is plain to see.
+"""
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from conftest import Clip, probe
+from fastapi.testclient import TestClient
+
+from vidcolor.archs import build_model
+from vidcolor.cli import main
+from vidcolor.inference import Colorizer
+from vidcolor.serve import ServeLimits, create_app
+from vidcolor.weights import save_weights
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SCREENSHOT = Path("/tmp/serve_screenshot.png")
+TINY = {"family": "unet", "arch": {"width": 8}, "working_size": 64}
+
+
+def tinted_unet() -> torch.nn.Module:
+    net = build_model("unet", width=8)
+    torch.nn.init.zeros_(net.head.weight)
+    net.head.bias.data = torch.tensor([0.15, 0.35])  # a/b: a warm sepia
+    return net
+
+
+@pytest.fixture(scope="module")
+def sepia() -> Colorizer:
+    return Colorizer(tinted_unet(), TINY)
+
+
+def photo(width: int, height: int, seed: int = 0) -> np.ndarray:
+    """A grey picture: a gradient with a few bright squares, so two seeds give two photos."""
+    rng = np.random.default_rng(seed)
+    grey = np.tile(np.linspace(30, 200, width, dtype=np.float32), (height, 1))
+    for _ in range(4):
+        y, x = rng.integers(0, height - 4), rng.integers(0, width - 4)
+        grey[y:y + max(4, height // 5), x:x + max(4, width // 5)] = 235
+    return np.repeat(grey.astype(np.uint8)[..., None], 3, axis=2)
+
+
+def png(rgb: np.ndarray) -> bytes:
+    return cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))[1].tobytes()
+
+
+def decode(data: bytes) -> np.ndarray:
+    return cv2.cvtColor(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def is_warm(rgb: np.ndarray) -> bool:
+    return rgb[..., 0].astype(int).mean() > rgb[..., 2].astype(int).mean() + 10
+
+
+@contextmanager
+def serving(colorizer: Colorizer, root: Path, **limits: Any) -> Iterator[TestClient]:
+    """A TestClient for a server whose private folder goes under `root`."""
+    root.mkdir(exist_ok=True)
+    with TestClient(create_app(colorizer, limits=ServeLimits(**limits), temp_root=root)) as client:
+        yield client
+
+
+@pytest.fixture
+def client(sepia: Colorizer, tmp_path: Path) -> Iterator[TestClient]:
+    with serving(sepia, tmp_path / "server") as client:
+        yield client
+
+
+def upload(client: TestClient, name: str, data: bytes) -> Any:
+    return client.post("/api/colorize", files={"file": (name, data)})
+
+
+def finished(client: TestClient, job_id: str, timeout: float = 120) -> dict[str, Any]:
+    """Poll the job like the page does, until it is done or failed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/api/jobs/{job_id}").json()
+        if job["state"] in ("done", "failed"):
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} still {job['state']} after {timeout} s")
+
+
+# --- photos ------------------------------------------------------------------------------------
+
+def test_a_photo_comes_back_coloured_at_the_same_size(client: TestClient) -> None:
+    grey = photo(90, 60)
+    response = upload(client, "grandma.png", png(grey))
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/png"
+    coloured = decode(response.content)
+    assert coloured.shape == grey.shape
+    assert is_warm(coloured)
+
+
+def test_the_page_says_which_model_colours_and_what_it_accepts(client: TestClient) -> None:
+    info = client.get("/api/info").json()
+    assert info["model"] == "unet"
+    assert info["max_upload_bytes"] == ServeLimits().max_upload_bytes
+    page = client.get("/")
+    assert page.status_code == 200 and "<form" in page.text
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert client.get("/static/app.js").status_code == 200
+
+
+def test_photos_sent_at_once_each_get_their_own_colours(client: TestClient) -> None:
+    photos = [png(photo(64, 48, seed)) for seed in range(3)]
+    alone = [upload(client, "p.png", p).content for p in photos]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda i: upload(client, "p.png", photos[i % 3]).content, range(9)))
+    assert together == [alone[i % 3] for i in range(9)]
+
+
+# --- films -------------------------------------------------------------------------------------
+
+def test_a_film_is_coloured_in_the_background_with_its_sound(client: TestClient, clip: Callable[..., Clip],
+                                                             tmp_path: Path) -> None:
+    film = clip("newsreel.mp4", frames=12, audio=("aac",))
+    response = upload(client, "newsreel.mp4", film.path.read_bytes())
+    assert response.status_code == 202
+    job = response.json()
+    assert response.headers["location"] == f"/api/jobs/{job['id']}"
+    assert job["state"] in ("queued", "running")
+
+    job = finished(client, job["id"])
+    assert job["state"] == "done", job["error"]
+    assert job["progress"] == 1.0 and job["frames_done"] == 12
+
+    result = client.get(job["result"])
+    assert result.headers["content-type"] == "video/mp4"
+    (tmp_path / "coloured.mp4").write_bytes(result.content)
+    out = probe(tmp_path / "coloured.mp4")
+    assert (out.width, out.height, len(out.times)) == (film.width, film.height, 12)
+    assert out.audio_codecs == ["aac"] and out.audio_seconds[0] > 0.4
+    assert np.mean(out.chroma) > 10  # coloured
+
+
+def test_an_unknown_job_is_a_json_404(client: TestClient) -> None:
+    for url in ("/api/jobs/nope", "/api/jobs/nope/result", "/api/jobs/..%2F..%2Fetc%2Fpasswd"):
+        response = client.get(url)
+        assert response.status_code == 404 and "detail" in response.json()
+
+
+def test_a_finished_film_is_deleted_after_the_retention_time(sepia: Colorizer, clip: Callable[..., Clip],
+                                                             tmp_path: Path) -> None:
+    film = clip("short.mp4", frames=6)
+    with serving(sepia, tmp_path / "server", retention_seconds=0.5) as client:
+        job = finished(client, upload(client, "short.mp4", film.path.read_bytes()).json()["id"])
+        assert client.get(job["result"]).status_code == 200
+        time.sleep(1.5)
+        assert client.get(job["result"]).status_code == 404
+        [folder] = (tmp_path / "server").iterdir()
+        assert list(folder.iterdir()) == []
+
+
+# --- what the server refuses -------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, data", [
+    ("holiday.png", np.random.default_rng(1).integers(0, 256, 5000, np.uint8).tobytes()),
+    ("film.mp4", b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 100),
+    ("empty.jpg", b""),
+])
+def test_garbage_is_refused_with_a_json_message(client: TestClient, name: str, data: bytes) -> None:
+    response = upload(client, name, data)
+    assert response.status_code == 415
+    assert "neither a photo nor a film" in response.json()["detail"]
+
+
+def test_a_form_without_a_file_is_refused(client: TestClient) -> None:
+    assert client.post("/api/colorize", data={"note": "hello"}).status_code == 422
+
+
+def test_a_file_over_the_size_limit_is_refused(sepia: Colorizer, tmp_path: Path) -> None:
+    noise = png(np.random.default_rng(0).integers(0, 256, (100, 100, 3), np.uint8))  # ~30 kB
+    with serving(sepia, tmp_path / "server", max_upload_bytes=len(noise)) as client:
+        assert upload(client, "just-fits.png", noise).status_code == 200
+        response = upload(client, "one-byte-over.png", noise + b"\0")
+        assert response.status_code == 413
+        assert "limit" in response.json()["detail"]
+        response = upload(client, "far-over.png", noise + bytes(1_000_000))  # refused before it is read
+        assert response.status_code == 413
+
+        # Without a declared length (chunked), the body is counted as it arrives.
+        def chunks() -> Iterator[bytes]:
+            yield b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.png\"\r\n\r\n"
+            for _ in range(20):
+                yield bytes(10_000)
+        response = client.post("/api/colorize", content=chunks(),
+                               headers={"content-type": "multipart/form-data; boundary=b"})
+        assert response.status_code == 413
+
+
+def test_a_film_over_the_length_limit_is_refused(sepia: Colorizer, clip: Callable[..., Clip],
+                                                 tmp_path: Path) -> None:
+    film = clip("feature.mp4", frames=24)  # one second
+    with serving(sepia, tmp_path / "server", max_video_seconds=0.5) as client:
+        response = upload(client, "feature.mp4", film.path.read_bytes())
+        assert response.status_code == 422
+        assert "0.5 s" in response.json()["detail"]
+        [folder] = (tmp_path / "server").iterdir()
+        assert list(folder.iterdir()) == []  # the refused upload is not kept
+
+
+def test_a_path_like_file_name_never_becomes_a_path(sepia: Colorizer, clip: Callable[..., Clip],
+                                                    tmp_path: Path) -> None:
+    film = clip("film.mp4", frames=6)
+    root = tmp_path / "deep" / "down" / "server"
+    root.mkdir(parents=True)
+    with serving(sepia, root) as client:
+        assert upload(client, "../../etc/passwd.png", png(photo(32, 32))).status_code == 200
+        job = finished(client, upload(client, "../../../film.mp4", film.path.read_bytes()).json()["id"])
+        assert job["state"] == "done"
+
+        [folder] = root.iterdir()  # the private folder is all the server made
+        assert folder.stat().st_mode & 0o777 == 0o700
+        assert [p.name for p in folder.iterdir()] == [f"{job['id']}.mp4"]
+        made = {p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file()}
+        assert made == {Path("film.mp4"), (folder / f"{job['id']}.mp4").relative_to(tmp_path)}
+    assert not folder.exists()  # stopping the server deletes the folder
+
+
+# --- the command line --------------------------------------------------------------------------
+
+@pytest.fixture
+def model_file(tmp_path: Path) -> Path:
+    path = tmp_path / "sepia.safetensors"
+    save_weights(path, tinted_unet(), TINY)
+    return path
+
+
+@pytest.fixture
+def uvicorn_runs(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Records uvicorn.run calls instead of serving forever."""
+    import uvicorn
+
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: calls.append(kwargs))
+    return calls
+
+
+def test_serve_listens_on_this_computer_only_by_default(model_file: Path, uvicorn_runs: list) -> None:
+    result = CliRunner().invoke(main, ["serve", "--model", str(model_file)])
+    assert result.exit_code == 0, result.output
+    assert uvicorn_runs == [{"host": "127.0.0.1", "port": 8000, "log_level": "warning"}]
+    assert "http://127.0.0.1:8000/" in result.output and "warning" not in result.output
+
+
+def test_serve_warns_when_listening_beyond_this_computer(model_file: Path, uvicorn_runs: list) -> None:
+    result = CliRunner().invoke(main, ["serve", "--model", str(model_file), "--host", "0.0.0.0", "--port", "9000"])
+    assert result.exit_code == 0, result.output
+    assert uvicorn_runs[0]["host"] == "0.0.0.0"
+    assert "warning: serving on 0.0.0.0" in result.output
+
+
+def test_serve_with_an_unknown_model_says_so_in_one_line(uvicorn_runs: list) -> None:
+    result = CliRunner().invoke(main, ["serve", "--model", "no-such-model"])
+    assert result.exit_code == 1
+    assert result.output.startswith("vidcolor: unknown model 'no-such-model'")
+    assert uvicorn_runs == []
+
+
+# --- the page, in a real browser ---------------------------------------------------------------
+
+@contextmanager
+def real_server(colorizer: Colorizer, root: Path) -> Iterator[str]:
+    """uvicorn in a thread on a free localhost port; yields the page's URL."""
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(create_app(colorizer, temp_root=root), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}/"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+AFTER_PIXEL = """() => {
+  const img = document.getElementById("after");
+  const canvas = document.createElement("canvas");
+  canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+  const ctx = canvas.getContext("2d");
+  ctx.drawImage(img, 0, 0);
+  const [r, g, b] = ctx.getImageData(img.naturalWidth >> 1, img.naturalHeight >> 1, 1, 1).data;
+  return {width: img.naturalWidth, height: img.naturalHeight, r, g, b};
+}"""
+
+DROP = """async ([name, bytes]) => {
+  const data = new DataTransfer();
+  data.items.add(new File([new Uint8Array(bytes)], name, {type: "image/png"}));
+  document.getElementById("upload").dispatchEvent(new DragEvent("drop", {dataTransfer: data, bubbles: true}));
+}"""
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).is_file(),
+                    reason="no browser: install Debian's chromium (apt-get install chromium)")
+def test_in_a_browser_a_chosen_or_dropped_photo_comes_back_coloured(sepia: Colorizer, tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    street = tmp_path / "street.png"
+    street.write_bytes(png(photo(320, 200, seed=1)))
+    (tmp_path / "server").mkdir()
+    with real_server(sepia, tmp_path / "server") as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 900, "height": 760})
+        page.goto(url)
+        expect(page.locator("#model")).to_have_text("unet")
+
+        page.set_input_files("#file", street)
+        expect(page.locator("#photo-result")).to_be_visible(timeout=60_000)
+        page.wait_for_function("document.getElementById('after').complete && "
+                               "document.getElementById('after').naturalWidth > 0")
+        after = page.evaluate(AFTER_PIXEL)
+        assert (after["width"], after["height"]) == (320, 200)
+        assert after["r"] > after["b"] + 10  # warm: coloured by the model
+        expect(page.locator("#download")).to_have_attribute("download", "street-colour.png")
+        page.locator("#slider").fill("30")  # the before/after divider follows the slider
+        assert page.eval_on_selector("#compare", "el => el.style.getPropertyValue('--split')") == "30%"
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+        page.evaluate(DROP, ["portrait.png", list(png(photo(120, 160, seed=2)))])
+        expect(page.locator("#download")).to_have_attribute("download", "portrait-colour.png", timeout=60_000)
+        page.wait_for_function("document.getElementById('after').naturalWidth === 120")
+        browser.close()

@@ -1,0 +1,384 @@
+"""`vidcolor serve`: a local web page that colours photos and short films.
+
+A photo is coloured while its request waits. A film is queued, coloured by a single worker
+thread through the same pipeline as `vidcolor run` (so one film at a time, sound kept), and
+kept for download for a while. Whatever a visitor sends is checked by decoding it, never by its
+name or declared type, and is stored only under names we make up, in a private temp folder.
+
+Only click and the standard library are imported here at module level, so `vidcolor --help`
+stays fast and works without the `serve` extra; the web stack and torch load when serving.
+"""
+import logging
+import queue
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, MutableMapping
+
+import click
+
+from .errors import UserError
+
+# No `from __future__ import annotations` here: FastAPI reads the endpoints' annotations at run
+# time, and theirs are imported inside create_app. Names only needed for typing are quoted.
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+    from fastapi import FastAPI
+
+    from .inference import Colorizer
+    from .temporal import TemporalSmoother
+
+WEB_DIR = Path(__file__).resolve().parent / "web"
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+MAX_PHOTO_PIXELS = 50_000_000  # beyond this a photo's float tensors would take many GB
+MAX_WAITING_FILMS = 16  # each waiting film holds its upload on disk
+FORM_OVERHEAD = 64 * 1024  # multipart boundaries and headers around the file itself
+PAGE_POLICY = "default-src 'self'; img-src 'self' blob:; media-src 'self' blob:"
+
+log = logging.getLogger("vidcolor.serve")
+
+
+@dataclass(frozen=True)
+class ServeLimits:
+    """What one visitor may ask of the server."""
+    max_upload_bytes: int = 200 * 1024 * 1024
+    max_video_seconds: float = 10 * 60
+    retention_seconds: float = 60 * 60  # finished films are deleted this long after they finish
+
+
+@dataclass
+class _Job:
+    """One film: where its upload and result live (names we made up), and how far it has got."""
+    id: str
+    upload: Path
+    result: Path
+    frames_total: int | None
+    state: str = "queued"  # -> running -> done | failed
+    frames_done: int = 0
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    finished: float | None = None  # time.monotonic() when it became done or failed
+
+    def advance(self, frames: int) -> None:
+        self.frames_done += frames
+
+    @property
+    def progress(self) -> float | None:
+        """0..1; None while running a film whose length in frames is unknown."""
+        if self.state == "done":
+            return 1.0
+        if self.state == "queued":
+            return 0.0
+        return min(self.frames_done / self.frames_total, 0.99) if self.frames_total else None
+
+    def status(self) -> dict[str, Any]:
+        return {"id": self.id, "state": self.state, "progress": self.progress, "frames_done": self.frames_done,
+                "frames_total": self.frames_total, "error": self.error, "warnings": list(self.warnings),
+                "result": f"/api/jobs/{self.id}/result" if self.state == "done" else None}
+
+
+class _Films:
+    """The private folder and the films in it.
+
+    One worker thread colours queued films in order; a janitor thread deletes each finished film
+    `retention` seconds after it finished. Uploads are deleted as soon as their film is done.
+    """
+
+    def __init__(self, colour: Callable[[_Job], None], retention: float, temp_root: Path | None) -> None:
+        self._colour, self._retention, self._temp_root = colour, retention, temp_root
+        self._jobs: dict[str, _Job] = {}
+        self._lock = threading.Lock()
+        self._waiting: queue.Queue[_Job] = queue.Queue(maxsize=MAX_WAITING_FILMS)
+        self._stop = threading.Event()
+        self.folder = Path()
+
+    def open(self) -> None:
+        """Make the private folder (mode 0700) and start the worker and the janitor."""
+        self.folder = Path(tempfile.mkdtemp(prefix="vidcolor-serve-", dir=self._temp_root))
+        for name, target in (("worker", self._work), ("janitor", self._sweep)):
+            threading.Thread(target=target, name=f"vidcolor-serve-{name}", daemon=True).start()
+
+    def close(self) -> None:
+        """Stop taking work and delete everything; a film being coloured just fails."""
+        self._stop.set()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def new_upload(self) -> tuple[str, Path]:
+        """A fresh id and the path its upload is stored at."""
+        job_id = uuid.uuid4().hex
+        return job_id, self.folder / f"{job_id}.upload"
+
+    def submit(self, job: _Job) -> None:
+        """Queue a film; raises queue.Full when too many are waiting."""
+        with self._lock:
+            self._waiting.put_nowait(job)
+            self._jobs[job.id] = job
+
+    def get(self, job_id: str) -> _Job | None:
+        with self._lock:
+            return self._jobs.get(job_id)
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            try:
+                job = self._waiting.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            job.state = "running"
+            error = None
+            try:
+                self._colour(job)
+            except UserError as exc:
+                error = str(exc).replace(str(job.upload), "the film")
+            except Exception as exc:  # a bug, or the server closing under it: this film fails, the worker goes on
+                log.exception("colouring film %s failed", job.id)
+                error = f"internal error ({type(exc).__name__})"
+            job.upload.unlink(missing_ok=True)
+            job.error, job.finished = error, time.monotonic()
+            job.state = "failed" if error else "done"  # last: whoever sees it finished finds it tidied up
+
+    def _sweep(self) -> None:
+        while not self._stop.wait(min(60.0, max(0.2, self._retention / 4))):
+            now = time.monotonic()
+            with self._lock:
+                expired = [j for j in self._jobs.values()
+                           if j.finished is not None and now - j.finished >= self._retention]
+                for job in expired:
+                    del self._jobs[job.id]
+            for job in expired:
+                job.result.unlink(missing_ok=True)
+
+
+class _UploadLimit:
+    """ASGI middleware: refuses a request body over the limit as it arrives, before it is stored.
+
+    A declared Content-Length over the limit is refused before reading a byte; a chunked body is
+    counted. The HTTPException is raised inside the endpoint's body parsing, where FastAPI turns
+    it into a JSON 413.
+    """
+
+    def __init__(self, app: Callable[..., Awaitable[None]], max_bytes: int, message: str) -> None:
+        self.app, self.max_bytes, self.message = app, max_bytes, message
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Callable[[], Awaitable[dict[str, Any]]],
+                       send: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        from fastapi import HTTPException
+
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length", b"")
+        received = 0
+
+        async def limited() -> dict[str, Any]:
+            nonlocal received
+            if declared.isdigit() and int(declared) > self.max_bytes:
+                raise HTTPException(413, self.message)
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                raise HTTPException(413, self.message)
+            return message
+
+        await self.app(scope, limited, send)
+
+
+def _film_colorizer(colorizer: "Colorizer", lock: threading.Lock,
+                    on_frames: Callable[[int], None]) -> "Colorizer":
+    """`colorizer` for one film: it holds the model lock per batch and reports the frames it coloured.
+
+    The film pipeline has no progress hook, so counting the frames that pass through the model
+    is how a job knows how far it has got.
+    """
+    from .inference import Colorizer
+
+    class FilmColorizer(Colorizer):
+        def colorize_l(self, L: "torch.Tensor", smoother: "TemporalSmoother | None" = None) -> "torch.Tensor":
+            with lock:
+                ab = super().colorize_l(L, smoother)
+            on_frames(L.shape[0])
+            return ab
+
+    return FilmColorizer(colorizer.model, colorizer.meta, colorizer.device, colorizer.working_size)
+
+
+def _film_seconds(path: Path) -> float | None:
+    """How long the (already probed) film lasts, as its container says; None if it does not say."""
+    import av
+
+    with av.open(str(path)) as container:
+        return container.duration / av.time_base if container.duration else None
+
+
+def _png(rgb: "np.ndarray") -> bytes:
+    import cv2
+
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise RuntimeError("PNG encoding failed")
+    return buf.tobytes()
+
+
+def _load(model: "str | Colorizer", device: str) -> "tuple[Colorizer, str]":
+    """The colorizer to serve and the name the page shows for it."""
+    from .inference import Colorizer
+
+    if isinstance(model, Colorizer):
+        return model, str(model.meta.get("family", "custom model"))
+    from .training.train import resolve_device
+    from .weights import load_model
+
+    net, meta = load_model(model)
+    return Colorizer(net, meta, resolve_device(device)), Path(model).stem if model.endswith(".safetensors") else model
+
+
+def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeLimits = ServeLimits(),
+               temp_root: Path | None = None) -> "FastAPI":
+    """The web app: the page at `/` and the JSON API under `/api`.
+
+    `model` is a shipped model name, a .safetensors file, or a ready Colorizer. The private
+    folder is made under `temp_root` (default: the system's temp folder) when the app starts and
+    deleted when it stops; run the app with its lifespan (uvicorn, or `with TestClient(app)`).
+    """
+    from fastapi import FastAPI, HTTPException, UploadFile
+    from fastapi.responses import FileResponse, JSONResponse, Response
+    from fastapi.staticfiles import StaticFiles
+
+    from .api import colorize_video
+    from .media import read_image
+    from .video_io import probe
+
+    colorizer, label = _load(model, device)
+    model_lock = threading.Lock()  # one model pass at a time: each already uses every core (or the GPU)
+
+    def colour_film(job: _Job) -> None:
+        colorize_video(job.upload, job.result, model=_film_colorizer(colorizer, model_lock, job.advance),
+                       quiet=True, warn=job.warnings.append)
+
+    films = _Films(colour_film, limits.retention_seconds, temp_root)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        films.open()
+        try:
+            yield
+        finally:
+            films.close()
+
+    app = FastAPI(title="vidcolor", lifespan=lifespan, docs_url=None, redoc_url=None)
+    too_large = f"the file is larger than this server's limit of {limits.max_upload_bytes / 1024 ** 2:g} MB"
+    app.add_middleware(_UploadLimit, max_bytes=limits.max_upload_bytes + FORM_OVERHEAD, message=too_large)
+    app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(WEB_DIR / "index.html", headers={"Content-Security-Policy": PAGE_POLICY})
+
+    @app.get("/api/info")
+    def info() -> dict[str, Any]:
+        """What the page shows and checks before uploading."""
+        return {"model": label, "max_upload_bytes": limits.max_upload_bytes,
+                "max_video_seconds": limits.max_video_seconds, "retention_seconds": limits.retention_seconds}
+
+    @app.post("/api/colorize")
+    def colorize(file: UploadFile) -> Response:
+        """A photo comes back coloured (PNG, same size); a film is queued: 202 and its job."""
+        if file.size is not None and file.size > limits.max_upload_bytes:  # the body's limit has some slack
+            raise HTTPException(413, too_large)
+        job_id, upload = films.new_upload()
+        with upload.open("wb") as out:
+            shutil.copyfileobj(file.file, out)
+        try:
+            rgb = read_image(upload)
+        except UserError:
+            return queue_film(job_id, upload)
+        upload.unlink()
+        if rgb.shape[0] * rgb.shape[1] > MAX_PHOTO_PIXELS:
+            raise HTTPException(413, f"the photo has more than this server's limit of {MAX_PHOTO_PIXELS:,} pixels")
+        with model_lock:
+            coloured = colorizer.colorize_rgb(rgb)
+        return Response(_png(coloured), media_type="image/png")
+
+    def queue_film(job_id: str, upload: Path) -> JSONResponse:
+        try:
+            source = probe(upload)
+            seconds = _film_seconds(upload)
+            if seconds is None:
+                raise HTTPException(422, "the film does not say how long it is, so it cannot be checked")
+            if seconds > limits.max_video_seconds:
+                raise HTTPException(422, f"the film lasts {seconds:.0f} s; this server takes films up to "
+                                         f"{limits.max_video_seconds:g} s")
+            job = _Job(job_id, upload, films.folder / f"{job_id}.mp4", source.frames)
+            films.submit(job)
+        except BaseException as exc:  # the upload goes, whatever went wrong
+            upload.unlink(missing_ok=True)
+            if isinstance(exc, UserError):
+                reason = str(exc).replace(f"{upload}: ", "")
+                raise HTTPException(415, f"neither a photo nor a film vidcolor can use: {reason}") from None
+            if isinstance(exc, queue.Full):
+                raise HTTPException(503, "too many films are waiting; try again later") from None
+            raise
+        return JSONResponse(job.status(), status_code=202, headers={"Location": f"/api/jobs/{job_id}"})
+
+    def job_or_404(job_id: str) -> _Job:
+        job = films.get(job_id)
+        if job is None:
+            raise HTTPException(404, "no such job (finished films are deleted after a while)")
+        return job
+
+    @app.get("/api/jobs/{job_id}")
+    def job_status(job_id: str) -> dict[str, Any]:
+        """State (queued, running, done, failed), progress 0..1, and the result's URL once done."""
+        return job_or_404(job_id).status()
+
+    @app.get("/api/jobs/{job_id}/result")
+    def job_result(job_id: str) -> FileResponse:
+        """The coloured film (MP4, with its sound)."""
+        job = job_or_404(job_id)
+        if job.state != "done":
+            raise HTTPException(409, job.error or f"the film is not coloured yet ({job.state})")
+        return FileResponse(job.result, media_type="video/mp4")
+
+    return app
+
+
+def run_server(host: str, port: int, model: str, device: str = "auto", limits: ServeLimits = ServeLimits()) -> None:
+    """Load the model, then serve the page until Ctrl-C (which deletes every upload and result)."""
+    try:
+        import uvicorn
+    except ImportError:
+        raise UserError("serving needs the web extra: pip install 'vidcolor[serve]'") from None
+    if host not in LOCAL_HOSTS:
+        click.echo(f"vidcolor: warning: serving on {host}, not just this computer: anyone who can reach it can "
+                   "upload files and use its processor, with no login", err=True)
+    app = create_app(model, device=device, limits=limits)
+    url_host = f"[{host}]" if ":" in host else host
+    click.echo(f"vidcolor: serving {model} at http://{url_host}:{port}/ (Ctrl-C stops)", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (others: a warning).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option("--model", default=None, help="Shipped model name or a .safetensors file  [default: as for run]")
+@click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda", "mps"]), show_default=True)
+@click.option("--max-upload-mb", type=click.FloatRange(min=0, min_open=True), default=200, show_default=True,
+              help="Largest photo or film accepted.")
+@click.option("--max-video-seconds", type=click.FloatRange(min=0, min_open=True), default=600, show_default=True,
+              help="Longest film accepted.")
+@click.option("--retention-minutes", type=click.FloatRange(min=0, min_open=True), default=60, show_default=True,
+              help="How long a coloured film is kept for download.")
+def serve_command(host: str, port: int, model: str | None, device: str, max_upload_mb: float,
+                  max_video_seconds: float, retention_minutes: float) -> None:
+    """Serve a web page on this computer for colouring photos and short films."""
+    from .cli import DEFAULT_MODEL, friendly  # here, not at the top: cli imports this module
+
+    limits = ServeLimits(int(max_upload_mb * 1024 * 1024), max_video_seconds, retention_minutes * 60)
+    friendly(run_server)(host, port, model or DEFAULT_MODEL, device, limits)
