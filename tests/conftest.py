@@ -37,7 +37,7 @@ def _picture(i: int, width: int, height: int, colour: bool) -> tuple[np.ndarray,
 def _video_frame(planes: tuple[np.ndarray, ...], fmt: str) -> av.VideoFrame:
     height, width = planes[0].shape
     frame = av.VideoFrame(width, height, fmt)
-    for plane, data in zip(frame.planes, planes):
+    for plane, data in zip(frame.planes, planes, strict=True):
         if (plane.height, plane.width) != data.shape:  # 4:2:0 chroma: subsample by 2 (ceil)
             data = data[::2, ::2]
         view = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
@@ -61,15 +61,30 @@ class Clip:
     audio: list[str] = field(default_factory=list)
 
 
+class _Muxer:
+    """Muxes one stream's packets, replacing the bytes of packet number `corrupt` with garbage."""
+
+    def __init__(self, out: av.container.OutputContainer, corrupt: int | None) -> None:
+        self.out, self.corrupt, self.count = out, corrupt, 0
+
+    def __call__(self, packets: list[av.Packet]) -> None:
+        for packet in packets:
+            if self.count == self.corrupt:
+                packet.update(np.random.default_rng(0).integers(0, 256, packet.size, np.uint8).tobytes())
+            self.count += 1
+            self.out.mux(packet)
+
+
 def make_clip(path: Path, *, width: int = 64, height: int = 48, frames: int = 12, fps: int = 24,
               times_ms: Sequence[int] | None = None, colour: bool = False,
               audio: Sequence[str] = ("aac",), rotation: int = 0, video_codec: str = "libx264",
-              pix_fmt: str | None = None, gop: int | None = None, corrupt_frame: int | None = None,
-              metadata: dict[str, str] | None = None) -> Clip:
+              pix_fmt: str | None = None, corrupt_frame: int | None = None,
+              corrupt_audio_packet: int | None = None, metadata: dict[str, str] | None = None) -> Clip:
     """Write a short film: a gradient with a moving disc, plus one sine tone per audio codec.
 
-    times_ms gives explicit frame times (variable frame rate); corrupt_frame replaces that
-    video packet's bytes with garbage, like a damaged file.
+    times_ms gives explicit frame times (variable frame rate); corrupt_frame and
+    corrupt_audio_packet replace that packet's bytes (of the video / first audio stream) with
+    garbage, like a damaged file.
     """
     tb = Fraction(1, 1000) if times_ms is not None else Fraction(1, fps)
     pts_list = list(times_ms) if times_ms is not None else list(range(frames))
@@ -80,21 +95,10 @@ def make_clip(path: Path, *, width: int = 64, height: int = 48, frames: int = 12
         video = out.add_stream(video_codec, rate=fps)
         video.width, video.height, video.pix_fmt = width, height, pix_fmt
         video.codec_context.time_base = tb
-        if gop:
-            video.codec_context.gop_size = gop
         if rotation:
             video.set_display_rotation(rotation)
         tracks = [out.add_stream(codec, rate=AUDIO_RATE, layout="stereo") for codec in audio]
-        count = 0
-
-        def mux_video(packets: list[av.Packet]) -> None:
-            nonlocal count
-            for packet in packets:
-                if count == corrupt_frame:
-                    packet.update(np.random.default_rng(0).integers(0, 256, packet.size, np.uint8).tobytes())
-                count += 1
-                out.mux(packet)
-
+        mux_video = _Muxer(out, corrupt_frame)
         for i, pts in enumerate(pts_list):
             frame = _video_frame(_picture(i, width, height, colour), pix_fmt)
             frame.pts, frame.time_base = pts, tb
@@ -102,12 +106,13 @@ def make_clip(path: Path, *, width: int = 64, height: int = 48, frames: int = 12
         mux_video(video.encode())
         total = int(duration * AUDIO_RATE)
         for n, track in enumerate(tracks):
+            mux_audio = _Muxer(out, corrupt_audio_packet if n == 0 else None)
             for start in range(0, total, 4096):
                 samples = _tone(start, min(4096, total - start), 330.0 * (n + 1))
                 frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="stereo")
                 frame.sample_rate, frame.pts, frame.time_base = AUDIO_RATE, start, Fraction(1, AUDIO_RATE)
-                out.mux(track.encode(frame))
-            out.mux(track.encode())
+                mux_audio(track.encode(frame))
+            mux_audio(track.encode())
     return Clip(path, width, height, [pts * tb for pts in pts_list], list(audio))
 
 
@@ -117,10 +122,10 @@ class Probe:
     width: int
     height: int
     times: list[Fraction]
-    lumas: list[np.ndarray]
-    chroma: list[np.ndarray]  # |U - 128| + |V - 128| per frame (at chroma resolution)
+    lumas: list[np.ndarray]  # limited-range Y of every frame
+    chroma: list[np.ndarray]  # |U - 128| + |V - 128| of every frame
     audio_codecs: list[str]
-    audio_seconds: list[float]
+    audio_seconds: list[float]  # decoded length of each audio stream
     rotation: int
     duration: float
     metadata: dict[str, str]
@@ -132,17 +137,26 @@ def probe(path: Path) -> Probe:
         stream = container.streams.video[0]
         times, lumas, chroma, rotation = [], [], [], 0
         for frame in container.decode(stream):
-            planes = [np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, : p.width]
-                      for p in frame.reformat(format="yuv444p").planes]
+            # read every film on one scale, limited-range 4:4:4, as a player would interpret it
+            full = frame.format.name.startswith("yuvj") or frame.color_range == 2
+            yuv = frame.reformat(format="yuv444p", src_color_range=2 if full else 1, dst_color_range=1)
+            planes = [np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, : p.width] for p in yuv.planes]
             times.append(frame.pts * frame.time_base)
             lumas.append(planes[0].copy())
             chroma.append(np.abs(planes[1].astype(int) - 128) + np.abs(planes[2].astype(int) - 128))
             rotation = frame.rotation
-        audio_codecs = [s.codec_context.name for s in container.streams.audio]
-        audio_seconds = [float(s.duration * s.time_base) if s.duration else 0.0 for s in container.streams.audio]
+        audio_codecs = [s.codec_context.codec.canonical_name for s in container.streams.audio]
+        audio_seconds = [_audio_seconds(path, i) for i in range(len(audio_codecs))]
         return Probe(stream.codec_context.width, stream.codec_context.height, times, lumas, chroma,
                      audio_codecs, audio_seconds, rotation, container.duration / av.time_base,
                      dict(container.metadata))
+
+
+def _audio_seconds(path: Path, index: int) -> float:
+    """How much sound an audio stream holds, by decoding it (containers do not all say)."""
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[index]
+        return sum(frame.samples / frame.sample_rate for frame in container.decode(stream))
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

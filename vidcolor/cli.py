@@ -9,6 +9,7 @@ from typing import Any, Callable
 import click
 
 from .errors import UserError
+from .video_formats import PRESETS, TEMPORAL_MODES, VIDEO_CODECS
 
 DEFAULT_MODEL = "fusion"
 
@@ -40,12 +41,23 @@ def main() -> None:
 @click.option("--model", default=DEFAULT_MODEL, show_default=True, help="Shipped model name or a .safetensors file.")
 @click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda", "mps"]), show_default=True)
 @click.option("--working-size", type=int, default=None, help="Short side the model works at (default: the model's).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Film frames coloured at once.")
+@click.option("--temporal", default="flow", type=click.Choice(TEMPORAL_MODES), show_default=True,
+              help="Keep colours steady over time: along motion (flow), by averaging (ema), or not.")
+@click.option("--crf", type=click.IntRange(0, 63), default=18, show_default=True,
+              help="Film quality (lower is better and bigger).")
+@click.option("--preset", default="medium", type=click.Choice(PRESETS), show_default=True,
+              help="Encoder speed/size trade-off (x264/x265).")
+@click.option("--codec", type=click.Choice(VIDEO_CODECS), default=None,
+              help="Film video codec  [default: libx264, libvpx-vp9 for .webm]")
+@click.option("--skip-color", is_flag=True, help="Leave films that are already in colour as they are.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @friendly
-def run(src: Path, dst: Path, model: str, device: str, working_size: int | None, overwrite: bool,
-        quiet: bool) -> None:
-    """Colour a photo, or a folder of photos, into OUTPUT."""
+def run(src: Path, dst: Path, model: str, device: str, working_size: int | None, batch_size: int, temporal: str,
+        crf: int, preset: str, codec: str | None, skip_color: bool, overwrite: bool, quiet: bool) -> None:
+    """Colour a film, a photo, or a folder of photos into OUTPUT."""
     from .inference import Colorizer
     from .media import is_image
     from .photos import colorize_photo, colorize_photo_dir
@@ -54,6 +66,15 @@ def run(src: Path, dst: Path, model: str, device: str, working_size: int | None,
 
     if not src.exists():
         raise UserError(f"{src}: no such file or folder")
+    if src.is_file() and not is_image(src):
+        from .api import colorize_video
+
+        result = colorize_video(src, dst, model=model, device=device, working_size=working_size,
+                                batch_size=batch_size, temporal=temporal, crf=crf, preset=preset, codec=codec,
+                                skip_color=skip_color, overwrite=overwrite, quiet=quiet)
+        if not quiet:
+            click.echo(result.summary(), err=True)
+        return
     net, meta = load_model(model)
     colorizer = Colorizer(net, meta, resolve_device(device), working_size)
     if src.is_dir():
@@ -62,10 +83,8 @@ def run(src: Path, dst: Path, model: str, device: str, working_size: int | None,
             click.echo(f"{done} photos coloured into {dst}, {len(errors)} failed", err=True)
         if errors:
             sys.exit(1)
-    elif is_image(src):
-        colorize_photo(colorizer, src, dst, overwrite)
     else:
-        raise UserError(f"{src}: not a photo this version can colour")
+        colorize_photo(colorizer, src, dst, overwrite)
 
 
 @main.command()
@@ -172,3 +191,8 @@ def evaluate_cmd(inputs: tuple[Path, ...], model: str, temporal: str, no_referen
     results = evaluate(Colorizer(net, meta, resolve_device(device)), list(inputs), not no_reference, temporal,
                        max_frames, report_dir)
     click.echo(format_table(results))
+
+
+from .serve import serve_command  # noqa: E402  (serve needs nothing from here at import time)
+
+main.add_command(serve_command, "serve")

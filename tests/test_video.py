@@ -1,0 +1,371 @@
+"""`vidcolor run` on films, told as what a user sees: old films in, coloured films out, nothing lost.
+
+Every film here is generated on the fly (see conftest.py) and coloured by a tiny untrained model:
+these tests check the pipeline (timing, sound, luma, damage, refusals), not the colours' quality.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from click.testing import CliRunner
+from conftest import Clip, probe, psnr
+
+from vidcolor import colorize_video
+from vidcolor.archs import build_model
+from vidcolor.cli import main
+from vidcolor.errors import UserError
+from vidcolor.inference import Colorizer
+from vidcolor.temporal import MODES
+from vidcolor.video_formats import TEMPORAL_MODES
+from vidcolor.weights import save_weights
+
+MS = 0.001  # seconds: timestamps must agree to the millisecond (Matroska's own precision)
+
+
+@pytest.fixture(scope="module")
+def colorizer() -> Colorizer:
+    torch.manual_seed(0)
+    return Colorizer(build_model("unet", width=8), {"working_size": 64})
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
+    torch.manual_seed(0)
+    save_weights(path, build_model("unet", width=8), {"family": "unet", "arch": {"width": 8}, "working_size": 64})
+    return path
+
+
+@pytest.fixture
+def colour(colorizer: Colorizer) -> Any:
+    """colour(src, dst, **options) -> (result, warnings): the Python API with the tiny model."""
+    def run(src: Path, dst: Path, **options: Any) -> tuple[Any, list[str]]:
+        warnings: list[str] = []
+        result = colorize_video(src, dst, model=options.pop("model", colorizer), quiet=True, warn=warnings.append,
+                                **options)
+        return result, warnings
+    return run
+
+
+def cli(*args: object) -> Any:
+    return CliRunner().invoke(main, ["run", *map(str, args)])
+
+
+def assert_same_timing(src: Clip, dst: Path, shift: float = 0.0) -> None:
+    """Every frame of `dst` at the time it had in `src` (moved by `shift` seconds)."""
+    times = probe(dst).times
+    assert len(times) == len(src.times)
+    assert all(abs(float(b - a) - shift) <= MS for a, b in zip(src.times, times, strict=True))
+
+
+def files_in(folder: Path) -> set[str]:
+    return {p.name for p in folder.iterdir()}
+
+
+# --- the film comes out right -------------------------------------------------------------------
+
+def test_a_black_and_white_film_comes_out_in_colour_with_its_own_luma(clip, colour, tmp_path):
+    src = clip("old.mp4", frames=24)
+    result, warnings = colour(src.path, tmp_path / "new.mp4")
+    before, after = probe(src.path), probe(tmp_path / "new.mp4")
+    assert (after.width, after.height) == (before.width, before.height)
+    assert result.frames == len(after.times) == 24
+    assert min(psnr(a, b) for a, b in zip(before.lumas, after.lumas, strict=True)) >= 40
+    assert max(c.mean() for c in before.chroma) < 1
+    assert min(c.mean() for c in after.chroma) > 5
+    assert warnings == []
+
+
+def test_every_frame_keeps_its_timestamp_and_the_film_its_duration(clip, colour, tmp_path):
+    src = clip("old.mp4", frames=30, fps=25)
+    colour(src.path, tmp_path / "new.mp4")
+    assert_same_timing(src, tmp_path / "new.mp4")
+    assert probe(tmp_path / "new.mp4").duration == pytest.approx(probe(src.path).duration, abs=0.01)
+
+
+def test_a_variable_frame_rate_film_keeps_every_irregular_frame_time(clip, colour, tmp_path):
+    src = clip("vfr.mkv", times_ms=[0, 40, 80, 200, 240, 400, 420, 440, 600, 1000], audio=())
+    for name in ("new.mp4", "new.mkv"):
+        colour(src.path, tmp_path / name)
+        assert_same_timing(src, tmp_path / name)
+
+
+def test_matroska_moves_a_film_whose_sound_starts_early_by_that_delay_and_keeps_sync(clip, colour, tmp_path):
+    # AAC starts 1024 samples before the picture; Matroska cannot store negative times, so
+    # (like ffmpeg) the muxer moves everything by that much: intervals and sync stay exact.
+    src = clip("old.mp4", frames=24)
+    colour(src.path, tmp_path / "new.mkv")
+    assert_same_timing(src, tmp_path / "new.mkv", shift=1024 / 44100)
+
+
+@pytest.mark.parametrize("size, source", [((65, 49), {}), ((64, 49), {}), ((66, 48), {}),
+                                          ((65, 49), {"video_codec": "libvpx-vp9", "pix_fmt": "yuv420p"})])
+def test_a_film_with_odd_dimensions_keeps_its_exact_size(clip, colour, tmp_path, size, source):
+    src = clip("odd.mkv", width=size[0], height=size[1], frames=6, audio=(), **source)
+    colour(src.path, tmp_path / "new.mp4")
+    after = probe(tmp_path / "new.mp4")
+    assert (after.width, after.height, len(after.times)) == (*size, 6)
+    assert min(psnr(a, b) for a, b in zip(probe(src.path).lumas, after.lumas, strict=True)) >= 40
+
+
+def test_a_full_range_film_keeps_its_brightness(clip, colour, tmp_path):
+    src = clip("mjpeg.mkv", video_codec="mjpeg", pix_fmt="yuvj420p", audio=())  # JPEG range: Y in 0-255
+    colour(src.path, tmp_path / "new.mp4")  # written as standard limited-range video
+    before, after = probe(src.path), probe(tmp_path / "new.mp4")  # both read back as limited range
+    assert min(psnr(a, b) for a, b in zip(before.lumas, after.lumas, strict=True)) >= 40
+
+
+def test_the_batch_size_changes_nothing_but_rounding(clip, colour, tmp_path):
+    src = clip("old.mp4", frames=11, audio=())
+    colour(src.path, tmp_path / "one.mp4", batch_size=1, crf=0)  # lossless: no encoder noise
+    colour(src.path, tmp_path / "four.mp4", batch_size=4, crf=0)
+    one, four = probe(tmp_path / "one.mp4"), probe(tmp_path / "four.mp4")
+    # float sums differ with the batch shape, so a chroma value may round the other way
+    assert all(abs(a - b).max() <= 2 for a, b in zip(one.chroma, four.chroma, strict=True))
+    assert all((a == b).all() for a, b in zip(probe(src.path).lumas, one.lumas, strict=True))
+
+
+@pytest.mark.parametrize("batch_size", [1, 4])
+def test_the_temporal_smoother_sees_every_frame_once_in_film_order(clip, colour, tmp_path, monkeypatch, batch_size):
+    seen: list[float] = []
+
+    class Recorder:
+        def __call__(self, L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+            seen.extend(L[:, 0, :, 10].mean(dim=1).tolist())  # a column the moving disc crosses
+            return ab
+
+        def reset(self) -> None:
+            pass
+
+    monkeypatch.setattr("vidcolor.video.make_smoother", lambda mode: Recorder())
+    src = clip("old.mp4", frames=10, audio=())
+    colour(src.path, tmp_path / "new.mp4", batch_size=batch_size)
+    disc = [i for i, value in enumerate(seen) if value > max(seen) - 5]
+    assert len(seen) == 10 and disc == [2, 3, 4, 5]  # the disc passes x=10 in frames 2-5
+
+
+def test_every_smoothing_mode_the_command_line_offers_exists():
+    assert TEMPORAL_MODES == MODES
+
+
+def test_the_input_film_is_never_modified(clip, colour, tmp_path):
+    src = clip("old.mp4")
+    digest = hashlib.sha256(src.path.read_bytes()).hexdigest()
+    colour(src.path, tmp_path / "new.mkv")
+    assert hashlib.sha256(src.path.read_bytes()).hexdigest() == digest
+
+
+# --- sound and metadata ----------------------------------------------------------------------
+
+def test_aac_and_mp3_soundtracks_are_both_kept_untouched(clip, colour, tmp_path):
+    src = clip("two_tracks.mp4", frames=24, audio=("aac", "mp3"))
+    _, warnings = colour(src.path, tmp_path / "new.mp4")
+    before, after = probe(src.path), probe(tmp_path / "new.mp4")
+    assert after.audio_codecs == ["aac", "mp3"]
+    assert after.audio_seconds == pytest.approx(before.audio_seconds, abs=0.01)
+    assert warnings == []
+
+
+def test_sound_a_webm_cannot_hold_is_re_encoded_to_opus_with_a_warning(clip, colour, tmp_path):
+    src = clip("two_tracks.mp4", frames=24, audio=("aac", "mp3"))
+    _, warnings = colour(src.path, tmp_path / "new.webm")
+    after = probe(tmp_path / "new.webm")
+    assert after.audio_codecs == ["opus", "opus"]
+    assert after.audio_seconds == pytest.approx([1.0, 1.0], abs=0.05)
+    assert len(warnings) == 2 and all("re-encoding it to libopus" in w for w in warnings)
+
+
+def test_a_silent_film_comes_out_silent(clip, colour, tmp_path):
+    src = clip("silent.mp4", audio=())
+    colour(src.path, tmp_path / "new.mov")
+    after = probe(tmp_path / "new.mov")
+    assert after.audio_codecs == [] and len(after.times) == 12
+
+
+def test_a_phone_video_keeps_its_rotation(clip, colour, tmp_path):
+    src = clip("phone.mp4", rotation=90)
+    colour(src.path, tmp_path / "new.mp4")
+    assert probe(tmp_path / "new.mp4").rotation == 90
+
+
+def test_title_and_creation_date_are_carried_over(clip, colour, tmp_path):
+    tags = {"title": "Grandpa's wedding", "creation_time": "2024-05-01T10:00:00.000000Z"}
+    src = clip("tagged.mp4", metadata=tags)
+    for name in ("new.mp4", "new.mkv"):
+        colour(src.path, tmp_path / name)
+        assert tags.items() <= probe(tmp_path / name).metadata.items()
+
+
+# --- damaged films -----------------------------------------------------------------------------
+
+def test_a_corrupt_frame_in_the_middle_is_skipped_with_a_warning(clip, colour, tmp_path):
+    src = clip("damaged.mkv", video_codec="mjpeg", pix_fmt="yuvj420p", corrupt_frame=5)
+    result, warnings = colour(src.path, tmp_path / "new.mp4")
+    times = probe(tmp_path / "new.mp4").times
+    assert result.frames == len(times) == 11
+    assert all(abs(float(a - b)) <= MS for a, b in zip(src.times[:5] + src.times[6:], times, strict=True))
+    assert any("undecodable video packet" in w for w in warnings)
+
+
+def test_broken_audio_packets_do_not_stop_the_film(clip, colour, tmp_path):
+    src = clip("bad_sound.mp4", frames=24, audio=("mp3",), corrupt_audio_packet=10)
+    result, warnings = colour(src.path, tmp_path / "new.webm")  # webm: the mp3 must be decoded
+    assert result.frames == len(probe(tmp_path / "new.webm").times) == 24
+    assert any("undecodable audio packet" in w for w in warnings)
+
+
+def test_a_film_cut_short_still_comes_out_with_every_readable_frame(clip, colour, tmp_path):
+    src = clip("cut.mkv", frames=48)
+    data = src.path.read_bytes()
+    src.path.write_bytes(data[: len(data) // 2])
+    result, warnings = colour(src.path, tmp_path / "new.mp4")
+    assert 0 < result.frames < 48
+    assert result.frames == len(probe(tmp_path / "new.mp4").times)
+    assert any("cut short" in w for w in warnings)
+
+
+# --- colour films ------------------------------------------------------------------------------
+
+def test_a_colour_film_is_coloured_again_from_its_luma_with_a_warning(clip, colour, tmp_path):
+    src = clip("colour.mp4", colour=True)
+    result, warnings = colour(src.path, tmp_path / "new.mp4")
+    assert result.frames == 12
+    assert any("already in colour" in w for w in warnings)
+    assert min(psnr(a, b) for a, b in zip(probe(src.path).lumas, probe(tmp_path / "new.mp4").lumas,
+                                          strict=True)) >= 40
+
+
+@pytest.mark.parametrize("name", ["kept.mov", "kept.webm"])  # .mov: copied as is; .webm: re-encoded
+def test_skip_color_leaves_a_colour_film_as_it_is(clip, colour, tmp_path, name):
+    src = clip("colour.mp4", colour=True)
+    _, warnings = colour(src.path, tmp_path / name, model="no-such-model", skip_color=True)  # no model needed
+    before, after = probe(src.path), probe(tmp_path / name)
+    assert_same_timing(src, tmp_path / name)
+    assert min(psnr(a, b) for a, b in zip(before.chroma, after.chroma, strict=True)) >= 30
+    assert any("keeping its colours" in w for w in warnings)
+
+
+def test_skip_color_still_colours_a_black_and_white_film(clip, colour, tmp_path):
+    src = clip("old.mp4")
+    colour(src.path, tmp_path / "new.mp4", skip_color=True)
+    assert min(c.mean() for c in probe(tmp_path / "new.mp4").chroma) > 5
+
+
+# --- nothing lost ------------------------------------------------------------------------------
+
+class Failing(Colorizer):
+    """A colorizer that breaks (or is interrupted) on its second batch."""
+
+    def __init__(self, base: Colorizer, error: BaseException) -> None:
+        super().__init__(base.model, base.meta, base.device, base.working_size)
+        self.error, self.calls = error, 0
+
+    def colorize_l(self, L: torch.Tensor, smoother: Any = None) -> torch.Tensor:
+        self.calls += 1
+        if self.calls == 2:
+            raise self.error
+        return super().colorize_l(L, smoother)
+
+
+@pytest.mark.parametrize("error", [RuntimeError("model exploded"), KeyboardInterrupt()])
+def test_a_failure_half_way_leaves_nothing_behind(clip, colorizer, tmp_path, error):
+    src = clip("old.mp4", frames=24)
+    with pytest.raises(type(error)):
+        colorize_video(src.path, tmp_path / "new.mp4", model=Failing(colorizer, error), batch_size=4, quiet=True)
+    assert files_in(tmp_path) == {"old.mp4"}
+
+
+def test_an_existing_output_is_replaced_only_when_asked(clip, colour, tmp_path):
+    src = clip("old.mp4")
+    (tmp_path / "new.mp4").write_bytes(b"precious")
+    with pytest.raises(UserError, match="already exists"):
+        colour(src.path, tmp_path / "new.mp4")
+    assert (tmp_path / "new.mp4").read_bytes() == b"precious"
+    colour(src.path, tmp_path / "new.mp4", overwrite=True)
+    assert len(probe(tmp_path / "new.mp4").times) == 12
+    assert files_in(tmp_path) == {"old.mp4", "new.mp4"}
+
+
+# --- the command line ------------------------------------------------------------------------
+
+def test_the_command_line_colours_a_film_and_reports_frames_speed_and_output(clip, model_file, tmp_path):
+    src = clip("old.mp4", frames=24)
+    result = cli(src.path, "-o", tmp_path / "new.mp4", "--model", model_file, "--batch-size", "5", "--crf", "20")
+    assert result.exit_code == 0, result.stderr
+    assert re.search(r"24 frames in [\d.]+ s \([\d.]+ fps\) -> .*new\.mp4$", result.stderr.strip())
+    assert len(probe(tmp_path / "new.mp4").times) == 24
+
+
+def test_quiet_prints_nothing_at_all(clip, model_file, tmp_path):
+    src = clip("old.mp4")
+    result = cli(src.path, "-o", tmp_path / "new.mkv", "--model", model_file, "--quiet")
+    assert result.exit_code == 0 and result.stderr == ""
+
+
+def _refusal_cases(tmp_path: Path, src: Clip) -> dict[str, tuple[list[Any], str]]:
+    """name -> (arguments after `run`, what the one line must say)."""
+    empty = tmp_path / "empty.mp4"
+    empty.touch()
+    text = tmp_path / "notes.mp4"
+    text.write_text("this is not a film\n" * 50)
+    song = tmp_path / "song.m4a"
+    import av  # a sound-only file: no video stream
+    with av.open(str(song), "w", format="mp4") as out:
+        stream = out.add_stream("aac", rate=44100)
+        frame = av.AudioFrame(format="fltp", layout="stereo", samples=1024)
+        frame.sample_rate = 44100
+        for plane in frame.planes:
+            plane.update(bytes(plane.buffer_size))
+        out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(src.path.read_bytes()[: src.path.stat().st_size // 2])  # index (moov) is at the end
+    exists = tmp_path / "exists.mp4"
+    exists.write_bytes(b"keep me")
+    out = tmp_path / "out.mp4"
+    return {
+        "missing file": ([tmp_path / "nope.mp4", "-o", out], "no such file"),
+        "empty file": ([empty, "-o", out], "empty"),
+        "not a media file": ([text, "-o", out], "not a video file"),
+        "no video stream": ([song, "-o", out], "no video stream"),
+        "truncated beyond use": ([cut, "-o", out], "damaged beyond use"),
+        "output exists": ([src.path, "-o", exists], "already exists"),
+        "output is the input": ([src.path, "-o", src.path, "--overwrite"], "overwrite the input"),
+        "missing output folder": ([src.path, "-o", tmp_path / "nowhere" / "out.mp4"], "does not exist"),
+        "unknown container": ([src.path, "-o", tmp_path / "out.avi"], "must end in"),
+        "codec the container cannot hold": ([src.path, "-o", tmp_path / "out.webm", "--codec", "libx264"],
+                                           "cannot go into a .webm"),
+        "crf out of range for x264": ([src.path, "-o", out, "--crf", "60"], "between 0 and 51"),
+        "unknown model": ([src.path, "-o", out, "--model", "no-such-model"], "unknown model"),
+    }
+
+
+REFUSALS = ["missing file", "empty file", "not a media file", "no video stream", "truncated beyond use",
+            "output exists", "output is the input", "missing output folder", "unknown container",
+            "codec the container cannot hold", "crf out of range for x264", "unknown model"]
+
+
+@pytest.mark.parametrize("case", REFUSALS)
+def test_a_bad_request_is_refused_with_one_clear_line_and_nothing_written(clip, tmp_path, case):
+    src = clip("old.mp4")
+    args, message = _refusal_cases(tmp_path, src)[case]
+    before = {p: p.read_bytes() for p in tmp_path.iterdir()}
+    result = cli(*args)
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("vidcolor: "), result.stderr
+    assert message in result.stderr
+    assert {p: p.read_bytes() for p in tmp_path.iterdir()} == before  # nothing new, nothing changed
+
+
+@pytest.mark.parametrize("option", [["--batch-size", "0"], ["--crf", "good"], ["--temporal", "warp"],
+                                    ["--codec", "divx"], ["--preset", "warp"]])
+def test_a_malformed_option_is_a_usage_error(clip, tmp_path, option):
+    src = clip("old.mp4")
+    result = cli(src.path, "-o", tmp_path / "out.mp4", *option)
+    assert result.exit_code == 2
+    assert not (tmp_path / "out.mp4").exists()

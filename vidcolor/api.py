@@ -1,0 +1,41 @@
+"""The Python API: colour a film in one call, with the same checks and behaviour as `vidcolor run`."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from .inference import Colorizer
+from .video import FilmResult, VideoOptions, colour_film, default_warn, prepare_film
+
+DEFAULT_MODEL = "fusion"
+
+
+def colorize_video(src: str | Path, dst: str | Path, *, model: str | Colorizer = DEFAULT_MODEL,
+                   device: str = "auto", working_size: int | None = None, batch_size: int = 8,
+                   temporal: str = "flow", crf: int = 18, preset: str = "medium", codec: str | None = None,
+                   skip_color: bool = False, overwrite: bool = False, quiet: bool = False,
+                   warn: Callable[[str], None] = default_warn) -> FilmResult:
+    """Colour the black-and-white film `src` into `dst` (.mp4, .mkv, .mov or .webm).
+
+    Luma, size, frame timing, sound and metadata are kept. `model` is a shipped model name, a
+    .safetensors file, or a ready Colorizer (which `device` and `working_size` then leave alone).
+    The source is checked before the model is loaded, so mistakes are reported at once.
+    Raises UserError for anything wrong with the request; the output appears only when complete.
+    Warnings (damage skipped, sound re-encoded, a film already in colour) go to `warn`, by
+    default to stderr; `quiet` only hides the progress bar.
+    """
+    options = VideoOptions(batch_size=batch_size, temporal=temporal, crf=crf, preset=preset, codec=codec,
+                           skip_color=skip_color, overwrite=overwrite, quiet=quiet)
+    job = prepare_film(Path(src), Path(dst), options, warn)
+    colorizer = _colorizer(model, device, working_size) if job.needs_model else None
+    return colour_film(job, colorizer, warn)
+
+
+def _colorizer(model: str | Colorizer, device: str, working_size: int | None) -> Colorizer:
+    if isinstance(model, Colorizer):
+        return model
+    from .training.train import resolve_device
+    from .weights import load_model
+
+    net, meta = load_model(model)
+    return Colorizer(net, meta, resolve_device(device), working_size)

@@ -1,0 +1,290 @@
+"""`vidcolor run` on films: a streaming decode -> colour -> encode pipeline.
+
+Three stages joined by small bounded queues, so memory stays flat however long the film is:
+a thread demuxes and decodes, the main thread colours batches of frames with the model, and a
+thread encodes and muxes. Nothing touches the disk but the output, which is written under a
+hidden temporary name and renamed only once complete.
+"""
+from __future__ import annotations
+
+import os
+import queue
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import av
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .errors import UserError
+from .inference import Colorizer
+from .photos import atomic_target
+from .temporal import MODES, TemporalSmoother, make_smoother
+from .video_formats import CONTAINERS, CRF_MAX, PRESETS
+from .video_io import (EncoderSettings, Incidents, OutputWriter, Payload, Route, Source,
+                       SourceReader, check_encoder, open_input, open_output, plan_routes, probe)
+from .yuv import assemble, normalise, pixel_format, planes
+
+
+@dataclass(frozen=True)
+class VideoOptions:
+    """How to colour and write a film (the `vidcolor run` options)."""
+    batch_size: int = 8
+    temporal: str = "flow"  # see vidcolor.temporal
+    crf: int = 18
+    preset: str = "medium"
+    codec: str | None = None  # None: the container's usual one (H.264, or VP9 for .webm)
+    skip_color: bool = False
+    overwrite: bool = False
+    quiet: bool = False
+
+
+@dataclass(frozen=True)
+class FilmResult:
+    """What a finished run did, for the closing line."""
+    output: Path
+    frames: int
+    seconds: float
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+    def summary(self) -> str:
+        return f"{self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} fps) -> {self.output}"
+
+
+@dataclass(frozen=True)
+class FilmJob:
+    """A checked request: the source has been probed and the output may be written."""
+    source: Source
+    dst: Path
+    options: VideoOptions
+
+    @property
+    def needs_model(self) -> bool:
+        return not (self.source.colour and self.options.skip_color)
+
+
+def default_warn(message: str) -> None:
+    """Warnings go to stderr without breaking the progress bar."""
+    tqdm.write(f"vidcolor: warning: {message}", file=sys.stderr)
+
+
+def prepare_film(src: Path, dst: Path, options: VideoOptions, warn: Callable[[str], None] = default_warn) -> FilmJob:
+    """Check everything that can be checked before any work: paths, options, the source itself."""
+    if dst.suffix.lower() not in CONTAINERS:
+        raise UserError(f"{dst}: the output must end in {', '.join(CONTAINERS)}")
+    if src.exists() and (src.resolve() == dst.resolve() or (dst.exists() and dst.samefile(src))):
+        raise UserError(f"{dst}: output would overwrite the input")
+    if options.temporal not in MODES:
+        raise UserError(f"unknown temporal mode {options.temporal!r} (choose from {', '.join(MODES)})")
+    if options.batch_size < 1:
+        raise UserError("the batch size must be at least 1")
+    codec = options.codec or CONTAINERS[dst.suffix.lower()][1]
+    if codec not in CRF_MAX:
+        raise UserError(f"unknown video codec {codec!r} (choose from {', '.join(CRF_MAX)})")
+    if not 0 <= options.crf <= CRF_MAX[codec]:
+        raise UserError(f"--crf for {codec} must be between 0 and {CRF_MAX[codec]}")
+    if options.preset not in PRESETS:
+        raise UserError(f"unknown preset {options.preset!r} (choose from {', '.join(PRESETS)})")
+    check_encoder(dst.suffix.lower(), codec)
+    atomic_target(dst, options.overwrite)
+    source = probe(src)
+    if source.colour:
+        warn("the film is already in colour; " + ("keeping its colours (--skip-color)" if options.skip_color
+                                                   else "colouring it again from its luma (--skip-color keeps them)"))
+    return FilmJob(source, dst, options)
+
+
+class Painter:
+    """Colours batches of decoded frames: each frame's Y plane is kept, only U/V come from the model.
+
+    Batches must come in film order: the temporal smoother carries colour from frame to frame.
+    """
+
+    def __init__(self, colorizer: Colorizer, smoother: TemporalSmoother, source: Source) -> None:
+        self.colorizer, self.smoother = colorizer, smoother
+        self.width, self.height = source.width, source.height
+        self.colorimetry = source.colorimetry
+        self.fmt = pixel_format(self.width, self.height)
+        self.subsample = 2 if self.fmt == "yuv420p" else 1
+
+    def __call__(self, frames: list[av.VideoFrame]) -> list[av.VideoFrame]:
+        y = np.stack([planes(normalise(f, self.fmt, self.width, self.height))[0] for f in frames])
+        L = self.colorimetry.luma_to_l(torch.from_numpy(y).to(self.colorizer.device))
+        ab = self.colorizer.colorize_l(L, self.smoother)
+        uv = self.colorimetry.chroma(L, ab, self.subsample).cpu().numpy()
+        return [assemble(y[i], uv[i, 0], uv[i, 1], f, self.fmt, self.colorimetry) for i, f in enumerate(frames)]
+
+
+class _Aborted(Exception):
+    """Another stage failed (or the user pressed Ctrl-C): stop quietly, the cause is raised elsewhere."""
+
+
+class _Pipe:
+    """A bounded queue between two stages; every wait gives up as soon as the run is aborted."""
+
+    _END = object()
+
+    def __init__(self, size: int, abort: threading.Event) -> None:
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=size)
+        self._abort = abort
+
+    def put(self, item: object) -> None:
+        while not self._abort.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                pass
+        raise _Aborted
+
+    def close(self) -> None:
+        self.put(self._END)
+
+    def __iter__(self) -> Iterator[tuple[Route, Payload]]:
+        while not self._abort.is_set():
+            try:
+                item = self._queue.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if item is self._END:
+                return
+            yield item  # type: ignore[misc]
+        raise _Aborted
+
+
+class _Stage(threading.Thread):
+    """Runs one end of the pipeline; its error aborts the run and is re-raised by the main thread."""
+
+    def __init__(self, name: str, work: Callable[[], None], abort: threading.Event) -> None:
+        super().__init__(name=name, daemon=True)
+        self._work, self._abort = work, abort
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._work()
+        except _Aborted:
+            pass
+        except BaseException as exc:  # handed to the main thread, which raises it
+            self.error = exc
+            self._abort.set()
+
+
+def colour_film(job: FilmJob, colorizer: Colorizer | None, warn: Callable[[str], None] = default_warn) -> FilmResult:
+    """Run the pipeline for a prepared job; the output appears only if everything went through."""
+    source, options = job.source, job.options
+    suffix = job.dst.suffix.lower()
+    encoder = EncoderSettings(options.codec or CONTAINERS[suffix][1], options.crf, options.preset)
+    if job.needs_model and colorizer is None:
+        raise ValueError("this film needs a colorizer to colour it")
+    paint = Painter(colorizer, make_smoother(options.temporal), source) if job.needs_model else None
+    incidents = Incidents(warn)
+    tmp = atomic_target(job.dst, options.overwrite)
+    started = time.perf_counter()
+    try:
+        with open_input(source.path) as inp, open_output(tmp, suffix) as out:
+            routes = plan_routes(inp, out, source, suffix, encoder, keep_colours=paint is None, incidents=incidents)
+            reader = SourceReader(inp, [r.source for r in routes],
+                                  {r.source.index for r in routes if r.mode != "copy"}, incidents)
+            with _leave_a_core(paint.colorizer.device if paint else None):
+                frames = _stream(reader, OutputWriter(out, routes, incidents), routes, paint, source, options)
+        if frames == 0:
+            raise UserError(f"{source.path}: no video frame could be decoded")
+        tmp.replace(job.dst)
+    except OSError as exc:  # disk full, folder gone, ...
+        raise UserError(f"{job.dst}: could not write the film ({exc.strerror or exc})") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    incidents.summarise()
+    if source.frames and frames < 0.9 * source.frames:
+        warn(f"only {frames} of the {source.frames} frames the file announces could be read: "
+             "it is probably damaged or cut short")
+    return FilmResult(job.dst, frames, time.perf_counter() - started)
+
+
+@contextmanager
+def _leave_a_core(device: torch.device | None) -> Iterator[None]:
+    """On CPU, keep torch off one core while the film is coloured.
+
+    The decode and encode threads need CPU too, and torch's OpenMP threads spin-wait: when they
+    have to share cores they slow down many times over rather than a little.
+    """
+    before = torch.get_num_threads()
+    if device is not None and device.type == "cpu":
+        torch.set_num_threads(max(1, min(before, (os.cpu_count() or 1) - 1)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _stream(reader: SourceReader, writer: OutputWriter, routes: list[Route], paint: Painter | None,
+            source: Source, options: VideoOptions) -> int:
+    """Decode, colour and encode the whole film; returns how many video frames went through."""
+    abort = threading.Event()
+    size = max(16, 2 * options.batch_size)
+    decoded, coloured = _Pipe(size, abort), _Pipe(size, abort)
+    by_index = {r.source.index: r for r in routes}
+
+    def read() -> None:
+        for stream, item in reader:
+            decoded.put((by_index[stream.index], item))
+        decoded.close()
+
+    stages = [_Stage("vidcolor-decode", read, abort), _Stage("vidcolor-encode", lambda: writer.write(coloured), abort)]
+    for stage in stages:
+        stage.start()
+    frames = 0
+    try:
+        frames = _colour(decoded, coloured, routes[0], paint, source, options)
+        coloured.close()
+        for stage in stages:
+            while stage.is_alive():  # short joins, so Ctrl-C still gets through
+                stage.join(0.1)
+    except _Aborted:
+        pass  # a stage failed; its error is raised below
+    finally:
+        abort.set()
+        for stage in stages:
+            stage.join()
+    for stage in stages:
+        if stage.error is not None:
+            raise stage.error
+    return frames
+
+
+def _colour(decoded: _Pipe, coloured: _Pipe, film: Route, paint: Painter | None, source: Source,
+            options: VideoOptions) -> int:
+    """The main thread's stage: film frames go through the model in batches, the rest passes on."""
+    batch: list[av.VideoFrame] = []
+    count = 0
+    with tqdm(total=source.frames, disable=options.quiet, unit="frame", desc=source.path.name,
+              dynamic_ncols=True, leave=False) as progress:
+        def deliver(route: Route, items: list[Payload]) -> None:
+            nonlocal count
+            for item in items:
+                coloured.put((route, item))
+            if route is film:
+                count += len(items)
+                progress.update(len(items))
+
+        for route, item in decoded:
+            if route is film and paint is not None:
+                batch.append(item)  # type: ignore[arg-type]
+                if len(batch) == options.batch_size:
+                    deliver(film, paint(batch))
+                    batch = []
+            else:
+                deliver(route, [item])
+        if batch and paint is not None:
+            deliver(film, paint(batch))
+    return count

@@ -1,0 +1,15 @@
+"""What films can be written as: containers, codecs, presets. Kept free of heavy imports so the
+command line can offer these choices without loading PyAV or torch."""
+from __future__ import annotations
+
+# Output extension -> (FFmpeg muxer, default video encoder, audio encoder for codecs it cannot take).
+CONTAINERS: dict[str, tuple[str, str, str]] = {
+    ".mp4": ("mp4", "libx264", "aac"),
+    ".mov": ("mov", "libx264", "aac"),
+    ".mkv": ("matroska", "libx264", "aac"),
+    ".webm": ("webm", "libvpx-vp9", "libopus"),
+}
+CRF_MAX = {"libx264": 51, "libx265": 51, "libvpx-vp9": 63}  # the quality scale differs per encoder
+VIDEO_CODECS = tuple(CRF_MAX)
+PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
+TEMPORAL_MODES = ("flow", "ema", "none")  # temporal.MODES, repeated here to keep the CLI light

@@ -1,0 +1,315 @@
+"""Film containers: probing a source, reading it tolerantly, and setting up and filling the output.
+
+Only the first video stream is coloured. Every audio stream is carried over: remuxed untouched
+when the output container takes its codec, re-encoded otherwise. Subtitles are copied where the
+container allows. Damage is skipped and reported, never fatal, so an old film still comes out.
+"""
+from __future__ import annotations
+
+import io
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from fractions import Fraction
+from itertools import islice
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Literal
+
+import av
+import numpy as np
+from av.container import InputContainer, OutputContainer
+from av.stream import Disposition, Stream
+
+from .errors import UserError
+from .video_formats import CONTAINERS
+from .yuv import LIMITED_RANGE, Colorimetry, chroma_level, normalise, pixel_format
+
+COLOUR_THRESHOLD = 4.0  # chroma_level: colour film is in the tens, scanned black and white ~0-2
+PROBE_FRAMES = 12
+_MUXER_TAGS = {"major_brand", "minor_version", "compatible_brands", "encoder"}  # the muxer writes its own
+_STREAM_TAGS = ("language", "title", "handler_name")
+_FAST_START = {"movflags": "+faststart"}  # index at the front: playable while still downloading
+
+Mode = Literal["colour", "encode", "copy"]
+Payload = av.Packet | av.VideoFrame | av.AudioFrame
+
+
+class Incidents:
+    """Warnings for the user; damage that repeats is shown a few times, then only counted."""
+
+    SHOWN = 3
+
+    def __init__(self, warn: Callable[[str], None]) -> None:
+        self._warn = warn
+        self._counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def warn(self, message: str) -> None:
+        self._warn(message)
+
+    def damage(self, kind: str, detail: str) -> None:
+        """One more piece of `kind` skipped (e.g. "undecodable video packet")."""
+        with self._lock:
+            self._counts[kind] += 1
+            shown = self._counts[kind] <= self.SHOWN
+        if shown:
+            self._warn(f"skipped {kind} ({detail})")
+
+    def summarise(self) -> None:
+        for kind, n in self._counts.items():
+            if n > self.SHOWN:
+                self._warn(f"skipped {n} {kind}s in all")
+
+
+def _reason(exc: av.error.FFmpegError) -> str:
+    return exc.strerror or str(exc)
+
+
+def _label(stream: Stream) -> str:
+    codec = stream.codec_context.codec.canonical_name if stream.codec_context is not None else "no codec"
+    return f"{stream.type} stream #{stream.index} ({codec})"
+
+
+def open_input(path: Path) -> InputContainer:
+    """Open a film for reading, turning every way that can fail into one clear UserError."""
+    if not path.is_file():
+        raise UserError(f"{path}: " + ("not a file" if path.exists() else "no such file"))
+    if path.stat().st_size == 0:
+        raise UserError(f"{path}: the file is empty")
+    try:
+        return av.open(str(path), metadata_errors="replace")
+    except PermissionError:
+        raise UserError(f"{path}: not readable (permission denied)") from None
+    except av.error.FFmpegError as exc:
+        raise UserError(f"{path}: not a video file vidcolor can read, or damaged beyond use ({_reason(exc)})") from None
+
+
+def film_stream(container: InputContainer, path: Path) -> av.video.stream.VideoStream:
+    """The stream to colour: the first video stream that is not cover art."""
+    for stream in container.streams.video:
+        if not stream.disposition & Disposition.attached_pic:
+            return stream
+    raise UserError(f"{path}: has no video stream")
+
+
+class SourceReader:
+    """Demuxes the kept streams once, in file order, decoding the ones that need it.
+
+    Undecodable packets are skipped, a read error ends the film early (keeping what was read),
+    and broken video timestamps are mended so the encoder always sees increasing ones.
+    """
+
+    def __init__(self, container: InputContainer, streams: list[Stream], decode: set[int],
+                 incidents: Incidents) -> None:
+        self.container, self.streams, self.decode, self.incidents = container, streams, decode, incidents
+        video = next(s for s in streams if s.type == "video")
+        rate = video.average_rate or video.guessed_rate or Fraction(25)
+        self._video_step = max(1, round(1 / (rate * video.time_base)))
+        self._last_pts: int | None = None
+        self._time = 0.0
+
+    def __iter__(self) -> Iterator[tuple[Stream, Payload]]:
+        try:
+            for packet in self.container.demux(self.streams):
+                if packet.pts is not None and packet.time_base:
+                    self._time = float(packet.pts * packet.time_base)
+                if packet.stream.index not in self.decode:
+                    if packet.size:  # size 0: the end-of-stream marker, nothing to copy
+                        yield packet.stream, packet
+                    continue
+                for frame in self._decoded(packet.stream, packet):
+                    yield packet.stream, frame
+        except av.error.FFmpegError as exc:
+            self.incidents.warn(f"the file is damaged or cut short at {self._time:.1f} s ({_reason(exc)}); "
+                                "keeping everything read up to there")
+            for stream in self.streams:
+                if stream.index in self.decode:
+                    for frame in self._decoded(stream, None):
+                        yield stream, frame
+
+    def _decoded(self, stream: Stream, packet: av.Packet | None) -> list[av.VideoFrame | av.AudioFrame]:
+        try:
+            frames = stream.decode(packet)
+        except av.error.FFmpegError as exc:
+            self.incidents.damage(f"undecodable {stream.type} packet", f"at {self._time:.1f} s: {_reason(exc)}")
+            return []
+        if stream.type == "video":
+            for frame in frames:
+                self._mend_timestamp(frame)
+        return frames
+
+    def _mend_timestamp(self, frame: av.VideoFrame) -> None:
+        if frame.pts is None or (self._last_pts is not None and frame.pts <= self._last_pts):
+            frame.pts = 0 if self._last_pts is None else self._last_pts + self._video_step
+            self.incidents.damage("broken video timestamp",
+                                  f"frame retimed to {float(frame.pts * frame.time_base):.3f} s")
+        self._last_pts = frame.pts
+
+
+@dataclass(frozen=True)
+class Source:
+    """What the pipeline needs to know about a film before reading it for real."""
+    path: Path
+    width: int
+    height: int
+    frames: int | None  # expected frame count, for the progress bar (None: the file does not say)
+    colour: bool
+    colorimetry: Colorimetry
+    color_primaries: int
+    color_trc: int
+    display_matrix: list[int] | None  # rotation/flip, as FFmpeg's 3x3 fixed-point matrix
+
+
+def probe(path: Path) -> Source:
+    """Open the film and decode its first frames: size, colour or not, colorimetry, rotation."""
+    with open_input(path) as container:
+        stream = film_stream(container, path)
+        quiet = Incidents(lambda message: None)
+        reader = SourceReader(container, [stream], {stream.index}, quiet)
+        frames = [frame for _, frame in islice(reader, PROBE_FRAMES)]
+        if not frames:
+            raise UserError(f"{path}: no video frame could be decoded (the file is damaged or cut short)")
+        first = frames[0]
+        fmt = pixel_format(first.width, first.height)
+        level = float(np.mean([chroma_level(normalise(f, fmt, first.width, first.height)) for f in frames]))
+        matrix = next((np.frombuffer(bytes(sd), np.int32).tolist() for sd in first.side_data
+                       if sd.type.name == "DISPLAYMATRIX"), None)
+        return Source(path, first.width, first.height, _expected_frames(container, stream),
+                      level > COLOUR_THRESHOLD, Colorimetry.of(first), first.color_primaries, first.color_trc,
+                      matrix)
+
+
+def _expected_frames(container: InputContainer, stream: Stream) -> int | None:
+    if stream.frames:
+        return stream.frames
+    rate = stream.average_rate or stream.guessed_rate
+    seconds = float(stream.duration * stream.time_base) if stream.duration else (container.duration or 0) / av.time_base
+    return round(seconds * rate) if rate and seconds else None
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where one input stream goes in the output, and how: coloured, re-encoded or copied."""
+    source: Stream
+    target: Stream
+    mode: Mode
+
+
+@dataclass(frozen=True)
+class EncoderSettings:
+    """How the film's video is encoded."""
+    codec: str
+    crf: int
+    preset: str
+
+    def options(self) -> dict[str, str]:
+        """Encoder options for constant quality (x264/x265 CRF, or VP9's constant-quality mode)."""
+        if self.codec == "libvpx-vp9":
+            return {"crf": str(self.crf), "b": "0", "row-mt": "1", "deadline": "good", "cpu-used": "4"}
+        if self.codec == "libx265":
+            return {"crf": str(self.crf), "preset": self.preset, "x265-params": "log-level=error"}
+        return {"crf": str(self.crf), "preset": self.preset}
+
+
+def check_encoder(suffix: str, codec: str) -> None:
+    """Refuse a video codec the container cannot hold (e.g. H.264 in .webm) before any work is done."""
+    with av.open(io.BytesIO(), "w", format=CONTAINERS[suffix][0]) as probe_out:
+        if codec not in probe_out.supported_codecs:
+            raise UserError(f"{codec} video cannot go into a {suffix} file (for {suffix} use --codec "
+                            f"{CONTAINERS[suffix][1]})")
+
+
+def open_output(path: Path, suffix: str) -> OutputContainer:
+    """Open the (temporary) output file in the container its final name asks for."""
+    muxer = CONTAINERS[suffix][0]
+    try:
+        return av.open(str(path), "w", format=muxer, container_options=_FAST_START if muxer in ("mp4", "mov") else {})
+    except (OSError, av.error.FFmpegError) as exc:
+        raise UserError(f"{path.parent}: cannot write the output there ({exc})") from None
+
+
+def plan_routes(inp: InputContainer, out: OutputContainer, source: Source, suffix: str,
+                encoder: EncoderSettings, keep_colours: bool, incidents: Incidents) -> list[Route]:
+    """Add an output stream for every input stream worth keeping; the film's own route comes first."""
+    video = film_stream(inp, source.path)
+    routes = [_video_route(video, out, source, encoder, keep_colours)]
+    out.metadata.update({k: v for k, v in inp.metadata.items() if k.lower() not in _MUXER_TAGS})
+    for stream in inp.streams:
+        if stream is video:
+            continue
+        if stream.type in ("audio", "subtitle"):
+            route = _carried_route(stream, out, suffix, incidents)
+            if route:
+                routes.append(route)
+        else:
+            incidents.warn(f"{_label(stream)} is left out (only the film and its sound and subtitles are kept)")
+    for route in routes:
+        route.target.metadata.update({k: route.source.metadata[k] for k in _STREAM_TAGS if k in route.source.metadata})
+        route.target.disposition = route.source.disposition
+    return routes
+
+
+def _video_route(video: Stream, out: OutputContainer, source: Source, encoder: EncoderSettings,
+                 keep_colours: bool) -> Route:
+    if keep_colours:
+        try:
+            return Route(video, out.add_stream_from_template(video), "copy")
+        except ValueError:
+            pass  # this container cannot take the film's codec: re-encode it unchanged
+    rate = video.average_rate or video.guessed_rate or Fraction(25)
+    target = out.add_stream(encoder.codec, rate=rate, options=encoder.options())
+    ctx = target.codec_context
+    ctx.width, ctx.height, ctx.pix_fmt = source.width, source.height, pixel_format(source.width, source.height)
+    ctx.time_base = target.time_base = video.time_base  # keeps every frame's timestamp exactly
+    if video.sample_aspect_ratio:
+        ctx.sample_aspect_ratio = video.sample_aspect_ratio
+    ctx.colorspace, ctx.color_range = source.colorimetry.colorspace, LIMITED_RANGE
+    ctx.color_primaries, ctx.color_trc = source.color_primaries, source.color_trc
+    if source.display_matrix:
+        target.set_display_matrix(source.display_matrix)
+    return Route(video, target, "encode" if keep_colours else "colour")
+
+
+def _carried_route(stream: Stream, out: OutputContainer, suffix: str, incidents: Incidents) -> Route | None:
+    try:
+        return Route(stream, out.add_stream_from_template(stream), "copy")
+    except ValueError:
+        pass
+    if stream.type != "audio":
+        incidents.warn(f"{_label(stream)} cannot go into a {suffix} file and is left out")
+        return None
+    codec = CONTAINERS[suffix][2]
+    rates = av.Codec(codec, "w").audio_rates
+    rate = stream.rate if not rates or stream.rate in rates else max(rates)
+    incidents.warn(f"{_label(stream)} cannot go into a {suffix} file as it is: re-encoding it to {codec}")
+    return Route(stream, out.add_stream(codec, rate=rate, layout=stream.layout), "encode")
+
+
+class OutputWriter:
+    """Encodes frames and muxes packets into the output as they arrive.
+
+    Trouble with a carried stream (a broken audio packet, say) skips that packet; trouble with
+    the film itself is fatal, since the output would be wrong.
+    """
+
+    def __init__(self, out: OutputContainer, routes: list[Route], incidents: Incidents) -> None:
+        self.out, self.routes, self.incidents = out, routes, incidents
+
+    def write(self, items: Iterable[tuple[Route, Payload]]) -> None:
+        for route, item in items:
+            self._send(route, item)
+        for route in self.routes:
+            if route.mode != "copy":
+                self._send(route, None)
+
+    def _send(self, route: Route, item: Payload | None) -> None:
+        try:
+            if isinstance(item, av.Packet):
+                item.stream = route.target
+                self.out.mux(item)
+            else:
+                self.out.mux(route.target.encode(item))
+        except av.error.FFmpegError as exc:
+            if route.mode == "colour":
+                raise
+            self.incidents.damage(f"{route.source.type} packet the output could not take", _reason(exc))
