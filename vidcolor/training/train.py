@@ -196,7 +196,7 @@ def train(opts: TrainOptions) -> dict[str, float]:
             disc = nn.parallel.DistributedDataParallel(disc)
 
     meta = {"family": opts.model, "arch": opts.arch(), "working_size": opts.size,
-            "data": [str(d) for d in opts.data], "val": str(opts.val) if opts.val else None,
+            "data": [str(d) for d in opts.data], "val_data": str(opts.val) if opts.val else None,
             "loss": opts.loss, "rebalance": opts.rebalance, "batch_size": opts.batch_size * world,
             "images": len(images), "init": str(opts.init) if opts.init else None}
 
