@@ -170,3 +170,17 @@ def clip(tmp_path: Path) -> Callable[..., Clip]:
     def factory(name: str = "film.mp4", **options: Any) -> Clip:
         return make_clip(tmp_path / name, **options)
     return factory
+
+
+@pytest.fixture(scope="session")
+def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny untrained U-Net saved as a model file, for the command line's --model."""
+    import torch
+
+    from vidcolor.archs import build_model
+    from vidcolor.weights import save_weights
+
+    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
+    torch.manual_seed(0)
+    save_weights(path, build_model("unet", width=8), {"family": "unet", "arch": {"width": 8}, "working_size": 64})
+    return path

@@ -22,7 +22,6 @@ from vidcolor.errors import UserError
 from vidcolor.inference import Colorizer
 from vidcolor.temporal import MODES
 from vidcolor.video_formats import TEMPORAL_MODES
-from vidcolor.weights import save_weights
 
 MS = 0.001  # seconds: timestamps must agree to the millisecond (Matroska's own precision)
 
@@ -31,14 +30,6 @@ MS = 0.001  # seconds: timestamps must agree to the millisecond (Matroska's own 
 def colorizer() -> Colorizer:
     torch.manual_seed(0)
     return Colorizer(build_model("unet", width=8), {"working_size": 64})
-
-
-@pytest.fixture(scope="module")
-def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
-    torch.manual_seed(0)
-    save_weights(path, build_model("unet", width=8), {"family": "unet", "arch": {"width": 8}, "working_size": 64})
-    return path
 
 
 @pytest.fixture

@@ -35,6 +35,17 @@ def main() -> None:
     """Colour black-and-white film and photos."""
 
 
+def _count_or_auto(minimum: int) -> Callable[[click.Context, click.Parameter, str | None], int | str | None]:
+    """A click callback for options that take a number (at least `minimum`) or `auto`."""
+    def convert(ctx: click.Context, param: click.Parameter, value: str | None) -> int | str | None:
+        if value is None or value == "auto":
+            return value
+        if not value.isdigit() or int(value) < minimum:
+            raise click.BadParameter(f"give a whole number from {minimum} up, or auto")
+        return int(value)
+    return convert
+
+
 @main.command()
 @click.argument("src", type=click.Path(path_type=Path))
 @click.option("-o", "--output", "dst", required=True, type=click.Path(path_type=Path), help="Output file or folder.")
@@ -52,21 +63,52 @@ def main() -> None:
 @click.option("--codec", type=click.Choice(VIDEO_CODECS), default=None,
               help="Film video codec  [default: libx264, libvpx-vp9 for .webm]")
 @click.option("--skip-color", is_flag=True, help="Leave films that are already in colour as they are.")
-@click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
+@click.option("--overwrite", is_flag=True, help="Replace existing outputs (in a folder: ones no earlier run wrote).")
+@click.option("--include", multiple=True, metavar="GLOB",
+              help="Folder: only files whose path inside it matches (repeatable), e.g. 'reels/*.mp4'.")
+@click.option("--exclude", multiple=True, metavar="GLOB", help="Folder: leave out files that match (repeatable).")
+@click.option("--force", is_flag=True, help="Folder: colour every file again, even those done before, "
+              "replacing any output.")
+@click.option("--jobs", default="auto", show_default=True, callback=_count_or_auto(1), metavar="N|auto",
+              help="Worker processes (auto: one per GPU, else one per 4 CPU cores).")
+@click.option("--ray", "ray_address", metavar="ADDRESS",
+              help="Run the work on a Ray cluster (e.g. auto, or HOST:6379), or on a local Ray runtime (local).")
+@click.option("--split", default=None, callback=_count_or_auto(2), metavar="auto|N",
+              help="Cut long films at keyframes into N pieces coloured side by side (auto: by length and workers).")
+@click.option("--verbose", is_flag=True, help="A line for every file as workers start and finish it.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @friendly
 def run(src: Path, dst: Path, model: str, device: str, working_size: int | None, batch_size: int, temporal: str,
-        crf: int, preset: str, codec: str | None, skip_color: bool, overwrite: bool, quiet: bool) -> None:
-    """Colour a film, a photo, or a folder of photos into OUTPUT."""
-    from .inference import Colorizer
+        crf: int, preset: str, codec: str | None, skip_color: bool, overwrite: bool, include: tuple[str, ...],
+        exclude: tuple[str, ...], force: bool, jobs: int | str, ray_address: str | None, split: int | str | None,
+        verbose: bool, quiet: bool) -> None:
+    """Colour a film, a photo, or a whole folder (recursively: photos and films) into OUTPUT."""
     from .media import is_image
-    from .photos import colorize_photo, colorize_photo_dir
-    from .training.train import resolve_device
-    from .weights import load_model
 
     if not src.exists():
         raise UserError(f"{src}: no such file or folder")
-    if src.is_file() and not is_image(src):
+    if src.is_file() and (include or exclude or force):
+        raise UserError("--include, --exclude and --force are for folders")
+    if src.is_dir() or (not is_image(src) and (split is not None or ray_address is not None)):
+        from .archive import ArchiveOptions, colorize_archive, colorize_film_in_parallel, worker_settings
+        from .video import VideoOptions
+
+        settings = worker_settings(model, device, working_size,
+                                   VideoOptions(batch_size=batch_size, temporal=temporal, crf=crf, preset=preset,
+                                                codec=codec, skip_color=skip_color, overwrite=True, quiet=True))
+        options = ArchiveOptions(include, exclude, force, overwrite, None if jobs == "auto" else int(jobs),
+                                 ray_address, split, verbose, quiet)
+        if src.is_dir():
+            summary = colorize_archive(src, dst, settings, options)
+            if not quiet:
+                click.echo(summary.table(), err=True)
+        else:
+            summary = colorize_film_in_parallel(src, dst, settings, options)
+            if not quiet and not summary.failures:
+                click.echo(f"{summary.done.frames} frames in {summary.wall:.1f} s -> {dst}", err=True)
+        if summary.failures:
+            sys.exit(1)
+    elif not is_image(src):
         from .api import colorize_video
 
         result = colorize_video(src, dst, model=model, device=device, working_size=working_size,
@@ -74,17 +116,14 @@ def run(src: Path, dst: Path, model: str, device: str, working_size: int | None,
                                 skip_color=skip_color, overwrite=overwrite, quiet=quiet)
         if not quiet:
             click.echo(result.summary(), err=True)
-        return
-    net, meta = load_model(model)
-    colorizer = Colorizer(net, meta, resolve_device(device), working_size)
-    if src.is_dir():
-        done, errors = colorize_photo_dir(colorizer, src, dst, overwrite, quiet)
-        if not quiet:
-            click.echo(f"{done} photos coloured into {dst}, {len(errors)} failed", err=True)
-        if errors:
-            sys.exit(1)
     else:
-        colorize_photo(colorizer, src, dst, overwrite)
+        from .inference import Colorizer
+        from .photos import colorize_photo
+        from .training.train import resolve_device
+        from .weights import load_model
+
+        net, meta = load_model(model)
+        colorize_photo(Colorizer(net, meta, resolve_device(device), working_size), src, dst, overwrite)
 
 
 @main.command()

@@ -1,15 +1,12 @@
-"""`vidcolor run` on photos: one file, or a whole folder mirrored into an output folder."""
+"""`vidcolor run` on a photo (a folder of them goes through vidcolor.archive, like any archive)."""
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
-
-from tqdm import tqdm
 
 from .errors import UserError
 from .inference import Colorizer
-from .media import find_media, read_image, write_image
+from .media import read_image, write_image
 
 
 def atomic_target(dst: Path, overwrite: bool) -> Path:
@@ -34,28 +31,3 @@ def colorize_photo(colorizer: Colorizer, src: Path, dst: Path, overwrite: bool =
         tmp.replace(dst)
     finally:
         tmp.unlink(missing_ok=True)
-
-
-def colorize_photo_dir(colorizer: Colorizer, src: Path, dst: Path, overwrite: bool = False,
-                       quiet: bool = False, ext: str = ".png") -> tuple[int, list[str]]:
-    """Colour every image under `src` into `dst`, mirroring the tree and keeping each stem.
-
-    A broken file is reported and skipped; returns (done, errors).
-    """
-    photos = find_media(src, kinds=("image",))
-    if not photos:
-        raise UserError(f"{src}: no images found")
-    if dst.resolve() == src.resolve():
-        raise UserError(f"{dst}: output folder must differ from the input folder")
-    errors: list[str] = []
-    done = 0
-    for path in tqdm(photos, disable=quiet, unit="photo"):
-        out = dst / path.relative_to(src).with_suffix(ext)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            colorize_photo(colorizer, path, out, overwrite)
-            done += 1
-        except UserError as exc:
-            errors.append(str(exc))
-            print(f"vidcolor: {exc}", file=sys.stderr)
-    return done, errors

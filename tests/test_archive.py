@@ -1,0 +1,248 @@
+"""`vidcolor run` on a whole archive, told as what an archivist sees: a folder of films and photos
+in, the same tree in colour out, broken files reported and left behind, and a rerun (after a crash,
+a new file, a change of mind) doing only what is left to do.
+
+Films and photos are generated on the fly and coloured by a tiny untrained model; the work is done
+by real worker processes, so each run costs a few seconds of start-up.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from conftest import make_clip, probe
+from photo_factory import landscape
+
+from vidcolor.cli import main
+from vidcolor.errors import UserError
+from vidcolor.manifest import MANIFEST_NAME, Manifest, Record
+from vidcolor.media import read_image, write_image
+
+
+def make_archive(root: Path) -> Path:
+    """A small archive: photos in a folder, films in nested folders (one in a container we do not
+    write), and a file that is neither."""
+    (root / "photos" / "family").mkdir(parents=True)
+    write_image(root / "photos" / "family" / "wedding.jpg", landscape(1))
+    write_image(root / "photos" / "harbour.png", landscape(2))
+    (root / "reels" / "1920s").mkdir(parents=True)
+    make_clip(root / "reels" / "1920s" / "parade.mp4", frames=12)
+    make_clip(root / "reels" / "ferry.avi", frames=12, audio=())
+    (root / "notes.txt").write_text("catalogue")
+    return root
+
+
+def files_under(folder: Path) -> set[str]:
+    """Every file below `folder`, hidden ones too, as paths inside it."""
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+
+
+def outputs(folder: Path) -> set[str]:
+    """The coloured files: everything but vidcolor's own bookkeeping."""
+    return {f for f in files_under(folder) if f not in (MANIFEST_NAME, ".vidcolor.lock")}
+
+
+def manifest(folder: Path) -> dict[str, dict[str, Any]]:
+    """The latest record per input."""
+    lines = (folder / MANIFEST_NAME).read_text().splitlines()
+    return {r["input"]: r for r in map(json.loads, lines)}
+
+
+def mtimes(folder: Path) -> dict[str, int]:
+    return {f: (folder / f).stat().st_mtime_ns for f in outputs(folder)}
+
+
+def run(archive: Path, out: Path, model: Path, *options: object) -> Any:
+    return CliRunner().invoke(main, ["run", str(archive), "-o", str(out), "--model", str(model), "--jobs", "1",
+                                     *map(str, options)])
+
+
+def run_in_background(archive: Path, out: Path, model: Path, *options: object) -> subprocess.Popen:
+    """The command in a process of its own, as a user starts it, with --verbose lines on stderr."""
+    cmd = [sys.executable, "-m", "vidcolor", "run", str(archive), "-o", str(out), "--model", str(model),
+           "--jobs", "1", "--verbose", *map(str, options)]
+    return subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+def assert_summary(result: Any, done: int, skipped: int, failed: int) -> None:
+    for name, count in (("done", done), ("skipped", skipped), ("failed", failed)):
+        assert re.search(rf"\| {name} +\| +{count} \|", result.stderr), result.stderr
+
+
+# --- a whole archive, once -----------------------------------------------------------------------
+
+def test_an_archive_comes_out_as_the_same_tree_with_every_film_and_photo_in_colour(model_file, tmp_path):
+    archive = make_archive(tmp_path / "archive")
+    result = run(archive, tmp_path / "coloured", model_file)
+
+    assert result.exit_code == 0, result.output
+    assert outputs(tmp_path / "coloured") == {"photos/family/wedding.png", "photos/harbour.png",
+                                              "reels/1920s/parade.mp4", "reels/ferry.mkv"}
+    assert read_image(tmp_path / "coloured" / "photos" / "family" / "wedding.png").shape == (48, 64, 3)
+    assert len(probe(tmp_path / "coloured" / "reels" / "ferry.mkv").times) == 12
+    assert min(c.mean() for c in probe(tmp_path / "coloured" / "reels" / "1920s" / "parade.mp4").chroma) > 5
+    assert_summary(result, done=4, skipped=0, failed=0)
+    assert "1 other file ignored" in result.stderr
+    records = manifest(tmp_path / "coloured")
+    assert {r["status"] for r in records.values()} == {"done"}
+    assert records["reels/1920s/parade.mp4"]["frames"] == 12 and records["reels/1920s/parade.mp4"]["duration"] > 0
+
+
+def test_a_broken_file_is_named_with_its_reason_and_the_rest_of_the_archive_goes_on(model_file, tmp_path):
+    archive = make_archive(tmp_path / "archive")
+    (archive / "reels" / "1920s" / "damaged.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 and then nothing")
+    (archive / "photos" / "torn.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    result = run(archive, tmp_path / "coloured", model_file)
+
+    assert result.exit_code == 1
+    assert re.search(r"failed reels/1920s/damaged\.mp4: .+", result.stderr)
+    assert re.search(r"failed photos/torn\.jpg: not a readable image", result.stderr)
+    assert "Traceback" not in result.output
+    assert outputs(tmp_path / "coloured") == {"photos/family/wedding.png", "photos/harbour.png",
+                                              "reels/1920s/parade.mp4", "reels/ferry.mkv"}
+    assert_summary(result, done=4, skipped=0, failed=2)
+    assert manifest(tmp_path / "coloured")["photos/torn.jpg"]["status"] == "failed"
+
+
+def test_include_and_exclude_choose_files_by_their_path_inside_the_archive(model_file, tmp_path):
+    archive = make_archive(tmp_path / "archive")
+    result = run(archive, tmp_path / "coloured", model_file, "--include", "photos/*", "--exclude", "*/family/*")
+
+    assert result.exit_code == 0, result.output
+    assert outputs(tmp_path / "coloured") == {"photos/harbour.png"}
+    assert "3 excluded" in result.stderr
+
+
+# --- coming back to it ---------------------------------------------------------------------------
+
+def test_a_rerun_skips_what_is_done_and_redoes_only_what_changed_or_went_missing(model_file, tmp_path):
+    archive, out = make_archive(tmp_path / "archive"), tmp_path / "coloured"
+    assert run(archive, out, model_file).exit_code == 0
+    before = mtimes(out)
+
+    write_image(archive / "photos" / "harbour.png", landscape(7))  # a better scan of the same photo
+    (out / "reels" / "ferry.mkv").unlink()  # an output lost
+    again = run(archive, out, model_file)
+    assert again.exit_code == 0, again.output
+    assert_summary(again, done=2, skipped=2, failed=0)
+    after = mtimes(out)
+    assert {f for f in before if after[f] != before[f]} == {"photos/harbour.png", "reels/ferry.mkv"}
+
+    finer = run(archive, out, model_file, "--crf", "12")  # films depend on it, photos do not
+    assert_summary(finer, done=2, skipped=2, failed=0)
+    assert manifest(out)["reels/ferry.avi"]["options"]["crf"] == 12
+
+
+def test_outputs_no_earlier_run_wrote_are_kept_unless_overwrite_is_given(model_file, tmp_path):
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    write_image(archive / "harbour.png", landscape(2))
+    (tmp_path / "coloured").mkdir()
+    write_image(tmp_path / "coloured" / "harbour.png", landscape(3))  # someone's own work
+
+    refused = run(archive, tmp_path / "coloured", model_file)
+    assert refused.exit_code == 1 and "use --overwrite" in refused.stderr
+    assert (read_image(tmp_path / "coloured" / "harbour.png") == landscape(3)).all()
+    assert run(archive, tmp_path / "coloured", model_file, "--overwrite").exit_code == 0
+    assert manifest(tmp_path / "coloured")["harbour.png"]["status"] == "done"
+
+
+def test_the_manifest_survives_a_torn_last_line_and_allows_one_run_at_a_time(tmp_path):
+    record = Record("a.png", 1, 2, "a.png", "done", "fusion", {"crf": 18})
+    with Manifest(tmp_path) as m:
+        m.write(record)
+        with pytest.raises(UserError, match="another vidcolor run"):
+            Manifest(tmp_path)
+    with (tmp_path / MANIFEST_NAME).open("a") as f:
+        f.write('{"input": "b.png", "size": 3, "mtim')  # the machine died while writing
+    with Manifest(tmp_path) as m:
+        assert m.records == {"a.png": record}
+    assert (tmp_path / MANIFEST_NAME).read_text().count("\n") == 1
+
+
+# --- crashes -------------------------------------------------------------------------------------
+
+def test_a_run_killed_mid_way_leaves_no_half_written_file_and_a_rerun_finishes_the_job(model_file, tmp_path):
+    archive, out = tmp_path / "archive", tmp_path / "coloured"
+    archive.mkdir()
+    for n in range(4):
+        make_clip(archive / f"reel{n}.mp4", width=160, height=120, frames=48)
+    proc = run_in_background(archive, out, model_file)
+    deadline = time.monotonic() + 60
+    while not (out / MANIFEST_NAME).exists() or '"done"' not in (out / MANIFEST_NAME).read_text():
+        assert time.monotonic() < deadline and proc.poll() is None, "the run ended before it could be killed"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    time.sleep(1.5)  # its worker notices and stops too
+
+    finished = [f for f in outputs(out) if not f.startswith(".")]
+    assert finished and all(len(probe(out / f).times) == 48 for f in finished)
+
+    rerun = run(archive, out, model_file)
+    assert rerun.exit_code == 0, rerun.output
+    assert outputs(out) == {f"reel{n}.mp4" for n in range(4)}  # and no hidden leftovers
+    assert all(len(probe(out / f).times) == 48 for f in outputs(out))
+    assert {r["status"] for r in manifest(out).values()} == {"done"}
+
+
+def test_a_worker_that_dies_fails_only_the_file_it_was_colouring(model_file, tmp_path):
+    archive, out = tmp_path / "archive", tmp_path / "coloured"
+    archive.mkdir()
+    make_clip(archive / "a_long_reel.mp4", width=320, height=240, frames=96)
+    write_image(archive / "b_photo.png", landscape(1))
+    make_clip(archive / "c_reel.mp4", frames=12)
+    proc = run_in_background(archive, out, model_file)
+    for line in proc.stderr:
+        if found := re.search(r"\(pid (\d+)\): a_long_reel\.mp4", line):
+            os.kill(int(found[1]), signal.SIGKILL)  # as the OOM killer would
+            break
+    stderr = proc.stderr.read()
+    assert proc.wait() == 1
+    assert "failed a_long_reel.mp4: the worker process died" in stderr
+    assert outputs(out) == {"b_photo.png", "c_reel.mp4"}
+
+
+# --- more machines, longer films -----------------------------------------------------------------
+
+def test_a_local_ray_runtime_colours_the_files_into_the_same_manifest(model_file, tmp_path):
+    pytest.importorskip("ray", reason='Ray is an optional extra: pip install "vidcolor[ray]"')
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    write_image(archive / "harbour.png", landscape(2))
+    make_clip(archive / "parade.mp4", frames=12)
+    result = run(archive, tmp_path / "coloured", model_file, "--ray", "local", "--jobs", "2")
+
+    assert result.exit_code == 0, result.output
+    assert outputs(tmp_path / "coloured") == {"harbour.png", "parade.mp4"}
+    assert_summary(result, done=2, skipped=0, failed=0)
+    assert {r["status"] for r in manifest(tmp_path / "coloured").values()} == {"done"}
+
+
+def test_a_film_split_into_pieces_equals_the_whole_run_frame_for_frame(model_file, tmp_path):
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    make_clip(archive / "feature.mp4", frames=72, video_codec="mpeg4")  # a keyframe every 12 frames
+    lossless = ("--crf", "0")  # so any difference in colouring would show
+    whole = CliRunner().invoke(main, ["run", str(archive / "feature.mp4"), "-o", str(tmp_path / "whole.mp4"),
+                                      "--model", str(model_file), *lossless])
+    assert whole.exit_code == 0, whole.output
+    split = run(archive, tmp_path / "coloured", model_file, "--split", "3", "--jobs", "2", "--verbose", *lossless)
+    assert split.exit_code == 0, split.output
+    assert "(piece 3/3)" in split.stderr
+
+    a, b = probe(tmp_path / "whole.mp4"), probe(tmp_path / "coloured" / "feature.mp4")
+    assert b.times == a.times and len(b.times) == 72
+    assert all((x == y).all() for x, y in zip(a.lumas + a.chroma, b.lumas + b.chroma, strict=True))
+    assert b.audio_codecs == a.audio_codecs and b.audio_seconds == a.audio_seconds
+    assert manifest(tmp_path / "coloured")["feature.mp4"]["frames"] == 72
+    assert outputs(tmp_path / "coloured") == {"feature.mp4"}  # the pieces are gone

@@ -1,0 +1,133 @@
+"""The archive manifest: one JSON line per input file, so that a rerun knows what is already done.
+
+Lines are appended and flushed one at a time, so a killed run loses at most the line being
+written, and a torn line is skipped when reading; they are fsynced at most once a second (and at
+the end), so a power cut loses little more, without a disk sync for every photo. Each run starts
+by compacting the file (the latest record per input) into a temporary file that is renamed over
+the old one, so the manifest is never half written and never grows without bound. Only one run
+at a time may write into an output folder: the manifest holds a lock on it while it is open.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TextIO
+
+from .errors import UserError
+
+MANIFEST_NAME = "vidcolor-manifest.jsonl"
+LOCK_NAME = ".vidcolor.lock"
+SYNC_SECONDS = 1.0
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class Record:
+    """What happened to one input file, as of the last time it was worked on."""
+    input: str  # POSIX path relative to the archive folder
+    size: int  # of the input, with mtime_ns: a changed input is done again
+    mtime_ns: int
+    output: str  # POSIX path relative to the output folder
+    status: str  # "started", "done" or "failed"
+    model: str
+    options: dict[str, Any]  # everything that changes the output (a change means doing it again)
+    frames: int = 0
+    seconds: float = 0.0  # work time
+    duration: float = 0.0  # length of the film in seconds (0 for a photo)
+    error: str | None = None
+    time: str = field(default_factory=_now)
+
+    def update(self, **changes: Any) -> Record:
+        """This record with `changes`, stamped with the time of the change."""
+        return replace(self, **changes, time=_now())
+
+
+_FIELDS = {f.name for f in fields(Record)}
+
+
+class Manifest:
+    """The manifest of an output folder, open for the length of a run (use it as a context manager)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / MANIFEST_NAME
+        self._lock = _lock(folder / LOCK_NAME)
+        self.records = _read(self.path)
+        tmp = self.path.with_name(f".{MANIFEST_NAME}.tmp")
+        with tmp.open("w", encoding="utf-8") as f:
+            f.writelines(_line(r) for r in self.records.values())
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+        self._file: TextIO = self.path.open("a", encoding="utf-8")
+        self._synced = time.monotonic()
+
+    def get(self, name: str) -> Record | None:
+        return self.records.get(name)
+
+    def write(self, record: Record) -> None:
+        """Append a record: once this returns, killing the process cannot lose it."""
+        self.records[record.input] = record
+        self._file.write(_line(record))
+        self._file.flush()
+        if time.monotonic() - self._synced > SYNC_SECONDS:
+            self._sync()
+
+    def _sync(self) -> None:
+        os.fsync(self._file.fileno())
+        self._synced = time.monotonic()
+
+    def close(self) -> None:
+        self._sync()
+        self._file.close()
+        self._lock.close()
+
+    def __enter__(self) -> Manifest:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _line(record: Record) -> str:
+    return json.dumps(asdict(record), ensure_ascii=False) + "\n"
+
+
+def _read(path: Path) -> dict[str, Record]:
+    """The latest record per input; lines that do not parse (a torn last line) are skipped."""
+    records: dict[str, Record] = {}
+    if not path.is_file():
+        return records
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            data = json.loads(line)
+            record = Record(**{k: v for k, v in data.items() if k in _FIELDS})
+        except (json.JSONDecodeError, TypeError, AttributeError):
+            continue
+        records[record.input] = record
+    return records
+
+
+def _lock(path: Path) -> TextIO:
+    """Hold an exclusive lock on `path` for as long as the returned file is open.
+
+    The operating system drops the lock when the process dies, however it dies, so a killed run
+    never blocks the next one.
+    """
+    handle = path.open("a")
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; one run at a time is then up to the user
+        return handle
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise UserError(f"{path.parent}: another vidcolor run is writing into this folder") from None
+    return handle

@@ -1,0 +1,287 @@
+"""One long film on many workers: cut it at keyframes, colour the pieces in parallel, join them.
+
+Every piece starts at a keyframe of the source, so a worker can seek straight to it. The temporal
+smoother carries colour from frame to frame, so a worker first colours the frames of the
+WARMUP_SECONDS before its piece, only to bring the smoother to the state it has there in a whole
+run, and drops them: no seam shows where pieces meet. A worker encodes its piece with the very
+encoder settings of a whole run and saves the packets as they are, in a file of our own (no
+container, so no timestamp is rounded). The join muxes those packets in order into the output
+without re-encoding, and carries the source's sound and subtitles over once, as a whole run does.
+
+Each piece's encoder starts its decode timestamps afresh; the join gives every packet the decode
+timestamp one encoder would have given it over the whole film (x264, x265 and VP9 all follow the
+same rule: the n-th packet is decoded at the time of the (n - delay)-th frame). So the output has
+exactly the frames and timestamps of a whole run.
+"""
+from __future__ import annotations
+
+import heapq
+import os
+import shutil
+import struct
+from bisect import bisect_left
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import BinaryIO, Callable, Iterable, Iterator
+
+import av
+from av.stream import Stream
+
+from .errors import UserError
+from .photos import atomic_target
+from .temporal import make_smoother
+from .video import Painter, VideoOptions, _stream, prepare_film
+from .video_formats import CONTAINERS
+from .video_io import (EncoderSettings, Incidents, OutputWriter, Payload, Route, SourceReader, film_stream, open_input,
+                       open_output, plan_routes)
+from .workers import Outcome, Settings, colorizer, film_duration
+
+WARMUP_SECONDS = 2.0  # smoothing forgets what came before within a second or so
+MIN_PIECE_SECONDS = 60.0  # --split auto: shorter pieces are not worth the warm-up and the join
+_PACKET = struct.Struct("<qqqBI")  # pts, dts, duration, keyframe, size; then the packet's bytes
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A stretch of the film, in presentation timestamps of its video stream."""
+    index: int
+    start: int  # the first frame's, a keyframe's
+    end: int | None  # the next piece's start (None: to the end of the film)
+    warm: int  # frames from here to `start` are coloured only to warm the smoother up
+
+
+def _ignore(message: str) -> None:
+    """Where the warnings go that the whole run's join (or nobody) needs to hear."""
+
+
+def _encoder(options: VideoOptions, suffix: str) -> EncoderSettings:
+    return EncoderSettings(options.codec or CONTAINERS[suffix][1], options.crf, options.preset)
+
+
+def plan_pieces(src: Path, pieces: int | None, workers: int, temporal: str) -> list[Piece] | None:
+    """Where to cut `src`: into `pieces`, or (None) into as many as the workers and its length suit.
+
+    None when the film is better done whole: too short, too few keyframes, or timestamps that
+    cannot be trusted to cut by (missing or repeated).
+    """
+    if pieces is None and film_duration(src) < 2 * MIN_PIECE_SECONDS:
+        return None
+    timeline = _timeline(src)
+    if timeline is None:
+        return None
+    frames, keys, time_base = timeline
+    length = float((frames[-1] - frames[0]) * time_base)
+    count = pieces if pieces is not None else min(workers, int(length // MIN_PIECE_SECONDS))
+    step = (frames[-1] - frames[0]) / max(count, 1)
+    cuts = {min(keys, key=lambda k: abs(k - (frames[0] + n * step))) for n in range(1, count)}
+    starts = [frames[0], *sorted(k for k in cuts if k > frames[0])]
+    if len(starts) < 2:
+        return None
+    warmup = round(WARMUP_SECONDS / time_base) if temporal != "none" else 0
+    return [Piece(n, start, starts[n + 1] if n + 1 < len(starts) else None,
+                  frames[bisect_left(frames, start - warmup)])
+            for n, start in enumerate(starts)]
+
+
+def _timeline(src: Path) -> tuple[list[int], list[int], Fraction] | None:
+    """All frame timestamps (sorted) and the keyframes' of the film, read from its packets alone."""
+    frames: list[int] = []
+    keys: list[int] = []
+    try:
+        with open_input(src) as container:
+            video = film_stream(container, src)
+            time_base = video.time_base
+            for packet in container.demux(video):
+                if packet.size == 0:
+                    continue
+                if packet.pts is None:
+                    return None
+                frames.append(packet.pts)
+                if packet.is_keyframe:
+                    keys.append(packet.pts)
+    except av.error.FFmpegError:
+        return None  # damaged: the whole-film pipeline copes with that, pieces would not
+    if not keys or len(set(frames)) != len(frames):
+        return None
+    return sorted(frames), keys, time_base
+
+
+@dataclass(frozen=True)
+class SplitFilm:
+    """The tasks for a film done in pieces: the pieces side by side, then the join."""
+    pieces: list[PieceTask]
+    join: JoinTask
+    folder: Path  # where the pieces wait to be joined (hidden, next to the output): remove it after
+
+
+def split_film(name: str, src: Path, dst: Path, options: VideoOptions, pieces: int | None, workers: int,
+               warn: Callable[[str], None]) -> SplitFilm | None:
+    """The tasks that colour `src` in pieces and join them into `dst`; None if it is better done whole.
+
+    The film is checked first, like any film; a film kept as it is (--skip-color) is not cut.
+    """
+    notes: list[str] = []  # said only if the film is cut: whole, its own task says them
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if not prepare_film(src, dst, options, notes.append).needs_model:
+        return None
+    plan = plan_pieces(src, pieces, workers, options.temporal)
+    if plan is None:
+        if pieces is not None:
+            warn(f"{name} cannot be cut into pieces (too few keyframes, or timestamps not to be trusted): "
+                 "colouring it whole")
+        return None
+    for note in notes:
+        warn(note)
+    folder = dst.with_name(f".{dst.name}.parts")
+    shutil.rmtree(folder, ignore_errors=True)  # left by a run that was killed
+    folder.mkdir(parents=True)
+    tasks = [PieceTask(f"{name} (piece {p.index + 1}/{len(plan)})", src, dst, folder / f"{p.index:05d}.packets", p)
+             for p in plan]
+    join = JoinTask(f"{name} (joining {len(plan)} pieces)", src, dst, tuple(t.part for t in tasks))
+    return SplitFilm(tasks, join, folder)
+
+
+@dataclass(frozen=True)
+class PieceTask:
+    """Colour one piece of a film and save its encoded packets."""
+    name: str
+    src: Path
+    dst: Path  # the film's output: its container decides the encoder
+    part: Path
+    piece: Piece
+    needs_model: bool = True
+
+    def run(self, settings: Settings, warn: Callable[[str], None]) -> Outcome:
+        options = settings.video
+        source = prepare_film(self.src, self.dst, options, _ignore).source
+        suffix = self.dst.suffix.lower()
+        paint = Painter(colorizer(settings), make_smoother(options.temporal), source)
+        with open_input(self.src) as inp, av.open(os.devnull, "w", format=CONTAINERS[suffix][0]) as scratch:
+            # the film's route on a container that is never written: the encoder exactly as a whole run sets it up
+            film = plan_routes(inp, scratch, source, suffix, _encoder(options, suffix), keep_colours=False,
+                               incidents=Incidents(_ignore))[0]
+            if self.piece.index:
+                inp.seek(self.piece.warm, stream=film.source)
+            reader = SourceReader(inp, [film.source], {film.source.index}, Incidents(warn))
+            writer = _PieceWriter(self.part, self.piece.start)
+            _stream(_window(reader, self.piece), writer, [film], paint, source, options)
+        if writer.frames == 0:
+            raise UserError(f"{self.src}: no frame of piece {self.piece.index + 1} could be decoded")
+        return Outcome(frames=writer.frames)
+
+
+def _window(reader: Iterable[tuple[Stream, Payload]], piece: Piece) -> Iterator[tuple[Stream, Payload]]:
+    """The decoded frames from the warm-up on to the end of the piece."""
+    first = True
+    for stream, frame in reader:
+        if first and frame.pts > piece.start:
+            raise UserError("cannot seek precisely in this film (pieces would lose frames); colour it without --split")
+        first = False
+        if piece.end is not None and frame.pts >= piece.end:
+            return
+        if frame.pts >= piece.warm:
+            yield stream, frame
+
+
+class _PieceWriter:
+    """Encodes the frames of a piece (the warm-up dropped) and saves the packets as they come."""
+
+    def __init__(self, path: Path, start: int) -> None:
+        self.path, self.start, self.frames = path, start, 0
+
+    def write(self, items: Iterable[tuple[Route, Payload]]) -> None:
+        route = None
+        with self.path.open("wb") as out:
+            for route, frame in items:
+                if frame.pts >= self.start:
+                    self._save(out, route.target.encode(frame))
+                    self.frames += 1
+            if route is not None:
+                self._save(out, route.target.encode(None))
+                _extradata(self.path).write_bytes(bytes(route.target.codec_context.extradata or b""))
+
+    @staticmethod
+    def _save(out: BinaryIO, packets: list[av.Packet]) -> None:
+        for p in packets:
+            out.write(_PACKET.pack(p.pts, p.dts, p.duration or 0, p.is_keyframe, p.size))
+            out.write(bytes(p))
+
+
+def _extradata(part: Path) -> Path:
+    return part.with_suffix(".extradata")
+
+
+def _headers(part: Path) -> list[tuple[int, int, int, bool, int, int]]:
+    """(pts, dts, duration, keyframe, offset, size) of every packet a piece file holds."""
+    heads = []
+    with part.open("rb") as f:
+        while head := f.read(_PACKET.size):
+            pts, dts, duration, key, size = _PACKET.unpack(head)
+            heads.append((pts, dts, duration, bool(key), f.tell(), size))
+            f.seek(size, os.SEEK_CUR)
+    return heads
+
+
+def _packets(parts: tuple[Path, ...], time_base: Fraction) -> Iterator[av.Packet]:
+    """The pieces' packets in order, each with the decode timestamp one encoder would have given it
+    over the whole film."""
+    heads = [_headers(part) for part in parts]
+    delay = sum(1 for _, dts, *_ in heads[0] if dts < heads[0][0][0])  # packets decoded before the first frame shows
+    times = [pts for piece in heads for pts in sorted(h[0] for h in piece)]
+    n, last_dts = 0, None
+    for part, piece in zip(parts, heads, strict=True):
+        with part.open("rb") as f:
+            for pts, dts, duration, key, offset, size in piece:
+                f.seek(offset)
+                packet = av.Packet(f.read(size))
+                packet.pts, packet.dts = pts, times[n - delay] if n >= delay else dts
+                if packet.dts > pts or (last_dts is not None and packet.dts <= last_dts):
+                    raise UserError("the pieces of the film do not join up; colour it without --split")
+                packet.duration, packet.time_base, packet.is_keyframe = duration, time_base, key
+                n, last_dts = n + 1, packet.dts
+                yield packet
+
+
+def _when(item: tuple[Route, Payload]) -> float:
+    """When an item is due in the output, to interleave the film's packets with its sound."""
+    payload = item[1]
+    ts = payload.dts if isinstance(payload, av.Packet) and payload.dts is not None else payload.pts
+    return float(ts * payload.time_base) if ts is not None and payload.time_base else 0.0
+
+
+@dataclass(frozen=True)
+class JoinTask:
+    """Mux the pieces' packets, in order and untouched, with the source's sound into the output."""
+    name: str
+    src: Path
+    dst: Path
+    parts: tuple[Path, ...]
+    needs_model: bool = False
+
+    def run(self, settings: Settings, warn: Callable[[str], None]) -> Outcome:
+        options = settings.video
+        source = prepare_film(self.src, self.dst, options, _ignore).source
+        suffix = self.dst.suffix.lower()
+        incidents = Incidents(warn)
+        tmp = atomic_target(self.dst, overwrite=True)
+        try:
+            with open_input(self.src) as inp, open_output(tmp, suffix) as out:
+                routes = plan_routes(inp, out, source, suffix, _encoder(options, suffix), keep_colours=False,
+                                     incidents=incidents)
+                film, by_index = routes[0], {r.source.index: r for r in routes}
+                reader = SourceReader(inp, [r.source for r in routes],
+                                      {r.source.index for r in routes[1:] if r.mode != "copy"}, incidents)
+                carried = ((by_index[s.index], item) for s, item in reader if s.index != film.source.index)
+                video = ((film, packet) for packet in _packets(self.parts, film.source.time_base))
+                OutputWriter(out, routes, incidents).write(heapq.merge(video, carried, key=_when))
+                if any(_extradata(p).read_bytes() != bytes(film.target.codec_context.extradata or b"")
+                       for p in self.parts):
+                    raise UserError("the pieces were encoded unlike the output; colour it without --split")
+            tmp.replace(self.dst)
+        except OSError as exc:
+            raise UserError(f"{self.dst}: could not write the film ({exc.strerror or exc})") from None
+        finally:
+            tmp.unlink(missing_ok=True)
+        incidents.summarise()
+        return Outcome(duration=film_duration(self.dst))  # its frames are counted with the pieces

@@ -1,0 +1,270 @@
+"""Workers: colour one file (or one piece of a film) at a time, in processes of their own.
+
+A worker process loads the model the first time it needs it and keeps it. `LocalPool` runs
+`--jobs` spawned processes on this machine; `RayPool` runs the same tasks on a Ray cluster. Either
+way the driver hears back one Outcome per task, also when the process doing it died (a crash, the
+OOM killer): then that task has failed, and the others go on.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import multiprocessing
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any, Callable, Hashable, Protocol
+
+from .errors import UserError
+from .inference import Colorizer
+from .video import VideoOptions
+
+RAY_RETRIES = 3  # times Ray runs a task again after losing the worker or node doing it
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What every worker needs, sent once: the model and how films are written."""
+    model: str  # a shipped model name or an absolute path every worker can read
+    device: str = "auto"
+    working_size: int | None = None
+    video: VideoOptions = field(default_factory=lambda: VideoOptions(quiet=True, overwrite=True))
+    threads: int | None = None  # torch threads per worker (None: torch's or Ray's own choice)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one task did, sent back to the driver."""
+    error: str | None = None
+    frames: int = 0
+    duration: float = 0.0  # seconds of film written (0 for a photo or a piece of a film)
+    seconds: float = 0.0  # work time
+    warnings: tuple[str, ...] = ()
+    where: str = ""  # host and process that did it
+
+
+class Task(Protocol):
+    """One unit of work: a photo, a film, a piece of a film, or the joining of the pieces."""
+    name: str  # the input, as the user should see it
+    needs_model: bool
+
+    def run(self, settings: Settings, warn: Callable[[str], None]) -> Outcome: ...
+
+
+@functools.cache
+def _load(model: str, device: str, working_size: int | None) -> Colorizer:
+    from .training.train import resolve_device
+    from .weights import load_model
+
+    net, meta = load_model(model)
+    return Colorizer(net, meta, resolve_device(device), working_size)
+
+
+def colorizer(settings: Settings) -> Colorizer:
+    """This process's colorizer, loaded once and kept for every later task."""
+    return _load(settings.model, settings.device, settings.working_size)
+
+
+def film_duration(path: Path) -> float:
+    """Seconds of film in a written file, as its container says."""
+    import av
+
+    with av.open(str(path)) as container:
+        return container.duration / av.time_base if container.duration else 0.0
+
+
+@dataclass(frozen=True)
+class FileTask:
+    """Colour one photo, or one film whole."""
+    name: str
+    src: Path
+    dst: Path
+    needs_model: bool = True
+
+    def run(self, settings: Settings, warn: Callable[[str], None]) -> Outcome:
+        from .media import is_image
+        from .photos import colorize_photo
+        from .video import colour_film, prepare_film
+
+        self.dst.parent.mkdir(parents=True, exist_ok=True)
+        if is_image(self.src):
+            colorize_photo(colorizer(settings), self.src, self.dst, overwrite=True)
+            return Outcome()
+        job = prepare_film(self.src, self.dst, settings.video, warn)
+        result = colour_film(job, colorizer(settings) if job.needs_model else None, warn)
+        return Outcome(frames=result.frames, duration=film_duration(self.dst))
+
+
+def execute(task: Task, settings: Settings) -> Outcome:
+    """Run one task; any error becomes a failed Outcome, so one bad file never stops the others."""
+    warnings: list[str] = []
+    started = time.perf_counter()
+    try:
+        outcome = task.run(settings, warnings.append)
+    except UserError as exc:
+        outcome = Outcome(error=str(exc))
+    except Exception as exc:  # a bug or a library failing on a strange file: report it, go on
+        outcome = Outcome(error=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+    return replace(outcome, seconds=time.perf_counter() - started, warnings=tuple(warnings),
+                   where=f"{socket.gethostname()} pid {os.getpid()}")
+
+
+class Pool(Protocol):
+    """Runs tasks somewhere; the driver submits while there is room and collects outcomes."""
+    workers: int  # how many tasks run at once
+
+    def has_room(self) -> bool: ...
+
+    def submit(self, key: Hashable, task: Task) -> str:
+        """Start `task`; returns where it went, for --verbose."""
+
+    def next_result(self) -> tuple[Hashable, Outcome]:
+        """Wait for any submitted task to finish."""
+
+    def close(self) -> None: ...
+
+
+def _serve(conn: Connection, settings: Settings, parent: int) -> None:
+    """A local worker process: run the tasks the driver sends until it sends None."""
+    import cv2
+    import torch
+
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
+        cv2.setNumThreads(settings.threads)
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+    try:
+        while (task := conn.recv()) is not None:
+            conn.send(execute(task, settings))
+    except (KeyboardInterrupt, EOFError, BrokenPipeError):
+        pass  # Ctrl-C, or the driver is gone: stop quietly
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Die with the driver (even a kill -9 of it), so no orphan goes on writing into the output."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+
+
+@dataclass
+class _Worker:
+    number: int
+    process: multiprocessing.process.BaseProcess
+    conn: Connection
+    key: Hashable | None = None  # the task it is working on
+
+
+class LocalPool:
+    """`jobs` worker processes on this machine (spawned, so each has a clean torch and its own model)."""
+
+    def __init__(self, settings: Settings, jobs: int, gpus: int = 0) -> None:
+        self._context = multiprocessing.get_context("spawn")
+        # with several GPUs, worker n uses GPU n mod their number
+        self._settings = [replace(settings, device=f"cuda:{n % gpus}") if gpus > 1 else settings
+                          for n in range(jobs)]
+        self._workers = [self._start(n) for n in range(jobs)]
+        self.workers = jobs
+
+    def _start(self, number: int) -> _Worker:
+        conn, child = self._context.Pipe()
+        process = self._context.Process(target=_serve, args=(child, self._settings[number], os.getpid()),
+                                        name=f"vidcolor-worker-{number + 1}", daemon=True)
+        process.start()
+        child.close()
+        return _Worker(number, process, conn)
+
+    def has_room(self) -> bool:
+        return any(w.key is None for w in self._workers)
+
+    def submit(self, key: Hashable, task: Task) -> str:
+        worker = next(w for w in self._workers if w.key is None)
+        if not worker.process.is_alive():  # died while idle
+            worker = self._replace(worker)
+        worker.conn.send(task)
+        worker.key = key
+        return f"worker {worker.number + 1} (pid {worker.process.pid})"
+
+    def _replace(self, worker: _Worker) -> _Worker:
+        worker.process.join()
+        self._workers[worker.number] = self._start(worker.number)
+        return self._workers[worker.number]
+
+    def next_result(self) -> tuple[Hashable, Outcome]:
+        busy = [w for w in self._workers if w.key is not None]
+        ready = set(wait([w.conn for w in busy] + [w.process.sentinel for w in busy]))
+        worker = next(w for w in busy if w.conn in ready or w.process.sentinel in ready)
+        key, worker.key = worker.key, None
+        try:
+            return key, worker.conn.recv()
+        except (EOFError, OSError):
+            self._replace(worker)
+            return key, Outcome(error="the worker process died while working on it "
+                                      f"(exit code {worker.process.exitcode})")
+
+    def close(self) -> None:
+        for worker in self._workers:
+            with contextlib.suppress(OSError):  # it is gone already
+                worker.conn.send(None)
+        for worker in self._workers:
+            worker.process.join(timeout=5)
+            if worker.process.is_alive():
+                worker.process.terminate()
+                worker.process.join()
+
+
+class RayPool:
+    """Tasks on a Ray cluster (or a local Ray runtime): one Ray task per file or piece of film.
+
+    A task asks for one GPU when the cluster has any (and the device is not `cpu`), else one CPU.
+    Ray runs a task again, up to RAY_RETRIES times, when the worker or node doing it is lost.
+    Every node must see the input and output paths, and have vidcolor installed.
+    """
+
+    def __init__(self, settings: Settings, address: str, jobs: int) -> None:
+        try:
+            import ray
+        except ImportError:
+            raise UserError('--ray needs Ray: pip install "vidcolor[ray]"') from None
+        self._ray = ray
+        if address == "local":  # (ERROR: not even the notice about the local runtime's access token)
+            ray.init(address="local", num_cpus=jobs, include_dashboard=False, logging_level=logging.ERROR,
+                     log_to_driver=False)
+        else:
+            try:
+                ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                raise UserError(f"cannot reach the Ray cluster at {address} ({exc})") from None
+        resources = ray.cluster_resources()
+        gpus = int(resources.get("GPU", 0)) if settings.device != "cpu" else 0
+        self.workers = gpus or max(1, int(resources.get("CPU", 1)))
+        self._remote = ray.remote(execute)
+        self._gpus = gpus
+        self._settings = ray.put(settings)
+        self._pending: dict[Any, Hashable] = {}
+
+    def has_room(self) -> bool:
+        return len(self._pending) < 2 * self.workers  # a little queued on the cluster, the rest here
+
+    def submit(self, key: Hashable, task: Task) -> str:
+        gpu = 1 if self._gpus and task.needs_model else 0
+        ref = self._remote.options(num_gpus=gpu, num_cpus=1, max_retries=RAY_RETRIES,
+                                   retry_exceptions=False).remote(task, self._settings)
+        self._pending[ref] = key
+        return "ray"
+
+    def next_result(self) -> tuple[Hashable, Outcome]:
+        (ref,), _ = self._ray.wait(list(self._pending), num_returns=1)
+        key = self._pending.pop(ref)
+        try:
+            return key, self._ray.get(ref)
+        except self._ray.exceptions.RayError as exc:
+            return key, Outcome(error=f"Ray lost the task after {RAY_RETRIES} retries ({type(exc).__name__})")
+
+    def close(self) -> None:
+        self._ray.shutdown()
