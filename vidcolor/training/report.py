@@ -11,17 +11,21 @@ PLOTTED = ("train_loss", "psnr", "ssim", "colourfulness", "ab_mse")
 
 
 def append_csv(path: Path, row: dict[str, float]) -> None:
-    new = not path.exists()
-    with path.open("a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(row))
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
+    """Add a row, rewriting the (small) file atomically; columns are the union, so a resumed run
+    of a newer vidcolor that logs more metrics keeps the old rows."""
+    rows = [*(read_csv(path) if path.exists() else []), row]
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    tmp.replace(path)
 
 
 def read_csv(path: Path) -> list[dict[str, float]]:
     with path.open() as f:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+        return [{k: float(v) for k, v in row.items() if k and v} for row in csv.DictReader(f)]
 
 
 def plot_curves(rows: list[dict[str, float]], path: Path) -> None:
@@ -31,14 +35,18 @@ def plot_curves(rows: list[dict[str, float]], path: Path) -> None:
     steps = np.array([r["step"] for r in rows], dtype=float)
     for i, name in enumerate(PLOTTED):
         x0 = i * pw
-        vals = np.array([r[name] for r in rows], dtype=float)
+        vals = np.array([r.get(name, np.nan) for r in rows], dtype=float)
+        steps_known = steps[~np.isnan(vals)]
+        vals = vals[~np.isnan(vals)]
+        if not len(vals):
+            continue
         cv2.putText(canvas, f"{name}: {vals[-1]:.4g}", (x0 + 8, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1)
         cv2.rectangle(canvas, (x0 + pad, pad), (x0 + pw - 8, ph - 20), (180, 180, 180), 1)
         if len(vals) < 2:
             continue
         lo, hi = vals.min(), vals.max()
-        span_s, span_v = max(steps[-1] - steps[0], 1e-9), max(hi - lo, 1e-9)
-        xs = x0 + pad + (steps - steps[0]) / span_s * (pw - pad - 8)
+        span_s, span_v = max(steps_known[-1] - steps_known[0], 1e-9), max(hi - lo, 1e-9)
+        xs = x0 + pad + (steps_known - steps_known[0]) / span_s * (pw - pad - 8)
         ys = ph - 20 - (vals - lo) / span_v * (ph - 20 - pad)
         pts = np.stack([xs, ys], 1).round().astype(np.int32)
         cv2.polylines(canvas, [pts], False, (200, 80, 20), 2)
