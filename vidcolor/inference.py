@@ -20,22 +20,34 @@ DEFAULT_WORKING_SIZE = 224
 
 
 def _box(x: torch.Tensor, r: int) -> torch.Tensor:
-    return F.avg_pool2d(x, 2 * r + 1, stride=1, padding=r, count_include_pad=False)
+    """Mean over a (2r+1)x(2r+1) window, shrunk at the borders (avg_pool2d's count_include_pad=False).
+
+    Differences of running sums, one axis at a time: on CPU half the time of avg_pool2d.
+    """
+    for dim in (-1, -2):
+        n = x.shape[dim]
+        sums = F.pad(x, (r + 1, r) if dim == -1 else (0, 0, r + 1, r)).cumsum(dim)
+        i = torch.arange(n, device=x.device)
+        count = ((i + r).clamp(max=n - 1) - (i - r).clamp(min=0) + 1).to(x.dtype)
+        x = (sums.narrow(dim, 2 * r + 1, n) - sums.narrow(dim, 0, n)) / (count if dim == -1 else count[:, None])
+    return x
 
 
 def guided_upsample(ab_low: torch.Tensor, guide_low: torch.Tensor, guide_full: torch.Tensor,
                     radius: int = 2, eps: float = 1e-3) -> torch.Tensor:
-    """Fast guided filter: fit ab ≈ A·guide + b locally at low resolution, apply A, b at full size."""
-    mean_i = _box(guide_low, radius)
-    mean_p = _box(ab_low, radius)
-    cov_ip = _box(guide_low * ab_low, radius) - mean_i * mean_p
-    var_i = _box(guide_low * guide_low, radius) - mean_i * mean_i
-    a = cov_ip / (var_i + eps)
+    """Fast guided filter: fit ab ≈ A·guide + b locally at low resolution, apply A, b at full size.
+
+    The local statistics share one box filter and A, b one resize, so all that runs at full
+    resolution is a single interpolation and a fused multiply-add.
+    """
+    c = ab_low.shape[1]
+    stats = _box(torch.cat([guide_low, ab_low, guide_low * ab_low, guide_low * guide_low], dim=1), radius)
+    mean_i, mean_p, mean_ip, mean_ii = stats.split([1, c, c, 1], dim=1)
+    a = (mean_ip - mean_i * mean_p) / (mean_ii - mean_i * mean_i + eps)
     b = mean_p - a * mean_i
-    size = guide_full.shape[-2:]
-    a = F.interpolate(_box(a, radius), size=size, mode="bilinear", align_corners=False)
-    b = F.interpolate(_box(b, radius), size=size, mode="bilinear", align_corners=False)
-    return a * guide_full + b
+    coef = F.interpolate(_box(torch.cat([a, b], dim=1), radius), size=guide_full.shape[-2:], mode="bilinear",
+                         align_corners=False)
+    return torch.addcmul(coef[:, c:], coef[:, :c], guide_full)
 
 
 def working_shape(h: int, w: int, short_side: int, multiple: int = 8) -> tuple[int, int]:
@@ -77,8 +89,8 @@ class Colorizer:
         ab_low = self.predict_ab(L_low).to(L.device)
         if smoother is not None:
             ab_low = smoother(L_low, ab_low)
-        ab = guided_upsample(ab_low, L_low / 100.0, L / 100.0)
-        return (ab * AB_SCALE).clamp(-AB_SCALE * 1.2, AB_SCALE * 1.2)
+        ab = guided_upsample(ab_low * AB_SCALE, L_low / 100.0, L / 100.0)  # scaled at low resolution: cheaper
+        return ab.clamp_(-AB_SCALE * 1.2, AB_SCALE * 1.2)
 
     def colorize_rgb(self, rgb: np.ndarray, smoother: TemporalSmoother | None = None) -> np.ndarray:
         """(H, W, 3) or (B, H, W, 3) uint8 RGB (colour or grey) -> coloured uint8 RGB, same size, L kept."""

@@ -108,6 +108,12 @@ class SourceReader:
         self._last_pts: int | None = None
         self._time = 0.0
 
+    @classmethod
+    def for_routes(cls, container: InputContainer, routes: list[Route], incidents: Incidents) -> SourceReader:
+        """Reads every routed stream, decoding all but those that are copied as they are."""
+        return cls(container, [r.source for r in routes], {r.source.index for r in routes if r.mode != "copy"},
+                   incidents)
+
     def __iter__(self) -> Iterator[tuple[Stream, Payload]]:
         try:
             for packet in self.container.demux(self.streams):

@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import av
+import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from .color import lab_to_rgb, rgb_to_l
+from .color import rgb_to_l
 
 LIMITED_RANGE = 1  # AVCOL_RANGE_MPEG: Y in [16, 235], U/V in [16, 240]
 FULL_RANGE = 2  # AVCOL_RANGE_JPEG
@@ -21,6 +21,8 @@ FULL_RANGE = 2  # AVCOL_RANGE_JPEG
 # (Kr, Kb) of the YCbCr matrices, by FFmpeg's AVCOL_SPC_* number.
 _MATRICES = {1: (0.2126, 0.0722), 5: (0.299, 0.114), 6: (0.299, 0.114), 9: (0.2627, 0.0593), 10: (0.2627, 0.0593)}
 _BT709, _BT601 = 1, 6
+# L of a grey pixel for each 8-bit limited-range luma: looking it up is exact and far cheaper than converting.
+_L_OF_LUMA = rgb_to_l(((torch.arange(256) - 16.0) / 219.0).clamp(0.0, 1.0).expand(3, 1, 256))[0, 0].numpy()
 
 
 def pixel_format(width: int, height: int) -> str:
@@ -58,20 +60,30 @@ class Colorimetry:
         space = frame.colorspace if frame.colorspace in _MATRICES else (_BT709 if frame.height >= 720 else _BT601)
         return cls(space, *_MATRICES[space])
 
-    def luma_to_l(self, y: torch.Tensor) -> torch.Tensor:
+    def luma_to_l(self, y: np.ndarray) -> torch.Tensor:
         """(B, H, W) uint8 limited-range Y -> (B, 1, H, W) L in [0, 100], as for a grey pixel of that luma."""
-        grey = ((y.float() - 16.0) / 219.0).clamp(0.0, 1.0)[:, None]
-        return rgb_to_l(grey.expand(-1, 3, -1, -1))
+        return torch.from_numpy(_L_OF_LUMA[y])[:, None]
 
-    def chroma(self, L: torch.Tensor, ab: torch.Tensor, subsample: int) -> torch.Tensor:
-        """(B, 2, h, w) uint8 limited-range U/V for Lab pixels, averaged down `subsample`x for 4:2:0."""
-        if subsample > 1:
-            L, ab = F.avg_pool2d(L, subsample), F.avg_pool2d(ab, subsample)
-        r, g, b = lab_to_rgb(torch.cat([L, ab], dim=1)).unbind(1)
-        y = self.kr * r + (1.0 - self.kr - self.kb) * g + self.kb * b
-        u = (b - y) / (2.0 * (1.0 - self.kb))
-        v = (r - y) / (2.0 * (1.0 - self.kr))
-        return (torch.stack([u, v], dim=1) * 224.0 + 128.0).round().clamp(0, 255).to(torch.uint8)
+    def chroma(self, L: np.ndarray, ab: np.ndarray, subsample: int) -> np.ndarray:
+        """One frame's (H, W) L and (2, H, W) a/b -> (H/s, W/s, 2) uint8 limited-range U/V, s = `subsample`.
+
+        OpenCV averages and converts several times faster than torch on CPU. b is first capped where
+        f(Z) would go negative, as skimage's conversion does and OpenCV's does not, so that every a/b,
+        out of gamut or not, gets skimage's colour (U/V at most 1 code apart, from rounding).
+        """
+        h, w = L.shape[0] // subsample, L.shape[1] // subsample
+        lab = cv2.merge([c if subsample == 1 else cv2.resize(c, (w, h), interpolation=cv2.INTER_AREA)
+                         for c in (L, ab[0], ab[1])])
+        np.minimum(lab[..., 2], (lab[..., 0] + 16.0) * (200.0 / 116.0), out=lab[..., 2])
+        uv = cv2.transform(cv2.cvtColor(lab, cv2.COLOR_Lab2RGB), self._rgb_to_uv())
+        return np.clip(np.rint(uv), 0, 255).astype(np.uint8)
+
+    def _rgb_to_uv(self) -> np.ndarray:
+        """The 2x4 affine matrix from RGB in [0, 1] to limited-range U and V codes."""
+        kg = 1.0 - self.kr - self.kb
+        su, sv = 224.0 / (2.0 * (1.0 - self.kb)), 224.0 / (2.0 * (1.0 - self.kr))
+        return np.array([[-self.kr * su, -kg * su, (1.0 - self.kb) * su, 128.0],
+                         [(1.0 - self.kr) * sv, -kg * sv, -self.kb * sv, 128.0]], np.float32)
 
 
 def assemble(y: np.ndarray, u: np.ndarray, v: np.ndarray, like: av.VideoFrame, fmt: str,
