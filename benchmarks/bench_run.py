@@ -14,7 +14,7 @@ at 640x360, 854x480 and 1280x720; or `--film`) it measures, after a warm-up run:
 * memory: peak RSS of fresh processes colouring a 640x360 film and one 8x longer
   (target: the longer film costs < 150 MB more).
 
-    python benchmarks/bench_run.py --model /tmp/fusion_dev.safetensors --json bench.json
+    python benchmarks/bench_run.py --json bench.json              # the default model (fusion)
     python benchmarks/bench_run.py --film ../shared/data/videos/bw/chaplin.mp4 --no-memory
 """
 from __future__ import annotations
