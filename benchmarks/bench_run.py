@@ -3,7 +3,9 @@
 For each film (generated black-and-white pans over photos, ~10 s at 25 fps with an AAC track,
 at 640x360, 854x480 and 1280x720; or `--film`) it measures, after a warm-up run:
 
-* fps: frames / wall time of `vidcolor run` end to end (the Python API: probe, decode, colour, encode);
+* fps: frames / wall time of `vidcolor run` end to end (the Python API: probe, decode, colour, encode),
+  and the CPU time all its threads used (about wall time x cores it had: less than the machine's
+  cores means it was shared, and every timing is pessimistic);
 * the split: each stage alone, one after another, with the whole machine to itself: decode,
   model (the network), temporal (the smoother), convert (Y -> L, resizing, guided upsampling,
   Lab -> U/V, new frames) and encode (x264 and muxing);
@@ -211,7 +213,8 @@ def frames_on_disk(film: Path, colorizer: Colorizer, options: VideoOptions, fold
         cv2.imwrite(str(png), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     with av.open(str(film)) as inp, av.open(str(folder / "disk.mp4"), "w") as out:
         rate = inp.streams.video[0].average_rate
-        video = out.add_stream("libx264", rate=rate, options=_encoder(options).options())
+        encoder = _encoder(options)
+        video = out.add_stream(encoder.codec, rate=rate, options=encoder.options())
         first = cv2.imread(str(pngs[0]))
         video.width, video.height, video.pix_fmt = first.shape[1], first.shape[0], "yuv420p"
         sounds = {s.index: out.add_stream_from_template(s) for s in inp.streams.audio}
@@ -359,7 +362,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=DEFAULT_MODEL, help="Shipped model name or .safetensors file.")
     parser.add_argument("--film", type=Path, action="append", default=[],
-                        help="Measure this film (repeatable); then only the --sizes asked for are generated.")
+                        help="Measure this film too (repeatable; then only the --sizes asked for are generated). "
+                             "Its stages-alone pass holds all its frames in memory: keep it short.")
     parser.add_argument("--sizes", nargs="*", help=f"Generated films to measure (default: {' '.join(SIZES)}).")
     parser.add_argument("--seconds", type=float, default=10.0, help="Length of the generated films.")
     defaults = VideoOptions()
