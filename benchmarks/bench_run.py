@@ -47,7 +47,6 @@ from vidcolor.video import Painter, VideoOptions, keep_freed_memory
 from vidcolor.video_formats import CONTAINERS, PRESETS
 from vidcolor.video_io import (EncoderSettings, Incidents, OutputWriter, SourceReader, open_input, open_output,
                                plan_routes, probe)
-from vidcolor.weights import load_model
 from vidcolor.yuv import planes
 
 SIZES = ("640x360", "854x480", "1280x720")
@@ -388,7 +387,7 @@ def main() -> None:
     args.workdir.mkdir(parents=True, exist_ok=True)
     sizes = args.sizes if args.sizes is not None else ([] if args.film else list(SIZES))
     films = [sample_film(args.workdir, size, args.seconds) for size in sizes] + args.film
-    colorizer = Colorizer(*load_model(args.model))
+    colorizer = Colorizer.load(args.model)
     settings = {"model": args.model, "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
                 "torch": torch.__version__, "pyav": av.__version__,
                 "options": {"batch_size": options.batch_size, "temporal": options.temporal, "crf": options.crf,

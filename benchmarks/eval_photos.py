@@ -21,7 +21,6 @@ from vidcolor.color import lab_to_rgb, rgb_to_l
 from vidcolor.inference import Colorizer
 from vidcolor.media import find_media, read_image
 from vidcolor.metrics import colourfulness, psnr, ssim
-from vidcolor.weights import load_model
 
 
 def grey_of(rgb: np.ndarray) -> np.ndarray:
@@ -48,7 +47,7 @@ def main() -> None:
     truths = [read_image(p) for p in find_media(args.photos, kinds=("image",))]
     rows = {"grey": score([grey_of(t) for t in truths], truths)}
     for name in args.models:
-        colorizer = Colorizer(*load_model(name))
+        colorizer = Colorizer.load(name)
         start = time.perf_counter()
         outputs = [colorizer.colorize_rgb(t) for t in tqdm(truths, desc=name, leave=False)]
         rows[name] = {**score(outputs, truths), "ms_per_photo": 1000 * (time.perf_counter() - start) / len(truths)}

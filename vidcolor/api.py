@@ -32,10 +32,4 @@ def colorize_video(src: str | Path, dst: str | Path, *, model: str | Colorizer =
 
 
 def _colorizer(model: str | Colorizer, device: str, working_size: int | None) -> Colorizer:
-    if isinstance(model, Colorizer):
-        return model
-    from .training.train import resolve_device
-    from .weights import load_model
-
-    net, meta = load_model(model)
-    return Colorizer(net, meta, resolve_device(device), working_size)
+    return model if isinstance(model, Colorizer) else Colorizer.load(model, device, working_size)

@@ -119,11 +119,8 @@ def run(src: Path, dst: Path, model: str, device: str, working_size: int | None,
     else:
         from .inference import Colorizer
         from .photos import colorize_photo
-        from .training.train import resolve_device
-        from .weights import load_model
 
-        net, meta = load_model(model)
-        colorize_photo(Colorizer(net, meta, resolve_device(device), working_size), src, dst, overwrite)
+        colorize_photo(Colorizer.load(model, device, working_size), src, dst, overwrite)
 
 
 @main.command()
@@ -223,12 +220,9 @@ def evaluate_cmd(inputs: tuple[Path, ...], model: str, temporal: str, no_referen
     """Score colourization of colour photos/videos against the truth (or B&W film without one)."""
     from .evaluate import evaluate, format_table
     from .inference import Colorizer
-    from .training.train import resolve_device
-    from .weights import load_model
 
-    net, meta = load_model(model)
-    results = evaluate(Colorizer(net, meta, resolve_device(device)), list(inputs), not no_reference, temporal,
-                       max_frames, report_dir)
+    results = evaluate(Colorizer.load(model, device), list(inputs), not no_reference, temporal, max_frames,
+                       report_dir)
     click.echo(format_table(results))
 
 

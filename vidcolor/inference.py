@@ -15,7 +15,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .color import AB_SCALE, lab_to_rgb, rgb_to_l
+from .errors import UserError
 from .temporal import TemporalSmoother
+from .weights import load_model
 
 DEFAULT_WORKING_SIZE = 224
 
@@ -61,6 +63,19 @@ def _reduced_precision(device: torch.device) -> contextlib.AbstractContextManage
     return contextlib.nullcontext()
 
 
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    """auto -> cuda if available, else mps, else cpu."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", local_rank)
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda asked for, but no CUDA GPU is available")
+    return torch.device("cuda", local_rank) if name == "cuda" else torch.device(name)
+
+
 def working_shape(h: int, w: int, short_side: int, multiple: int = 8) -> tuple[int, int]:
     """(h, w) scaled so the short side is `short_side` (never upscaled), rounded to `multiple`."""
     scale = min(1.0, short_side / min(h, w))
@@ -78,6 +93,12 @@ class Colorizer:
         self.model = model.to(self.device).eval()
         self.working_size = working_size or int(self.meta.get("working_size", DEFAULT_WORKING_SIZE))
         self.chroma_gain = float(self.meta.get("chroma_gain", 1.0))
+
+    @classmethod
+    def load(cls, name_or_path: str, device: str = "auto", working_size: int | None = None) -> "Colorizer":
+        """A shipped model by name, or an exported .safetensors file, ready on `device`."""
+        net, meta = load_model(name_or_path)
+        return cls(net, meta, resolve_device(device), working_size)
 
     @torch.no_grad()
     def predict_ab(self, L_low: torch.Tensor) -> torch.Tensor:

@@ -232,11 +232,7 @@ def _load(model: "str | Colorizer", device: str) -> "tuple[Colorizer, str]":
 
     if isinstance(model, Colorizer):
         return model, str(model.meta.get("family", "custom model"))
-    from .training.train import resolve_device
-    from .weights import load_model
-
-    net, meta = load_model(model)
-    return Colorizer(net, meta, resolve_device(device)), Path(model).stem if model.endswith(".safetensors") else model
+    return Colorizer.load(model, device), Path(model).stem if model.endswith(".safetensors") else model
 
 
 def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeLimits = ServeLimits(),

@@ -56,13 +56,7 @@ class Task(Protocol):
     def run(self, settings: Settings, warn: Callable[[str], None]) -> Outcome: ...
 
 
-@functools.cache
-def _load(model: str, device: str, working_size: int | None) -> Colorizer:
-    from .training.train import resolve_device
-    from .weights import load_model
-
-    net, meta = load_model(model)
-    return Colorizer(net, meta, resolve_device(device), working_size)
+_load = functools.cache(Colorizer.load)
 
 
 def colorizer(settings: Settings) -> Colorizer:

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from ..archs import PatchDiscriminator, build_model
 from ..color import AB_SCALE, l_ab_to_rgb, rgb_to_lab
 from ..errors import UserError
-from ..inference import working_shape
+from ..inference import resolve_device, working_shape
 from ..metrics import colourfulness, psnr, ssim
 from ..weights import FROZEN_PREFIX, save_weights
 from .augment import make_batch
@@ -67,19 +67,6 @@ class TrainOptions:
         if self.model == "fusion":
             return {"width": self.width, "backbones": self.backbones}
         return {"width": self.width}
-
-
-def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """auto -> cuda if available, else mps, else cpu."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", local_rank)
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda asked for, but no CUDA GPU is available")
-    return torch.device("cuda", local_rank) if name == "cuda" else torch.device(name)
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
