@@ -40,7 +40,7 @@ import torch
 from torch import nn
 
 from vidcolor import colorize_video
-from vidcolor.api import DEFAULT_MODEL
+from vidcolor import DEFAULT_MODEL
 from vidcolor.inference import Colorizer, working_shape
 from vidcolor.temporal import MODES, make_smoother
 from vidcolor.video import Painter, VideoOptions, keep_freed_memory

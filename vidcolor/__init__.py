@@ -6,7 +6,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .api import colorize_video
 
-__all__ = ["colorize_video"]
+DEFAULT_MODEL = "fusion"  # the best shipped model by the validation table in models/README.md
+
+__all__ = ["DEFAULT_MODEL", "colorize_video"]
 
 
 def __getattr__(name: str) -> Any:

@@ -4,10 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
+from . import DEFAULT_MODEL
 from .inference import Colorizer
 from .video import FilmResult, VideoOptions, colour_film, default_warn, prepare_film
 
-DEFAULT_MODEL = "fusion"
 
 
 def colorize_video(src: str | Path, dst: str | Path, *, model: str | Colorizer = DEFAULT_MODEL,

@@ -8,10 +8,9 @@ from typing import Any, Callable
 
 import click
 
+from . import DEFAULT_MODEL
 from .errors import UserError
 from .video_formats import PRESETS, TEMPORAL_MODES, VIDEO_CODECS
-
-DEFAULT_MODEL = "fusion"
 
 
 def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:

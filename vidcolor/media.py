@@ -47,6 +47,12 @@ def write_image(path: Path, rgb: np.ndarray) -> None:
     path.write_bytes(buf.tobytes())
 
 
+def film_seconds(path: Path) -> float:
+    """How long a film lasts, as its container says; 0.0 when it does not say."""
+    with av.open(str(path)) as container:
+        return container.duration / av.time_base if container.duration else 0.0
+
+
 def video_frames(path: Path, every: int = 1) -> Iterator[np.ndarray]:
     """Every `every`-th decoded frame of the first video stream as RGB uint8."""
     try:

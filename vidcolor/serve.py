@@ -209,14 +209,6 @@ def _film_colorizer(colorizer: "Colorizer", lock: threading.Lock,
     return FilmColorizer(colorizer.model, colorizer.meta, colorizer.device, colorizer.working_size)
 
 
-def _film_seconds(path: Path) -> float | None:
-    """How long the (already probed) film lasts, as its container says; None if it does not say."""
-    import av
-
-    with av.open(str(path)) as container:
-        return container.duration / av.time_base if container.duration else None
-
-
 def _png(rgb: "np.ndarray") -> bytes:
     import cv2
 
@@ -248,7 +240,7 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
     from fastapi.staticfiles import StaticFiles
 
     from .api import colorize_video
-    from .media import read_image
+    from .media import film_seconds, read_image
     from .video_io import probe
 
     colorizer, label = _load(model, device)
@@ -305,8 +297,8 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
     def queue_film(job_id: str, upload: Path) -> JSONResponse:
         try:
             source = probe(upload)
-            seconds = _film_seconds(upload)
-            if seconds is None:
+            seconds = film_seconds(upload)
+            if not seconds:
                 raise HTTPException(422, "the film does not say how long it is, so it cannot be checked")
             if seconds > limits.max_video_seconds:
                 raise HTTPException(422, f"the film lasts {seconds:.0f} s; this server takes films up to "
@@ -374,7 +366,8 @@ def run_server(host: str, port: int, model: str, device: str = "auto", limits: S
 def serve_command(host: str, port: int, model: str | None, device: str, max_upload_mb: float,
                   max_video_seconds: float, retention_minutes: float) -> None:
     """Serve a web page on this computer for colouring photos and short films."""
-    from .cli import DEFAULT_MODEL, friendly  # here, not at the top: cli imports this module
+    from . import DEFAULT_MODEL
+    from .cli import friendly  # here, not at the top: cli imports this module
 
     limits = ServeLimits(int(max_upload_mb * 1024 * 1024), max_video_seconds, retention_minutes * 60)
     friendly(run_server)(host, port, model or DEFAULT_MODEL, device, limits)

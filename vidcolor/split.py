@@ -29,13 +29,14 @@ import av
 from av.stream import Stream
 
 from .errors import UserError
+from .media import film_seconds
 from .photos import atomic_target
 from .temporal import make_smoother
 from .video import Painter, VideoOptions, _stream, prepare_film
 from .video_formats import CONTAINERS
 from .video_io import (EncoderSettings, Incidents, OutputWriter, Payload, Route, SourceReader, film_stream, open_input,
                        open_output, plan_routes)
-from .workers import Outcome, Settings, colorizer, film_duration
+from .workers import Outcome, Settings, colorizer
 
 WARMUP_SECONDS = 2.0  # smoothing forgets what came before within a second or so
 MIN_PIECE_SECONDS = 60.0  # --split auto: shorter pieces are not worth the warm-up and the join
@@ -65,7 +66,7 @@ def plan_pieces(src: Path, pieces: int | None, workers: int, temporal: str) -> l
     None when the film is better done whole: too short, too few keyframes, or timestamps that
     cannot be trusted to cut by (missing or repeated).
     """
-    if pieces is None and film_duration(src) < 2 * MIN_PIECE_SECONDS:
+    if pieces is None and film_seconds(src) < 2 * MIN_PIECE_SECONDS:
         return None
     timeline = _timeline(src)
     if timeline is None:
@@ -284,4 +285,4 @@ class JoinTask:
         finally:
             tmp.unlink(missing_ok=True)
         incidents.summarise()
-        return Outcome(duration=film_duration(self.dst))  # its frames are counted with the pieces
+        return Outcome(duration=film_seconds(self.dst))  # its frames are counted with the pieces

@@ -22,6 +22,7 @@ from typing import Any, Callable, Hashable, Protocol
 
 from .errors import UserError
 from .inference import Colorizer
+from .media import film_seconds
 from .video import VideoOptions
 
 RAY_RETRIES = 3  # times Ray runs a task again after losing the worker or node doing it
@@ -64,14 +65,6 @@ def colorizer(settings: Settings) -> Colorizer:
     return _load(settings.model, settings.device, settings.working_size)
 
 
-def film_duration(path: Path) -> float:
-    """Seconds of film in a written file, as its container says."""
-    import av
-
-    with av.open(str(path)) as container:
-        return container.duration / av.time_base if container.duration else 0.0
-
-
 @dataclass(frozen=True)
 class FileTask:
     """Colour one photo, or one film whole."""
@@ -91,7 +84,7 @@ class FileTask:
             return Outcome()
         job = prepare_film(self.src, self.dst, settings.video, warn)
         result = colour_film(job, colorizer(settings) if job.needs_model else None, warn)
-        return Outcome(frames=result.frames, duration=film_duration(self.dst))
+        return Outcome(frames=result.frames, duration=film_seconds(self.dst))
 
 
 def execute(task: Task, settings: Settings) -> Outcome:

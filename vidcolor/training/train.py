@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from ..archs import PatchDiscriminator, build_model
+from ..archs import FAMILIES, PatchDiscriminator, build_model
 from ..color import AB_SCALE, l_ab_to_rgb, rgb_to_lab
 from ..errors import UserError
 from ..inference import resolve_device, working_shape
@@ -131,8 +131,8 @@ def _load_init(model: nn.Module, path: Path) -> None:
 
 def train(opts: TrainOptions) -> dict[str, float]:
     """Train a colourizer into `opts.out`; returns the last validation metrics (rank 0)."""
-    if opts.model not in ("unet", "gan", "fusion"):
-        raise UserError(f"unknown model family {opts.model!r} (choose unet, gan or fusion)")
+    if opts.model not in FAMILIES:
+        raise UserError(f"unknown model family {opts.model!r} (choose {', '.join(FAMILIES)})")
     rank, world, device = _setup_distributed(opts.device)
     master = rank == 0
     out = opts.out
