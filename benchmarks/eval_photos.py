@@ -17,17 +17,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from vidcolor.color import lab_to_rgb, rgb_to_l
+from vidcolor.evaluate import desaturate
 from vidcolor.inference import Colorizer
 from vidcolor.media import find_media, read_image
 from vidcolor.metrics import colourfulness, psnr, ssim
-
-
-def grey_of(rgb: np.ndarray) -> np.ndarray:
-    x = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255.0
-    L = rgb_to_l(x)
-    out = lab_to_rgb(torch.cat([L, torch.zeros_like(L), torch.zeros_like(L)], dim=1))
-    return (out[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
 
 
 def score(outputs: list[np.ndarray], truths: list[np.ndarray]) -> dict[str, float]:
@@ -45,7 +38,7 @@ def main() -> None:
     torch.set_num_threads(2)
 
     truths = [read_image(p) for p in find_media(args.photos, kinds=("image",))]
-    rows = {"grey": score([grey_of(t) for t in truths], truths)}
+    rows = {"grey": score([desaturate(t[None])[0] for t in truths], truths)}
     for name in args.models:
         colorizer = Colorizer.load(name)
         start = time.perf_counter()

@@ -6,6 +6,7 @@ whole batches, which is why it lives in torch rather than calling skimage.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 AB_SCALE = 110.0  # a/b in Lab units are divided by this to give the model's [-1, 1] range
@@ -61,3 +62,8 @@ def rgb_to_l(rgb: torch.Tensor) -> torch.Tensor:
 def l_ab_to_rgb(L: torch.Tensor, ab_scaled: torch.Tensor) -> torch.Tensor:
     """Join L in [0, 100] with model a/b in [-1, 1] and return sRGB in [0, 1]."""
     return lab_to_rgb(torch.cat([L, ab_scaled * AB_SCALE], dim=-3))
+
+
+def to_uint8_images(rgb: torch.Tensor) -> np.ndarray:
+    """(B, 3, H, W) sRGB in [0, 1] -> (B, H, W, 3) uint8, rounded: how images are written and scored."""
+    return (rgb.permute(0, 2, 3, 1).cpu().numpy() * 255.0 + 0.5).astype(np.uint8)

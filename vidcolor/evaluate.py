@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .color import lab_to_rgb, rgb_to_l
+from .color import lab_to_rgb, rgb_to_l, to_uint8_images
 from .errors import UserError
 from .inference import Colorizer
 from .media import find_media, is_image, is_video, read_image, video_frames
@@ -34,7 +34,7 @@ def desaturate(rgb: np.ndarray) -> np.ndarray:
     x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(0, 3, 1, 2).float() / 255.0
     L = rgb_to_l(x)
     grey = lab_to_rgb(torch.cat([L, torch.zeros_like(L), torch.zeros_like(L)], dim=1))
-    return (grey.permute(0, 2, 3, 1).numpy() * 255 + 0.5).astype(np.uint8)
+    return to_uint8_images(grey)
 
 
 @dataclass

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .color import AB_SCALE, lab_to_rgb, rgb_to_l
+from .color import AB_SCALE, lab_to_rgb, rgb_to_l, to_uint8_images
 from .errors import UserError
 from .temporal import TemporalSmoother
 from .weights import load_model
@@ -128,5 +128,5 @@ class Colorizer:
         x = torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2).float() / 255.0
         L = rgb_to_l(x)
         lab = torch.cat([L, self.colorize_l(L, smoother)], dim=1)
-        out = (lab_to_rgb(lab).permute(0, 2, 3, 1).numpy() * 255.0 + 0.5).astype(np.uint8)
+        out = to_uint8_images(lab_to_rgb(lab))
         return out[0] if rgb.ndim == 3 else out

@@ -22,7 +22,7 @@ from torch import nn
 from tqdm import tqdm
 
 from ..archs import FAMILIES, PatchDiscriminator, build_model
-from ..color import AB_SCALE, l_ab_to_rgb, rgb_to_lab
+from ..color import AB_SCALE, l_ab_to_rgb, rgb_to_lab, to_uint8_images
 from ..errors import UserError
 from ..inference import resolve_device, working_shape
 from ..metrics import colourfulness, psnr, ssim
@@ -94,9 +94,7 @@ def validate(model: nn.Module, images: list[np.ndarray], size: int,
         lab = rgb_to_lab(F.interpolate(x, size=(h, w), mode="area"))
         L, ab = lab[:, :1], lab[:, 1:] / AB_SCALE
         pred = model(L.to(device)).float().cpu()
-        out = (l_ab_to_rgb(L, pred)[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
-        truth = (l_ab_to_rgb(L, ab)[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
-        grey = (l_ab_to_rgb(L, torch.zeros_like(ab))[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+        out, truth, grey = to_uint8_images(torch.cat([l_ab_to_rgb(L, c) for c in (pred, ab, torch.zeros_like(ab))]))
         sums["psnr"] += psnr(out, truth)
         sums["grey_psnr"] += psnr(grey, truth)  # the floor: PSNR must beat this, not an absolute number
         sums["ssim"] += ssim(out, truth)
