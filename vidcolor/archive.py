@@ -22,6 +22,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from .atomic import PARTIAL_PATTERN
 from .errors import UserError
 from .manifest import Manifest, Record
 from .media import is_image, is_video
@@ -194,7 +195,7 @@ def _sweep(dst: Path) -> None:
             shutil.rmtree(Path(folder, d), ignore_errors=True)
             subfolders.remove(d)
         for name in names:
-            if fnmatch(name, ".*.partial*"):  # vidcolor.photos.atomic_target's temporary names
+            if fnmatch(name, PARTIAL_PATTERN):
                 Path(folder, name).unlink(missing_ok=True)
 
 

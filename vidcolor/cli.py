@@ -175,13 +175,13 @@ def export(run_dir: Path, dst: Path, overwrite: bool) -> None:
         raise UserError(f"{run_dir}: not a training run folder (no last.safetensors)")
     if dst.suffix != ".safetensors":
         raise UserError(f"{dst}: the exported file must end in .safetensors")
-    from .photos import atomic_target
+    from .atomic import check_writable, written_atomically
     from .weights import read_metadata
 
     read_metadata(src)
-    tmp = atomic_target(dst, overwrite)
-    shutil.copyfile(src, tmp)
-    tmp.replace(dst)
+    check_writable(dst, overwrite)
+    with written_atomically(dst) as tmp:
+        shutil.copyfile(src, tmp)
     click.echo(f"exported {dst}", err=True)
 
 

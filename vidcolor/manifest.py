@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
+from .atomic import written_atomically
 from .errors import UserError
 
 MANIFEST_NAME = "vidcolor-manifest.jsonl"
@@ -59,12 +60,10 @@ class Manifest:
         self.path = folder / MANIFEST_NAME
         self._lock = _lock(folder / LOCK_NAME)
         self.records = _read(self.path)
-        tmp = self.path.with_name(f".{MANIFEST_NAME}.tmp")
-        with tmp.open("w", encoding="utf-8") as f:
+        with written_atomically(self.path) as tmp, tmp.open("w", encoding="utf-8") as f:
             f.writelines(_line(r) for r in self.records.values())
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, self.path)
         self._file: TextIO = self.path.open("a", encoding="utf-8")
         self._synced = time.monotonic()
 

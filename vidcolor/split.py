@@ -30,7 +30,7 @@ from av.stream import Stream
 
 from .errors import UserError
 from .media import film_seconds
-from .photos import atomic_target
+from .atomic import check_writable, written_atomically
 from .temporal import make_smoother
 from .video import Painter, VideoOptions, _stream, prepare_film
 from .video_formats import CONTAINERS
@@ -265,24 +265,22 @@ class JoinTask:
         source = prepare_film(self.src, self.dst, options, _ignore).source
         suffix = self.dst.suffix.lower()
         incidents = Incidents(warn)
-        tmp = atomic_target(self.dst, overwrite=True)
+        check_writable(self.dst, overwrite=True)
         try:
-            with open_input(self.src) as inp, open_output(tmp, suffix) as out:
-                routes = plan_routes(inp, out, source, suffix, _encoder(options, suffix), keep_colours=False,
-                                     incidents=incidents)
-                film, by_index = routes[0], {r.source.index: r for r in routes}
-                reader = SourceReader(inp, [r.source for r in routes],
-                                      {r.source.index for r in routes[1:] if r.mode != "copy"}, incidents)
-                carried = ((by_index[s.index], item) for s, item in reader if s.index != film.source.index)
-                video = ((film, packet) for packet in _packets(self.parts, film.source.time_base))
-                OutputWriter(out, routes, incidents).write(heapq.merge(video, carried, key=_when))
-                if any(_extradata(p).read_bytes() != bytes(film.target.codec_context.extradata or b"")
-                       for p in self.parts):
-                    raise UserError("the pieces were encoded unlike the output; colour it without --split")
-            tmp.replace(self.dst)
+            with written_atomically(self.dst) as tmp:
+                with open_input(self.src) as inp, open_output(tmp, suffix) as out:
+                    routes = plan_routes(inp, out, source, suffix, _encoder(options, suffix), keep_colours=False,
+                                         incidents=incidents)
+                    film, by_index = routes[0], {r.source.index: r for r in routes}
+                    reader = SourceReader(inp, [r.source for r in routes],
+                                          {r.source.index for r in routes[1:] if r.mode != "copy"}, incidents)
+                    carried = ((by_index[s.index], item) for s, item in reader if s.index != film.source.index)
+                    video = ((film, packet) for packet in _packets(self.parts, film.source.time_base))
+                    OutputWriter(out, routes, incidents).write(heapq.merge(video, carried, key=_when))
+                    if any(_extradata(p).read_bytes() != bytes(film.target.codec_context.extradata or b"")
+                           for p in self.parts):
+                        raise UserError("the pieces were encoded unlike the output; colour it without --split")
         except OSError as exc:
             raise UserError(f"{self.dst}: could not write the film ({exc.strerror or exc})") from None
-        finally:
-            tmp.unlink(missing_ok=True)
         incidents.summarise()
         return Outcome(duration=film_seconds(self.dst))  # its frames are counted with the pieces

@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from .errors import UserError
 from .inference import Colorizer
-from .photos import atomic_target
+from .atomic import check_writable, written_atomically
 from .temporal import MODES, TemporalSmoother, make_smoother
 from .video_formats import CONTAINERS, CRF_MAX, PRESETS
 from .video_io import (EncoderSettings, Incidents, OutputWriter, Payload, Route, Source,
@@ -95,7 +95,7 @@ def prepare_film(src: Path, dst: Path, options: VideoOptions, warn: Callable[[st
     if options.preset not in PRESETS:
         raise UserError(f"unknown preset {options.preset!r} (choose from {', '.join(PRESETS)})")
     check_encoder(dst.suffix.lower(), codec)
-    atomic_target(dst, options.overwrite)
+    check_writable(dst, options.overwrite)
     source = probe(src)
     if source.colour:
         warn("the film is already in colour; " + ("keeping its colours (--skip-color)" if options.skip_color
@@ -192,20 +192,19 @@ def colour_film(job: FilmJob, colorizer: Colorizer | None, warn: Callable[[str],
         raise ValueError("this film needs a colorizer to colour it")
     paint = Painter(colorizer, make_smoother(options.temporal), source) if job.needs_model else None
     incidents = Incidents(warn)
-    tmp = atomic_target(job.dst, options.overwrite)
+    check_writable(job.dst, options.overwrite)
     started = time.perf_counter()
     try:
-        with open_input(source.path) as inp, open_output(tmp, suffix) as out:
-            routes = plan_routes(inp, out, source, suffix, encoder, keep_colours=paint is None, incidents=incidents)
-            reader = SourceReader.for_routes(inp, routes, incidents)
-            frames = _stream(reader, OutputWriter(out, routes, incidents), routes, paint, source, options)
-        if frames == 0:
-            raise UserError(f"{source.path}: no video frame could be decoded")
-        tmp.replace(job.dst)
+        with written_atomically(job.dst) as tmp:
+            with open_input(source.path) as inp, open_output(tmp, suffix) as out:
+                routes = plan_routes(inp, out, source, suffix, encoder, keep_colours=paint is None,
+                                     incidents=incidents)
+                reader = SourceReader.for_routes(inp, routes, incidents)
+                frames = _stream(reader, OutputWriter(out, routes, incidents), routes, paint, source, options)
+            if frames == 0:
+                raise UserError(f"{source.path}: no video frame could be decoded")
     except OSError as exc:  # disk full, folder gone, ...
         raise UserError(f"{job.dst}: could not write the film ({exc.strerror or exc})") from None
-    finally:
-        tmp.unlink(missing_ok=True)
     incidents.summarise()
     if source.frames and frames < 0.9 * source.frames:
         warn(f"only {frames} of the {source.frames} frames the file announces could be read: "

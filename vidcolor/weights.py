@@ -15,6 +15,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from .archs import FAMILIES, build_model
+from .atomic import written_atomically
 from .errors import UserError
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -29,9 +30,8 @@ def trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:
 
 def save_weights(path: Path, model: nn.Module, meta: dict[str, Any]) -> None:
     """Write weights and metadata (family, arch options, training facts) atomically."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    save_file(trainable_state(model), str(tmp), metadata={"vidcolor": json.dumps(meta)})
-    tmp.replace(path)
+    with written_atomically(path) as tmp:
+        save_file(trainable_state(model), str(tmp), metadata={"vidcolor": json.dumps(meta)})
 
 
 def shipped_models() -> dict[str, Path]:

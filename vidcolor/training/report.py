@@ -7,6 +7,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..atomic import written_atomically
+
 PLOTTED = ("train_loss", "psnr", "ssim", "colourfulness", "ab_mse")
 
 
@@ -15,12 +17,10 @@ def append_csv(path: Path, row: dict[str, float]) -> None:
     of a newer vidcolor that logs more metrics keeps the old rows."""
     rows = [*(read_csv(path) if path.exists() else []), row]
     columns = list(dict.fromkeys(k for r in rows for k in r))
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("w", newline="") as f:
+    with written_atomically(path) as tmp, tmp.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
-    tmp.replace(path)
 
 
 def read_csv(path: Path) -> list[dict[str, float]]:

@@ -22,6 +22,7 @@ from torch import nn
 from tqdm import tqdm
 
 from ..archs import FAMILIES, PatchDiscriminator, build_model
+from ..atomic import written_atomically
 from ..color import AB_SCALE, l_ab_to_rgb, rgb_to_lab, to_uint8_images
 from ..errors import UserError
 from ..inference import resolve_device, working_shape
@@ -194,9 +195,8 @@ def train(opts: TrainOptions) -> dict[str, float]:
         if gan:
             state["disc"] = _unwrap(disc).state_dict()
             state["opt_disc"] = opt_d.state_dict()
-        tmp = ckpt_path.with_suffix(".tmp")
-        torch.save(state, tmp)
-        tmp.replace(ckpt_path)
+        with written_atomically(ckpt_path) as tmp:
+            torch.save(state, tmp)
         meta["steps"] = step
         save_weights(out / "last.safetensors", _unwrap(model), meta)
 
