@@ -42,9 +42,9 @@ from torch import nn
 from vidcolor import colorize_video
 from vidcolor import DEFAULT_MODEL
 from vidcolor.inference import Colorizer, working_shape
-from vidcolor.temporal import MODES, make_smoother
+from vidcolor.temporal import make_smoother
 from vidcolor.video import Painter, VideoOptions, keep_freed_memory
-from vidcolor.video_formats import CONTAINERS, PRESETS
+from vidcolor.video_formats import CONTAINERS, PRESETS, TEMPORAL_MODES
 from vidcolor.video_io import (EncoderSettings, Incidents, OutputWriter, SourceReader, open_input, open_output,
                                plan_routes, probe)
 from vidcolor.yuv import planes
@@ -367,7 +367,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="Length of the generated films.")
     defaults = VideoOptions()
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--temporal", choices=MODES, default=defaults.temporal)
+    parser.add_argument("--temporal", choices=TEMPORAL_MODES, default=defaults.temporal)
     parser.add_argument("--crf", type=int, default=defaults.crf)
     parser.add_argument("--preset", choices=PRESETS, default=defaults.preset)
     parser.add_argument("--no-disk", action="store_true", help="Skip the frames-on-disk comparison.")

@@ -20,7 +20,7 @@ from vidcolor.archs import build_model
 from vidcolor.cli import main
 from vidcolor.errors import UserError
 from vidcolor.inference import Colorizer
-from vidcolor.temporal import MODES
+from vidcolor.temporal import make_smoother
 from vidcolor.video_formats import TEMPORAL_MODES
 
 MS = 0.001  # seconds: timestamps must agree to the millisecond (Matroska's own precision)
@@ -141,7 +141,8 @@ def test_the_temporal_smoother_sees_every_frame_once_in_film_order(clip, colour,
 
 
 def test_every_smoothing_mode_the_command_line_offers_exists():
-    assert TEMPORAL_MODES == MODES
+    for mode in TEMPORAL_MODES:
+        make_smoother(mode)
 
 
 def test_the_input_film_is_never_modified(clip, colour, tmp_path):

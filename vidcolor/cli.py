@@ -10,7 +10,7 @@ import click
 
 from . import DEFAULT_MODEL
 from .errors import UserError
-from .video_formats import PRESETS, TEMPORAL_MODES, VIDEO_CODECS
+from .video_formats import DEVICES, PRESETS, TEMPORAL_MODES, VIDEO_CODECS
 
 
 def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -49,7 +49,7 @@ def _count_or_auto(minimum: int) -> Callable[[click.Context, click.Parameter, st
 @click.argument("src", type=click.Path(path_type=Path))
 @click.option("-o", "--output", "dst", required=True, type=click.Path(path_type=Path), help="Output file or folder.")
 @click.option("--model", default=DEFAULT_MODEL, show_default=True, help="Shipped model name or a .safetensors file.")
-@click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda", "mps"]), show_default=True)
+@click.option("--device", default="auto", type=click.Choice(DEVICES), show_default=True)
 @click.option("--working-size", type=int, default=None, help="Short side the model works at (default: the model's).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
               help="Film frames coloured at once.")
@@ -134,7 +134,7 @@ def run(src: Path, dst: Path, model: str, device: str, working_size: int | None,
 @click.option("--batch-size", type=int, default=16, show_default=True, help="Per process.")
 @click.option("--lr", type=float, default=5e-4, show_default=True)
 @click.option("--resume", is_flag=True, help="Continue from the run folder's checkpoint.")
-@click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda", "mps"]), show_default=True)
+@click.option("--device", default="auto", type=click.Choice(DEVICES), show_default=True)
 @click.option("--loss", default="l1", type=click.Choice(["l1", "mse"]), show_default=True)
 @click.option("--rebalance", type=float, default=None, help="Colour rebalancing with this λ (e.g. 0.5).")
 @click.option("--frame-stride", type=int, default=10, show_default=True, help="Use every N-th video frame.")
@@ -212,7 +212,7 @@ def frames(videos: tuple[Path, ...], dst: Path, every: int) -> None:
 @click.option("--no-reference", is_flag=True, help="Inputs are real black-and-white film: reference-free metrics.")
 @click.option("--max-frames", type=int, help="Score at most this many frames per video.")
 @click.option("-o", "--output", "report_dir", type=click.Path(path_type=Path), help="Report folder (JSON, CSV, PNGs).")
-@click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda", "mps"]), show_default=True)
+@click.option("--device", default="auto", type=click.Choice(DEVICES), show_default=True)
 @friendly
 def evaluate_cmd(inputs: tuple[Path, ...], model: str, temporal: str, no_reference: bool, max_frames: int | None,
                  report_dir: Path | None, device: str) -> None:

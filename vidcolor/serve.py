@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Mutab
 import click
 
 from .errors import UserError
+from .video_formats import DEVICES
 
 # No `from __future__ import annotations` here: FastAPI reads the endpoints' annotations at run
 # time, and theirs are imported inside create_app. Names only needed for typing are quoted.
@@ -356,7 +357,7 @@ def run_server(host: str, port: int, model: str, device: str = "auto", limits: S
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (others: a warning).")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
 @click.option("--model", default=None, help="Shipped model name or a .safetensors file  [default: as for run]")
-@click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda", "mps"]), show_default=True)
+@click.option("--device", default="auto", type=click.Choice(DEVICES), show_default=True)
 @click.option("--max-upload-mb", type=click.FloatRange(min=0, min_open=True), default=200, show_default=True,
               help="Largest photo or film accepted.")
 @click.option("--max-video-seconds", type=click.FloatRange(min=0, min_open=True), default=600, show_default=True,

@@ -18,7 +18,8 @@ import cv2
 import numpy as np
 import torch
 
-MODES = ("flow", "ema", "none")
+from .video_formats import TEMPORAL_MODES
+
 
 
 class TemporalSmoother(Protocol):
@@ -147,4 +148,4 @@ def make_smoother(mode: str) -> TemporalSmoother:
         return EmaSmoothing()
     if mode == "none":
         return NoSmoothing()
-    raise ValueError(f"unknown temporal mode {mode!r} (choose {', '.join(MODES)})")
+    raise ValueError(f"unknown temporal mode {mode!r} (choose {', '.join(TEMPORAL_MODES)})")

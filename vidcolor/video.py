@@ -25,8 +25,8 @@ from tqdm import tqdm
 from .errors import UserError
 from .inference import Colorizer
 from .atomic import check_writable, written_atomically
-from .temporal import MODES, TemporalSmoother, make_smoother
-from .video_formats import CONTAINERS, CRF_MAX, PRESETS
+from .temporal import TemporalSmoother, make_smoother
+from .video_formats import CONTAINERS, CRF_MAX, PRESETS, TEMPORAL_MODES
 from .video_io import (EncoderSettings, Incidents, OutputWriter, Payload, Route, Source,
                        SourceReader, check_encoder, open_input, open_output, plan_routes, probe)
 from .yuv import assemble, normalise, pixel_format, planes
@@ -83,8 +83,8 @@ def prepare_film(src: Path, dst: Path, options: VideoOptions, warn: Callable[[st
         raise UserError(f"{dst}: the output must end in {', '.join(CONTAINERS)}")
     if src.exists() and (src.resolve() == dst.resolve() or (dst.exists() and dst.samefile(src))):
         raise UserError(f"{dst}: output would overwrite the input")
-    if options.temporal not in MODES:
-        raise UserError(f"unknown temporal mode {options.temporal!r} (choose from {', '.join(MODES)})")
+    if options.temporal not in TEMPORAL_MODES:
+        raise UserError(f"unknown temporal mode {options.temporal!r} (choose from {', '.join(TEMPORAL_MODES)})")
     if options.batch_size < 1:
         raise UserError("the batch size must be at least 1")
     codec = options.codec or CONTAINERS[dst.suffix.lower()][1]

@@ -12,4 +12,5 @@ CONTAINERS: dict[str, tuple[str, str, str]] = {
 CRF_MAX = {"libx264": 51, "libx265": 51, "libvpx-vp9": 63}  # the quality scale differs per encoder
 VIDEO_CODECS = tuple(CRF_MAX)
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
-TEMPORAL_MODES = ("flow", "ema", "none")  # temporal.MODES, repeated here to keep the CLI light
+DEVICES = ("auto", "cpu", "cuda", "mps")  # vidcolor.inference.resolve_device
+TEMPORAL_MODES = ("flow", "ema", "none")  # vidcolor.temporal.make_smoother; here so the CLI need not import it
