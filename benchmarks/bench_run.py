@@ -41,7 +41,8 @@ from torch import nn
 
 from vidcolor import colorize_video
 from vidcolor import DEFAULT_MODEL
-from vidcolor.inference import Colorizer, working_shape
+from vidcolor.color import from_uint8_images, rgb_to_l
+from vidcolor.inference import Colorizer, FilmChroma, l_ab_to_uint8, working_shape
 from vidcolor.temporal import make_smoother
 from vidcolor.video import Painter, VideoOptions, keep_freed_memory
 from vidcolor.video_formats import CONTAINERS, PRESETS, TEMPORAL_MODES
@@ -137,6 +138,14 @@ class Stopwatch(nn.Module):
         finally:
             self.seconds += time.perf_counter() - start
 
+    def flush(self) -> Any:
+        """The smoother's held-back frames, timed too."""
+        start = time.perf_counter()
+        try:
+            return self.inner.flush()  # type: ignore[union-attr]
+        finally:
+            self.seconds += time.perf_counter() - start
+
     def reset(self) -> None:
         self.inner.reset()  # type: ignore[union-attr]
 
@@ -150,7 +159,7 @@ def run_ours(film: Path, colorizer: Colorizer, options: VideoOptions, out: Path)
     """`vidcolor run` end to end through the Python API: (frames, wall seconds, CPU seconds of all threads)."""
     start, cpu = time.perf_counter(), _cpu_seconds()
     result = colorize_video(film, out, model=colorizer, batch_size=options.batch_size, temporal=options.temporal,
-                            crf=options.crf, preset=options.preset, overwrite=True, quiet=True)
+                            window=options.window, crf=options.crf, preset=options.preset, overwrite=True, quiet=True)
     return result.frames, time.perf_counter() - start, _cpu_seconds() - cpu
 
 
@@ -162,7 +171,7 @@ def _encoder(options: VideoOptions) -> EncoderSettings:
 def split(film: Path, colorizer: Colorizer, options: VideoOptions, out: Path) -> dict[str, float]:
     """Seconds each stage of our pipeline takes alone: the whole film is decoded, then coloured, then encoded."""
     source, incidents = probe(film), Incidents(lambda message: None)
-    model, smoother = Stopwatch(colorizer.model), Stopwatch(make_smoother(options.temporal))
+    model, smoother = Stopwatch(colorizer.model), Stopwatch(make_smoother(options.temporal, options.window))
     paint = Painter(Colorizer(model, colorizer.meta, colorizer.device, colorizer.working_size), smoother, source)
     with open_input(film) as inp, open_output(out, ".mp4") as output:
         routes = plan_routes(inp, output, source, ".mp4", _encoder(options), keep_colours=False, incidents=incidents)
@@ -174,7 +183,7 @@ def split(film: Path, colorizer: Colorizer, options: VideoOptions, out: Path) ->
         start = time.perf_counter()
         frames = [item for route, item in items if route is routes[0]]
         coloured = iter([new for i in range(0, len(frames), options.batch_size)
-                         for new in paint(frames[i:i + options.batch_size])])
+                         for new in paint(frames[i:i + options.batch_size])] + paint.flush())
         painting = time.perf_counter() - start
         items = [(route, next(coloured) if route is routes[0] else item) for route, item in items]
 
@@ -206,10 +215,16 @@ def frames_on_disk(film: Path, colorizer: Colorizer, options: VideoOptions, fold
         for i, frame in enumerate(inp.decode(inp.streams.video[0])):
             cv2.imwrite(str(frames / f"{i:06d}.png"), frame.to_ndarray(format="bgr24"))
     pngs = sorted(frames.glob("*.png"))
-    smoother = make_smoother(options.temporal)
+    chroma: FilmChroma[Path] = FilmChroma(colorizer, make_smoother(options.temporal, options.window))
+
+    def save(pngs: list[Path], L: torch.Tensor, ab: torch.Tensor) -> None:
+        for png, rgb in zip(pngs, l_ab_to_uint8(L, ab)):
+            cv2.imwrite(str(png), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+
     for png in pngs:
-        rgb = colorizer.colorize_rgb(cv2.cvtColor(cv2.imread(str(png)), cv2.COLOR_BGR2RGB), smoother)
-        cv2.imwrite(str(png), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+        rgb = cv2.cvtColor(cv2.imread(str(png)), cv2.COLOR_BGR2RGB)
+        save(*chroma.push(rgb_to_l(from_uint8_images(rgb[None])), [png]))
+    save(*chroma.flush())
     with av.open(str(film)) as inp, av.open(str(folder / "disk.mp4"), "w") as out:
         rate = inp.streams.video[0].average_rate
         encoder = _encoder(options)
@@ -290,7 +305,7 @@ def measure(film: Path, warmup: Path, colorizer: Colorizer, options: VideoOption
 def peak_rss(film: Path, model: str, options: VideoOptions) -> Row:
     """Peak RSS of a fresh process that loads the model and colours `film`."""
     args = [sys.executable, __file__, "--rss-of", str(film), "--model", model, "--batch-size", str(options.batch_size),
-            "--temporal", options.temporal, "--crf", str(options.crf), "--preset", options.preset]
+            "--temporal", options.temporal, "--window", str(options.window), "--crf", str(options.crf), "--preset", options.preset]
     done = subprocess.run(args, capture_output=True, text=True, check=False)
     if done.returncode:
         raise SystemExit(f"the memory run on {film} failed:\n{done.stderr}")
@@ -301,8 +316,8 @@ def _rss_child(film: Path, model: str, options: VideoOptions) -> None:
     """The inside of peak_rss: colour the film, print frames and peak RSS (MB) as JSON."""
     with tempfile.TemporaryDirectory(prefix="vidcolor-bench-") as tmp:
         result = colorize_video(film, Path(tmp) / "out.mp4", model=model, device="cpu",
-                                batch_size=options.batch_size, temporal=options.temporal, crf=options.crf,
-                                preset=options.preset, quiet=True)
+                                batch_size=options.batch_size, temporal=options.temporal, window=options.window,
+                                crf=options.crf, preset=options.preset, quiet=True)
     print(json.dumps({"film": film.name, "frames": result.frames, "peak_rss_mb": _peak_rss_kb() / 1024}))
 
 
@@ -368,6 +383,7 @@ def main() -> None:
     defaults = VideoOptions()
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument("--temporal", choices=TEMPORAL_MODES, default=defaults.temporal)
+    parser.add_argument("--window", type=int, default=defaults.window)
     parser.add_argument("--crf", type=int, default=defaults.crf)
     parser.add_argument("--preset", choices=PRESETS, default=defaults.preset)
     parser.add_argument("--no-disk", action="store_true", help="Skip the frames-on-disk comparison.")
@@ -379,7 +395,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="Also write the results as JSON here.")
     parser.add_argument("--rss-of", type=Path, help=argparse.SUPPRESS)  # the child of a memory run
     args = parser.parse_args()
-    options = VideoOptions(batch_size=args.batch_size, temporal=args.temporal, crf=args.crf, preset=args.preset)
+    options = VideoOptions(batch_size=args.batch_size, temporal=args.temporal, window=args.window, crf=args.crf,
+                           preset=args.preset)
     if args.rss_of:
         _rss_child(args.rss_of, args.model, options)
         return
@@ -390,7 +407,7 @@ def main() -> None:
     colorizer = Colorizer.load(args.model)
     settings = {"model": args.model, "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
                 "torch": torch.__version__, "pyav": av.__version__,
-                "options": {"batch_size": options.batch_size, "temporal": options.temporal, "crf": options.crf,
+                "options": {"batch_size": options.batch_size, "temporal": options.temporal, "window": options.window, "crf": options.crf,
                             "preset": options.preset},
                 "load_before": os.getloadavg()}
     rows = []

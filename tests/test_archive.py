@@ -228,11 +228,12 @@ def test_a_local_ray_runtime_colours_the_files_into_the_same_manifest(model_file
     assert {r["status"] for r in manifest(tmp_path / "coloured").values()} == {"done"}
 
 
-def test_a_film_split_into_pieces_equals_the_whole_run_frame_for_frame(model_file, tmp_path):
+@pytest.mark.parametrize("window", ["0", "5"])
+def test_a_film_split_into_pieces_equals_the_whole_run_frame_for_frame(model_file, tmp_path, window):
     archive = tmp_path / "archive"
     archive.mkdir()
     make_clip(archive / "feature.mp4", frames=72, video_codec="mpeg4")  # a keyframe every 12 frames
-    lossless = ("--crf", "0")  # so any difference in colouring would show
+    lossless = ("--crf", "0", "--window", window)  # so any difference in colouring would show
     whole = CliRunner().invoke(main, ["run", str(archive / "feature.mp4"), "-o", str(tmp_path / "whole.mp4"),
                                       "--model", str(model_file), *lossless])
     assert whole.exit_code == 0, whole.output

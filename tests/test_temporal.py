@@ -65,6 +65,37 @@ def test_frames_can_arrive_in_batches():
     torch.testing.assert_close(parts, whole)
 
 
+def _everything(smoother, L: torch.Tensor, ab: torch.Tensor, batch: int = 3) -> tuple[list[int], torch.Tensor]:
+    """Feed a film in batches; (frames handed back per call, then at the end; all the output)."""
+    parts = [smoother(L[i:i + batch], ab[i:i + batch]) for i in range(0, len(L), batch)] + [smoother.flush()]
+    return [len(p) for p in parts], torch.cat(parts)
+
+
+def test_look_ahead_holds_back_just_the_window_and_gives_every_frame_back_in_order():
+    L, ab = _film([_texture(6)] * 10), _flickering_chroma(10)
+    counts, out = _everything(make_smoother("flow", window=4), L, ab)
+    assert counts == [0, 2, 3, 1, 4] and len(out) == 10
+    _, at_once = _everything(make_smoother("flow", window=4), L, ab, batch=10)
+    torch.testing.assert_close(out, at_once)
+
+
+def test_look_ahead_steadies_the_first_frames_of_a_shot_too():
+    L, ab = _film([_texture(0)] * 10), _flickering_chroma(10)
+    truth = torch.tensor([0.3, -0.2]).view(1, 2, 1, 1)
+    causal = make_smoother("flow")(L, ab)
+    _, ahead = _everything(make_smoother("flow", window=6), L, ab)
+    assert (ahead[:3] - truth).abs().mean() < 0.7 * (causal[:3] - truth).abs().mean()
+    assert ahead.std(dim=0).mean() < causal.std(dim=0).mean()
+
+
+def test_look_ahead_never_reaches_across_a_scene_cut():
+    L = _film([_texture(2)] * 5 + [_texture(3)] * 4)
+    ab = _flickering_chroma(9)
+    _, whole = _everything(make_smoother("flow", window=4), L, ab)
+    _, before_the_cut = _everything(make_smoother("flow", window=4), L[:5], ab[:5])
+    torch.testing.assert_close(whole[:5], before_the_cut)
+
+
 def test_unknown_mode_is_refused():
     with pytest.raises(ValueError):
         make_smoother("magic")

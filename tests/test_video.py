@@ -20,7 +20,7 @@ from vidcolor.archs import build_model
 from vidcolor.cli import main
 from vidcolor.errors import UserError
 from vidcolor.inference import Colorizer
-from vidcolor.temporal import make_smoother
+from vidcolor.temporal import NoSmoothing, make_smoother
 from vidcolor.video_formats import TEMPORAL_MODES
 
 MS = 0.001  # seconds: timestamps must agree to the millisecond (Matroska's own precision)
@@ -86,6 +86,15 @@ def test_a_variable_frame_rate_film_keeps_every_irregular_frame_time(clip, colou
         assert_same_timing(src, tmp_path / name)
 
 
+@pytest.mark.parametrize("window", [1, 5, 40])
+def test_look_ahead_smoothing_still_gives_back_every_frame_at_its_time(clip, colour, tmp_path, window):
+    src = clip("old.mp4", frames=23, fps=25)  # batches of 8 do not divide it; 40 frames is more than the film
+    result, _ = colour(src.path, tmp_path / "new.mp4", window=window, batch_size=8)
+    assert result.frames == 23
+    assert_same_timing(src, tmp_path / "new.mp4")
+    assert min(c.mean() for c in probe(tmp_path / "new.mp4").chroma) > 5
+
+
 def test_matroska_moves_a_film_whose_sound_starts_early_by_that_delay_and_keeps_sync(clip, colour, tmp_path):
     # AAC starts 1024 samples before the picture; Matroska cannot store negative times, so
     # (like ffmpeg) the muxer moves everything by that much: intervals and sync stay exact.
@@ -125,15 +134,12 @@ def test_the_batch_size_changes_nothing_but_rounding(clip, colour, tmp_path):
 def test_the_temporal_smoother_sees_every_frame_once_in_film_order(clip, colour, tmp_path, monkeypatch, batch_size):
     seen: list[float] = []
 
-    class Recorder:
+    class Recorder(NoSmoothing):
         def __call__(self, L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
             seen.extend(L[:, 0, :, 10].mean(dim=1).tolist())  # a column the moving disc crosses
             return ab
 
-        def reset(self) -> None:
-            pass
-
-    monkeypatch.setattr("vidcolor.video.make_smoother", lambda mode: Recorder())
+    monkeypatch.setattr("vidcolor.video.make_smoother", lambda mode, window: Recorder())
     src = clip("old.mp4", frames=10, audio=())
     colour(src.path, tmp_path / "new.mp4", batch_size=batch_size)
     disc = [i for i, value in enumerate(seen) if value > max(seen) - 5]
@@ -257,11 +263,11 @@ class Failing(Colorizer):
         super().__init__(base.model, base.meta, base.device, base.working_size)
         self.error, self.calls = error, 0
 
-    def colorize_l(self, L: torch.Tensor, smoother: Any = None) -> torch.Tensor:
+    def predict_low(self, L: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         self.calls += 1
         if self.calls == 2:
             raise self.error
-        return super().colorize_l(L, smoother)
+        return super().predict_low(L)
 
 
 @pytest.mark.parametrize("error", [RuntimeError("model exploded"), KeyboardInterrupt()])
@@ -355,7 +361,8 @@ def test_a_bad_request_is_refused_with_one_clear_line_and_nothing_written(clip, 
 
 
 @pytest.mark.parametrize("option", [["--batch-size", "0"], ["--crf", "good"], ["--temporal", "warp"],
-                                    ["--codec", "divx"], ["--preset", "warp"]])
+                                    ["--codec", "divx"], ["--preset", "warp"], ["--window", "-1"],
+                                    ["--window", "1000"]])
 def test_a_malformed_option_is_a_usage_error(clip, tmp_path, option):
     src = clip("old.mp4")
     result = cli(src.path, "-o", tmp_path / "out.mp4", *option)

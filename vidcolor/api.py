@@ -7,13 +7,13 @@ from typing import Callable
 from . import DEFAULT_MODEL
 from .inference import Colorizer
 from .video import FilmResult, VideoOptions, colour_film, default_warn, prepare_film
-
+from .video_formats import DEFAULT_WINDOW
 
 
 def colorize_video(src: str | Path, dst: str | Path, *, model: str | Colorizer = DEFAULT_MODEL,
                    device: str = "auto", working_size: int | None = None, batch_size: int = 8,
-                   temporal: str = "flow", crf: int = 18, preset: str = "medium", codec: str | None = None,
-                   skip_color: bool = False, overwrite: bool = False, quiet: bool = False,
+                   temporal: str = "flow", window: int = DEFAULT_WINDOW, crf: int = 18, preset: str = "medium",
+                   codec: str | None = None, skip_color: bool = False, overwrite: bool = False, quiet: bool = False,
                    warn: Callable[[str], None] = default_warn) -> FilmResult:
     """Colour the black-and-white film `src` into `dst` (.mp4, .mkv, .mov or .webm).
 
@@ -24,8 +24,8 @@ def colorize_video(src: str | Path, dst: str | Path, *, model: str | Colorizer =
     Warnings (damage skipped, sound re-encoded, a film already in colour) go to `warn`, by
     default to stderr; `quiet` only hides the progress bar.
     """
-    options = VideoOptions(batch_size=batch_size, temporal=temporal, crf=crf, preset=preset, codec=codec,
-                           skip_color=skip_color, overwrite=overwrite, quiet=quiet)
+    options = VideoOptions(batch_size=batch_size, temporal=temporal, window=window, crf=crf, preset=preset,
+                           codec=codec, skip_color=skip_color, overwrite=overwrite, quiet=quiet)
     job = prepare_film(Path(src), Path(dst), options, warn)
     colorizer = _colorizer(model, device, working_size) if job.needs_model else None
     return colour_film(job, colorizer, warn)

@@ -206,7 +206,7 @@ def _fingerprint(settings: Settings) -> dict[str, dict[str, Any]]:
     digest = hashlib.sha256(resolve_model_path(settings.model).read_bytes()).hexdigest()[:16]
     photo = {"model_sha256": digest, "working_size": settings.working_size}
     v = settings.video
-    film = photo | {"temporal": v.temporal, "crf": v.crf, "preset": v.preset, "codec": v.codec,
+    film = photo | {"temporal": v.temporal, "window": v.window, "crf": v.crf, "preset": v.preset, "codec": v.codec,
                     "skip_color": v.skip_color}
     return {"photo": photo, "film": film}
 

@@ -10,7 +10,7 @@ import click
 
 from . import DEFAULT_MODEL
 from .errors import UserError
-from .video_formats import DEVICES, PRESETS, TEMPORAL_MODES, VIDEO_CODECS
+from .video_formats import DEFAULT_WINDOW, DEVICES, MAX_WINDOW, PRESETS, TEMPORAL_MODES, VIDEO_CODECS
 
 
 def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -55,6 +55,8 @@ def _count_or_auto(minimum: int) -> Callable[[click.Context, click.Parameter, st
               help="Film frames coloured at once.")
 @click.option("--temporal", default="flow", type=click.Choice(TEMPORAL_MODES), show_default=True,
               help="Keep colours steady over time: along motion (flow), by averaging (ema), or not.")
+@click.option("--window", type=click.IntRange(0, MAX_WINDOW), default=DEFAULT_WINDOW, show_default=True,
+              help="Frames of look-ahead for the temporal smoothing (0: only the past).")
 @click.option("--crf", type=click.IntRange(0, 63), default=18, show_default=True,
               help="Film quality (lower is better and bigger).")
 @click.option("--preset", default="medium", type=click.Choice(PRESETS), show_default=True,
@@ -78,7 +80,7 @@ def _count_or_auto(minimum: int) -> Callable[[click.Context, click.Parameter, st
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @friendly
 def run(src: Path, dst: Path, model: str, device: str, working_size: int | None, batch_size: int, temporal: str,
-        crf: int, preset: str, codec: str | None, skip_color: bool, overwrite: bool, include: tuple[str, ...],
+        window: int, crf: int, preset: str, codec: str | None, skip_color: bool, overwrite: bool, include: tuple[str, ...],
         exclude: tuple[str, ...], force: bool, jobs: int | str, ray_address: str | None, split: int | str | None,
         verbose: bool, quiet: bool) -> None:
     """Colour a film, a photo, or a whole folder (recursively: photos and films) into OUTPUT."""
@@ -93,7 +95,7 @@ def run(src: Path, dst: Path, model: str, device: str, working_size: int | None,
         from .video import VideoOptions
 
         settings = worker_settings(model, device, working_size,
-                                   VideoOptions(batch_size=batch_size, temporal=temporal, crf=crf, preset=preset,
+                                   VideoOptions(batch_size=batch_size, temporal=temporal, window=window, crf=crf, preset=preset,
                                                 codec=codec, skip_color=skip_color, overwrite=True, quiet=True))
         options = ArchiveOptions(include, exclude, force, overwrite, None if jobs == "auto" else int(jobs),
                                  ray_address, split, verbose, quiet)
@@ -111,8 +113,8 @@ def run(src: Path, dst: Path, model: str, device: str, working_size: int | None,
         from .api import colorize_video
 
         result = colorize_video(src, dst, model=model, device=device, working_size=working_size,
-                                batch_size=batch_size, temporal=temporal, crf=crf, preset=preset, codec=codec,
-                                skip_color=skip_color, overwrite=overwrite, quiet=quiet)
+                                batch_size=batch_size, temporal=temporal, window=window, crf=crf, preset=preset,
+                                codec=codec, skip_color=skip_color, overwrite=overwrite, quiet=quiet)
         if not quiet:
             click.echo(result.summary(), err=True)
     else:
@@ -208,20 +210,22 @@ def frames(videos: tuple[Path, ...], dst: Path, every: int) -> None:
 @main.command("eval")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--model", default=DEFAULT_MODEL, show_default=True, help="Shipped model name or a .safetensors file.")
-@click.option("--temporal", default="flow", type=click.Choice(["flow", "ema", "none"]), show_default=True)
+@click.option("--temporal", default="flow", type=click.Choice(TEMPORAL_MODES), show_default=True)
+@click.option("--window", type=click.IntRange(0, MAX_WINDOW), default=DEFAULT_WINDOW, show_default=True,
+              help="Frames of look-ahead for the temporal smoothing.")
 @click.option("--no-reference", is_flag=True, help="Inputs are real black-and-white film: reference-free metrics.")
 @click.option("--max-frames", type=int, help="Score at most this many frames per video.")
 @click.option("-o", "--output", "report_dir", type=click.Path(path_type=Path), help="Report folder (JSON, CSV, PNGs).")
 @click.option("--device", default="auto", type=click.Choice(DEVICES), show_default=True)
 @friendly
-def evaluate_cmd(inputs: tuple[Path, ...], model: str, temporal: str, no_reference: bool, max_frames: int | None,
+def evaluate_cmd(inputs: tuple[Path, ...], model: str, temporal: str, window: int, no_reference: bool, max_frames: int | None,
                  report_dir: Path | None, device: str) -> None:
     """Score colourization of colour photos/videos against the truth (or B&W film without one)."""
     from .evaluate import evaluate, format_table
     from .inference import Colorizer
 
     results = evaluate(Colorizer.load(model, device), list(inputs), not no_reference, temporal, max_frames,
-                       report_dir)
+                       report_dir, window)
     click.echo(format_table(results))
 
 

@@ -64,6 +64,11 @@ def l_ab_to_rgb(L: torch.Tensor, ab_scaled: torch.Tensor) -> torch.Tensor:
     return lab_to_rgb(torch.cat([L, ab_scaled * AB_SCALE], dim=-3))
 
 
+def from_uint8_images(rgb: np.ndarray) -> torch.Tensor:
+    """(B, H, W, 3) uint8 -> (B, 3, H, W) sRGB in [0, 1]: the inverse of `to_uint8_images`."""
+    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(0, 3, 1, 2).float() / 255.0
+
+
 def to_uint8_images(rgb: torch.Tensor) -> np.ndarray:
     """(B, 3, H, W) sRGB in [0, 1] -> (B, H, W, 3) uint8, rounded: how images are written and scored."""
     return (rgb.permute(0, 2, 3, 1).cpu().numpy() * 255.0 + 0.5).astype(np.uint8)

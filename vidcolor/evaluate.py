@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Iterator
 
@@ -18,9 +19,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .color import lab_to_rgb, rgb_to_l, to_uint8_images
+from .color import from_uint8_images, rgb_to_l
 from .errors import UserError
-from .inference import Colorizer
+from .inference import Colorizer, FilmChroma, l_ab_to_uint8
 from .media import find_media, is_image, is_video, read_image, video_frames
 from .metrics import CdcMeter, WarpErrorMeter, colourfulness, psnr, ssim
 from .temporal import make_smoother
@@ -31,10 +32,8 @@ STRIP_FRAMES = 6
 
 def desaturate(rgb: np.ndarray) -> np.ndarray:
     """Keep only the luma (Lab L with a = b = 0): what a black-and-white print of it would show."""
-    x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(0, 3, 1, 2).float() / 255.0
-    L = rgb_to_l(x)
-    grey = lab_to_rgb(torch.cat([L, torch.zeros_like(L), torch.zeros_like(L)], dim=1))
-    return to_uint8_images(grey)
+    L = rgb_to_l(from_uint8_images(rgb))
+    return l_ab_to_uint8(L, torch.zeros_like(L).expand(-1, 2, -1, -1))
 
 
 @dataclass
@@ -92,31 +91,32 @@ def _frame_count(path: Path) -> int:
 
 
 def evaluate_item(colorizer: Colorizer, path: Path, reference: bool, temporal: str,
-                  max_frames: int | None, report_dir: Path | None, batch_size: int = 8) -> dict[str, float]:
+                  max_frames: int | None, report_dir: Path | None, window: int = 0,
+                  batch_size: int = 8) -> dict[str, float]:
     """Score one photo or video; writes its side-by-side PNG (or frame strip) into `report_dir`."""
     video = is_video(path)
-    frames: Iterator[np.ndarray] = video_frames(path) if video else iter([read_image(path)])
-    smoother = make_smoother(temporal) if video else None
+    frames: Iterator[np.ndarray] = islice(video_frames(path), max_frames) if video else iter([read_image(path)])
+    chroma: FilmChroma[tuple[np.ndarray, np.ndarray]] = FilmChroma(
+        colorizer, make_smoother(temporal if video else "none", window))
     meters = Meters(reference)
     total = _frame_count(path) if video else 1
     limit = min(total, max_frames) if (max_frames and total) else (max_frames or total)
     every = max(1, (limit or STRIP_FRAMES * 10) // STRIP_FRAMES)
-    shown: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    done = 0
+    shown: list[tuple[np.ndarray, ...]] = []
     bar = tqdm(total=limit or None, desc=path.name, unit="frame", leave=False, disable=not video)
-    for batch in _batches(frames, batch_size):
-        if max_frames:
-            batch = batch[:max_frames - done]
-        greys = desaturate(batch)
-        outs = colorizer.colorize_rgb(greys, smoother)
-        for i, (out, truth, grey) in enumerate(zip(outs, batch, greys)):
-            meters.add(out, truth, grey, temporal=video)
-            if (done + i) % every == 0 and len(shown) < STRIP_FRAMES:
+
+    def score(tags: list[tuple[np.ndarray, np.ndarray]], L: torch.Tensor, ab: torch.Tensor) -> None:
+        for out, (truth, grey) in zip(l_ab_to_uint8(L, ab), tags):
+            if meters.n % every == 0 and len(shown) < STRIP_FRAMES:
                 shown.append((grey, out, truth) if reference else (grey, out))
-        done += len(batch)
-        bar.update(len(batch))
-        if max_frames and done >= max_frames:
-            break
+            meters.add(out, truth, grey, temporal=video)
+        bar.update(len(tags))
+
+    for batch in _batches(frames, batch_size):
+        greys = desaturate(batch)
+        L = rgb_to_l(from_uint8_images(greys))
+        score(*chroma.push(L, list(zip(batch, greys))))
+    score(*chroma.flush())
     bar.close()
     if not meters.n:
         raise UserError(f"{path}: no frames could be decoded")
@@ -128,7 +128,8 @@ def evaluate_item(colorizer: Colorizer, path: Path, reference: bool, temporal: s
 
 
 def evaluate(colorizer: Colorizer, inputs: list[Path], reference: bool = True, temporal: str = "flow",
-             max_frames: int | None = None, report_dir: Path | None = None) -> dict[str, dict[str, float]]:
+             max_frames: int | None = None, report_dir: Path | None = None,
+             window: int = 0) -> dict[str, dict[str, float]]:
     """Score every photo and video in `inputs` (files or folders); optionally write a report folder."""
     items: list[Path] = []
     for p in inputs:
@@ -142,7 +143,7 @@ def evaluate(colorizer: Colorizer, inputs: list[Path], reference: bool = True, t
         raise UserError("nothing to evaluate: no photos or videos found")
     if report_dir is not None:
         report_dir.mkdir(parents=True, exist_ok=True)
-    results = {str(p): evaluate_item(colorizer, p, reference, temporal, max_frames, report_dir)
+    results = {str(p): evaluate_item(colorizer, p, reference, temporal, max_frames, report_dir, window)
                for p in tqdm(items, desc="eval", unit="item", disable=len(items) == 1)}
     if report_dir is not None:
         (report_dir / "report.json").write_text(json.dumps(results, indent=2))

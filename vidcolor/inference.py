@@ -7,19 +7,22 @@ to the original's edges instead of bleeding across them. The output's L is alway
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from collections import deque
+from collections.abc import Sequence
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .color import AB_SCALE, lab_to_rgb, rgb_to_l, to_uint8_images
+from .color import AB_SCALE, from_uint8_images, lab_to_rgb, rgb_to_l, to_uint8_images
 from .errors import UserError
 from .temporal import TemporalSmoother
 from .weights import load_model
 
 DEFAULT_WORKING_SIZE = 224
+Tag = TypeVar("Tag")
 
 
 def _box(x: torch.Tensor, r: int) -> torch.Tensor:
@@ -108,25 +111,63 @@ class Colorizer:
             return self.model(L_low).float() * self.chroma_gain
 
     @torch.no_grad()
-    def colorize_l(self, L: torch.Tensor, smoother: TemporalSmoother | None = None) -> torch.Tensor:
-        """(B, 1, H, W) full-resolution L -> (B, 2, H, W) a/b in Lab units.
-
-        For consecutive video frames pass a temporal `smoother`: it works on the small
-        working-size chroma, before upsampling, where it is cheap.
-        """
+    def predict_low(self, L: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, 1, H, W) full-resolution L -> (L, scaled a/b) at the working size, on L's device."""
         h, w = working_shape(*L.shape[-2:], self.working_size)
         L_low = F.interpolate(L, size=(h, w), mode="area") if (h, w) != tuple(L.shape[-2:]) else L
-        ab_low = self.predict_ab(L_low).to(L.device)
-        if smoother is not None:
-            ab_low = smoother(L_low, ab_low)
+        return L_low, self.predict_ab(L_low).to(L.device)
+
+    @staticmethod
+    def upsample(ab_low: torch.Tensor, L_low: torch.Tensor, L: torch.Tensor) -> torch.Tensor:
+        """Working-size scaled a/b -> (B, 2, H, W) a/b in Lab units at L's resolution, edges from L."""
         ab = guided_upsample(ab_low * AB_SCALE, L_low / 100.0, L / 100.0)  # scaled at low resolution: cheaper
         return ab.clamp_(-AB_SCALE * 1.2, AB_SCALE * 1.2)
 
-    def colorize_rgb(self, rgb: np.ndarray, smoother: TemporalSmoother | None = None) -> np.ndarray:
+    def colorize_l(self, L: torch.Tensor) -> torch.Tensor:
+        """(B, 1, H, W) full-resolution L of independent images -> (B, 2, H, W) a/b in Lab units."""
+        L_low, ab_low = self.predict_low(L)
+        return self.upsample(ab_low, L_low, L)
+
+    def colorize_rgb(self, rgb: np.ndarray) -> np.ndarray:
         """(H, W, 3) or (B, H, W, 3) uint8 RGB (colour or grey) -> coloured uint8 RGB, same size, L kept."""
         batch = rgb[None] if rgb.ndim == 3 else rgb
-        x = torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2).float() / 255.0
-        L = rgb_to_l(x)
-        lab = torch.cat([L, self.colorize_l(L, smoother)], dim=1)
-        out = to_uint8_images(lab_to_rgb(lab))
+        L = rgb_to_l(from_uint8_images(batch))
+        out = l_ab_to_uint8(L, self.colorize_l(L))
         return out[0] if rgb.ndim == 3 else out
+
+
+def l_ab_to_uint8(L: torch.Tensor, ab: torch.Tensor) -> np.ndarray:
+    """(B, 1, H, W) L and (B, 2, H, W) a/b in Lab units -> (B, H, W, 3) uint8 RGB."""
+    return to_uint8_images(lab_to_rgb(torch.cat([L, ab], dim=1)))
+
+
+class FilmChroma(Generic[Tag]):
+    """Chroma for the consecutive frames of one film: model, temporal smoothing, then upsampling.
+
+    With look-ahead smoothing a frame's chroma is final only `window` frames after it came in,
+    so `push` hands back the oldest frames that are ready (fewer than it was given, at first)
+    and `flush` the rest at the end. Each frame travels with a caller's tag (the decoded frame,
+    the reference image...) so the caller never has to count.
+    """
+
+    def __init__(self, colorizer: Colorizer, smoother: TemporalSmoother) -> None:
+        self.colorizer, self.smoother = colorizer, smoother
+        self.pending: deque[tuple[Tag, torch.Tensor, torch.Tensor]] = deque()  # tag, L at working size, L
+
+    def push(self, L: torch.Tensor, tags: Sequence[Tag]) -> tuple[list[Tag], torch.Tensor, torch.Tensor]:
+        """(B, 1, H, W) full-resolution L of the next frames -> (tags, L, a/b in Lab units) of the ready ones."""
+        L_low, ab_low = self.colorizer.predict_low(L)
+        self.pending.extend(zip(tags, L_low, L, strict=True))
+        return self._finish(self.smoother(L_low, ab_low))
+
+    def flush(self) -> tuple[list[Tag], torch.Tensor, torch.Tensor]:
+        """The frames still held back for their look-ahead: the film has ended."""
+        return self._finish(self.smoother.flush())
+
+    def _finish(self, ab_low: torch.Tensor) -> tuple[list[Tag], torch.Tensor, torch.Tensor]:
+        ready = [self.pending.popleft() for _ in range(ab_low.shape[0])]
+        if not ready:
+            return [], torch.empty(0, 1, 0, 0), torch.empty(0, 2, 0, 0)
+        tags, L_low, L = zip(*ready)
+        L_low, L = torch.stack(L_low), torch.stack(L)
+        return list(tags), L, self.colorizer.upsample(ab_low.to(L.device), L_low, L)

@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from .inference import Colorizer
-    from .temporal import TemporalSmoother
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -201,11 +200,11 @@ def _film_colorizer(colorizer: "Colorizer", lock: threading.Lock,
     from .inference import Colorizer
 
     class FilmColorizer(Colorizer):
-        def colorize_l(self, L: "torch.Tensor", smoother: "TemporalSmoother | None" = None) -> "torch.Tensor":
+        def predict_low(self, L: "torch.Tensor") -> "tuple[torch.Tensor, torch.Tensor]":
             with lock:
-                ab = super().colorize_l(L, smoother)
+                low = super().predict_low(L)
             on_frames(L.shape[0])
-            return ab
+            return low
 
     return FilmColorizer(colorizer.model, colorizer.meta, colorizer.device, colorizer.working_size)
 

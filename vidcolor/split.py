@@ -157,7 +157,7 @@ class PieceTask:
         options = settings.video
         source = prepare_film(self.src, self.dst, options, _ignore).source
         suffix = self.dst.suffix.lower()
-        paint = Painter(colorizer(settings), make_smoother(options.temporal), source)
+        paint = Painter(colorizer(settings), make_smoother(options.temporal, options.window), source)
         with open_input(self.src) as inp, av.open(os.devnull, "w", format=CONTAINERS[suffix][0]) as scratch:
             # the film's route on a container that is never written: the encoder exactly as a whole run sets it up
             film = plan_routes(inp, scratch, source, suffix, _encoder(options, suffix), keep_colours=False,
@@ -165,37 +165,40 @@ class PieceTask:
             if self.piece.index:
                 inp.seek(self.piece.warm, stream=film.source)
             reader = SourceReader(inp, [film.source], {film.source.index}, Incidents(warn))
-            writer = _PieceWriter(self.part, self.piece.start)
-            _stream(_window(reader, self.piece), writer, [film], paint, source, options)
+            writer = _PieceWriter(self.part, self.piece)
+            _stream(_window(reader, self.piece, options.window), writer, [film], paint, source, options)
         if writer.frames == 0:
             raise UserError(f"{self.src}: no frame of piece {self.piece.index + 1} could be decoded")
         return Outcome(frames=writer.frames)
 
 
-def _window(reader: Iterable[tuple[Stream, Payload]], piece: Piece) -> Iterator[tuple[Stream, Payload]]:
-    """The decoded frames from the warm-up on to the end of the piece."""
-    first = True
+def _window(reader: Iterable[tuple[Stream, Payload]], piece: Piece,
+            lookahead: int) -> Iterator[tuple[Stream, Payload]]:
+    """The decoded frames from the warm-up on to the end of the piece, and the smoother's look-ahead beyond."""
+    first, beyond = True, 0
     for stream, frame in reader:
         if first and frame.pts > piece.start:
             raise UserError("cannot seek precisely in this film (pieces would lose frames); colour it without --split")
         first = False
         if piece.end is not None and frame.pts >= piece.end:
-            return
+            if beyond == lookahead:
+                return
+            beyond += 1
         if frame.pts >= piece.warm:
             yield stream, frame
 
 
 class _PieceWriter:
-    """Encodes the frames of a piece (the warm-up dropped) and saves the packets as they come."""
+    """Encodes the frames of a piece (warm-up and look-ahead dropped) and saves the packets as they come."""
 
-    def __init__(self, path: Path, start: int) -> None:
-        self.path, self.start, self.frames = path, start, 0
+    def __init__(self, path: Path, piece: Piece) -> None:
+        self.path, self.piece, self.frames = path, piece, 0
 
     def write(self, items: Iterable[tuple[Route, Payload]]) -> None:
         route = None
         with self.path.open("wb") as out:
             for route, frame in items:
-                if frame.pts >= self.start:
+                if frame.pts >= self.piece.start and (self.piece.end is None or frame.pts < self.piece.end):
                     self._save(out, route.target.encode(frame))
                     self.frames += 1
             if route is not None:

@@ -12,7 +12,9 @@ so they cost little even on HD film. They are stateful: feed frames in display o
 """
 from __future__ import annotations
 
-from typing import Protocol
+from collections import deque
+from dataclasses import dataclass
+from typing import NamedTuple, Protocol
 
 import cv2
 import numpy as np
@@ -21,10 +23,15 @@ import torch
 from .video_formats import TEMPORAL_MODES
 
 
-
 class TemporalSmoother(Protocol):
+    window: int  # frames of look-ahead: a frame's chroma is final only this many frames later
+
     def __call__(self, L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
-        """(B, 1, h, w) L in [0, 100] and (B, 2, h, w) predicted a/b, consecutive frames -> smoothed a/b."""
+        """(B, 1, h, w) L in [0, 100] and (B, 2, h, w) predicted a/b of the next frames -> the smoothed a/b
+        of the oldest frames that are now final, in film order (B of them when there is no look-ahead)."""
+
+    def flush(self) -> torch.Tensor:
+        """The smoothed a/b of the frames still held back: the film has ended."""
 
     def reset(self) -> None:
         """Forget the past (a new film or a seek)."""
@@ -61,91 +68,149 @@ class SceneCutDetector:
 class NoSmoothing:
     """Frame-by-frame colour, exactly as the model predicts it."""
 
+    window = 0
+
     def __call__(self, L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
         return ab
+
+    def flush(self) -> torch.Tensor:
+        return torch.empty(0, 2, 0, 0)
 
     def reset(self) -> None:
         pass
 
 
-class _Recurrent:
-    """Shared frame loop: each frame's output is blended with what the previous output predicts for it."""
+class Link(NamedTuple):
+    """Where each pixel of a frame is found in a neighbouring frame, and how far to trust that."""
+    where: np.ndarray | None  # (h, w, 2) sample positions in the neighbour; None: the same pixel
+    conf: np.ndarray  # (h, w) in [0, 1]
 
-    def __init__(self, strength: float) -> None:
-        self.strength = strength
+    def pull(self, ab: np.ndarray) -> np.ndarray:
+        """The neighbour's (h, w, 2) chroma brought onto this frame."""
+        if self.where is None:
+            return ab
+        return cv2.remap(ab, self.where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _luma_trust(L: np.ndarray, seen: np.ndarray, sigma: float) -> np.ndarray:
+    """High where the neighbour shows the same luma at the linked pixel (so it is the same surface)."""
+    return np.exp(-((L - seen) ** 2) / (2 * sigma ** 2)).astype(np.float32)
+
+
+class StillMotion:
+    """No motion compensation: a pixel is linked to the same pixel while its luma stays."""
+
+    def links(self, prev: np.ndarray, cur: np.ndarray, ahead: bool) -> tuple[Link, Link | None] | None:
+        link = Link(None, _luma_trust(cur, prev, 6.0))
+        return link, link if ahead else None
+
+
+class FlowMotion:
+    """Links along DIS optical flow on L, trusted where forward and backward flow agree and luma matches."""
+
+    def __init__(self, min_reliable: float = 0.2) -> None:
+        self.min_reliable = min_reliable
+        self.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+        self.grid = np.zeros((0, 0, 2), np.float32)
+
+    def links(self, prev: np.ndarray, cur: np.ndarray, ahead: bool) -> tuple[Link, Link | None] | None:
+        """(cur -> prev link, prev -> cur link if `ahead`), or None where the flow failed (start afresh)."""
+        a, b = (np.clip(x * 2.55, 0, 255).astype(np.uint8) for x in (prev, cur))
+        bw = self.dis.calc(b, a, None)  # pixel p of cur was at p + bw[p] in prev
+        fw = self.dis.calc(a, b, None)
+        if self.grid.shape[:2] != cur.shape:
+            h, w = cur.shape
+            self.grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)), -1)
+        back = self._link(bw, fw, cur, prev)
+        if float((back.conf > 0.5).mean()) < self.min_reliable:
+            return None  # a cut the histogram missed, or chaos
+        return back, self._link(fw, bw, prev, cur) if ahead else None
+
+    def _link(self, flow: np.ndarray, reverse: np.ndarray, L: np.ndarray, other: np.ndarray) -> Link:
+        h, w = L.shape
+        where = self.grid + flow
+        round_trip = np.sum((flow + cv2.remap(reverse, where, None, cv2.INTER_LINEAR,
+                                              borderMode=cv2.BORDER_REPLICATE)) ** 2, axis=-1)
+        seen = cv2.remap(other.astype(np.float32), where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        inside = (where[..., 0] >= 0) & (where[..., 0] <= w - 1) & (where[..., 1] >= 0) & (where[..., 1] <= h - 1)
+        return Link(where, np.exp(-round_trip / 2.0) * _luma_trust(L, seen, 5.0) * inside)
+
+
+@dataclass
+class _Held:
+    """A frame waiting for its look-ahead: its forward result, and its link to the next frame once that came."""
+    forward: np.ndarray
+    ahead: Link | None = None
+
+
+class RecurrentSmoothing:
+    """Each frame's prediction is blended with the previous output carried along a motion link.
+
+    With a look-ahead window of K frames it is a fixed-lag forward-backward smoother: a frame's
+    output is settled by a second, backward pass over the forward results of the K frames after
+    it, so colour is pulled towards the future as well as the past (no trailing after motion, and
+    the first frames of a shot are as steady as the rest). Memory: K small frames.
+    """
+
+    def __init__(self, motion: StillMotion | FlowMotion, strength: float, window: int = 0) -> None:
+        if window < 0:
+            raise ValueError("the look-ahead window cannot be negative")
+        self.motion, self.strength, self.window = motion, strength, window
         self.cuts = SceneCutDetector()
         self.prev_L: np.ndarray | None = None
-        self.prev_ab: np.ndarray | None = None
+        self.prev_out: np.ndarray | None = None
+        self.held: deque[_Held] = deque()
+        self.empty = torch.empty(0, 2, 0, 0)
 
     def reset(self) -> None:
         self.cuts.reset()
-        self.prev_L = self.prev_ab = None
-
-    def carried(self, L: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        """(previous chroma aligned to this frame (h, w, 2), per-pixel confidence (h, w)), or None to restart."""
-        raise NotImplementedError
+        self.prev_L = self.prev_out = None
+        self.held.clear()
 
     def __call__(self, L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
-        out = ab.clone()
-        Ls = L[:, 0].float().cpu().numpy()
-        preds = ab.float().cpu().numpy().transpose(0, 2, 3, 1)
-        for i, (l, pred) in enumerate(zip(Ls, preds)):
-            cut = self.cuts(l)
-            found = None if (cut or self.prev_ab is None) else self.carried(l)
+        self.empty = ab[:0]
+        settled = []
+        for l, pred in zip(L[:, 0].float().cpu().numpy(), ab.float().cpu().numpy().transpose(0, 2, 3, 1)):
+            found = None
+            if not self.cuts(l) and self.prev_out is not None:
+                found = self.motion.links(self.prev_L, l, ahead=self.window > 0)
             if found is not None:
-                prev, conf = found
-                w = (self.strength * conf)[..., None]
-                pred = pred + w * (prev - pred)
-                out[i] = torch.from_numpy(pred.transpose(2, 0, 1).copy()).to(ab)
-            self.prev_L, self.prev_ab = l, pred
+                back, ahead = found
+                pred = self._blend(pred, back, self.prev_out)
+                if self.held:
+                    self.held[-1].ahead = ahead
+            self.held.append(_Held(pred))
+            self.prev_L, self.prev_out = l, pred
+            if len(self.held) > self.window:
+                settled.append(self._settle())
+        return self._tensor(settled)
+
+    def flush(self) -> torch.Tensor:
+        return self._tensor([self._settle() for _ in range(len(self.held))])
+
+    def _blend(self, own: np.ndarray, link: Link, neighbour: np.ndarray) -> np.ndarray:
+        return own + (self.strength * link.conf)[..., None] * (link.pull(neighbour) - own)
+
+    def _settle(self) -> np.ndarray:
+        """The final chroma of the oldest held frame: a backward pass from the newest one down to it."""
+        out = self.held[-1].forward
+        for frame in list(self.held)[-2::-1]:
+            out = frame.forward if frame.ahead is None else self._blend(frame.forward, frame.ahead, out)
+        self.held.popleft()
         return out
 
-
-class EmaSmoothing(_Recurrent):
-    """Exponential moving average per pixel, no motion compensation: cheap, but trails on motion."""
-
-    def __init__(self, strength: float = 0.6) -> None:
-        super().__init__(strength)
-
-    def carried(self, L: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        conf = np.exp(-((L - self.prev_L) ** 2) / (2 * 6.0 ** 2))
-        return self.prev_ab, conf.astype(np.float32)
+    def _tensor(self, frames: list[np.ndarray]) -> torch.Tensor:
+        if not frames:
+            return self.empty
+        return torch.from_numpy(np.stack(frames).transpose(0, 3, 1, 2).copy()).to(self.empty)
 
 
-class FlowSmoothing(_Recurrent):
-    """Motion-compensated recurrence along DIS optical flow with forward-backward confidence."""
-
-    def __init__(self, strength: float = 0.85, min_reliable: float = 0.2) -> None:
-        super().__init__(strength)
-        self.min_reliable = min_reliable
-        self.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
-
-    def carried(self, L: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        cur = np.clip(L * 2.55, 0, 255).astype(np.uint8)
-        prev = np.clip(self.prev_L * 2.55, 0, 255).astype(np.uint8)
-        bw = self.dis.calc(cur, prev, None)  # pixel p of this frame was at p + bw[p] in the previous one
-        fw = self.dis.calc(prev, cur, None)
-        h, w = L.shape
-        grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)), axis=-1)
-        where = grid + bw
-        fw_back = cv2.remap(fw, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        round_trip = np.sum((bw + fw_back) ** 2, axis=-1)
-        prev_L = cv2.remap(self.prev_L.astype(np.float32), where, None, cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_REPLICATE)
-        inside = ((where[..., 0] >= 0) & (where[..., 0] <= w - 1) & (where[..., 1] >= 0) & (where[..., 1] <= h - 1))
-        conf = np.exp(-round_trip / 2.0) * np.exp(-((L - prev_L) ** 2) / (2 * 5.0 ** 2)) * inside
-        if float((conf > 0.5).mean()) < self.min_reliable:
-            return None  # flow failed (a cut the histogram missed, or chaos): start afresh
-        warped = cv2.remap(self.prev_ab, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        return warped, conf.astype(np.float32)
-
-
-def make_smoother(mode: str) -> TemporalSmoother:
-    """`flow` (default of `vidcolor run`), `ema` or `none`."""
+def make_smoother(mode: str, window: int = 0) -> TemporalSmoother:
+    """`flow` (default of `vidcolor run`), `ema` or `none`; `window` frames of look-ahead."""
     if mode == "flow":
-        return FlowSmoothing()
-    if mode == "ema":
-        return EmaSmoothing()
+        return RecurrentSmoothing(FlowMotion(), strength=0.85, window=window)
+    if mode == "ema":  # no motion compensation: cheap, but trails on motion
+        return RecurrentSmoothing(StillMotion(), strength=0.6, window=window)
     if mode == "none":
         return NoSmoothing()
     raise ValueError(f"unknown temporal mode {mode!r} (choose {', '.join(TEMPORAL_MODES)})")

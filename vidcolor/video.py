@@ -23,10 +23,10 @@ import torch
 from tqdm import tqdm
 
 from .errors import UserError
-from .inference import Colorizer
+from .inference import Colorizer, FilmChroma
 from .atomic import check_writable, written_atomically
 from .temporal import TemporalSmoother, make_smoother
-from .video_formats import CONTAINERS, CRF_MAX, PRESETS, TEMPORAL_MODES
+from .video_formats import CONTAINERS, CRF_MAX, DEFAULT_WINDOW, MAX_WINDOW, PRESETS, TEMPORAL_MODES
 from .video_io import (EncoderSettings, Incidents, OutputWriter, Payload, Route, Source,
                        SourceReader, check_encoder, open_input, open_output, plan_routes, probe)
 from .yuv import assemble, normalise, pixel_format, planes
@@ -37,6 +37,7 @@ class VideoOptions:
     """How to colour and write a film (the `vidcolor run` options)."""
     batch_size: int = 8
     temporal: str = "flow"  # see vidcolor.temporal
+    window: int = DEFAULT_WINDOW  # frames of temporal look-ahead
     crf: int = 18
     preset: str = "medium"
     codec: str | None = None  # None: the container's usual one (H.264, or VP9 for .webm)
@@ -87,6 +88,8 @@ def prepare_film(src: Path, dst: Path, options: VideoOptions, warn: Callable[[st
         raise UserError(f"unknown temporal mode {options.temporal!r} (choose from {', '.join(TEMPORAL_MODES)})")
     if options.batch_size < 1:
         raise UserError("the batch size must be at least 1")
+    if not 0 <= options.window <= MAX_WINDOW:
+        raise UserError(f"the look-ahead window must be 0 to {MAX_WINDOW} frames")
     codec = options.codec or CONTAINERS[dst.suffix.lower()][1]
     if codec not in CRF_MAX:
         raise UserError(f"unknown video codec {codec!r} (choose from {', '.join(CRF_MAX)})")
@@ -107,10 +110,13 @@ class Painter:
     """Colours batches of decoded frames: each frame's Y plane is kept, only U/V come from the model.
 
     Batches must come in film order: the temporal smoother carries colour from frame to frame.
+    With look-ahead a call returns fewer frames than it was given (the oldest ready ones, in
+    order); `flush` returns the rest once the film has ended.
     """
 
     def __init__(self, colorizer: Colorizer, smoother: TemporalSmoother, source: Source) -> None:
-        self.colorizer, self.smoother = colorizer, smoother
+        self.colorizer = colorizer
+        self.chroma: FilmChroma[tuple[av.VideoFrame, np.ndarray]] = FilmChroma(colorizer, smoother)
         self.width, self.height = source.width, source.height
         self.colorimetry = source.colorimetry
         self.fmt = pixel_format(self.width, self.height)
@@ -120,12 +126,20 @@ class Painter:
 
     def __call__(self, frames: list[av.VideoFrame]) -> list[av.VideoFrame]:
         y = np.stack([planes(normalise(f, self.fmt, self.width, self.height))[0] for f in frames])
-        L = self.colorimetry.luma_to_l(y)
-        ab = self.colorizer.colorize_l(L.to(self.colorizer.device), self.smoother).cpu().numpy()
-        lum = L[:, 0].numpy()
-        uv = [self.colorimetry.chroma(lum[i], ab[i], self.subsample) for i in range(len(frames))]
-        return [assemble(y[i], uv[i][..., 0], uv[i][..., 1], f, self.fmt, self.colorimetry)
-                for i, f in enumerate(frames)]
+        L = self.colorimetry.luma_to_l(y).to(self.colorizer.device)
+        return self._assemble(*self.chroma.push(L, list(zip(frames, y))))
+
+    def flush(self) -> list[av.VideoFrame]:
+        return self._assemble(*self.chroma.flush())
+
+    def _assemble(self, tags: list[tuple[av.VideoFrame, np.ndarray]], L: torch.Tensor,
+                  ab: torch.Tensor) -> list[av.VideoFrame]:
+        lum, ab = L[:, 0].cpu().numpy(), ab.cpu().numpy()
+        out = []
+        for i, (frame, y) in enumerate(tags):
+            uv = self.colorimetry.chroma(lum[i], ab[i], self.subsample)
+            out.append(assemble(y, uv[..., 0], uv[..., 1], frame, self.fmt, self.colorimetry))
+        return out
 
 
 class _Aborted(Exception):
@@ -190,7 +204,7 @@ def colour_film(job: FilmJob, colorizer: Colorizer | None, warn: Callable[[str],
     encoder = EncoderSettings(options.codec or CONTAINERS[suffix][1], options.crf, options.preset)
     if job.needs_model and colorizer is None:
         raise ValueError("this film needs a colorizer to colour it")
-    paint = Painter(colorizer, make_smoother(options.temporal), source) if job.needs_model else None
+    paint = Painter(colorizer, make_smoother(options.temporal, options.window), source) if job.needs_model else None
     incidents = Incidents(warn)
     check_writable(job.dst, options.overwrite)
     started = time.perf_counter()
@@ -381,6 +395,6 @@ def _colour(decoded: _Pipe, coloured: _Pipe, film: Route, paint: Painter | None,
                     batch = []
             else:
                 deliver(route, [item])
-        if batch and paint is not None:
-            deliver(film, paint(batch))
+        if paint is not None:
+            deliver(film, (paint(batch) if batch else []) + paint.flush())
     return count
