@@ -146,6 +146,13 @@ def test_the_temporal_smoother_sees_every_frame_once_in_film_order(clip, colour,
     assert len(seen) == 10 and disc == [2, 3, 4, 5]  # the disc passes x=10 in frames 2-5
 
 
+
+def test_a_caller_can_follow_the_progress_frame_by_frame(clip, colour, tmp_path):
+    src = clip("old.mp4", frames=19, audio=())
+    done: list[int] = []
+    colour(src.path, tmp_path / "new.mp4", batch_size=8, window=3, on_frames=done.append)
+    assert sum(done) == 19 and len(done) >= 3 and all(n > 0 for n in done)
+
 def test_every_smoothing_mode_the_command_line_offers_exists():
     for mode in TEMPORAL_MODES:
         make_smoother(mode)

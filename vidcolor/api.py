@@ -14,7 +14,8 @@ def colorize_video(src: str | Path, dst: str | Path, *, model: str | Colorizer =
                    device: str = "auto", working_size: int | None = None, batch_size: int = 8,
                    temporal: str = "flow", window: int = DEFAULT_WINDOW, crf: int = 18, preset: str = "medium",
                    codec: str | None = None, skip_color: bool = False, overwrite: bool = False, quiet: bool = False,
-                   warn: Callable[[str], None] = default_warn) -> FilmResult:
+                   warn: Callable[[str], None] = default_warn,
+                   on_frames: Callable[[int], None] | None = None) -> FilmResult:
     """Colour the black-and-white film `src` into `dst` (.mp4, .mkv, .mov or .webm).
 
     Luma, size, frame timing, sound and metadata are kept. `model` is a shipped model name, a
@@ -22,13 +23,14 @@ def colorize_video(src: str | Path, dst: str | Path, *, model: str | Colorizer =
     The source is checked before the model is loaded, so mistakes are reported at once.
     Raises UserError for anything wrong with the request; the output appears only when complete.
     Warnings (damage skipped, sound re-encoded, a film already in colour) go to `warn`, by
-    default to stderr; `quiet` only hides the progress bar.
+    default to stderr; `quiet` only hides the progress bar. `on_frames(n)` is told of every n frames
+    done (progress for a caller with its own display).
     """
     options = VideoOptions(batch_size=batch_size, temporal=temporal, window=window, crf=crf, preset=preset,
                            codec=codec, skip_color=skip_color, overwrite=overwrite, quiet=quiet)
     job = prepare_film(Path(src), Path(dst), options, warn)
     colorizer = _colorizer(model, device, working_size) if job.needs_model else None
-    return colour_film(job, colorizer, warn)
+    return colour_film(job, colorizer, warn, on_frames)
 
 
 def _colorizer(model: str | Colorizer, device: str, working_size: int | None) -> Colorizer:

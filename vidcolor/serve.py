@@ -190,23 +190,16 @@ class _UploadLimit:
         await self.app(scope, limited, send)
 
 
-def _film_colorizer(colorizer: "Colorizer", lock: threading.Lock,
-                    on_frames: Callable[[int], None]) -> "Colorizer":
-    """`colorizer` for one film: it holds the model lock per batch and reports the frames it coloured.
-
-    The film pipeline has no progress hook, so counting the frames that pass through the model
-    is how a job knows how far it has got.
-    """
+def _locked(colorizer: "Colorizer", lock: threading.Lock) -> "Colorizer":
+    """`colorizer` sharing its model with other jobs: each model pass holds `lock`."""
     from .inference import Colorizer
 
-    class FilmColorizer(Colorizer):
+    class LockedColorizer(Colorizer):
         def predict_low(self, L: "torch.Tensor") -> "tuple[torch.Tensor, torch.Tensor]":
             with lock:
-                low = super().predict_low(L)
-            on_frames(L.shape[0])
-            return low
+                return super().predict_low(L)
 
-    return FilmColorizer(colorizer.model, colorizer.meta, colorizer.device, colorizer.working_size)
+    return LockedColorizer(colorizer.model, colorizer.meta, colorizer.device, colorizer.working_size)
 
 
 def _png(rgb: "np.ndarray") -> bytes:
@@ -245,10 +238,11 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
 
     colorizer, label = _load(model, device)
     model_lock = threading.Lock()  # one model pass at a time: each already uses every core (or the GPU)
+    film_colorizer = _locked(colorizer, model_lock)
 
     def colour_film(job: _Job) -> None:
-        colorize_video(job.upload, job.result, model=_film_colorizer(colorizer, model_lock, job.advance),
-                       quiet=True, warn=job.warnings.append)
+        colorize_video(job.upload, job.result, model=film_colorizer, quiet=True, warn=job.warnings.append,
+                       on_frames=job.advance)
 
     films = _Films(colour_film, limits.retention_seconds, temp_root)
 

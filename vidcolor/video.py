@@ -197,8 +197,12 @@ class _Stage(threading.Thread):
             self._abort.set()
 
 
-def colour_film(job: FilmJob, colorizer: Colorizer | None, warn: Callable[[str], None] = default_warn) -> FilmResult:
-    """Run the pipeline for a prepared job; the output appears only if everything went through."""
+def colour_film(job: FilmJob, colorizer: Colorizer | None, warn: Callable[[str], None] = default_warn,
+                on_frames: Callable[[int], None] | None = None) -> FilmResult:
+    """Run the pipeline for a prepared job; the output appears only if everything went through.
+
+    `on_frames(n)` hears of every n film frames done, for progress shown elsewhere than the bar.
+    """
     source, options = job.source, job.options
     suffix = job.dst.suffix.lower()
     encoder = EncoderSettings(options.codec or CONTAINERS[suffix][1], options.crf, options.preset)
@@ -214,7 +218,8 @@ def colour_film(job: FilmJob, colorizer: Colorizer | None, warn: Callable[[str],
                 routes = plan_routes(inp, out, source, suffix, encoder, keep_colours=paint is None,
                                      incidents=incidents)
                 reader = SourceReader.for_routes(inp, routes, incidents)
-                frames = _stream(reader, OutputWriter(out, routes, incidents), routes, paint, source, options)
+                frames = _stream(reader, OutputWriter(out, routes, incidents), routes, paint, source, options,
+                                 on_frames)
             if frames == 0:
                 raise UserError(f"{source.path}: no video frame could be decoded")
     except OSError as exc:  # disk full, folder gone, ...
@@ -335,7 +340,7 @@ keep_freed_memory = _KeepFreedMemory()  # one for the process: films coloured in
 
 
 def _stream(reader: SourceReader, writer: OutputWriter, routes: list[Route], paint: Painter | None,
-            source: Source, options: VideoOptions) -> int:
+            source: Source, options: VideoOptions, on_frames: Callable[[int], None] | None = None) -> int:
     """Decode, colour and encode the whole film; returns how many video frames went through."""
     abort = threading.Event()
     size = max(16, 2 * options.batch_size)
@@ -353,7 +358,7 @@ def _stream(reader: SourceReader, writer: OutputWriter, routes: list[Route], pai
         for stage in stages:
             stage.start()
         try:
-            frames = _colour(decoded, coloured, routes[0], paint, source, options)
+            frames = _colour(decoded, coloured, routes[0], paint, source, options, on_frames)
             coloured.close()
             for stage in stages:
                 while stage.is_alive():  # short joins, so Ctrl-C still gets through
@@ -371,7 +376,7 @@ def _stream(reader: SourceReader, writer: OutputWriter, routes: list[Route], pai
 
 
 def _colour(decoded: _Pipe, coloured: _Pipe, film: Route, paint: Painter | None, source: Source,
-            options: VideoOptions) -> int:
+            options: VideoOptions, on_frames: Callable[[int], None] | None) -> int:
     """The main thread's stage: film frames go through the model in batches, the rest passes on."""
     batch: list[av.VideoFrame] = []
     count = 0
@@ -382,9 +387,11 @@ def _colour(decoded: _Pipe, coloured: _Pipe, film: Route, paint: Painter | None,
             nonlocal count
             for item in items:
                 coloured.put((route, item))
-            if route is film:
+            if route is film and items:
                 count += len(items)
                 progress.update(len(items))
+                if on_frames is not None:
+                    on_frames(len(items))
 
         for route, item in decoded:
             if route is film and paint is not None:
