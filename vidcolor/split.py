@@ -32,7 +32,7 @@ from .errors import UserError
 from .media import film_seconds
 from .atomic import check_writable, written_atomically
 from .temporal import make_smoother
-from .video import Painter, VideoOptions, _stream, prepare_film
+from .video import Painter, VideoOptions, prepare_film, run_stages
 from .video_formats import CONTAINERS
 from .video_io import (EncoderSettings, Incidents, OutputWriter, Payload, Route, SourceReader, film_stream, open_input,
                        open_output, plan_routes)
@@ -166,7 +166,7 @@ class PieceTask:
                 inp.seek(self.piece.warm, stream=film.source)
             reader = SourceReader(inp, [film.source], {film.source.index}, Incidents(warn))
             writer = _PieceWriter(self.part, self.piece)
-            _stream(_window(reader, self.piece, options.window), writer, [film], paint, source, options)
+            run_stages(_window(reader, self.piece, options.window), writer, [film], paint, source, options)
         if writer.frames == 0:
             raise UserError(f"{self.src}: no frame of piece {self.piece.index + 1} could be decoded")
         return Outcome(frames=writer.frames)

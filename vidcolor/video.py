@@ -15,9 +15,10 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator, Protocol
 
 import av
+from av.stream import Stream
 import numpy as np
 import torch
 from tqdm import tqdm
@@ -218,8 +219,8 @@ def colour_film(job: FilmJob, colorizer: Colorizer | None, warn: Callable[[str],
                 routes = plan_routes(inp, out, source, suffix, encoder, keep_colours=paint is None,
                                      incidents=incidents)
                 reader = SourceReader.for_routes(inp, routes, incidents)
-                frames = _stream(reader, OutputWriter(out, routes, incidents), routes, paint, source, options,
-                                 on_frames)
+                frames = run_stages(reader, OutputWriter(out, routes, incidents), routes, paint, source, options,
+                                    on_frames)
             if frames == 0:
                 raise UserError(f"{source.path}: no video frame could be decoded")
     except OSError as exc:  # disk full, folder gone, ...
@@ -339,9 +340,17 @@ class _KeepFreedMemory:
 keep_freed_memory = _KeepFreedMemory()  # one for the process: films coloured in several threads share it
 
 
-def _stream(reader: SourceReader, writer: OutputWriter, routes: list[Route], paint: Painter | None,
-            source: Source, options: VideoOptions, on_frames: Callable[[int], None] | None = None) -> int:
-    """Decode, colour and encode the whole film; returns how many video frames went through."""
+class FrameWriter(Protocol):
+    """Where the encode stage sends frames and packets: the output file, or a piece's packet file."""
+
+    def write(self, items: Iterable[tuple[Route, Payload]]) -> None: ...
+
+
+def run_stages(reader: Iterable[tuple[Stream, Payload]], writer: FrameWriter, routes: list[Route],
+               paint: Painter | None, source: Source, options: VideoOptions,
+               on_frames: Callable[[int], None] | None = None) -> int:
+    """Decode, colour and encode: the three threaded stages over whatever `reader` yields (a whole film,
+    or a piece of one) into `writer`; returns how many video frames went through."""
     abort = threading.Event()
     size = max(16, 2 * options.batch_size)
     decoded, coloured = _Pipe(size, abort), _Pipe(size, abort)
