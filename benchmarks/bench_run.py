@@ -29,8 +29,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import av
 import cv2
@@ -39,15 +40,22 @@ import skimage.data
 import torch
 from torch import nn
 
-from vidcolor import colorize_video
-from vidcolor import DEFAULT_MODEL
+from vidcolor import DEFAULT_MODEL, colorize_video
 from vidcolor.color import from_uint8_images, rgb_to_l
 from vidcolor.inference import Colorizer, FilmChroma, l_ab_to_uint8, working_shape
 from vidcolor.temporal import make_smoother
 from vidcolor.video import Painter, VideoOptions, keep_freed_memory
 from vidcolor.video_formats import CONTAINERS, PRESETS, TEMPORAL_MODES
-from vidcolor.video_io import (EncoderSettings, Incidents, OutputWriter, SourceReader, open_input, open_output,
-                               plan_routes, probe)
+from vidcolor.video_io import (
+    EncoderSettings,
+    Incidents,
+    OutputWriter,
+    SourceReader,
+    open_input,
+    open_output,
+    plan_routes,
+    probe,
+)
 from vidcolor.yuv import planes
 
 SIZES = ("640x360", "854x480", "1280x720")

@@ -5,10 +5,11 @@ fixture wraps it to write into the test's tmp_path. `probe` reads back what a te
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import av
 import numpy as np

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from photo_factory import landscape, photo_folder
 from safetensors.torch import load_file
 
 import vidcolor.training.train as train_module
-from photo_factory import landscape, photo_folder
 from vidcolor.cli import main
 from vidcolor.media import read_image, write_image
 from vidcolor.training.train import TrainOptions, train

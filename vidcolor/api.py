@@ -1,8 +1,8 @@
 """The Python API: colour a film in one call, with the same checks and behaviour as `vidcolor run`."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from . import DEFAULT_MODEL
 from .inference import Colorizer

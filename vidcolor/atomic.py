@@ -7,9 +7,9 @@ scheme lets a rerun sweep up what a killed run left behind.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from .errors import UserError
 

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import functools
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
@@ -156,7 +157,8 @@ def train(family: str, data: tuple[Path, ...], val: Path | None, out: Path, thre
     """Train a colourizer on folders of colour photos and videos."""
     import torch
 
-    from .training.train import TrainOptions, train as run_training
+    from .training.train import TrainOptions
+    from .training.train import train as run_training
 
     if threads:
         torch.set_num_threads(threads)
@@ -229,6 +231,6 @@ def evaluate_cmd(inputs: tuple[Path, ...], model: str, temporal: str, window: in
     click.echo(format_table(results))
 
 
-from .serve import serve_command  # noqa: E402  (serve needs nothing from here at import time)
+from .serve import serve_command  # last: serve imports nothing from here at import time
 
 main.add_command(serve_command, "serve")

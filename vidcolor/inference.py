@@ -98,7 +98,7 @@ class Colorizer:
         self.chroma_gain = float(self.meta.get("chroma_gain", 1.0))
 
     @classmethod
-    def load(cls, name_or_path: str, device: str = "auto", working_size: int | None = None) -> "Colorizer":
+    def load(cls, name_or_path: str, device: str = "auto", working_size: int | None = None) -> Colorizer:
         """A shipped model by name, or an exported .safetensors file, ready on `device`."""
         net, meta = load_model(name_or_path)
         return cls(net, meta, resolve_device(device), working_size)

@@ -1,8 +1,8 @@
 """Finding and reading the images and videos a user points us at."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import av
 import cv2

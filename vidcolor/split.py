@@ -20,22 +20,33 @@ import os
 import shutil
 import struct
 from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterable, Iterator
+from typing import BinaryIO
 
 import av
 from av.stream import Stream
 
+from .atomic import check_writable, written_atomically
 from .errors import UserError
 from .media import film_seconds
-from .atomic import check_writable, written_atomically
 from .temporal import make_smoother
 from .video import Painter, VideoOptions, prepare_film, run_stages
 from .video_formats import CONTAINERS
-from .video_io import (EncoderSettings, Incidents, OutputWriter, Payload, Route, SourceReader, film_stream, open_input,
-                       open_output, plan_routes)
+from .video_io import (
+    EncoderSettings,
+    Incidents,
+    OutputWriter,
+    Payload,
+    Route,
+    SourceReader,
+    film_stream,
+    open_input,
+    open_output,
+    plan_routes,
+)
 from .workers import Outcome, Settings, colorizer
 
 WARMUP_SECONDS = 2.0  # smoothing forgets what came before within a second or so

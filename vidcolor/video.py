@@ -13,23 +13,36 @@ import queue
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Protocol
+from typing import Protocol
 
 import av
-from av.stream import Stream
 import numpy as np
 import torch
+from av.stream import Stream
 from tqdm import tqdm
 
+from .atomic import check_writable, written_atomically
 from .errors import UserError
 from .inference import Colorizer, FilmChroma
-from .atomic import check_writable, written_atomically
 from .temporal import TemporalSmoother, make_smoother
 from .video_formats import CONTAINERS, CRF_MAX, DEFAULT_WINDOW, MAX_WINDOW, PRESETS, TEMPORAL_MODES
-from .video_io import (EncoderSettings, Incidents, OutputWriter, Payload, Route, Source,
-                       SourceReader, check_encoder, open_input, open_output, plan_routes, probe)
+from .video_io import (
+    EncoderSettings,
+    Incidents,
+    OutputWriter,
+    Payload,
+    Route,
+    Source,
+    SourceReader,
+    check_encoder,
+    open_input,
+    open_output,
+    plan_routes,
+    probe,
+)
 from .yuv import assemble, normalise, pixel_format, planes
 
 

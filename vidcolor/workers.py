@@ -15,10 +15,11 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Any, Callable, Hashable, Protocol
+from typing import Any, Protocol
 
 from .errors import UserError
 from .inference import Colorizer

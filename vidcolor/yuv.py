@@ -55,7 +55,7 @@ class Colorimetry:
     kb: float
 
     @classmethod
-    def of(cls, frame: av.VideoFrame) -> "Colorimetry":
+    def of(cls, frame: av.VideoFrame) -> Colorimetry:
         """The frame's own matrix; untagged films get the usual guess (BT.709 for HD, else BT.601)."""
         space = frame.colorspace if frame.colorspace in _MATRICES else (_BT709 if frame.height >= 720 else _BT601)
         return cls(space, *_MATRICES[space])

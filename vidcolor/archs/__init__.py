@@ -4,7 +4,8 @@
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from torch import nn
 
@@ -27,4 +28,4 @@ def build_model(family: str, **options: Any) -> nn.Module:
         raise ValueError(f"unknown model family {family!r} (choose from {', '.join(FAMILIES)})") from None
 
 
-__all__ = ["FAMILIES", "build_model", "PatchDiscriminator", "UNetColorizer", "FusionColorizer"]
+__all__ = ["FAMILIES", "FusionColorizer", "PatchDiscriminator", "UNetColorizer", "build_model"]

@@ -64,7 +64,7 @@ class FrozenBackbone(nn.Module):
         self.stage_channels = [f.shape[1] for f in feats]
         self.head_channels = head.shape[1]
 
-    def train(self, mode: bool = True) -> "FrozenBackbone":
+    def train(self, mode: bool = True) -> FrozenBackbone:
         """Stay in eval mode: the pretrained BatchNorm statistics must not drift."""
         return super().train(False)
 
@@ -140,7 +140,7 @@ class FusionColorizer(nn.Module):
         e4 = self.enc4(e2)
         e8 = self.enc8(e4)
         size = e8.shape[-2:]
-        up = lambda t: F.interpolate(t, size=size, mode="bilinear", align_corners=False)  # noqa: E731
+        up = lambda t: F.interpolate(t, size=size, mode="bilinear", align_corners=False)
         g = glob[:, :, None, None].expand(-1, -1, *size)
         x = self.post(self.attention(self.fuse(torch.cat([e8, s8, up(s16), up(s32), g], dim=1))))
         x = self.up4(x, torch.cat([e4, s4], dim=1))
