@@ -26,6 +26,7 @@ from .media import find_media, is_image, is_video, read_image, video_frames
 from .metrics import CdcMeter, WarpErrorMeter, colourfulness, psnr, ssim
 from .temporal import make_smoother
 from .training.report import sample_grid
+from .video_formats import DEFAULT_WINDOW
 
 STRIP_FRAMES = 6
 
@@ -91,7 +92,7 @@ def _frame_count(path: Path) -> int:
 
 
 def evaluate_item(colorizer: Colorizer, path: Path, reference: bool, temporal: str,
-                  max_frames: int | None, report_dir: Path | None, window: int = 0,
+                  max_frames: int | None, report_dir: Path | None, window: int = DEFAULT_WINDOW,
                   batch_size: int = 8) -> dict[str, float]:
     """Score one photo or video; writes its side-by-side PNG (or frame strip) into `report_dir`."""
     video = is_video(path)
@@ -129,7 +130,7 @@ def evaluate_item(colorizer: Colorizer, path: Path, reference: bool, temporal: s
 
 def evaluate(colorizer: Colorizer, inputs: list[Path], reference: bool = True, temporal: str = "flow",
              max_frames: int | None = None, report_dir: Path | None = None,
-             window: int = 0) -> dict[str, dict[str, float]]:
+             window: int = DEFAULT_WINDOW) -> dict[str, dict[str, float]]:
     """Score every photo and video in `inputs` (files or folders); optionally write a report folder."""
     items: list[Path] = []
     for p in inputs:

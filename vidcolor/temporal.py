@@ -92,24 +92,25 @@ class Link(NamedTuple):
         return cv2.remap(ab, self.where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
-def _luma_trust(L: np.ndarray, seen: np.ndarray, sigma: float) -> np.ndarray:
-    """High where the neighbour shows the same luma at the linked pixel (so it is the same surface)."""
-    return np.exp(-((L - seen) ** 2) / (2 * sigma ** 2)).astype(np.float32)
-
-
 class StillMotion:
     """No motion compensation: a pixel is linked to the same pixel while its luma stays."""
 
     def links(self, prev: np.ndarray, cur: np.ndarray, ahead: bool) -> tuple[Link, Link | None] | None:
-        link = Link(None, _luma_trust(cur, prev, 6.0))
+        link = Link(None, np.exp(-((cur - prev) ** 2) / (2 * 6.0 ** 2)).astype(np.float32))
         return link, link if ahead else None
 
 
 class FlowMotion:
-    """Links along DIS optical flow on L, trusted where forward and backward flow agree and luma matches."""
+    """Links along DIS optical flow on L, trusted where forward and backward flow agree and luma matches.
 
-    def __init__(self, min_reliable: float = 0.2) -> None:
-        self.min_reliable = min_reliable
+    Two standards: a generous one weights the blend (`flow_sigma` pixels of forward-backward
+    disagreement at working size, `luma_sigma` L units of luma difference, each where trust falls
+    to e^-0.5), and a strict one (1 px, 5 L units) decides whether the flow worked at all, so a
+    cut between two similar-looking shots still starts afresh.
+    """
+
+    def __init__(self, min_reliable: float = 0.2, flow_sigma: float = 2.0, luma_sigma: float = 8.0) -> None:
+        self.min_reliable, self.flow_sigma, self.luma_sigma = min_reliable, flow_sigma, luma_sigma
         self.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
         self.grid = np.zeros((0, 0, 2), np.float32)
 
@@ -121,19 +122,23 @@ class FlowMotion:
         if self.grid.shape[:2] != cur.shape:
             h, w = cur.shape
             self.grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)), -1)
-        back = self._link(bw, fw, cur, prev)
-        if float((back.conf > 0.5).mean()) < self.min_reliable:
+        back, reliable = self._link(bw, fw, cur, prev)
+        if reliable < self.min_reliable:
             return None  # a cut the histogram missed, or chaos
-        return back, self._link(fw, bw, prev, cur) if ahead else None
+        return back, self._link(fw, bw, prev, cur)[0] if ahead else None
 
-    def _link(self, flow: np.ndarray, reverse: np.ndarray, L: np.ndarray, other: np.ndarray) -> Link:
+    def _link(self, flow: np.ndarray, reverse: np.ndarray, L: np.ndarray, other: np.ndarray) -> tuple[Link, float]:
+        """The link along `flow`, and the share of pixels that pass the strict standard."""
         h, w = L.shape
         where = self.grid + flow
         round_trip = np.sum((flow + cv2.remap(reverse, where, None, cv2.INTER_LINEAR,
                                               borderMode=cv2.BORDER_REPLICATE)) ** 2, axis=-1)
         seen = cv2.remap(other.astype(np.float32), where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        luma = (L - seen) ** 2
         inside = (where[..., 0] >= 0) & (where[..., 0] <= w - 1) & (where[..., 1] >= 0) & (where[..., 1] <= h - 1)
-        return Link(where, np.exp(-round_trip / 2.0) * _luma_trust(L, seen, 5.0) * inside)
+        trust = np.exp(-round_trip / (2 * self.flow_sigma ** 2) - luma / (2 * self.luma_sigma ** 2)) * inside
+        strict = np.exp(-round_trip / 2.0 - luma / (2 * 5.0 ** 2)) * inside
+        return Link(where, trust.astype(np.float32)), float((strict > 0.5).mean())
 
 
 @dataclass

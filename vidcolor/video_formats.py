@@ -14,5 +14,5 @@ VIDEO_CODECS = tuple(CRF_MAX)
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 DEVICES = ("auto", "cpu", "cuda", "mps")  # vidcolor.inference.resolve_device
 TEMPORAL_MODES = ("flow", "ema", "none")  # vidcolor.temporal.make_smoother; here so the CLI need not import it
-DEFAULT_WINDOW = 0  # frames of temporal look-ahead unless asked
+DEFAULT_WINDOW = 8  # frames of temporal look-ahead: steadier colour than the past alone (benchmarks/README.md)
 MAX_WINDOW = 64  # frames of temporal look-ahead: each held back costs one decoded frame of memory
