@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from vidcolor.temporal import SceneCutDetector, make_smoother
+from vidcolor.temporal import SceneCutDetector, frames_ahead, make_smoother
 
 
 def _texture(seed: int, h: int = 64, w: int = 96) -> np.ndarray:
@@ -71,10 +71,10 @@ def _everything(smoother, L: torch.Tensor, ab: torch.Tensor, batch: int = 3) -> 
     return [len(p) for p in parts], torch.cat(parts)
 
 
-def test_look_ahead_holds_back_just_the_window_and_gives_every_frame_back_in_order():
+def test_look_ahead_holds_back_at_most_twice_the_window_and_gives_every_frame_back_in_order():
     L, ab = _film([_texture(6)] * 10), _flickering_chroma(10)
     counts, out = _everything(make_smoother("flow", window=4), L, ab)
-    assert counts == [0, 2, 3, 1, 4] and len(out) == 10
+    assert counts == [0, 0, 4, 0, 6] and len(out) == 10  # settled 4 at a time once 8 are held
     _, at_once = _everything(make_smoother("flow", window=4), L, ab, batch=10)
     torch.testing.assert_close(out, at_once)
 
@@ -86,6 +86,16 @@ def test_look_ahead_steadies_the_first_frames_of_a_shot_too():
     _, ahead = _everything(make_smoother("flow", window=6), L, ab)
     assert (ahead[:3] - truth).abs().mean() < 0.7 * (causal[:3] - truth).abs().mean()
     assert ahead.std(dim=0).mean() < causal.std(dim=0).mean()
+
+
+def test_a_frame_sees_exactly_frames_ahead_of_it_and_no_further():
+    L, ab = _film([_texture(6)] * 12), _flickering_chroma(12)
+    _, whole = _everything(make_smoother("flow", window=3), L, ab)
+    seen = 1 + frames_ahead(3)
+    _, cut_there = _everything(make_smoother("flow", window=3), L[:seen], ab[:seen])
+    _, cut_sooner = _everything(make_smoother("flow", window=3), L[:seen - 1], ab[:seen - 1])
+    torch.testing.assert_close(whole[0], cut_there[0])
+    assert not torch.allclose(whole[0], cut_sooner[0])
 
 
 def test_look_ahead_never_reaches_across_a_scene_cut():

@@ -32,7 +32,7 @@ from av.stream import Stream
 from .atomic import check_writable, written_atomically
 from .errors import UserError
 from .media import film_seconds
-from .temporal import make_smoother
+from .temporal import frames_ahead, make_smoother
 from .video import Painter, VideoOptions, prepare_film, run_stages
 from .video_formats import CONTAINERS
 from .video_io import (
@@ -177,7 +177,8 @@ class PieceTask:
                 inp.seek(self.piece.warm, stream=film.source)
             reader = SourceReader(inp, [film.source], {film.source.index}, Incidents(warn))
             writer = _PieceWriter(self.part, self.piece)
-            run_stages(_window(reader, self.piece, options.window), writer, [film], paint, source, options)
+            frames = _window(reader, self.piece, frames_ahead(options.window))
+            run_stages(frames, writer, [film], paint, source, options)
         if writer.frames == 0:
             raise UserError(f"{self.src}: no frame of piece {self.piece.index + 1} could be decoded")
         return Outcome(frames=writer.frames)

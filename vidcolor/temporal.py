@@ -131,14 +131,14 @@ class FlowMotion:
         """The link along `flow`, and the share of pixels that pass the strict standard."""
         h, w = L.shape
         where = self.grid + flow
-        round_trip = np.sum((flow + cv2.remap(reverse, where, None, cv2.INTER_LINEAR,
-                                              borderMode=cv2.BORDER_REPLICATE)) ** 2, axis=-1)
+        miss = flow + cv2.remap(reverse, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        round_trip = miss[..., 0] ** 2 + miss[..., 1] ** 2
         seen = cv2.remap(other.astype(np.float32), where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         luma = (L - seen) ** 2
         inside = (where[..., 0] >= 0) & (where[..., 0] <= w - 1) & (where[..., 1] >= 0) & (where[..., 1] <= h - 1)
         trust = np.exp(-round_trip / (2 * self.flow_sigma ** 2) - luma / (2 * self.luma_sigma ** 2)) * inside
-        strict = np.exp(-round_trip / 2.0 - luma / (2 * 5.0 ** 2)) * inside
-        return Link(where, trust.astype(np.float32)), float((strict > 0.5).mean())
+        strict = (round_trip / 2.0 + luma / (2 * 5.0 ** 2) < np.log(2.0)) & inside  # exp(-...) > 0.5
+        return Link(where, trust.astype(np.float32)), float(strict.mean())
 
 
 @dataclass
@@ -151,10 +151,10 @@ class _Held:
 class RecurrentSmoothing:
     """Each frame's prediction is blended with the previous output carried along a motion link.
 
-    With a look-ahead window of K frames it is a fixed-lag forward-backward smoother: a frame's
-    output is settled by a second, backward pass over the forward results of the K frames after
-    it, so colour is pulled towards the future as well as the past (no trailing after motion, and
-    the first frames of a shot are as steady as the rest). Memory: K small frames.
+    With a look-ahead window of K frames it is a forward-backward smoother: a frame's output is
+    settled by a second, backward pass over the forward results of at least K frames after it, so
+    colour is pulled towards the future as well as the past (no trailing after motion, and the
+    first frames of a shot are as steady as the rest). Memory: at most 2K small frames.
     """
 
     def __init__(self, motion: StillMotion | FlowMotion, strength: float, window: int = 0) -> None:
@@ -186,28 +186,48 @@ class RecurrentSmoothing:
                     self.held[-1].ahead = ahead
             self.held.append(_Held(pred))
             self.prev_L, self.prev_out = l, pred
-            if len(self.held) > self.window:
-                settled.append(self._settle())
+            if len(self.held) >= max(1, 2 * self.window):
+                settled += self._settle(max(1, self.window))
         return self._tensor(settled)
 
     def flush(self) -> torch.Tensor:
-        return self._tensor([self._settle() for _ in range(len(self.held))])
+        return self._tensor(self._settle(len(self.held)))
 
     def _blend(self, own: np.ndarray, link: Link, neighbour: np.ndarray) -> np.ndarray:
-        return own + (self.strength * link.conf)[..., None] * (link.pull(neighbour) - own)
-
-    def _settle(self) -> np.ndarray:
-        """The final chroma of the oldest held frame: a backward pass from the newest one down to it."""
-        out = self.held[-1].forward
-        for frame in list(self.held)[-2::-1]:
-            out = frame.forward if frame.ahead is None else self._blend(frame.forward, frame.ahead, out)
-        self.held.popleft()
+        out = link.pull(neighbour) - own
+        out *= (self.strength * link.conf)[..., None]
+        out += own
         return out
+
+    def _settle(self, n: int) -> list[np.ndarray]:
+        """The final chroma of the `n` oldest held frames: one backward pass from the newest down to them.
+
+        Passes run once per `window` frames over the 2·window held, so each frame gets between
+        window and 2·window - 1 frames of look-ahead for two blends' work, not window blends.
+        """
+        if not self.held:
+            return []
+        frames = list(self.held)
+        out = frames[-1].forward
+        settled = [out] if len(frames) <= n else []
+        for i in range(len(frames) - 2, -1, -1):
+            frame = frames[i]
+            out = frame.forward if frame.ahead is None else self._blend(frame.forward, frame.ahead, out)
+            if i < n:
+                settled.append(out)
+        for _ in range(n):
+            self.held.popleft()
+        return settled[::-1]
 
     def _tensor(self, frames: list[np.ndarray]) -> torch.Tensor:
         if not frames:
             return self.empty
         return torch.from_numpy(np.stack(frames).transpose(0, 3, 1, 2).copy()).to(self.empty)
+
+
+def frames_ahead(window: int) -> int:
+    """The most frames after a frame that can still change its colour, with a look-ahead `window`."""
+    return max(0, 2 * window - 1)
 
 
 def make_smoother(mode: str, window: int = 0) -> TemporalSmoother:
