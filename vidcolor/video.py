@@ -415,12 +415,17 @@ def _colour(decoded: _Pipe, coloured: _Pipe, film: Route, paint: Painter | None,
                 if on_frames is not None:
                     on_frames(len(items))
 
+        untimed = 0  # frames through the model since the last timed batch
         for route, item in decoded:
             if route is film and paint is not None:
                 batch.append(item)  # type: ignore[arg-type]
                 if len(batch) == options.batch_size:
-                    deliver(film, paint(batch))
-                    threads.batch_done(len(batch))
+                    done = paint(batch)
+                    deliver(film, done)
+                    untimed += len(batch)
+                    if done:  # time only stretches that deliver: held-back frames do their output work later
+                        threads.batch_done(untimed)
+                        untimed = 0
                     batch = []
             else:
                 deliver(route, [item])
