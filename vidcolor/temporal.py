@@ -42,8 +42,8 @@ def _luma_signature(L: np.ndarray) -> np.ndarray | None:
     std = float(L.std())
     if std < 2.0:
         return None
-    z = (L - L.mean()) / std
-    hist, _ = np.histogram(z, bins=32, range=(-3.0, 3.0))
+    bins = np.floor((L - L.mean()) * (32 / 6.0 / std) + 16.0).astype(np.int64).ravel()  # z in [-3, 3) -> 0..31
+    hist = np.bincount(bins[(bins >= 0) & (bins < 32)], minlength=32)  # np.histogram's result, several times faster
     return hist / max(1, hist.sum())
 
 
