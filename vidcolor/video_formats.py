@@ -15,4 +15,4 @@ PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "sl
 DEVICES = ("auto", "cpu", "cuda", "mps")  # vidcolor.inference.resolve_device
 TEMPORAL_MODES = ("flow", "ema", "none")  # vidcolor.temporal.make_smoother; here so the CLI need not import it
 DEFAULT_WINDOW = 8  # frames of temporal look-ahead: steadier colour than the past alone (benchmarks/README.md)
-MAX_WINDOW = 64  # frames of temporal look-ahead: each held back costs one decoded frame of memory
+MAX_WINDOW = 32  # frames of temporal look-ahead: up to twice as many decoded frames are held in memory
