@@ -140,17 +140,16 @@ class Stopwatch(nn.Module):
         self.seconds = 0.0
 
     def forward(self, *args: Any) -> Any:
-        start = time.perf_counter()
-        try:
-            return self.inner(*args)
-        finally:
-            self.seconds += time.perf_counter() - start
+        return self._timed(self.inner, *args)
 
     def flush(self) -> Any:
         """The smoother's held-back frames, timed too."""
+        return self._timed(self.inner.flush)  # type: ignore[union-attr]
+
+    def _timed(self, call: Callable[..., Any], *args: Any) -> Any:
         start = time.perf_counter()
         try:
-            return self.inner.flush()  # type: ignore[union-attr]
+            return call(*args)
         finally:
             self.seconds += time.perf_counter() - start
 
@@ -313,7 +312,8 @@ def measure(film: Path, warmup: Path, colorizer: Colorizer, options: VideoOption
 def peak_rss(film: Path, model: str, options: VideoOptions) -> Row:
     """Peak RSS of a fresh process that loads the model and colours `film`."""
     args = [sys.executable, __file__, "--rss-of", str(film), "--model", model, "--batch-size", str(options.batch_size),
-            "--temporal", options.temporal, "--window", str(options.window), "--crf", str(options.crf), "--preset", options.preset]
+            "--temporal", options.temporal, "--window", str(options.window), "--crf", str(options.crf),
+            "--preset", options.preset]
     done = subprocess.run(args, capture_output=True, text=True, check=False)
     if done.returncode:
         raise SystemExit(f"the memory run on {film} failed:\n{done.stderr}")
@@ -415,8 +415,8 @@ def main() -> None:
     colorizer = Colorizer.load(args.model)
     settings = {"model": args.model, "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
                 "torch": torch.__version__, "pyav": av.__version__,
-                "options": {"batch_size": options.batch_size, "temporal": options.temporal, "window": options.window, "crf": options.crf,
-                            "preset": options.preset},
+                "options": {"batch_size": options.batch_size, "temporal": options.temporal, "window": options.window,
+                            "crf": options.crf, "preset": options.preset},
                 "load_before": os.getloadavg()}
     rows = []
     for film in films:

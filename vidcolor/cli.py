@@ -81,8 +81,8 @@ def _count_or_auto(minimum: int) -> Callable[[click.Context, click.Parameter, st
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @friendly
 def run(src: Path, dst: Path, model: str, device: str, working_size: int | None, batch_size: int, temporal: str,
-        window: int, crf: int, preset: str, codec: str | None, skip_color: bool, overwrite: bool, include: tuple[str, ...],
-        exclude: tuple[str, ...], force: bool, jobs: int | str, ray_address: str | None, split: int | str | None,
+        window: int, crf: int, preset: str, codec: str | None, skip_color: bool, overwrite: bool,
+        include: tuple[str, ...], exclude: tuple[str, ...], force: bool, jobs: int | str, ray_address: str | None, split: int | str | None,
         verbose: bool, quiet: bool) -> None:
     """Colour a film, a photo, or a whole folder (recursively: photos and films) into OUTPUT."""
     from .media import is_image
@@ -96,8 +96,8 @@ def run(src: Path, dst: Path, model: str, device: str, working_size: int | None,
         from .video import VideoOptions
 
         settings = worker_settings(model, device, working_size,
-                                   VideoOptions(batch_size=batch_size, temporal=temporal, window=window, crf=crf, preset=preset,
-                                                codec=codec, skip_color=skip_color, overwrite=True, quiet=True))
+                                   VideoOptions(batch_size=batch_size, temporal=temporal, window=window, crf=crf,
+                                                preset=preset, codec=codec, skip_color=skip_color, overwrite=True, quiet=True))
         options = ArchiveOptions(include, exclude, force, overwrite, None if jobs == "auto" else int(jobs),
                                  ray_address, split, verbose, quiet)
         if src.is_dir():
@@ -220,8 +220,8 @@ def frames(videos: tuple[Path, ...], dst: Path, every: int) -> None:
 @click.option("-o", "--output", "report_dir", type=click.Path(path_type=Path), help="Report folder (JSON, CSV, PNGs).")
 @click.option("--device", default="auto", type=click.Choice(DEVICES), show_default=True)
 @friendly
-def evaluate_cmd(inputs: tuple[Path, ...], model: str, temporal: str, window: int, no_reference: bool, max_frames: int | None,
-                 report_dir: Path | None, device: str) -> None:
+def evaluate_cmd(inputs: tuple[Path, ...], model: str, temporal: str, window: int, no_reference: bool,
+                 max_frames: int | None, report_dir: Path | None, device: str) -> None:
     """Score colourization of colour photos/videos against the truth (or B&W film without one)."""
     from .evaluate import evaluate, format_table
     from .inference import Colorizer

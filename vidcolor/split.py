@@ -62,6 +62,9 @@ class Piece:
     end: int | None  # the next piece's start (None: to the end of the film)
     warm: int  # frames from here to `start` are coloured only to warm the smoother up
 
+    def past_end(self, pts: int) -> bool:
+        return self.end is not None and pts >= self.end
+
 
 def _ignore(message: str) -> None:
     """Where the warnings go that the whole run's join (or nobody) needs to hear."""
@@ -192,7 +195,7 @@ def _window(reader: Iterable[tuple[Stream, Payload]], piece: Piece,
         if first and frame.pts > piece.start:
             raise UserError("cannot seek precisely in this film (pieces would lose frames); colour it without --split")
         first = False
-        if piece.end is not None and frame.pts >= piece.end:
+        if piece.past_end(frame.pts):
             if beyond == lookahead:
                 return
             beyond += 1
@@ -210,7 +213,7 @@ class _PieceWriter:
         route = None
         with self.path.open("wb") as out:
             for route, frame in items:
-                if frame.pts >= self.piece.start and (self.piece.end is None or frame.pts < self.piece.end):
+                if frame.pts >= self.piece.start and not self.piece.past_end(frame.pts):
                     self._save(out, route.target.encode(frame))
                     self.frames += 1
             if route is not None:
