@@ -82,8 +82,8 @@ def _count_or_auto(minimum: int) -> Callable[[click.Context, click.Parameter, st
 @friendly
 def run(src: Path, dst: Path, model: str, device: str, working_size: int | None, batch_size: int, temporal: str,
         window: int, crf: int, preset: str, codec: str | None, skip_color: bool, overwrite: bool,
-        include: tuple[str, ...], exclude: tuple[str, ...], force: bool, jobs: int | str, ray_address: str | None, split: int | str | None,
-        verbose: bool, quiet: bool) -> None:
+        include: tuple[str, ...], exclude: tuple[str, ...], force: bool, jobs: int | str, ray_address: str | None,
+        split: int | str | None, verbose: bool, quiet: bool) -> None:
     """Colour a film, a photo, or a whole folder (recursively: photos and films) into OUTPUT."""
     from .media import is_image
 
@@ -97,7 +97,8 @@ def run(src: Path, dst: Path, model: str, device: str, working_size: int | None,
 
         settings = worker_settings(model, device, working_size,
                                    VideoOptions(batch_size=batch_size, temporal=temporal, window=window, crf=crf,
-                                                preset=preset, codec=codec, skip_color=skip_color, overwrite=True, quiet=True))
+                                                preset=preset, codec=codec, skip_color=skip_color, overwrite=True,
+                                                quiet=True))
         options = ArchiveOptions(include, exclude, force, overwrite, None if jobs == "auto" else int(jobs),
                                  ray_address, split, verbose, quiet)
         if src.is_dir():
