@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import av
 import numpy as np
 import pytest
 import torch
@@ -71,6 +72,22 @@ def test_a_black_and_white_film_comes_out_in_colour_with_its_own_luma(clip, colo
     assert max(c.mean() for c in before.chroma) < 1
     assert min(c.mean() for c in after.chroma) > 5
     assert warnings == []
+
+
+def test_each_frame_gets_the_colours_it_would_get_as_a_photo(clip, colour, colorizer, tmp_path):
+    src = clip("old.mp4", frames=6, width=96, height=64)
+    colour(src.path, tmp_path / "new.mkv", temporal="none", crf=0)  # lossless: only our chroma differs
+    with av.open(str(src.path)) as before, av.open(str(tmp_path / "new.mkv")) as after:
+        for old, new in zip(before.decode(video=0), after.decode(video=0), strict=True):
+            as_photo = av.VideoFrame.from_ndarray(colorizer.colorize_rgb(old.to_ndarray(format="rgb24")), "rgb24")
+            # U/V only: a film keeps its luma Y', a photo its lightness L, which differ where colour is strong
+            film_uv, photo_uv = (_planes(f.reformat(format="yuv444p", dst_colorspace=new.colorspace))[1:]
+                                 for f in (new, as_photo))
+            assert all(np.abs(a - b).mean() < 1 for a, b in zip(film_uv, photo_uv, strict=True))
+
+
+def _planes(frame: av.VideoFrame) -> list[np.ndarray]:
+    return [np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, : p.width].astype(int) for p in frame.planes]
 
 
 def test_every_frame_keeps_its_timestamp_and_the_film_its_duration(clip, colour, tmp_path):

@@ -148,16 +148,21 @@ class FilmChroma(Generic[Tag]):
     so `push` hands back the oldest frames that are ready (fewer than it was given, at first)
     and `flush` the rest at the end. Each frame travels with a caller's tag (the decoded frame,
     the reference image...) so the caller never has to count.
+
+    `subsample` 2 hands back chroma (and L) at half the frame's size, for 4:2:0 video: chroma is
+    upsampled straight to the size of the U/V planes instead of to full size and back down.
     """
 
-    def __init__(self, colorizer: Colorizer, smoother: TemporalSmoother) -> None:
-        self.colorizer, self.smoother = colorizer, smoother
-        self.pending: deque[tuple[Tag, torch.Tensor, torch.Tensor]] = deque()  # tag, L at working size, L
+    def __init__(self, colorizer: Colorizer, smoother: TemporalSmoother, subsample: int = 1) -> None:
+        self.colorizer, self.smoother, self.subsample = colorizer, smoother, subsample
+        self.pending: deque[tuple[Tag, torch.Tensor, torch.Tensor]] = deque()  # tag, L at working size, guide L
 
     def push(self, L: torch.Tensor, tags: Sequence[Tag]) -> tuple[list[Tag], torch.Tensor, torch.Tensor]:
-        """(B, 1, H, W) full-resolution L of the next frames -> (tags, L, a/b in Lab units) of the ready ones."""
+        """(B, 1, H, W) full-resolution L of the next frames -> (tags, L, a/b in Lab units) of the ready ones,
+        at 1/`subsample` of the frames' size."""
         L_low, ab_low = self.colorizer.predict_low(L)
-        self.pending.extend(zip(tags, L_low, L, strict=True))
+        guide = F.avg_pool2d(L, self.subsample) if self.subsample > 1 else L
+        self.pending.extend(zip(tags, L_low, guide, strict=True))
         return self._finish(self.smoother(L_low, ab_low))
 
     def flush(self) -> tuple[list[Tag], torch.Tensor, torch.Tensor]:

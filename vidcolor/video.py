@@ -130,11 +130,11 @@ class Painter:
 
     def __init__(self, colorizer: Colorizer, smoother: TemporalSmoother, source: Source) -> None:
         self.colorizer = colorizer
-        self.chroma: FilmChroma[tuple[av.VideoFrame, np.ndarray]] = FilmChroma(colorizer, smoother)
         self.width, self.height = source.width, source.height
         self.colorimetry = source.colorimetry
         self.fmt = pixel_format(self.width, self.height)
-        self.subsample = 2 if self.fmt == "yuv420p" else 1
+        self.chroma: FilmChroma[tuple[av.VideoFrame, np.ndarray]] = FilmChroma(
+            colorizer, smoother, subsample=2 if self.fmt == "yuv420p" else 1)
         # oneDNN's own layout, ~15% faster convolutions on CPU (in place; the weights' values are unchanged)
         colorizer.model.to(memory_format=torch.channels_last)
 
@@ -151,7 +151,7 @@ class Painter:
         lum, ab = L[:, 0].cpu().numpy(), ab.cpu().numpy()
         out = []
         for i, (frame, y) in enumerate(tags):
-            uv = self.colorimetry.chroma(lum[i], ab[i], self.subsample)
+            uv = self.colorimetry.chroma(lum[i], ab[i])
             out.append(assemble(y, uv[..., 0], uv[..., 1], frame, self.fmt, self.colorimetry))
         return out
 

@@ -64,16 +64,14 @@ class Colorimetry:
         """(B, H, W) uint8 limited-range Y -> (B, 1, H, W) L in [0, 100], as for a grey pixel of that luma."""
         return torch.from_numpy(_L_OF_LUMA[y])[:, None]
 
-    def chroma(self, L: np.ndarray, ab: np.ndarray, subsample: int) -> np.ndarray:
-        """One frame's (H, W) L and (2, H, W) a/b -> (H/s, W/s, 2) uint8 limited-range U/V, s = `subsample`.
+    def chroma(self, L: np.ndarray, ab: np.ndarray) -> np.ndarray:
+        """(h, w) L and (2, h, w) a/b at the chroma planes' size -> (h, w, 2) uint8 limited-range U/V.
 
-        OpenCV averages and converts several times faster than torch on CPU. b is first capped where
+        OpenCV converts several times faster than torch on CPU. b is first capped where
         f(Z) would go negative, as skimage's conversion does and OpenCV's does not, so that every a/b,
         out of gamut or not, gets skimage's colour (U/V at most 1 code apart, from rounding).
         """
-        h, w = L.shape[0] // subsample, L.shape[1] // subsample
-        lab = cv2.merge([c if subsample == 1 else cv2.resize(c, (w, h), interpolation=cv2.INTER_AREA)
-                         for c in (L, ab[0], ab[1])])
+        lab = cv2.merge([L, ab[0], ab[1]])
         np.minimum(lab[..., 2], (lab[..., 0] + 16.0) * (200.0 / 116.0), out=lab[..., 2])
         uv = cv2.transform(cv2.cvtColor(lab, cv2.COLOR_Lab2RGB), self._rgb_to_uv())
         return np.clip(np.rint(uv), 0, 255).astype(np.uint8)
