@@ -16,6 +16,7 @@ from photo_factory import landscape, photo_folder
 from safetensors.torch import load_file
 
 import vidcolor.training.train as train_module
+from vidcolor.archs import build_model
 from vidcolor.cli import main
 from vidcolor.media import read_image, write_image
 from vidcolor.training.train import TrainOptions, train
@@ -38,6 +39,25 @@ def test_short_training_run_lowers_the_colour_error(tmp_path, family):
     assert rows[-1]["ab_mse"] < rows[0]["ab_mse"]
     for artefact in ("checkpoint.pt", "last.safetensors", "curves.png", "samples.png"):
         assert (run / artefact).is_file()
+
+
+def test_fine_tuned_backbone_stages_are_stored_and_used_by_run(tmp_path):
+    photos = photo_folder(tmp_path / "photos", n=6)
+    run = tmp_path / "run"
+    train(TrainOptions(model="fusion", data=[photos], out=run, steps=3, tune_backbone=1, **TINY))
+    stored = load_file(str(run / "last.safetensors"))
+    backbone = {k for k in stored if k.startswith("backbones.")}
+    blocks = {int(k.split("_blocks.")[1].split(".")[0]) for k in backbone if "_blocks." in k}
+    assert blocks == set(range(11, 16))  # EfficientNet-Lite0's stride-32 stage, plus its head:
+    assert {k for k in backbone if "_blocks." not in k} == {
+        f"backbones.0.net.{name}" for name in ("_conv_head.weight", "_bn1.weight", "_bn1.bias")}
+
+    model, meta = load_model(str(run / "last.safetensors"))
+    assert meta["arch"]["tune_backbone"] == 1
+    for key in backbone:
+        torch.testing.assert_close(model.state_dict()[key], stored[key], rtol=0, atol=0)
+    pretrained = build_model("fusion", width=8).state_dict()
+    assert any(not torch.equal(pretrained[k], stored[k]) for k in backbone)
 
 
 def test_gan_training_runs_its_adversarial_phase_after_l1_warmup(tmp_path):

@@ -146,6 +146,10 @@ def run(src: Path, dst: Path, model: str, device: str, working_size: int | None,
 @click.option("--val-every", type=int, help="Validate every N steps (default: each epoch).")
 @click.option("--width", type=int, default=32, show_default=True, help="Channel width of the trainable net.")
 @click.option("--backbones", default="lite0", show_default=True, help="fusion: e.g. lite0,lite1,lite2.")
+@click.option("--tune-backbone", type=int, default=0, show_default=True,
+              help="fusion: fine-tune this many deepest backbone stages (1: stride 32 and head).")
+@click.option("--backbone-lr-scale", type=float, default=0.1, show_default=True,
+              help="fusion: learning rate of the tuned backbone stages relative to --lr.")
 @click.option("--init", type=click.Path(path_type=Path), help="Start from exported weights (gan: the L1 U-Net).")
 @click.option("--gan-warmup", type=int, default=0, show_default=True, help="gan: L1-only steps first.")
 @click.option("--lambda-l1", type=float, default=100.0, show_default=True)

@@ -1,7 +1,8 @@
 """Model files: safetensors weights plus JSON metadata. Never unpickles anything a user hands us.
 
-Frozen pretrained backbones are not stored: they come from their own registry package, which
-keeps our files small (and keeps their licence where it belongs).
+Frozen pretrained backbone tensors are not stored: they come from their own registry package,
+which keeps our files small (and keeps their licence where it belongs). Backbone stages we
+fine-tuned are stored and override the package's.
 """
 from __future__ import annotations
 
@@ -19,13 +20,25 @@ from .atomic import written_atomically
 from .errors import UserError
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
-FROZEN_PREFIX = "backbones."
+BACKBONE_PREFIX = "backbones."
+
+
+def _package_keys(model: nn.Module) -> set[str]:
+    """State keys the backbone's package provides: everything of the backbone we did not tune."""
+    tuned = {k for k, p in model.named_parameters() if p.requires_grad}
+    return {k for k in model.state_dict() if k.startswith(BACKBONE_PREFIX) and k not in tuned}
 
 
 def trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:
-    """The state dict without the frozen backbone (which its package provides)."""
-    return {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()
-            if not k.startswith(FROZEN_PREFIX)}
+    """The state dict without what the backbone's package provides."""
+    skip = _package_keys(model)
+    return {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items() if k not in skip}
+
+
+def load_trainable_state(model: nn.Module, state: dict[str, torch.Tensor]) -> bool:
+    """Load our tensors over the package's; False when they do not fit the architecture."""
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    return not (set(missing) - _package_keys(model) or unexpected)
 
 
 def save_weights(path: Path, model: nn.Module, meta: dict[str, Any]) -> None:
@@ -75,9 +88,6 @@ def load_model(name_or_path: str, device: torch.device | str = "cpu") -> tuple[n
         state = load_file(str(path))
     except (SafetensorError, OSError) as exc:
         raise UserError(f"{path}: cannot read weights ({exc})") from None
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    missing = [k for k in missing if not k.startswith(FROZEN_PREFIX)]
-    if missing or unexpected:
-        raise UserError(f"{path}: weights do not fit a {meta['family']} model "
-                        f"(missing {len(missing)}, unexpected {len(unexpected)} tensors)")
+    if not load_trainable_state(model, state):
+        raise UserError(f"{path}: weights do not fit a {meta['family']} model ({meta.get('arch', {})})")
     return model.to(device).eval(), meta

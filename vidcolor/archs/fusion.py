@@ -50,13 +50,24 @@ def load_efficientnet_lite(name: str, pretrained: bool = True) -> nn.Module:
     return net
 
 
-class FrozenBackbone(nn.Module):
-    """An EfficientNet-Lite returning its features at strides 2-32 and a pooled global vector."""
+class Backbone(nn.Module):
+    """An EfficientNet-Lite returning its features at strides 2-32 and a pooled global vector.
 
-    def __init__(self, name: str, pretrained: bool = True) -> None:
+    Frozen, except its `tune` deepest stages (1: stride 32 and the head, 2: also stride 16...):
+    ImageNet features were learnt on colour, and the deep, low-resolution ones are the cheapest
+    to adapt to grey film. Only tuned tensors need storing in our weights file.
+    """
+
+    def __init__(self, name: str, pretrained: bool = True, tune: int = 0) -> None:
         super().__init__()
         self.net = load_efficientnet_lite(name, pretrained)
         self.net.requires_grad_(False)
+        if tune > 0:
+            strides = torch.tensor([b._depthwise_conv.stride[0] == 2 for b in self.net._blocks]).cumsum(0)
+            for block, level in zip(self.net._blocks, strides.tolist()):
+                block.requires_grad_(level > int(strides[-1]) - tune)
+            self.net._conv_head.requires_grad_(True)
+            self.net._bn1.requires_grad_(True)
         self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         with torch.no_grad():
@@ -64,7 +75,7 @@ class FrozenBackbone(nn.Module):
         self.stage_channels = [f.shape[1] for f in feats]
         self.head_channels = head.shape[1]
 
-    def train(self, mode: bool = True) -> FrozenBackbone:
+    def train(self, mode: bool = True) -> Backbone:
         """Stay in eval mode: the pretrained BatchNorm statistics must not drift."""
         return super().train(False)
 
@@ -82,7 +93,7 @@ class FrozenBackbone(nn.Module):
 
 
 class FusionColorizer(nn.Module):
-    """Trainable CoordConv encoder + frozen backbone(s), fused at stride 8 with self-attention.
+    """Trainable CoordConv encoder + pretrained backbone(s), fused at stride 8 with self-attention.
 
     Chroma is predicted at half resolution (it is smooth; the full-resolution edges come from L
     at upsampling time), which halves the cost of the decoder.
@@ -90,13 +101,14 @@ class FusionColorizer(nn.Module):
 
     multiple = 32
 
-    def __init__(self, backbones: str = "lite0", width: int = 32, pretrained: bool = True) -> None:
+    def __init__(self, backbones: str = "lite0", width: int = 32, pretrained: bool = True,
+                 tune_backbone: int = 0) -> None:
         super().__init__()
         names = [b.strip() for b in backbones.split(",") if b.strip()]
         unknown = set(names) - set(BACKBONES)
         if not names or unknown:
             raise ValueError(f"backbones must be a comma list of {', '.join(BACKBONES)}")
-        self.backbones = nn.ModuleList(FrozenBackbone(n, pretrained) for n in names)
+        self.backbones = nn.ModuleList(Backbone(n, pretrained, tune_backbone) for n in names)
         self.stage_proj = nn.ModuleList(
             nn.ModuleList(nn.Conv2d(c, d, 1) for c, d in zip(bb.stage_channels, STAGE_DIMS))
             for bb in self.backbones)
@@ -123,8 +135,7 @@ class FusionColorizer(nn.Module):
         stages: list[torch.Tensor] = []
         glob = torch.zeros(())
         for bb, projs, gproj in zip(self.backbones, self.stage_proj, self.global_proj):
-            with torch.no_grad():
-                feats, head = bb(grey)
+            feats, head = bb(grey)  # frozen stages build no autograd graph: nothing in them needs a gradient
             projected = [p(f) for p, f in zip(projs, feats)]
             stages = projected if not stages else [s + p for s, p in zip(stages, projected)]
             glob = glob + gproj(head)

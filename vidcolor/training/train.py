@@ -27,7 +27,7 @@ from ..color import AB_SCALE, l_ab_to_rgb, rgb_to_lab, to_uint8_images
 from ..errors import UserError
 from ..inference import resolve_device, working_shape
 from ..metrics import colourfulness, psnr, ssim
-from ..weights import FROZEN_PREFIX, save_weights
+from ..weights import BACKBONE_PREFIX, save_weights, trainable_state
 from .augment import make_batch
 from .data import ab_histogram, load_images
 from .losses import ColorLoss, rebalance_weights
@@ -57,6 +57,8 @@ class TrainOptions:
     seed: int = 0
     width: int = 32
     backbones: str = "lite0"
+    tune_backbone: int = 0  # fusion: fine-tune this many deepest backbone stages
+    backbone_lr_scale: float = 0.1  # their learning rate relative to --lr
     init: Path | None = None  # start from these exported weights (e.g. the L1 U-Net for `gan`)
     gan_warmup: int = 0  # steps of pure L1 before the adversarial phase
     lambda_l1: float = 100.0
@@ -66,7 +68,7 @@ class TrainOptions:
 
     def arch(self) -> dict[str, Any]:
         if self.model == "fusion":
-            return {"width": self.width, "backbones": self.backbones}
+            return {"width": self.width, "backbones": self.backbones, "tune_backbone": self.tune_backbone}
         return {"width": self.width}
 
 
@@ -124,7 +126,7 @@ def _load_init(model: nn.Module, path: Path) -> None:
     if not path.is_file():
         raise UserError(f"{path}: no such weights file for --init")
     missing, unexpected = model.load_state_dict(load_file(str(path)), strict=False)
-    if [k for k in missing if not k.startswith(FROZEN_PREFIX)] or unexpected:
+    if [k for k in missing if not k.startswith(BACKBONE_PREFIX)] or unexpected:  # untuned: the package's
         raise UserError(f"{path}: weights do not fit this architecture")
 
 
@@ -157,8 +159,10 @@ def train(opts: TrainOptions) -> dict[str, float]:
     steps_per_epoch = max(1, math.ceil(len(images) / (opts.batch_size * world)))
     total = opts.steps or (opts.epochs or 1) * steps_per_epoch
     val_every = opts.val_every or steps_per_epoch
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], opts.lr, betas=betas,
-                            weight_decay=1e-4)
+    tuned = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith(BACKBONE_PREFIX)]
+    own = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith(BACKBONE_PREFIX)]
+    groups = [{"params": own}] + ([{"params": tuned, "lr": opts.lr * opts.backbone_lr_scale}] if tuned else [])
+    opt = torch.optim.AdamW(groups, opts.lr, betas=betas, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(total, min(200, total // 10 + 1)))
     disc = opt_d = None
     if gan:
@@ -189,7 +193,7 @@ def train(opts: TrainOptions) -> dict[str, float]:
     def save_checkpoint() -> None:
         if not master:
             return
-        state = {"model": {k: v for k, v in _unwrap(model).state_dict().items() if not k.startswith(FROZEN_PREFIX)},
+        state = {"model": trainable_state(_unwrap(model)),
                  "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "step": torch.tensor(step),
                  "options": {k: str(v) for k, v in asdict(opts).items()}}
         if gan:
