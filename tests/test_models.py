@@ -1,8 +1,12 @@
 """Every model family takes L of any size and returns a/b of the same size in [-1, 1]."""
+import numpy as np
 import pytest
 import torch
 
 from vidcolor.archs import FAMILIES, PatchDiscriminator, build_model
+from vidcolor.color import from_uint8_images, rgb_to_l
+from vidcolor.inference import Colorizer
+from vidcolor.weights import shipped_models
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
@@ -37,3 +41,13 @@ def test_unknown_family_is_refused():
 def test_patchgan_judges_patches():
     logits = PatchDiscriminator()(torch.rand(1, 1, 128, 128) * 100, torch.rand(1, 2, 128, 128))
     assert logits.shape[1] == 1 and logits.shape[-1] > 1
+
+
+@pytest.mark.parametrize("name", sorted(shipped_models()))
+def test_every_shipped_model_loads_and_colours_a_photo(name):
+    colorizer = Colorizer.load(name, device="cpu")
+    grey = np.repeat(np.linspace(0, 255, 48 * 80, dtype=np.float32).reshape(48, 80, 1), 3, axis=2).astype(np.uint8)
+    coloured = colorizer.colorize_rgb(grey)
+    assert coloured.shape == grey.shape
+    L_in, L_out = (rgb_to_l(from_uint8_images(img[None])) for img in (grey, coloured))
+    assert (L_in - L_out).abs().mean() < 1.0

@@ -2,9 +2,10 @@
 
 The grey image alone does not say a bus is red; an ImageNet classifier's features do carry
 "this is a bus". Following the fusion and hybrid-fusion papers, a global feature vector of the
-frozen backbone is replicated over space and concatenated with local features (the fusion
+pretrained backbone is replicated over space and concatenated with local features (the fusion
 layer), a self-attention block lets distant regions agree on colour, and the decoder takes
 skips from several backbone stages. Several backbones (`lite0,lite1,lite2`) are averaged.
+The backbone is frozen, or fine-tuned in its deepest stages (`tune_backbone`).
 """
 from __future__ import annotations
 
