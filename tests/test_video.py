@@ -24,6 +24,7 @@ from vidcolor.errors import UserError
 from vidcolor.inference import Colorizer
 from vidcolor.temporal import NoSmoothing, make_smoother
 from vidcolor.video_formats import TEMPORAL_MODES
+from vidcolor.yuv import planes
 
 MS = 0.001  # seconds: timestamps must agree to the millisecond (Matroska's own precision)
 
@@ -81,13 +82,9 @@ def test_each_frame_gets_the_colours_it_would_get_as_a_photo(clip, colour, color
         for old, new in zip(before.decode(video=0), after.decode(video=0), strict=True):
             as_photo = av.VideoFrame.from_ndarray(colorizer.colorize_rgb(old.to_ndarray(format="rgb24")), "rgb24")
             # U/V only: a film keeps its luma Y', a photo its lightness L, which differ where colour is strong
-            film_uv, photo_uv = (_planes(f.reformat(format="yuv444p", dst_colorspace=new.colorspace))[1:]
+            film_uv, photo_uv = (planes(f.reformat(format="yuv444p", dst_colorspace=new.colorspace))[1:]
                                  for f in (new, as_photo))
-            assert all(np.abs(a - b).mean() < 1 for a, b in zip(film_uv, photo_uv, strict=True))
-
-
-def _planes(frame: av.VideoFrame) -> list[np.ndarray]:
-    return [np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, : p.width].astype(int) for p in frame.planes]
+            assert all(np.abs(a.astype(int) - b).mean() < 1 for a, b in zip(film_uv, photo_uv, strict=True))
 
 
 def test_every_frame_keeps_its_timestamp_and_the_film_its_duration(clip, colour, tmp_path):
@@ -166,12 +163,12 @@ def test_the_temporal_smoother_sees_every_frame_once_in_film_order(clip, colour,
     assert len(seen) == 10 and disc == [2, 3, 4, 5]  # the disc passes x=10 in frames 2-5
 
 
-
 def test_a_caller_can_follow_the_progress_frame_by_frame(clip, colour, tmp_path):
     src = clip("old.mp4", frames=19, audio=())
     done: list[int] = []
     colour(src.path, tmp_path / "new.mp4", batch_size=8, window=3, on_frames=done.append)
     assert sum(done) == 19 and len(done) >= 3 and all(n > 0 for n in done)
+
 
 def test_every_smoothing_mode_the_command_line_offers_exists():
     for mode in TEMPORAL_MODES:

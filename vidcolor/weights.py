@@ -35,10 +35,15 @@ def trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items() if k not in skip}
 
 
-def load_trainable_state(model: nn.Module, state: dict[str, torch.Tensor]) -> bool:
-    """Load our tensors over the package's; False when they do not fit the architecture."""
+def load_trainable_state(model: nn.Module, state: dict[str, torch.Tensor], *, untuned: bool = False) -> bool:
+    """Load our tensors over the package's; False when they do not fit the architecture.
+
+    `untuned` accepts a file without the backbone stages this model tunes (a frozen-backbone
+    model to train on from): those start from the package's weights.
+    """
     missing, unexpected = model.load_state_dict(state, strict=False)
-    return not (set(missing) - _package_keys(model) or unexpected)
+    provided = {k for k in missing if k.startswith(BACKBONE_PREFIX)} if untuned else _package_keys(model)
+    return not (set(missing) - provided or unexpected)
 
 
 def save_weights(path: Path, model: nn.Module, meta: dict[str, Any]) -> None:

@@ -27,7 +27,7 @@ from ..color import AB_SCALE, l_ab_to_rgb, rgb_to_lab, to_uint8_images
 from ..errors import UserError
 from ..inference import resolve_device, working_shape
 from ..metrics import colourfulness, psnr, ssim
-from ..weights import BACKBONE_PREFIX, save_weights, trainable_state
+from ..weights import BACKBONE_PREFIX, load_trainable_state, save_weights, trainable_state
 from .augment import make_batch
 from .data import ab_histogram, load_images
 from .losses import ColorLoss, rebalance_weights
@@ -125,8 +125,7 @@ def _load_init(model: nn.Module, path: Path) -> None:
 
     if not path.is_file():
         raise UserError(f"{path}: no such weights file for --init")
-    missing, unexpected = model.load_state_dict(load_file(str(path)), strict=False)
-    if [k for k in missing if not k.startswith(BACKBONE_PREFIX)] or unexpected:  # untuned: the package's
+    if not load_trainable_state(model, load_file(str(path)), untuned=True):
         raise UserError(f"{path}: weights do not fit this architecture")
 
 
