@@ -172,3 +172,11 @@ def test_training_only_on_black_and_white_photos_is_refused(tmp_path):
     write_image(photos / "grey.png", np.repeat(landscape(0)[..., 1:2], 3, axis=2))
     _one_clear_line(_run_cli(["train", "--model", "unet", "--data", str(photos), "--out",
                               str(tmp_path / "run")]), "no colour images")
+
+
+def test_starting_from_weights_of_another_shape_is_refused(tmp_path):
+    photos = photo_folder(tmp_path / "photos", n=4)
+    train(TrainOptions(model="unet", data=[photos], out=tmp_path / "narrow", steps=1, **TINY))
+    _one_clear_line(_run_cli(["train", "--model", "unet", "--width", "16", "--data", str(photos),
+                              "--init", str(tmp_path / "narrow" / "last.safetensors"), "--out",
+                              str(tmp_path / "run")]), "do not fit")

@@ -41,7 +41,10 @@ def load_trainable_state(model: nn.Module, state: dict[str, torch.Tensor], *, un
     `untuned` accepts a file without the backbone stages this model tunes (a frozen-backbone
     model to train on from): those start from the package's weights.
     """
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError:  # a tensor of the wrong shape: another width or family
+        return False
     provided = {k for k in missing if k.startswith(BACKBONE_PREFIX)} if untuned else _package_keys(model)
     return not (set(missing) - provided or unexpected)
 
