@@ -42,9 +42,9 @@ from torch import nn
 
 from vidcolor import DEFAULT_MODEL, colorize_video
 from vidcolor.color import from_uint8_images, rgb_to_l
-from vidcolor.inference import Colorizer, FilmChroma, l_ab_to_uint8, working_shape
+from vidcolor.inference import Colorizer, FilmChroma, l_ab_to_uint8
 from vidcolor.temporal import make_smoother
-from vidcolor.video import Painter, VideoOptions, keep_freed_memory
+from vidcolor.video import Painter, VideoOptions, keep_freed_memory, model_pool, model_workers
 from vidcolor.video_formats import CONTAINERS, PRESETS, TEMPORAL_MODES
 from vidcolor.video_io import (
     EncoderSettings,
@@ -175,11 +175,14 @@ def _encoder(options: VideoOptions) -> EncoderSettings:
     return EncoderSettings(CONTAINERS[".mp4"][1], options.crf, options.preset)
 
 
-def split(film: Path, colorizer: Colorizer, options: VideoOptions, out: Path) -> dict[str, float]:
-    """Seconds each stage of our pipeline takes alone: the whole film is decoded, then coloured, then encoded."""
+def split(film: Path, colorizer: Colorizer, options: VideoOptions, out: Path) -> tuple[dict[str, float],
+                                                                                   list[torch.Tensor]]:
+    """Seconds each stage of our pipeline takes alone: the whole film is decoded, then coloured batch after
+    batch (model in this thread), then encoded. Also the batches' working-size L, for `model_alone`."""
     source, incidents = probe(film), Incidents(lambda message: None)
     model, smoother = Stopwatch(colorizer.model), Stopwatch(make_smoother(options.temporal, options.window))
-    paint = Painter(Colorizer(model, colorizer.meta, colorizer.device, colorizer.working_size), smoother, source)
+    timed = Colorizer(model, colorizer.meta, colorizer.device, colorizer.working_size)
+    paint = Painter(timed, smoother, source)
     with open_input(film) as inp, open_output(out, ".mp4") as output:
         routes = plan_routes(inp, output, source, ".mp4", _encoder(options), keep_colours=False, incidents=incidents)
         by_index = {r.source.index: r for r in routes}
@@ -189,28 +192,54 @@ def split(film: Path, colorizer: Colorizer, options: VideoOptions, out: Path) ->
 
         start = time.perf_counter()
         frames = [item for route, item in items if route is routes[0]]
-        coloured = iter([new for i in range(0, len(frames), options.batch_size)
-                         for new in paint(frames[i:i + options.batch_size])] + paint.flush())
+        coloured, lows = [], []
+        for i in range(0, len(frames), options.batch_size):
+            batch = frames[i:i + options.batch_size]
+            y, L = paint.prepare(batch)
+            prediction = timed.predict_low(L)
+            coloured += paint.finish(batch, y, L, prediction)
+            lows.append(prediction[0])
+        coloured += paint.flush()
         painting = time.perf_counter() - start
-        items = [(route, next(coloured) if route is routes[0] else item) for route, item in items]
+        done = iter(coloured)
+        items = [(route, next(done) if route is routes[0] else item) for route, item in items]
 
         start = time.perf_counter()
         OutputWriter(output, routes, incidents).write(items)
         encode = time.perf_counter() - start
-    return {"decode": decode, "model": model.seconds, "temporal": smoother.seconds,
-            "convert": painting - model.seconds - smoother.seconds, "encode": encode}
+    return {"decode": decode, "model_serial": model.seconds, "temporal": smoother.seconds,
+            "convert": painting - model.seconds - smoother.seconds, "encode": encode}, lows
 
 
-def transcode(film: Path, options: VideoOptions, out: Path) -> float:
-    """Seconds for a plain decode + re-encode of the film (sound copied), with our codec settings."""
-    start = time.perf_counter()
+def model_alone(colorizer: Colorizer, lows: list[torch.Tensor]) -> Row:
+    """The model alone on the film's working-size L: the faster of one batch at a time on all of torch's
+    threads and the pipeline's worker threads (vidcolor.video.model_pool); its seconds and CPU seconds."""
+    colorizer.predict_ab(lows[0])  # warm
+    start, cpu = time.perf_counter(), _cpu_seconds()
+    for low in lows:
+        colorizer.predict_ab(low)
+    serial = {"model_s": time.perf_counter() - start, "model_cpu_s": _cpu_seconds() - cpu,
+              "model_how": f"1 x {torch.get_num_threads()}"}
+    workers, threads = model_workers(colorizer.device)
+    with model_pool(colorizer.device) as pool:
+        list(pool.map(colorizer.predict_ab, lows[:workers]))  # warm every worker
+        start, cpu = time.perf_counter(), _cpu_seconds()
+        list(pool.map(colorizer.predict_ab, lows))
+        pooled = {"model_s": time.perf_counter() - start, "model_cpu_s": _cpu_seconds() - cpu,
+                  "model_how": f"{workers} x {threads}"}
+    return min(serial, pooled, key=lambda row: row["model_s"])
+
+
+def transcode(film: Path, options: VideoOptions, out: Path) -> tuple[float, float]:
+    """Seconds and CPU seconds for a plain decode + re-encode of the film (sound copied), with our codec settings."""
+    start, cpu = time.perf_counter(), _cpu_seconds()
     source, incidents = probe(film), Incidents(lambda message: None)
     with open_input(film) as inp, open_output(out, ".mp4") as output:
         routes = plan_routes(inp, output, source, ".mp4", _encoder(options), keep_colours=False, incidents=incidents)
         by_index = {r.source.index: r for r in routes}
         OutputWriter(output, routes, incidents).write(
             (by_index[stream.index], item) for stream, item in SourceReader.for_routes(inp, routes, incidents))
-    return time.perf_counter() - start
+    return time.perf_counter() - start, _cpu_seconds() - cpu
 
 
 def frames_on_disk(film: Path, colorizer: Colorizer, options: VideoOptions, folder: Path) -> float:
@@ -251,50 +280,29 @@ def frames_on_disk(film: Path, colorizer: Colorizer, options: VideoOptions, fold
     return time.perf_counter() - start
 
 
-def fastest_threads(colorizer: Colorizer, width: int, height: int, batch_size: int) -> int:
-    """Torch's thread count that runs the model alone fastest right now: all its threads, or one fewer.
-
-    All is best on an idle machine; on a busy one torch's spinning OpenMP threads make it several
-    times slower (the pipeline makes the same choice as it goes, see vidcolor.video._TorchThreads).
-    """
-    x = torch.full((batch_size, 1, *working_shape(height, width, colorizer.working_size)), 50.0)
-    given, seconds = torch.get_num_threads(), {}
-    try:
-        for count in sorted({given, max(1, given - 1)}, reverse=True):
-            torch.set_num_threads(count)
-            colorizer.predict_ab(x)
-            start = time.perf_counter()
-            colorizer.predict_ab(x)
-            colorizer.predict_ab(x)
-            seconds[count] = time.perf_counter() - start
-    finally:
-        torch.set_num_threads(given)
-    return min(seconds, key=seconds.__getitem__)
-
-
 def baselines(film: Path, colorizer: Colorizer, options: VideoOptions, folder: Path, disk: bool) -> Row:
-    """The stages alone, the plain transcode and (if `disk`) the frames-on-disk design, in seconds.
+    """The stages alone, the model alone, the plain transcode and (if `disk`) the frames-on-disk design.
 
-    They get torch's fastest thread count for the model alone and the allocator settings of the
-    pipeline, so that no ratio is flattered by a slow baseline.
+    They get the pipeline's allocator settings, and the model alone its faster way of running, so
+    that no ratio is flattered by a slow baseline.
     """
-    source, given = probe(film), torch.get_num_threads()
     with keep_freed_memory:
-        threads = fastest_threads(colorizer, source.width, source.height, options.batch_size)
-        torch.set_num_threads(threads)
-        try:
-            row: Row = {"model_threads": threads,
-                        **{f"{k}_s": v for k, v in split(film, colorizer, options, folder / "split.mp4").items()},
-                        "transcode_s": transcode(film, options, folder / "plain.mp4")}
-            if disk:
-                row["disk_s"] = frames_on_disk(film, colorizer, options, folder)
-        finally:
-            torch.set_num_threads(given)
+        stages, lows = split(film, colorizer, options, folder / "split.mp4")
+        row: Row = {f"{k}_s": v for k, v in stages.items()}
+        row.update(model_alone(colorizer, lows))
+        row["transcode_s"], row["transcode_cpu_s"] = transcode(film, options, folder / "plain.mp4")
+        if disk:
+            row["disk_s"] = frames_on_disk(film, colorizer, options, folder)
     return row
 
 
 def measure(film: Path, warmup: Path, colorizer: Colorizer, options: VideoOptions, disk: bool) -> Row:
-    """Every speed figure for one film; the warm-up film (same size) runs first, untimed."""
+    """Every speed figure for one film; the warm-up film (same size) runs first, untimed.
+
+    floor: the ratio a pipeline would reach that did no work of its own (no conversion, no smoothing)
+    and kept every core busy: the CPU time of the model alone and of the transcode, spread over the
+    cores, over their wall times. Below it no overlap can go on this machine.
+    """
     source = probe(film)
     with tempfile.TemporaryDirectory(prefix="vidcolor-bench-") as tmp:
         folder = Path(tmp)
@@ -303,7 +311,9 @@ def measure(film: Path, warmup: Path, colorizer: Colorizer, options: VideoOption
         row: Row = {"film": film.name, "size": f"{source.width}x{source.height}", "frames": frames,
                     "wall_s": wall, "fps": frames / wall, "cpu_s": cpu,
                     **baselines(film, colorizer, options, folder, disk)}
-    row["ratio"] = wall / (row["transcode_s"] + row["model_s"])
+    reference = row["transcode_s"] + row["model_s"]
+    row["ratio"] = wall / reference
+    row["floor"] = (row["model_cpu_s"] + row["transcode_cpu_s"]) / (os.cpu_count() or 1) / reference
     if disk:
         row["disk_over_ours"] = row["disk_s"] / wall
     return row
@@ -343,15 +353,15 @@ def _peak_rss_kb() -> int:
 # --- report -------------------------------------------------------------------------------------
 
 def _table(rows: list[Row]) -> str:
-    head = ("| film | size | frames | fps | wall s | CPU s | decode s | model s (threads) | temporal s | convert s "
-            "| encode s | transcode s | wall / (transcode + model) | on disk s | disk / ours |")
+    head = ("| film | size | frames | fps | wall s | CPU s | decode s | model s (workers x threads) | temporal s "
+            "| convert s | encode s | transcode s | wall / (transcode + model) | floor | on disk s | disk / ours |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         disk = f"{r['disk_s']:.1f} | {r['disk_over_ours']:.2f}" if "disk_s" in r else "- | -"
         lines.append(f"| {r['film']} | {r['size']} | {r['frames']} | {r['fps']:.1f} | {r['wall_s']:.1f} "
-                     f"| {r['cpu_s']:.1f} | {r['decode_s']:.1f} | {r['model_s']:.1f} ({r['model_threads']}) "
+                     f"| {r['cpu_s']:.1f} | {r['decode_s']:.1f} | {r['model_s']:.1f} ({r['model_how']}) "
                      f"| {r['temporal_s']:.1f} | {r['convert_s']:.1f} | {r['encode_s']:.1f} | {r['transcode_s']:.1f} "
-                     f"| {r['ratio']:.2f} | {disk} |")
+                     f"| {r['ratio']:.2f} | {r['floor']:.2f} | {disk} |")
     return "\n".join(lines)
 
 
@@ -374,9 +384,10 @@ def _report(settings: dict[str, Any], rows: list[Row], memory: Row | None) -> No
           f"crf {options['crf']}, preset {options['preset']}; load average {settings['load_before'][0]:.1f} "
           f"before, {settings['load_after'][0]:.1f} after\n")
     print(_table(rows))
-    print("\nCPU s: CPU time of all our threads. decode ... encode: each stage alone, one after another. "
-          "transcode: plain decode + re-encode with the same settings. model (threads): the model alone, with "
-          "torch's faster thread count, which the transcode and the frames-on-disk design also get.\n")
+    print("\nCPU s: CPU time of all our threads. decode ... encode: each stage alone, one after another "
+          "model: the model alone, the faster of one batch at a time on "
+          "all threads and the pipeline's worker threads. transcode: plain decode + re-encode with the same "
+          "settings. floor: the ratio of a pipeline with no work of its own and every core busy.\n")
     print("\n".join(_verdicts(rows, memory)))
 
 

@@ -2,10 +2,11 @@
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from vidcolor.archs import FAMILIES, PatchDiscriminator, build_model
 from vidcolor.color import from_uint8_images, rgb_to_l
-from vidcolor.inference import Colorizer
+from vidcolor.inference import Colorizer, _box_torch, box_mean, pool
 from vidcolor.weights import shipped_models
 
 
@@ -51,3 +52,15 @@ def test_every_shipped_model_loads_and_colours_a_photo(name):
     assert coloured.shape == grey.shape
     L_in, L_out = (rgb_to_l(from_uint8_images(img[None])) for img in (grey, coloured))
     assert (L_in - L_out).abs().mean() < 1.0
+
+
+@pytest.mark.parametrize("size", [(5, 7), (31, 44)])
+def test_upsampling_filters_give_the_same_means_on_every_device(size):
+    """The guided upsampling's box means and 4:2:0 pooling use OpenCV on CPU and torch elsewhere:
+    both must be the plain means (borders shrink the window) they stand for."""
+    x = torch.rand(2, 3, *size) * 100
+    for r in (1, 2, 4):  # 4: a window wider than the smallest picture
+        assert torch.allclose(box_mean(x, r), _box_torch(x, r), atol=1e-3)
+    assert torch.allclose(box_mean(x, 1), F.avg_pool2d(x, 3, 1, 1, count_include_pad=False), atol=1e-3)
+    even = x[..., : size[0] // 2 * 2, : size[1] // 2 * 2]
+    assert torch.allclose(pool(even, 2), F.avg_pool2d(even, 2), atol=1e-4)

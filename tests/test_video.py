@@ -164,10 +164,17 @@ def test_the_temporal_smoother_sees_every_frame_once_in_film_order(clip, colour,
 
 
 def test_a_caller_can_follow_the_progress_frame_by_frame(clip, colour, tmp_path):
-    src = clip("old.mp4", frames=19, audio=())
+    src = clip("old.mp4", frames=40, audio=())
     done: list[int] = []
-    colour(src.path, tmp_path / "new.mp4", batch_size=8, window=3, on_frames=done.append)
-    assert sum(done) == 19 and len(done) >= 3 and all(n > 0 for n in done)
+    colour(src.path, tmp_path / "new.mp4", batch_size=4, window=3, on_frames=done.append)
+    assert sum(done) == 40 and len(done) >= 3 and all(n > 0 for n in done)
+
+
+def test_colouring_a_film_gives_torch_its_thread_count_back(clip, colour, tmp_path):
+    """The model runs in worker threads with a share of torch's threads each; the caller's count returns."""
+    before = torch.get_num_threads()
+    colour(clip("old.mp4", frames=12, audio=()).path, tmp_path / "new.mp4")
+    assert torch.get_num_threads() == before
 
 
 def test_every_smoothing_mode_the_command_line_offers_exists():

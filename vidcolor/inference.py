@@ -11,6 +11,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -25,11 +26,26 @@ DEFAULT_WORKING_SIZE = 224
 Tag = TypeVar("Tag")
 
 
-def _box(x: torch.Tensor, r: int) -> torch.Tensor:
-    """Mean over a (2r+1)x(2r+1) window, shrunk at the borders (avg_pool2d's count_include_pad=False).
+def box_mean(x: torch.Tensor, r: int) -> torch.Tensor:
+    """Mean over a (2r+1)x(2r+1) window, shrunk at the borders (avg_pool2d's count_include_pad=False)."""
+    return _box_opencv(x, r) if x.device.type == "cpu" else _box_torch(x, r)
 
-    Differences of running sums, one axis at a time: on CPU half the time of avg_pool2d.
-    """
+
+def _box_opencv(x: torch.Tensor, r: int) -> torch.Tensor:
+    """OpenCV's box filter, plane by plane: on CPU ~15x faster than `_box_torch`."""
+    h, w = x.shape[-2:]
+    planes = x.detach().reshape(-1, h, w).contiguous().numpy()
+    sums = np.empty_like(planes)
+    for plane, out in zip(planes, sums):
+        cv2.boxFilter(plane, -1, (2 * r + 1, 2 * r + 1), dst=out, normalize=False, borderType=cv2.BORDER_CONSTANT)
+    counts = [(np.minimum(np.arange(n) + r, n - 1) - np.maximum(np.arange(n) - r, 0) + 1).astype(planes.dtype)
+              for n in (h, w)]
+    sums /= counts[0][:, None] * counts[1]
+    return torch.from_numpy(sums).reshape(x.shape)
+
+
+def _box_torch(x: torch.Tensor, r: int) -> torch.Tensor:
+    """Differences of running sums, one axis at a time: on any device, half the time of avg_pool2d."""
     for dim in (-1, -2):
         n = x.shape[dim]
         sums = F.pad(x, (r + 1, r) if dim == -1 else (0, 0, r + 1, r)).cumsum(dim)
@@ -37,6 +53,17 @@ def _box(x: torch.Tensor, r: int) -> torch.Tensor:
         count = ((i + r).clamp(max=n - 1) - (i - r).clamp(min=0) + 1).to(x.dtype)
         x = (sums.narrow(dim, 2 * r + 1, n) - sums.narrow(dim, 0, n)) / (count if dim == -1 else count[:, None])
     return x
+
+
+def pool(x: torch.Tensor, k: int) -> torch.Tensor:
+    """Mean over k x k blocks (sizes divisible by k): a 4:2:0 film's chroma-plane guide. OpenCV on CPU
+    (~20x faster than torch here), avg_pool2d elsewhere."""
+    if x.device.type != "cpu":
+        return F.avg_pool2d(x, k)
+    h, w = x.shape[-2:]
+    planes = x.reshape(-1, h, w).contiguous().numpy()
+    return torch.from_numpy(np.stack([cv2.resize(p, (w // k, h // k), interpolation=cv2.INTER_AREA) for p in planes])
+                            ).reshape(*x.shape[:-2], h // k, w // k)
 
 
 def guided_upsample(ab_low: torch.Tensor, guide_low: torch.Tensor, guide_full: torch.Tensor,
@@ -47,11 +74,11 @@ def guided_upsample(ab_low: torch.Tensor, guide_low: torch.Tensor, guide_full: t
     resolution is a single interpolation and a fused multiply-add.
     """
     c = ab_low.shape[1]
-    stats = _box(torch.cat([guide_low, ab_low, guide_low * ab_low, guide_low * guide_low], dim=1), radius)
+    stats = box_mean(torch.cat([guide_low, ab_low, guide_low * ab_low, guide_low * guide_low], dim=1), radius)
     mean_i, mean_p, mean_ip, mean_ii = stats.split([1, c, c, 1], dim=1)
     a = (mean_ip - mean_i * mean_p) / (mean_ii - mean_i * mean_i + eps)
     b = mean_p - a * mean_i
-    coef = F.interpolate(_box(torch.cat([a, b], dim=1), radius), size=guide_full.shape[-2:], mode="bilinear",
+    coef = F.interpolate(box_mean(torch.cat([a, b], dim=1), radius), size=guide_full.shape[-2:], mode="bilinear",
                          align_corners=False)
     return torch.addcmul(coef[:, c:], coef[:, :c], guide_full)
 
@@ -160,8 +187,13 @@ class FilmChroma(Generic[Tag]):
     def push(self, L: torch.Tensor, tags: Sequence[Tag]) -> tuple[list[Tag], torch.Tensor, torch.Tensor]:
         """(B, 1, H, W) full-resolution L of the next frames -> (tags, L, a/b in Lab units) of the ready ones,
         at 1/`subsample` of the frames' size."""
-        L_low, ab_low = self.colorizer.predict_low(L)
-        guide = F.avg_pool2d(L, self.subsample) if self.subsample > 1 else L
+        return self.push_predicted(L, *self.colorizer.predict_low(L), tags)
+
+    def push_predicted(self, L: torch.Tensor, L_low: torch.Tensor, ab_low: torch.Tensor,
+                       tags: Sequence[Tag]) -> tuple[list[Tag], torch.Tensor, torch.Tensor]:
+        """`push` for frames whose prediction (`Colorizer.predict_low(L)`) was made elsewhere, e.g. in a
+        worker thread; predictions must still come in film order."""
+        guide = pool(L, self.subsample) if self.subsample > 1 else L
         self.pending.extend(zip(tags, L_low, guide, strict=True))
         return self._finish(self.smoother(L_low, ab_low))
 
