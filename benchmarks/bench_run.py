@@ -7,10 +7,13 @@ at 640x360, 854x480 and 1280x720; or `--film`) it measures, after a warm-up run:
   and the CPU time all its threads used (about wall time x cores it had: less than the machine's
   cores means it was shared, and every timing is pessimistic);
 * the split: each stage alone, one after another, with the whole machine to itself: decode,
-  model (the network), temporal (the smoother), convert (Y -> L, resizing, guided upsampling,
-  Lab -> U/V, new frames) and encode (x264 and muxing);
+  temporal (the smoother), convert (Y -> L, resizing, guided upsampling, Lab -> U/V, new frames)
+  and encode (x264 and muxing); and the model alone on the film's working-size frames, the faster
+  of one batch at a time on all of torch's threads and the pipeline's worker threads;
 * ratio: our wall time / (a plain decode + re-encode with the same codec settings + the model
   alone on the same frames). The pipeline overlaps its stages in threads, so the target is <= 1.0;
+* floor: the ratio a pipeline with no work of its own would reach if it kept every core busy
+  (CPU time of the model alone and of the transcode / cores / their wall times): the bound on overlap;
 * disk: the frames-on-disk design (every frame to a PNG, each coloured by the same model,
   reassembled with PyAV) on the same film, and its time over ours;
 * memory: peak RSS of fresh processes colouring a 640x360 film and one 8x longer
