@@ -1,8 +1,8 @@
 """`vidcolor run` on films: a streaming decode -> colour -> encode pipeline.
 
 Three stages joined by small bounded queues, so memory stays flat however long the film is:
-a thread demuxes and decodes, the main thread colours batches of frames with the model, and a
-thread encodes and muxes. Nothing touches the disk but the output, which is written under a
+a thread demuxes and decodes, the main thread colours batches of frames (the model itself runs
+in worker threads, a few batches at once), and a thread encodes and muxes. Nothing touches the disk but the output, which is written under a
 hidden temporary name and renamed only once complete.
 """
 from __future__ import annotations
@@ -194,18 +194,18 @@ class Painter:
         assert self._pool is not None, "use the Painter in a with block"
         y, L = self.prepare(frames)
         self._running.append((self._pool.submit(self.colorizer.predict_low, L), frames, y, L))
+        return self._finish_running(keep=self.workers)  # the workers stay busy while the oldest is finished
+
+    def flush(self) -> list[av.VideoFrame]:
+        return self._finish_running(keep=0) + self._assemble(*self.chroma.flush())
+
+    def _finish_running(self, keep: int) -> list[av.VideoFrame]:
+        """Finish the oldest batches in the model, waiting for it where needed, until `keep` are left."""
         done: list[av.VideoFrame] = []
-        while len(self._running) > self.workers:  # every worker kept busy while the oldest batch is finished
+        while len(self._running) > keep:
             prediction, *batch = self._running.popleft()
             done += self.finish(*batch, prediction.result())
         return done
-
-    def flush(self) -> list[av.VideoFrame]:
-        done: list[av.VideoFrame] = []
-        while self._running:
-            prediction, *batch = self._running.popleft()
-            done += self.finish(*batch, prediction.result())
-        return done + self._assemble(*self.chroma.flush())
 
     def prepare(self, frames: list[av.VideoFrame]) -> tuple[np.ndarray, torch.Tensor]:
         """A batch's (B, H, W) Y planes, kept as they are, and the (B, 1, H, W) L the model sees."""
