@@ -13,7 +13,8 @@ at 640x360, 854x480 and 1280x720; or `--film`) it measures, after a warm-up run:
 * ratio: our wall time / (a plain decode + re-encode with the same codec settings + the model
   alone on the same frames). The pipeline overlaps its stages in threads, so the target is <= 1.0;
 * floor: the ratio a pipeline with no work of its own would reach if it kept every core busy
-  (CPU time of the model alone and of the transcode / cores / their wall times): the bound on overlap;
+  (CPU time of the model alone and of the transcode / cores / their wall times): about the best
+  overlap can do;
 * disk: the frames-on-disk design (every frame to a PNG, each coloured by the same model,
   reassembled with PyAV) on the same film, and its time over ours;
 * memory: peak RSS of fresh processes colouring a 640x360 film and one 8x longer
@@ -47,7 +48,7 @@ from vidcolor import DEFAULT_MODEL, colorize_video
 from vidcolor.color import from_uint8_images, rgb_to_l
 from vidcolor.inference import Colorizer, FilmChroma, l_ab_to_uint8
 from vidcolor.temporal import make_smoother
-from vidcolor.video import Painter, VideoOptions, keep_freed_memory, model_pool, model_workers
+from vidcolor.video import Painter, VideoOptions, keep_freed_memory, model_pool
 from vidcolor.video_formats import CONTAINERS, PRESETS, TEMPORAL_MODES
 from vidcolor.video_io import (
     EncoderSettings,
@@ -165,6 +166,11 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _cores() -> int:
+    """The cores this process may run on (its affinity; all of the machine's where that is unknown)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def run_ours(film: Path, colorizer: Colorizer, options: VideoOptions, out: Path) -> tuple[int, float, float]:
     """`vidcolor run` end to end through the Python API: (frames, wall seconds, CPU seconds of all threads)."""
     start, cpu = time.perf_counter(), _cpu_seconds()
@@ -180,8 +186,9 @@ def _encoder(options: VideoOptions) -> EncoderSettings:
 
 def split(film: Path, colorizer: Colorizer, options: VideoOptions, out: Path) -> tuple[dict[str, float],
                                                                                    list[torch.Tensor]]:
-    """Seconds each stage of our pipeline takes alone: the whole film is decoded, then coloured batch after
-    batch (model in this thread), then encoded. Also the batches' working-size L, for `model_alone`."""
+    """Seconds each stage of our pipeline but the model takes alone: the whole film is decoded, then
+    coloured batch after batch (model timed apart), then encoded. Also the batches' working-size L, for
+    `model_alone`."""
     source, incidents = probe(film), Incidents(lambda message: None)
     model, smoother = Stopwatch(colorizer.model), Stopwatch(make_smoother(options.temporal, options.window))
     timed = Colorizer(model, colorizer.meta, colorizer.device, colorizer.working_size)
@@ -210,7 +217,7 @@ def split(film: Path, colorizer: Colorizer, options: VideoOptions, out: Path) ->
         start = time.perf_counter()
         OutputWriter(output, routes, incidents).write(items)
         encode = time.perf_counter() - start
-    return {"decode": decode, "model_serial": model.seconds, "temporal": smoother.seconds,
+    return {"decode": decode, "temporal": smoother.seconds,
             "convert": painting - model.seconds - smoother.seconds, "encode": encode}, lows
 
 
@@ -223,13 +230,12 @@ def model_alone(colorizer: Colorizer, lows: list[torch.Tensor]) -> Row:
         colorizer.predict_ab(low)
     serial = {"model_s": time.perf_counter() - start, "model_cpu_s": _cpu_seconds() - cpu,
               "model_how": f"1 x {torch.get_num_threads()}"}
-    workers, threads = model_workers(colorizer.device)
-    with model_pool(colorizer.device) as pool:
-        list(pool.map(colorizer.predict_ab, lows[:workers]))  # warm every worker
+    with model_pool(colorizer.device) as (pool, workers):
+        list(pool.map(colorizer.predict_ab, lows[:2 * workers]))  # warm the workers
         start, cpu = time.perf_counter(), _cpu_seconds()
         list(pool.map(colorizer.predict_ab, lows))
         pooled = {"model_s": time.perf_counter() - start, "model_cpu_s": _cpu_seconds() - cpu,
-                  "model_how": f"{workers} x {threads}"}
+                  "model_how": f"{workers} x {torch.get_num_threads()}"}
     return min(serial, pooled, key=lambda row: row["model_s"])
 
 
@@ -304,7 +310,8 @@ def measure(film: Path, warmup: Path, colorizer: Colorizer, options: VideoOption
 
     floor: the ratio a pipeline would reach that did no work of its own (no conversion, no smoothing)
     and kept every core busy: the CPU time of the model alone and of the transcode, spread over the
-    cores, over their wall times. Below it no overlap can go on this machine.
+    cores, over their wall times. Overlap cannot get far below it (only by the CPU time those two
+    spend waiting on each other's cores when alone, e.g. in spin-waits).
     """
     source = probe(film)
     with tempfile.TemporaryDirectory(prefix="vidcolor-bench-") as tmp:
@@ -316,7 +323,7 @@ def measure(film: Path, warmup: Path, colorizer: Colorizer, options: VideoOption
                     **baselines(film, colorizer, options, folder, disk)}
     reference = row["transcode_s"] + row["model_s"]
     row["ratio"] = wall / reference
-    row["floor"] = (row["model_cpu_s"] + row["transcode_cpu_s"]) / (os.cpu_count() or 1) / reference
+    row["floor"] = (row["model_cpu_s"] + row["transcode_cpu_s"]) / _cores() / reference
     if disk:
         row["disk_over_ours"] = row["disk_s"] / wall
     return row
@@ -387,7 +394,7 @@ def _report(settings: dict[str, Any], rows: list[Row], memory: Row | None) -> No
           f"crf {options['crf']}, preset {options['preset']}; load average {settings['load_before'][0]:.1f} "
           f"before, {settings['load_after'][0]:.1f} after\n")
     print(_table(rows))
-    print("\nCPU s: CPU time of all our threads. decode ... encode: each stage alone, one after another "
+    print("\nCPU s: CPU time of all our threads. decode ... encode: each stage alone, one after another. "
           "model: the model alone, the faster of one batch at a time on "
           "all threads and the pipeline's worker threads. transcode: plain decode + re-encode with the same "
           "settings. floor: the ratio of a pipeline with no work of its own and every core busy.\n")
@@ -427,7 +434,7 @@ def main() -> None:
     sizes = args.sizes if args.sizes is not None else ([] if args.film else list(SIZES))
     films = [sample_film(args.workdir, size, args.seconds) for size in sizes] + args.film
     colorizer = Colorizer.load(args.model)
-    settings = {"model": args.model, "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+    settings = {"model": args.model, "cpus": _cores(), "torch_threads": torch.get_num_threads(),
                 "torch": torch.__version__, "pyav": av.__version__,
                 "options": {"batch_size": options.batch_size, "temporal": options.temporal, "window": options.window,
                             "crf": options.crf, "preset": options.preset},

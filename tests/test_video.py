@@ -23,6 +23,7 @@ from vidcolor.cli import main
 from vidcolor.errors import UserError
 from vidcolor.inference import Colorizer
 from vidcolor.temporal import NoSmoothing, make_smoother
+from vidcolor.video import model_workers
 from vidcolor.video_formats import TEMPORAL_MODES
 from vidcolor.yuv import planes
 
@@ -175,6 +176,18 @@ def test_colouring_a_film_gives_torch_its_thread_count_back(clip, colour, tmp_pa
     before = torch.get_num_threads()
     colour(clip("old.mp4", frames=12, audio=()).path, tmp_path / "new.mp4")
     assert torch.get_num_threads() == before
+
+
+def test_the_film_model_workers_share_out_every_core_of_any_machine():
+    before = torch.get_num_threads()
+    try:
+        for cores in range(1, 17):
+            torch.set_num_threads(cores)
+            workers, each = model_workers(torch.device("cpu"))
+            assert workers * each == cores and 1 <= workers <= 4
+        assert model_workers(torch.device("cuda"))[0] == 1  # a GPU takes one batch at a time
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_every_smoothing_mode_the_command_line_offers_exists():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 import cv2
@@ -26,44 +26,49 @@ DEFAULT_WORKING_SIZE = 224
 Tag = TypeVar("Tag")
 
 
+def _opencv_can(x: torch.Tensor) -> bool:
+    """OpenCV takes it: a float32/float64 CPU tensor outside autograd."""
+    return x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and not x.requires_grad
+
+
+def _plane_by_plane(x: torch.Tensor, filter_2d: Callable[[np.ndarray], np.ndarray]) -> torch.Tensor:
+    """`filter_2d` applied to every (H, W) plane of a (..., H, W) tensor."""
+    planes = x.reshape(-1, *x.shape[-2:]).contiguous().numpy()
+    out = np.stack([filter_2d(plane) for plane in planes])
+    return torch.from_numpy(out).reshape(*x.shape[:-2], *out.shape[-2:])
+
+
+def _window_counts(n: int, r: int) -> torch.Tensor:
+    """How many of the 2r+1 positions around each of n places lie inside."""
+    i = torch.arange(n)
+    return (i + r).clamp(max=n - 1) - (i - r).clamp(min=0) + 1
+
+
 def box_mean(x: torch.Tensor, r: int) -> torch.Tensor:
-    """Mean over a (2r+1)x(2r+1) window, shrunk at the borders (avg_pool2d's count_include_pad=False)."""
-    return _box_opencv(x, r) if x.device.type == "cpu" else _box_torch(x, r)
+    """Mean over a (2r+1)x(2r+1) window, shrunk at the borders (avg_pool2d's count_include_pad=False).
 
-
-def _box_opencv(x: torch.Tensor, r: int) -> torch.Tensor:
-    """OpenCV's box filter, plane by plane: on CPU ~15x faster than `_box_torch`."""
-    h, w = x.shape[-2:]
-    planes = x.detach().reshape(-1, h, w).contiguous().numpy()
-    sums = np.empty_like(planes)
-    for plane, out in zip(planes, sums):
-        cv2.boxFilter(plane, -1, (2 * r + 1, 2 * r + 1), dst=out, normalize=False, borderType=cv2.BORDER_CONSTANT)
-    counts = [(np.minimum(np.arange(n) + r, n - 1) - np.maximum(np.arange(n) - r, 0) + 1).astype(planes.dtype)
-              for n in (h, w)]
-    sums /= counts[0][:, None] * counts[1]
-    return torch.from_numpy(sums).reshape(x.shape)
-
-
-def _box_torch(x: torch.Tensor, r: int) -> torch.Tensor:
-    """Differences of running sums, one axis at a time: on any device, half the time of avg_pool2d."""
-    for dim in (-1, -2):
+    OpenCV's box filter where it can (on CPU ~15x faster than torch), else differences of running
+    sums one axis at a time (half the time of avg_pool2d).
+    """
+    counts = [_window_counts(n, r).to(x.device, x.dtype) for n in x.shape[-2:]]
+    if _opencv_can(x):
+        sums = _plane_by_plane(x, lambda plane: cv2.boxFilter(plane, -1, (2 * r + 1, 2 * r + 1), normalize=False,
+                                                              borderType=cv2.BORDER_CONSTANT))
+        return sums / (counts[0][:, None] * counts[1])
+    for dim, count in ((-1, counts[1]), (-2, counts[0][:, None])):
         n = x.shape[dim]
         sums = F.pad(x, (r + 1, r) if dim == -1 else (0, 0, r + 1, r)).cumsum(dim)
-        i = torch.arange(n, device=x.device)
-        count = ((i + r).clamp(max=n - 1) - (i - r).clamp(min=0) + 1).to(x.dtype)
-        x = (sums.narrow(dim, 2 * r + 1, n) - sums.narrow(dim, 0, n)) / (count if dim == -1 else count[:, None])
+        x = (sums.narrow(dim, 2 * r + 1, n) - sums.narrow(dim, 0, n)) / count
     return x
 
 
 def pool(x: torch.Tensor, k: int) -> torch.Tensor:
-    """Mean over k x k blocks (sizes divisible by k): a 4:2:0 film's chroma-plane guide. OpenCV on CPU
-    (~20x faster than torch here), avg_pool2d elsewhere."""
-    if x.device.type != "cpu":
+    """Mean over k x k blocks (sizes divisible by k): a 4:2:0 film's chroma-plane guide. OpenCV where it
+    can (on CPU ~20x faster than torch), else avg_pool2d."""
+    if not _opencv_can(x):
         return F.avg_pool2d(x, k)
     h, w = x.shape[-2:]
-    planes = x.reshape(-1, h, w).contiguous().numpy()
-    return torch.from_numpy(np.stack([cv2.resize(p, (w // k, h // k), interpolation=cv2.INTER_AREA) for p in planes])
-                            ).reshape(*x.shape[:-2], h // k, w // k)
+    return _plane_by_plane(x, lambda plane: cv2.resize(plane, (w // k, h // k), interpolation=cv2.INTER_AREA))
 
 
 def guided_upsample(ab_low: torch.Tensor, guide_low: torch.Tensor, guide_full: torch.Tensor,

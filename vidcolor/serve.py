@@ -31,7 +31,6 @@ from .video_formats import DEVICES
 
 if TYPE_CHECKING:
     import numpy as np
-    import torch
     from fastapi import FastAPI
 
     from .inference import Colorizer
@@ -191,18 +190,6 @@ class _UploadLimit:
         await self.app(scope, limited, send)
 
 
-def _locked(colorizer: "Colorizer", lock: threading.Lock) -> "Colorizer":
-    """`colorizer` sharing its model with other jobs: each model pass holds `lock`."""
-    from .inference import Colorizer
-
-    class LockedColorizer(Colorizer):
-        def predict_low(self, L: "torch.Tensor") -> "tuple[torch.Tensor, torch.Tensor]":
-            with lock:
-                return super().predict_low(L)
-
-    return LockedColorizer(colorizer.model, colorizer.meta, colorizer.device, colorizer.working_size)
-
-
 def _png(rgb: "np.ndarray") -> bytes:
     import cv2
 
@@ -238,11 +225,12 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
     from .video_io import probe
 
     colorizer, label = _load(model, device)
-    model_lock = threading.Lock()  # one model pass at a time: each already uses every core (or the GPU)
-    film_colorizer = _locked(colorizer, model_lock)
+    # One photo at a time: each pass uses every core (or the GPU). The film being coloured runs its model
+    # in single-threaded workers (vidcolor.video.model_pool), which share the cores with a photo fairly.
+    photo_lock = threading.Lock()
 
     def colour_film(job: _Job) -> None:
-        colorize_video(job.upload, job.result, model=film_colorizer, quiet=True, warn=job.warnings.append,
+        colorize_video(job.upload, job.result, model=colorizer, quiet=True, warn=job.warnings.append,
                        on_frames=job.advance)
 
     films = _Films(colour_film, limits.retention_seconds, temp_root)
@@ -285,7 +273,7 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
         upload.unlink()
         if rgb.shape[0] * rgb.shape[1] > MAX_PHOTO_PIXELS:
             raise HTTPException(413, f"the photo has more than this server's limit of {MAX_PHOTO_PIXELS:,} pixels")
-        with model_lock:
+        with photo_lock:
             coloured = colorizer.colorize_rgb(rgb)
         return Response(_png(coloured), media_type="image/png")
 

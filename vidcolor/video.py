@@ -2,8 +2,8 @@
 
 Three stages joined by small bounded queues, so memory stays flat however long the film is:
 a thread demuxes and decodes, the main thread colours batches of frames (the model itself runs
-in worker threads, a few batches at once), and a thread encodes and muxes. Nothing touches the disk but the output, which is written under a
-hidden temporary name and renamed only once complete.
+in worker threads, a few batches at once), and a thread encodes and muxes. Nothing touches the
+disk but the output, which is written under a hidden temporary name and renamed only once complete.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import av
 import numpy as np
@@ -46,6 +46,9 @@ from .video_io import (
     probe,
 )
 from .yuv import assemble, normalise, pixel_format, planes
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 
 @dataclass(frozen=True)
@@ -122,7 +125,7 @@ def prepare_film(src: Path, dst: Path, options: VideoOptions, warn: Callable[[st
     return FilmJob(source, dst, options)
 
 
-MAX_MODEL_WORKERS = 4  # batches the model runs at once on CPU, each with its share of torch's threads
+MAX_MODEL_WORKERS = 4  # batches the model runs at once on CPU, each with an equal share of torch's threads
 
 
 def model_workers(device: torch.device) -> tuple[int, int]:
@@ -130,30 +133,34 @@ def model_workers(device: torch.device) -> tuple[int, int]:
 
     On CPU, batches side by side with one thread each beat one batch on all threads: ~15% faster
     alone, and far better when decoding and encoding want a core too, since single-threaded work
-    never has torch's spin-waiting OpenMP threads fighting over cores. A GPU takes one batch at a
-    time (the CPU prepares the next meanwhile).
+    never has torch's spin-waiting OpenMP threads fighting over cores. Past 4 threads, 4 batches
+    (or fewer: the count must divide the threads) share them out. A GPU takes one batch at a time
+    (the CPU prepares and finishes the others meanwhile).
     """
     threads = torch.get_num_threads()
     if device.type != "cpu":
         return 1, threads
-    workers = min(threads, MAX_MODEL_WORKERS)
+    workers = next(n for n in range(min(threads, MAX_MODEL_WORKERS), 0, -1) if threads % n == 0)
     return workers, threads // workers
 
 
 @contextlib.contextmanager
-def model_pool(device: torch.device) -> Iterator[ThreadPoolExecutor]:
-    """Worker threads to run the model in (`model_workers` of them), with torch's thread count set to
-    match in every thread, the caller's too; the caller's count is put back afterwards."""
+def model_pool(device: torch.device) -> Iterator[tuple[ThreadPoolExecutor, int]]:
+    """Worker threads to run the model in, and how many (`model_workers`). torch's thread count is each
+    worker's share meanwhile, in every thread (torch has one count for the process); the caller's is
+    put back afterwards."""
     workers, threads = model_workers(device)
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     pool = ThreadPoolExecutor(workers, thread_name_prefix="vidcolor-model",
                               initializer=torch.set_num_threads, initargs=(threads,))
     try:
-        yield pool
+        yield pool, workers
     finally:
-        pool.shutdown(cancel_futures=True)
-        torch.set_num_threads(before)
+        try:
+            pool.shutdown(cancel_futures=True)
+        finally:
+            torch.set_num_threads(before)
 
 
 class Painter:
@@ -163,7 +170,8 @@ class Painter:
     The model runs in worker threads (`model_pool`), so a call returns the frames of the batches
     that are done, in film order: fewer than it was given at first (and while the smoother's
     look-ahead holds frames back); `flush` returns the rest once the film has ended. Use it in a
-    `with` block, which starts and stops the workers.
+    `with` block, which starts and stops the workers. Only the workers touch the model's device:
+    frames are prepared and finished on the CPU.
     """
 
     def __init__(self, colorizer: Colorizer, smoother: TemporalSmoother, source: Source) -> None:
@@ -173,7 +181,7 @@ class Painter:
         self.fmt = pixel_format(self.width, self.height)
         self.chroma: FilmChroma[tuple[av.VideoFrame, np.ndarray]] = FilmChroma(
             colorizer, smoother, subsample=2 if self.fmt == "yuv420p" else 1)
-        self.workers = model_workers(colorizer.device)[0]
+        self.workers = 0  # batches in the model at once, set by `with`
         self._running: deque[tuple[Future[tuple[torch.Tensor, torch.Tensor]], list[av.VideoFrame], np.ndarray,
                                    torch.Tensor]] = deque()
         self._stack = contextlib.ExitStack()
@@ -181,8 +189,8 @@ class Painter:
         # oneDNN's own layout, ~15% faster convolutions on CPU (in place; the weights' values are unchanged)
         colorizer.model.to(memory_format=torch.channels_last)
 
-    def __enter__(self) -> Painter:
-        self._pool = self._stack.enter_context(model_pool(self.colorizer.device))
+    def __enter__(self) -> Self:
+        self._pool, self.workers = self._stack.enter_context(model_pool(self.colorizer.device))
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -210,7 +218,7 @@ class Painter:
     def prepare(self, frames: list[av.VideoFrame]) -> tuple[np.ndarray, torch.Tensor]:
         """A batch's (B, H, W) Y planes, kept as they are, and the (B, 1, H, W) L the model sees."""
         y = np.stack([planes(normalise(f, self.fmt, self.width, self.height))[0] for f in frames])
-        return y, self.colorimetry.luma_to_l(y).to(self.colorizer.device)
+        return y, self.colorimetry.luma_to_l(y)
 
     def finish(self, frames: list[av.VideoFrame], y: np.ndarray, L: torch.Tensor,
                prediction: tuple[torch.Tensor, torch.Tensor]) -> list[av.VideoFrame]:
