@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -410,7 +411,7 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="*", help=f"Generated films to measure (default: {' '.join(SIZES)}).")
     parser.add_argument("--seconds", type=float, default=10.0, help="Length of the generated films.")
     defaults = VideoOptions()
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--batch-size", type=int, help="Default: vidcolor run's for the device.")
     parser.add_argument("--temporal", choices=TEMPORAL_MODES, default=defaults.temporal)
     parser.add_argument("--window", type=int, default=defaults.window)
     parser.add_argument("--crf", type=int, default=defaults.crf)
@@ -434,6 +435,7 @@ def main() -> None:
     sizes = args.sizes if args.sizes is not None else ([] if args.film else list(SIZES))
     films = [sample_film(args.workdir, size, args.seconds) for size in sizes] + args.film
     colorizer = Colorizer.load(args.model)
+    options = replace(options, batch_size=options.batch_for(colorizer.device))
     settings = {"model": args.model, "cpus": _cores(), "torch_threads": torch.get_num_threads(),
                 "torch": torch.__version__, "pyav": av.__version__,
                 "options": {"batch_size": options.batch_size, "temporal": options.temporal, "window": options.window,

@@ -23,7 +23,7 @@ from vidcolor.cli import main
 from vidcolor.errors import UserError
 from vidcolor.inference import Colorizer
 from vidcolor.temporal import NoSmoothing, make_smoother
-from vidcolor.video import model_workers
+from vidcolor.video import VideoOptions, model_workers
 from vidcolor.video_formats import TEMPORAL_MODES
 from vidcolor.yuv import planes
 
@@ -188,6 +188,12 @@ def test_the_film_model_workers_share_out_every_core_of_any_machine():
         assert model_workers(torch.device("cuda"))[0] == 1  # a GPU takes one batch at a time
     finally:
         torch.set_num_threads(before)
+
+
+def test_without_a_batch_size_a_gpu_takes_bigger_batches_than_a_cpu():
+    assert VideoOptions().batch_for(torch.device("cpu")) == 8
+    assert VideoOptions().batch_for(torch.device("cuda")) == 16
+    assert VideoOptions(batch_size=5).batch_for(torch.device("cuda")) == 5
 
 
 def test_every_smoothing_mode_the_command_line_offers_exists():

@@ -11,7 +11,7 @@ from .video_formats import DEFAULT_WINDOW
 
 
 def colorize_video(src: str | Path, dst: str | Path, *, model: str | Colorizer = DEFAULT_MODEL,
-                   device: str = "auto", working_size: int | None = None, batch_size: int = 8,
+                   device: str = "auto", working_size: int | None = None, batch_size: int | None = None,
                    temporal: str = "flow", window: int = DEFAULT_WINDOW, crf: int = 18, preset: str = "medium",
                    codec: str | None = None, skip_color: bool = False, overwrite: bool = False, quiet: bool = False,
                    warn: Callable[[str], None] = default_warn,
@@ -20,6 +20,7 @@ def colorize_video(src: str | Path, dst: str | Path, *, model: str | Colorizer =
 
     Luma, size, frame timing, sound and metadata are kept. `model` is a shipped model name, a
     .safetensors file, or a ready Colorizer (which `device` and `working_size` then leave alone).
+    `batch_size` None: 8 frames at once on CPU, 16 on a GPU.
     The source is checked before the model is loaded, so mistakes are reported at once.
     Raises UserError for anything wrong with the request; the output appears only when complete.
     Warnings (damage skipped, sound re-encoded, a film already in colour) go to `warn`, by

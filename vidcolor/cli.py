@@ -52,8 +52,8 @@ def _count_or_auto(minimum: int) -> Callable[[click.Context, click.Parameter, st
 @click.option("--model", default=DEFAULT_MODEL, show_default=True, help="Shipped model name or a .safetensors file.")
 @click.option("--device", default="auto", type=click.Choice(DEVICES), show_default=True)
 @click.option("--working-size", type=int, default=None, help="Short side the model works at (default: the model's).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
-              help="Film frames coloured at once.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None,
+              help="Film frames coloured at once  [default: 8 on CPU, 16 on a GPU]")
 @click.option("--temporal", default="flow", type=click.Choice(TEMPORAL_MODES), show_default=True,
               help="Keep colours steady over time: along motion (flow), by averaging (ema), or not.")
 @click.option("--window", type=click.IntRange(0, MAX_WINDOW), default=DEFAULT_WINDOW, show_default=True,
@@ -80,8 +80,8 @@ def _count_or_auto(minimum: int) -> Callable[[click.Context, click.Parameter, st
 @click.option("--verbose", is_flag=True, help="A line for every file as workers start and finish it.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @friendly
-def run(src: Path, dst: Path, model: str, device: str, working_size: int | None, batch_size: int, temporal: str,
-        window: int, crf: int, preset: str, codec: str | None, skip_color: bool, overwrite: bool,
+def run(src: Path, dst: Path, model: str, device: str, working_size: int | None, batch_size: int | None,
+        temporal: str, window: int, crf: int, preset: str, codec: str | None, skip_color: bool, overwrite: bool,
         include: tuple[str, ...], exclude: tuple[str, ...], force: bool, jobs: int | str, ray_address: str | None,
         split: int | str | None, verbose: bool, quiet: bool) -> None:
     """Colour a film, a photo, or a whole folder (recursively: photos and films) into OUTPUT."""

@@ -51,10 +51,13 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
 
+CPU_BATCH, GPU_BATCH = 8, 16  # film frames coloured at once unless asked otherwise
+
+
 @dataclass(frozen=True)
 class VideoOptions:
     """How to colour and write a film (the `vidcolor run` options)."""
-    batch_size: int = 8
+    batch_size: int | None = None  # None: the device's default (`batch_for`)
     temporal: str = "flow"  # see vidcolor.temporal
     window: int = DEFAULT_WINDOW  # frames of temporal look-ahead
     crf: int = 18
@@ -63,6 +66,10 @@ class VideoOptions:
     skip_color: bool = False
     overwrite: bool = False
     quiet: bool = False
+
+    def batch_for(self, device: torch.device | None) -> int:
+        """Frames coloured at once on `device`: the size asked for, else a GPU's bigger default."""
+        return self.batch_size or (GPU_BATCH if device is not None and device.type != "cpu" else CPU_BATCH)
 
 
 @dataclass(frozen=True)
@@ -105,7 +112,7 @@ def prepare_film(src: Path, dst: Path, options: VideoOptions, warn: Callable[[st
         raise UserError(f"{dst}: output would overwrite the input")
     if options.temporal not in TEMPORAL_MODES:
         raise UserError(f"unknown temporal mode {options.temporal!r} (choose from {', '.join(TEMPORAL_MODES)})")
-    if options.batch_size < 1:
+    if options.batch_size is not None and options.batch_size < 1:
         raise UserError("the batch size must be at least 1")
     if not 0 <= options.window <= MAX_WINDOW:
         raise UserError(f"the look-ahead window must be 0 to {MAX_WINDOW} frames")
@@ -377,7 +384,8 @@ def run_stages(reader: Iterable[tuple[Stream, Payload]], writer: FrameWriter, ro
     """Decode, colour and encode: the three threaded stages over whatever `reader` yields (a whole film,
     or a piece of one) into `writer`; returns how many video frames went through."""
     abort = threading.Event()
-    size = max(16, 2 * options.batch_size)
+    batch_size = options.batch_for(paint.colorizer.device if paint is not None else None)
+    size = max(16, 2 * batch_size)
     decoded, coloured = _Pipe(size, abort), _Pipe(size, abort)
     by_index = {r.source.index: r for r in routes}
 
@@ -392,7 +400,7 @@ def run_stages(reader: Iterable[tuple[Stream, Payload]], writer: FrameWriter, ro
         for stage in stages:
             stage.start()
         try:
-            frames = _colour(decoded, coloured, routes[0], paint, source, options, on_frames)
+            frames = _colour(decoded, coloured, routes[0], paint, source, batch_size, options.quiet, on_frames)
             coloured.close()
             for stage in stages:
                 while stage.is_alive():  # short joins, so Ctrl-C still gets through
@@ -410,11 +418,11 @@ def run_stages(reader: Iterable[tuple[Stream, Payload]], writer: FrameWriter, ro
 
 
 def _colour(decoded: _Pipe, coloured: _Pipe, film: Route, paint: Painter | None, source: Source,
-            options: VideoOptions, on_frames: Callable[[int], None] | None) -> int:
+            batch_size: int, quiet: bool, on_frames: Callable[[int], None] | None) -> int:
     """The main thread's stage: film frames go through the model in batches, the rest passes on."""
     batch: list[av.VideoFrame] = []
     count = 0
-    with (tqdm(total=source.frames, disable=options.quiet, unit="frame", desc=source.path.name,
+    with (tqdm(total=source.frames, disable=quiet, unit="frame", desc=source.path.name,
                dynamic_ncols=True, leave=False) as progress,
           paint if paint is not None else contextlib.nullcontext()):
         def deliver(route: Route, items: list[Payload]) -> None:
@@ -430,7 +438,7 @@ def _colour(decoded: _Pipe, coloured: _Pipe, film: Route, paint: Painter | None,
         for route, item in decoded:
             if route is film and paint is not None:
                 batch.append(item)  # type: ignore[arg-type]
-                if len(batch) == options.batch_size:
+                if len(batch) == batch_size:
                     deliver(film, paint(batch))
                     batch = []
             else:
