@@ -5,6 +5,9 @@ upsampling to full resolution) and compared with the original colour photo. Rows
 "grey" (a = b = 0, the floor) and "truth" (the photos themselves) frame the numbers.
 
     python benchmarks/eval_photos.py ../shared/data/photos/val --models fusion unet gan
+
+`--temperatures 1 0.6 0.4` scores models with a binned chroma head (`--loss bins`) once per
+annealed-mean temperature, the knob between faithful and vivid.
 """
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("photos", type=Path)
     parser.add_argument("--models", nargs="+", default=["fusion", "unet", "gan"])
+    parser.add_argument("--temperatures", type=float, nargs="+", help="Binned models: score each temperature.")
     parser.add_argument("--json", type=Path, help="Also write the table as JSON here.")
     args = parser.parse_args()
     torch.set_num_threads(2)
@@ -41,17 +45,24 @@ def main() -> None:
     rows = {"grey": score([desaturate(t[None])[0] for t in truths], truths)}
     for name in args.models:
         colorizer = Colorizer.load(name)
-        start = time.perf_counter()
-        outputs = [colorizer.colorize_rgb(t) for t in tqdm(truths, desc=name, leave=False)]
-        rows[name] = {**score(outputs, truths), "ms_per_photo": 1000 * (time.perf_counter() - start) / len(truths)}
+        binned = getattr(colorizer.model, "ab_bins", 0)
+        for t in (args.temperatures if binned and args.temperatures else [None]):
+            label = name if t is None else f"{name} T={t:g}"
+            if t is not None:
+                colorizer.model.head.temperature = t
+            start = time.perf_counter()
+            outputs = [colorizer.colorize_rgb(x) for x in tqdm(truths, desc=label, leave=False)]
+            ms = 1000 * (time.perf_counter() - start) / len(truths)
+            rows[label] = {**score(outputs, truths), "ms_per_photo": ms}
     rows["truth"] = score(truths, truths) | {"psnr": float("inf")}
 
     print(f"{len(truths)} photos from {args.photos}")
-    print(f"| {'model':8} | PSNR dB | SSIM  | colourfulness | ms/photo |")
-    print("|----------|---------|-------|---------------|----------|")
+    width = max(8, *map(len, rows))
+    print(f"| {'model':{width}} | PSNR dB | SSIM  | colourfulness | ms/photo |")
+    print(f"|{'-' * (width + 2)}|---------|-------|---------------|----------|")
     for name, r in rows.items():
         ms = f"{r['ms_per_photo']:.0f}" if "ms_per_photo" in r else "-"
-        print(f"| {name:8} | {r['psnr']:7.2f} | {r['ssim']:.3f} | {r['colourfulness']:13.1f} | {ms:>8} |")
+        print(f"| {name:{width}} | {r['psnr']:7.2f} | {r['ssim']:.3f} | {r['colourfulness']:13.1f} | {ms:>8} |")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
 

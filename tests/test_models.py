@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from vidcolor.archs import FAMILIES, PatchDiscriminator, build_model
+from vidcolor.archs.chroma_bins import ChromaBins, grid_centres, soft_encode
 from vidcolor.color import from_uint8_images, rgb_to_l
 from vidcolor.inference import Colorizer, box_mean, pool
 from vidcolor.weights import shipped_models
@@ -18,6 +19,33 @@ def test_every_family_colours_odd_sizes(family, size):
         ab = model(torch.rand(2, 1, *size) * 100)
     assert ab.shape == (2, 2, *size)
     assert ab.abs().max() <= 1.0
+
+
+def test_binned_fusion_colours_odd_sizes():
+    model = build_model("fusion", width=8, ab_bins=9, temperature=0.4).eval()
+    with torch.no_grad():
+        ab = model(torch.rand(1, 1, 97, 131) * 100)
+    assert ab.shape == (1, 2, 97, 131) and ab.abs().max() <= 1.0
+
+
+def test_a_colour_encoded_over_the_grid_decodes_back_to_itself():
+    ab = torch.rand(2, 2, 5, 7) * 2 - 1
+    weights = soft_encode(ab, 17)
+    torch.testing.assert_close(weights.sum(dim=1), torch.ones(2, 5, 7))
+    torch.testing.assert_close(torch.einsum("bqhw,cq->bchw", weights, grid_centres(17)), ab)
+
+
+def test_lower_temperature_paints_the_likeliest_colour_more_vividly():
+    """Torn between a strong red and grey: the plain mean is a washed-out pink, T < 1 leans to red."""
+    head = ChromaBins(4, 5)
+    red, grey = soft_encode(torch.tensor([[[[0.5]], [[0.0]]]]), 5), soft_encode(torch.zeros(1, 2, 1, 1), 5)
+    logits = torch.log(0.6 * red + 0.4 * grey + 1e-6)
+    chroma = []
+    for t in (1.0, 0.5, 0.2):
+        head.temperature = t
+        chroma.append(float(head.decode(logits).norm()))
+    assert chroma[0] == pytest.approx(0.6 * 0.5, rel=1e-3)
+    assert chroma[0] < chroma[1] < chroma[2] <= 0.5
 
 
 def test_fusion_averages_several_pretrained_backbones():

@@ -30,13 +30,14 @@ def _metrics(run: Path) -> list[dict[str, float]]:
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
-@pytest.mark.parametrize("family", ["unet", "fusion"])
-def test_short_training_run_lowers_the_colour_error(tmp_path, family):
+@pytest.mark.parametrize(("family", "loss", "error"), [
+    ("unet", "l1", "ab_mse"), ("fusion", "l1", "ab_mse"), ("fusion", "bins", "train_loss")])
+def test_short_training_run_lowers_the_colour_error(tmp_path, family, loss, error):
     photos = photo_folder(tmp_path / "photos")
     run = tmp_path / "run"
-    train(TrainOptions(model=family, data=[photos], val=photos, out=run, steps=40, val_every=20, **TINY))
+    train(TrainOptions(model=family, data=[photos], val=photos, out=run, steps=40, val_every=20, loss=loss, **TINY))
     rows = _metrics(run)
-    assert rows[-1]["ab_mse"] < rows[0]["ab_mse"]
+    assert rows[-1][error] < rows[0][error]
     for artefact in ("checkpoint.pt", "last.safetensors", "curves.png", "samples.png"):
         assert (run / artefact).is_file()
 
@@ -58,6 +59,28 @@ def test_fine_tuned_backbone_stages_are_stored_and_used_by_run(tmp_path):
         torch.testing.assert_close(model.state_dict()[key], stored[key], rtol=0, atol=0)
     pretrained = build_model("fusion", width=8).state_dict()
     assert any(not torch.equal(pretrained[k], stored[k]) for k in backbone)
+
+
+def test_a_binned_head_trains_on_top_of_a_regression_models_features(tmp_path):
+    photos = photo_folder(tmp_path / "photos", n=6)
+    train(TrainOptions(model="fusion", data=[photos], out=tmp_path / "l1", steps=2, **TINY))
+    start = load_file(str(tmp_path / "l1" / "last.safetensors"))
+    train(TrainOptions(model="fusion", data=[photos], out=tmp_path / "bins", steps=1, loss="bins", ab_bins=9,
+                       temperature=0.5, init=tmp_path / "l1" / "last.safetensors", **{**TINY, "lr": 1e-12}))
+    model, meta = load_model(str(tmp_path / "bins" / "last.safetensors"))
+    assert meta["arch"]["ab_bins"] == 9 and model.head.temperature == 0.5
+    assert model.head.conv.out_channels == 81
+    trunk = {k: p for k, p in model.named_parameters() if not k.startswith("head.") and k in start}
+    assert len(trunk) > 20
+    for key, param in trunk.items():  # a learning rate of ~0: the step leaves them where --init put them
+        torch.testing.assert_close(param.detach(), start[key], rtol=0, atol=1e-6)
+
+    vivid = tmp_path / "vivid.safetensors"
+    result = CliRunner().invoke(main, ["export", str(tmp_path / "bins"), "-o", str(vivid), "--temperature", "0.3"])
+    assert result.exit_code == 0, result.output
+    assert load_model(str(vivid))[0].head.temperature == 0.3
+    result = CliRunner().invoke(main, ["export", str(tmp_path / "l1"), "-o", str(vivid), "--temperature", "0.3"])
+    assert result.exit_code == 1 and "only to models trained with --loss bins" in result.output
 
 
 def test_gan_training_runs_its_adversarial_phase_after_l1_warmup(tmp_path):

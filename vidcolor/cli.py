@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -139,7 +140,11 @@ def run(src: Path, dst: Path, model: str, device: str, working_size: int | None,
 @click.option("--lr", type=float, default=5e-4, show_default=True)
 @click.option("--resume", is_flag=True, help="Continue from the run folder's checkpoint.")
 @click.option("--device", default="auto", type=click.Choice(DEVICES), show_default=True)
-@click.option("--loss", default="l1", type=click.Choice(["l1", "mse"]), show_default=True)
+@click.option("--loss", default="l1", type=click.Choice(["l1", "mse", "bins"]), show_default=True,
+              help="bins (fusion): predict a distribution over a grid of colours.")
+@click.option("--ab-bins", type=int, default=17, show_default=True, help="--loss bins: grid colours per a/b axis.")
+@click.option("--temperature", type=float, default=1.0, show_default=True,
+              help="--loss bins: annealed-mean temperature (lower: more vivid).")
 @click.option("--rebalance", type=float, default=None, help="Colour rebalancing with this λ (e.g. 0.5).")
 @click.option("--frame-stride", type=int, default=10, show_default=True, help="Use every N-th video frame.")
 @click.option("--checkpoint-every", type=int, default=250, show_default=True)
@@ -174,23 +179,31 @@ def train(family: str, data: tuple[Path, ...], val: Path | None, out: Path, thre
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("-o", "--output", "dst", required=True, type=click.Path(path_type=Path))
 @click.option("--overwrite", is_flag=True)
+@click.option("--temperature", type=float,
+              help="Binned models (--loss bins): decode at this annealed-mean temperature (lower: more vivid).")
 @friendly
-def export(run_dir: Path, dst: Path, overwrite: bool) -> None:
+def export(run_dir: Path, dst: Path, overwrite: bool, temperature: float | None) -> None:
     """Write a run's trained weights and metadata to a .safetensors file."""
-    import shutil
-
     src = run_dir / "last.safetensors"
     if not src.is_file():
         raise UserError(f"{run_dir}: not a training run folder (no last.safetensors)")
     if dst.suffix != ".safetensors":
         raise UserError(f"{dst}: the exported file must end in .safetensors")
+    from safetensors.torch import load_file, save_file
+
     from .atomic import check_writable, written_atomically
     from .weights import read_metadata
 
-    read_metadata(src)
+    meta = read_metadata(src)
+    if temperature is not None:
+        if not meta.get("arch", {}).get("ab_bins"):
+            raise UserError(f"{run_dir}: --temperature applies only to models trained with --loss bins")
+        if temperature <= 0:
+            raise UserError("--temperature must be positive")
+        meta["arch"]["temperature"] = temperature
     check_writable(dst, overwrite)
     with written_atomically(dst) as tmp:
-        shutil.copyfile(src, tmp)
+        save_file(load_file(str(src)), str(tmp), metadata={"vidcolor": json.dumps(meta)})
     click.echo(f"exported {dst}", err=True)
 
 

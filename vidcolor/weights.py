@@ -35,17 +35,22 @@ def trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items() if k not in skip}
 
 
-def load_trainable_state(model: nn.Module, state: dict[str, torch.Tensor], *, untuned: bool = False) -> bool:
+def load_trainable_state(model: nn.Module, state: dict[str, torch.Tensor], *, untuned: bool = False,
+                         fresh: str | None = None) -> bool:
     """Load our tensors over the package's; False when they do not fit the architecture.
 
     `untuned` accepts a file without the backbone stages this model tunes (a frozen-backbone
-    model to train on from): those start from the package's weights.
+    model to train on from): those start from the package's weights. Tensors under the prefix
+    `fresh` are neither loaded nor required: a new head trained on top of the file's features.
     """
+    if fresh:
+        state = {k: v for k, v in state.items() if not k.startswith(fresh)}
     try:
         missing, unexpected = model.load_state_dict(state, strict=False)
     except RuntimeError:  # a tensor of the wrong shape: another width or family
         return False
     provided = {k for k in missing if k.startswith(BACKBONE_PREFIX)} if untuned else _package_keys(model)
+    provided |= {k for k in missing if fresh and k.startswith(fresh)}
     return not (set(missing) - provided or unexpected)
 
 

@@ -17,6 +17,7 @@ from torch import nn
 
 from ..color import lab_to_rgb
 from .blocks import SelfAttention, UpBlock, conv_block, coord_channels, normalise_l, pad_to_multiple, upsample_ab
+from .chroma_bins import ChromaBins
 
 BACKBONES = ("lite0", "lite1", "lite2")
 # Common channel widths every backbone's stage (strides 2, 4, 8, 16, 32) is projected to.
@@ -97,13 +98,14 @@ class FusionColorizer(nn.Module):
     """Trainable CoordConv encoder + pretrained backbone(s), fused at stride 8 with self-attention.
 
     Chroma is predicted at half resolution (it is smooth; the full-resolution edges come from L
-    at upsampling time), which halves the cost of the decoder.
+    at upsampling time), which halves the cost of the decoder: directly (tanh regression), or with
+    `ab_bins` as a distribution over a grid of colours decoded at `temperature` (`chroma_bins`).
     """
 
     multiple = 32
 
     def __init__(self, backbones: str = "lite0", width: int = 32, pretrained: bool = True,
-                 tune_backbone: int = 0) -> None:
+                 tune_backbone: int = 0, ab_bins: int = 0, temperature: float = 1.0) -> None:
         super().__init__()
         names = [b.strip() for b in backbones.split(",") if b.strip()]
         unknown = set(names) - set(BACKBONES)
@@ -127,7 +129,8 @@ class FusionColorizer(nn.Module):
         self.post = conv_block(fused, fused)
         self.up4 = UpBlock(fused, w * 2 + STAGE_DIMS[1], w * 4)
         self.up2 = UpBlock(w * 4, w * 3 // 2 + STAGE_DIMS[0], w * 2)
-        self.head = nn.Conv2d(w * 2, 2, 1)
+        self.ab_bins = ab_bins
+        self.head = ChromaBins(w * 2, ab_bins, temperature) if ab_bins else nn.Conv2d(w * 2, 2, 1)
 
     def backbone_features(self, L: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
         """Average the projected stage features and global vectors of all backbones."""
@@ -143,8 +146,11 @@ class FusionColorizer(nn.Module):
         n = len(self.backbones)
         return [s / n for s in stages], glob / n
 
-    def forward(self, L: torch.Tensor) -> torch.Tensor:
-        """(B, 1, H, W) L in [0, 100] -> (B, 2, H, W) a/b in [-1, 1]."""
+    def forward(self, L: torch.Tensor, logits: bool = False) -> torch.Tensor:
+        """(B, 1, H, W) L in [0, 100] -> (B, 2, H, W) a/b in [-1, 1].
+
+        With `logits` (training a binned head): the (B, ab_bins², H/2, W/2) grid logits instead.
+        """
         L, (h, w) = pad_to_multiple(L, self.multiple)
         (s2, s4, s8, s16, s32), glob = self.backbone_features(L)
         x = normalise_l(L)
@@ -157,4 +163,10 @@ class FusionColorizer(nn.Module):
         x = self.post(self.attention(self.fuse(torch.cat([e8, s8, up(s16), up(s32), g], dim=1))))
         x = self.up4(x, torch.cat([e4, s4], dim=1))
         x = self.up2(x, torch.cat([e2, s2], dim=1))
-        return upsample_ab(self.head(x), L.shape[-2:])[..., :h, :w]
+        out = self.head(x)
+        if not self.ab_bins:
+            return upsample_ab(out, L.shape[-2:])[..., :h, :w]
+        if logits:
+            return out
+        ab = F.interpolate(self.head.decode(out), size=L.shape[-2:], mode="bilinear", align_corners=False)
+        return ab[..., :h, :w]

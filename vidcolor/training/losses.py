@@ -1,8 +1,10 @@
-"""Losses on a/b: L1 or MSE, optionally weighted towards rare (vivid) colours."""
+"""Losses on a/b: L1, MSE, or cross-entropy over colour bins, optionally weighted towards rare (vivid) colours."""
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+from ..archs.chroma_bins import bins_cross_entropy
 
 
 def gaussian_smooth_2d(hist: torch.Tensor, sigma_bins: float) -> torch.Tensor:
@@ -30,19 +32,29 @@ def rebalance_weights(hist: torch.Tensor, lam: float = 0.5, sigma_bins: float = 
     return w / (p * w).sum()
 
 
+LOSSES = ("l1", "mse", "bins")
+
+
 class ColorLoss(torch.nn.Module):
-    """Per-pixel L1 or MSE on scaled a/b, weighted by the target colour's rebalancing weight."""
+    """Per-pixel loss on scaled a/b, weighted by the target colour's rebalancing weight.
+
+    `l1`/`mse` compare predicted a/b; `bins` takes a binned head's logits (`chroma_bins`) and
+    scores them against the target at their resolution.
+    """
 
     def __init__(self, kind: str = "l1", weights: torch.Tensor | None = None) -> None:
         super().__init__()
-        if kind not in ("l1", "mse"):
-            raise ValueError("loss must be l1 or mse")
+        if kind not in LOSSES:
+            raise ValueError(f"loss must be one of {', '.join(LOSSES)}")
         self.kind = kind
         self.register_buffer("weights", weights if weights is not None else torch.ones(0, 0))
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        diff = pred - target
-        err = diff.abs() if self.kind == "l1" else diff ** 2
+        if self.kind == "bins":
+            target = F.interpolate(target, size=pred.shape[-2:], mode="area")
+            err = bins_cross_entropy(pred, target)
+        else:
+            err = (pred - target).abs() if self.kind == "l1" else (pred - target) ** 2
         if self.weights.numel() == 0:
             return err.mean()
         bins = self.weights.shape[0]

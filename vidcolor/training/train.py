@@ -50,6 +50,8 @@ class TrainOptions:
     resume: bool = False
     device: str = "auto"
     loss: str = "l1"
+    ab_bins: int = 17  # loss "bins": grid colours per a/b axis
+    temperature: float = 1.0  # loss "bins": annealed-mean temperature used to decode (and validate)
     rebalance: float | None = None  # λ of the uniform mix; None = plain loss
     frame_stride: int = 10
     checkpoint_every: int = 250
@@ -68,7 +70,8 @@ class TrainOptions:
 
     def arch(self) -> dict[str, Any]:
         if self.model == "fusion":
-            return {"width": self.width, "backbones": self.backbones, "tune_backbone": self.tune_backbone}
+            binned = {"ab_bins": self.ab_bins, "temperature": self.temperature} if self.loss == "bins" else {}
+            return {"width": self.width, "backbones": self.backbones, "tune_backbone": self.tune_backbone, **binned}
         return {"width": self.width}
 
 
@@ -120,12 +123,12 @@ def _setup_distributed(device_name: str) -> tuple[int, int, torch.device]:
     return rank, world, device
 
 
-def _load_init(model: nn.Module, path: Path) -> None:
+def _load_init(model: nn.Module, path: Path, new_head: bool) -> None:
     from safetensors.torch import load_file
 
     if not path.is_file():
         raise UserError(f"{path}: no such weights file for --init")
-    if not load_trainable_state(model, load_file(str(path)), untuned=True):
+    if not load_trainable_state(model, load_file(str(path)), untuned=True, fresh="head." if new_head else None):
         raise UserError(f"{path}: weights do not fit this architecture")
 
 
@@ -133,6 +136,8 @@ def train(opts: TrainOptions) -> dict[str, float]:
     """Train a colourizer into `opts.out`; returns the last validation metrics (rank 0)."""
     if opts.model not in FAMILIES:
         raise UserError(f"unknown model family {opts.model!r} (choose {', '.join(FAMILIES)})")
+    if opts.loss == "bins" and opts.model != "fusion":
+        raise UserError("--loss bins needs --model fusion (its binned chroma head)")
     rank, world, device = _setup_distributed(opts.device)
     master = rank == 0
     out = opts.out
@@ -149,7 +154,7 @@ def train(opts: TrainOptions) -> dict[str, float]:
     torch.manual_seed(opts.seed)
     model = build_model(opts.model, **opts.arch()).to(device)
     if opts.init:
-        _load_init(model, opts.init)
+        _load_init(model, opts.init, new_head=opts.loss == "bins")
     weights = rebalance_weights(ab_histogram(images), opts.rebalance) if opts.rebalance is not None else None
     loss_fn = ColorLoss(opts.loss, weights).to(device)
 
@@ -212,7 +217,7 @@ def train(opts: TrainOptions) -> dict[str, float]:
         gen.manual_seed(opts.seed * 1_000_003 + step * 7919 + rank)
         idx = torch.randint(len(images), (opts.batch_size,), generator=gen).tolist()
         L_in, _, ab = (t.to(device) for t in make_batch(images, idx, opts.size, gen))
-        pred = model(L_in)
+        pred = model(L_in, logits=True) if opts.loss == "bins" else model(L_in)
         if gan and step >= opts.gan_warmup:
             d_real, d_fake = disc(L_in, ab), disc(L_in, pred.detach())
             loss_d = 0.5 * (bce(d_real, torch.ones_like(d_real)) + bce(d_fake, torch.zeros_like(d_fake)))
