@@ -3,11 +3,16 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from click.testing import CliRunner
+from photo_factory import landscape
 
 from vidcolor.archs import FAMILIES, PatchDiscriminator, build_model
 from vidcolor.archs.chroma_bins import ChromaBins, grid_centres, soft_encode
+from vidcolor.cli import main
 from vidcolor.color import from_uint8_images, rgb_to_l
 from vidcolor.inference import Colorizer, box_mean, pool
+from vidcolor.media import read_image, write_image
+from vidcolor.metrics import colourfulness
 from vidcolor.weights import shipped_models
 
 
@@ -80,6 +85,18 @@ def test_every_shipped_model_loads_and_colours_a_photo(name):
     assert coloured.shape == grey.shape
     L_in, L_out = (rgb_to_l(from_uint8_images(img[None])) for img in (grey, coloured))
     assert (L_in - L_out).abs().mean() < 1.0
+
+
+def test_a_user_who_finds_the_colours_muted_turns_up_the_saturation(tmp_path):
+    photo = tmp_path / "harbour.png"
+    write_image(photo, np.repeat(landscape(3, 72, 96).mean(axis=2, keepdims=True), 3, axis=2).astype(np.uint8))
+    vividness = {}
+    for saturation in ("0", "1", "1.6"):
+        out = tmp_path / f"harbour_{saturation}.png"
+        result = CliRunner().invoke(main, ["run", str(photo), "-o", str(out), "--saturation", saturation])
+        assert result.exit_code == 0, result.output
+        vividness[saturation] = colourfulness(read_image(out))
+    assert vividness["0"] < 1.0 < vividness["1"] < vividness["1.6"]
 
 
 @pytest.mark.parametrize("size", [(5, 7), (31, 44)])

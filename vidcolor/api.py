@@ -11,7 +11,8 @@ from .video_formats import DEFAULT_WINDOW
 
 
 def colorize_video(src: str | Path, dst: str | Path, *, model: str | Colorizer = DEFAULT_MODEL,
-                   device: str = "auto", working_size: int | None = None, batch_size: int | None = None,
+                   device: str = "auto", working_size: int | None = None, saturation: float = 1.0,
+                   batch_size: int | None = None,
                    temporal: str = "flow", window: int = DEFAULT_WINDOW, crf: int = 18, preset: str = "medium",
                    codec: str | None = None, skip_color: bool = False, overwrite: bool = False, quiet: bool = False,
                    warn: Callable[[str], None] = default_warn,
@@ -19,7 +20,8 @@ def colorize_video(src: str | Path, dst: str | Path, *, model: str | Colorizer =
     """Colour the black-and-white film `src` into `dst` (.mp4, .mkv, .mov or .webm).
 
     Luma, size, frame timing, sound and metadata are kept. `model` is a shipped model name, a
-    .safetensors file, or a ready Colorizer (which `device` and `working_size` then leave alone).
+    .safetensors file, or a ready Colorizer (which `device`, `working_size` and `saturation` then
+    leave alone). `saturation` scales the predicted colour: 1 the model's own, 0 grey, 1.3 livelier.
     `batch_size` None: 8 frames at once on CPU, 16 on a GPU.
     The source is checked before the model is loaded, so mistakes are reported at once.
     Raises UserError for anything wrong with the request; the output appears only when complete.
@@ -30,9 +32,9 @@ def colorize_video(src: str | Path, dst: str | Path, *, model: str | Colorizer =
     options = VideoOptions(batch_size=batch_size, temporal=temporal, window=window, crf=crf, preset=preset,
                            codec=codec, skip_color=skip_color, overwrite=overwrite, quiet=quiet)
     job = prepare_film(Path(src), Path(dst), options, warn)
-    colorizer = _colorizer(model, device, working_size) if job.needs_model else None
+    colorizer = _colorizer(model, device, working_size, saturation) if job.needs_model else None
     return colour_film(job, colorizer, warn, on_frames)
 
 
-def _colorizer(model: str | Colorizer, device: str, working_size: int | None) -> Colorizer:
-    return model if isinstance(model, Colorizer) else Colorizer.load(model, device, working_size)
+def _colorizer(model: str | Colorizer, device: str, working_size: int | None, saturation: float) -> Colorizer:
+    return model if isinstance(model, Colorizer) else Colorizer.load(model, device, working_size, saturation)

@@ -138,14 +138,16 @@ def survey(root: Path, skip: Path, options: ArchiveOptions, summary: Summary) ->
     return sorted(found)
 
 
-def worker_settings(model: str, device: str, working_size: int | None, video: VideoOptions) -> Settings:
+def worker_settings(model: str, device: str, working_size: int | None, video: VideoOptions,
+                    saturation: float = 1.0) -> Settings:
     """Settings for workers anywhere: a model file goes by its absolute path (shipped ones by name),
     and is checked here, once, rather than failing in every worker."""
     from .weights import read_metadata, resolve_model_path, shipped_models
 
     path = resolve_model_path(model)
     read_metadata(path)
-    return Settings(model if model in shipped_models() else str(path.resolve()), device, working_size, video)
+    return Settings(model if model in shipped_models() else str(path.resolve()), device, working_size, video,
+                    saturation=saturation)
 
 
 def colorize_archive(src: Path, dst: Path, settings: Settings, options: ArchiveOptions) -> Summary:
@@ -205,6 +207,8 @@ def _fingerprint(settings: Settings) -> dict[str, dict[str, Any]]:
 
     digest = hashlib.sha256(resolve_model_path(settings.model).read_bytes()).hexdigest()[:16]
     photo = {"model_sha256": digest, "working_size": settings.working_size}
+    if settings.saturation != 1.0:  # only then, so archives done before the option existed stay done
+        photo["saturation"] = settings.saturation
     v = settings.video
     film = photo | {"temporal": v.temporal, "window": v.window, "crf": v.crf, "preset": v.preset, "codec": v.codec,
                     "skip_color": v.skip_color}

@@ -53,6 +53,8 @@ def _count_or_auto(minimum: int) -> Callable[[click.Context, click.Parameter, st
 @click.option("--model", default=DEFAULT_MODEL, show_default=True, help="Shipped model name or a .safetensors file.")
 @click.option("--device", default="auto", type=click.Choice(DEVICES), show_default=True)
 @click.option("--working-size", type=int, default=None, help="Short side the model works at (default: the model's).")
+@click.option("--saturation", type=click.FloatRange(0.0, 3.0), default=1.0, show_default=True,
+              help="Scale the predicted colour: 1 the model's own, 0 grey, 1.3 livelier.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
               help="Film frames coloured at once  [default: 8 on CPU, 16 on a GPU]")
 @click.option("--temporal", default="flow", type=click.Choice(TEMPORAL_MODES), show_default=True,
@@ -81,7 +83,8 @@ def _count_or_auto(minimum: int) -> Callable[[click.Context, click.Parameter, st
 @click.option("--verbose", is_flag=True, help="A line for every file as workers start and finish it.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @friendly
-def run(src: Path, dst: Path, model: str, device: str, working_size: int | None, batch_size: int | None,
+def run(src: Path, dst: Path, model: str, device: str, working_size: int | None, saturation: float,
+        batch_size: int | None,
         temporal: str, window: int, crf: int, preset: str, codec: str | None, skip_color: bool, overwrite: bool,
         include: tuple[str, ...], exclude: tuple[str, ...], force: bool, jobs: int | str, ray_address: str | None,
         split: int | str | None, verbose: bool, quiet: bool) -> None:
@@ -99,7 +102,7 @@ def run(src: Path, dst: Path, model: str, device: str, working_size: int | None,
         settings = worker_settings(model, device, working_size,
                                    VideoOptions(batch_size=batch_size, temporal=temporal, window=window, crf=crf,
                                                 preset=preset, codec=codec, skip_color=skip_color, overwrite=True,
-                                                quiet=True))
+                                                quiet=True), saturation)
         options = ArchiveOptions(include, exclude, force, overwrite, None if jobs == "auto" else int(jobs),
                                  ray_address, split, verbose, quiet)
         if src.is_dir():
@@ -115,7 +118,7 @@ def run(src: Path, dst: Path, model: str, device: str, working_size: int | None,
     elif not is_image(src):
         from .api import colorize_video
 
-        result = colorize_video(src, dst, model=model, device=device, working_size=working_size,
+        result = colorize_video(src, dst, model=model, device=device, working_size=working_size, saturation=saturation,
                                 batch_size=batch_size, temporal=temporal, window=window, crf=crf, preset=preset,
                                 codec=codec, skip_color=skip_color, overwrite=overwrite, quiet=quiet)
         if not quiet:
@@ -124,7 +127,7 @@ def run(src: Path, dst: Path, model: str, device: str, working_size: int | None,
         from .inference import Colorizer
         from .photos import colorize_photo
 
-        colorize_photo(Colorizer.load(model, device, working_size), src, dst, overwrite)
+        colorize_photo(Colorizer.load(model, device, working_size, saturation), src, dst, overwrite)
 
 
 @main.command()

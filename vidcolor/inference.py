@@ -122,18 +122,23 @@ class Colorizer:
     """A loaded model plus the recipe for using it on frames of any size."""
 
     def __init__(self, model: nn.Module, meta: dict[str, Any] | None = None,
-                 device: torch.device | str = "cpu", working_size: int | None = None) -> None:
+                 device: torch.device | str = "cpu", working_size: int | None = None,
+                 saturation: float = 1.0) -> None:
         self.meta = meta or {}
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.working_size = working_size or int(self.meta.get("working_size", DEFAULT_WORKING_SIZE))
-        self.chroma_gain = float(self.meta.get("chroma_gain", 1.0))
+        self.chroma_gain = float(self.meta.get("chroma_gain", 1.0)) * saturation
 
     @classmethod
-    def load(cls, name_or_path: str, device: str = "auto", working_size: int | None = None) -> Colorizer:
-        """A shipped model by name, or an exported .safetensors file, ready on `device`."""
+    def load(cls, name_or_path: str, device: str = "auto", working_size: int | None = None,
+             saturation: float = 1.0) -> Colorizer:
+        """A shipped model by name, or an exported .safetensors file, ready on `device`.
+
+        `saturation` scales the predicted chroma (1: the model's own colour, 0: grey), for taste.
+        """
         net, meta = load_model(name_or_path)
-        return cls(net, meta, resolve_device(device), working_size)
+        return cls(net, meta, resolve_device(device), working_size, saturation)
 
     @torch.no_grad()
     def predict_ab(self, L_low: torch.Tensor) -> torch.Tensor:

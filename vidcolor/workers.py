@@ -37,6 +37,7 @@ class Settings:
     working_size: int | None = None
     video: VideoOptions = field(default_factory=lambda: VideoOptions(quiet=True, overwrite=True))
     threads: int | None = None  # torch threads per worker (None: torch's or Ray's own choice)
+    saturation: float = 1.0  # scale of the predicted chroma
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ _load = functools.cache(Colorizer.load)
 
 def colorizer(settings: Settings) -> Colorizer:
     """This process's colorizer, loaded once and kept for every later task."""
-    return _load(settings.model, settings.device, settings.working_size)
+    return _load(settings.model, settings.device, settings.working_size, settings.saturation)
 
 
 @dataclass(frozen=True)
