@@ -26,6 +26,7 @@ from vidcolor.cli import main
 from vidcolor.errors import UserError
 from vidcolor.manifest import MANIFEST_NAME, Manifest, Record
 from vidcolor.media import read_image, write_image
+from vidcolor.metrics import colourfulness
 
 
 def make_archive(root: Path) -> Path:
@@ -141,8 +142,10 @@ def test_a_rerun_skips_what_is_done_and_redoes_only_what_changed_or_went_missing
     assert_summary(finer, done=2, skipped=2, failed=0)
     assert manifest(out)["reels/ferry.avi"]["options"]["crf"] == 12
 
-    livelier = run(archive, out, model_file, "--crf", "12", "--saturation", "1.3")  # photos and films
+    muted = colourfulness(read_image(out / "photos" / "harbour.png"))
+    livelier = run(archive, out, model_file, "--crf", "12", "--saturation", "1.5")  # photos and films
     assert_summary(livelier, done=4, skipped=0, failed=0)
+    assert colourfulness(read_image(out / "photos" / "harbour.png")) > 1.2 * muted > 0
 
 
 def test_outputs_no_earlier_run_wrote_are_kept_unless_overwrite_is_given(model_file, tmp_path):

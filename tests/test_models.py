@@ -30,7 +30,9 @@ def test_binned_fusion_colours_odd_sizes():
     model = build_model("fusion", width=8, ab_bins=9, temperature=0.4).eval()
     with torch.no_grad():
         ab = model(torch.rand(1, 1, 97, 131) * 100)
+        logits = model(torch.rand(1, 1, 97, 131) * 100, logits=True)
     assert ab.shape == (1, 2, 97, 131) and ab.abs().max() <= 1.0
+    assert logits.shape == (1, 81, 49, 66)  # half of the picture, not of its padding: targets line up
 
 
 def test_a_colour_encoded_over_the_grid_decodes_back_to_itself():

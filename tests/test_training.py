@@ -18,6 +18,7 @@ from safetensors.torch import load_file
 import vidcolor.training.train as train_module
 from vidcolor.archs import build_model
 from vidcolor.cli import main
+from vidcolor.errors import UserError
 from vidcolor.media import read_image, write_image
 from vidcolor.training.train import TrainOptions, train
 from vidcolor.weights import load_model, read_metadata
@@ -74,6 +75,9 @@ def test_a_binned_head_trains_on_top_of_a_regression_models_features(tmp_path):
     assert len(trunk) > 20
     for key, param in trunk.items():  # a learning rate of ~0: the step leaves them where --init put them
         torch.testing.assert_close(param.detach(), start[key], rtol=0, atol=1e-6)
+
+    with pytest.raises(UserError, match="started with --loss bins"):
+        train(TrainOptions(model="fusion", data=[photos], out=tmp_path / "bins", steps=2, resume=True, **TINY))
 
     vivid = tmp_path / "vivid.safetensors"
     result = CliRunner().invoke(main, ["export", str(tmp_path / "bins"), "-o", str(vivid), "--temperature", "0.3"])
@@ -203,3 +207,13 @@ def test_starting_from_weights_of_another_shape_is_refused(tmp_path):
     _one_clear_line(_run_cli(["train", "--model", "unet", "--width", "16", "--data", str(photos),
                               "--init", str(tmp_path / "narrow" / "last.safetensors"), "--out",
                               str(tmp_path / "run")]), "do not fit")
+
+
+@pytest.mark.parametrize(("options", "expected"), [
+    (["--model", "unet", "--loss", "bins"], "needs --model fusion"),
+    (["--model", "fusion", "--loss", "bins", "--ab-bins", "1"], "--ab-bins of at least 2"),
+    (["--model", "fusion", "--loss", "bins", "--temperature", "0"], "positive --temperature"),
+])
+def test_impossible_binned_head_settings_are_refused(tmp_path, options, expected):
+    photos = photo_folder(tmp_path / "photos", n=2)
+    _one_clear_line(_run_cli(["train", *options, "--data", str(photos), "--out", str(tmp_path / "run")]), expected)

@@ -196,6 +196,13 @@ def test_without_a_batch_size_a_gpu_takes_bigger_batches_than_a_cpu():
     assert VideoOptions(batch_size=5).batch_for(torch.device("cuda")) == 5
 
 
+def test_a_saturation_outside_what_makes_sense_is_refused(clip, tmp_path):
+    src = clip("old.mp4", frames=4)
+    with pytest.raises(UserError, match="saturation must be between 0 and 3"):
+        colorize_video(src.path, tmp_path / "new.mp4", saturation=-1.0, quiet=True)
+    assert not (tmp_path / "new.mp4").exists()
+
+
 def test_every_smoothing_mode_the_command_line_offers_exists():
     for mode in TEMPORAL_MODES:
         make_smoother(mode)

@@ -12,7 +12,7 @@ import click
 
 from . import DEFAULT_MODEL
 from .errors import UserError
-from .video_formats import DEFAULT_WINDOW, DEVICES, MAX_WINDOW, PRESETS, TEMPORAL_MODES, VIDEO_CODECS
+from .video_formats import DEFAULT_WINDOW, DEVICES, MAX_SATURATION, MAX_WINDOW, PRESETS, TEMPORAL_MODES, VIDEO_CODECS
 
 
 def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -53,7 +53,7 @@ def _count_or_auto(minimum: int) -> Callable[[click.Context, click.Parameter, st
 @click.option("--model", default=DEFAULT_MODEL, show_default=True, help="Shipped model name or a .safetensors file.")
 @click.option("--device", default="auto", type=click.Choice(DEVICES), show_default=True)
 @click.option("--working-size", type=int, default=None, help="Short side the model works at (default: the model's).")
-@click.option("--saturation", type=click.FloatRange(0.0, 3.0), default=1.0, show_default=True,
+@click.option("--saturation", type=click.FloatRange(0.0, MAX_SATURATION), default=1.0, show_default=True,
               help="Scale the predicted colour: 1 the model's own, 0 grey, 1.3 livelier.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
               help="Film frames coloured at once  [default: 8 on CPU, 16 on a GPU]")
@@ -192,6 +192,7 @@ def export(run_dir: Path, dst: Path, overwrite: bool, temperature: float | None)
         raise UserError(f"{run_dir}: not a training run folder (no last.safetensors)")
     if dst.suffix != ".safetensors":
         raise UserError(f"{dst}: the exported file must end in .safetensors")
+    from safetensors import SafetensorError
     from safetensors.torch import load_file, save_file
 
     from .atomic import check_writable, written_atomically
@@ -201,12 +202,16 @@ def export(run_dir: Path, dst: Path, overwrite: bool, temperature: float | None)
     if temperature is not None:
         if not meta.get("arch", {}).get("ab_bins"):
             raise UserError(f"{run_dir}: --temperature applies only to models trained with --loss bins")
-        if temperature <= 0:
-            raise UserError("--temperature must be positive")
+        if not 0 < temperature < float("inf"):
+            raise UserError("--temperature must be a positive number")
         meta["arch"]["temperature"] = temperature
     check_writable(dst, overwrite)
+    try:
+        weights = load_file(str(src))
+    except (SafetensorError, OSError) as exc:
+        raise UserError(f"{src}: cannot read weights ({exc})") from None
     with written_atomically(dst) as tmp:
-        save_file(load_file(str(src)), str(tmp), metadata={"vidcolor": json.dumps(meta)})
+        save_file(weights, str(tmp), metadata={"vidcolor": json.dumps(meta)})
     click.echo(f"exported {dst}", err=True)
 
 

@@ -20,6 +20,7 @@ from torch import nn
 from .color import AB_SCALE, from_uint8_images, lab_to_rgb, rgb_to_l, to_uint8_images
 from .errors import UserError
 from .temporal import TemporalSmoother
+from .video_formats import MAX_SATURATION
 from .weights import load_model
 
 DEFAULT_WORKING_SIZE = 224
@@ -128,6 +129,8 @@ class Colorizer:
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.working_size = working_size or int(self.meta.get("working_size", DEFAULT_WORKING_SIZE))
+        if not 0.0 <= saturation <= MAX_SATURATION:  # also refuses NaN
+            raise UserError(f"saturation must be between 0 and {MAX_SATURATION:g}")
         self.chroma_gain = float(self.meta.get("chroma_gain", 1.0)) * saturation
 
     @classmethod

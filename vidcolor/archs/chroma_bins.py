@@ -24,6 +24,7 @@ def soft_encode(ab: torch.Tensor, n: int) -> torch.Tensor:
 
     Bilinear, so the encoding's mean is exactly the colour it encodes: decoding at T = 1 is unbiased.
     """
+    ab = ab.float()  # in bf16, n - 1 - 1e-4 rounds to n - 1: an index past the grid
     u = ((ab.clamp(-1.0, 1.0) + 1.0) * (n - 1) / 2).clamp(max=n - 1 - 1e-4)
     lo = u.floor()
     frac = u - lo
@@ -55,7 +56,7 @@ class ChromaBins(nn.Module):
     def decode(self, logits: torch.Tensor) -> torch.Tensor:
         """(B, n*n, h, w) logits -> (B, 2, h, w) scaled a/b, the annealed mean of the distribution."""
         p = F.softmax(logits.float() / self.temperature, dim=1)
-        return torch.einsum("bqhw,cq->bchw", p, self.centres).to(logits.dtype)
+        return torch.einsum("bqhw,cq->bchw", p, self.centres)
 
 
 def bins_cross_entropy(logits: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:

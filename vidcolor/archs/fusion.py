@@ -149,7 +149,7 @@ class FusionColorizer(nn.Module):
     def forward(self, L: torch.Tensor, logits: bool = False) -> torch.Tensor:
         """(B, 1, H, W) L in [0, 100] -> (B, 2, H, W) a/b in [-1, 1].
 
-        With `logits` (training a binned head): the (B, ab_bins², H/2, W/2) grid logits instead.
+        With `logits` (training a binned head): the (B, ab_bins², ⌈H/2⌉, ⌈W/2⌉) grid logits instead.
         """
         L, (h, w) = pad_to_multiple(L, self.multiple)
         (s2, s4, s8, s16, s32), glob = self.backbone_features(L)
@@ -163,10 +163,11 @@ class FusionColorizer(nn.Module):
         x = self.post(self.attention(self.fuse(torch.cat([e8, s8, up(s16), up(s32), g], dim=1))))
         x = self.up4(x, torch.cat([e4, s4], dim=1))
         x = self.up2(x, torch.cat([e2, s2], dim=1))
-        out = self.head(x)
         if not self.ab_bins:
-            return upsample_ab(out, L.shape[-2:])[..., :h, :w]
-        if logits:
-            return out
-        ab = F.interpolate(self.head.decode(out), size=L.shape[-2:], mode="bilinear", align_corners=False)
+            return upsample_ab(self.head(x), L.shape[-2:])[..., :h, :w]
+        with torch.autocast(x.device.type, enabled=False):  # logits / T magnifies bf16 rounding: a cheap 1x1 conv
+            out = self.head(x.float())
+            if logits:
+                return out[..., :(h + 1) // 2, :(w + 1) // 2]
+            ab = F.interpolate(self.head.decode(out), size=L.shape[-2:], mode="bilinear", align_corners=False)
         return ab[..., :h, :w]

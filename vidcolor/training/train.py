@@ -27,7 +27,7 @@ from ..color import AB_SCALE, l_ab_to_rgb, rgb_to_lab, to_uint8_images
 from ..errors import UserError
 from ..inference import resolve_device, working_shape
 from ..metrics import colourfulness, psnr, ssim
-from ..weights import BACKBONE_PREFIX, load_trainable_state, save_weights, trainable_state
+from ..weights import BACKBONE_PREFIX, load_trainable_state, read_metadata, save_weights, trainable_state
 from .augment import make_batch
 from .data import ab_histogram, load_images
 from .losses import ColorLoss, rebalance_weights
@@ -123,13 +123,23 @@ def _setup_distributed(device_name: str) -> tuple[int, int, torch.device]:
     return rank, world, device
 
 
-def _load_init(model: nn.Module, path: Path, new_head: bool) -> None:
+def _load_init(model: nn.Module, path: Path, ab_bins: int) -> None:
+    """Start from exported weights; a binned head the file does not have (same grid) starts fresh."""
     from safetensors.torch import load_file
 
     if not path.is_file():
         raise UserError(f"{path}: no such weights file for --init")
+    new_head = ab_bins and read_metadata(path).get("arch", {}).get("ab_bins") != ab_bins
     if not load_trainable_state(model, load_file(str(path)), untuned=True, fresh="head." if new_head else None):
         raise UserError(f"{path}: weights do not fit this architecture")
+
+
+def _check_same_run(saved: dict[str, str], opts: TrainOptions, path: Path) -> None:
+    """A resumed run must build the model it checkpointed; other options may change."""
+    for key in ("model", "loss", "ab_bins", "width", "backbones", "tune_backbone"):
+        if key in saved and saved[key] != str(getattr(opts, key)):
+            flag = "--" + key.replace("_", "-")
+            raise UserError(f"{path}: this run was started with {flag} {saved[key]}; resume it with the same")
 
 
 def train(opts: TrainOptions) -> dict[str, float]:
@@ -138,6 +148,8 @@ def train(opts: TrainOptions) -> dict[str, float]:
         raise UserError(f"unknown model family {opts.model!r} (choose {', '.join(FAMILIES)})")
     if opts.loss == "bins" and opts.model != "fusion":
         raise UserError("--loss bins needs --model fusion (its binned chroma head)")
+    if opts.loss == "bins" and (opts.ab_bins < 2 or not 0 < opts.temperature < math.inf):
+        raise UserError("--loss bins needs --ab-bins of at least 2 and a positive --temperature")
     rank, world, device = _setup_distributed(opts.device)
     master = rank == 0
     out = opts.out
@@ -154,7 +166,7 @@ def train(opts: TrainOptions) -> dict[str, float]:
     torch.manual_seed(opts.seed)
     model = build_model(opts.model, **opts.arch()).to(device)
     if opts.init:
-        _load_init(model, opts.init, new_head=opts.loss == "bins")
+        _load_init(model, opts.init, opts.ab_bins if opts.loss == "bins" else 0)
     weights = rebalance_weights(ab_histogram(images), opts.rebalance) if opts.rebalance is not None else None
     loss_fn = ColorLoss(opts.loss, weights).to(device)
 
@@ -176,6 +188,7 @@ def train(opts: TrainOptions) -> dict[str, float]:
     step = 0
     if opts.resume:
         ckpt = torch.load(ckpt_path, map_location=device, weights_only=True)
+        _check_same_run(ckpt.get("options", {}), opts, ckpt_path)
         model.load_state_dict(ckpt["model"], strict=False)
         opt.load_state_dict(ckpt["optimizer"])
         sched.load_state_dict(ckpt["scheduler"])
