@@ -195,6 +195,7 @@ def export(run_dir: Path, dst: Path, overwrite: bool, temperature: float | None)
     from safetensors import SafetensorError
     from safetensors.torch import load_file, save_file
 
+    from .archs.chroma_bins import valid_temperature
     from .atomic import check_writable, written_atomically
     from .weights import read_metadata
 
@@ -202,7 +203,7 @@ def export(run_dir: Path, dst: Path, overwrite: bool, temperature: float | None)
     if temperature is not None:
         if not meta.get("arch", {}).get("ab_bins"):
             raise UserError(f"{run_dir}: --temperature applies only to models trained with --loss bins")
-        if not 0 < temperature < float("inf"):
+        if not valid_temperature(temperature):
             raise UserError("--temperature must be a positive number")
         meta["arch"]["temperature"] = temperature
     check_writable(dst, overwrite)

@@ -7,9 +7,16 @@ muted. T = 1 is the plain mean (the least-squares answer); lower T moves toward 
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+
+def valid_temperature(t: float) -> bool:
+    """Positive and finite: anything else turns the softmax into NaN or a single bin's centre."""
+    return 0 < t < math.inf
 
 
 def grid_centres(n: int) -> torch.Tensor:
@@ -43,9 +50,8 @@ class ChromaBins(nn.Module):
 
     def __init__(self, channels: int, n: int, temperature: float = 1.0) -> None:
         super().__init__()
-        if n < 2:
-            raise ValueError("ab_bins needs at least 2 values per axis")
-        self.n = n
+        if n < 2 or not valid_temperature(temperature):
+            raise ValueError("ab_bins needs at least 2 values per axis and a positive temperature")
         self.temperature = temperature
         self.conv = nn.Conv2d(channels, n * n, 1)
         self.register_buffer("centres", grid_centres(n), persistent=False)
@@ -60,9 +66,6 @@ class ChromaBins(nn.Module):
 
 
 def bins_cross_entropy(logits: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
-    """(B, 1, h, w) cross-entropy of logits against the soft-encoded target a/b (area-resized to h, w)."""
-    n = round(logits.shape[1] ** 0.5)
-    if ab.shape[-2:] != logits.shape[-2:]:
-        ab = F.interpolate(ab, size=logits.shape[-2:], mode="area")
-    target = soft_encode(ab, n)
+    """(B, 1, h, w) cross-entropy of (B, n*n, h, w) logits against the soft-encoded (B, 2, h, w) target a/b."""
+    target = soft_encode(ab, round(logits.shape[1] ** 0.5))
     return -(target * F.log_softmax(logits.float(), dim=1)).sum(dim=1, keepdim=True)

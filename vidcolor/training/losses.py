@@ -50,7 +50,7 @@ class ColorLoss(torch.nn.Module):
         self.register_buffer("weights", weights if weights is not None else torch.ones(0, 0))
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        if self.kind == "bins":
+        if self.kind == "bins":  # the logits are at half resolution: so are the target and its weights
             target = F.interpolate(target, size=pred.shape[-2:], mode="area")
             err = bins_cross_entropy(pred, target)
         else:

@@ -22,6 +22,7 @@ from torch import nn
 from tqdm import tqdm
 
 from ..archs import FAMILIES, PatchDiscriminator, build_model
+from ..archs.chroma_bins import valid_temperature
 from ..atomic import written_atomically
 from ..color import AB_SCALE, l_ab_to_rgb, rgb_to_lab, to_uint8_images
 from ..errors import UserError
@@ -148,7 +149,7 @@ def train(opts: TrainOptions) -> dict[str, float]:
         raise UserError(f"unknown model family {opts.model!r} (choose {', '.join(FAMILIES)})")
     if opts.loss == "bins" and opts.model != "fusion":
         raise UserError("--loss bins needs --model fusion (its binned chroma head)")
-    if opts.loss == "bins" and (opts.ab_bins < 2 or not 0 < opts.temperature < math.inf):
+    if opts.loss == "bins" and (opts.ab_bins < 2 or not valid_temperature(opts.temperature)):
         raise UserError("--loss bins needs --ab-bins of at least 2 and a positive --temperature")
     rank, world, device = _setup_distributed(opts.device)
     master = rank == 0
