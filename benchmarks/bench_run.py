@@ -46,8 +46,8 @@ import torch
 from torch import nn
 
 from vidcolor import DEFAULT_MODEL, colorize_video
-from vidcolor.color import from_uint8_images, rgb_to_l
-from vidcolor.inference import Colorizer, FilmChroma, l_ab_to_uint8
+from vidcolor.color import from_int_images, rgb_to_l
+from vidcolor.inference import Colorizer, FilmChroma, l_ab_to_image
 from vidcolor.temporal import make_smoother
 from vidcolor.video import Painter, VideoOptions, keep_freed_memory, model_pool
 from vidcolor.video_formats import CONTAINERS, PRESETS, TEMPORAL_MODES
@@ -264,12 +264,12 @@ def frames_on_disk(film: Path, colorizer: Colorizer, options: VideoOptions, fold
     chroma: FilmChroma[Path] = FilmChroma(colorizer, make_smoother(options.temporal, options.window))
 
     def save(pngs: list[Path], L: torch.Tensor, ab: torch.Tensor) -> None:
-        for png, rgb in zip(pngs, l_ab_to_uint8(L, ab)):
+        for png, rgb in zip(pngs, l_ab_to_image(L, ab)):
             cv2.imwrite(str(png), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
 
     for png in pngs:
         rgb = cv2.cvtColor(cv2.imread(str(png)), cv2.COLOR_BGR2RGB)
-        save(*chroma.push(rgb_to_l(from_uint8_images(rgb[None])), [png]))
+        save(*chroma.push(rgb_to_l(from_int_images(rgb[None])), [png]))
     save(*chroma.flush())
     with av.open(str(film)) as inp, av.open(str(folder / "disk.mp4"), "w") as out:
         rate = inp.streams.video[0].average_rate

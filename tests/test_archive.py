@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import make_clip, probe
@@ -24,8 +25,8 @@ from photo_factory import landscape
 
 from vidcolor.cli import main
 from vidcolor.errors import UserError
-from vidcolor.manifest import MANIFEST_NAME, Manifest, Record
-from vidcolor.media import read_image, write_image
+from vidcolor.manifest import LOCK_NAME, MANIFEST_NAME, Manifest, Record
+from vidcolor.media import read_image, read_photo, write_image
 from vidcolor.metrics import colourfulness
 
 
@@ -121,6 +122,42 @@ def test_include_and_exclude_choose_files_by_their_path_inside_the_archive(model
     assert result.exit_code == 0, result.output
     assert outputs(tmp_path / "coloured") == {"photos/harbour.png"}
     assert "3 excluded" in result.stderr
+
+
+def test_a_master_scan_beside_its_access_copy_gives_two_outputs_named_after_each(model_file, tmp_path):
+    archive = tmp_path / "archive"
+    (archive / "roll1").mkdir(parents=True)
+    write_image(archive / "roll1" / "frame.tif", landscape(1).astype(np.uint16) * 257)  # the 16-bit master
+    write_image(archive / "roll1" / "frame.jpg", landscape(1))  # the access copy
+    write_image(archive / "roll1" / "other.jpg", landscape(2))
+    result = run(archive, tmp_path / "coloured", model_file)
+
+    assert result.exit_code == 0, result.output
+    assert outputs(tmp_path / "coloured") == {"roll1/frame.tif.png", "roll1/frame.jpg.png", "roll1/other.png"}
+    assert read_photo(tmp_path / "coloured" / "roll1" / "frame.tif.png").dtype == np.uint16
+
+
+@pytest.mark.skipif(sys.platform == "darwin", reason="macOS file systems refuse names that are not UTF-8")
+def test_a_file_name_from_an_old_latin_1_archive_is_coloured_and_remembered(model_file, tmp_path):
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    latin_1 = os.fsdecode(b"caf\xe9 1952.png")  # not UTF-8: as the file system holds it
+    write_image(archive / latin_1, landscape(1))
+    write_image(archive / "harbour.png", landscape(2))
+    first = run(archive, tmp_path / "coloured", model_file)
+    assert first.exit_code == 0, first.output
+    assert outputs(tmp_path / "coloured") == {latin_1, "harbour.png"}
+    assert_summary(run(archive, tmp_path / "coloured", model_file), done=0, skipped=2, failed=0)
+
+
+def test_an_output_folder_that_cannot_be_written_into_is_refused_in_one_line(model_file, tmp_path):
+    archive = make_archive(tmp_path / "archive")
+    out = tmp_path / "coloured"
+    (out / LOCK_NAME).mkdir(parents=True)  # in the way, whoever runs the test (root ignores permissions)
+    result = run(archive, out, model_file)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    expected = f"vidcolor: {out}: cannot write into the output folder (Is a directory)"
+    assert result.stderr.strip().splitlines() == [expected]
 
 
 # --- coming back to it ---------------------------------------------------------------------------

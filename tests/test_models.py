@@ -9,7 +9,7 @@ from photo_factory import landscape
 from vidcolor.archs import FAMILIES, PatchDiscriminator, build_model
 from vidcolor.archs.chroma_bins import ChromaBins, grid_centres, soft_encode
 from vidcolor.cli import main
-from vidcolor.color import from_uint8_images, rgb_to_l
+from vidcolor.color import from_int_images, rgb_to_l
 from vidcolor.inference import Colorizer, box_mean, pool
 from vidcolor.media import read_image, write_image
 from vidcolor.metrics import colourfulness
@@ -85,7 +85,7 @@ def test_every_shipped_model_loads_and_colours_a_photo(name):
     grey = np.repeat(np.linspace(0, 255, 48 * 80, dtype=np.float32).reshape(48, 80, 1), 3, axis=2).astype(np.uint8)
     coloured = colorizer.colorize_rgb(grey)
     assert coloured.shape == grey.shape
-    L_in, L_out = (rgb_to_l(from_uint8_images(img[None])) for img in (grey, coloured))
+    L_in, L_out = (rgb_to_l(from_int_images(img[None])) for img in (grey, coloured))
     assert (L_in - L_out).abs().mean() < 1.0
 
 

@@ -118,6 +118,22 @@ def output_name(rel: PurePosixPath) -> PurePosixPath:
     return rel if rel.suffix.lower() in CONTAINERS else rel.with_suffix(FALLBACK_CONTAINER)
 
 
+def output_names(found: list[PurePosixPath]) -> dict[PurePosixPath, list[PurePosixPath]]:
+    """Each output name and the inputs that would write it (more than one only in a clash nothing resolves).
+
+    Inputs whose outputs would share a name (a master a.tif beside its access copy a.jpg) keep their
+    whole name in front of the output's extension instead: a.tif.png and a.jpg.png.
+    """
+    natural: dict[PurePosixPath, list[PurePosixPath]] = {}
+    for rel in found:
+        natural.setdefault(output_name(rel), []).append(rel)
+    owners: dict[PurePosixPath, list[PurePosixPath]] = {}
+    for out, rels in natural.items():
+        for rel in rels:
+            owners.setdefault(out if len(rels) == 1 else rel.with_name(rel.name + out.suffix), []).append(rel)
+    return owners
+
+
 def survey(root: Path, skip: Path, options: ArchiveOptions, summary: Summary) -> list[PurePosixPath]:
     """The photos and films under `root` (sorted, hidden files and `skip` left out) that the globs allow."""
     found: list[PurePosixPath] = []
@@ -212,6 +228,8 @@ def _fingerprint(settings: Settings) -> dict[str, dict[str, Any]]:
     v = settings.video
     film = photo | {"temporal": v.temporal, "window": v.window, "crf": v.crf, "preset": v.preset, "codec": v.codec,
                     "skip_color": v.skip_color}
+    if v.skip_color:  # likewise
+        photo["skip_color"] = True
     return {"photo": photo, "film": film}
 
 
@@ -219,12 +237,11 @@ def _plan(found: list[PurePosixPath], src: Path, dst: Path, settings: Settings, 
           manifest: Manifest, summary: Summary) -> list[Job]:
     """A job for every file to do now; the rest is counted as skipped (or refused, as failed)."""
     fingerprints = _fingerprint(settings)
-    owners: dict[PurePosixPath, list[PurePosixPath]] = {}
-    for rel in found:
-        owners.setdefault(output_name(rel), []).append(rel)
+    owners = output_names(found)
+    out_of = {rel: out for out, rels in owners.items() for rel in rels}
     jobs = []
     for rel in found:
-        out = output_name(rel)
+        out = out_of[rel]
         path, target = src / rel, dst / out
         stat = path.stat()
         film = not is_image(path)

@@ -6,6 +6,7 @@ scheme lets a rerun sweep up what a killed run left behind.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,9 +17,19 @@ from .errors import UserError
 PARTIAL_PATTERN = ".*.partial*"  # matches every name partial_path gives
 
 
+MAX_NAME_BYTES = 255  # the usual file-system limit on one name
+
+
 def partial_path(dst: Path) -> Path:
-    """The hidden temporary name for `dst`; it keeps the extension, which some writers go by."""
-    return dst.with_name(f".{dst.stem}.partial{dst.suffix}")
+    """The hidden temporary name for `dst`; it keeps the extension, which some writers go by. A name too
+    long to grow is cut short and told apart from its neighbours by a hash of the whole."""
+    name = f".{dst.stem}.partial{dst.suffix}"
+    if len(os.fsencode(name)) <= MAX_NAME_BYTES:
+        return dst.with_name(name)
+    tag = hashlib.sha256(os.fsencode(dst.name)).hexdigest()[:8]
+    keep = MAX_NAME_BYTES - len(os.fsencode(f"..{tag}.partial{dst.suffix}"))
+    stem = os.fsdecode(os.fsencode(dst.stem)[:keep])
+    return dst.with_name(f".{stem}.{tag}.partial{dst.suffix}")
 
 
 def check_writable(dst: Path, overwrite: bool) -> None:

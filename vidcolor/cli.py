@@ -52,7 +52,7 @@ def _count_or_auto(minimum: int) -> Callable[[click.Context, click.Parameter, st
 @click.option("-o", "--output", "dst", required=True, type=click.Path(path_type=Path), help="Output file or folder.")
 @click.option("--model", default=DEFAULT_MODEL, show_default=True, help="Shipped model name or a .safetensors file.")
 @click.option("--device", default="auto", type=click.Choice(DEVICES), show_default=True)
-@click.option("--working-size", type=int, default=None, help="Short side the model works at (default: the model's).")
+@click.option("--working-size", type=click.IntRange(32, 4096), default=None, help="Short side the model works at (default: the model's).")
 @click.option("--saturation", type=click.FloatRange(0.0, MAX_SATURATION), default=1.0, show_default=True,
               help="Scale the predicted colour: 1 the model's own, 0 grey, 1.3 livelier.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
@@ -67,7 +67,7 @@ def _count_or_auto(minimum: int) -> Callable[[click.Context, click.Parameter, st
               help="Encoder speed/size trade-off (x264/x265).")
 @click.option("--codec", type=click.Choice(VIDEO_CODECS), default=None,
               help="Film video codec  [default: libx264, libvpx-vp9 for .webm]")
-@click.option("--skip-color", is_flag=True, help="Leave films that are already in colour as they are.")
+@click.option("--skip-color", is_flag=True, help="Leave films and photos that are already in colour as they are.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (in a folder: ones no earlier run wrote).")
 @click.option("--include", multiple=True, metavar="GLOB",
               help="Folder: only files whose path inside it matches (repeatable), e.g. 'reels/*.mp4'.")
@@ -125,9 +125,12 @@ def run(src: Path, dst: Path, model: str, device: str, working_size: int | None,
             click.echo(result.summary(), err=True)
     else:
         from .inference import Colorizer
-        from .photos import colorize_photo
+        from .photos import check_photo_job, colorize_photo
+        from .video import default_warn
 
-        colorize_photo(Colorizer.load(model, device, working_size, saturation), src, dst, overwrite)
+        check_photo_job(src, dst, overwrite)
+        colorize_photo(Colorizer.load(model, device, working_size, saturation), src, dst, overwrite, skip_color,
+                       default_warn)
 
 
 @main.command()

@@ -38,17 +38,48 @@ def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
     return torch.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], dim=-3)
 
 
-def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
-    """(…, 3, H, W) Lab -> sRGB in [0, 1], clipped to the gamut like skimage."""
+def _lab_to_linear(lab: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(…, 3, H, W) Lab -> (linear sRGB, unclipped; f(z), below 0 where no colour has that b)."""
     L, a, b = lab.unbind(-3)
     fy = (L + 16.0) / 116.0
     fx = fy + a / 500.0
-    fz = (fy - b / 200.0).clamp_min(0.0)
-    f = torch.stack([fx, fy, fz], dim=-3)
+    fz = fy - b / 200.0
+    f = torch.stack([fx, fy, fz.clamp_min(0.0)], dim=-3)
     xyz = torch.where(f > 0.2068966, f ** 3, (f - 16.0 / 116.0) / 7.787) * _white(lab)
-    linear = _channel_matmul(_RGB_FROM_XYZ, xyz).clamp_min(0.0)
+    return _channel_matmul(_RGB_FROM_XYZ, xyz), fz
+
+
+def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
+    """(…, 3, H, W) Lab -> sRGB in [0, 1], clipped to the gamut like skimage."""
+    linear = _lab_to_linear(lab)[0].clamp_min(0.0)
     rgb = torch.where(linear > 0.0031308, 1.055 * linear.clamp_min(1e-12) ** (1.0 / 2.4) - 0.055, 12.92 * linear)
     return rgb.clamp(0.0, 1.0)
+
+
+def _in_gamut(lab: torch.Tensor, tolerance: float = 1e-5) -> torch.Tensor:
+    """(…, 3, H, W) Lab -> (…, H, W): whether sRGB can show the colour."""
+    linear, fz = _lab_to_linear(lab)
+    return (fz >= 0.0) & ((linear >= -tolerance) & (linear <= 1.0 + tolerance)).all(dim=-3)
+
+
+def fit_to_gamut(L: torch.Tensor, ab: torch.Tensor, steps: int = 12) -> torch.Tensor:
+    """a/b (Lab units) shrunk toward grey, pixel by pixel, just enough for sRGB to show the colour at that L.
+
+    Writing an out-of-gamut colour clips R, G or B, which changes L (by several units for vivid colours);
+    shrinking the chroma instead keeps L and hue. Bisection on the pixels that need it.
+    """
+    bad = ~_in_gamut(torch.cat([L, ab], dim=-3))
+    if not bad.any():
+        return ab
+    ab = ab.movedim(-3, -1).clone()
+    L_bad, ab_bad = L.movedim(-3, -1)[bad], ab[bad]  # (N, 1), (N, 2)
+    low, high = torch.zeros_like(L_bad), torch.ones_like(L_bad)
+    for _ in range(steps):
+        mid = (low + high) / 2
+        ok = _in_gamut(torch.cat([L_bad, ab_bad * mid], dim=-1).T[:, :, None])  # as one (3, N, 1) image
+        low, high = torch.where(ok, mid, low), torch.where(ok, high, mid)
+    ab[bad] = ab_bad * low
+    return ab.movedim(-1, -3)
 
 
 def rgb_to_l(rgb: torch.Tensor) -> torch.Tensor:
@@ -64,11 +95,12 @@ def l_ab_to_rgb(L: torch.Tensor, ab_scaled: torch.Tensor) -> torch.Tensor:
     return lab_to_rgb(torch.cat([L, ab_scaled * AB_SCALE], dim=-3))
 
 
-def from_uint8_images(rgb: np.ndarray) -> torch.Tensor:
-    """(B, H, W, 3) uint8 -> (B, 3, H, W) sRGB in [0, 1]: the inverse of `to_uint8_images`."""
-    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(0, 3, 1, 2).float() / 255.0
+def from_int_images(rgb: np.ndarray) -> torch.Tensor:
+    """(B, H, W, 3) uint8 or uint16 -> (B, 3, H, W) sRGB in [0, 1]: the inverse of `to_int_images`."""
+    return torch.from_numpy(np.ascontiguousarray(rgb).astype(np.float32)).permute(0, 3, 1, 2) / np.iinfo(rgb.dtype).max
 
 
-def to_uint8_images(rgb: torch.Tensor) -> np.ndarray:
-    """(B, 3, H, W) sRGB in [0, 1] -> (B, H, W, 3) uint8, rounded: how images are written and scored."""
-    return (rgb.permute(0, 2, 3, 1).cpu().numpy() * 255.0 + 0.5).astype(np.uint8)
+def to_int_images(rgb: torch.Tensor, dtype: type[np.unsignedinteger] = np.uint8) -> np.ndarray:
+    """(B, 3, H, W) sRGB in [0, 1] -> (B, H, W, 3) uint8 (or uint16 for deep scans), rounded: how images are
+    written and scored."""
+    return (rgb.permute(0, 2, 3, 1).cpu().numpy() * float(np.iinfo(dtype).max) + 0.5).astype(dtype)

@@ -19,9 +19,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .color import from_uint8_images, rgb_to_l
+from .color import from_int_images, rgb_to_l
 from .errors import UserError
-from .inference import Colorizer, FilmChroma, l_ab_to_uint8
+from .inference import Colorizer, FilmChroma, l_ab_to_image
 from .media import find_media, is_image, is_video, read_image, video_frames
 from .metrics import CdcMeter, WarpErrorMeter, colourfulness, psnr, ssim
 from .temporal import make_smoother
@@ -33,8 +33,8 @@ STRIP_FRAMES = 6
 
 def desaturate(rgb: np.ndarray) -> np.ndarray:
     """Keep only the luma (Lab L with a = b = 0): what a black-and-white print of it would show."""
-    L = rgb_to_l(from_uint8_images(rgb))
-    return l_ab_to_uint8(L, torch.zeros_like(L).expand(-1, 2, -1, -1))
+    L = rgb_to_l(from_int_images(rgb))
+    return l_ab_to_image(L, torch.zeros_like(L).expand(-1, 2, -1, -1))
 
 
 @dataclass
@@ -107,7 +107,7 @@ def evaluate_item(colorizer: Colorizer, path: Path, reference: bool, temporal: s
     bar = tqdm(total=limit or None, desc=path.name, unit="frame", leave=False, disable=not video)
 
     def score(tags: list[tuple[np.ndarray, np.ndarray]], L: torch.Tensor, ab: torch.Tensor) -> None:
-        for out, (truth, grey) in zip(l_ab_to_uint8(L, ab), tags):
+        for out, (truth, grey) in zip(l_ab_to_image(L, ab), tags):
             if meters.n % every == 0 and len(shown) < STRIP_FRAMES:
                 shown.append((grey, out, truth) if reference else (grey, out))
             meters.add(out, truth, grey, temporal=video)
@@ -115,7 +115,7 @@ def evaluate_item(colorizer: Colorizer, path: Path, reference: bool, temporal: s
 
     for batch in _batches(frames, batch_size):
         greys = desaturate(batch)
-        L = rgb_to_l(from_uint8_images(greys))
+        L = rgb_to_l(from_int_images(greys))
         score(*chroma.push(L, list(zip(batch, greys))))
     score(*chroma.flush())
     bar.close()

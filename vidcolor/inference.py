@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .color import AB_SCALE, from_uint8_images, lab_to_rgb, rgb_to_l, to_uint8_images
+from .color import AB_SCALE, fit_to_gamut, from_int_images, lab_to_rgb, rgb_to_l, to_int_images
 from .errors import UserError
 from .temporal import TemporalSmoother
 from .video_formats import MAX_SATURATION
@@ -169,16 +169,19 @@ class Colorizer:
         return self.upsample(ab_low, L_low, L)
 
     def colorize_rgb(self, rgb: np.ndarray) -> np.ndarray:
-        """(H, W, 3) or (B, H, W, 3) uint8 RGB (colour or grey) -> coloured uint8 RGB, same size, L kept."""
+        """(H, W, C) or (B, H, W, C) RGB or RGBA, uint8 or uint16 (colour or grey) -> coloured, with the same
+        size, depth and alpha, L kept."""
         batch = rgb[None] if rgb.ndim == 3 else rgb
-        L = rgb_to_l(from_uint8_images(batch))
-        out = l_ab_to_uint8(L, self.colorize_l(L))
+        L = rgb_to_l(from_int_images(batch[..., :3]))
+        out = l_ab_to_image(L, fit_to_gamut(L, self.colorize_l(L)), batch.dtype.type)
+        if batch.shape[-1] == 4:
+            out = np.concatenate([out, batch[..., 3:]], axis=-1)
         return out[0] if rgb.ndim == 3 else out
 
 
-def l_ab_to_uint8(L: torch.Tensor, ab: torch.Tensor) -> np.ndarray:
-    """(B, 1, H, W) L and (B, 2, H, W) a/b in Lab units -> (B, H, W, 3) uint8 RGB."""
-    return to_uint8_images(lab_to_rgb(torch.cat([L, ab], dim=1)))
+def l_ab_to_image(L: torch.Tensor, ab: torch.Tensor, dtype: type[np.unsignedinteger] = np.uint8) -> np.ndarray:
+    """(B, 1, H, W) L and (B, 2, H, W) a/b in Lab units -> (B, H, W, 3) RGB, uint8 (or uint16)."""
+    return to_int_images(lab_to_rgb(torch.cat([L, ab], dim=1)), dtype)
 
 
 class FilmChroma(Generic[Tag]):

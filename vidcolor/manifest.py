@@ -58,13 +58,16 @@ class Manifest:
 
     def __init__(self, folder: Path) -> None:
         self.path = folder / MANIFEST_NAME
-        self._lock = _lock(folder / LOCK_NAME)
-        self.records = _read(self.path)
-        with written_atomically(self.path) as tmp, tmp.open("w", encoding="utf-8") as f:
-            f.writelines(_line(r) for r in self.records.values())
-            f.flush()
-            os.fsync(f.fileno())
-        self._file: TextIO = self.path.open("a", encoding="utf-8")
+        try:
+            self._lock = _lock(folder / LOCK_NAME)
+            self.records = _read(self.path)
+            with written_atomically(self.path) as tmp, _open_text(tmp, "w") as f:
+                f.writelines(_line(r) for r in self.records.values())
+                f.flush()
+                os.fsync(f.fileno())
+            self._file: TextIO = _open_text(self.path, "a")
+        except OSError as exc:
+            raise UserError(f"{folder}: cannot write into the output folder ({exc.strerror or exc})") from None
         self._synced = time.monotonic()
 
     def get(self, name: str) -> Record | None:
@@ -94,6 +97,11 @@ class Manifest:
         self.close()
 
 
+def _open_text(path: Path, mode: str) -> TextIO:
+    """Names are kept byte for byte: a file name that is not UTF-8 (an old Latin-1 archive) round-trips."""
+    return path.open(mode, encoding="utf-8", errors="surrogateescape")
+
+
 def _line(record: Record) -> str:
     return json.dumps(asdict(record), ensure_ascii=False) + "\n"
 
@@ -103,7 +111,7 @@ def _read(path: Path) -> dict[str, Record]:
     records: dict[str, Record] = {}
     if not path.is_file():
         return records
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for line in path.read_text(encoding="utf-8", errors="surrogateescape").splitlines():
         try:
             data = json.loads(line)
             record = Record(**{k: v for k, v in data.items() if k in _FIELDS})

@@ -10,7 +10,10 @@ import numpy as np
 
 from .errors import UserError
 
-IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+IMAGE_EXTS = {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pbm", ".pgm", ".ppm",
+              ".pnm"}
+DEEP_EXTS = {".png", ".tif", ".tiff"}  # photo formats that keep 16 bits per channel; the others get 8
+ALPHA_EXTS = {".png", ".tif", ".tiff", ".webp"}  # photo formats that keep transparency
 VIDEO_EXTS = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ogv"}
 
 
@@ -28,20 +31,67 @@ def find_media(root: Path, kinds: tuple[str, ...] = ("image", "video")) -> list[
     return sorted(p for p in root.rglob("*") if p.is_file() and any(f(p) for f in wanted))
 
 
-def read_image(path: Path) -> np.ndarray:
-    """(H, W, 3) uint8 RGB; greyscale and alpha images are converted. Raises UserError if unreadable."""
-    data = np.fromfile(str(path), dtype=np.uint8) if path.is_file() else None
-    if data is None:
+def _file_bytes(path: Path) -> np.ndarray:
+    if not path.is_file():
         raise UserError(f"{path}: no such file")
-    img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    return np.fromfile(str(path), dtype=np.uint8)
+
+
+def _decode(data: np.ndarray, flags: int, path: Path) -> np.ndarray:
+    img = cv2.imdecode(data, flags) if data.size else None
     if img is None:
         raise UserError(f"{path}: not a readable image")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    return img
 
 
-def write_image(path: Path, rgb: np.ndarray) -> None:
-    """Write an RGB uint8 image; the format follows the extension."""
-    ok, buf = cv2.imencode(path.suffix or ".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+def read_image(path: Path) -> np.ndarray:
+    """(H, W, 3) uint8 RGB; greyscale and alpha images are converted. Raises UserError if unreadable."""
+    return cv2.cvtColor(_decode(_file_bytes(path), cv2.IMREAD_COLOR, path), cv2.COLOR_BGR2RGB)
+
+
+def read_photo(path: Path) -> np.ndarray:
+    """A photo as the file holds it: (H, W, 3) RGB or (H, W, 4) RGBA, uint8 or uint16 (16-bit scans stay
+    16-bit), turned upright by its EXIF orientation. Raises UserError if unreadable."""
+    data = _file_bytes(path)
+    img = _decode(data, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH, path)
+    if img.dtype != np.uint8 and img.dtype != np.uint16:  # float TIFFs and the like: to 16 bits
+        img = (np.clip(img, 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
+    rgb = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    if path.suffix.lower() in ALPHA_EXTS:
+        raw = _decode(data, cv2.IMREAD_UNCHANGED, path)  # the only way to the alpha channel (and no EXIF turn)
+        if raw.ndim == 3 and raw.shape[2] == 4 and raw.shape[:2] == rgb.shape[:2]:
+            alpha = raw[..., 3] if raw.dtype == rgb.dtype else _to_depth(raw[..., 3], rgb.dtype.type)
+            rgb = np.dstack([rgb, alpha])
+    return rgb
+
+
+def _to_depth(img: np.ndarray, dtype: type[np.unsignedinteger]) -> np.ndarray:
+    scale = np.iinfo(dtype).max / np.iinfo(img.dtype).max
+    return (img.astype(np.float64) * scale + 0.5).astype(dtype)
+
+
+def check_photo_output(path: Path) -> None:
+    """Refuse, before any work, a photo output whose name no image format goes by."""
+    if path.is_dir():
+        raise UserError(f"{path}: is a folder; give the photo's output file name, e.g. {path / 'photo_color.png'}")
+    suffix = path.suffix.lower()  # OpenCV goes by it (and crashes on a whole name that is not UTF-8)
+    if not suffix.isascii() or not cv2.haveImageWriter(f"photo{suffix}"):
+        raise UserError(f"{path}: cannot write a photo with this name (use .png, .jpg, .tif, .webp or .bmp)")
+
+
+def write_image(path: Path, image: np.ndarray) -> None:
+    """Write RGB or RGBA, uint8 or uint16; the format follows the extension. Formats that cannot hold 16 bits
+    or alpha get 8 bits and no alpha."""
+    suffix = path.suffix.lower()
+    if image.dtype != np.uint8 and suffix not in DEEP_EXTS:
+        image = _to_depth(image, np.uint8)
+    if image.shape[-1] == 4 and suffix not in ALPHA_EXTS:
+        image = image[..., :3]
+    code = cv2.COLOR_RGBA2BGRA if image.shape[-1] == 4 else cv2.COLOR_RGB2BGR
+    try:
+        ok, buf = cv2.imencode(suffix or ".png", cv2.cvtColor(image, code))
+    except cv2.error:
+        ok = False
     if not ok:
         raise UserError(f"{path}: cannot encode an image with extension {path.suffix!r}")
     path.write_bytes(buf.tobytes())

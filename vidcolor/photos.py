@@ -1,19 +1,44 @@
 """`vidcolor run` on a photo (a folder of them goes through vidcolor.archive, like any archive)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+
+import cv2
+import numpy as np
 
 from .atomic import check_writable, written_atomically
 from .errors import UserError
 from .inference import Colorizer
-from .media import read_image, write_image
+from .media import check_photo_output, read_photo, write_image
+from .video_io import COLOUR_THRESHOLD, already_in_colour
 
 
-def colorize_photo(colorizer: Colorizer, src: Path, dst: Path, overwrite: bool = False) -> None:
-    """Colour one photo into `dst` (same pixel size), written atomically."""
+def chroma_level(rgb: np.ndarray) -> float:
+    """Mean distance of Cb/Cr from neutral grey, the measure films are judged by: ~0 for black and white,
+    a few units for toned prints (sepia), tens for colour photos."""
+    rgb8 = rgb[..., :3] if rgb.dtype == np.uint8 else (rgb[..., :3] >> 8).astype(np.uint8)
+    ycc = cv2.cvtColor(np.ascontiguousarray(rgb8), cv2.COLOR_RGB2YCrCb).astype(np.int16)
+    return float(np.abs(ycc[..., 1:] - 128).mean() * 2)
+
+
+def check_photo_job(src: Path, dst: Path, overwrite: bool) -> None:
+    """Refuse, before any work, an output that would replace the input or cannot be written."""
     if src.resolve() == dst.resolve():
         raise UserError(f"{dst}: output would overwrite the input")
+    check_photo_output(dst)
     check_writable(dst, overwrite)
-    rgb = colorizer.colorize_rgb(read_image(src))
+
+
+def colorize_photo(colorizer: Colorizer, src: Path, dst: Path, overwrite: bool = False, skip_color: bool = False,
+                   warn: Callable[[str], None] = lambda message: None) -> None:
+    """Colour one photo into `dst` (same pixel size, bit depth and transparency where the format holds them),
+    written atomically. A photo already in colour is coloured again from its L, or with `skip_color` kept."""
+    check_photo_job(src, dst, overwrite)
+    photo = read_photo(src)
+    colour = chroma_level(photo) > COLOUR_THRESHOLD
+    if colour:
+        warn(already_in_colour("photo", skip_color))
+    out = photo if colour and skip_color else colorizer.colorize_rgb(photo)
     with written_atomically(dst) as tmp:
-        write_image(tmp, rgb)
+        write_image(tmp, out)

@@ -39,6 +39,7 @@ from .video_io import (
     Route,
     Source,
     SourceReader,
+    already_in_colour,
     check_encoder,
     open_input,
     open_output,
@@ -127,8 +128,7 @@ def prepare_film(src: Path, dst: Path, options: VideoOptions, warn: Callable[[st
     check_writable(dst, options.overwrite)
     source = probe(src)
     if source.colour:
-        warn("the film is already in colour; " + ("keeping its colours (--skip-color)" if options.skip_color
-                                                   else "colouring it again from its luma (--skip-color keeps them)"))
+        warn(already_in_colour("film", options.skip_color))
     return FilmJob(source, dst, options)
 
 

@@ -35,6 +35,12 @@ Mode = Literal["colour", "encode", "copy"]
 Payload = av.Packet | av.VideoFrame | av.AudioFrame
 
 
+def already_in_colour(what: str, skip_color: bool) -> str:
+    """The warning for a film or photo that is in colour already."""
+    return f"the {what} is already in colour; " + ("keeping its colours (--skip-color)" if skip_color
+                                                   else "colouring it again from its luma (--skip-color keeps them)")
+
+
 class Incidents:
     """Warnings for the user; damage that repeats is shown a few times, then only counted."""
 

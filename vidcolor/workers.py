@@ -82,7 +82,8 @@ class FileTask:
 
         self.dst.parent.mkdir(parents=True, exist_ok=True)
         if is_image(self.src):
-            colorize_photo(colorizer(settings), self.src, self.dst, overwrite=True)
+            colorize_photo(colorizer(settings), self.src, self.dst, overwrite=True,
+                           skip_color=settings.video.skip_color, warn=warn)
             return Outcome()
         job = prepare_film(self.src, self.dst, settings.video, warn)
         result = colour_film(job, colorizer(settings) if job.needs_model else None, warn)

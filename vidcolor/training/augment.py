@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..color import AB_SCALE, from_uint8_images, rgb_to_lab
+from ..color import AB_SCALE, from_int_images, rgb_to_lab
 
 
 def _u(gen: torch.Generator, lo: float = 0.0, hi: float = 1.0) -> float:
@@ -68,7 +68,7 @@ def make_batch(images: list[np.ndarray], indices: list[int], size: int, gen: tor
                augment: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(L_input, L_clean, ab_target): L in [0, 100], ab scaled to [-1, 1]."""
     crops = np.stack([random_crop(images[i], size, gen) for i in indices])
-    lab = rgb_to_lab(from_uint8_images(crops))
+    lab = rgb_to_lab(from_int_images(crops))
     L, ab = lab[:, :1], lab[:, 1:] / AB_SCALE
     L_in = torch.stack([degrade_l(l, gen) for l in L]) if augment else L
     return L_in, L, ab

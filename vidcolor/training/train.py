@@ -24,7 +24,7 @@ from tqdm import tqdm
 from ..archs import FAMILIES, PatchDiscriminator, build_model
 from ..archs.chroma_bins import valid_temperature
 from ..atomic import written_atomically
-from ..color import AB_SCALE, l_ab_to_rgb, rgb_to_lab, to_uint8_images
+from ..color import AB_SCALE, l_ab_to_rgb, rgb_to_lab, to_int_images
 from ..errors import UserError
 from ..inference import resolve_device, working_shape
 from ..metrics import colourfulness, psnr, ssim
@@ -101,7 +101,7 @@ def validate(model: nn.Module, images: list[np.ndarray], size: int,
         lab = rgb_to_lab(F.interpolate(x, size=(h, w), mode="area"))
         L, ab = lab[:, :1], lab[:, 1:] / AB_SCALE
         pred = model(L.to(device)).float().cpu()
-        out, truth, grey = to_uint8_images(torch.cat([l_ab_to_rgb(L, c) for c in (pred, ab, torch.zeros_like(ab))]))
+        out, truth, grey = to_int_images(torch.cat([l_ab_to_rgb(L, c) for c in (pred, ab, torch.zeros_like(ab))]))
         sums["psnr"] += psnr(out, truth)
         sums["grey_psnr"] += psnr(grey, truth)  # the floor: PSNR must beat this, not an absolute number
         sums["ssim"] += ssim(out, truth)

@@ -1,0 +1,110 @@
+"""`vidcolor run photo -o out`, told as what a restorer with scans sees: deep scans stay deep,
+transparency stays, a photo already in colour is named, and a bad output name is refused in one
+line before any work. Photos are generated on the fly; the tiny untrained model colours them.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from photo_factory import landscape
+
+from vidcolor.cli import main
+from vidcolor.color import fit_to_gamut, from_int_images, lab_to_rgb, rgb_to_l
+from vidcolor.media import read_photo, write_image
+
+
+def grey_scan(h: int = 40, w: int = 56) -> np.ndarray:
+    """A 16-bit grey scan with detail below 8 bits (a smooth ramp plus fine grain)."""
+    ramp = np.linspace(2000, 60000, h * w).reshape(h, w) + np.random.default_rng(0).integers(0, 200, (h, w))
+    return np.repeat(ramp.astype(np.uint16)[..., None], 3, axis=2)
+
+
+def run(*args: object) -> object:
+    return CliRunner().invoke(main, ["run", *map(str, args)])
+
+
+def L_of(image: np.ndarray) -> torch.Tensor:
+    return rgb_to_l(from_int_images(image[None, ..., :3]))
+
+
+def test_a_16_bit_scan_comes_back_16_bit_with_its_lightness_to_the_last_bit(model_file, tmp_path):
+    scan = tmp_path / "scan.tif"
+    cv2.imwrite(str(scan), grey_scan())
+    assert run(scan, "-o", tmp_path / "colour.tif", "--model", model_file).exit_code == 0
+    coloured = read_photo(tmp_path / "colour.tif")
+    assert coloured.dtype == np.uint16 and coloured.shape == (40, 56, 3)
+    assert (L_of(coloured) - L_of(read_photo(scan))).abs().max() < 0.02  # 8 bits would be off by ~0.2
+
+    assert run(scan, "-o", tmp_path / "access.jpg", "--model", model_file).exit_code == 0
+    assert read_photo(tmp_path / "access.jpg").dtype == np.uint8  # JPEG holds 8 bits
+
+
+def test_transparency_is_kept_where_the_format_holds_it(model_file, tmp_path):
+    logo = tmp_path / "cutout.png"
+    grey = landscape(1).mean(axis=2, keepdims=True).astype(np.uint8)
+    alpha = np.tile(np.linspace(0, 255, 64).astype(np.uint8), (48, 1))[..., None]
+    write_image(logo, np.concatenate([grey, grey, grey, alpha], axis=2))
+    for name, channels in (("out.png", 4), ("out.jpg", 3)):
+        assert run(logo, "-o", tmp_path / name, "--model", model_file).exit_code == 0
+        out = read_photo(tmp_path / name)
+        assert out.shape == (48, 64, channels)
+    assert (read_photo(tmp_path / "out.png")[..., 3] == alpha[..., 0]).all()
+
+
+def test_a_photo_already_in_colour_is_named_and_kept_with_skip_color(model_file, tmp_path):
+    photo = tmp_path / "colour.png"
+    write_image(photo, landscape(2))
+    recoloured = run(photo, "-o", tmp_path / "again.png", "--model", model_file)
+    assert recoloured.exit_code == 0 and "already in colour; colouring it again" in recoloured.stderr
+    kept = run(photo, "-o", tmp_path / "kept.png", "--model", model_file, "--skip-color")
+    assert kept.exit_code == 0 and "keeping its colours" in kept.stderr
+    assert (read_photo(tmp_path / "kept.png") == landscape(2)).all()
+
+
+@pytest.mark.parametrize(("output", "expected"), [
+    ("no_extension", "cannot write a photo with this name"),
+    ("notes.txt", "cannot write a photo with this name"),
+    ("film.mp4", "cannot write a photo with this name"),
+    (".", "is a folder"),
+])
+def test_an_output_no_photo_format_fits_is_refused_in_one_line(model_file, tmp_path, output, expected):
+    photo = tmp_path / "grey.png"
+    write_image(photo, np.full((8, 8, 3), 128, np.uint8))
+    result = run(photo, "-o", tmp_path / output, "--model", model_file, "--overwrite")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert len(result.stderr.strip().splitlines()) == 1 and expected in result.stderr
+
+
+def test_a_name_at_the_file_system_limit_is_still_written(model_file, tmp_path):
+    photo = tmp_path / "grey.png"
+    write_image(photo, np.full((8, 8, 3), 128, np.uint8))
+    long_name = "x" * 251 + ".png"  # 255 bytes: the temporary name beside it must be shorter
+    assert run(photo, "-o", tmp_path / long_name, "--model", model_file).exit_code == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["grey.png", long_name]
+
+
+def test_vivid_colours_are_fitted_into_rgb_so_lightness_is_kept():
+    L = torch.linspace(5, 95, 40).view(1, 1, 1, 40).expand(1, 1, 30, 40)
+    ab = torch.stack(torch.meshgrid(torch.linspace(-110, 110, 30), torch.linspace(110, -110, 40), indexing="ij"))[None]
+    clipped = rgb_to_l(lab_to_rgb(torch.cat([L, ab], dim=1)))
+    fitted_ab = fit_to_gamut(L, ab)
+    fitted = rgb_to_l(lab_to_rgb(torch.cat([L, fitted_ab], dim=1)))
+    assert (clipped - L).abs().max() > 5  # clipping R, G, B shifts lightness
+    assert (fitted - L).abs().max() < 0.01
+    assert (fitted_ab.norm(dim=1) <= ab.norm(dim=1) + 1e-4).all()  # only ever less colour, never more
+    hue = torch.atan2(ab[:, 1], ab[:, 0])
+    kept = fitted_ab.norm(dim=1) > 1
+    assert torch.allclose(torch.atan2(fitted_ab[:, 1], fitted_ab[:, 0])[kept], hue[kept], atol=1e-3)
+
+
+def test_the_working_size_must_be_one_a_model_can_work_at(model_file, tmp_path):
+    photo = tmp_path / "grey.png"
+    write_image(photo, np.full((8, 8, 3), 128, np.uint8))
+    for size in ("0", "-5"):
+        assert run(photo, "-o", tmp_path / "out.png", "--model", model_file, "--working-size", size).exit_code == 2
+    assert not Path(tmp_path / "out.png").exists()
