@@ -108,3 +108,12 @@ def test_the_working_size_must_be_one_a_model_can_work_at(model_file, tmp_path):
     for size in ("0", "-5"):
         assert run(photo, "-o", tmp_path / "out.png", "--model", model_file, "--working-size", size).exit_code == 2
     assert not Path(tmp_path / "out.png").exists()
+
+
+@pytest.mark.parametrize("option", [["--split", "2"], ["--ray", "local"], ["--include", "*.png"]])
+def test_options_for_films_or_folders_are_refused_for_a_single_photo(model_file, tmp_path, option):
+    photo = tmp_path / "grey.png"
+    write_image(photo, np.full((8, 8, 3), 128, np.uint8))
+    result = run(photo, "-o", tmp_path / "out.png", "--model", model_file, *option)
+    assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out.png").exists()

@@ -95,6 +95,8 @@ def run(src: Path, dst: Path, model: str, device: str, working_size: int | None,
         raise UserError(f"{src}: no such file or folder")
     if src.is_file() and (include or exclude or force):
         raise UserError("--include, --exclude and --force are for folders")
+    if src.is_file() and is_image(src) and (split is not None or ray_address is not None):
+        raise UserError("--split and --ray are for films and folders")
     if src.is_dir() or (not is_image(src) and (split is not None or ray_address is not None)):
         from .archive import ArchiveOptions, colorize_archive, colorize_film_in_parallel, worker_settings
         from .video import VideoOptions
