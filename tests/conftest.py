@@ -80,7 +80,8 @@ def make_clip(path: Path, *, width: int = 64, height: int = 48, frames: int = 12
               times_ms: Sequence[int] | None = None, colour: bool = False,
               audio: Sequence[str] = ("aac",), rotation: int = 0, video_codec: str = "libx264",
               pix_fmt: str | None = None, corrupt_frame: int | None = None,
-              corrupt_audio_packet: int | None = None, metadata: dict[str, str] | None = None) -> Clip:
+              corrupt_audio_packet: int | None = None, metadata: dict[str, str] | None = None,
+              layout: str = "stereo") -> Clip:
     """Write a short film: a gradient with a moving disc, plus one sine tone per audio codec.
 
     times_ms gives explicit frame times (variable frame rate); corrupt_frame and
@@ -98,7 +99,7 @@ def make_clip(path: Path, *, width: int = 64, height: int = 48, frames: int = 12
         video.codec_context.time_base = tb
         if rotation:
             video.set_display_rotation(rotation)
-        tracks = [out.add_stream(codec, rate=AUDIO_RATE, layout="stereo") for codec in audio]
+        tracks = [out.add_stream(codec, rate=AUDIO_RATE, layout=layout) for codec in audio]
         mux_video = _Muxer(out, corrupt_frame)
         for i, pts in enumerate(pts_list):
             frame = _video_frame(_picture(i, width, height, colour), pix_fmt)
@@ -109,8 +110,8 @@ def make_clip(path: Path, *, width: int = 64, height: int = 48, frames: int = 12
         for n, track in enumerate(tracks):
             mux_audio = _Muxer(out, corrupt_audio_packet if n == 0 else None)
             for start in range(0, total, 4096):
-                samples = _tone(start, min(4096, total - start), 330.0 * (n + 1))
-                frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="stereo")
+                samples = _tone(start, min(4096, total - start), 330.0 * (n + 1), av.AudioLayout(layout).nb_channels)
+                frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout=layout)
                 frame.sample_rate, frame.pts, frame.time_base = AUDIO_RATE, start, Fraction(1, AUDIO_RATE)
                 mux_audio(track.encode(frame))
             mux_audio(track.encode())

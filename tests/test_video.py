@@ -98,8 +98,9 @@ def test_every_frame_keeps_its_timestamp_and_the_film_its_duration(clip, colour,
 def test_a_variable_frame_rate_film_keeps_every_irregular_frame_time(clip, colour, tmp_path):
     src = clip("vfr.mkv", times_ms=[0, 40, 80, 200, 240, 400, 420, 440, 600, 1000], audio=())
     for name in ("new.mp4", "new.mkv"):
-        colour(src.path, tmp_path / name)
+        _, warnings = colour(src.path, tmp_path / name)
         assert_same_timing(src, tmp_path / name)
+        assert warnings == []  # fewer frames than length x nominal rate is no sign of damage here
 
 
 @pytest.mark.parametrize("window", [1, 5, 30])
@@ -233,6 +234,58 @@ def test_sound_a_webm_cannot_hold_is_re_encoded_to_opus_with_a_warning(clip, col
     assert after.audio_codecs == ["opus", "opus"]
     assert after.audio_seconds == pytest.approx([1.0, 1.0], abs=0.05)
     assert len(warnings) == 2 and all("re-encoding it to libopus" in w for w in warnings)
+
+
+@pytest.mark.parametrize(("name", "codec", "layout", "output", "encoder"), [
+    ("lossless.mkv", "flac", "stereo", "new.mov", "aac"),  # .mov refuses FLAC only when its header is written
+    ("capture.mkv", "pcm_s16le", "stereo", "new.mp4", "aac"),  # PCM with no channel layout: refused at the end
+    ("dvd.mkv", "ac3", "5.1(side)", "new.webm", "opus"),  # Opus takes 5.1, not DVD's 5.1(side)
+])
+def test_sound_a_container_refuses_late_is_re_encoded_from_the_start(clip, colour, tmp_path, name, codec, layout,
+                                                                      output, encoder):
+    src = clip(name, frames=24, audio=(codec,), layout=layout)
+    _, warnings = colour(src.path, tmp_path / output)
+    after = probe(tmp_path / output)
+    assert after.audio_codecs == [encoder] and len(after.times) == 24
+    assert after.audio_seconds == pytest.approx(probe(src.path).audio_seconds, abs=0.05)
+    assert len(warnings) == 1 and f"re-encoding it to {'lib' if encoder == 'opus' else ''}{encoder}" in warnings[0]
+
+
+def test_an_avi_film_with_b_frames_keeps_its_frame_times(clip, colour, tmp_path):
+    """AVI stores no presentation times: B-frames come out of the decoder with times in decoding order."""
+    src = clip("capture.avi", frames=24, audio=())
+    decoded = probe(src.path).times
+    assert decoded != sorted(decoded)  # what the pipeline is handed
+    _, warnings = colour(src.path, tmp_path / "new.mp4")
+    assert [float(t) for t in probe(tmp_path / "new.mp4").times] == pytest.approx(sorted(decoded), abs=1e-3)
+    assert warnings == []
+
+
+def test_hevc_in_mp4_is_tagged_for_apple_players(clip, colour, tmp_path):
+    src = clip("old.mp4", audio=())
+    colour(src.path, tmp_path / "new.mp4", codec="libx265")
+    with av.open(str(tmp_path / "new.mp4")) as film:
+        assert film.streams.video[0].codec_context.codec_tag == "hvc1"
+        assert film.streams.video[0].frames == 12
+
+
+def test_a_film_keeps_its_timecode(colour, tmp_path):
+    src = tmp_path / "reel.mov"
+    with av.open(str(src), "w") as out:
+        video = out.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        video.metadata["timecode"] = "01:00:00:00"  # the .mov muxer adds a timecode track from it
+        for i in range(5):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 40 * i, np.uint8), format="rgb24")
+            frame.pts = i
+            out.mux(video.encode(frame))
+        out.mux(video.encode())
+    for name in ("new.mov", "new.mkv"):
+        _, warnings = colour(src, tmp_path / name)
+        assert warnings == []
+        with av.open(str(tmp_path / name)) as film:
+            tags = {k.lower(): v for k, v in film.streams.video[0].metadata.items()}
+        assert tags["timecode"] == "01:00:00:00"
 
 
 def test_a_silent_film_comes_out_silent(clip, colour, tmp_path):
@@ -425,3 +478,12 @@ def test_a_malformed_option_is_a_usage_error(clip, tmp_path, option):
     result = cli(src.path, "-o", tmp_path / "out.mp4", *option)
     assert result.exit_code == 2
     assert not (tmp_path / "out.mp4").exists()
+
+
+@pytest.mark.parametrize("args", [["frames", "--every", "0"], ["frames", "--every", "-1"],
+                                  ["eval", "--max-frames", "0"], ["eval", "--max-frames", "-3"]])
+def test_a_frame_count_below_one_is_a_usage_error_for_frames_and_eval(clip, tmp_path, args):
+    src = clip("old.mp4", colour=True)
+    result = CliRunner().invoke(main, [args[0], str(src.path), "-o", str(tmp_path / "out"), *args[1:]])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()

@@ -154,9 +154,10 @@ def run(src: Path, dst: Path, model: str, device: str, working_size: int | None,
 @click.option("--temperature", type=float, default=1.0, show_default=True,
               help="--loss bins: annealed-mean temperature (lower: more vivid).")
 @click.option("--rebalance", type=float, default=None, help="Colour rebalancing with this λ (e.g. 0.5).")
-@click.option("--frame-stride", type=int, default=10, show_default=True, help="Use every N-th video frame.")
-@click.option("--checkpoint-every", type=int, default=250, show_default=True)
-@click.option("--val-every", type=int, help="Validate every N steps (default: each epoch).")
+@click.option("--frame-stride", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Use every N-th video frame.")
+@click.option("--checkpoint-every", type=click.IntRange(min=1), default=250, show_default=True)
+@click.option("--val-every", type=click.IntRange(min=1), help="Validate every N steps (default: each epoch).")
 @click.option("--width", type=int, default=32, show_default=True, help="Channel width of the trainable net.")
 @click.option("--backbones", default="lite0", show_default=True, help="fusion: e.g. lite0,lite1,lite2.")
 @click.option("--tune-backbone", type=int, default=0, show_default=True,
@@ -224,7 +225,7 @@ def export(run_dir: Path, dst: Path, overwrite: bool, temperature: float | None)
 @main.command()
 @click.argument("videos", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", "dst", required=True, type=click.Path(path_type=Path), help="Folder for the frames.")
-@click.option("--every", type=int, default=10, show_default=True, help="Keep every N-th frame.")
+@click.option("--every", type=click.IntRange(min=1), default=10, show_default=True, help="Keep every N-th frame.")
 @friendly
 def frames(videos: tuple[Path, ...], dst: Path, every: int) -> None:
     """Extract a training set of frames from colour videos."""
@@ -248,7 +249,7 @@ def frames(videos: tuple[Path, ...], dst: Path, every: int) -> None:
 @click.option("--window", type=click.IntRange(0, MAX_WINDOW), default=DEFAULT_WINDOW, show_default=True,
               help="Frames of look-ahead for the temporal smoothing.")
 @click.option("--no-reference", is_flag=True, help="Inputs are real black-and-white film: reference-free metrics.")
-@click.option("--max-frames", type=int, help="Score at most this many frames per video.")
+@click.option("--max-frames", type=click.IntRange(min=1), help="Score at most this many frames per video.")
 @click.option("-o", "--output", "report_dir", type=click.Path(path_type=Path), help="Report folder (JSON, CSV, PNGs).")
 @click.option("--device", default="auto", type=click.Choice(DEVICES), show_default=True)
 @friendly

@@ -325,8 +325,8 @@ def colour_film(job: FilmJob, colorizer: Colorizer | None, warn: Callable[[str],
     except OSError as exc:  # disk full, folder gone, ...
         raise UserError(f"{job.dst}: could not write the film ({exc.strerror or exc})") from None
     incidents.summarise()
-    if source.frames and frames < 0.9 * source.frames:
-        warn(f"only {frames} of the {source.frames} frames the file announces could be read: "
+    if reader.film_seconds < 0.9 * source.seconds:  # by time, not frame count: variable frame rates differ
+        warn(f"only {reader.film_seconds:.1f} s of the {source.seconds:.1f} s the file announces could be read: "
              "it is probably damaged or cut short")
     return FilmResult(job.dst, frames, time.perf_counter() - started)
 

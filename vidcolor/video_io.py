@@ -6,9 +6,11 @@ container allows. Damage is skipped and reported, never fatal, so an old film st
 """
 from __future__ import annotations
 
+import contextlib
+import heapq
 import io
 import threading
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -25,10 +27,13 @@ from .errors import UserError
 from .video_formats import CONTAINERS
 from .yuv import LIMITED_RANGE, Colorimetry, chroma_level, normalise, pixel_format
 
+REORDER_DEPTH = 16  # B-frames: how far decoding order may run ahead of display order (H.264's most)
 COLOUR_THRESHOLD = 4.0  # chroma_level: colour film is in the tens, scanned black and white ~0-2
 PROBE_FRAMES = 12
 _MUXER_TAGS = {"major_brand", "minor_version", "compatible_brands", "encoder"}  # the muxer writes its own
-_STREAM_TAGS = ("language", "title", "handler_name")
+_STREAM_TAGS = ("language", "title", "handler_name", "timecode")
+_DEFAULT_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
+_ENCODER_LAYOUTS = set(_DEFAULT_LAYOUTS.values())  # ones both the AAC and the Opus encoder take
 _FAST_START = {"movflags": "+faststart"}  # index at the front: playable while still downloading
 
 Mode = Literal["colour", "encode", "copy"]
@@ -49,23 +54,25 @@ class Incidents:
     def __init__(self, warn: Callable[[str], None]) -> None:
         self._warn = warn
         self._counts: Counter[str] = Counter()
+        self._actions: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def warn(self, message: str) -> None:
         self._warn(message)
 
-    def damage(self, kind: str, detail: str) -> None:
-        """One more piece of `kind` skipped (e.g. "undecodable video packet")."""
+    def damage(self, kind: str, detail: str, action: str = "skipped") -> None:
+        """One more piece of `kind` skipped (e.g. "undecodable video packet"), or mended (`action`)."""
         with self._lock:
             self._counts[kind] += 1
+            self._actions[kind] = action
             shown = self._counts[kind] <= self.SHOWN
         if shown:
-            self._warn(f"skipped {kind} ({detail})")
+            self._warn(f"{action} {kind} ({detail})")
 
     def summarise(self) -> None:
         for kind, n in self._counts.items():
             if n > self.SHOWN:
-                self._warn(f"skipped {n} {kind}s in all")
+                self._warn(f"{self._actions[kind]} {n} {kind}s in all")
 
 
 def _reason(exc: av.error.FFmpegError) -> str:
@@ -103,7 +110,10 @@ class SourceReader:
     """Demuxes the kept streams once, in file order, decoding the ones that need it.
 
     Undecodable packets are skipped, a read error ends the film early (keeping what was read),
-    and broken video timestamps are mended so the encoder always sees increasing ones.
+    and broken video timestamps are mended so the encoder always sees increasing ones. Video frames
+    are held back a few at a time so that each takes the earliest timestamp among those decoded so
+    far: containers with no presentation times of their own (AVI, raw streams) hand B-frame films'
+    frames times in decoding order, which would otherwise be taken for damage and retimed.
     """
 
     def __init__(self, container: InputContainer, streams: list[Stream], decode: set[int],
@@ -113,6 +123,10 @@ class SourceReader:
         rate = video.average_rate or video.guessed_rate or Fraction(25)
         self._video_step = max(1, round(1 / (rate * video.time_base)))
         self._last_pts: int | None = None
+        self._video = video
+        self._span: tuple[int, int] | None = None  # (start of the earliest, end of the latest) film frame read
+        self._held: deque[av.VideoFrame] = deque()  # decoded, in display order, waiting for their timestamp
+        self._times: list[int] = []  # a heap of the held frames' timestamps
         self._time = 0.0
 
     @classmethod
@@ -128,6 +142,8 @@ class SourceReader:
                     self._time = float(packet.pts * packet.time_base)
                 if packet.stream.index not in self.decode:
                     if packet.size:  # size 0: the end-of-stream marker, nothing to copy
+                        if packet.stream is self._video and packet.pts is not None:
+                            self._cover(packet.pts)
                         yield packet.stream, packet
                     continue
                 for frame in self._decoded(packet.stream, packet):
@@ -147,16 +163,39 @@ class SourceReader:
             self.incidents.damage(f"undecodable {stream.type} packet", f"at {self._time:.1f} s: {_reason(exc)}")
             return []
         if stream.type == "video":
-            for frame in frames:
-                self._mend_timestamp(frame)
+            return self._in_display_time(frames, final=packet is None or not packet.size)
         return frames
+
+    def _in_display_time(self, frames: list[av.VideoFrame], final: bool) -> list[av.VideoFrame]:
+        """The frames whose timestamp is settled: all but the last REORDER_DEPTH, or all at the end."""
+        for frame in frames:
+            self._held.append(frame)
+            if frame.pts is not None:
+                heapq.heappush(self._times, frame.pts)
+        ready = []
+        while len(self._held) > (0 if final else REORDER_DEPTH):
+            frame = self._held.popleft()
+            frame.pts = heapq.heappop(self._times) if self._times else None
+            self._mend_timestamp(frame)
+            ready.append(frame)
+        return ready
 
     def _mend_timestamp(self, frame: av.VideoFrame) -> None:
         if frame.pts is None or (self._last_pts is not None and frame.pts <= self._last_pts):
             frame.pts = 0 if self._last_pts is None else self._last_pts + self._video_step
             self.incidents.damage("broken video timestamp",
-                                  f"frame retimed to {float(frame.pts * frame.time_base):.3f} s")
+                                  f"frame retimed to {float(frame.pts * frame.time_base):.3f} s", action="mended")
         self._last_pts = frame.pts
+        self._cover(frame.pts)
+
+    def _cover(self, pts: int) -> None:
+        start, end = self._span or (pts, pts)
+        self._span = (min(start, pts), max(end, pts + self._video_step))
+
+    @property
+    def film_seconds(self) -> float:
+        """How much of the film was read so far: from its first frame to the end of its last."""
+        return float((self._span[1] - self._span[0]) * self._video.time_base) if self._span else 0.0
 
 
 @dataclass(frozen=True)
@@ -166,6 +205,7 @@ class Source:
     width: int
     height: int
     frames: int | None  # expected frame count, for the progress bar (None: the file does not say)
+    seconds: float  # how long the film is, as the file says (0: it does not)
     colour: bool
     colorimetry: Colorimetry
     color_primaries: int
@@ -187,16 +227,22 @@ def probe(path: Path) -> Source:
         level = float(np.mean([chroma_level(normalise(f, fmt, first.width, first.height)) for f in frames]))
         matrix = next((np.frombuffer(bytes(sd), np.int32).tolist() for sd in first.side_data
                        if sd.type.name == "DISPLAYMATRIX"), None)
-        return Source(path, first.width, first.height, _expected_frames(container, stream),
+        seconds = _seconds(container, stream)
+        return Source(path, first.width, first.height, _expected_frames(stream, seconds), seconds,
                       level > COLOUR_THRESHOLD, Colorimetry.of(first), first.color_primaries, first.color_trc,
                       matrix)
 
 
-def _expected_frames(container: InputContainer, stream: Stream) -> int | None:
+def _seconds(container: InputContainer, stream: Stream) -> float:
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    return (container.duration or 0) / av.time_base
+
+
+def _expected_frames(stream: Stream, seconds: float) -> int | None:
     if stream.frames:
         return stream.frames
     rate = stream.average_rate or stream.guessed_rate
-    seconds = float(stream.duration * stream.time_base) if stream.duration else (container.duration or 0) / av.time_base
     return round(seconds * rate) if rate and seconds else None
 
 
@@ -254,6 +300,8 @@ def plan_routes(inp: InputContainer, out: OutputContainer, source: Source, suffi
             route = _carried_route(stream, out, suffix, incidents)
             if route:
                 routes.append(route)
+        elif stream.type == "data" and "timecode" in stream.metadata:  # a .mov timecode track: the muxer
+            routes[0].target.metadata["timecode"] = stream.metadata["timecode"]  # makes it anew from the tag
         else:
             incidents.warn(f"{_label(stream)} is left out (only the film and its sound and subtitles are kept)")
     for route in routes:
@@ -276,6 +324,8 @@ def _video_route(video: Stream, out: OutputContainer, source: Source, encoder: E
     ctx.time_base = target.time_base = video.time_base  # keeps every frame's timestamp exactly
     if video.sample_aspect_ratio:
         ctx.sample_aspect_ratio = video.sample_aspect_ratio
+    if encoder.codec == "libx265" and out.format.name in ("mp4", "mov"):
+        ctx.codec_tag = "hvc1"  # not FFmpeg's hev1: Apple's players take only hvc1
     ctx.colorspace, ctx.color_range = source.colorimetry.colorspace, LIMITED_RANGE
     ctx.color_primaries, ctx.color_trc = source.color_primaries, source.color_trc
     if source.display_matrix:
@@ -283,11 +333,30 @@ def _video_route(video: Stream, out: OutputContainer, source: Source, encoder: E
     return Route(video, target, "encode" if keep_colours else "colour")
 
 
-def _carried_route(stream: Stream, out: OutputContainer, suffix: str, incidents: Incidents) -> Route | None:
+def _muxer_takes(stream: Stream, suffix: str) -> bool:
+    """Whether a `suffix` file takes the stream copied as it is. Tried with the stream's first packet on a
+    file in memory, since some muxers refuse only when they write the header (FLAC in .mov) or the index
+    (PCM with no channel layout in .mp4), which in the real file would be after the whole film was coloured."""
+    trial = av.open(io.BytesIO(), "w", format=CONTAINERS[suffix][0])
     try:
+        target = trial.add_stream_from_template(stream)
+        trial.start_encoding()
+        with av.open(stream.container.name) as again:
+            first = next((p for p in again.demux(again.streams[stream.index]) if p.size), None)
+            if first is not None:
+                first.stream = target
+                trial.mux(first)
+        trial.close()
+        return True
+    except (ValueError, av.error.FFmpegError):
+        with contextlib.suppress(av.error.FFmpegError):
+            trial.close()
+        return False
+
+
+def _carried_route(stream: Stream, out: OutputContainer, suffix: str, incidents: Incidents) -> Route | None:
+    if _muxer_takes(stream, suffix):
         return Route(stream, out.add_stream_from_template(stream), "copy")
-    except ValueError:
-        pass
     if stream.type != "audio":
         incidents.warn(f"{_label(stream)} cannot go into a {suffix} file and is left out")
         return None
@@ -295,7 +364,16 @@ def _carried_route(stream: Stream, out: OutputContainer, suffix: str, incidents:
     rates = av.Codec(codec, "w").audio_rates
     rate = stream.rate if not rates or stream.rate in rates else max(rates)
     incidents.warn(f"{_label(stream)} cannot go into a {suffix} file as it is: re-encoding it to {codec}")
-    return Route(stream, out.add_stream(codec, rate=rate, layout=stream.layout), "encode")
+    return Route(stream, out.add_stream(codec, rate=rate, layout=_encodable_layout(stream.layout)), "encode")
+
+
+def _encodable_layout(layout: av.AudioLayout) -> str:
+    """A channel layout AAC and Opus encoders take for these channels: the "back" 5.0/5.1 rather than the
+    "side" ones (AC-3 and DVD sound), and a named layout for PCM that says only how many channels it has."""
+    name = layout.name.replace("(side)", "")
+    if name.endswith(" channels") or name not in _ENCODER_LAYOUTS:
+        return _DEFAULT_LAYOUTS.get(layout.nb_channels, "stereo")
+    return name
 
 
 class OutputWriter:
