@@ -401,6 +401,6 @@ class OutputWriter:
             else:
                 self.out.mux(route.target.encode(item))
         except av.error.FFmpegError as exc:
-            if route.mode == "colour":
+            if route.mode == "colour" or isinstance(exc, OSError):  # OSError: the file, not the packet
                 raise
             self.incidents.damage(f"{route.source.type} packet the output could not take", _reason(exc))
