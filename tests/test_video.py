@@ -261,6 +261,17 @@ def test_an_avi_film_with_b_frames_keeps_its_frame_times(clip, colour, tmp_path)
     assert warnings == []
 
 
+def test_a_lossless_master_keeps_every_bit_of_luma(clip, colour, tmp_path):
+    src = clip("scan.mp4", frames=12, audio=())
+    colour(src.path, tmp_path / "master.mkv", codec="ffv1")
+    before, after = probe(src.path), probe(tmp_path / "master.mkv")
+    assert_same_timing(src, tmp_path / "master.mkv")
+    assert all((a == b).all() for a, b in zip(before.lumas, after.lumas, strict=True))
+    assert min(c.mean() for c in after.chroma) > 5
+    with pytest.raises(UserError, match="lossless"):
+        colour(src.path, tmp_path / "master.mp4", codec="ffv1")
+
+
 def test_hevc_in_mp4_is_tagged_for_apple_players(clip, colour, tmp_path):
     src = clip("old.mp4", audio=())
     colour(src.path, tmp_path / "new.mp4", codec="libx265")

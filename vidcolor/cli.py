@@ -66,7 +66,7 @@ def _count_or_auto(minimum: int) -> Callable[[click.Context, click.Parameter, st
 @click.option("--preset", default="medium", type=click.Choice(PRESETS), show_default=True,
               help="Encoder speed/size trade-off (x264/x265).")
 @click.option("--codec", type=click.Choice(VIDEO_CODECS), default=None,
-              help="Film video codec  [default: libx264, libvpx-vp9 for .webm]")
+              help="Film video codec (ffv1: lossless, for .mkv masters)  [default: libx264, libvpx-vp9 for .webm]")
 @click.option("--skip-color", is_flag=True, help="Leave films and photos that are already in colour as they are.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (in a folder: ones no earlier run wrote).")
 @click.option("--include", multiple=True, metavar="GLOB",

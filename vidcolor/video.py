@@ -120,8 +120,11 @@ def prepare_film(src: Path, dst: Path, options: VideoOptions, warn: Callable[[st
     codec = options.codec or CONTAINERS[dst.suffix.lower()][1]
     if codec not in CRF_MAX:
         raise UserError(f"unknown video codec {codec!r} (choose from {', '.join(CRF_MAX)})")
-    if not 0 <= options.crf <= CRF_MAX[codec]:
-        raise UserError(f"--crf for {codec} must be between 0 and {CRF_MAX[codec]}")
+    crf_max = CRF_MAX[codec]
+    if crf_max is None and dst.suffix.lower() != ".mkv":
+        raise UserError(f"{codec} (lossless) goes into .mkv files")
+    if crf_max is not None and not 0 <= options.crf <= crf_max:
+        raise UserError(f"--crf for {codec} must be between 0 and {crf_max}")
     if options.preset not in PRESETS:
         raise UserError(f"unknown preset {options.preset!r} (choose from {', '.join(PRESETS)})")
     check_encoder(dst.suffix.lower(), codec)

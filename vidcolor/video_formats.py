@@ -9,7 +9,8 @@ CONTAINERS: dict[str, tuple[str, str, str]] = {
     ".mkv": ("matroska", "libx264", "aac"),
     ".webm": ("webm", "libvpx-vp9", "libopus"),
 }
-CRF_MAX = {"libx264": 51, "libx265": 51, "libvpx-vp9": 63}  # the quality scale differs per encoder
+# The quality scale (--crf) differs per encoder; None: lossless, no scale (FFV1, the archival codec, in .mkv only).
+CRF_MAX: dict[str, int | None] = {"libx264": 51, "libx265": 51, "libvpx-vp9": 63, "ffv1": None}
 VIDEO_CODECS = tuple(CRF_MAX)
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 DEVICES = ("auto", "cpu", "cuda", "mps")  # vidcolor.inference.resolve_device

@@ -262,9 +262,11 @@ class EncoderSettings:
     preset: str
 
     def options(self) -> dict[str, str]:
-        """Encoder options for constant quality (x264/x265 CRF, or VP9's constant-quality mode)."""
+        """Encoder options for constant quality (x264/x265 CRF, or VP9's constant-quality mode), or lossless."""
         if self.codec == "libvpx-vp9":
             return {"crf": str(self.crf), "b": "0", "row-mt": "1", "deadline": "good", "cpu-used": "4"}
+        if self.codec == "ffv1":  # the archival settings: level 3, every frame a keyframe, checksummed slices
+            return {"level": "3", "g": "1", "slicecrc": "1"}
         if self.codec == "libx265":
             return {"crf": str(self.crf), "preset": self.preset, "x265-params": "log-level=error"}
         return {"crf": str(self.crf), "preset": self.preset}
