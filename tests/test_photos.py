@@ -117,3 +117,21 @@ def test_options_for_films_or_folders_are_refused_for_a_single_photo(model_file,
     result = run(photo, "-o", tmp_path / "out.png", "--model", model_file, *option)
     assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "out.png").exists()
+
+
+@pytest.mark.parametrize("output", ["out.jpg", "out.png"])
+def test_a_photo_keeps_its_caption_date_and_colour_profile_and_stays_upright(model_file, tmp_path, output):
+    from PIL import Image, ImageCms
+
+    scan = tmp_path / "wedding.jpg"
+    exif = Image.Exif()
+    exif[0x010E], exif[0x0132], exif[0x0112] = "Wedding, 1952", "1952:06:01 12:00:00", 6  # 6: turn 90° to view
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    Image.fromarray(np.repeat(landscape(4, 40, 56).mean(axis=2, keepdims=True), 3, axis=2).astype(np.uint8)).save(
+        scan, exif=exif, icc_profile=srgb)
+    assert run(scan, "-o", tmp_path / output, "--model", model_file).exit_code == 0
+    with Image.open(tmp_path / output) as coloured:
+        tags = coloured.getexif()
+        assert coloured.size == (40, 56)  # turned upright, as a viewer shows the scan
+        assert (tags[0x010E], tags[0x0132], tags[0x0112]) == ("Wedding, 1952", "1952:06:01 12:00:00", 1)
+        assert coloured.info["icc_profile"] == srgb

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from .errors import UserError
+from .photo_metadata import PhotoMetadata, with_metadata
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pbm", ".pgm", ".ppm",
               ".pnm"}
@@ -79,9 +80,9 @@ def check_photo_output(path: Path) -> None:
         raise UserError(f"{path}: cannot write a photo with this name (use .png, .jpg, .tif, .webp or .bmp)")
 
 
-def write_image(path: Path, image: np.ndarray) -> None:
+def write_image(path: Path, image: np.ndarray, metadata: PhotoMetadata | None = None) -> None:
     """Write RGB or RGBA, uint8 or uint16; the format follows the extension. Formats that cannot hold 16 bits
-    or alpha get 8 bits and no alpha."""
+    or alpha get 8 bits and no alpha. `metadata` (EXIF, ICC) goes into .jpg and .png files."""
     suffix = path.suffix.lower()
     if image.dtype != np.uint8 and suffix not in DEEP_EXTS:
         image = _to_depth(image, np.uint8)
@@ -94,7 +95,7 @@ def write_image(path: Path, image: np.ndarray) -> None:
         ok = False
     if not ok:
         raise UserError(f"{path}: cannot encode an image with extension {path.suffix!r}")
-    path.write_bytes(buf.tobytes())
+    path.write_bytes(with_metadata(buf.tobytes(), suffix, metadata) if metadata else buf.tobytes())
 
 
 def film_seconds(path: Path) -> float:

@@ -11,6 +11,7 @@ from .atomic import check_writable, written_atomically
 from .errors import UserError
 from .inference import Colorizer
 from .media import check_photo_output, read_photo, write_image
+from .photo_metadata import read_metadata
 from .video_io import COLOUR_THRESHOLD, already_in_colour
 
 
@@ -32,8 +33,8 @@ def check_photo_job(src: Path, dst: Path, overwrite: bool) -> None:
 
 def colorize_photo(colorizer: Colorizer, src: Path, dst: Path, overwrite: bool = False, skip_color: bool = False,
                    warn: Callable[[str], None] = lambda message: None) -> None:
-    """Colour one photo into `dst` (same pixel size, bit depth and transparency where the format holds them),
-    written atomically. A photo already in colour is coloured again from its L, or with `skip_color` kept."""
+    """Colour one photo into `dst` (same pixel size, bit depth, transparency and EXIF/ICC where the format holds
+    them), written atomically. A photo already in colour is coloured again from its L, or with `skip_color` kept."""
     check_photo_job(src, dst, overwrite)
     photo = read_photo(src)
     colour = chroma_level(photo) > COLOUR_THRESHOLD
@@ -41,4 +42,4 @@ def colorize_photo(colorizer: Colorizer, src: Path, dst: Path, overwrite: bool =
         warn(already_in_colour("photo", skip_color))
     out = photo if colour and skip_color else colorizer.colorize_rgb(photo)
     with written_atomically(dst) as tmp:
-        write_image(tmp, out)
+        write_image(tmp, out, read_metadata(src))

@@ -1,0 +1,78 @@
+"""A photo's EXIF and ICC profile, carried into its colour version (JPEG and PNG outputs).
+
+Archives keep dates, captions and copyright in EXIF, and OpenCV, which writes our pixels, drops
+it. So the metadata is read with Pillow and spliced into the encoded file's bytes, with no second
+encoding. The EXIF orientation becomes 1 (upright), since the pixels were turned upright on reading.
+"""
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+_ORIENTATION = 0x0112
+_JPEG_SEGMENT_MAX = 65533  # payload bytes an APPn segment can hold
+_ICC_CHUNK = _JPEG_SEGMENT_MAX - 14  # less "ICC_PROFILE\0" and the chunk's number and count
+
+
+@dataclass(frozen=True)
+class PhotoMetadata:
+    exif: bytes | None  # "Exif\0\0" + the TIFF-structured block, as in a JPEG's APP1 segment
+    icc: bytes | None
+
+
+def read_metadata(path: Path) -> PhotoMetadata:
+    """The photo's EXIF (orientation reset to upright) and RGB ICC profile (a grey or CMYK one would not
+    describe our RGB output); empty where it has none or Pillow cannot read the file."""
+    try:
+        with Image.open(path) as image:
+            exif = image.getexif()
+            icc = image.info.get("icc_profile") or None
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
+        return PhotoMetadata(None, None)
+    if _ORIENTATION in exif:
+        exif[_ORIENTATION] = 1
+    rgb_icc = icc if icc and icc[16:20] == b"RGB " else None  # the header's colour space signature
+    return PhotoMetadata(exif.tobytes() if len(exif) else None, rgb_icc)
+
+
+def with_metadata(encoded: bytes, suffix: str, metadata: PhotoMetadata) -> bytes:
+    """`encoded` (a whole .jpg or .png file) with the metadata spliced in; other formats as they are."""
+    if suffix in (".jpg", ".jpeg", ".jpe") and encoded[:2] == b"\xff\xd8":
+        return encoded[:2] + _jpeg_segments(metadata) + encoded[2:]
+    if suffix == ".png" and encoded[:8] == b"\x89PNG\r\n\x1a\n":
+        after_header = 8 + 4 + 4 + 13 + 4  # signature, then IHDR: length, type, 13 bytes, CRC
+        return encoded[:after_header] + _png_chunks(metadata) + encoded[after_header:]
+    return encoded
+
+
+def _jpeg_segments(metadata: PhotoMetadata) -> bytes:
+    segments = []
+    if metadata.exif and len(metadata.exif) <= _JPEG_SEGMENT_MAX:
+        segments.append(_jpeg_segment(0xE1, metadata.exif))
+    if metadata.icc:
+        chunks = [metadata.icc[i:i + _ICC_CHUNK] for i in range(0, len(metadata.icc), _ICC_CHUNK)]
+        if len(chunks) < 256:
+            segments += [_jpeg_segment(0xE2, b"ICC_PROFILE\0" + bytes([n, len(chunks)]) + chunk)
+                         for n, chunk in enumerate(chunks, start=1)]
+    return b"".join(segments)
+
+
+def _jpeg_segment(marker: int, payload: bytes) -> bytes:
+    return bytes([0xFF, marker]) + struct.pack(">H", len(payload) + 2) + payload
+
+
+def _png_chunks(metadata: PhotoMetadata) -> bytes:
+    chunks = b""
+    if metadata.icc:
+        chunks += _png_chunk(b"iCCP", b"ICC profile\0\0" + zlib.compress(metadata.icc))
+    if metadata.exif:
+        chunks += _png_chunk(b"eXIf", metadata.exif.removeprefix(b"Exif\0\0"))
+    return chunks
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
