@@ -272,6 +272,26 @@ def test_a_lossless_master_keeps_every_bit_of_luma(clip, colour, tmp_path):
         colour(src.path, tmp_path / "master.mp4", codec="ffv1")
 
 
+def test_an_interlaced_film_stays_interlaced_with_its_field_order(clip, colour, tmp_path):
+    src = tmp_path / "broadcast.mp4"
+    with av.open(str(src), "w") as out:  # top field first, like most HD broadcast and DV-to-H.264 transfers
+        video = out.add_stream("libx264", rate=25, options={"flags": "+ildct+ilme", "x264-params": "tff=1"})
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        for i in range(6):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 30 * i, np.uint8), format="rgb24")
+            frame.pts = i
+            out.mux(video.encode(frame))
+        out.mux(video.encode())
+    colour(src, tmp_path / "new.mp4")
+    with av.open(str(tmp_path / "new.mp4")) as film:
+        assert film.streams.video[0].codec_context.field_order == 2  # AV_FIELD_TT
+        assert all(frame.interlaced_frame for frame in film.decode(video=0))
+    progressive = clip("old.mp4", audio=())
+    colour(progressive.path, tmp_path / "progressive.mp4")
+    with av.open(str(tmp_path / "progressive.mp4")) as film:
+        assert not any(frame.interlaced_frame for frame in film.decode(video=0))
+
+
 def test_hevc_in_mp4_is_tagged_for_apple_players(clip, colour, tmp_path):
     src = clip("old.mp4", audio=())
     colour(src.path, tmp_path / "new.mp4", codec="libx265")

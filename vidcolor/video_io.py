@@ -211,6 +211,7 @@ class Source:
     color_primaries: int
     color_trc: int
     display_matrix: list[int] | None  # rotation/flip, as FFmpeg's 3x3 fixed-point matrix
+    field_order: int = 0  # FFmpeg's AVFieldOrder: 0 unknown, 1 progressive, 2-5 interlaced (which field first)
 
 
 def probe(path: Path) -> Source:
@@ -230,7 +231,7 @@ def probe(path: Path) -> Source:
         seconds = _seconds(container, stream)
         return Source(path, first.width, first.height, _expected_frames(stream, seconds), seconds,
                       level > COLOUR_THRESHOLD, Colorimetry.of(first), first.color_primaries, first.color_trc,
-                      matrix)
+                      matrix, stream.codec_context.field_order)
 
 
 def _seconds(container: InputContainer, stream: Stream) -> float:
@@ -320,12 +321,16 @@ def _video_route(video: Stream, out: OutputContainer, source: Source, encoder: E
         except ValueError:
             pass  # this container cannot take the film's codec: re-encode it unchanged
     rate = video.average_rate or video.guessed_rate or Fraction(25)
-    target = out.add_stream(encoder.codec, rate=rate, options=encoder.options())
+    interlaced = source.field_order in _TOP_FIELD_FIRST or source.field_order in _BOTTOM_FIELD_FIRST
+    options = encoder.options() | (_interlaced_options(encoder.codec, source.field_order) if interlaced else {})
+    target = out.add_stream(encoder.codec, rate=rate, options=options)
     ctx = target.codec_context
     ctx.width, ctx.height, ctx.pix_fmt = source.width, source.height, pixel_format(source.width, source.height)
     ctx.time_base = target.time_base = video.time_base  # keeps every frame's timestamp exactly
     if video.sample_aspect_ratio:
         ctx.sample_aspect_ratio = video.sample_aspect_ratio
+    if interlaced:
+        ctx.field_order = source.field_order  # so players know to deinterlace
     if encoder.codec == "libx265" and out.format.name in ("mp4", "mov"):
         ctx.codec_tag = "hvc1"  # not FFmpeg's hev1: Apple's players take only hvc1
     ctx.colorspace, ctx.color_range = source.colorimetry.colorspace, LIMITED_RANGE
@@ -354,6 +359,16 @@ def _muxer_takes(stream: Stream, suffix: str) -> bool:
         with contextlib.suppress(av.error.FFmpegError):
             trial.close()
         return False
+
+
+_TOP_FIELD_FIRST, _BOTTOM_FIELD_FIRST = (2, 5), (3, 4)  # AVFieldOrder by the field shown first: TT, BT / BB, TB
+
+
+def _interlaced_options(codec: str, field_order: int) -> dict[str, str]:
+    """Encode an interlaced film as interlaced (fields kept apart), where the encoder can: x264 can."""
+    if codec != "libx264":
+        return {}
+    return {"flags": "+ildct+ilme", "x264-params": "tff=1" if field_order in _TOP_FIELD_FIRST else "bff=1"}
 
 
 def _carried_route(stream: Stream, out: OutputContainer, suffix: str, incidents: Incidents) -> Route | None:
