@@ -137,6 +137,25 @@ def test_a_master_scan_beside_its_access_copy_gives_two_outputs_named_after_each
     assert read_photo(tmp_path / "coloured" / "roll1" / "frame.tif.png").dtype == np.uint16
 
 
+def test_a_master_added_later_leaves_the_access_copy_done_under_its_name(model_file, tmp_path):
+    archive, out = tmp_path / "archive", tmp_path / "coloured"
+    archive.mkdir()
+    write_image(archive / "frame.jpg", landscape(1))
+    assert run(archive, out, model_file).exit_code == 0
+    write_image(archive / "frame.tif", landscape(1))  # the master scan arrives
+    again = run(archive, out, model_file)
+    assert_summary(again, done=1, skipped=1, failed=0)
+    assert outputs(out) == {"frame.png", "frame.tif.png"}
+
+
+def test_lossless_masters_of_a_whole_archive_all_go_into_mkv(model_file, tmp_path):
+    archive = make_archive(tmp_path / "archive")
+    result = run(archive, tmp_path / "masters", model_file, "--codec", "ffv1")
+    assert result.exit_code == 0, result.output
+    assert outputs(tmp_path / "masters") == {"photos/family/wedding.png", "photos/harbour.png",
+                                             "reels/1920s/parade.mkv", "reels/ferry.mkv"}
+
+
 @pytest.mark.skipif(sys.platform == "darwin", reason="macOS file systems refuse names that are not UTF-8")
 def test_a_file_name_from_an_old_latin_1_archive_is_coloured_and_remembered(model_file, tmp_path):
     archive = tmp_path / "archive"

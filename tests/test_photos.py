@@ -63,7 +63,7 @@ def test_a_photo_already_in_colour_is_named_and_kept_with_skip_color(model_file,
     assert recoloured.exit_code == 0 and "already in colour; colouring it again" in recoloured.stderr
     kept = run(photo, "-o", tmp_path / "kept.png", "--model", model_file, "--skip-color")
     assert kept.exit_code == 0 and "keeping its colours" in kept.stderr
-    assert (read_photo(tmp_path / "kept.png") == landscape(2)).all()
+    assert (tmp_path / "kept.png").read_bytes() == photo.read_bytes()  # the very file
 
 
 @pytest.mark.parametrize(("output", "expected"), [
@@ -135,3 +135,31 @@ def test_a_photo_keeps_its_caption_date_and_colour_profile_and_stays_upright(mod
         assert coloured.size == (40, 56)  # turned upright, as a viewer shows the scan
         assert (tags[0x010E], tags[0x0132], tags[0x0112]) == ("Wedding, 1952", "1952:06:01 12:00:00", 1)
         assert coloured.info["icc_profile"] == srgb
+
+
+def test_a_sepia_print_is_black_and_white_to_us_and_is_coloured_without_a_warning(model_file, tmp_path):
+    grey = landscape(5, 48, 64).mean(axis=2) / 255.0
+    sepia = np.clip(np.stack([grey * 1.07 + 0.05, grey * 0.95 + 0.02, grey * 0.74], axis=-1), 0, 1)
+    print_ = tmp_path / "toned.png"
+    write_image(print_, (sepia * 255).astype(np.uint8))
+    result = run(print_, "-o", tmp_path / "out.png", "--model", model_file, "--skip-color")
+    assert result.exit_code == 0 and result.stderr == ""
+    assert not (read_photo(tmp_path / "out.png") == read_photo(print_)).all()  # coloured, not kept
+
+
+@pytest.mark.parametrize("orientation", [3, 6])
+def test_transparency_is_turned_upright_with_the_picture(model_file, tmp_path, orientation):
+    from PIL import Image, ImageOps
+
+    picture = np.zeros((30, 50, 4), np.uint8)
+    picture[..., 3] = 60
+    picture[:5, :10] = 250  # a bright, nearly opaque corner: it must stay where the picture's corner goes
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    scan = tmp_path / "cutout.webp"
+    Image.fromarray(picture, "RGBA").save(scan, exif=exif, lossless=True)
+    assert run(scan, "-o", tmp_path / "out.png", "--model", model_file).exit_code == 0
+    upright = np.asarray(ImageOps.exif_transpose(Image.open(scan)))
+    out = read_photo(tmp_path / "out.png")
+    assert out.shape == upright.shape
+    assert (out[..., 3] == upright[..., 3]).all()

@@ -27,7 +27,7 @@ from .errors import UserError
 from .manifest import Manifest, Record
 from .media import is_image, is_video
 from .video import VideoOptions
-from .video_formats import CONTAINERS
+from .video_formats import CONTAINERS, CRF_MAX
 from .workers import FileTask, LocalPool, Outcome, Pool, RayPool, Settings, Task
 
 FALLBACK_CONTAINER = ".mkv"  # for films in containers vidcolor does not write (.avi, .mpg, ...)
@@ -111,26 +111,32 @@ class Job:
         return error.split(": ", 1)[1] if error.startswith(f"{self.src}: ") else error
 
 
-def output_name(rel: PurePosixPath) -> PurePosixPath:
-    """Where an input's colour version goes, inside the output folder."""
+def output_name(rel: PurePosixPath, film_suffix: str | None = None) -> PurePosixPath:
+    """Where an input's colour version goes, inside the output folder (films in `film_suffix` files when the
+    codec asks for one container, as the lossless FFV1 asks for .mkv)."""
     if is_image(Path(rel)):
         return rel.with_suffix(".png")
+    if film_suffix:
+        return rel.with_suffix(film_suffix)
     return rel if rel.suffix.lower() in CONTAINERS else rel.with_suffix(FALLBACK_CONTAINER)
 
 
-def output_names(found: list[PurePosixPath]) -> dict[PurePosixPath, list[PurePosixPath]]:
+def output_names(found: list[PurePosixPath], recorded: dict[PurePosixPath, PurePosixPath],
+                 film_suffix: str | None = None) -> dict[PurePosixPath, list[PurePosixPath]]:
     """Each output name and the inputs that would write it (more than one only in a clash nothing resolves).
 
     Inputs whose outputs would share a name (a master a.tif beside its access copy a.jpg) keep their
-    whole name in front of the output's extension instead: a.tif.png and a.jpg.png.
+    whole name in front of the output's extension instead: a.tif.png and a.jpg.png; except one that an
+    earlier run already wrote under the shared name (`recorded`: input -> output), which keeps it.
     """
     natural: dict[PurePosixPath, list[PurePosixPath]] = {}
     for rel in found:
-        natural.setdefault(output_name(rel), []).append(rel)
+        natural.setdefault(output_name(rel, film_suffix), []).append(rel)
     owners: dict[PurePosixPath, list[PurePosixPath]] = {}
     for out, rels in natural.items():
+        keeper = next((r for r in rels if recorded.get(r) == out), rels[0] if len(rels) == 1 else None)
         for rel in rels:
-            owners.setdefault(out if len(rels) == 1 else rel.with_name(rel.name + out.suffix), []).append(rel)
+            owners.setdefault(out if rel == keeper else rel.with_name(rel.name + out.suffix), []).append(rel)
     return owners
 
 
@@ -237,7 +243,9 @@ def _plan(found: list[PurePosixPath], src: Path, dst: Path, settings: Settings, 
           manifest: Manifest, summary: Summary) -> list[Job]:
     """A job for every file to do now; the rest is counted as skipped (or refused, as failed)."""
     fingerprints = _fingerprint(settings)
-    owners = output_names(found)
+    codec = settings.video.codec
+    recorded = {PurePosixPath(r.input): PurePosixPath(r.output) for r in manifest.records.values()}
+    owners = output_names(found, recorded, ".mkv" if codec and CRF_MAX.get(codec, 0) is None else None)
     out_of = {rel: out for out, rels in owners.items() for rel in rels}
     jobs = []
     for rel in found:

@@ -28,7 +28,7 @@ def partial_path(dst: Path) -> Path:
         return dst.with_name(name)
     tag = hashlib.sha256(os.fsencode(dst.name)).hexdigest()[:8]
     keep = MAX_NAME_BYTES - len(os.fsencode(f"..{tag}.partial{dst.suffix}"))
-    stem = os.fsdecode(os.fsencode(dst.stem)[:keep])
+    stem = os.fsencode(dst.stem)[:keep].decode("utf-8", "ignore")  # whole characters only
     return dst.with_name(f".{stem}.{tag}.partial{dst.suffix}")
 
 

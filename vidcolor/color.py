@@ -62,11 +62,12 @@ def _in_gamut(lab: torch.Tensor, tolerance: float = 1e-5) -> torch.Tensor:
     return (fz >= 0.0) & ((linear >= -tolerance) & (linear <= 1.0 + tolerance)).all(dim=-3)
 
 
-def fit_to_gamut(L: torch.Tensor, ab: torch.Tensor, steps: int = 12) -> torch.Tensor:
+def fit_to_gamut(L: torch.Tensor, ab: torch.Tensor, steps: int = 8) -> torch.Tensor:
     """a/b (Lab units) shrunk toward grey, pixel by pixel, just enough for sRGB to show the colour at that L.
 
     Writing an out-of-gamut colour clips R, G or B, which changes L (by several units for vivid colours);
-    shrinking the chroma instead keeps L and hue. Bisection on the pixels that need it.
+    shrinking the chroma instead keeps L and hue. Bisection on the pixels that need it, to 1/256 of their
+    chroma (finer is invisible; L is kept at any precision).
     """
     bad = ~_in_gamut(torch.cat([L, ab], dim=-3))
     if not bad.any():

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .color import from_int_images, rgb_to_l
+from .color import fit_to_gamut, from_int_images, rgb_to_l
 from .errors import UserError
 from .inference import Colorizer, FilmChroma, l_ab_to_image
 from .media import find_media, is_image, is_video, read_image, video_frames
@@ -107,7 +107,8 @@ def evaluate_item(colorizer: Colorizer, path: Path, reference: bool, temporal: s
     bar = tqdm(total=limit or None, desc=path.name, unit="frame", leave=False, disable=not video)
 
     def score(tags: list[tuple[np.ndarray, np.ndarray]], L: torch.Tensor, ab: torch.Tensor) -> None:
-        for out, (truth, grey) in zip(l_ab_to_image(L, ab), tags):
+        fitted = ab if video else fit_to_gamut(L, ab)  # as `vidcolor run` writes a photo (a film goes as YUV)
+        for out, (truth, grey) in zip(l_ab_to_image(L, fitted), tags):
             if meters.n % every == 0 and len(shown) < STRIP_FRAMES:
                 shown.append((grey, out, truth) if reference else (grey, out))
             meters.add(out, truth, grey, temporal=video)

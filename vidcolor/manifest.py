@@ -98,12 +98,13 @@ class Manifest:
 
 
 def _open_text(path: Path, mode: str) -> TextIO:
-    """Names are kept byte for byte: a file name that is not UTF-8 (an old Latin-1 archive) round-trips."""
+    """Read leniently: a manifest written by a version that put a non-UTF-8 name's raw bytes in still loads."""
     return path.open(mode, encoding="utf-8", errors="surrogateescape")
 
 
 def _line(record: Record) -> str:
-    return json.dumps(asdict(record), ensure_ascii=False) + "\n"
+    """ASCII JSON: a file name that is not UTF-8 (an old Latin-1 archive) is escaped, and round-trips."""
+    return json.dumps(asdict(record), ensure_ascii=True) + "\n"
 
 
 def _read(path: Path) -> dict[str, Record]:

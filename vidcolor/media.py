@@ -7,12 +7,14 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from .errors import UserError
 from .photo_metadata import PhotoMetadata, with_metadata
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pbm", ".pgm", ".ppm",
               ".pnm"}
+PHOTO_OUTPUT_EXTS = {".png", ".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".webp", ".bmp"}  # RGB(A) that OpenCV writes
 DEEP_EXTS = {".png", ".tif", ".tiff"}  # photo formats that keep 16 bits per channel; the others get 8
 ALPHA_EXTS = {".png", ".tif", ".tiff", ".webp"}  # photo formats that keep transparency
 VIDEO_EXTS = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ogv"}
@@ -54,16 +56,40 @@ def read_photo(path: Path) -> np.ndarray:
     """A photo as the file holds it: (H, W, 3) RGB or (H, W, 4) RGBA, uint8 or uint16 (16-bit scans stay
     16-bit), turned upright by its EXIF orientation. Raises UserError if unreadable."""
     data = _file_bytes(path)
-    img = _decode(data, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH, path)
-    if img.dtype != np.uint8 and img.dtype != np.uint16:  # float TIFFs and the like: to 16 bits
+    img = _decode(data, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH, path)  # upright, CMYK and palettes resolved
+    if img.dtype.kind == "f":  # float TIFFs and the like: to 16 bits
         img = (np.clip(img, 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
+    elif img.dtype not in (np.uint8, np.uint16):
+        raise UserError(f"{path}: {img.dtype} samples are not supported (8- or 16-bit, or floating point)")
     rgb = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-    if path.suffix.lower() in ALPHA_EXTS:
-        raw = _decode(data, cv2.IMREAD_UNCHANGED, path)  # the only way to the alpha channel (and no EXIF turn)
-        if raw.ndim == 3 and raw.shape[2] == 4 and raw.shape[:2] == rgb.shape[:2]:
-            alpha = raw[..., 3] if raw.dtype == rgb.dtype else _to_depth(raw[..., 3], rgb.dtype.type)
-            rgb = np.dstack([rgb, alpha])
+    alpha = _alpha(data, path)
+    if alpha is not None and alpha.shape == rgb.shape[:2]:
+        rgb = np.dstack([rgb, alpha if alpha.dtype == rgb.dtype else _to_depth(alpha, rgb.dtype.type)])
     return rgb
+
+
+def _alpha(data: np.ndarray, path: Path) -> np.ndarray | None:
+    """The transparency of a photo that has one (Pillow reads the header to tell), turned as its pixels are."""
+    if path.suffix.lower() not in ALPHA_EXTS:
+        return None
+    try:
+        with Image.open(path) as header:
+            if header.mode not in ("RGBA", "LA", "La", "RGBa", "PA") and "transparency" not in header.info:
+                return None
+            orientation = header.getexif().get(0x0112, 1)
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
+        return None
+    raw = _decode(data, cv2.IMREAD_UNCHANGED, path)  # the only way to the alpha channel: not turned upright
+    if raw.ndim != 3 or raw.shape[2] != 4:
+        return None
+    return _upright(raw[..., 3], orientation)
+
+
+def _upright(plane: np.ndarray, orientation: int) -> np.ndarray:
+    """`plane` turned as EXIF `orientation` (1-8) says a viewer shows it."""
+    turned = {2: np.fliplr, 3: lambda x: np.rot90(x, 2), 4: np.flipud, 5: np.transpose,
+              6: lambda x: np.rot90(x, -1), 7: lambda x: np.rot90(np.flipud(x), 1), 8: lambda x: np.rot90(x, 1)}
+    return np.ascontiguousarray(turned.get(orientation, lambda x: x)(plane))
 
 
 def _to_depth(img: np.ndarray, dtype: type[np.unsignedinteger]) -> np.ndarray:
@@ -75,8 +101,7 @@ def check_photo_output(path: Path) -> None:
     """Refuse, before any work, a photo output whose name no image format goes by."""
     if path.is_dir():
         raise UserError(f"{path}: is a folder; give the photo's output file name, e.g. {path / 'photo_color.png'}")
-    suffix = path.suffix.lower()  # OpenCV goes by it (and crashes on a whole name that is not UTF-8)
-    if not suffix.isascii() or not cv2.haveImageWriter(f"photo{suffix}"):
+    if path.suffix.lower() not in PHOTO_OUTPUT_EXTS:
         raise UserError(f"{path}: cannot write a photo with this name (use .png, .jpg, .tif, .webp or .bmp)")
 
 

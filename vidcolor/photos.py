@@ -1,6 +1,7 @@
 """`vidcolor run` on a photo (a folder of them goes through vidcolor.archive, like any archive)."""
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,15 +13,14 @@ from .errors import UserError
 from .inference import Colorizer
 from .media import check_photo_output, read_photo, write_image
 from .photo_metadata import read_metadata
-from .video_io import COLOUR_THRESHOLD, already_in_colour
+from .video_io import already_in_colour
+from .yuv import looks_colour
 
 
-def chroma_level(rgb: np.ndarray) -> float:
-    """Mean distance of Cb/Cr from neutral grey, the measure films are judged by: ~0 for black and white,
-    a few units for toned prints (sepia), tens for colour photos."""
+def photo_chroma(rgb: np.ndarray) -> np.ndarray:
+    """(H, W, 2) Cr/Cb offsets from grey in 8-bit units, as `yuv.frame_chroma` gives a film's."""
     rgb8 = rgb[..., :3] if rgb.dtype == np.uint8 else (rgb[..., :3] >> 8).astype(np.uint8)
-    ycc = cv2.cvtColor(np.ascontiguousarray(rgb8), cv2.COLOR_RGB2YCrCb).astype(np.int16)
-    return float(np.abs(ycc[..., 1:] - 128).mean() * 2)
+    return cv2.cvtColor(np.ascontiguousarray(rgb8), cv2.COLOR_RGB2YCrCb)[..., 1:].astype(np.int16) - 128
 
 
 def check_photo_job(src: Path, dst: Path, overwrite: bool) -> None:
@@ -37,9 +37,11 @@ def colorize_photo(colorizer: Colorizer, src: Path, dst: Path, overwrite: bool =
     them), written atomically. A photo already in colour is coloured again from its L, or with `skip_color` kept."""
     check_photo_job(src, dst, overwrite)
     photo = read_photo(src)
-    colour = chroma_level(photo) > COLOUR_THRESHOLD
+    colour = looks_colour(photo_chroma(photo))
     if colour:
         warn(already_in_colour("photo", skip_color))
-    out = photo if colour and skip_color else colorizer.colorize_rgb(photo)
     with written_atomically(dst) as tmp:
-        write_image(tmp, out, read_metadata(src))
+        if colour and skip_color and src.suffix.lower() == dst.suffix.lower():
+            shutil.copyfile(src, tmp)  # left alone: the very file, not a second encoding of it
+        else:
+            write_image(tmp, photo if colour and skip_color else colorizer.colorize_rgb(photo), read_metadata(src))

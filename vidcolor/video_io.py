@@ -25,10 +25,10 @@ from av.stream import Disposition, Stream
 
 from .errors import UserError
 from .video_formats import CONTAINERS
-from .yuv import LIMITED_RANGE, Colorimetry, chroma_level, normalise, pixel_format
+from .yuv import LIMITED_RANGE, Colorimetry, frame_chroma, looks_colour, normalise, pixel_format
 
+TRIAL_PACKETS = 2000  # how far into a film to look for each carried stream's first packet
 REORDER_DEPTH = 16  # B-frames: how far decoding order may run ahead of display order (H.264's most)
-COLOUR_THRESHOLD = 4.0  # chroma_level: colour film is in the tens, scanned black and white ~0-2
 PROBE_FRAMES = 12
 _MUXER_TAGS = {"major_brand", "minor_version", "compatible_brands", "encoder"}  # the muxer writes its own
 _STREAM_TAGS = ("language", "title", "handler_name", "timecode")
@@ -175,7 +175,8 @@ class SourceReader:
         ready = []
         while len(self._held) > (0 if final else REORDER_DEPTH):
             frame = self._held.popleft()
-            frame.pts = heapq.heappop(self._times) if self._times else None
+            if frame.pts is not None:  # one without is mended alone, not given a later frame's time
+                frame.pts = heapq.heappop(self._times)
             self._mend_timestamp(frame)
             ready.append(frame)
         return ready
@@ -225,12 +226,12 @@ def probe(path: Path) -> Source:
             raise UserError(f"{path}: no video frame could be decoded (the file is damaged or cut short)")
         first = frames[0]
         fmt = pixel_format(first.width, first.height)
-        level = float(np.mean([chroma_level(normalise(f, fmt, first.width, first.height)) for f in frames]))
+        colour = looks_colour(np.stack([frame_chroma(normalise(f, fmt, first.width, first.height)) for f in frames]))
         matrix = next((np.frombuffer(bytes(sd), np.int32).tolist() for sd in first.side_data
                        if sd.type.name == "DISPLAYMATRIX"), None)
         seconds = _seconds(container, stream)
         return Source(path, first.width, first.height, _expected_frames(stream, seconds), seconds,
-                      level > COLOUR_THRESHOLD, Colorimetry.of(first), first.color_primaries, first.color_trc,
+                      colour, Colorimetry.of(first), first.color_primaries, first.color_trc,
                       matrix, stream.codec_context.field_order)
 
 
@@ -296,11 +297,13 @@ def plan_routes(inp: InputContainer, out: OutputContainer, source: Source, suffi
     video = film_stream(inp, source.path)
     routes = [_video_route(video, out, source, encoder, keep_colours)]
     out.metadata.update({k: v for k, v in inp.metadata.items() if k.lower() not in _MUXER_TAGS})
+    carried = [s for s in inp.streams if s is not video and s.type in ("audio", "subtitle")]
+    firsts = _first_packets(source.path, carried) if carried else {}
     for stream in inp.streams:
         if stream is video:
             continue
         if stream.type in ("audio", "subtitle"):
-            route = _carried_route(stream, out, suffix, incidents)
+            route = _carried_route(stream, out, suffix, incidents, firsts.get(stream.index))
             if route:
                 routes.append(route)
         elif stream.type == "data" and "timecode" in stream.metadata:  # a .mov timecode track: the muxer
@@ -340,25 +343,37 @@ def _video_route(video: Stream, out: OutputContainer, source: Source, encoder: E
     return Route(video, target, "encode" if keep_colours else "colour")
 
 
-def _muxer_takes(stream: Stream, suffix: str) -> bool:
-    """Whether a `suffix` file takes the stream copied as it is. Tried with the stream's first packet on a
+def _muxer_takes(stream: Stream, suffix: str, first: av.Packet | None) -> bool:
+    """Whether a `suffix` file takes the stream copied as it is. Tried with the stream's `first` packet on a
     file in memory, since some muxers refuse only when they write the header (FLAC in .mov) or the index
     (PCM with no channel layout in .mp4), which in the real file would be after the whole film was coloured."""
     trial = av.open(io.BytesIO(), "w", format=CONTAINERS[suffix][0])
     try:
         target = trial.add_stream_from_template(stream)
         trial.start_encoding()
-        with av.open(stream.container.name) as again:
-            first = next((p for p in again.demux(again.streams[stream.index]) if p.size), None)
-            if first is not None:
-                first.stream = target
-                trial.mux(first)
+        if first is not None:
+            first.stream = target
+            trial.mux(first)
         trial.close()
         return True
     except (ValueError, av.error.FFmpegError):
         with contextlib.suppress(av.error.FFmpegError):
             trial.close()
         return False
+
+
+def _first_packets(path: Path, streams: list[Stream]) -> dict[int, av.Packet]:
+    """The first packet of each stream, read in one pass from a second opening of the file (stopping as soon
+    as all are found, at most TRIAL_PACKETS packets in)."""
+    found: dict[int, av.Packet] = {}
+    with open_input(path) as again:
+        wanted = [again.streams[s.index] for s in streams]
+        for packet in islice(again.demux(wanted), TRIAL_PACKETS):
+            if packet.size and packet.stream.index not in found:
+                found[packet.stream.index] = packet
+                if len(found) == len(wanted):
+                    break
+    return found
 
 
 _TOP_FIELD_FIRST, _BOTTOM_FIELD_FIRST = (2, 5), (3, 4)  # AVFieldOrder by the field shown first: TT, BT / BB, TB
@@ -371,8 +386,9 @@ def _interlaced_options(codec: str, field_order: int) -> dict[str, str]:
     return {"flags": "+ildct+ilme", "x264-params": "tff=1" if field_order in _TOP_FIELD_FIRST else "bff=1"}
 
 
-def _carried_route(stream: Stream, out: OutputContainer, suffix: str, incidents: Incidents) -> Route | None:
-    if _muxer_takes(stream, suffix):
+def _carried_route(stream: Stream, out: OutputContainer, suffix: str, incidents: Incidents,
+                   first: av.Packet | None) -> Route | None:
+    if _muxer_takes(stream, suffix, first):
         return Route(stream, out.add_stream_from_template(stream), "copy")
     if stream.type != "audio":
         incidents.warn(f"{_label(stream)} cannot go into a {suffix} file and is left out")

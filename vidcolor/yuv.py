@@ -42,9 +42,24 @@ def planes(frame: av.VideoFrame) -> list[np.ndarray]:
     return [np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, : p.width] for p in frame.planes]
 
 
-def chroma_level(frame: av.VideoFrame) -> float:
-    """Mean distance of U/V from neutral grey (128) of a normalised frame: ~0 for black and white."""
-    return float(np.mean([np.abs(p.astype(np.int16) - 128).mean() for p in planes(frame)[1:]]) * 2)
+COLOUR_LEVEL = 4.0  # mean distance of Cb/Cr from grey: colour is in the tens, black and white ~0-2
+COLOUR_HUES = 1.8  # chroma off the picture's main hue axis: colour photos 3-30, toned or tinted ones 0.1-1.5
+
+
+def looks_colour(chroma: np.ndarray) -> bool:
+    """Whether (..., 2) Cb/Cr offsets from grey (8-bit units) are a colour picture's: far from grey, and in
+    more than one hue. A sepia or selenium print, a tinted silent film or yellowed paper has colour of a
+    single hue (its offsets lie along one line through grey), and is black and white to us."""
+    x = chroma.reshape(-1, 2).astype(np.float64)
+    level = float(np.abs(x).mean() * 2)
+    minor = float(np.sqrt(max(np.linalg.eigvalsh(x.T @ x / len(x))[0], 0.0)))  # spread across the main axis
+    return level > COLOUR_LEVEL and minor > COLOUR_HUES
+
+
+def frame_chroma(frame: av.VideoFrame) -> np.ndarray:
+    """(H', W', 2) Cb/Cr offsets from neutral grey (128) of a normalised frame."""
+    u, v = planes(frame)[1:]
+    return np.stack([u.astype(np.int16) - 128, v.astype(np.int16) - 128], axis=-1)
 
 
 @dataclass(frozen=True)
