@@ -60,6 +60,9 @@ class Manifest:
         self.path = folder / MANIFEST_NAME
         try:
             self._lock = _lock(folder / LOCK_NAME)
+        except OSError as exc:
+            raise UserError(f"{folder}: cannot write into the output folder ({exc.strerror or exc})") from None
+        try:
             self.records = _read(self.path)
             with written_atomically(self.path) as tmp, _open_text(tmp, "w") as f:
                 f.writelines(_line(r) for r in self.records.values())
@@ -67,7 +70,8 @@ class Manifest:
                 os.fsync(f.fileno())
             self._file: TextIO = _open_text(self.path, "a")
         except OSError as exc:
-            raise UserError(f"{folder}: cannot write into the output folder ({exc.strerror or exc})") from None
+            self._lock.close()  # the next run must not find the folder locked by a run that never started
+            raise UserError(f"{self.path}: cannot read and rewrite the manifest ({exc.strerror or exc})") from None
         self._synced = time.monotonic()
 
     def get(self, name: str) -> Record | None:
