@@ -163,3 +163,32 @@ def test_transparency_is_turned_upright_with_the_picture(model_file, tmp_path, o
     out = read_photo(tmp_path / "out.png")
     assert out.shape == upright.shape
     assert (out[..., 3] == upright[..., 3]).all()
+
+
+def test_a_half_transparent_tiff_keeps_its_lightness_and_its_alpha_is_tagged(model_file, tmp_path):
+    from PIL import Image
+
+    cutout = np.zeros((40, 56, 4), np.uint8)
+    cutout[..., :3] = landscape(6, 40, 56).mean(axis=2, keepdims=True).astype(np.uint8)
+    cutout[..., 3] = 128  # half transparent: a reader that multiplies colour by alpha halves the lightness
+    Image.fromarray(cutout, "RGBA").save(tmp_path / "cutout.tif")
+    assert run(tmp_path / "cutout.tif", "-o", tmp_path / "out.tif", "--model", model_file).exit_code == 0
+    out = read_photo(tmp_path / "out.tif")
+    assert (out[..., 3] == 128).all()
+    assert (L_of(out) - L_of(cutout)).abs().max() < 1.0
+    with Image.open(tmp_path / "out.tif") as written:
+        assert written.tag_v2[0x0152] == (2,)  # ExtraSamples: unassociated alpha
+
+
+def test_a_tiff_scans_caption_reaches_its_jpeg_without_the_tiffs_own_layout(model_file, tmp_path):
+    from PIL import Image
+
+    tags = Image.Exif()
+    tags[0x010E], tags[0x013B], tags[0x8298] = "Harbour, 1931", "J. Smith", "City Archive"
+    grey = np.repeat(landscape(7, 40, 56).mean(axis=2, keepdims=True), 3, axis=2).astype(np.uint8)
+    Image.fromarray(grey).save(tmp_path / "harbour.tif", exif=tags, compression="tiff_lzw")
+    assert run(tmp_path / "harbour.tif", "-o", tmp_path / "harbour.jpg", "--model", model_file).exit_code == 0
+    with Image.open(tmp_path / "harbour.jpg") as coloured:
+        carried = coloured.getexif()
+    assert (carried[0x010E], carried[0x013B], carried[0x8298]) == ("Harbour, 1931", "J. Smith", "City Archive")
+    assert not {0x0100, 0x0102, 0x0103, 0x0111, 0x0117} & set(carried)  # width, bits, compression, strips

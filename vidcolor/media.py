@@ -1,22 +1,25 @@
 """Finding and reading the images and videos a user points us at."""
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
 import av
 import cv2
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+import tifffile
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import UserError
 from .photo_metadata import PhotoMetadata, with_metadata
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pbm", ".pgm", ".ppm",
               ".pnm"}
+TIFF_EXTS = {".tif", ".tiff"}
 PHOTO_OUTPUT_EXTS = {".png", ".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".webp", ".bmp"}  # RGB(A) that OpenCV writes
-DEEP_EXTS = {".png", ".tif", ".tiff"}  # photo formats that keep 16 bits per channel; the others get 8
-ALPHA_EXTS = {".png", ".tif", ".tiff", ".webp"}  # photo formats that keep transparency
+DEEP_EXTS = {".png", *TIFF_EXTS}  # photo formats that keep 16 bits per channel; the others get 8
+ALPHA_EXTS = {".png", ".webp", *TIFF_EXTS}  # photo formats that keep transparency
 VIDEO_EXTS = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ogv"}
 
 
@@ -63,9 +66,12 @@ def read_photo(path: Path) -> np.ndarray:
         raise UserError(f"{path}: {img.dtype} samples are not supported (8- or 16-bit, or floating point)")
     rgb = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
     alpha = _alpha(data, path)
-    if alpha is not None and alpha.shape == rgb.shape[:2]:
-        rgb = np.dstack([rgb, alpha if alpha.dtype == rgb.dtype else _to_depth(alpha, rgb.dtype.type)])
-    return rgb
+    if alpha is None or alpha.shape != rgb.shape[:2]:
+        return rgb
+    straight = _straight_tiff_rgba(path) if path.suffix.lower() in TIFF_EXTS and rgb.dtype == np.uint8 else None
+    if straight is not None and straight.shape[:2] == rgb.shape[:2]:
+        return straight
+    return np.dstack([rgb, alpha if alpha.dtype == rgb.dtype else _to_depth(alpha, rgb.dtype.type)])
 
 
 def _alpha(data: np.ndarray, path: Path) -> np.ndarray | None:
@@ -83,6 +89,17 @@ def _alpha(data: np.ndarray, path: Path) -> np.ndarray | None:
     if raw.ndim != 3 or raw.shape[2] != 4:
         return None
     return _upright(raw[..., 3], orientation)
+
+
+def _straight_tiff_rgba(path: Path) -> np.ndarray | None:
+    """An 8-bit TIFF with transparency, colours as stored (None if Pillow cannot decode it): OpenCV reads
+    these through libtiff's RGBA interface, which multiplies the colours by alpha (a half-transparent white
+    comes back mid-grey)."""
+    try:
+        with Image.open(path) as tiff:
+            return np.asarray(ImageOps.exif_transpose(tiff).convert("RGBA"))  # associated alpha is divided out
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
+        return None
 
 
 def _upright(plane: np.ndarray, orientation: int) -> np.ndarray:
@@ -113,6 +130,14 @@ def write_image(path: Path, image: np.ndarray, metadata: PhotoMetadata | None = 
         image = _to_depth(image, np.uint8)
     if image.shape[-1] == 4 and suffix not in ALPHA_EXTS:
         image = image[..., :3]
+    if image.shape[-1] == 4 and suffix in TIFF_EXTS:
+        encoded = _tiff_with_alpha(image)
+    else:
+        encoded = _opencv_encoded(image, suffix, path)
+    path.write_bytes(with_metadata(encoded, suffix, metadata) if metadata else encoded)
+
+
+def _opencv_encoded(image: np.ndarray, suffix: str, path: Path) -> bytes:
     code = cv2.COLOR_RGBA2BGRA if image.shape[-1] == 4 else cv2.COLOR_RGB2BGR
     try:
         ok, buf = cv2.imencode(suffix or ".png", cv2.cvtColor(image, code))
@@ -120,7 +145,15 @@ def write_image(path: Path, image: np.ndarray, metadata: PhotoMetadata | None = 
         ok = False
     if not ok:
         raise UserError(f"{path}: cannot encode an image with extension {path.suffix!r}")
-    path.write_bytes(with_metadata(buf.tobytes(), suffix, metadata) if metadata else buf.tobytes())
+    return buf.tobytes()
+
+
+def _tiff_with_alpha(image: np.ndarray) -> bytes:
+    """RGBA TIFF whose fourth channel is tagged as (unassociated) alpha, which OpenCV leaves untagged, so
+    other readers would not know it is transparency."""
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, image, photometric="rgb", extrasamples=["unassalpha"], compression="zlib")
+    return buf.getvalue()
 
 
 def film_seconds(path: Path) -> float:

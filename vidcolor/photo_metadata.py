@@ -14,6 +14,15 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 
 _ORIENTATION = 0x0112
+# A TIFF's own first IFD is its EXIF to Pillow, so it holds tags that lay out that file's pixels (size, strips,
+# compression, sample format; ICC, carried apart): wrong for our file, and their offsets can overflow a JPEG
+# segment. Photoshop's layer data goes too. Captions, dates, credits, resolution and the EXIF IFD stay.
+_LAYOUT_TAGS = frozenset({
+    0x00FE, 0x00FF, 0x0100, 0x0101, 0x0102, 0x0103, 0x0106, 0x0107, 0x010A, 0x0111, 0x0115, 0x0116, 0x0117,
+    0x0118, 0x0119, 0x011C, 0x0122, 0x0123, 0x0124, 0x0125, 0x013D, 0x0140, 0x0141, 0x0142, 0x0143, 0x0144,
+    0x0145, 0x014A, 0x0152, 0x0153, 0x0154, 0x0155, 0x015B, 0x0200, 0x0201, 0x0202, 0x0211, 0x0212, 0x0213,
+    0x8773, 0x935C,
+})
 _JPEG_SEGMENT_MAX = 65533  # payload bytes an APPn segment can hold
 _ICC_CHUNK = _JPEG_SEGMENT_MAX - 14  # less "ICC_PROFILE\0" and the chunk's number and count
 
@@ -33,6 +42,8 @@ def read_metadata(path: Path) -> PhotoMetadata:
             icc = image.info.get("icc_profile") or None
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
         return PhotoMetadata(None, None)
+    for tag in _LAYOUT_TAGS.intersection(exif):
+        del exif[tag]
     if _ORIENTATION in exif:
         exif[_ORIENTATION] = 1
     rgb_icc = icc if icc and icc[16:20] == b"RGB " else None  # the header's colour space signature
