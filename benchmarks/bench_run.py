@@ -193,7 +193,7 @@ def split(film: Path, colorizer: Colorizer, options: VideoOptions, out: Path) ->
     source, incidents = probe(film), Incidents(lambda message: None)
     model, smoother = Stopwatch(colorizer.model), Stopwatch(make_smoother(options.temporal, options.window))
     timed = Colorizer(model, colorizer.meta, colorizer.device, colorizer.working_size)
-    paint = Painter(timed, smoother, source)
+    paint = Painter(timed, smoother, source, _encoder(options).codec)
     with open_input(film) as inp, open_output(out, ".mp4") as output:
         routes = plan_routes(inp, output, source, ".mp4", _encoder(options), keep_colours=False, incidents=incidents)
         by_index = {r.source.index: r for r in routes}

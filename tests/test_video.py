@@ -272,6 +272,49 @@ def test_a_lossless_master_keeps_every_bit_of_luma(clip, colour, tmp_path):
         colour(src.path, tmp_path / "master.mp4", codec="ffv1")
 
 
+def ten_bit_scan(path: Path, frames: int = 8, width: int = 96, height: int = 64) -> list[np.ndarray]:
+    """A lossless 10-bit grey film (FFV1) whose luma has detail below 8 bits; returns its Y planes."""
+    yy, xx = np.mgrid[0:height, 0:width]
+    lumas = [(64 + 3 * xx + 5 * yy + i).astype(np.uint16) for i in range(frames)]  # steps of 1 in 876
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("ffv1", rate=24)
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p10le"
+        for i, y in enumerate(lumas):
+            frame = av.VideoFrame(width, height, "yuv420p10le")
+            for view, value in zip(planes(frame), (y, 512, 512), strict=True):
+                view[...] = value
+            frame.pts = i
+            out.mux(video.encode(frame))
+        out.mux(video.encode())
+    return lumas
+
+
+def deep_lumas(path: Path) -> tuple[str, list[np.ndarray]]:
+    with av.open(str(path)) as container:
+        frames = list(container.decode(video=0))
+    return frames[0].format.name, [planes(f)[0].copy() for f in frames]
+
+
+def test_a_10_bit_scan_keeps_its_10_bit_luma(colour, tmp_path):
+    scan = tmp_path / "scan.mkv"
+    lumas = ten_bit_scan(scan)
+
+    _, warnings = colour(scan, tmp_path / "master.mkv", codec="ffv1")
+    fmt, kept = deep_lumas(tmp_path / "master.mkv")
+    assert fmt == "yuv420p10le" and warnings == []
+    assert all((a == b).all() for a, b in zip(lumas, kept, strict=True))  # to the last of the 10 bits
+    assert min(c.mean() for c in probe(tmp_path / "master.mkv").chroma) > 5
+
+    colour(scan, tmp_path / "access.mp4")  # H.264 at CRF 18, in 10 bits
+    fmt, coded = deep_lumas(tmp_path / "access.mp4")
+    assert fmt == "yuv420p10le"
+    assert min(psnr(a / 4, b / 4) for a, b in zip(lumas, coded, strict=True)) >= 40
+
+    _, warnings = colour(scan, tmp_path / "web.webm")
+    assert deep_lumas(tmp_path / "web.webm")[0] == "yuv420p"
+    assert warnings == ["the film's 10-bit luma is written in 8 bits (libvpx-vp9 here writes 8; .mkv or .mp4 keep 10)"]
+
+
 def test_an_interlaced_film_stays_interlaced_with_its_field_order(clip, colour, tmp_path):
     src = tmp_path / "broadcast.mp4"
     with av.open(str(src), "w") as out:  # top field first, like most HD broadcast and DV-to-H.264 transfers

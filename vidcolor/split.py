@@ -171,10 +171,11 @@ class PieceTask:
         options = settings.video
         source = prepare_film(self.src, self.dst, options, _ignore).source
         suffix = self.dst.suffix.lower()
-        paint = Painter(colorizer(settings), make_smoother(options.temporal, options.window), source)
+        encoder = _encoder(options, suffix)
+        paint = Painter(colorizer(settings), make_smoother(options.temporal, options.window), source, encoder.codec)
         with open_input(self.src) as inp, av.open(os.devnull, "w", format=CONTAINERS[suffix][0]) as scratch:
             # the film's route on a container that is never written: the encoder exactly as a whole run sets it up
-            film = plan_routes(inp, scratch, source, suffix, _encoder(options, suffix), keep_colours=False,
+            film = plan_routes(inp, scratch, source, suffix, encoder, keep_colours=False,
                                incidents=Incidents(_ignore))[0]
             if self.piece.index:
                 inp.seek(self.piece.warm, stream=film.source)

@@ -46,7 +46,7 @@ from .video_io import (
     plan_routes,
     probe,
 )
-from .yuv import assemble, normalise, pixel_format, planes
+from .yuv import assemble, normalise, planes
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -184,13 +184,13 @@ class Painter:
     frames are prepared and finished on the CPU.
     """
 
-    def __init__(self, colorizer: Colorizer, smoother: TemporalSmoother, source: Source) -> None:
+    def __init__(self, colorizer: Colorizer, smoother: TemporalSmoother, source: Source, codec: str) -> None:
         self.colorizer = colorizer
         self.width, self.height = source.width, source.height
         self.colorimetry = source.colorimetry
-        self.fmt = pixel_format(self.width, self.height)
+        self.fmt = source.coded_format(codec)  # what the encoder is given: the Y plane goes through untouched
         self.chroma: FilmChroma[tuple[av.VideoFrame, np.ndarray]] = FilmChroma(
-            colorizer, smoother, subsample=2 if self.fmt == "yuv420p" else 1)
+            colorizer, smoother, subsample=2 if self.fmt.startswith("yuv420p") else 1)
         self.workers = 0  # batches in the model at once, set by `with`
         self._running: deque[tuple[Future[tuple[torch.Tensor, torch.Tensor]], list[av.VideoFrame], np.ndarray,
                                    torch.Tensor]] = deque()
@@ -240,7 +240,7 @@ class Painter:
         lum, ab = L[:, 0].cpu().numpy(), ab.cpu().numpy()
         out = []
         for i, (frame, y) in enumerate(tags):
-            uv = self.colorimetry.chroma(lum[i], ab[i])
+            uv = self.colorimetry.chroma(lum[i], ab[i], self.fmt)
             out.append(assemble(y, uv[..., 0], uv[..., 1], frame, self.fmt, self.colorimetry))
         return out
 
@@ -311,7 +311,8 @@ def colour_film(job: FilmJob, colorizer: Colorizer | None, warn: Callable[[str],
     encoder = EncoderSettings(options.codec or CONTAINERS[suffix][1], options.crf, options.preset)
     if job.needs_model and colorizer is None:
         raise ValueError("this film needs a colorizer to colour it")
-    paint = Painter(colorizer, make_smoother(options.temporal, options.window), source) if job.needs_model else None
+    paint = (Painter(colorizer, make_smoother(options.temporal, options.window), source, encoder.codec)
+             if job.needs_model else None)
     incidents = Incidents(warn)
     check_writable(job.dst, options.overwrite)
     started = time.perf_counter()

@@ -24,8 +24,8 @@ from av.container import InputContainer, OutputContainer
 from av.stream import Disposition, Stream
 
 from .errors import UserError
-from .video_formats import CONTAINERS
-from .yuv import LIMITED_RANGE, Colorimetry, frame_chroma, looks_colour, normalise, pixel_format
+from .video_formats import CONTAINERS, DEEP_CODECS
+from .yuv import LIMITED_RANGE, Colorimetry, frame_chroma, looks_colour, luma_bits, normalise, pixel_format
 
 TRIAL_PACKETS = 2000  # how far into a film to look for each carried stream's first packet
 REORDER_DEPTH = 16  # B-frames: how far decoding order may run ahead of display order (H.264's most)
@@ -213,6 +213,11 @@ class Source:
     color_trc: int
     display_matrix: list[int] | None  # rotation/flip, as FFmpeg's 3x3 fixed-point matrix
     field_order: int = 0  # FFmpeg's AVFieldOrder: 0 unknown, 1 progressive, 2-5 interlaced (which field first)
+    bits: int = 8  # per luma sample, as decoded
+
+    def coded_format(self, codec: str) -> str:
+        """The pixel format the film is written in: 10-bit for a deeper film where `codec` can write it."""
+        return pixel_format(self.width, self.height, deep=self.bits > 8 and codec in DEEP_CODECS)
 
 
 def probe(path: Path) -> Source:
@@ -232,7 +237,7 @@ def probe(path: Path) -> Source:
         seconds = _seconds(container, stream)
         return Source(path, first.width, first.height, _expected_frames(stream, seconds), seconds,
                       colour, Colorimetry.of(first), first.color_primaries, first.color_trc,
-                      matrix, stream.codec_context.field_order)
+                      matrix, stream.codec_context.field_order, luma_bits(first))
 
 
 def _seconds(container: InputContainer, stream: Stream) -> float:
@@ -296,6 +301,10 @@ def plan_routes(inp: InputContainer, out: OutputContainer, source: Source, suffi
     """Add an output stream for every input stream worth keeping; the film's own route comes first."""
     video = film_stream(inp, source.path)
     routes = [_video_route(video, out, source, encoder, keep_colours)]
+    written = 10 if source.coded_format(encoder.codec).endswith("10le") else 8
+    if routes[0].mode != "copy" and written < source.bits:
+        incidents.warn(f"the film's {source.bits}-bit luma is written in {written} bits"
+                       + ("" if written == 10 else f" ({encoder.codec} here writes 8; .mkv or .mp4 keep 10)"))
     out.metadata.update({k: v for k, v in inp.metadata.items() if k.lower() not in _MUXER_TAGS})
     carried = [s for s in inp.streams if s is not video and s.type in ("audio", "subtitle")]
     firsts = _first_packets(source.path, carried) if carried else {}
@@ -328,7 +337,7 @@ def _video_route(video: Stream, out: OutputContainer, source: Source, encoder: E
     options = encoder.options() | (_interlaced_options(encoder.codec, source.field_order) if interlaced else {})
     target = out.add_stream(encoder.codec, rate=rate, options=options)
     ctx = target.codec_context
-    ctx.width, ctx.height, ctx.pix_fmt = source.width, source.height, pixel_format(source.width, source.height)
+    ctx.width, ctx.height, ctx.pix_fmt = source.width, source.height, source.coded_format(encoder.codec)
     ctx.time_base = target.time_base = video.time_base  # keeps every frame's timestamp exactly
     if video.sample_aspect_ratio:
         ctx.sample_aspect_ratio = video.sample_aspect_ratio

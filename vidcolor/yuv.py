@@ -2,7 +2,8 @@
 
 Keeping the decoded Y plane byte for byte (instead of a round trip through RGB) is what makes the
 output's luma the input's: the encoder then sees exactly the original brightness and detail.
-Frames are brought to limited-range 8-bit YUV first, which is a no-op for the usual yuv420p film.
+Frames are brought to limited-range YUV first (8 bits, or 10 for a deeper film that the encoder can
+write in 10), which is a no-op for the usual yuv420p film.
 """
 from __future__ import annotations
 
@@ -21,25 +22,47 @@ FULL_RANGE = 2  # AVCOL_RANGE_JPEG
 # (Kr, Kb) of the YCbCr matrices, by FFmpeg's AVCOL_SPC_* number.
 _MATRICES = {1: (0.2126, 0.0722), 5: (0.299, 0.114), 6: (0.299, 0.114), 9: (0.2627, 0.0593), 10: (0.2627, 0.0593)}
 _BT709, _BT601 = 1, 6
-# L of a grey pixel for each 8-bit limited-range luma: looking it up is exact and far cheaper than converting.
-_L_OF_LUMA = rgb_to_l(((torch.arange(256) - 16.0) / 219.0).clamp(0.0, 1.0).expand(3, 1, 256))[0, 0].numpy()
 
 
-def pixel_format(width: int, height: int) -> str:
-    """yuv420p where the size allows it; 4:2:0 cannot code odd sizes in H.264/HEVC, so those get 4:4:4."""
-    return "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+def _l_of_luma(bits: int) -> np.ndarray:
+    """L of a grey pixel for each limited-range luma code: looking it up is exact and far cheaper than converting."""
+    codes, scale = 1 << bits, 1 << (bits - 8)
+    grey = ((torch.arange(codes) - 16.0 * scale) / (219.0 * scale)).clamp(0.0, 1.0)
+    return rgb_to_l(grey.expand(3, 1, codes))[0, 0].numpy()
+
+
+_L_OF_LUMA = {np.dtype(np.uint8): _l_of_luma(8), np.dtype(np.uint16): _l_of_luma(10)}
+
+
+def pixel_format(width: int, height: int, deep: bool = False) -> str:
+    """yuv420p where the size allows it (4:2:0 cannot code odd sizes in H.264/HEVC, so those get 4:4:4), in
+    10 bits if `deep`."""
+    fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+    return fmt + "10le" if deep else fmt
+
+
+def luma_bits(frame: av.VideoFrame) -> int:
+    """Bits per luma sample of a decoded frame (8 for most films; 10 or 12 for scans and mastering codecs)."""
+    return frame.format.components[0].bits
+
+
+def _bits(fmt: str) -> int:
+    return 10 if fmt.endswith("10le") else 8
 
 
 def normalise(frame: av.VideoFrame, fmt: str, width: int, height: int) -> av.VideoFrame:
-    """`frame` as limited-range 8-bit `fmt` at the film's size (the same object when it already is)."""
+    """`frame` as limited-range `fmt` at the film's size (the same object when it already is)."""
     full = frame.format.name.startswith("yuvj") or frame.color_range == FULL_RANGE
     return frame.reformat(width, height, fmt, src_color_range=FULL_RANGE if full else LIMITED_RANGE,
                           dst_color_range=LIMITED_RANGE)
 
 
 def planes(frame: av.VideoFrame) -> list[np.ndarray]:
-    """Writable (height, width) uint8 views of an 8-bit planar frame's planes, without line padding."""
-    return [np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, : p.width] for p in frame.planes]
+    """Writable (height, width) views of a planar frame's planes, without line padding: uint8 for 8-bit
+    frames, uint16 for 10-bit ones."""
+    dtype = np.dtype(np.uint8 if luma_bits(frame) == 8 else np.uint16)
+    return [np.frombuffer(p, dtype).reshape(p.height, p.line_size // dtype.itemsize)[:, : p.width]
+            for p in frame.planes]
 
 
 COLOUR_LEVEL = 4.0  # mean distance of Cb/Cr from grey: colour is in the tens, black and white ~0-2
@@ -76,11 +99,13 @@ class Colorimetry:
         return cls(space, *_MATRICES[space])
 
     def luma_to_l(self, y: np.ndarray) -> torch.Tensor:
-        """(B, H, W) uint8 limited-range Y -> (B, 1, H, W) L in [0, 100], as for a grey pixel of that luma."""
-        return torch.from_numpy(_L_OF_LUMA[y])[:, None]
+        """(B, H, W) limited-range Y (uint8, or uint16 holding 10 bits) -> (B, 1, H, W) L in [0, 100], as for
+        a grey pixel of that luma."""
+        return torch.from_numpy(_L_OF_LUMA[y.dtype][y])[:, None]
 
-    def chroma(self, L: np.ndarray, ab: np.ndarray) -> np.ndarray:
-        """(h, w) L and (2, h, w) a/b at the chroma planes' size -> (h, w, 2) uint8 limited-range U/V.
+    def chroma(self, L: np.ndarray, ab: np.ndarray, fmt: str = "yuv420p") -> np.ndarray:
+        """(h, w) L and (2, h, w) a/b at the chroma planes' size -> (h, w, 2) limited-range U/V in `fmt`'s depth
+        (uint8, or uint16 holding 10 bits).
 
         OpenCV converts several times faster than torch on CPU. b is first capped where
         f(Z) would go negative, as skimage's conversion does and OpenCV's does not, so that every a/b,
@@ -88,11 +113,12 @@ class Colorimetry:
         """
         lab = cv2.merge([L, ab[0], ab[1]])
         np.minimum(lab[..., 2], (lab[..., 0] + 16.0) * (200.0 / 116.0), out=lab[..., 2])
-        uv = cv2.transform(cv2.cvtColor(lab, cv2.COLOR_Lab2RGB), self._rgb_to_uv())
-        return np.clip(np.rint(uv), 0, 255).astype(np.uint8)
+        bits = _bits(fmt)
+        uv = cv2.transform(cv2.cvtColor(lab, cv2.COLOR_Lab2RGB), self._rgb_to_uv() * (1 << (bits - 8)))
+        return np.clip(np.rint(uv), 0, (1 << bits) - 1).astype(np.uint8 if bits == 8 else np.uint16)
 
     def _rgb_to_uv(self) -> np.ndarray:
-        """The 2x4 affine matrix from RGB in [0, 1] to limited-range U and V codes."""
+        """The 2x4 affine matrix from RGB in [0, 1] to limited-range 8-bit U and V codes."""
         kg = 1.0 - self.kr - self.kb
         su, sv = 224.0 / (2.0 * (1.0 - self.kb)), 224.0 / (2.0 * (1.0 - self.kr))
         return np.array([[-self.kr * su, -kg * su, (1.0 - self.kb) * su, 128.0],
