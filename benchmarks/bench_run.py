@@ -50,9 +50,8 @@ from vidcolor.color import from_int_images, rgb_to_l
 from vidcolor.inference import Colorizer, FilmChroma, l_ab_to_image
 from vidcolor.temporal import make_smoother
 from vidcolor.video import Painter, VideoOptions, keep_freed_memory, model_pool
-from vidcolor.video_formats import CONTAINERS, PRESETS, TEMPORAL_MODES
+from vidcolor.video_formats import PRESETS, TEMPORAL_MODES
 from vidcolor.video_io import (
-    EncoderSettings,
     Incidents,
     OutputWriter,
     SourceReader,
@@ -180,11 +179,6 @@ def run_ours(film: Path, colorizer: Colorizer, options: VideoOptions, out: Path)
     return result.frames, time.perf_counter() - start, _cpu_seconds() - cpu
 
 
-def _encoder(options: VideoOptions) -> EncoderSettings:
-    """What `vidcolor run` encodes an .mp4 with (every output here is one)."""
-    return EncoderSettings(CONTAINERS[".mp4"][1], options.crf, options.preset)
-
-
 def split(film: Path, colorizer: Colorizer, options: VideoOptions, out: Path) -> tuple[dict[str, float],
                                                                                    list[torch.Tensor]]:
     """Seconds each stage of our pipeline but the model takes alone: the whole film is decoded, then
@@ -193,9 +187,9 @@ def split(film: Path, colorizer: Colorizer, options: VideoOptions, out: Path) ->
     source, incidents = probe(film), Incidents(lambda message: None)
     model, smoother = Stopwatch(colorizer.model), Stopwatch(make_smoother(options.temporal, options.window))
     timed = Colorizer(model, colorizer.meta, colorizer.device, colorizer.working_size)
-    paint = Painter(timed, smoother, source, _encoder(options).codec)
+    paint = Painter(timed, smoother, source, options.encoder_for(".mp4"))
     with open_input(film) as inp, open_output(out, ".mp4") as output:
-        routes = plan_routes(inp, output, source, ".mp4", _encoder(options), keep_colours=False, incidents=incidents)
+        routes = plan_routes(inp, output, source, ".mp4", options.encoder_for(".mp4"), keep_colours=False, incidents=incidents)
         by_index = {r.source.index: r for r in routes}
         start = time.perf_counter()
         items = [(by_index[stream.index], item) for stream, item in SourceReader.for_routes(inp, routes, incidents)]
@@ -245,7 +239,7 @@ def transcode(film: Path, options: VideoOptions, out: Path) -> tuple[float, floa
     start, cpu = time.perf_counter(), _cpu_seconds()
     source, incidents = probe(film), Incidents(lambda message: None)
     with open_input(film) as inp, open_output(out, ".mp4") as output:
-        routes = plan_routes(inp, output, source, ".mp4", _encoder(options), keep_colours=False, incidents=incidents)
+        routes = plan_routes(inp, output, source, ".mp4", options.encoder_for(".mp4"), keep_colours=False, incidents=incidents)
         by_index = {r.source.index: r for r in routes}
         OutputWriter(output, routes, incidents).write(
             (by_index[stream.index], item) for stream, item in SourceReader.for_routes(inp, routes, incidents))
@@ -273,7 +267,7 @@ def frames_on_disk(film: Path, colorizer: Colorizer, options: VideoOptions, fold
     save(*chroma.flush())
     with av.open(str(film)) as inp, av.open(str(folder / "disk.mp4"), "w") as out:
         rate = inp.streams.video[0].average_rate
-        encoder = _encoder(options)
+        encoder = options.encoder_for(".mp4")
         video = out.add_stream(encoder.codec, rate=rate, options=encoder.options())
         first = cv2.imread(str(pngs[0]))
         video.width, video.height, video.pix_fmt = first.shape[1], first.shape[0], "yuv420p"

@@ -272,18 +272,21 @@ def test_a_lossless_master_keeps_every_bit_of_luma(clip, colour, tmp_path):
         colour(src.path, tmp_path / "master.mp4", codec="ffv1")
 
 
-def ten_bit_scan(path: Path, frames: int = 8, width: int = 96, height: int = 64) -> list[np.ndarray]:
-    """A lossless 10-bit grey film (FFV1) whose luma has detail below 8 bits; returns its Y planes."""
+def lossless_scan(path: Path, pix_fmt: str = "yuv420p10le", width: int = 96, height: int = 64,
+                  frames: int = 8) -> list[np.ndarray]:
+    """A lossless black-and-white film (FFV1) of limited-range luma with detail in every bit; returns its Y planes."""
+    shift = 2 if "10" in pix_fmt else 0
     yy, xx = np.mgrid[0:height, 0:width]
-    lumas = [(64 + 3 * xx + 5 * yy + i).astype(np.uint16) for i in range(frames)]  # steps of 1 in 876
+    lumas = [((16 << shift) + (3 * xx + 5 * yy + i) % (219 << shift)).astype(np.uint16) for i in range(frames)]
     with av.open(str(path), "w") as out:
         video = out.add_stream("ffv1", rate=24)
-        video.width, video.height, video.pix_fmt = width, height, "yuv420p10le"
+        video.width, video.height, video.pix_fmt = width, height, pix_fmt
+        video.codec_context.color_range = 1  # limited, as film is
         for i, y in enumerate(lumas):
-            frame = av.VideoFrame(width, height, "yuv420p10le")
-            for view, value in zip(planes(frame), (y, 512, 512), strict=True):
+            frame = av.VideoFrame(width, height, pix_fmt)
+            for view, value in zip(planes(frame), (y, 128 << shift, 128 << shift)[:len(frame.planes)], strict=True):
                 view[...] = value
-            frame.pts = i
+            frame.pts, frame.color_range = i, 1
             out.mux(video.encode(frame))
         out.mux(video.encode())
     return lumas
@@ -297,7 +300,7 @@ def deep_lumas(path: Path) -> tuple[str, list[np.ndarray]]:
 
 def test_a_10_bit_scan_keeps_its_10_bit_luma(colour, tmp_path):
     scan = tmp_path / "scan.mkv"
-    lumas = ten_bit_scan(scan)
+    lumas = lossless_scan(scan)
 
     _, warnings = colour(scan, tmp_path / "master.mkv", codec="ffv1")
     fmt, kept = deep_lumas(tmp_path / "master.mkv")
@@ -310,9 +313,28 @@ def test_a_10_bit_scan_keeps_its_10_bit_luma(colour, tmp_path):
     assert fmt == "yuv420p10le"
     assert min(psnr(a / 4, b / 4) for a, b in zip(lumas, coded, strict=True)) >= 40
 
+    _, warnings = colour(scan, tmp_path / "phone.mp4", max_bits=8)  # for players without 10-bit H.264
+    assert deep_lumas(tmp_path / "phone.mp4")[0] == "yuv420p" and warnings == []
+
     _, warnings = colour(scan, tmp_path / "web.webm")
     assert deep_lumas(tmp_path / "web.webm")[0] == "yuv420p"
-    assert warnings == ["the film's 10-bit luma is written in 8 bits (libvpx-vp9 here writes 8; .mkv or .mp4 keep 10)"]
+    assert warnings == ["the film's 10-bit picture is written in 8 bits (libvpx-vp9 here writes 8; .mkv, .mp4 or .mov keep 10)"]
+
+
+@pytest.mark.parametrize(("pix_fmt", "width"), [("yuv422p10le", 100), ("gray", 96), ("gray10le", 96)])
+def test_a_master_in_another_layout_keeps_its_luma_bit_for_bit(colour, tmp_path, pix_fmt, width):
+    """4:2:2 (ProRes, DNxHR) and grey-only scans: their luma goes through unchanged, levels and all."""
+    scan = tmp_path / "scan.mkv"
+    lumas = lossless_scan(scan, pix_fmt, width=width, frames=12)
+    colour(scan, tmp_path / "master.mkv", codec="ffv1")
+    assert all((a == b).all() for a, b in zip(lumas, deep_lumas(tmp_path / "master.mkv")[1], strict=True))
+
+
+def test_a_full_range_colour_film_kept_with_skip_color_keeps_its_levels(clip, colour, tmp_path):
+    src = clip("phone.mp4", frames=12, colour=True, pix_fmt="yuvj420p", audio=())
+    colour(src.path, tmp_path / "kept.webm", skip_color=True)  # VP9: re-encoded, not copied
+    before, after = probe(src.path), probe(tmp_path / "kept.webm")
+    assert min(psnr(a, b) for a, b in zip(before.lumas, after.lumas, strict=True)) >= 40
 
 
 def test_an_interlaced_film_stays_interlaced_with_its_field_order(clip, colour, tmp_path):

@@ -236,6 +236,8 @@ def _fingerprint(settings: Settings) -> dict[str, dict[str, Any]]:
                     "skip_color": v.skip_color}
     if v.skip_color:  # likewise
         photo["skip_color"] = True
+    if v.max_bits != 10:  # likewise
+        film["max_bits"] = v.max_bits
     return {"photo": photo, "film": film}
 
 

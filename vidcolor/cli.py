@@ -67,6 +67,8 @@ def _count_or_auto(minimum: int) -> Callable[[click.Context, click.Parameter, st
               help="Encoder speed/size trade-off (x264/x265).")
 @click.option("--codec", type=click.Choice(VIDEO_CODECS), default=None,
               help="Film video codec (ffv1: lossless, for .mkv masters)  [default: libx264, libvpx-vp9 for .webm]")
+@click.option("--max-bits", type=click.Choice(["8", "10"]), default="10", show_default=True,
+              help="Film bit depth: 10 keeps a 10-bit film's depth; 8 for players that cannot play 10-bit H.264.")
 @click.option("--skip-color", is_flag=True, help="Leave films and photos that are already in colour as they are.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (in a folder: ones no earlier run wrote).")
 @click.option("--include", multiple=True, metavar="GLOB",
@@ -85,7 +87,8 @@ def _count_or_auto(minimum: int) -> Callable[[click.Context, click.Parameter, st
 @friendly
 def run(src: Path, dst: Path, model: str, device: str, working_size: int | None, saturation: float,
         batch_size: int | None,
-        temporal: str, window: int, crf: int, preset: str, codec: str | None, skip_color: bool, overwrite: bool,
+        temporal: str, window: int, crf: int, preset: str, codec: str | None, max_bits: str, skip_color: bool,
+        overwrite: bool,
         include: tuple[str, ...], exclude: tuple[str, ...], force: bool, jobs: int | str, ray_address: str | None,
         split: int | str | None, verbose: bool, quiet: bool) -> None:
     """Colour a film, a photo, or a whole folder (recursively: photos and films) into OUTPUT."""
@@ -103,7 +106,8 @@ def run(src: Path, dst: Path, model: str, device: str, working_size: int | None,
 
         settings = worker_settings(model, device, working_size,
                                    VideoOptions(batch_size=batch_size, temporal=temporal, window=window, crf=crf,
-                                                preset=preset, codec=codec, skip_color=skip_color, overwrite=True,
+                                                preset=preset, codec=codec, max_bits=int(max_bits), skip_color=skip_color,
+                                                overwrite=True,
                                                 quiet=True), saturation)
         options = ArchiveOptions(include, exclude, force, overwrite, None if jobs == "auto" else int(jobs),
                                  ray_address, split, verbose, quiet)
@@ -122,7 +126,8 @@ def run(src: Path, dst: Path, model: str, device: str, working_size: int | None,
 
         result = colorize_video(src, dst, model=model, device=device, working_size=working_size, saturation=saturation,
                                 batch_size=batch_size, temporal=temporal, window=window, crf=crf, preset=preset,
-                                codec=codec, skip_color=skip_color, overwrite=overwrite, quiet=quiet)
+                                codec=codec, max_bits=int(max_bits), skip_color=skip_color, overwrite=overwrite,
+                                quiet=quiet)
         if not quiet:
             click.echo(result.summary(), err=True)
     else:

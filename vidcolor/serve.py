@@ -230,8 +230,8 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
     photo_lock = threading.Lock()
 
     def colour_film(job: _Job) -> None:
-        colorize_video(job.upload, job.result, model=colorizer, quiet=True, warn=job.warnings.append,
-                       on_frames=job.advance)
+        colorize_video(job.upload, job.result, model=colorizer, max_bits=8,  # browsers play only 8-bit H.264
+                       quiet=True, warn=job.warnings.append, on_frames=job.advance)
 
     films = _Films(colour_film, limits.retention_seconds, temp_root)
 

@@ -36,7 +36,6 @@ from .temporal import frames_ahead, make_smoother
 from .video import Painter, VideoOptions, prepare_film, run_stages
 from .video_formats import CONTAINERS
 from .video_io import (
-    EncoderSettings,
     Incidents,
     OutputWriter,
     Payload,
@@ -68,10 +67,6 @@ class Piece:
 
 def _ignore(message: str) -> None:
     """Where the warnings go that the whole run's join (or nobody) needs to hear."""
-
-
-def _encoder(options: VideoOptions, suffix: str) -> EncoderSettings:
-    return EncoderSettings(options.codec or CONTAINERS[suffix][1], options.crf, options.preset)
 
 
 def plan_pieces(src: Path, pieces: int | None, workers: int, temporal: str) -> list[Piece] | None:
@@ -171,8 +166,8 @@ class PieceTask:
         options = settings.video
         source = prepare_film(self.src, self.dst, options, _ignore).source
         suffix = self.dst.suffix.lower()
-        encoder = _encoder(options, suffix)
-        paint = Painter(colorizer(settings), make_smoother(options.temporal, options.window), source, encoder.codec)
+        encoder = options.encoder_for(suffix)
+        paint = Painter(colorizer(settings), make_smoother(options.temporal, options.window), source, encoder)
         with open_input(self.src) as inp, av.open(os.devnull, "w", format=CONTAINERS[suffix][0]) as scratch:
             # the film's route on a container that is never written: the encoder exactly as a whole run sets it up
             film = plan_routes(inp, scratch, source, suffix, encoder, keep_colours=False,
@@ -288,7 +283,7 @@ class JoinTask:
         try:
             with written_atomically(self.dst) as tmp:
                 with open_input(self.src) as inp, open_output(tmp, suffix) as out:
-                    routes = plan_routes(inp, out, source, suffix, _encoder(options, suffix), keep_colours=False,
+                    routes = plan_routes(inp, out, source, suffix, options.encoder_for(suffix), keep_colours=False,
                                          incidents=incidents)
                     film, by_index = routes[0], {r.source.index: r for r in routes}
                     reader = SourceReader(inp, [r.source for r in routes],

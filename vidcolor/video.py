@@ -67,6 +67,11 @@ class VideoOptions:
     skip_color: bool = False
     overwrite: bool = False
     quiet: bool = False
+    max_bits: int = 10  # 8: write 8-bit video whatever the film's depth, for players without 10-bit H.264
+
+    def encoder_for(self, suffix: str) -> EncoderSettings:
+        """How a film with this output extension is encoded."""
+        return EncoderSettings(self.codec or CONTAINERS[suffix][1], self.crf, self.preset, self.max_bits)
 
     def batch_for(self, device: torch.device | None) -> int:
         """Frames coloured at once on `device`: the size asked for, else a GPU's bigger default."""
@@ -184,11 +189,12 @@ class Painter:
     frames are prepared and finished on the CPU.
     """
 
-    def __init__(self, colorizer: Colorizer, smoother: TemporalSmoother, source: Source, codec: str) -> None:
+    def __init__(self, colorizer: Colorizer, smoother: TemporalSmoother, source: Source,
+                 encoder: EncoderSettings) -> None:
         self.colorizer = colorizer
         self.width, self.height = source.width, source.height
         self.colorimetry = source.colorimetry
-        self.fmt = source.coded_format(codec)  # what the encoder is given: the Y plane goes through untouched
+        self.fmt = source.coded_format(encoder)  # what the encoder is given: the Y plane goes through untouched
         self.chroma: FilmChroma[tuple[av.VideoFrame, np.ndarray]] = FilmChroma(
             colorizer, smoother, subsample=2 if self.fmt.startswith("yuv420p") else 1)
         self.workers = 0  # batches in the model at once, set by `with`
@@ -308,10 +314,10 @@ def colour_film(job: FilmJob, colorizer: Colorizer | None, warn: Callable[[str],
     """
     source, options = job.source, job.options
     suffix = job.dst.suffix.lower()
-    encoder = EncoderSettings(options.codec or CONTAINERS[suffix][1], options.crf, options.preset)
+    encoder = options.encoder_for(suffix)
     if job.needs_model and colorizer is None:
         raise ValueError("this film needs a colorizer to colour it")
-    paint = (Painter(colorizer, make_smoother(options.temporal, options.window), source, encoder.codec)
+    paint = (Painter(colorizer, make_smoother(options.temporal, options.window), source, encoder)
              if job.needs_model else None)
     incidents = Incidents(warn)
     check_writable(job.dst, options.overwrite)

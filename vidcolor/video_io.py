@@ -215,9 +215,10 @@ class Source:
     field_order: int = 0  # FFmpeg's AVFieldOrder: 0 unknown, 1 progressive, 2-5 interlaced (which field first)
     bits: int = 8  # per luma sample, as decoded
 
-    def coded_format(self, codec: str) -> str:
-        """The pixel format the film is written in: 10-bit for a deeper film where `codec` can write it."""
-        return pixel_format(self.width, self.height, deep=self.bits > 8 and codec in DEEP_CODECS)
+    def coded_format(self, encoder: EncoderSettings) -> str:
+        """The pixel format the film is written in: 10-bit for a deeper film where the encoder may write it."""
+        deep = self.bits > 8 and encoder.max_bits > 8 and encoder.codec in DEEP_CODECS
+        return pixel_format(self.width, self.height, deep)
 
 
 def probe(path: Path) -> Source:
@@ -267,6 +268,7 @@ class EncoderSettings:
     codec: str
     crf: int
     preset: str
+    max_bits: int = 10  # per sample: 10 keeps a 10-bit film's depth where the codec can; 8 for any player
 
     def options(self) -> dict[str, str]:
         """Encoder options for constant quality (x264/x265 CRF, or VP9's constant-quality mode), or lossless."""
@@ -301,10 +303,10 @@ def plan_routes(inp: InputContainer, out: OutputContainer, source: Source, suffi
     """Add an output stream for every input stream worth keeping; the film's own route comes first."""
     video = film_stream(inp, source.path)
     routes = [_video_route(video, out, source, encoder, keep_colours)]
-    written = 10 if source.coded_format(encoder.codec).endswith("10le") else 8
-    if routes[0].mode != "copy" and written < source.bits:
-        incidents.warn(f"the film's {source.bits}-bit luma is written in {written} bits"
-                       + ("" if written == 10 else f" ({encoder.codec} here writes 8; .mkv or .mp4 keep 10)"))
+    written = 10 if source.coded_format(encoder).endswith("10le") else 8
+    if routes[0].mode != "copy" and written < source.bits and encoder.max_bits > 8:
+        incidents.warn(f"the film's {source.bits}-bit picture is written in {written} bits"
+                       + ("" if written == 10 else f" ({encoder.codec} here writes 8; .mkv, .mp4 or .mov keep 10)"))
     out.metadata.update({k: v for k, v in inp.metadata.items() if k.lower() not in _MUXER_TAGS})
     carried = [s for s in inp.streams if s is not video and s.type in ("audio", "subtitle")]
     firsts = _first_packets(source.path, carried) if carried else {}
@@ -337,7 +339,7 @@ def _video_route(video: Stream, out: OutputContainer, source: Source, encoder: E
     options = encoder.options() | (_interlaced_options(encoder.codec, source.field_order) if interlaced else {})
     target = out.add_stream(encoder.codec, rate=rate, options=options)
     ctx = target.codec_context
-    ctx.width, ctx.height, ctx.pix_fmt = source.width, source.height, source.coded_format(encoder.codec)
+    ctx.width, ctx.height, ctx.pix_fmt = source.width, source.height, source.coded_format(encoder)
     ctx.time_base = target.time_base = video.time_base  # keeps every frame's timestamp exactly
     if video.sample_aspect_ratio:
         ctx.sample_aspect_ratio = video.sample_aspect_ratio
@@ -440,6 +442,9 @@ class OutputWriter:
             if isinstance(item, av.Packet):
                 item.stream = route.target
                 self.out.mux(item)
+            elif route.mode == "encode" and item is not None and route.source.type == "video":
+                ctx = route.target.codec_context  # a film kept in colour: brought to the range its tag says
+                self.out.mux(route.target.encode(normalise(item, ctx.pix_fmt, ctx.width, ctx.height)))
             else:
                 self.out.mux(route.target.encode(item))
         except av.error.FFmpegError as exc:

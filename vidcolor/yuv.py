@@ -51,10 +51,30 @@ def _bits(fmt: str) -> int:
 
 
 def normalise(frame: av.VideoFrame, fmt: str, width: int, height: int) -> av.VideoFrame:
-    """`frame` as limited-range `fmt` at the film's size (the same object when it already is)."""
+    """`frame` as limited-range `fmt` at the film's size (the same object when it already is).
+
+    One scaler thread: libswscale's threaded 10-bit conversions sometimes write chroma into the first
+    luma row of a slice (FFmpeg 7), and the luma is what we promise to keep.
+    """
     full = frame.format.name.startswith("yuvj") or frame.color_range == FULL_RANGE
+    if frame.format.name.startswith("gray") and not full and (frame.width, frame.height) == (width, height):
+        return _grey_as_yuv(frame, fmt)
     return frame.reformat(width, height, fmt, src_color_range=FULL_RANGE if full else LIMITED_RANGE,
-                          dst_color_range=LIMITED_RANGE)
+                          dst_color_range=LIMITED_RANGE, threads=1)
+
+
+def _grey_as_yuv(frame: av.VideoFrame, fmt: str) -> av.VideoFrame:
+    """A limited-range grey frame in `fmt`, its samples moved only to the new depth: libswscale takes every
+    grey format for full range whatever its tag, and would lift the blacks and flatten the contrast."""
+    shift = luma_bits(frame) - _bits(fmt)
+    grey = planes(frame)[0].astype(np.uint32)
+    y = (grey + (1 << (shift - 1)) >> shift) if shift > 0 else grey << -shift
+    out = av.VideoFrame(frame.width, frame.height, fmt)
+    for view, value in zip(planes(out), (y, 128 << (_bits(fmt) - 8), 128 << (_bits(fmt) - 8)), strict=True):
+        view[...] = value
+    out.pts, out.time_base, out.duration = frame.pts, frame.time_base, frame.duration
+    out.color_range = LIMITED_RANGE
+    return out
 
 
 def planes(frame: av.VideoFrame) -> list[np.ndarray]:
