@@ -318,7 +318,8 @@ def test_a_10_bit_scan_keeps_its_10_bit_luma(colour, tmp_path):
 
     _, warnings = colour(scan, tmp_path / "web.webm")
     assert deep_lumas(tmp_path / "web.webm")[0] == "yuv420p"
-    assert warnings == ["the film's 10-bit picture is written in 8 bits (libvpx-vp9 here writes 8; .mkv, .mp4 or .mov keep 10)"]
+    assert warnings == ["the film's 10-bit picture is written in 8 bits "
+                        "(libvpx-vp9 here writes 8; libx264, libx265 and ffv1 write 10)"]
 
 
 @pytest.mark.parametrize(("pix_fmt", "width"), [("yuv422p10le", 100), ("gray", 96), ("gray10le", 96)])
@@ -328,6 +329,27 @@ def test_a_master_in_another_layout_keeps_its_luma_bit_for_bit(colour, tmp_path,
     lumas = lossless_scan(scan, pix_fmt, width=width, frames=12)
     colour(scan, tmp_path / "master.mkv", codec="ffv1")
     assert all((a == b).all() for a, b in zip(lumas, deep_lumas(tmp_path / "master.mkv")[1], strict=True))
+
+
+def test_a_16_bit_grey_scan_keeps_its_whites_in_an_8_bit_access_copy(colour, tmp_path):
+    scan = tmp_path / "scan.mkv"
+    lumas = lossless_scan(scan, "gray16le", frames=4)  # detail below 8 bits...
+    white = np.full((64, 96), 65535, np.uint16)  # ...and a frame of peak white, which rounds up past 8 bits
+    with av.open(str(scan), "w") as out:
+        video = out.add_stream("ffv1", rate=24)
+        video.width, video.height, video.pix_fmt = 96, 64, "gray16le"
+        video.codec_context.color_range = 1
+        for i, y in enumerate([*lumas, white]):
+            frame = av.VideoFrame(96, 64, "gray16le")
+            planes(frame)[0][...] = y
+            frame.pts, frame.color_range = i, 1
+            out.mux(video.encode(frame))
+        out.mux(video.encode())
+    _, warnings = colour(scan, tmp_path / "access.mkv", codec="ffv1", max_bits=8)
+    fmt, kept = deep_lumas(tmp_path / "access.mkv")
+    assert fmt == "yuv420p" and warnings == []
+    assert (kept[-1] == 255).all()  # white stays white, not wrapped round to black
+    assert all((np.abs(a.astype(int) / 256 - b) <= 0.5 + 1e-9).all() for a, b in zip(lumas, kept, strict=False))
 
 
 def test_a_full_range_colour_film_kept_with_skip_color_keeps_its_levels(clip, colour, tmp_path):

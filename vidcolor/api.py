@@ -7,14 +7,14 @@ from pathlib import Path
 from . import DEFAULT_MODEL
 from .inference import Colorizer
 from .video import FilmResult, VideoOptions, colour_film, default_warn, prepare_film
-from .video_formats import DEFAULT_WINDOW
+from .video_formats import DEFAULT_WINDOW, FILM_BITS
 
 
 def colorize_video(src: str | Path, dst: str | Path, *, model: str | Colorizer = DEFAULT_MODEL,
                    device: str = "auto", working_size: int | None = None, saturation: float = 1.0,
                    batch_size: int | None = None,
                    temporal: str = "flow", window: int = DEFAULT_WINDOW, crf: int = 18, preset: str = "medium",
-                   codec: str | None = None, max_bits: int = 10, skip_color: bool = False, overwrite: bool = False, quiet: bool = False,
+                   codec: str | None = None, max_bits: int = FILM_BITS[-1], skip_color: bool = False, overwrite: bool = False, quiet: bool = False,
                    warn: Callable[[str], None] = default_warn,
                    on_frames: Callable[[int], None] | None = None) -> FilmResult:
     """Colour the black-and-white film `src` into `dst` (.mp4, .mkv, .mov or .webm).

@@ -27,7 +27,7 @@ from .errors import UserError
 from .manifest import Manifest, Record
 from .media import is_image, is_video
 from .video import VideoOptions
-from .video_formats import CONTAINERS, CRF_MAX
+from .video_formats import CONTAINERS, CRF_MAX, FILM_BITS
 from .workers import FileTask, LocalPool, Outcome, Pool, RayPool, Settings, Task
 
 FALLBACK_CONTAINER = ".mkv"  # for films in containers vidcolor does not write (.avi, .mpg, ...)
@@ -236,7 +236,7 @@ def _fingerprint(settings: Settings) -> dict[str, dict[str, Any]]:
                     "skip_color": v.skip_color}
     if v.skip_color:  # likewise
         photo["skip_color"] = True
-    if v.max_bits != 10:  # likewise
+    if v.max_bits != FILM_BITS[-1]:  # likewise
         film["max_bits"] = v.max_bits
     return {"photo": photo, "film": film}
 

@@ -12,7 +12,16 @@ import click
 
 from . import DEFAULT_MODEL
 from .errors import UserError
-from .video_formats import DEFAULT_WINDOW, DEVICES, MAX_SATURATION, MAX_WINDOW, PRESETS, TEMPORAL_MODES, VIDEO_CODECS
+from .video_formats import (
+    DEFAULT_WINDOW,
+    DEVICES,
+    FILM_BITS,
+    MAX_SATURATION,
+    MAX_WINDOW,
+    PRESETS,
+    TEMPORAL_MODES,
+    VIDEO_CODECS,
+)
 
 
 def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -67,7 +76,8 @@ def _count_or_auto(minimum: int) -> Callable[[click.Context, click.Parameter, st
               help="Encoder speed/size trade-off (x264/x265).")
 @click.option("--codec", type=click.Choice(VIDEO_CODECS), default=None,
               help="Film video codec (ffv1: lossless, for .mkv masters)  [default: libx264, libvpx-vp9 for .webm]")
-@click.option("--max-bits", type=click.Choice(["8", "10"]), default="10", show_default=True,
+@click.option("--max-bits", type=click.Choice([str(b) for b in FILM_BITS]), default=str(FILM_BITS[-1]),
+              show_default=True,
               help="Film bit depth: 10 keeps a 10-bit film's depth; 8 for players that cannot play 10-bit H.264.")
 @click.option("--skip-color", is_flag=True, help="Leave films and photos that are already in colour as they are.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (in a folder: ones no earlier run wrote).")
@@ -106,8 +116,8 @@ def run(src: Path, dst: Path, model: str, device: str, working_size: int | None,
 
         settings = worker_settings(model, device, working_size,
                                    VideoOptions(batch_size=batch_size, temporal=temporal, window=window, crf=crf,
-                                                preset=preset, codec=codec, max_bits=int(max_bits), skip_color=skip_color,
-                                                overwrite=True,
+                                                preset=preset, codec=codec, max_bits=int(max_bits),
+                                                skip_color=skip_color, overwrite=True,
                                                 quiet=True), saturation)
         options = ArchiveOptions(include, exclude, force, overwrite, None if jobs == "auto" else int(jobs),
                                  ray_address, split, verbose, quiet)

@@ -9,7 +9,7 @@ import av
 import cv2
 import numpy as np
 import tifffile
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from .errors import UserError
 from .photo_metadata import PhotoMetadata, with_metadata
@@ -65,12 +65,13 @@ def read_photo(path: Path) -> np.ndarray:
     elif img.dtype not in (np.uint8, np.uint16):
         raise UserError(f"{path}: {img.dtype} samples are not supported (8- or 16-bit, or floating point)")
     rgb = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    if path.suffix.lower() in TIFF_EXTS and rgb.dtype == np.uint8:
+        straight = _straight_tiff_rgba(path)
+        if straight is not None and straight.shape[:2] == rgb.shape[:2]:
+            return straight
     alpha = _alpha(data, path)
     if alpha is None or alpha.shape != rgb.shape[:2]:
         return rgb
-    straight = _straight_tiff_rgba(path) if path.suffix.lower() in TIFF_EXTS and rgb.dtype == np.uint8 else None
-    if straight is not None and straight.shape[:2] == rgb.shape[:2]:
-        return straight
     return np.dstack([rgb, alpha if alpha.dtype == rgb.dtype else _to_depth(alpha, rgb.dtype.type)])
 
 
@@ -85,26 +86,30 @@ def _alpha(data: np.ndarray, path: Path) -> np.ndarray | None:
             orientation = header.getexif().get(0x0112, 1)
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
         return None
-    raw = _decode(data, cv2.IMREAD_UNCHANGED, path)  # the only way to the alpha channel: not turned upright
+    raw = _decode(data, cv2.IMREAD_UNCHANGED, path)  # the only way to the alpha channel: upright only for TIFF
     if raw.ndim != 3 or raw.shape[2] != 4:
         return None
-    return _upright(raw[..., 3], orientation)
+    return raw[..., 3] if path.suffix.lower() in TIFF_EXTS else _upright(raw[..., 3], orientation)
 
 
 def _straight_tiff_rgba(path: Path) -> np.ndarray | None:
-    """An 8-bit TIFF with transparency, colours as stored (None if Pillow cannot decode it): OpenCV reads
-    these through libtiff's RGBA interface, which multiplies the colours by alpha (a half-transparent white
-    comes back mid-grey)."""
+    """An 8-bit TIFF with transparency (colour or grey), upright, colours as stored; None if it has none or
+    Pillow cannot decode it. OpenCV reads these through libtiff's RGBA interface, which multiplies the
+    colours by alpha (a half-transparent white comes back mid-grey), and drops a grey cutout's alpha."""
     try:
         with Image.open(path) as tiff:
-            return np.asarray(ImageOps.exif_transpose(tiff).convert("RGBA"))  # associated alpha is divided out
+            if tiff.mode not in ("RGBA", "RGBa", "LA", "La"):
+                return None
+            if tiff.getexif().get(0x0112, 1) > 4:  # libtiff turns the pixels for 1-4 only; these stay with OpenCV
+                return None
+            return np.array(tiff.convert("RGBA"))  # upright; associated alpha is divided out
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
         return None
 
 
 def _upright(plane: np.ndarray, orientation: int) -> np.ndarray:
     """`plane` turned as EXIF `orientation` (1-8) says a viewer shows it."""
-    turned = {2: np.fliplr, 3: lambda x: np.rot90(x, 2), 4: np.flipud, 5: np.transpose,
+    turned = {2: np.fliplr, 3: lambda x: np.rot90(x, 2), 4: np.flipud, 5: lambda x: np.swapaxes(x, 0, 1),
               6: lambda x: np.rot90(x, -1), 7: lambda x: np.rot90(np.flipud(x), 1), 8: lambda x: np.rot90(x, 1)}
     return np.ascontiguousarray(turned.get(orientation, lambda x: x)(plane))
 
@@ -152,7 +157,7 @@ def _tiff_with_alpha(image: np.ndarray) -> bytes:
     """RGBA TIFF whose fourth channel is tagged as (unassociated) alpha, which OpenCV leaves untagged, so
     other readers would not know it is transparency."""
     buf = io.BytesIO()
-    tifffile.imwrite(buf, image, photometric="rgb", extrasamples=["unassalpha"], compression="zlib")
+    tifffile.imwrite(buf, image, photometric="rgb", extrasamples=["unassalpha"], compression="zlib", metadata=None)
     return buf.getvalue()
 
 

@@ -21,7 +21,8 @@ _LAYOUT_TAGS = frozenset({
     0x00FE, 0x00FF, 0x0100, 0x0101, 0x0102, 0x0103, 0x0106, 0x0107, 0x010A, 0x0111, 0x0115, 0x0116, 0x0117,
     0x0118, 0x0119, 0x011C, 0x0122, 0x0123, 0x0124, 0x0125, 0x013D, 0x0140, 0x0141, 0x0142, 0x0143, 0x0144,
     0x0145, 0x014A, 0x0152, 0x0153, 0x0154, 0x0155, 0x015B, 0x0200, 0x0201, 0x0202, 0x0211, 0x0212, 0x0213,
-    0x8773, 0x935C,
+    0x0120, 0x0121, 0x0203, 0x0205, 0x0206, 0x0207, 0x0208, 0x0209, 0x0214, 0x8773, 0x935C,
+    0x8649, 0x83BB,  # Photoshop resources and IPTC as TIFF stores them: often too big, or mangled by Pillow
 })
 _JPEG_SEGMENT_MAX = 65533  # payload bytes an APPn segment can hold
 _ICC_CHUNK = _JPEG_SEGMENT_MAX - 14  # less "ICC_PROFILE\0" and the chunk's number and count
@@ -47,6 +48,7 @@ def read_metadata(path: Path) -> PhotoMetadata:
     if _ORIENTATION in exif:
         exif[_ORIENTATION] = 1
     rgb_icc = icc if icc and icc[16:20] == b"RGB " else None  # the header's colour space signature
+    exif.bigtiff = False  # a BigTIFF scan's tags still go out in the classic layout that EXIF readers expect
     return PhotoMetadata(exif.tobytes() if len(exif) else None, rgb_icc)
 
 

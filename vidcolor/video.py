@@ -30,7 +30,7 @@ from .atomic import check_writable, written_atomically
 from .errors import UserError
 from .inference import Colorizer, FilmChroma
 from .temporal import TemporalSmoother, make_smoother
-from .video_formats import CONTAINERS, CRF_MAX, DEFAULT_WINDOW, MAX_WINDOW, PRESETS, TEMPORAL_MODES
+from .video_formats import CONTAINERS, CRF_MAX, DEFAULT_WINDOW, FILM_BITS, MAX_WINDOW, PRESETS, TEMPORAL_MODES
 from .video_io import (
     EncoderSettings,
     Incidents,
@@ -67,7 +67,7 @@ class VideoOptions:
     skip_color: bool = False
     overwrite: bool = False
     quiet: bool = False
-    max_bits: int = 10  # 8: write 8-bit video whatever the film's depth, for players without 10-bit H.264
+    max_bits: int = FILM_BITS[-1]  # 8: 8-bit video whatever the film's depth, for players without 10-bit H.264
 
     def encoder_for(self, suffix: str) -> EncoderSettings:
         """How a film with this output extension is encoded."""
@@ -122,7 +122,9 @@ def prepare_film(src: Path, dst: Path, options: VideoOptions, warn: Callable[[st
         raise UserError("the batch size must be at least 1")
     if not 0 <= options.window <= MAX_WINDOW:
         raise UserError(f"the look-ahead window must be 0 to {MAX_WINDOW} frames")
-    codec = options.codec or CONTAINERS[dst.suffix.lower()][1]
+    if options.max_bits not in FILM_BITS:
+        raise UserError(f"the film bit depth must be one of {', '.join(map(str, FILM_BITS))}")
+    codec = options.encoder_for(dst.suffix.lower()).codec
     if codec not in CRF_MAX:
         raise UserError(f"unknown video codec {codec!r} (choose from {', '.join(CRF_MAX)})")
     crf_max = CRF_MAX[codec]

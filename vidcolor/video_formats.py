@@ -12,7 +12,7 @@ CONTAINERS: dict[str, tuple[str, str, str]] = {
 # The quality scale (--crf) differs per encoder; None: lossless, no scale (FFV1, the archival codec, in .mkv only).
 CRF_MAX: dict[str, int | None] = {"libx264": 51, "libx265": 51, "libvpx-vp9": 63, "ffv1": None}
 VIDEO_CODECS = tuple(CRF_MAX)
-DEEP_CODECS = ("libx264", "libx265", "ffv1")  # those that write 10-bit video here (libvpx-vp9 is built 8-bit only)
+FILM_BITS = (8, 10)  # --max-bits: 10 keeps a 10-bit film's depth where the encoder can write it
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 DEVICES = ("auto", "cpu", "cuda", "mps")  # vidcolor.inference.resolve_device
 TEMPORAL_MODES = ("flow", "ema", "none")  # vidcolor.temporal.make_smoother; here so the CLI need not import it

@@ -7,6 +7,7 @@ container allows. Damage is skipped and reported, never fatal, so an old film st
 from __future__ import annotations
 
 import contextlib
+import functools
 import heapq
 import io
 import threading
@@ -24,8 +25,17 @@ from av.container import InputContainer, OutputContainer
 from av.stream import Disposition, Stream
 
 from .errors import UserError
-from .video_formats import CONTAINERS, DEEP_CODECS
-from .yuv import LIMITED_RANGE, Colorimetry, frame_chroma, looks_colour, luma_bits, normalise, pixel_format
+from .video_formats import CONTAINERS, FILM_BITS
+from .yuv import (
+    LIMITED_RANGE,
+    Colorimetry,
+    format_bits,
+    frame_chroma,
+    looks_colour,
+    luma_bits,
+    normalise,
+    pixel_format,
+)
 
 TRIAL_PACKETS = 2000  # how far into a film to look for each carried stream's first packet
 REORDER_DEPTH = 16  # B-frames: how far decoding order may run ahead of display order (H.264's most)
@@ -217,7 +227,7 @@ class Source:
 
     def coded_format(self, encoder: EncoderSettings) -> str:
         """The pixel format the film is written in: 10-bit for a deeper film where the encoder may write it."""
-        deep = self.bits > 8 and encoder.max_bits > 8 and encoder.codec in DEEP_CODECS
+        deep = self.bits > 8 and encoder.max_bits > 8 and writes_10_bit(encoder.codec)
         return pixel_format(self.width, self.height, deep)
 
 
@@ -268,7 +278,7 @@ class EncoderSettings:
     codec: str
     crf: int
     preset: str
-    max_bits: int = 10  # per sample: 10 keeps a 10-bit film's depth where the codec can; 8 for any player
+    max_bits: int = FILM_BITS[-1]  # per sample: 10 keeps a 10-bit film's depth where the codec can; 8 for any player
 
     def options(self) -> dict[str, str]:
         """Encoder options for constant quality (x264/x265 CRF, or VP9's constant-quality mode), or lossless."""
@@ -279,6 +289,12 @@ class EncoderSettings:
         if self.codec == "libx265":
             return {"crf": str(self.crf), "preset": self.preset, "x265-params": "log-level=error"}
         return {"crf": str(self.crf), "preset": self.preset}
+
+
+@functools.cache
+def writes_10_bit(codec: str) -> bool:
+    """Whether this FFmpeg build's `codec` encodes 10-bit 4:2:0 (x264, x265 and FFV1 usually; VP9 not here)."""
+    return "yuv420p10le" in {f.name for f in av.Codec(codec, "w").video_formats or ()}
 
 
 def check_encoder(suffix: str, codec: str) -> None:
@@ -303,10 +319,11 @@ def plan_routes(inp: InputContainer, out: OutputContainer, source: Source, suffi
     """Add an output stream for every input stream worth keeping; the film's own route comes first."""
     video = film_stream(inp, source.path)
     routes = [_video_route(video, out, source, encoder, keep_colours)]
-    written = 10 if source.coded_format(encoder).endswith("10le") else 8
+    written = format_bits(source.coded_format(encoder))
     if routes[0].mode != "copy" and written < source.bits and encoder.max_bits > 8:
         incidents.warn(f"the film's {source.bits}-bit picture is written in {written} bits"
-                       + ("" if written == 10 else f" ({encoder.codec} here writes 8; .mkv, .mp4 or .mov keep 10)"))
+                       + ("" if written == 10 else f" ({encoder.codec} here writes 8; libx264, libx265 and ffv1 "
+                                                   "write 10)"))
     out.metadata.update({k: v for k, v in inp.metadata.items() if k.lower() not in _MUXER_TAGS})
     carried = [s for s in inp.streams if s is not video and s.type in ("audio", "subtitle")]
     firsts = _first_packets(source.path, carried) if carried else {}

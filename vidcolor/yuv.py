@@ -46,35 +46,50 @@ def luma_bits(frame: av.VideoFrame) -> int:
     return frame.format.components[0].bits
 
 
-def _bits(fmt: str) -> int:
+def format_bits(fmt: str) -> int:
+    """Bits per sample of one of our pixel formats (`pixel_format`)."""
     return 10 if fmt.endswith("10le") else 8
+
+
+# Grey formats whose samples `planes` reads as they are (native little-endian integers).
+_PLAIN_GREY = {"gray", "gray9le", "gray10le", "gray12le", "gray14le", "gray16le"}
 
 
 def normalise(frame: av.VideoFrame, fmt: str, width: int, height: int) -> av.VideoFrame:
     """`frame` as limited-range `fmt` at the film's size (the same object when it already is).
 
-    One scaler thread: libswscale's threaded 10-bit conversions sometimes write chroma into the first
-    luma row of a slice (FFmpeg 7), and the luma is what we promise to keep.
+    Deeper conversions run on one scaler thread: libswscale's threaded 10-bit conversions sometimes
+    write chroma into the first luma row of a slice, and the luma is what we promise to keep.
     """
-    full = frame.format.name.startswith("yuvj") or frame.color_range == FULL_RANGE
-    if frame.format.name.startswith("gray") and not full and (frame.width, frame.height) == (width, height):
+    name = frame.format.name
+    if name in _PLAIN_GREY and frame.color_range == LIMITED_RANGE and (frame.width, frame.height) == (width, height):
         return _grey_as_yuv(frame, fmt)
+    full = name.startswith("yuvj") or frame.color_range == FULL_RANGE
+    deep = format_bits(fmt) > 8 or luma_bits(frame) > 8
     return frame.reformat(width, height, fmt, src_color_range=FULL_RANGE if full else LIMITED_RANGE,
-                          dst_color_range=LIMITED_RANGE, threads=1)
+                          dst_color_range=LIMITED_RANGE, threads=1 if deep else None)
 
 
 def _grey_as_yuv(frame: av.VideoFrame, fmt: str) -> av.VideoFrame:
-    """A limited-range grey frame in `fmt`, its samples moved only to the new depth: libswscale takes every
-    grey format for full range whatever its tag, and would lift the blacks and flatten the contrast."""
-    shift = luma_bits(frame) - _bits(fmt)
+    """A frame tagged limited-range grey in `fmt`, its samples moved only to the new depth: libswscale takes
+    every grey format for full range whatever its tag, and would lift the blacks and flatten the contrast."""
+    bits = format_bits(fmt)
+    shift = luma_bits(frame) - bits
     grey = planes(frame)[0].astype(np.uint32)
-    y = (grey + (1 << (shift - 1)) >> shift) if shift > 0 else grey << -shift
+    y = np.minimum((grey + (1 << (shift - 1))) >> shift, (1 << bits) - 1) if shift > 0 else grey << -shift
     out = av.VideoFrame(frame.width, frame.height, fmt)
-    for view, value in zip(planes(out), (y, 128 << (_bits(fmt) - 8), 128 << (_bits(fmt) - 8)), strict=True):
+    for view, value in zip(planes(out), (y, 128 << (bits - 8), 128 << (bits - 8)), strict=True):
         view[...] = value
-    out.pts, out.time_base, out.duration = frame.pts, frame.time_base, frame.duration
+    _time_like(out, frame)
     out.color_range = LIMITED_RANGE
     return out
+
+
+def _time_like(frame: av.VideoFrame, like: av.VideoFrame) -> None:
+    """Give `frame` the timing of `like` (a frame drained from a damaged stream may have no time base)."""
+    frame.pts, frame.duration = like.pts, like.duration
+    if like.time_base is not None:
+        frame.time_base = like.time_base
 
 
 def planes(frame: av.VideoFrame) -> list[np.ndarray]:
@@ -133,7 +148,7 @@ class Colorimetry:
         """
         lab = cv2.merge([L, ab[0], ab[1]])
         np.minimum(lab[..., 2], (lab[..., 0] + 16.0) * (200.0 / 116.0), out=lab[..., 2])
-        bits = _bits(fmt)
+        bits = format_bits(fmt)
         uv = cv2.transform(cv2.cvtColor(lab, cv2.COLOR_Lab2RGB), self._rgb_to_uv() * (1 << (bits - 8)))
         return np.clip(np.rint(uv), 0, (1 << bits) - 1).astype(np.uint8 if bits == 8 else np.uint16)
 
@@ -151,6 +166,6 @@ def assemble(y: np.ndarray, u: np.ndarray, v: np.ndarray, like: av.VideoFrame, f
     frame = av.VideoFrame(y.shape[1], y.shape[0], fmt)
     for view, data in zip(planes(frame), (y, u, v), strict=True):
         view[...] = data
-    frame.pts, frame.time_base, frame.duration = like.pts, like.time_base, like.duration
+    _time_like(frame, like)
     frame.colorspace, frame.color_range = colorimetry.colorspace, LIMITED_RANGE
     return frame
