@@ -20,6 +20,7 @@ TIFF_EXTS = {".tif", ".tiff"}
 PHOTO_OUTPUT_EXTS = {".png", ".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".webp", ".bmp"}  # RGB(A) that OpenCV writes
 DEEP_EXTS = {".png", *TIFF_EXTS}  # photo formats that keep 16 bits per channel; the others get 8
 ALPHA_EXTS = {".png", ".webp", *TIFF_EXTS}  # photo formats that keep transparency
+_STRAIGHT_ALPHA_MODES = ("RGBA", "RGBa", "LA", "La")  # Pillow's modes with an alpha channel ("a": associated)
 VIDEO_EXTS = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ogv"}
 
 
@@ -81,7 +82,7 @@ def _alpha(data: np.ndarray, path: Path) -> np.ndarray | None:
         return None
     try:
         with Image.open(path) as header:
-            if header.mode not in ("RGBA", "LA", "La", "RGBa", "PA") and "transparency" not in header.info:
+            if header.mode not in (*_STRAIGHT_ALPHA_MODES, "PA") and "transparency" not in header.info:
                 return None
             orientation = header.getexif().get(0x0112, 1)
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
@@ -98,7 +99,7 @@ def _straight_tiff_rgba(path: Path) -> np.ndarray | None:
     colours by alpha (a half-transparent white comes back mid-grey), and drops a grey cutout's alpha."""
     try:
         with Image.open(path) as tiff:
-            if tiff.mode not in ("RGBA", "RGBa", "LA", "La"):
+            if tiff.mode not in _STRAIGHT_ALPHA_MODES:
                 return None
             if tiff.getexif().get(0x0112, 1) > 4:  # libtiff turns the pixels for 1-4 only; these stay with OpenCV
                 return None

@@ -46,7 +46,7 @@ from .video_io import (
     plan_routes,
     probe,
 )
-from .yuv import assemble, normalise, planes
+from .yuv import assemble, format_bits, normalise, planes
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -197,6 +197,7 @@ class Painter:
         self.width, self.height = source.width, source.height
         self.colorimetry = source.colorimetry
         self.fmt = source.coded_format(encoder)  # what the encoder is given: the Y plane goes through untouched
+        self.bits = format_bits(self.fmt)
         self.chroma: FilmChroma[tuple[av.VideoFrame, np.ndarray]] = FilmChroma(
             colorizer, smoother, subsample=2 if self.fmt.startswith("yuv420p") else 1)
         self.workers = 0  # batches in the model at once, set by `with`
@@ -248,7 +249,7 @@ class Painter:
         lum, ab = L[:, 0].cpu().numpy(), ab.cpu().numpy()
         out = []
         for i, (frame, y) in enumerate(tags):
-            uv = self.colorimetry.chroma(lum[i], ab[i], self.fmt)
+            uv = self.colorimetry.chroma(lum[i], ab[i], self.bits)
             out.append(assemble(y, uv[..., 0], uv[..., 1], frame, self.fmt, self.colorimetry))
         return out
 

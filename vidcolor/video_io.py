@@ -319,8 +319,8 @@ def plan_routes(inp: InputContainer, out: OutputContainer, source: Source, suffi
     """Add an output stream for every input stream worth keeping; the film's own route comes first."""
     video = film_stream(inp, source.path)
     routes = [_video_route(video, out, source, encoder, keep_colours)]
-    written = format_bits(source.coded_format(encoder))
-    if routes[0].mode != "copy" and written < source.bits and encoder.max_bits > 8:
+    written = format_bits(routes[0].target.codec_context.pix_fmt) if routes[0].mode != "copy" else source.bits
+    if written < source.bits and encoder.max_bits > 8:
         incidents.warn(f"the film's {source.bits}-bit picture is written in {written} bits"
                        + ("" if written == 10 else f" ({encoder.codec} here writes 8; libx264, libx265 and ffv1 "
                                                    "write 10)"))

@@ -138,8 +138,8 @@ class Colorimetry:
         a grey pixel of that luma."""
         return torch.from_numpy(_L_OF_LUMA[y.dtype][y])[:, None]
 
-    def chroma(self, L: np.ndarray, ab: np.ndarray, fmt: str = "yuv420p") -> np.ndarray:
-        """(h, w) L and (2, h, w) a/b at the chroma planes' size -> (h, w, 2) limited-range U/V in `fmt`'s depth
+    def chroma(self, L: np.ndarray, ab: np.ndarray, bits: int = 8) -> np.ndarray:
+        """(h, w) L and (2, h, w) a/b at the chroma planes' size -> (h, w, 2) limited-range U/V of `bits` bits
         (uint8, or uint16 holding 10 bits).
 
         OpenCV converts several times faster than torch on CPU. b is first capped where
@@ -148,7 +148,6 @@ class Colorimetry:
         """
         lab = cv2.merge([L, ab[0], ab[1]])
         np.minimum(lab[..., 2], (lab[..., 0] + 16.0) * (200.0 / 116.0), out=lab[..., 2])
-        bits = format_bits(fmt)
         uv = cv2.transform(cv2.cvtColor(lab, cv2.COLOR_Lab2RGB), self._rgb_to_uv() * (1 << (bits - 8)))
         return np.clip(np.rint(uv), 0, (1 << bits) - 1).astype(np.uint8 if bits == 8 else np.uint16)
 
