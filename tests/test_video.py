@@ -322,6 +322,17 @@ def test_a_10_bit_scan_keeps_its_10_bit_luma(colour, tmp_path):
     assert warnings == [expected]
 
 
+@pytest.mark.parametrize(("pix_fmt", "codec", "name"), [("yuv420p10le", "libx264", "master.mp4"),
+                                                      ("yuv420p10le", "libx265", "master.mkv"),
+                                                      ("yuv420p", "libvpx-vp9", "master.webm")])
+def test_crf_0_keeps_the_luma_bit_for_bit_whatever_the_codec(colour, tmp_path, pix_fmt, codec, name):
+    """x264's CRF 0 is lossless only in 8 bits; x265's and VP9's never: CRF 0 asks each for its lossless mode."""
+    scan = tmp_path / "scan.mkv"
+    lumas = lossless_scan(scan, pix_fmt, frames=4)
+    colour(scan, tmp_path / name, codec=codec, crf=0, temporal="none")
+    assert all((a == b).all() for a, b in zip(lumas, deep_lumas(tmp_path / name)[1], strict=True))
+
+
 @pytest.mark.parametrize(("pix_fmt", "width"), [("yuv422p10le", 100), ("gray", 96), ("gray10le", 96)])
 def test_a_master_in_another_layout_keeps_its_luma_bit_for_bit(colour, tmp_path, pix_fmt, width):
     """4:2:2 (ProRes, DNxHR) and grey-only scans: their luma goes through unchanged, levels and all."""

@@ -71,7 +71,7 @@ def _count_or_auto(minimum: int) -> Callable[[click.Context, click.Parameter, st
 @click.option("--window", type=click.IntRange(0, MAX_WINDOW), default=DEFAULT_WINDOW, show_default=True,
               help="Frames of look-ahead for the temporal smoothing (0: only the past).")
 @click.option("--crf", type=click.IntRange(0, 63), default=18, show_default=True,
-              help="Film quality (lower is better and bigger).")
+              help="Film quality (lower is better and bigger; 0: lossless).")
 @click.option("--preset", default="medium", type=click.Choice(PRESETS), show_default=True,
               help="Encoder speed/size trade-off (x264/x265).")
 @click.option("--codec", type=click.Choice(VIDEO_CODECS), default=None,

@@ -281,14 +281,20 @@ class EncoderSettings:
     max_bits: int = FILM_BITS[-1]  # per sample: 10 keeps a 10-bit film's depth where the codec can; 8 for any player
 
     def options(self) -> dict[str, str]:
-        """Encoder options for constant quality (x264/x265 CRF, or VP9's constant-quality mode), or lossless."""
+        """Encoder options for constant quality (x264/x265 CRF, or VP9's constant-quality mode), or lossless.
+
+        CRF 0 asks each encoder for its lossless mode: x264's CRF 0 is lossless only in 8 bits (its 10-bit
+        scale starts at -12), and neither x265's nor VP9's CRF 0 is lossless at all."""
+        lossless = self.crf == 0
         if self.codec == "libvpx-vp9":
-            return {"crf": str(self.crf), "b": "0", "row-mt": "1", "deadline": "good", "cpu-used": "4"}
+            quality = {"lossless": "1"} if lossless else {"crf": str(self.crf), "b": "0"}
+            return {**quality, "row-mt": "1", "deadline": "good", "cpu-used": "4"}
         if self.codec == "ffv1":  # the archival settings: level 3, every frame a keyframe, checksummed slices
             return {"level": "3", "g": "1", "slicecrc": "1"}
         if self.codec == "libx265":
-            return {"crf": str(self.crf), "preset": self.preset, "x265-params": "log-level=error"}
-        return {"crf": str(self.crf), "preset": self.preset}
+            params = "log-level=error" + (":lossless=1" if lossless else "")
+            return {"crf": str(self.crf), "preset": self.preset, "x265-params": params}
+        return {"qp" if lossless else "crf": str(self.crf), "preset": self.preset}
 
 
 @functools.cache
