@@ -103,25 +103,35 @@ def test_a_broken_file_is_named_with_its_reason_and_the_rest_of_the_archive_goes
     archive = make_archive(tmp_path / "archive")
     (archive / "reels" / "1920s" / "damaged.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 and then nothing")
     (archive / "photos" / "torn.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    (archive / "photos" / "moved.jpg").symlink_to(tmp_path / "elsewhere.jpg")  # its target was moved away
     result = run(archive, tmp_path / "coloured", model_file)
 
     assert result.exit_code == 1
     assert re.search(r"failed reels/1920s/damaged\.mp4: .+", result.stderr)
     assert re.search(r"failed photos/torn\.jpg: not a readable image", result.stderr)
+    assert re.search(r"failed photos/moved\.jpg: cannot be read \(No such file or directory\)", result.stderr)
     assert "Traceback" not in result.output
     assert outputs(tmp_path / "coloured") == {"photos/family/wedding.png", "photos/harbour.png",
                                               "reels/1920s/parade.mp4", "reels/ferry.mkv"}
-    assert_summary(result, done=4, skipped=0, failed=2)
+    assert_summary(result, done=4, skipped=0, failed=3)
     assert manifest(tmp_path / "coloured")["photos/torn.jpg"]["status"] == "failed"
 
 
 def test_include_and_exclude_choose_files_by_their_path_inside_the_archive(model_file, tmp_path):
     archive = make_archive(tmp_path / "archive")
-    result = run(archive, tmp_path / "coloured", model_file, "--include", "photos/*", "--exclude", "*/family/*")
+    result = run(archive, tmp_path / "coloured", model_file, "--include", "Photos/*", "--exclude", "*/family/*")
 
     assert result.exit_code == 0, result.output
     assert outputs(tmp_path / "coloured") == {"photos/harbour.png"}
-    assert "3 excluded" in result.stderr
+    assert "3 excluded" in result.stderr  # and case is ignored: Photos/* took photos/
+
+
+def test_a_folder_with_nothing_to_colour_is_refused_and_leaves_nothing_behind(model_file, tmp_path):
+    (tmp_path / "archive").mkdir()
+    (tmp_path / "archive" / "notes.txt").write_text("catalogue")
+    result = run(tmp_path / "archive", tmp_path / "film.mp4", model_file)  # a folder given by mistake
+    assert result.exit_code == 1 and "no photos or films found" in result.stderr
+    assert not (tmp_path / "film.mp4").exists()
 
 
 def test_a_master_scan_beside_its_access_copy_gives_two_outputs_named_after_each(model_file, tmp_path):

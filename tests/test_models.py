@@ -10,7 +10,8 @@ from vidcolor.archs import FAMILIES, PatchDiscriminator, build_model
 from vidcolor.archs.chroma_bins import ChromaBins, grid_centres, soft_encode
 from vidcolor.cli import main
 from vidcolor.color import from_int_images, rgb_to_l
-from vidcolor.inference import Colorizer, box_mean, pool
+from vidcolor.errors import UserError
+from vidcolor.inference import Colorizer, box_mean, pool, resolve_device
 from vidcolor.media import read_image, write_image
 from vidcolor.metrics import colourfulness
 from vidcolor.weights import shipped_models
@@ -113,3 +114,17 @@ def test_upsampling_filters_give_the_same_means_whichever_way_they_run(size):
     even = x[..., : size[0] // 2 * 2, : size[1] // 2 * 2]
     assert torch.allclose(pool(even, 2), F.avg_pool2d(even, 2), atol=1e-4)
     assert torch.allclose(pool(even.double(), 2).float(), pool(even.bfloat16(), 2).float(), atol=1.0)
+
+
+@pytest.mark.parametrize("name", ["tpu", "cuda:x", "cpu:0"])
+def test_a_device_no_machine_has_is_refused_in_words(name):
+    with pytest.raises(UserError, match=f"unknown device '{name}'"):
+        resolve_device(name)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
+@pytest.mark.parametrize("name", ["cuda", "cuda:1"])
+def test_a_gpu_asked_for_on_a_machine_without_one_is_refused_in_words(name):
+    with pytest.raises(UserError, match=f"--device {name} asked for, but no CUDA GPU is available"):
+        resolve_device(name)
+    assert resolve_device("auto").type in ("cpu", "mps")

@@ -192,3 +192,66 @@ def test_a_tiff_scans_caption_reaches_its_jpeg_without_the_tiffs_own_layout(mode
         carried = coloured.getexif()
     assert (carried[0x010E], carried[0x013B], carried[0x8298]) == ("Harbour, 1931", "J. Smith", "City Archive")
     assert not {0x0100, 0x0102, 0x0103, 0x0111, 0x0117} & set(carried)  # width, bits, compression, strips
+
+
+@pytest.mark.parametrize("orientation", [1, 6, 7])
+@pytest.mark.parametrize("depth", [np.uint8, np.uint16])
+def test_a_grey_cutout_tiff_keeps_its_depth_lightness_and_alpha_however_it_is_turned(model_file, tmp_path,
+                                                                                   orientation, depth):
+    """Grey + alpha as scanners and layout programs write it, half transparent, tagged to be shown turned."""
+    import tifffile
+
+    top = np.iinfo(depth).max
+    grey = (landscape(8, 40, 56).mean(axis=2) / 255 * top).astype(depth)
+    alpha = np.full_like(grey, top // 2 + 1)
+    tifffile.imwrite(tmp_path / "cutout.tif", np.dstack([grey, alpha]), photometric="minisblack",
+                     extrasamples=["unassalpha"], extratags=[(0x0112, "H", 1, orientation, False)])
+    assert run(tmp_path / "cutout.tif", "-o", tmp_path / "out.tif", "--model", model_file).exit_code == 0
+    out = read_photo(tmp_path / "out.tif")
+    upright = {1: grey, 6: np.rot90(grey, -1), 7: np.rot90(np.flipud(grey), 1)}[orientation]
+    assert out.dtype == depth and out.shape == (*upright.shape, 4)
+    assert (out[..., 3] == top // 2 + 1).all()
+    assert (L_of(out) - L_of(np.repeat(upright[..., None], 3, axis=2))).abs().max() < 1.0  # not darkened by alpha
+
+
+def test_a_grey_png_with_one_level_marked_transparent_stays_transparent(model_file, tmp_path):
+    from PIL import Image
+
+    for depth, key in ((np.uint8, 0), (np.uint16, 0)):
+        grey = (landscape(9, 40, 56).mean(axis=2) * (257 if depth == np.uint16 else 1)).astype(depth)
+        grey[:10, :10] = key  # the see-through corner
+        Image.fromarray(grey).save(tmp_path / "keyed.png", transparency=key)
+        assert run(tmp_path / "keyed.png", "-o", tmp_path / "out.png", "--model", model_file,
+                   "--overwrite").exit_code == 0
+        see_through = read_photo(tmp_path / "out.png")[..., 3] == 0
+        assert see_through[:10, :10].all() and see_through.sum() == (grey == key).sum()
+
+
+def test_a_floating_point_grey_scan_is_read_as_16_bit(model_file, tmp_path):
+    import tifffile
+
+    scan = np.linspace(0.0, 1.0, 40 * 56, dtype=np.float32).reshape(40, 56)
+    tifffile.imwrite(tmp_path / "scan.tif", scan, photometric="minisblack")
+    assert run(tmp_path / "scan.tif", "-o", tmp_path / "out.png", "--model", model_file).exit_code == 0
+    out = read_photo(tmp_path / "out.png")
+    assert out.dtype == np.uint16 and out.shape == (40, 56, 3)
+
+
+def test_only_the_first_page_of_a_multi_page_tiff_is_coloured_and_the_user_is_told(model_file, tmp_path):
+    import tifffile
+
+    with tifffile.TiffWriter(tmp_path / "pages.tif") as pages:
+        for seed in (1, 2, 3):
+            pages.write(landscape(seed, 40, 56).mean(axis=2).astype(np.uint8), photometric="minisblack")
+    result = run(tmp_path / "pages.tif", "-o", tmp_path / "out.png", "--model", model_file)
+    assert result.exit_code == 0
+    assert "pages.tif holds 3 pages or frames; only the first is coloured" in result.stderr
+
+
+def test_an_output_that_cannot_be_written_is_one_line_and_leaves_nothing(model_file, tmp_path):
+    photo = tmp_path / "photo.png"
+    write_image(photo, np.repeat(landscape(1, 40, 56).mean(axis=2, keepdims=True), 3, axis=2).astype(np.uint8))
+    result = run(photo, "-o", tmp_path / ("n" * 300 + ".png"), "--model", model_file)
+    assert result.exit_code == 1 and "File name too long" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.png"]

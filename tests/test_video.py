@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +129,36 @@ def test_a_film_with_odd_dimensions_keeps_its_exact_size(clip, colour, tmp_path,
     after = probe(tmp_path / "new.mp4")
     assert (after.width, after.height, len(after.times)) == (*size, 6)
     assert min(psnr(a, b) for a, b in zip(probe(src.path).lumas, after.lumas, strict=True)) >= 40
+
+
+@pytest.mark.parametrize("size", [(8, 8), (64, 10), (640, 16)])
+def test_a_tiny_or_strip_like_film_is_smoothed_without_optical_flow(clip, colour, tmp_path, size):
+    """Optical flow needs a frame of some size (OpenCV fails, or even crashes, below it): these films are
+    linked as if still instead, with every frame kept."""
+    src = clip("strip.mkv", width=size[0], height=size[1], frames=4, audio=())
+    colour(src.path, tmp_path / "new.mkv", temporal="flow")
+    assert (probe(tmp_path / "new.mkv").width, len(probe(tmp_path / "new.mkv").times)) == (size[0], 4)
+
+
+def test_an_intact_mkv_starting_late_with_longer_sound_is_not_called_damaged(clip, colour, tmp_path):
+    """Matroska gives no stream its own duration, and the file's spans every stream from time 0."""
+    src = clip("late.mkv", times_ms=[5000 + 40 * i for i in range(12)], audio=())
+    _, warnings = colour(src.path, tmp_path / "new.mkv")
+    assert warnings == []
+    with av.open(str(tmp_path / "sound.mkv"), "w") as out:  # 0.48 s of picture, 0.8 s of sound
+        video, sound = out.add_stream("libx264", rate=25), out.add_stream("pcm_s16le", rate=48000, layout="mono")
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        for i in range(12):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64), 30 + 15 * i, np.uint8), format="gray")
+            frame.pts = i
+            out.mux(video.encode(frame.reformat(format="yuv420p")))
+        out.mux(video.encode())
+        for start in range(0, 38400, 1024):
+            samples = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.int16), format="s16", layout="mono")
+            samples.sample_rate, samples.pts = 48000, start
+            out.mux(sound.encode(samples))
+    _, warnings = colour(tmp_path / "sound.mkv", tmp_path / "new_sound.mkv")
+    assert warnings == []
 
 
 def test_a_full_range_film_keeps_its_brightness(clip, colour, tmp_path):
@@ -466,6 +497,27 @@ def test_a_film_cut_short_still_comes_out_with_every_readable_frame(clip, colour
     assert any("cut short" in w for w in warnings)
 
 
+def test_a_raw_stream_spliced_from_two_sizes_comes_out_whole_at_its_first_size(colour, tmp_path):
+    """A raw H.264 stream has no timestamps (given quietly); its frames of another size are scaled, and said."""
+    spliced = b""
+    for width, height in ((64, 48), (96, 72)):
+        with av.open(str(tmp_path / "part.h264"), "w", format="h264") as out:
+            video = out.add_stream("libx264", rate=25)
+            video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+            for i in range(6):
+                frame = av.VideoFrame.from_ndarray(np.full((height, width), 40 + 20 * i, np.uint8), format="gray")
+                frame.pts = i
+                out.mux(video.encode(frame.reformat(format="yuv420p")))
+            out.mux(video.encode())
+        spliced += (tmp_path / "part.h264").read_bytes()
+    (tmp_path / "reel.h264").write_bytes(spliced)
+    result, warnings = colour(tmp_path / "reel.h264", tmp_path / "new.mp4")
+    after = probe(tmp_path / "new.mp4")
+    assert result.frames == len(after.times) == 12 and (after.width, after.height) == (64, 48)
+    assert warnings[0] == "scaled odd-sized frame (96x72 at 0.24 s; the film is 64x48)"
+    assert warnings[-1] == "scaled 6 odd-sized frames in all" and len(warnings) == 4
+
+
 # --- colour films ------------------------------------------------------------------------------
 
 def test_a_colour_film_is_coloured_again_from_its_luma_with_a_warning(clip, colour, tmp_path):
@@ -495,26 +547,51 @@ def test_skip_color_still_colours_a_black_and_white_film(clip, colour, tmp_path)
 
 # --- nothing lost ------------------------------------------------------------------------------
 
-class Failing(Colorizer):
-    """A colorizer that breaks (or is interrupted) on its second batch."""
+class OnSecondBatch(Colorizer):
+    """A colorizer during whose second batch something happens: it breaks, it is interrupted, another run..."""
 
-    def __init__(self, base: Colorizer, error: BaseException) -> None:
+    def __init__(self, base: Colorizer, event: Callable[[], None]) -> None:
         super().__init__(base.model, base.meta, base.device, base.working_size)
-        self.error, self.calls = error, 0
+        self.event, self.calls = event, 0
 
     def predict_low(self, L: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         self.calls += 1
         if self.calls == 2:
-            raise self.error
+            self.event()
         return super().predict_low(L)
+
+
+def raising(error: BaseException) -> Callable[[], None]:
+    def event() -> None:
+        raise error
+    return event
 
 
 @pytest.mark.parametrize("error", [RuntimeError("model exploded"), KeyboardInterrupt()])
 def test_a_failure_half_way_leaves_nothing_behind(clip, colorizer, tmp_path, error):
     src = clip("old.mp4", frames=24)
     with pytest.raises(type(error)):
-        colorize_video(src.path, tmp_path / "new.mp4", model=Failing(colorizer, error), batch_size=4, quiet=True)
+        colorize_video(src.path, tmp_path / "new.mp4", model=OnSecondBatch(colorizer, raising(error)), batch_size=4,
+                       quiet=True)
     assert files_in(tmp_path) == {"old.mp4"}
+
+
+def test_an_output_another_run_finishes_meanwhile_is_kept(clip, colorizer, tmp_path):
+    src = clip("old.mp4", frames=24)
+    other_run = OnSecondBatch(colorizer, lambda: (tmp_path / "new.mp4").write_bytes(b"the other run's film"))
+    with pytest.raises(UserError, match="appeared while this run was writing it"):
+        colorize_video(src.path, tmp_path / "new.mp4", model=other_run, batch_size=4, quiet=True)
+    assert (tmp_path / "new.mp4").read_bytes() == b"the other run's film"
+    assert files_in(tmp_path) == {"old.mp4", "new.mp4"}
+
+
+def test_an_input_named_like_a_temporary_file_is_read_not_written(clip, colour, tmp_path):
+    """e.g. what a killed run of an older version left: `.new.partial.mp4` beside the `new.mp4` asked for."""
+    src = clip(".new.partial.mp4", frames=12)
+    before = hashlib.sha256(src.path.read_bytes()).hexdigest()
+    colour(src.path, tmp_path / "new.mp4")
+    assert hashlib.sha256(src.path.read_bytes()).hexdigest() == before
+    assert len(probe(tmp_path / "new.mp4").times) == 12
 
 
 def test_an_existing_output_is_replaced_only_when_asked(clip, colour, tmp_path):

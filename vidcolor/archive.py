@@ -16,7 +16,7 @@ import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
-from fnmatch import fnmatch
+from fnmatch import fnmatch, fnmatchcase
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -152,12 +152,16 @@ def survey(root: Path, skip: Path, options: ArchiveOptions, summary: Summary) ->
             rel = PurePosixPath(Path(folder, name).relative_to(root).as_posix())
             if not (is_image(Path(name)) or is_video(Path(name))):
                 summary.ignored += 1
-            elif (options.include and not any(fnmatch(str(rel), g) for g in options.include)) \
-                    or any(fnmatch(str(rel), g) for g in options.exclude):
+            elif (options.include and not _matches(rel, options.include)) or _matches(rel, options.exclude):
                 summary.excluded += 1
             else:
                 found.append(rel)
     return sorted(found)
+
+
+def _matches(rel: PurePosixPath, globs: tuple[str, ...]) -> bool:
+    """Whether the path inside the archive matches a glob, ignoring case (`*.tif` takes SCAN.TIF too)."""
+    return any(fnmatchcase(str(rel).lower(), g.lower()) for g in globs)
 
 
 def worker_settings(model: str, device: str, working_size: int | None, video: VideoOptions,
@@ -179,16 +183,16 @@ def colorize_archive(src: Path, dst: Path, settings: Settings, options: ArchiveO
         raise UserError(f"{src}: no such folder")
     if src.resolve() == dst.resolve() or src.resolve().is_relative_to(dst.resolve()):
         raise UserError(f"{dst}: the output folder must not contain the archive")
+    summary = Summary()
+    found = survey(src, dst, options, summary)
+    if not found:  # said before the output folder is made: a mistyped command leaves nothing behind
+        raise UserError(f"{src}: no photos or films found" + (" (all excluded)" if summary.excluded else ""))
     try:
         dst.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(f"{dst}: cannot create the output folder ({exc.strerror or exc})") from None
-    summary = Summary()
     with Manifest(dst) as manifest:
         _sweep(dst)
-        found = survey(src, dst, options, summary)
-        if not found:
-            raise UserError(f"{src}: no photos or films found" + (" (all excluded)" if summary.excluded else ""))
         jobs = _plan(found, src, dst, settings, options, manifest, summary)
         if jobs:
             _Run(settings, options, summary, manifest).go(jobs)
@@ -253,8 +257,13 @@ def _plan(found: list[PurePosixPath], src: Path, dst: Path, settings: Settings, 
     for rel in found:
         out = out_of[rel]
         path, target = src / rel, dst / out
-        stat = path.stat()
         film = not is_image(path)
+        try:
+            stat = path.stat()
+        except OSError as exc:  # a link to nowhere, or round in a loop
+            _report_failure(Job(str(rel), path, target, film, error=f"cannot be read ({exc.strerror or exc})"),
+                            summary)
+            continue
         record = Record(str(rel), stat.st_size, stat.st_mtime_ns, str(out), "started", settings.model,
                         fingerprints["film" if film else "photo"])
         old = manifest.get(str(rel))

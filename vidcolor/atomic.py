@@ -6,8 +6,8 @@ scheme lets a rerun sweep up what a killed run left behind.
 """
 from __future__ import annotations
 
-import hashlib
 import os
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,21 +15,20 @@ from pathlib import Path
 from .errors import UserError
 
 PARTIAL_PATTERN = ".*.partial*"  # matches every name partial_path gives
-
-
 MAX_NAME_BYTES = 255  # the usual file-system limit on one name
 
 
 def partial_path(dst: Path) -> Path:
-    """The hidden temporary name for `dst`; it keeps the extension, which some writers go by. A name too
-    long to grow is cut short and told apart from its neighbours by a hash of the whole."""
-    name = f".{dst.stem}.partial{dst.suffix}"
-    if len(os.fsencode(name)) <= MAX_NAME_BYTES:
-        return dst.with_name(name)
-    tag = hashlib.sha256(os.fsencode(dst.name)).hexdigest()[:8]
-    keep = MAX_NAME_BYTES - len(os.fsencode(f"..{tag}.partial{dst.suffix}"))
-    stem = os.fsencode(dst.stem)[:keep].decode("utf-8", "ignore")  # whole characters only
-    return dst.with_name(f".{stem}.{tag}.partial{dst.suffix}")
+    """A hidden temporary name for `dst`, new to this call, so two runs writing the same output never write
+    one file, and no input that happens to bear such a name is ever written over. It keeps the extension,
+    which some writers go by; a name too long to grow is cut short (the tag tells it apart)."""
+    tag = f"{os.getpid()}-{secrets.token_hex(3)}"
+    name = f".{dst.stem}.partial-{tag}{dst.suffix}"
+    if len(os.fsencode(name)) > MAX_NAME_BYTES:
+        keep = MAX_NAME_BYTES - len(os.fsencode(f"..partial-{tag}{dst.suffix}"))
+        stem = os.fsencode(dst.stem)[:keep].decode("utf-8", "ignore")  # whole characters only
+        name = f".{stem}.partial-{tag}{dst.suffix}"
+    return dst.with_name(name)
 
 
 def check_writable(dst: Path, overwrite: bool) -> None:
@@ -43,11 +42,45 @@ def check_writable(dst: Path, overwrite: bool) -> None:
 
 
 @contextmanager
-def written_atomically(dst: Path) -> Iterator[Path]:
-    """Yield the temporary path to write; it replaces `dst` if the block succeeds, else it is removed."""
+def written_atomically(dst: Path, replace: bool = True) -> Iterator[Path]:
+    """Yield a new temporary path to write; it becomes `dst` if the block succeeds, else it is removed.
+
+    `replace` False keeps a `dst` that appeared meanwhile (another run's, say) and raises UserError instead:
+    for outputs the user asked not to have overwritten."""
     tmp = partial_path(dst)
     try:
+        tmp.open("xb").close()  # ours alone: never a file that was there before
+    except OSError as exc:
+        raise UserError(f"{dst}: cannot write it there ({exc.strerror or exc})") from None
+    try:
         yield tmp
-        tmp.replace(dst)
+        _publish(tmp, dst, replace)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _publish(tmp: Path, dst: Path, replace: bool) -> None:
+    try:
+        if replace:
+            tmp.replace(dst)
+        elif not _hard_linked(tmp, dst):
+            if dst.exists():
+                raise FileExistsError
+            tmp.replace(dst)
+    except FileExistsError:
+        raise UserError(f"{dst}: appeared while this run was writing it, and is kept (use --overwrite to replace "
+                        "it)") from None
+    except OSError as exc:
+        raise UserError(f"{dst}: cannot write it there ({exc.strerror or exc})") from None
+
+
+def _hard_linked(tmp: Path, dst: Path) -> bool:
+    """Link `tmp` as `dst`, which unlike a rename fails if `dst` exists (no check-then-act race); False where
+    the file system has no hard links (some network and FAT ones)."""
+    try:
+        os.link(tmp, dst)
+    except FileExistsError:
+        raise
+    except OSError:
+        return False
+    return True

@@ -25,13 +25,18 @@ from .video_formats import (
 
 
 def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn UserError (and Ctrl-C) into one line on stderr and exit code 1, never a traceback."""
+    """Turn UserError (and Ctrl-C) into one line on stderr and exit code 1, never a traceback; so too any
+    file-system error not met more precisely on the way (a name too long for the disk, say)."""
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except UserError as exc:
             click.echo(f"vidcolor: {exc}", err=True)
+            sys.exit(1)
+        except OSError as exc:
+            click.echo(f"vidcolor: {exc.filename}: {exc.strerror}" if exc.filename and exc.strerror
+                       else f"vidcolor: {exc}", err=True)
             sys.exit(1)
         except KeyboardInterrupt:
             click.echo("vidcolor: interrupted", err=True)
@@ -82,7 +87,7 @@ def _count_or_auto(minimum: int) -> Callable[[click.Context, click.Parameter, st
 @click.option("--skip-color", is_flag=True, help="Leave films and photos that are already in colour as they are.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (in a folder: ones no earlier run wrote).")
 @click.option("--include", multiple=True, metavar="GLOB",
-              help="Folder: only files whose path inside it matches (repeatable), e.g. 'reels/*.mp4'.")
+              help="Folder: only files whose path inside it matches (repeatable, case ignored), e.g. 'reels/*.mp4'.")
 @click.option("--exclude", multiple=True, metavar="GLOB", help="Folder: leave out files that match (repeatable).")
 @click.option("--force", is_flag=True, help="Folder: colour every file again, even those done before, "
               "replacing any output.")
@@ -232,7 +237,7 @@ def export(run_dir: Path, dst: Path, overwrite: bool, temperature: float | None)
         weights = load_file(str(src))
     except (SafetensorError, OSError) as exc:
         raise UserError(f"{src}: cannot read weights ({exc})") from None
-    with written_atomically(dst) as tmp:
+    with written_atomically(dst, replace=overwrite) as tmp:
         save_file(weights, str(tmp), metadata={"vidcolor": json.dumps(meta)})
     click.echo(f"exported {dst}", err=True)
 

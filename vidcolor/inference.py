@@ -20,7 +20,7 @@ from torch import nn
 from .color import AB_SCALE, fit_to_gamut, from_int_images, lab_to_rgb, rgb_to_l, to_int_images
 from .errors import UserError
 from .temporal import TemporalSmoother
-from .video_formats import MAX_SATURATION
+from .video_formats import DEVICES, MAX_SATURATION
 from .weights import load_model
 
 DEFAULT_WORKING_SIZE = 224
@@ -100,16 +100,22 @@ def _reduced_precision(device: torch.device) -> contextlib.AbstractContextManage
 
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """auto -> cuda if available, else mps, else cpu."""
+    """auto -> cuda if available, else mps, else cpu; a device named (cpu, cuda, cuda:N, mps) must be there."""
+    mps = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda", local_rank)
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda asked for, but no CUDA GPU is available")
-    return torch.device("cuda", local_rank) if name == "cuda" else torch.device(name)
+        return torch.device("mps" if mps else "cpu")
+    kind, _, number = name.partition(":")
+    if kind not in DEVICES[1:] or (number and (kind != "cuda" or not number.isdigit())):
+        raise UserError(f"unknown device {name!r} (auto, cpu, cuda, cuda:N or mps)")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"--device {name} asked for, but no CUDA GPU is available")
+    if kind == "cuda" and int(number or local_rank) >= torch.cuda.device_count():
+        raise UserError(f"--device {name} asked for, but this machine has {torch.cuda.device_count()} CUDA GPUs")
+    if kind == "mps" and not mps:
+        raise UserError("--device mps asked for, but no Apple GPU (MPS) is available")
+    return torch.device("cuda", int(number or local_rank)) if kind == "cuda" else torch.device(kind)
 
 
 def working_shape(h: int, w: int, short_side: int, multiple: int = 8) -> tuple[int, int]:

@@ -14,6 +14,8 @@ from PIL import Image, UnidentifiedImageError
 from .errors import UserError
 from .photo_metadata import PhotoMetadata, with_metadata
 
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # a file it cannot read is ours to report, once
+
 IMAGE_EXTS = {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pbm", ".pgm", ".ppm",
               ".pnm"}
 TIFF_EXTS = {".tif", ".tiff"}
@@ -60,9 +62,11 @@ def read_photo(path: Path) -> np.ndarray:
     """A photo as the file holds it: (H, W, 3) RGB or (H, W, 4) RGBA, uint8 or uint16 (16-bit scans stay
     16-bit), turned upright by its EXIF orientation. Raises UserError if unreadable."""
     data = _file_bytes(path)
+    if path.suffix.lower() in TIFF_EXTS and (as_stored := _tiff_by_tifffile(path)) is not None:
+        return as_stored
     img = _decode(data, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH, path)  # upright, CMYK and palettes resolved
     if img.dtype.kind == "f":  # float TIFFs and the like: to 16 bits
-        img = (np.clip(img, 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
+        img = _float_to_16_bit(img)
     elif img.dtype not in (np.uint8, np.uint16):
         raise UserError(f"{path}: {img.dtype} samples are not supported (8- or 16-bit, or floating point)")
     rgb = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
@@ -76,27 +80,89 @@ def read_photo(path: Path) -> np.ndarray:
     return np.dstack([rgb, alpha if alpha.dtype == rgb.dtype else _to_depth(alpha, rgb.dtype.type)])
 
 
+def page_count(path: Path) -> int:
+    """Pages (multi-page TIFF) or frames (animated WebP) in a photo file; 1 where Pillow cannot tell."""
+    try:
+        with Image.open(path) as image:
+            return int(getattr(image, "n_frames", 1))
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
+        return 1
+
+
+def _float_to_16_bit(img: np.ndarray) -> np.ndarray:
+    return (np.clip(img, 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
+
+
 def _alpha(data: np.ndarray, path: Path) -> np.ndarray | None:
     """The transparency of a photo that has one (Pillow reads the header to tell), turned as its pixels are."""
     if path.suffix.lower() not in ALPHA_EXTS:
         return None
     try:
         with Image.open(path) as header:
-            if header.mode not in (*_STRAIGHT_ALPHA_MODES, "PA") and "transparency" not in header.info:
+            key = header.info.get("transparency")  # a colour, grey level or palette entry that is see-through
+            if header.mode not in (*_STRAIGHT_ALPHA_MODES, "PA") and key is None:
                 return None
             orientation = header.getexif().get(0x0112, 1)
+            raw = _decode(data, cv2.IMREAD_UNCHANGED, path)  # upright only for TIFF
+            if raw.ndim == 3 and raw.shape[2] == 4:
+                return raw[..., 3] if path.suffix.lower() in TIFF_EXTS else _upright(raw[..., 3], orientation)
+            if raw.ndim != 2 or not isinstance(key, int):
+                return None
+            # a grey PNG with one level marked see-through, which OpenCV does not apply; Pillow applies it
+            # to 8-bit grey (and to 1-4-bit grey, whose key is on their own scale) but not to 16-bit
+            keyed = (np.where(raw == key, 0, 65535).astype(np.uint16) if raw.dtype == np.uint16
+                     else np.array(header.convert("RGBA"))[..., 3])
+            return _upright(keyed, orientation)
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
         return None
-    raw = _decode(data, cv2.IMREAD_UNCHANGED, path)  # the only way to the alpha channel: upright only for TIFF
-    if raw.ndim != 3 or raw.shape[2] != 4:
+
+
+_ASSOCIATED_ALPHA, _UNASSOCIATED_ALPHA = 1, 2  # TIFF ExtraSamples values
+
+
+def _tiff_by_tifffile(path: Path) -> np.ndarray | None:
+    """A TIFF that OpenCV reads wrongly, read as stored and turned upright here: one with transparency
+    (OpenCV goes through libtiff's RGBA interface, which premultiplies 8-bit colours, loses a grey cutout's
+    alpha and 16-bit grey+alpha's depth, and garbles EXIF orientations 5-8), or a one-channel float one
+    (refused). None for any other TIFF, or one whose compression tifffile cannot decode on its own (LZW
+    and JPEG need imagecodecs), which the other readers then take."""
+    try:
+        with tifffile.TiffFile(path) as tif:
+            page = tif.pages[0]
+            grey = page.photometric == tifffile.PHOTOMETRIC.MINISBLACK
+            extras = [int(e) for e in page.extrasamples]
+            alpha = bool(extras) and extras[0] in (_ASSOCIATED_ALPHA, _UNASSOCIATED_ALPHA)
+            grey_float = grey and page.samplesperpixel == 1 and page.dtype.kind == "f"
+            if not (grey or page.photometric == tifffile.PHOTOMETRIC.RGB) or not (alpha or grey_float) \
+                    or page.dtype.kind not in "uf" or page.dtype.itemsize > 2 and page.dtype.kind == "u":
+                return None
+            samples = page.asarray()
+            orientation = int(page.tags.valueof(0x0112, 1))
+    except (tifffile.TiffFileError, KeyError, ValueError, OSError, IndexError, RuntimeError, ImportError):
         return None
-    return raw[..., 3] if path.suffix.lower() in TIFF_EXTS else _upright(raw[..., 3], orientation)
+    if page.axes.startswith("S"):  # planar: one plane per sample
+        samples = np.moveaxis(samples, 0, -1)
+    samples = samples.reshape(*samples.shape[:2], -1)
+    if samples.dtype.kind == "f":
+        samples = _float_to_16_bit(samples)
+    colours = 1 if grey else 3
+    pixels = samples[..., :colours]
+    if alpha:
+        see = samples[..., colours:colours + 1]
+        if extras[0] == _ASSOCIATED_ALPHA:  # colours stored multiplied by alpha: divide it out
+            top = np.iinfo(samples.dtype).max
+            pixels = np.clip(np.round(pixels * (top / np.maximum(see, 1))), 0, top).astype(samples.dtype)
+        pixels = np.concatenate([np.repeat(pixels, 3 // colours, axis=-1), see], axis=-1)
+    else:
+        pixels = np.repeat(pixels, 3 // colours, axis=-1)
+    return _upright(pixels, orientation)
 
 
 def _straight_tiff_rgba(path: Path) -> np.ndarray | None:
-    """An 8-bit TIFF with transparency (colour or grey), upright, colours as stored; None if it has none or
-    Pillow cannot decode it. OpenCV reads these through libtiff's RGBA interface, which multiplies the
-    colours by alpha (a half-transparent white comes back mid-grey), and drops a grey cutout's alpha."""
+    """An 8-bit TIFF with transparency (colour or grey) that tifffile could not decode, upright, colours as
+    stored; None if it has none or Pillow cannot decode it. OpenCV reads these through libtiff's RGBA
+    interface, which multiplies the colours by alpha (a half-transparent white comes back mid-grey), and
+    drops a grey cutout's alpha."""
     try:
         with Image.open(path) as tiff:
             if tiff.mode not in _STRAIGHT_ALPHA_MODES:

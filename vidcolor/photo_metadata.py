@@ -7,6 +7,7 @@ encoding. The EXIF orientation becomes 1 (upright), since the pixels were turned
 from __future__ import annotations
 
 import struct
+import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +39,8 @@ def read_metadata(path: Path) -> PhotoMetadata:
     """The photo's EXIF (orientation reset to upright) and RGB ICC profile (a grey or CMYK one would not
     describe our RGB output); empty where it has none or Pillow cannot read the file."""
     try:
-        with Image.open(path) as image:
+        with Image.open(path) as image, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "Corrupt EXIF data": what cannot be read is simply not carried
             exif = image.getexif()
             icc = image.info.get("icc_profile") or None
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError):

@@ -11,7 +11,7 @@ import numpy as np
 from .atomic import check_writable, written_atomically
 from .errors import UserError
 from .inference import Colorizer
-from .media import check_photo_output, read_photo, write_image
+from .media import check_photo_output, page_count, read_photo, write_image
 from .photo_metadata import read_metadata
 from .video_io import already_in_colour
 from .yuv import looks_colour
@@ -37,11 +37,16 @@ def colorize_photo(colorizer: Colorizer, src: Path, dst: Path, overwrite: bool =
     them), written atomically. A photo already in colour is coloured again from its L, or with `skip_color` kept."""
     check_photo_job(src, dst, overwrite)
     photo = read_photo(src)
+    if (pages := page_count(src)) > 1:
+        warn(f"{src.name} holds {pages} pages or frames; only the first is coloured")
     colour = looks_colour(photo_chroma(photo))
     if colour:
         warn(already_in_colour("photo", skip_color))
-    with written_atomically(dst) as tmp:
-        if colour and skip_color and src.suffix.lower() == dst.suffix.lower():
-            shutil.copyfile(src, tmp)  # left alone: the very file, not a second encoding of it
-        else:
-            write_image(tmp, photo if colour and skip_color else colorizer.colorize_rgb(photo), read_metadata(src))
+    try:
+        with written_atomically(dst, replace=overwrite) as tmp:
+            if colour and skip_color and src.suffix.lower() == dst.suffix.lower():
+                shutil.copyfile(src, tmp)  # left alone: the very file, not a second encoding of it
+            else:
+                write_image(tmp, photo if colour and skip_color else colorizer.colorize_rgb(photo), read_metadata(src))
+    except OSError as exc:  # disk full, folder gone, ...
+        raise UserError(f"{dst}: could not write the photo ({exc.strerror or exc})") from None

@@ -12,6 +12,7 @@ so they cost little even on HD film. They are stateful: feed frames in display o
 """
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
@@ -100,6 +101,14 @@ class StillMotion:
         return link, link if ahead else None
 
 
+def dis_fits(h: int, w: int) -> bool:
+    """Whether OpenCV's DIS flow (ultrafast preset) can work on an h x w frame. It halves the frame until the
+    long side is near 4 patches of 8 px, and fails (or crashes the process) once the short side is below a
+    patch there, or when both sides are under 12 px: tiny and strip-like films, linked as still instead."""
+    coarsest = max(0, round(math.log2(max(h, w) / 32)))
+    return min(h, w) >= 8 << coarsest and max(h, w) >= 12
+
+
 class FlowMotion:
     """Links along DIS optical flow on L, trusted where forward and backward flow agree and luma matches.
 
@@ -116,6 +125,8 @@ class FlowMotion:
 
     def links(self, prev: np.ndarray, cur: np.ndarray, ahead: bool) -> tuple[Link, Link | None] | None:
         """(cur -> prev link, prev -> cur link if `ahead`), or None where the flow failed (start afresh)."""
+        if not dis_fits(*cur.shape):
+            return StillMotion().links(prev, cur, ahead)
         a, b = (np.clip(x * 2.55, 0, 255).astype(np.uint8) for x in (prev, cur))
         bw = self.dis.calc(b, a, None)  # pixel p of cur was at p + bw[p] in prev
         fw = self.dis.calc(a, b, None)

@@ -326,7 +326,7 @@ def colour_film(job: FilmJob, colorizer: Colorizer | None, warn: Callable[[str],
     check_writable(job.dst, options.overwrite)
     started = time.perf_counter()
     try:
-        with written_atomically(job.dst) as tmp:
+        with written_atomically(job.dst, replace=options.overwrite) as tmp:
             with open_input(source.path) as inp, open_output(tmp, suffix) as out:
                 routes = plan_routes(inp, out, source, suffix, encoder, keep_colours=paint is None,
                                      incidents=incidents)

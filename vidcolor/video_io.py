@@ -135,6 +135,7 @@ class SourceReader:
         self._last_pts: int | None = None
         self._video = video
         self._span: tuple[int, int] | None = None  # (start of the earliest, end of the latest) film frame read
+        self._size: tuple[int, int] | None = None  # the film's picture size: its first frame's
         self._held: deque[av.VideoFrame] = deque()  # decoded, in display order, waiting for their timestamp
         self._times: list[int] = []  # a heap of the held frames' timestamps
         self._time = 0.0
@@ -188,16 +189,28 @@ class SourceReader:
             if frame.pts is not None:  # one without is mended alone, not given a later frame's time
                 frame.pts = heapq.heappop(self._times)
             self._mend_timestamp(frame)
+            self._check_size(frame)
             ready.append(frame)
         return ready
 
     def _mend_timestamp(self, frame: av.VideoFrame) -> None:
-        if frame.pts is None or (self._last_pts is not None and frame.pts <= self._last_pts):
+        missing = frame.pts is None  # a raw stream (.h264, .m2v) has no times at all: given them in step, quietly
+        if missing or (self._last_pts is not None and frame.pts <= self._last_pts):
             frame.pts = 0 if self._last_pts is None else self._last_pts + self._video_step
-            self.incidents.damage("broken video timestamp",
-                                  f"frame retimed to {float(frame.pts * frame.time_base):.3f} s", action="mended")
+            if not missing:
+                self.incidents.damage("broken video timestamp",
+                                      f"frame retimed to {float(frame.pts * frame.time_base):.3f} s", action="mended")
         self._last_pts = frame.pts
         self._cover(frame.pts)
+
+    def _check_size(self, frame: av.VideoFrame) -> None:
+        """A film whose picture changes size (a raw stream cut together from several sources, say) is
+        written at its first size: said, since the later frames are scaled."""
+        size = (frame.width, frame.height)
+        self._size = self._size or size
+        if size != self._size:
+            self.incidents.damage("odd-sized frame", f"{size[0]}x{size[1]} at {float(frame.pts * frame.time_base):.2f} "
+                                  f"s; the film is {self._size[0]}x{self._size[1]}", action="scaled")
 
     def _cover(self, pts: int) -> None:
         start, end = self._span or (pts, pts)
@@ -252,9 +265,25 @@ def probe(path: Path) -> Source:
 
 
 def _seconds(container: InputContainer, stream: Stream) -> float:
+    """How long the film's picture lasts, as the file says (0: it does not say): its stream's duration; else
+    Matroska's DURATION tag, the track's end time, less its start; else the container's duration, which
+    spans every stream (so may be longer: Matroska writes no duration of a stream but that tag)."""
     if stream.duration and stream.time_base:
         return float(stream.duration * stream.time_base)
+    end = _clock_seconds(stream.metadata.get("DURATION", ""))
+    if end is not None:
+        start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+        return max(0.0, end - start)
     return (container.duration or 0) / av.time_base
+
+
+def _clock_seconds(clock: str) -> float | None:
+    """'01:02:03.500000000' -> 3723.5; None for anything else."""
+    try:
+        hours, minutes, seconds = clock.split(":")
+        return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    except ValueError:
+        return None
 
 
 def _expected_frames(stream: Stream, seconds: float) -> int | None:
