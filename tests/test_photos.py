@@ -214,27 +214,31 @@ def test_a_grey_cutout_tiff_keeps_its_depth_lightness_and_alpha_however_it_is_tu
     assert (L_of(out) - L_of(np.repeat(upright[..., None], 3, axis=2))).abs().max() < 1.0  # not darkened by alpha
 
 
-def test_a_grey_png_with_one_level_marked_transparent_stays_transparent(model_file, tmp_path):
+@pytest.mark.parametrize("bits", [2, 8, 16])
+def test_a_grey_png_with_one_level_marked_transparent_stays_transparent(model_file, tmp_path, bits):
     from PIL import Image
 
-    for depth, key in ((np.uint8, 0), (np.uint16, 0)):
-        grey = (landscape(9, 40, 56).mean(axis=2) * (257 if depth == np.uint16 else 1)).astype(depth)
-        grey[:10, :10] = key  # the see-through corner
-        Image.fromarray(grey).save(tmp_path / "keyed.png", transparency=key)
-        assert run(tmp_path / "keyed.png", "-o", tmp_path / "out.png", "--model", model_file,
-                   "--overwrite").exit_code == 0
-        see_through = read_photo(tmp_path / "out.png")[..., 3] == 0
-        assert see_through[:10, :10].all() and see_through.sum() == (grey == key).sum()
+    top = (1 << bits) - 1
+    levels = np.round(landscape(9, 40, 56).mean(axis=2) / 255 * top).astype(np.uint16 if bits == 16 else np.uint8)
+    levels[:10, :10] = 1  # the see-through corner: level 1 on the file's own scale
+    picture = Image.fromarray(levels if bits > 2 else (levels * (255 // top)).astype(np.uint8))
+    picture.save(tmp_path / "keyed.png", transparency=1, **({"bits": bits} if bits < 8 else {}))
+    assert run(tmp_path / "keyed.png", "-o", tmp_path / "out.png", "--model", model_file).exit_code == 0
+    see_through = read_photo(tmp_path / "out.png")[..., 3] == 0
+    assert see_through[:10, :10].all() and see_through.sum() == (levels == 1).sum()
 
 
-def test_a_floating_point_grey_scan_is_read_as_16_bit(model_file, tmp_path):
+@pytest.mark.parametrize("dtype", [np.float16, np.float32])
+def test_a_floating_point_grey_scan_is_read_as_16_bit(model_file, tmp_path, dtype):
     import tifffile
 
-    scan = np.linspace(0.0, 1.0, 40 * 56, dtype=np.float32).reshape(40, 56)
+    scan = np.linspace(0.0, 1.0, 40 * 56).reshape(40, 56).astype(dtype)
     tifffile.imwrite(tmp_path / "scan.tif", scan, photometric="minisblack")
     assert run(tmp_path / "scan.tif", "-o", tmp_path / "out.png", "--model", model_file).exit_code == 0
     out = read_photo(tmp_path / "out.png")
     assert out.dtype == np.uint16 and out.shape == (40, 56, 3)
+    expected = np.repeat(scan[..., None].astype(np.float32) * 65535.0 + 0.5, 3, axis=2).astype(np.uint16)
+    assert (L_of(out) - L_of(expected)).abs().max() < 1.0  # half floats overflow if scaled as they are
 
 
 def test_only_the_first_page_of_a_multi_page_tiff_is_coloured_and_the_user_is_told(model_file, tmp_path):

@@ -131,7 +131,7 @@ def test_a_film_with_odd_dimensions_keeps_its_exact_size(clip, colour, tmp_path,
     assert min(psnr(a, b) for a, b in zip(probe(src.path).lumas, after.lumas, strict=True)) >= 40
 
 
-@pytest.mark.parametrize("size", [(8, 8), (64, 10), (640, 16)])
+@pytest.mark.parametrize("size", [(8, 8), (64, 10), (80, 16), (640, 16)])
 def test_a_tiny_or_strip_like_film_is_smoothed_without_optical_flow(clip, colour, tmp_path, size):
     """Optical flow needs a frame of some size (OpenCV fails, or even crashes, below it): these films are
     linked as if still instead, with every frame kept."""

@@ -6,6 +6,7 @@ scheme lets a rerun sweep up what a killed run left behind.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ def partial_path(dst: Path) -> Path:
     tag = f"{os.getpid()}-{secrets.token_hex(3)}"
     name = f".{dst.stem}.partial-{tag}{dst.suffix}"
     if len(os.fsencode(name)) > MAX_NAME_BYTES:
-        keep = MAX_NAME_BYTES - len(os.fsencode(f"..partial-{tag}{dst.suffix}"))
+        keep = max(0, MAX_NAME_BYTES - len(os.fsencode(f"..partial-{tag}{dst.suffix}")))
         stem = os.fsencode(dst.stem)[:keep].decode("utf-8", "ignore")  # whole characters only
         name = f".{stem}.partial-{tag}{dst.suffix}"
     return dst.with_name(name)
@@ -33,7 +34,7 @@ def partial_path(dst: Path) -> Path:
 
 def check_writable(dst: Path, overwrite: bool) -> None:
     """Refuse early, with one clear line, an output that may not or cannot be written."""
-    if dst.exists() and not overwrite:
+    if os.path.lexists(dst) and not overwrite:  # a link to nowhere is there too
         raise UserError(f"{dst}: already exists (use --overwrite to replace it)")
     if not dst.parent.is_dir():
         raise UserError(f"{dst.parent}: output folder does not exist")
@@ -56,15 +57,17 @@ def written_atomically(dst: Path, replace: bool = True) -> Iterator[Path]:
         yield tmp
         _publish(tmp, dst, replace)
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # e.g. held open by a virus scanner on Windows: a stray, not a failure
+            tmp.unlink(missing_ok=True)
 
 
 def _publish(tmp: Path, dst: Path, replace: bool) -> None:
+    """`tmp` becomes `dst`: renamed over it, or (`replace` False) only if there is none."""
     try:
         if replace:
             tmp.replace(dst)
         elif not _hard_linked(tmp, dst):
-            if dst.exists():
+            if os.path.lexists(dst):
                 raise FileExistsError
             tmp.replace(dst)
     except FileExistsError:
@@ -80,7 +83,8 @@ def _hard_linked(tmp: Path, dst: Path) -> bool:
     try:
         os.link(tmp, dst)
     except FileExistsError:
-        raise
+        if not os.path.samefile(tmp, dst):  # NFS may answer a retried link that went through so
+            raise
     except OSError:
         return False
     return True

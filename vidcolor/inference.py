@@ -106,8 +106,8 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
         if torch.cuda.is_available():
             return torch.device("cuda", local_rank)
         return torch.device("mps" if mps else "cpu")
-    kind, _, number = name.partition(":")
-    if kind not in DEVICES[1:] or (number and (kind != "cuda" or not number.isdigit())):
+    kind, colon, number = name.partition(":")
+    if kind not in DEVICES[1:] or (colon and (kind != "cuda" or not (number.isascii() and number.isdigit()))):
         raise UserError(f"unknown device {name!r} (auto, cpu, cuda, cuda:N or mps)")
     if kind == "cuda" and not torch.cuda.is_available():
         raise UserError(f"--device {name} asked for, but no CUDA GPU is available")

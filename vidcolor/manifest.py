@@ -69,9 +69,11 @@ class Manifest:
                 f.flush()
                 os.fsync(f.fileno())
             self._file: TextIO = _open_text(self.path, "a")
-        except OSError as exc:
+        except BaseException as exc:
             self._lock.close()  # the next run must not find the folder locked by a run that never started
-            raise UserError(f"{self.path}: cannot read and rewrite the manifest ({exc.strerror or exc})") from None
+            if isinstance(exc, OSError):
+                raise UserError(f"{self.path}: cannot read and rewrite the manifest ({exc.strerror or exc})") from None
+            raise
         self._synced = time.monotonic()
 
     def get(self, name: str) -> Record | None:

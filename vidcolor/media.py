@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import io
+import logging
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,12 +11,15 @@ import av
 import cv2
 import numpy as np
 import tifffile
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from .errors import UserError
-from .photo_metadata import PhotoMetadata, with_metadata
+from .photo_metadata import PILLOW_ERRORS, PhotoMetadata, with_metadata
 
-cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # a file it cannot read is ours to report, once
+# A file they cannot read is ours to report, in one line: the readers' own messages are not shown.
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+logging.getLogger("tifffile").setLevel(logging.CRITICAL)
+warnings.filterwarnings("ignore", module=r"PIL\.")  # "Corrupt EXIF data", "Truncated File Read"...
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pbm", ".pgm", ".ppm",
               ".pnm"}
@@ -47,7 +52,10 @@ def _file_bytes(path: Path) -> np.ndarray:
 
 
 def _decode(data: np.ndarray, flags: int, path: Path) -> np.ndarray:
-    img = cv2.imdecode(data, flags) if data.size else None
+    try:
+        img = cv2.imdecode(data, flags) if data.size else None
+    except cv2.error:  # e.g. a header claiming more pixels than OpenCV will allocate
+        img = None
     if img is None:
         raise UserError(f"{path}: not a readable image")
     return img
@@ -81,16 +89,20 @@ def read_photo(path: Path) -> np.ndarray:
 
 
 def page_count(path: Path) -> int:
-    """Pages (multi-page TIFF) or frames (animated WebP) in a photo file; 1 where Pillow cannot tell."""
+    """Pages (a multi-page TIFF) or frames (an animated WebP) in a photo file; 1 where Pillow cannot tell.
+    A JPEG's second image is the camera's preview (MPO), not a page."""
+    if path.suffix.lower() not in {*TIFF_EXTS, ".webp"}:
+        return 1
     try:
         with Image.open(path) as image:
             return int(getattr(image, "n_frames", 1))
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
+    except PILLOW_ERRORS:
         return 1
 
 
 def _float_to_16_bit(img: np.ndarray) -> np.ndarray:
-    return (np.clip(img, 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
+    """Floating-point samples (0-1; half floats too, which would overflow if scaled as they are) -> uint16."""
+    return (np.clip(np.nan_to_num(img.astype(np.float32)), 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
 
 
 def _alpha(data: np.ndarray, path: Path) -> np.ndarray | None:
@@ -102,21 +114,28 @@ def _alpha(data: np.ndarray, path: Path) -> np.ndarray | None:
             key = header.info.get("transparency")  # a colour, grey level or palette entry that is see-through
             if header.mode not in (*_STRAIGHT_ALPHA_MODES, "PA") and key is None:
                 return None
-            orientation = header.getexif().get(0x0112, 1)
-            raw = _decode(data, cv2.IMREAD_UNCHANGED, path)  # upright only for TIFF
-            if raw.ndim == 3 and raw.shape[2] == 4:
-                return raw[..., 3] if path.suffix.lower() in TIFF_EXTS else _upright(raw[..., 3], orientation)
-            if raw.ndim != 2 or not isinstance(key, int):
-                return None
-            # a grey PNG with one level marked see-through, which OpenCV does not apply; Pillow applies it
-            # to 8-bit grey (and to 1-4-bit grey, whose key is on their own scale) but not to 16-bit
-            keyed = (np.where(raw == key, 0, 65535).astype(np.uint16) if raw.dtype == np.uint16
-                     else np.array(header.convert("RGBA"))[..., 3])
-            return _upright(keyed, orientation)
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
+            orientation, mode = header.getexif().get(0x0112, 1), header.mode
+    except PILLOW_ERRORS:
         return None
+    raw = _decode(data, cv2.IMREAD_UNCHANGED, path)  # upright only for TIFF
+    if raw.ndim == 3 and raw.shape[2] == 4:
+        return raw[..., 3] if path.suffix.lower() in TIFF_EXTS else _upright(raw[..., 3], orientation)
+    if raw.ndim == 2 and isinstance(key, int) and bytes(data[:8]) == _PNG_SIGNATURE:
+        key_bits = 8 if mode == "1" else int(data[24])  # Pillow gives a 1-bit file's key as 0 or 255 already
+        return _upright(_keyed_alpha(raw, key, key_bits), orientation)
+    return None
 
 
+def _keyed_alpha(grey: np.ndarray, key: int, bits: int) -> np.ndarray:
+    """Alpha of a grey PNG whose tRNS chunk marks one level see-through, which OpenCV does not apply. The key
+    is on the file's own scale (`bits`), the levels as OpenCV widened them to 8 or 16 bits."""
+    if bits < 8:
+        key = key * 255 // ((1 << bits) - 1)
+    top = np.iinfo(grey.dtype).max
+    return np.where(grey == key, 0, top).astype(grey.dtype)
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"  # followed by the IHDR chunk, whose bit depth is byte 24 of the file
 _ASSOCIATED_ALPHA, _UNASSOCIATED_ALPHA = 1, 2  # TIFF ExtraSamples values
 
 
@@ -124,28 +143,31 @@ def _tiff_by_tifffile(path: Path) -> np.ndarray | None:
     """A TIFF that OpenCV reads wrongly, read as stored and turned upright here: one with transparency
     (OpenCV goes through libtiff's RGBA interface, which premultiplies 8-bit colours, loses a grey cutout's
     alpha and 16-bit grey+alpha's depth, and garbles EXIF orientations 5-8), or a one-channel float one
-    (refused). None for any other TIFF, or one whose compression tifffile cannot decode on its own (LZW
-    and JPEG need imagecodecs), which the other readers then take."""
+    (refused). None for any other TIFF, or one tifffile cannot decode on its own (LZW and JPEG need
+    imagecodecs) or make sense of, which the other readers then take."""
     try:
         with tifffile.TiffFile(path) as tif:
             page = tif.pages[0]
             grey = page.photometric == tifffile.PHOTOMETRIC.MINISBLACK
             extras = [int(e) for e in page.extrasamples]
-            alpha = bool(extras) and extras[0] in (_ASSOCIATED_ALPHA, _UNASSOCIATED_ALPHA)
-            grey_float = grey and page.samplesperpixel == 1 and page.dtype.kind == "f"
-            if not (grey or page.photometric == tifffile.PHOTOMETRIC.RGB) or not (alpha or grey_float) \
-                    or page.dtype.kind not in "uf" or page.dtype.itemsize > 2 and page.dtype.kind == "u":
+            alpha = extras[:1] in ([_ASSOCIATED_ALPHA], [_UNASSOCIATED_ALPHA])
+            kind = page.dtype.kind if page.dtype is not None else ""
+            if not (grey or page.photometric == tifffile.PHOTOMETRIC.RGB) or page.axes not in ("YX", "YXS", "SYX") \
+                    or not (alpha and page.dtype in (np.uint8, np.uint16) or kind == "f" and (alpha or grey)):
                 return None
             samples = page.asarray()
-            orientation = int(page.tags.valueof(0x0112, 1))
-    except (tifffile.TiffFileError, KeyError, ValueError, OSError, IndexError, RuntimeError, ImportError):
+            orientation, axes = int(page.tags.valueof(0x0112, 1)), page.axes
+    except Exception:  # noqa: BLE001 -- whatever tifffile cannot make sense of goes to the other readers
         return None
-    if page.axes.startswith("S"):  # planar: one plane per sample
-        samples = np.moveaxis(samples, 0, -1)
+    if samples.ndim != len(axes) or not samples.size:
+        return None
+    samples = np.moveaxis(samples, 0, -1) if axes == "SYX" else samples  # planar: one plane per sample
     samples = samples.reshape(*samples.shape[:2], -1)
+    colours = 1 if grey else 3
+    if samples.shape[-1] < colours + alpha:
+        return None
     if samples.dtype.kind == "f":
         samples = _float_to_16_bit(samples)
-    colours = 1 if grey else 3
     pixels = samples[..., :colours]
     if alpha:
         see = samples[..., colours:colours + 1]
@@ -170,7 +192,7 @@ def _straight_tiff_rgba(path: Path) -> np.ndarray | None:
             if tiff.getexif().get(0x0112, 1) > 4:  # libtiff turns the pixels for 1-4 only; these stay with OpenCV
                 return None
             return np.array(tiff.convert("RGBA"))  # upright; associated alpha is divided out
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
+    except PILLOW_ERRORS:
         return None
 
 

@@ -7,7 +7,6 @@ encoding. The EXIF orientation becomes 1 (upright), since the pixels were turned
 from __future__ import annotations
 
 import struct
-import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,10 @@ _JPEG_SEGMENT_MAX = 65533  # payload bytes an APPn segment can hold
 _ICC_CHUNK = _JPEG_SEGMENT_MAX - 14  # less "ICC_PROFILE\0" and the chunk's number and count
 
 
+# What Pillow raises for a file it cannot read, or will not (a decompression bomb: OpenCV reads the pixels)
+PILLOW_ERRORS = (OSError, UnidentifiedImageError, SyntaxError, ValueError, Image.DecompressionBombError)
+
+
 @dataclass(frozen=True)
 class PhotoMetadata:
     exif: bytes | None  # "Exif\0\0" + the TIFF-structured block, as in a JPEG's APP1 segment
@@ -39,11 +42,10 @@ def read_metadata(path: Path) -> PhotoMetadata:
     """The photo's EXIF (orientation reset to upright) and RGB ICC profile (a grey or CMYK one would not
     describe our RGB output); empty where it has none or Pillow cannot read the file."""
     try:
-        with Image.open(path) as image, warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "Corrupt EXIF data": what cannot be read is simply not carried
+        with Image.open(path) as image:
             exif = image.getexif()
             icc = image.info.get("icc_profile") or None
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
+    except PILLOW_ERRORS:
         return PhotoMetadata(None, None)
     for tag in _LAYOUT_TAGS.intersection(exif):
         del exif[tag]

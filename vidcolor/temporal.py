@@ -102,11 +102,15 @@ class StillMotion:
 
 
 def dis_fits(h: int, w: int) -> bool:
-    """Whether OpenCV's DIS flow (ultrafast preset) can work on an h x w frame. It halves the frame until the
-    long side is near 4 patches of 8 px, and fails (or crashes the process) once the short side is below a
-    patch there, or when both sides are under 12 px: tiny and strip-like films, linked as still instead."""
-    coarsest = max(0, round(math.log2(max(h, w) / 32)))
-    return min(h, w) >= 8 << coarsest and max(h, w) >= 12
+    """Whether OpenCV's DIS flow (ultrafast preset: 8 px patches, finest scale 2) works on an h x w frame.
+    Where its coarsest pyramid level would be under a patch high or wide it fails, or crashes the process:
+    tiny and strip-like films, linked as still instead. The level is chosen as OpenCV's dis_flow.cpp does."""
+    if min(h, w) < 8 or max(h, w) < 12:
+        return False
+    coarsest = min(int(math.log2(max(h, w) / 32) + 0.5), int(math.log2(min(h, w) // 8)))
+    if coarsest < 2:  # below the finest scale: OpenCV goes by the width alone
+        coarsest = max(0, math.floor(math.log2(w / 20)))
+    return h >> coarsest >= 8 and w >> coarsest >= 8
 
 
 class FlowMotion:

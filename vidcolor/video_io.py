@@ -136,6 +136,7 @@ class SourceReader:
         self._video = video
         self._span: tuple[int, int] | None = None  # (start of the earliest, end of the latest) film frame read
         self._size: tuple[int, int] | None = None  # the film's picture size: its first frame's
+        self._untimed = False  # whether the film's first frame came without a timestamp (a raw stream)
         self._held: deque[av.VideoFrame] = deque()  # decoded, in display order, waiting for their timestamp
         self._times: list[int] = []  # a heap of the held frames' timestamps
         self._time = 0.0
@@ -194,10 +195,12 @@ class SourceReader:
         return ready
 
     def _mend_timestamp(self, frame: av.VideoFrame) -> None:
-        missing = frame.pts is None  # a raw stream (.h264, .m2v) has no times at all: given them in step, quietly
+        missing = frame.pts is None
+        if self._last_pts is None:
+            self._untimed = missing  # a raw stream (.h264, .m2v) has no times at all: given them in step, quietly
         if missing or (self._last_pts is not None and frame.pts <= self._last_pts):
             frame.pts = 0 if self._last_pts is None else self._last_pts + self._video_step
-            if not missing:
+            if not (missing and self._untimed):
                 self.incidents.damage("broken video timestamp",
                                       f"frame retimed to {float(frame.pts * frame.time_base):.3f} s", action="mended")
         self._last_pts = frame.pts
@@ -209,8 +212,9 @@ class SourceReader:
         size = (frame.width, frame.height)
         self._size = self._size or size
         if size != self._size:
-            self.incidents.damage("odd-sized frame", f"{size[0]}x{size[1]} at {float(frame.pts * frame.time_base):.2f} "
-                                  f"s; the film is {self._size[0]}x{self._size[1]}", action="scaled")
+            seconds = float(frame.pts * self._video.time_base)
+            self.incidents.damage("odd-sized frame", f"{size[0]}x{size[1]} at {seconds:.2f} s; the film is "
+                                  f"{self._size[0]}x{self._size[1]}", action="scaled")
 
     def _cover(self, pts: int) -> None:
         start, end = self._span or (pts, pts)
@@ -270,7 +274,8 @@ def _seconds(container: InputContainer, stream: Stream) -> float:
     spans every stream (so may be longer: Matroska writes no duration of a stream but that tag)."""
     if stream.duration and stream.time_base:
         return float(stream.duration * stream.time_base)
-    end = _clock_seconds(stream.metadata.get("DURATION", ""))
+    tag = next((v for k, v in stream.metadata.items() if k.upper().split("-")[0] == "DURATION"), "")  # or DURATION-eng
+    end = _clock_seconds(tag)
     if end is not None:
         start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
         return max(0.0, end - start)
