@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import shutil
 import socket
+import struct
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -209,6 +211,15 @@ def test_a_file_over_the_size_limit_is_refused(sepia: Colorizer, tmp_path: Path)
         assert response.status_code == 413
 
 
+def test_a_small_file_that_would_decode_to_a_huge_photo_is_refused_unread(client: TestClient) -> None:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", 20_000, 20_000, 8, 0, 0, 0, 0)  # 400 Mpx of grey, declared in a few bytes
+    response = upload(client, "huge.png", b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(bytes(1000))))
+    assert response.status_code == 413 and "pixels" in response.json()["detail"]
+
+
 def test_a_film_over_the_length_limit_is_refused(sepia: Colorizer, clip: Callable[..., Clip],
                                                  tmp_path: Path) -> None:
     film = clip("feature.mp4", frames=24)  # one second
@@ -269,6 +280,22 @@ def test_serve_warns_when_listening_beyond_this_computer(model_file: Path, uvico
     assert result.exit_code == 0, result.output
     assert uvicorn_runs[0]["host"] == "0.0.0.0"
     assert "warning: serving on 0.0.0.0" in result.output
+
+
+def test_serve_on_a_port_in_use_says_so_before_announcing_anything(model_file: Path, uvicorn_runs: list) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(main, ["serve", "--model", str(model_file), "--port", str(port)])
+    assert result.exit_code == 1 and uvicorn_runs == []
+    assert result.output == f"vidcolor: cannot listen on 127.0.0.1 port {port} (Address already in use)\n"
+
+
+def test_serve_on_port_0_announces_the_port_it_really_listens_on(model_file: Path, uvicorn_runs: list) -> None:
+    result = CliRunner().invoke(main, ["serve", "--model", str(model_file), "--port", "0"])
+    port = uvicorn_runs[0]["port"]
+    assert port > 0 and f"http://127.0.0.1:{port}/" in result.output
 
 
 def test_serve_with_an_unknown_model_says_so_in_one_line(uvicorn_runs: list) -> None:

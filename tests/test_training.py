@@ -20,6 +20,7 @@ from vidcolor.archs import build_model
 from vidcolor.cli import main
 from vidcolor.errors import UserError
 from vidcolor.media import read_image, write_image
+from vidcolor.training.report import append_csv, read_csv
 from vidcolor.training.train import TrainOptions, train
 from vidcolor.weights import load_model, read_metadata
 
@@ -209,11 +210,40 @@ def test_starting_from_weights_of_another_shape_is_refused(tmp_path):
                               str(tmp_path / "run")]), "do not fit")
 
 
-@pytest.mark.parametrize(("options", "expected"), [
-    (["--model", "unet", "--loss", "bins"], "needs --model fusion"),
-    (["--model", "fusion", "--loss", "bins", "--ab-bins", "1"], "--ab-bins of at least 2"),
-    (["--model", "fusion", "--loss", "bins", "--temperature", "0"], "positive --temperature"),
-])
-def test_impossible_binned_head_settings_are_refused(tmp_path, options, expected):
+def test_a_binned_head_is_refused_for_a_family_without_one(tmp_path):
     photos = photo_folder(tmp_path / "photos", n=2)
-    _one_clear_line(_run_cli(["train", *options, "--data", str(photos), "--out", str(tmp_path / "run")]), expected)
+    _one_clear_line(_run_cli(["train", "--model", "unet", "--loss", "bins", "--data", str(photos), "--out",
+                              str(tmp_path / "run")]), "needs --model fusion")
+
+
+@pytest.mark.parametrize("option", [["--ab-bins", "1"], ["--temperature", "0"], ["--steps", "0"], ["--epochs", "0"],
+                                    ["--batch-size", "0"], ["--size", "0"], ["--lr", "-1"], ["--width", "0"],
+                                    ["--threads", "-1"], ["--rebalance", "2"]])
+def test_impossible_numbers_are_usage_errors(tmp_path, option):
+    result = CliRunner().invoke(main, ["train", "--model", "fusion", "--data", str(tmp_path), "--out",
+                                       str(tmp_path / "run"), *option])
+    assert result.exit_code == 2 and option[0] in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_folder_holding_a_run_is_not_trained_over_without_resume(tmp_path):
+    photos = photo_folder(tmp_path / "photos", n=4)
+    train(TrainOptions(model="unet", data=[photos], out=tmp_path / "run", steps=1, **TINY))
+    before = (tmp_path / "run" / "last.safetensors").read_bytes()
+    with pytest.raises(UserError, match="holds a training run already"):
+        train(TrainOptions(model="unet", data=[photos], out=tmp_path / "run", steps=2, **TINY))
+    assert (tmp_path / "run" / "last.safetensors").read_bytes() == before
+
+
+def test_a_resumed_run_logs_each_validation_step_once(tmp_path):
+    for step in (2, 4, 6, 4, 6):  # validated up to step 6, stopped, resumed from the step-3 checkpoint
+        append_csv(tmp_path / "metrics.csv", {"step": step, "psnr": 20.0 + step})
+    assert [row["step"] for row in read_csv(tmp_path / "metrics.csv")] == [2, 4, 6]
+
+
+def test_a_damaged_checkpoint_is_one_line_not_a_traceback(tmp_path):
+    photos = photo_folder(tmp_path / "photos", n=4)
+    train(TrainOptions(model="unet", data=[photos], out=tmp_path / "run", steps=1, **TINY))
+    (tmp_path / "run" / "checkpoint.pt").write_bytes(b"PK\x03\x04 cut short")
+    with pytest.raises(UserError, match="damaged, or not a vidcolor checkpoint"):
+        train(TrainOptions(model="unet", data=[photos], out=tmp_path / "run", steps=2, resume=True, **TINY))

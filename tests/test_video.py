@@ -17,12 +17,14 @@ import pytest
 import torch
 from click.testing import CliRunner
 from conftest import Clip, probe, psnr
+from photo_factory import landscape
 
 from vidcolor import colorize_video
 from vidcolor.archs import build_model
 from vidcolor.cli import main
 from vidcolor.errors import UserError
 from vidcolor.inference import Colorizer
+from vidcolor.media import write_image
 from vidcolor.temporal import NoSmoothing, make_smoother
 from vidcolor.video import VideoOptions, model_workers
 from vidcolor.video_formats import TEMPORAL_MODES
@@ -693,3 +695,29 @@ def test_a_frame_count_below_one_is_a_usage_error_for_frames_and_eval(clip, tmp_
     result = CliRunner().invoke(main, [args[0], str(src.path), "-o", str(tmp_path / "out"), *args[1:]])
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_frames_of_two_films_with_one_name_are_all_kept_and_never_written_over(clip, tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    films = [clip("a/reel.mp4", frames=8, colour=True).path, clip("b/reel.mkv", frames=8, colour=True).path]
+    result = CliRunner().invoke(main, ["frames", *map(str, films), "-o", str(tmp_path / "set"), "--every", "4"])
+    assert result.exit_code == 0 and "4 frames written" in result.output
+    assert sorted(p.name for p in (tmp_path / "set").iterdir()) == [
+        "reel-1_000000.png", "reel-1_000004.png", "reel-2_000000.png", "reel-2_000004.png"]
+    again = CliRunner().invoke(main, ["frames", *map(str, films), "-o", str(tmp_path / "set"), "--every", "4"])
+    assert again.exit_code == 1 and "already exists (use --overwrite" in again.output
+
+
+def test_an_eval_report_names_each_photo_apart_and_is_replaced_only_when_asked(model_file, tmp_path):
+    for folder, seed in (("day", 1), ("night", 2)):
+        (tmp_path / folder).mkdir()
+        write_image(tmp_path / folder / "harbour.png", landscape(seed))
+    command = ["eval", str(tmp_path / "day"), str(tmp_path / "night"), "--model", str(model_file),
+               "-o", str(tmp_path / "report")]
+    assert CliRunner().invoke(main, command).exit_code == 0
+    assert {"harbour-1.png", "harbour-2.png", "report.json", "report.csv"} <= {p.name for p in
+                                                                            (tmp_path / "report").iterdir()}
+    again = CliRunner().invoke(main, command)
+    assert again.exit_code == 1 and "holds a report already" in again.output
+    assert CliRunner().invoke(main, [*command, "--overwrite"]).exit_code == 0

@@ -161,34 +161,35 @@ def run(src: Path, dst: Path, model: str, device: str, working_size: int | None,
               help="Folder of colour photos and/or videos (repeatable).")
 @click.option("--val", type=click.Path(path_type=Path), help="Folder of validation photos.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder (checkpoints, logs).")
-@click.option("--steps", type=int, help="Training steps (overrides --epochs).")
-@click.option("--epochs", type=int, help="Passes over the data.")
-@click.option("--size", type=int, default=176, show_default=True, help="Training crop size.")
-@click.option("--batch-size", type=int, default=16, show_default=True, help="Per process.")
-@click.option("--lr", type=float, default=5e-4, show_default=True)
+@click.option("--steps", type=click.IntRange(min=1), help="Training steps (overrides --epochs).")
+@click.option("--epochs", type=click.IntRange(min=1), help="Passes over the data.")
+@click.option("--size", type=click.IntRange(min=32), default=176, show_default=True, help="Training crop size.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True, help="Per process.")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=5e-4, show_default=True)
 @click.option("--resume", is_flag=True, help="Continue from the run folder's checkpoint.")
 @click.option("--device", default="auto", type=click.Choice(DEVICES), show_default=True)
 @click.option("--loss", default="l1", type=click.Choice(["l1", "mse", "bins"]), show_default=True,
               help="bins (fusion): predict a distribution over a grid of colours.")
-@click.option("--ab-bins", type=int, default=17, show_default=True, help="--loss bins: grid colours per a/b axis.")
-@click.option("--temperature", type=float, default=1.0, show_default=True,
+@click.option("--ab-bins", type=click.IntRange(min=2), default=17, show_default=True,
+              help="--loss bins: grid colours per a/b axis.")
+@click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
               help="--loss bins: annealed-mean temperature (lower: more vivid).")
-@click.option("--rebalance", type=float, default=None, help="Colour rebalancing with this λ (e.g. 0.5).")
+@click.option("--rebalance", type=click.FloatRange(0, 1), default=None, help="Colour rebalancing with this λ (e.g. 0.5).")
 @click.option("--frame-stride", type=click.IntRange(min=1), default=10, show_default=True,
               help="Use every N-th video frame.")
 @click.option("--checkpoint-every", type=click.IntRange(min=1), default=250, show_default=True)
 @click.option("--val-every", type=click.IntRange(min=1), help="Validate every N steps (default: each epoch).")
-@click.option("--width", type=int, default=32, show_default=True, help="Channel width of the trainable net.")
+@click.option("--width", type=click.IntRange(min=1), default=32, show_default=True, help="Channel width of the trainable net.")
 @click.option("--backbones", default="lite0", show_default=True, help="fusion: e.g. lite0,lite1,lite2.")
-@click.option("--tune-backbone", type=int, default=0, show_default=True,
+@click.option("--tune-backbone", type=click.IntRange(min=0), default=0, show_default=True,
               help="fusion: fine-tune this many deepest backbone stages (1: stride 32 and head).")
-@click.option("--backbone-lr-scale", type=float, default=0.1, show_default=True,
+@click.option("--backbone-lr-scale", type=click.FloatRange(min=0), default=0.1, show_default=True,
               help="fusion: learning rate of the tuned backbone stages relative to --lr.")
 @click.option("--init", type=click.Path(path_type=Path), help="Start from exported weights (gan: the L1 U-Net).")
-@click.option("--gan-warmup", type=int, default=0, show_default=True, help="gan: L1-only steps first.")
-@click.option("--lambda-l1", type=float, default=100.0, show_default=True)
+@click.option("--gan-warmup", type=click.IntRange(min=0), default=0, show_default=True, help="gan: L1-only steps first.")
+@click.option("--lambda-l1", type=click.FloatRange(min=0), default=100.0, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--threads", type=int, help="CPU threads for torch.")
+@click.option("--threads", type=click.IntRange(min=1), help="CPU threads for torch.")
 @click.option("--quiet", is_flag=True)
 @friendly
 def train(family: str, data: tuple[Path, ...], val: Path | None, out: Path, threads: int | None,
@@ -246,18 +247,26 @@ def export(run_dir: Path, dst: Path, overwrite: bool, temperature: float | None)
 @click.argument("videos", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", "dst", required=True, type=click.Path(path_type=Path), help="Folder for the frames.")
 @click.option("--every", type=click.IntRange(min=1), default=10, show_default=True, help="Keep every N-th frame.")
+@click.option("--overwrite", is_flag=True, help="Replace frames an earlier extraction wrote.")
 @friendly
-def frames(videos: tuple[Path, ...], dst: Path, every: int) -> None:
+def frames(videos: tuple[Path, ...], dst: Path, every: int, overwrite: bool) -> None:
     """Extract a training set of frames from colour videos."""
-    from .media import video_frames, write_image
+    from .atomic import written_atomically
+    from .media import distinct_stems, video_frames, write_image
 
-    dst.mkdir(parents=True, exist_ok=True)
-    total = 0
+    videos = tuple(dict.fromkeys(videos))
     for video in videos:
         if not video.is_file():
             raise UserError(f"{video}: no such file")
+    dst.mkdir(parents=True, exist_ok=True)
+    total = 0
+    for video, stem in zip(videos, distinct_stems(videos), strict=True):
         for i, rgb in enumerate(video_frames(video, every)):
-            write_image(dst / f"{video.stem}_{i * every:06d}.png", rgb)
+            target = dst / f"{stem}_{i * every:06d}.png"
+            if target.exists() and not overwrite:
+                raise UserError(f"{target}: already exists (use --overwrite to replace it)")
+            with written_atomically(target) as tmp:
+                write_image(tmp, rgb)
             total += 1
     click.echo(f"{total} frames written to {dst}", err=True)
 
@@ -271,14 +280,17 @@ def frames(videos: tuple[Path, ...], dst: Path, every: int) -> None:
 @click.option("--no-reference", is_flag=True, help="Inputs are real black-and-white film: reference-free metrics.")
 @click.option("--max-frames", type=click.IntRange(min=1), help="Score at most this many frames per video.")
 @click.option("-o", "--output", "report_dir", type=click.Path(path_type=Path), help="Report folder (JSON, CSV, PNGs).")
+@click.option("--overwrite", is_flag=True, help="Replace the report an earlier eval wrote into that folder.")
 @click.option("--device", default="auto", type=click.Choice(DEVICES), show_default=True)
 @friendly
 def evaluate_cmd(inputs: tuple[Path, ...], model: str, temporal: str, window: int, no_reference: bool,
-                 max_frames: int | None, report_dir: Path | None, device: str) -> None:
+                 max_frames: int | None, report_dir: Path | None, overwrite: bool, device: str) -> None:
     """Score colourization of colour photos/videos against the truth (or B&W film without one)."""
-    from .evaluate import evaluate, format_table
+    from .evaluate import REPORT_NAME, evaluate, format_table
     from .inference import Colorizer
 
+    if report_dir is not None and (report_dir / REPORT_NAME).exists() and not overwrite:
+        raise UserError(f"{report_dir}: holds a report already (use --overwrite to replace it)")
     results = evaluate(Colorizer.load(model, device), list(inputs), not no_reference, temporal, max_frames,
                        report_dir, window)
     click.echo(format_table(results))

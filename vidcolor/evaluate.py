@@ -19,10 +19,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from .atomic import written_atomically
 from .color import fit_to_gamut, from_int_images, rgb_to_l
 from .errors import UserError
 from .inference import Colorizer, FilmChroma, l_ab_to_image
-from .media import find_media, is_image, is_video, read_image, video_frames
+from .media import distinct_stems, find_media, is_image, is_video, read_image, video_frames
 from .metrics import CdcMeter, WarpErrorMeter, colourfulness, psnr, ssim
 from .temporal import make_smoother
 from .training.report import sample_grid
@@ -93,8 +94,9 @@ def _frame_count(path: Path) -> int:
 
 def evaluate_item(colorizer: Colorizer, path: Path, reference: bool, temporal: str,
                   max_frames: int | None, report_dir: Path | None, window: int = DEFAULT_WINDOW,
-                  batch_size: int = 8) -> dict[str, float]:
-    """Score one photo or video; writes its side-by-side PNG (or frame strip) into `report_dir`."""
+                  name: str | None = None, batch_size: int = 8) -> dict[str, float]:
+    """Score one photo or video; writes its side-by-side PNG (or frame strip) into `report_dir`, named
+    `name` (default: the file's stem)."""
     video = is_video(path)
     frames: Iterator[np.ndarray] = islice(video_frames(path), max_frames) if video else iter([read_image(path)])
     chroma: FilmChroma[tuple[np.ndarray, np.ndarray]] = FilmChroma(
@@ -123,10 +125,13 @@ def evaluate_item(colorizer: Colorizer, path: Path, reference: bool, temporal: s
     if not meters.n:
         raise UserError(f"{path}: no frames could be decoded")
     if report_dir is not None:
-        name = report_dir / f"{path.stem}{'_strip' if video else ''}.png"
+        picture = report_dir / f"{name or path.stem}{'_strip' if video else ''}.png"
         # a photo: one row grey | ours | truth; a video: a row of frames each for grey, ours, truth
-        sample_grid([tuple(row) for row in zip(*shown)] if video else shown, name)
+        sample_grid([tuple(row) for row in zip(*shown)] if video else shown, picture)
     return meters.result(temporal=video)
+
+
+REPORT_NAME = "report.json"
 
 
 def evaluate(colorizer: Colorizer, inputs: list[Path], reference: bool = True, temporal: str = "flow",
@@ -145,12 +150,15 @@ def evaluate(colorizer: Colorizer, inputs: list[Path], reference: bool = True, t
         raise UserError("nothing to evaluate: no photos or videos found")
     if report_dir is not None:
         report_dir.mkdir(parents=True, exist_ok=True)
-    results = {str(p): evaluate_item(colorizer, p, reference, temporal, max_frames, report_dir, window)
-               for p in tqdm(items, desc="eval", unit="item", disable=len(items) == 1)}
+    names = distinct_stems(items)
+    results = {str(p): evaluate_item(colorizer, p, reference, temporal, max_frames, report_dir, window, name)
+               for p, name in tqdm(list(zip(items, names, strict=True)), desc="eval", unit="item",
+                                   disable=len(items) == 1)}
     if report_dir is not None:
-        (report_dir / "report.json").write_text(json.dumps(results, indent=2))
+        with written_atomically(report_dir / REPORT_NAME) as tmp:
+            tmp.write_text(json.dumps(results, indent=2))
         keys = sorted({k for r in results.values() for k in r})
-        with (report_dir / "report.csv").open("w", newline="") as f:
+        with written_atomically(report_dir / "report.csv") as tmp, tmp.open("w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=["item", *keys])
             writer.writeheader()
             for item, row in results.items():

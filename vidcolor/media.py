@@ -4,7 +4,8 @@ from __future__ import annotations
 import io
 import logging
 import warnings
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import av
@@ -29,6 +30,17 @@ DEEP_EXTS = {".png", *TIFF_EXTS}  # photo formats that keep 16 bits per channel;
 ALPHA_EXTS = {".png", ".webp", *TIFF_EXTS}  # photo formats that keep transparency
 _STRAIGHT_ALPHA_MODES = ("RGBA", "RGBa", "LA", "La")  # Pillow's modes with an alpha channel ("a": associated)
 VIDEO_EXTS = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ogv"}
+
+
+def distinct_stems(paths: Sequence[Path]) -> list[str]:
+    """Each path's stem, numbered where two or more share one (clip.mp4, clip.mkv -> clip-1, clip-2), so the
+    outputs named after them do not overwrite each other."""
+    counts, seen = Counter(p.stem for p in paths), Counter[str]()
+    stems = []
+    for path in paths:
+        seen[path.stem] += 1
+        stems.append(path.stem if counts[path.stem] == 1 else f"{path.stem}-{seen[path.stem]}")
+    return stems
 
 
 def is_image(path: Path) -> bool:
@@ -86,6 +98,18 @@ def read_photo(path: Path) -> np.ndarray:
     if alpha is None or alpha.shape != rgb.shape[:2]:
         return rgb
     return np.dstack([rgb, alpha if alpha.dtype == rgb.dtype else _to_depth(alpha, rgb.dtype.type)])
+
+
+def pixel_count(path: Path) -> int | None:
+    """How many pixels a photo file says it has, from its header alone (None: Pillow cannot tell), so a
+    small file that decodes to a huge picture can be refused before it is decoded."""
+    try:
+        with Image.open(path) as header:
+            return header.width * header.height
+    except Image.DecompressionBombError:  # Pillow refuses beyond twice its own limit: at least that many
+        return 2 * (Image.MAX_IMAGE_PIXELS or 0) + 1
+    except PILLOW_ERRORS:
+        return None
 
 
 def page_count(path: Path) -> int:

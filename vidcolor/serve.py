@@ -11,6 +11,7 @@ stays fast and works without the `serve` extra; the web stack and torch load whe
 import logging
 import queue
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -221,7 +222,7 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
     from fastapi.staticfiles import StaticFiles
 
     from .api import colorize_video
-    from .media import film_seconds, read_image
+    from .media import film_seconds, pixel_count, read_image
     from .video_io import probe
 
     colorizer, label = _load(model, device)
@@ -266,13 +267,14 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
         job_id, upload = films.new_upload()
         with upload.open("wb") as out:
             shutil.copyfileobj(file.file, out)
+        if (pixel_count(upload) or 0) > MAX_PHOTO_PIXELS:  # told by the header: never decoded
+            upload.unlink()
+            raise HTTPException(413, f"the photo has more than this server's limit of {MAX_PHOTO_PIXELS:,} pixels")
         try:
             rgb = read_image(upload)
         except UserError:
             return queue_film(job_id, upload)
         upload.unlink()
-        if rgb.shape[0] * rgb.shape[1] > MAX_PHOTO_PIXELS:
-            raise HTTPException(413, f"the photo has more than this server's limit of {MAX_PHOTO_PIXELS:,} pixels")
         with photo_lock:
             coloured = colorizer.colorize_rgb(rgb)
         return Response(_png(coloured), media_type="image/png")
@@ -320,6 +322,19 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
     return app
 
 
+def _free_port(host: str, port: int) -> int:
+    """`port` (0: one the system picks) if it can be listened on at `host`, checked before the page is
+    announced; else one clear line."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind((host, port))
+            return int(probe.getsockname()[1])
+    except OSError as exc:
+        raise UserError(f"cannot listen on {host} port {port} ({exc.strerror or exc})") from None
+
+
 def run_server(host: str, port: int, model: str, device: str = "auto", limits: ServeLimits = ServeLimits()) -> None:
     """Load the model, then serve the page until Ctrl-C (which deletes every upload and result)."""
     try:
@@ -329,6 +344,7 @@ def run_server(host: str, port: int, model: str, device: str = "auto", limits: S
     if host not in LOCAL_HOSTS:
         click.echo(f"vidcolor: warning: serving on {host}, not just this computer: anyone who can reach it can "
                    "upload files and use its processor, with no login", err=True)
+    port = _free_port(host, port)
     app = create_app(model, device=device, limits=limits)
     url_host = f"[{host}]" if ":" in host else host
     click.echo(f"vidcolor: serving {model} at http://{url_host}:{port}/ (Ctrl-C stops)", err=True)

@@ -94,13 +94,21 @@ def load_model(name_or_path: str, device: torch.device | str = "cpu") -> tuple[n
     """Build the architecture named in the file's metadata and load its weights (eval mode)."""
     path = resolve_model_path(name_or_path)
     meta = read_metadata(path)
-    if meta.get("family") not in FAMILIES:
-        raise UserError(f"{path}: unknown model family {meta.get('family')!r}")
-    model = build_model(meta["family"], **meta.get("arch", {}))
+    if not isinstance(meta, dict) or meta.get("family") not in FAMILIES:
+        raise UserError(f"{path}: unknown model family {meta.get('family') if isinstance(meta, dict) else None!r}")
+    try:
+        model = build_model(meta["family"], **meta.get("arch", {}))
+    except (TypeError, ValueError, RuntimeError) as exc:  # options no version of the family takes
+        raise UserError(f"{path}: its metadata does not describe a {meta['family']} model ({exc})") from None
+    size = meta.get("working_size", 1)
+    if not isinstance(size, int) or size < 1:
+        raise UserError(f"{path}: its metadata gives no usable working size ({size!r})")
     try:
         state = load_file(str(path))
     except (SafetensorError, OSError) as exc:
         raise UserError(f"{path}: cannot read weights ({exc})") from None
     if not load_trainable_state(model, state):
         raise UserError(f"{path}: weights do not fit a {meta['family']} model ({meta.get('arch', {})})")
+    if not all(torch.isfinite(t).all() for t in state.values() if t.is_floating_point()):
+        raise UserError(f"{path}: its weights hold NaN or infinite values (a training run that diverged?)")
     return model.to(device).eval(), meta

@@ -13,9 +13,10 @@ PLOTTED = ("train_loss", "psnr", "ssim", "colourfulness", "ab_mse")
 
 
 def append_csv(path: Path, row: dict[str, float]) -> None:
-    """Add a row, rewriting the (small) file atomically; columns are the union, so a resumed run
-    of a newer vidcolor that logs more metrics keeps the old rows."""
-    rows = [*(read_csv(path) if path.exists() else []), row]
+    """Add a row, rewriting the (small) file atomically. Rows from this step on are dropped first: they were
+    logged after the checkpoint a resumed run goes on from. Columns are the union, so a resumed run of a newer
+    vidcolor that logs more metrics keeps the old rows."""
+    rows = [*(r for r in (read_csv(path) if path.exists() else []) if r.get("step", 0) < row["step"]), row]
     columns = list(dict.fromkeys(k for r in rows for k in r))
     with written_atomically(path) as tmp, tmp.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
@@ -52,7 +53,7 @@ def plot_curves(rows: list[dict[str, float]], path: Path) -> None:
         cv2.polylines(canvas, [pts], False, (200, 80, 20), 2)
         cv2.putText(canvas, f"{hi:.3g}", (x0 + 2, pad + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (90, 90, 90), 1)
         cv2.putText(canvas, f"{lo:.3g}", (x0 + 2, ph - 20), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (90, 90, 90), 1)
-    cv2.imwrite(str(path), canvas)
+    _write_png(path, canvas)
 
 
 def sample_grid(triples: list[tuple[np.ndarray, np.ndarray, np.ndarray]], path: Path, height: int = 128) -> None:
@@ -63,4 +64,9 @@ def sample_grid(triples: list[tuple[np.ndarray, np.ndarray, np.ndarray]], path: 
         rows.append(np.concatenate(scaled, axis=1))
     width = max(r.shape[1] for r in rows)
     rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
-    cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(rows, axis=0), cv2.COLOR_RGB2BGR))
+    _write_png(path, cv2.cvtColor(np.concatenate(rows, axis=0), cv2.COLOR_RGB2BGR))
+
+
+def _write_png(path: Path, bgr: np.ndarray) -> None:
+    with written_atomically(path) as tmp:
+        tmp.write_bytes(cv2.imencode(".png", bgr)[1].tobytes())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import pickle
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -126,12 +127,17 @@ def _setup_distributed(device_name: str) -> tuple[int, int, torch.device]:
 
 def _load_init(model: nn.Module, path: Path, ab_bins: int) -> None:
     """Start from exported weights; a binned head the file does not have (same grid) starts fresh."""
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     if not path.is_file():
         raise UserError(f"{path}: no such weights file for --init")
     new_head = ab_bins and read_metadata(path).get("arch", {}).get("ab_bins") != ab_bins
-    if not load_trainable_state(model, load_file(str(path)), untuned=True, fresh="head." if new_head else None):
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError) as exc:
+        raise UserError(f"{path}: cannot read weights ({exc})") from None
+    if not load_trainable_state(model, state, untuned=True, fresh="head." if new_head else None):
         raise UserError(f"{path}: weights do not fit this architecture")
 
 
@@ -155,10 +161,12 @@ def train(opts: TrainOptions) -> dict[str, float]:
     master = rank == 0
     out = opts.out
     ckpt_path = out / CHECKPOINT
-    if master:
-        out.mkdir(parents=True, exist_ok=True)
     if opts.resume and not ckpt_path.is_file():
         raise UserError(f"{ckpt_path}: nothing to resume")
+    if not opts.resume and any((out / name).exists() for name in (CHECKPOINT, "last.safetensors", "metrics.csv")):
+        raise UserError(f"{out}: holds a training run already (continue it with --resume, or give another --out)")
+    if master:
+        out.mkdir(parents=True, exist_ok=True)
 
     images = load_images(opts.data, opts.frame_stride, max_short=2 * opts.size, quiet=opts.quiet or not master)
     val_images = load_images([opts.val], opts.frame_stride, max_short=4 * opts.size, quiet=True)[
@@ -188,15 +196,18 @@ def train(opts: TrainOptions) -> dict[str, float]:
 
     step = 0
     if opts.resume:
-        ckpt = torch.load(ckpt_path, map_location=device, weights_only=True)
-        _check_same_run(ckpt.get("options", {}), opts, ckpt_path)
-        model.load_state_dict(ckpt["model"], strict=False)
-        opt.load_state_dict(ckpt["optimizer"])
-        sched.load_state_dict(ckpt["scheduler"])
-        if gan:
-            disc.load_state_dict(ckpt["disc"])
-            opt_d.load_state_dict(ckpt["opt_disc"])
-        step = int(ckpt["step"])
+        try:  # weights_only: a checkpoint is never unpickled beyond tensors and plain values
+            ckpt = torch.load(ckpt_path, map_location=device, weights_only=True)
+            _check_same_run(ckpt.get("options", {}), opts, ckpt_path)
+            model.load_state_dict(ckpt["model"], strict=False)
+            opt.load_state_dict(ckpt["optimizer"])
+            sched.load_state_dict(ckpt["scheduler"])
+            if gan:
+                disc.load_state_dict(ckpt["disc"])
+                opt_d.load_state_dict(ckpt["opt_disc"])
+            step = int(ckpt["step"])
+        except (pickle.UnpicklingError, RuntimeError, KeyError, ValueError, EOFError, AttributeError) as exc:
+            raise UserError(f"{ckpt_path}: damaged, or not a vidcolor checkpoint ({exc})") from None
 
     if world > 1:
         model = nn.parallel.DistributedDataParallel(model)
