@@ -128,3 +128,17 @@ def test_a_gpu_asked_for_on_a_machine_without_one_is_refused_in_words(name):
     with pytest.raises(UserError, match=f"--device {name} asked for, but no CUDA GPU is available"):
         resolve_device(name)
     assert resolve_device("auto").type in ("cpu", "mps")
+
+
+def test_a_tall_photo_is_coloured_in_strips_exactly_as_it_would_be_whole(monkeypatch):
+    from vidcolor import inference
+    from vidcolor.color import fit_to_gamut
+    from vidcolor.inference import l_ab_to_image
+
+    colorizer = Colorizer(build_model("unet", width=8).eval())
+    grey = np.repeat(landscape(3, 97, 131).mean(axis=2, keepdims=True), 3, axis=2).astype(np.uint8)
+    L = rgb_to_l(from_int_images(grey[None]))
+    L_low, ab_low = colorizer.predict_low(L)
+    whole = l_ab_to_image(L, fit_to_gamut(L, colorizer.upsample(ab_low, L_low, L)))[0]
+    monkeypatch.setattr(inference, "PHOTO_STRIP_PIXELS", 131 * 10)  # ten rows at a time: ten strips
+    assert (colorizer.colorize_rgb(grey) == whole).all()
