@@ -32,6 +32,12 @@ _STRAIGHT_ALPHA_MODES = ("RGBA", "RGBa", "LA", "La")  # Pillow's modes with an a
 VIDEO_EXTS = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ogv"}
 
 
+def image_format(path: Path) -> str:
+    """The format a photo's name asks for, one spelling each: .jpeg and .jpe are .jpg, .tiff is .tif."""
+    suffix = path.suffix.lower()
+    return {".jpeg": ".jpg", ".jpe": ".jpg", ".tiff": ".tif"}.get(suffix, suffix)
+
+
 def distinct_stems(paths: Sequence[Path]) -> list[str]:
     """Each path's stem, numbered where two or more share one (clip.mp4, clip.mkv -> clip-1, clip-2), so the
     outputs named after them do not overwrite each other."""

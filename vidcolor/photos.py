@@ -11,7 +11,7 @@ import numpy as np
 from .atomic import check_writable, written_atomically
 from .errors import UserError
 from .inference import Colorizer
-from .media import check_photo_output, page_count, read_photo, write_image
+from .media import check_photo_output, image_format, page_count, read_photo, write_image
 from .photo_metadata import read_metadata
 from .video_io import already_in_colour
 from .yuv import looks_colour
@@ -44,7 +44,7 @@ def colorize_photo(colorizer: Colorizer, src: Path, dst: Path, overwrite: bool =
         warn(already_in_colour("photo", skip_color))
     try:
         with written_atomically(dst, replace=overwrite) as tmp:
-            if colour and skip_color and src.suffix.lower() == dst.suffix.lower():
+            if colour and skip_color and image_format(src) == image_format(dst):
                 shutil.copyfile(src, tmp)  # left alone: the very file, not a second encoding of it
             else:
                 write_image(tmp, photo if colour and skip_color else colorizer.colorize_rgb(photo), read_metadata(src))
