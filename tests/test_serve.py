@@ -216,7 +216,18 @@ def test_a_small_file_that_would_decode_to_a_huge_photo_is_refused_unread(client
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     ihdr = struct.pack(">IIBBBBB", 20_000, 20_000, 8, 0, 0, 0, 0)  # 400 Mpx of grey, declared in a few bytes
-    response = upload(client, "huge.png", b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(bytes(1000))))
+    header_only = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(bytes(1000)))
+    response = upload(client, "huge.png", header_only)
+    assert response.status_code == 413 and "pixels" in response.json()["detail"]
+
+
+def test_a_photo_whose_header_pillow_cannot_read_is_held_to_the_limit_once_decoded(
+        client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vidcolor import serve
+
+    monkeypatch.setattr(serve, "MAX_PHOTO_PIXELS", 1000)
+    cv2.imwrite(str(tmp_path / "radiance.hdr"), np.full((100, 100, 3), 0.5, np.float32))  # OpenCV reads it
+    response = upload(client, "radiance.hdr", (tmp_path / "radiance.hdr").read_bytes())
     assert response.status_code == 413 and "pixels" in response.json()["detail"]
 
 

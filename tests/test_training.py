@@ -235,6 +235,14 @@ def test_a_folder_holding_a_run_is_not_trained_over_without_resume(tmp_path):
     assert (tmp_path / "run" / "last.safetensors").read_bytes() == before
 
 
+def test_a_run_stopped_before_its_first_checkpoint_can_start_afresh(tmp_path):
+    photos = photo_folder(tmp_path / "photos", n=4)
+    (tmp_path / "run").mkdir()
+    append_csv(tmp_path / "run" / "metrics.csv", {"step": 5, "psnr": 20.0})  # validated, then stopped
+    train(TrainOptions(model="unet", data=[photos], out=tmp_path / "run", steps=1, **TINY))
+    assert (tmp_path / "run" / "last.safetensors").exists()
+
+
 def test_a_resumed_run_logs_each_validation_step_once(tmp_path):
     for step in (2, 4, 6, 4, 6):  # validated up to step 6, stopped, resumed from the step-3 checkpoint
         append_csv(tmp_path / "metrics.csv", {"step": step, "psnr": 20.0 + step})

@@ -709,6 +709,14 @@ def test_frames_of_two_films_with_one_name_are_all_kept_and_never_written_over(c
     assert again.exit_code == 1 and "already exists (use --overwrite" in again.output
 
 
+def test_names_made_apart_never_meet_another_film_or_a_case_twin():
+    from vidcolor.media import distinct_stems
+
+    assert distinct_stems([Path("a/clip.mp4"), Path("b/clip.mp4"), Path("clip-1.mp4")]) == ["clip-2", "clip-3",
+                                                                                           "clip-1"]
+    assert distinct_stems([Path("Reel.mp4"), Path("reel.mkv"), Path("x.mp4")]) == ["Reel-1", "reel-2", "x"]
+
+
 def test_an_eval_report_names_each_photo_apart_and_is_replaced_only_when_asked(model_file, tmp_path):
     for folder, seed in (("day", 1), ("night", 2)):
         (tmp_path / folder).mkdir()

@@ -174,7 +174,7 @@ def run(src: Path, dst: Path, model: str, device: str, working_size: int | None,
               help="--loss bins: grid colours per a/b axis.")
 @click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
               help="--loss bins: annealed-mean temperature (lower: more vivid).")
-@click.option("--rebalance", type=click.FloatRange(0, 1), default=None, help="Colour rebalancing with this λ (e.g. 0.5).")
+@click.option("--rebalance", type=click.FloatRange(0, 1, min_open=True), default=None, help="Colour rebalancing with this λ (e.g. 0.5).")
 @click.option("--frame-stride", type=click.IntRange(min=1), default=10, show_default=True,
               help="Use every N-th video frame.")
 @click.option("--checkpoint-every", type=click.IntRange(min=1), default=250, show_default=True)
@@ -254,7 +254,7 @@ def frames(videos: tuple[Path, ...], dst: Path, every: int, overwrite: bool) -> 
     from .atomic import written_atomically
     from .media import distinct_stems, video_frames, write_image
 
-    videos = tuple(dict.fromkeys(videos))
+    videos = tuple({video.resolve(): video for video in videos}.values())  # each film once, however named
     for video in videos:
         if not video.is_file():
             raise UserError(f"{video}: no such file")
@@ -265,7 +265,7 @@ def frames(videos: tuple[Path, ...], dst: Path, every: int, overwrite: bool) -> 
             target = dst / f"{stem}_{i * every:06d}.png"
             if target.exists() and not overwrite:
                 raise UserError(f"{target}: already exists (use --overwrite to replace it)")
-            with written_atomically(target) as tmp:
+            with written_atomically(target, replace=overwrite) as tmp:
                 write_image(tmp, rgb)
             total += 1
     click.echo(f"{total} frames written to {dst}", err=True)

@@ -30,6 +30,7 @@ from .training.report import sample_grid
 from .video_formats import DEFAULT_WINDOW
 
 STRIP_FRAMES = 6
+REPORT_NAME = "report.json"  # with report.csv and the pictures, in the report folder
 
 
 def desaturate(rgb: np.ndarray) -> np.ndarray:
@@ -129,9 +130,6 @@ def evaluate_item(colorizer: Colorizer, path: Path, reference: bool, temporal: s
         # a photo: one row grey | ours | truth; a video: a row of frames each for grey, ours, truth
         sample_grid([tuple(row) for row in zip(*shown)] if video else shown, picture)
     return meters.result(temporal=video)
-
-
-REPORT_NAME = "report.json"
 
 
 def evaluate(colorizer: Colorizer, inputs: list[Path], reference: bool = True, temporal: str = "flow",

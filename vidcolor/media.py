@@ -40,12 +40,19 @@ def image_format(path: Path) -> str:
 
 def distinct_stems(paths: Sequence[Path]) -> list[str]:
     """Each path's stem, numbered where two or more share one (clip.mp4, clip.mkv -> clip-1, clip-2), so the
-    outputs named after them do not overwrite each other."""
-    counts, seen = Counter(p.stem for p in paths), Counter[str]()
+    outputs named after them do not overwrite each other, on file systems that ignore case too."""
+    counts = Counter(p.stem.casefold() for p in paths)
+    taken = {p.stem.casefold() for p in paths if counts[p.stem.casefold()] == 1}  # unique stems keep theirs
     stems = []
     for path in paths:
-        seen[path.stem] += 1
-        stems.append(path.stem if counts[path.stem] == 1 else f"{path.stem}-{seen[path.stem]}")
+        stem = path.stem
+        if counts[stem.casefold()] > 1:
+            n = 1
+            while f"{path.stem}-{n}".casefold() in taken:
+                n += 1
+            stem = f"{path.stem}-{n}"
+        taken.add(stem.casefold())
+        stems.append(stem)
     return stems
 
 

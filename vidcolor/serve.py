@@ -275,6 +275,8 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
         except UserError:
             return queue_film(job_id, upload)
         upload.unlink()
+        if rgb.shape[0] * rgb.shape[1] > MAX_PHOTO_PIXELS:  # a format whose header Pillow cannot read (.hdr)
+            raise HTTPException(413, f"the photo has more than this server's limit of {MAX_PHOTO_PIXELS:,} pixels")
         with photo_lock:
             coloured = colorizer.colorize_rgb(rgb)
         return Response(_png(coloured), media_type="image/png")

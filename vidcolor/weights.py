@@ -7,6 +7,7 @@ fine-tuned are stored and override the package's.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -100,9 +101,11 @@ def load_model(name_or_path: str, device: torch.device | str = "cpu") -> tuple[n
         model = build_model(meta["family"], **meta.get("arch", {}))
     except (TypeError, ValueError, RuntimeError) as exc:  # options no version of the family takes
         raise UserError(f"{path}: its metadata does not describe a {meta['family']} model ({exc})") from None
-    size = meta.get("working_size", 1)
+    size, gain = meta.get("working_size", 1), meta.get("chroma_gain", 1.0)
     if not isinstance(size, int) or size < 1:
         raise UserError(f"{path}: its metadata gives no usable working size ({size!r})")
+    if not isinstance(gain, (int, float)) or not 0 <= gain < math.inf:
+        raise UserError(f"{path}: its metadata gives no usable chroma gain ({gain!r})")
     try:
         state = load_file(str(path))
     except (SafetensorError, OSError) as exc:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-import pickle
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -163,7 +162,7 @@ def train(opts: TrainOptions) -> dict[str, float]:
     ckpt_path = out / CHECKPOINT
     if opts.resume and not ckpt_path.is_file():
         raise UserError(f"{ckpt_path}: nothing to resume")
-    if not opts.resume and any((out / name).exists() for name in (CHECKPOINT, "last.safetensors", "metrics.csv")):
+    if not opts.resume and any((out / name).exists() for name in (CHECKPOINT, "last.safetensors")):
         raise UserError(f"{out}: holds a training run already (continue it with --resume, or give another --out)")
     if master:
         out.mkdir(parents=True, exist_ok=True)
@@ -198,7 +197,12 @@ def train(opts: TrainOptions) -> dict[str, float]:
     if opts.resume:
         try:  # weights_only: a checkpoint is never unpickled beyond tensors and plain values
             ckpt = torch.load(ckpt_path, map_location=device, weights_only=True)
-            _check_same_run(ckpt.get("options", {}), opts, ckpt_path)
+        except Exception as exc:  # noqa: BLE001 -- whatever a damaged file makes the reader raise
+            raise UserError(f"{ckpt_path}: damaged, or not a vidcolor checkpoint ({exc})") from None
+        if not isinstance(ckpt, dict):
+            raise UserError(f"{ckpt_path}: damaged, or not a vidcolor checkpoint")
+        _check_same_run(ckpt.get("options", {}), opts, ckpt_path)
+        try:
             model.load_state_dict(ckpt["model"], strict=False)
             opt.load_state_dict(ckpt["optimizer"])
             sched.load_state_dict(ckpt["scheduler"])
@@ -206,8 +210,8 @@ def train(opts: TrainOptions) -> dict[str, float]:
                 disc.load_state_dict(ckpt["disc"])
                 opt_d.load_state_dict(ckpt["opt_disc"])
             step = int(ckpt["step"])
-        except (pickle.UnpicklingError, RuntimeError, KeyError, ValueError, EOFError, AttributeError) as exc:
-            raise UserError(f"{ckpt_path}: damaged, or not a vidcolor checkpoint ({exc})") from None
+        except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as exc:
+            raise UserError(f"{ckpt_path}: does not fit this run, or is damaged ({exc})") from None
 
     if world > 1:
         model = nn.parallel.DistributedDataParallel(model)
