@@ -319,3 +319,18 @@ def test_a_film_split_into_pieces_equals_the_whole_run_frame_for_frame(model_fil
     assert b.audio_codecs == a.audio_codecs and b.audio_seconds == a.audio_seconds
     assert manifest(tmp_path / "coloured")["feature.mp4"]["frames"] == 72
     assert outputs(tmp_path / "coloured") == {"feature.mp4"}  # the pieces are gone
+
+
+def test_a_split_film_stopped_with_ctrl_c_leaves_neither_pieces_nor_a_film(model_file, tmp_path):
+    make_clip(tmp_path / "feature.mp4", width=160, height=120, frames=96, video_codec="mpeg4")
+    cmd = [sys.executable, "-m", "vidcolor", "run", str(tmp_path / "feature.mp4"), "-o", str(tmp_path / "out.mp4"),
+           "--model", str(model_file), "--split", "4", "--jobs", "1", "--quiet"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.monotonic() + 60
+    while not any(tmp_path.glob(".out.mp4.*.parts/*.packets")):  # a piece is being coloured
+        assert time.monotonic() < deadline and proc.poll() is None, "the run ended before it could be stopped"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 130 and "interrupted" in proc.stderr.read()
+    time.sleep(1.0)  # its worker notices and stops too
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["feature.mp4"]

@@ -205,7 +205,8 @@ def colorize_film_in_parallel(src: Path, dst: Path, settings: Settings, options:
     from .video import prepare_film
 
     started = time.perf_counter()
-    prepare_film(src, dst, replace(settings.video, overwrite=options.overwrite), lambda message: None)
+    settings = replace(settings, video=replace(settings.video, overwrite=options.overwrite))  # nor replaced meanwhile
+    prepare_film(src, dst, settings.video, lambda message: None)
     summary = Summary()
     _Run(settings, options, summary, None).go([Job(src.name, src, dst, film=True)])
     summary.wall = time.perf_counter() - started
@@ -342,6 +343,9 @@ class _Run:
                         self._collect(*pool.next_result())
         finally:
             pool.close()
+            for job in jobs:  # pieces of a film left unjoined (Ctrl-C)
+                if job.parts:
+                    shutil.rmtree(job.parts, ignore_errors=True)
 
     def _say(self, line: str) -> None:
         if self.options.verbose:

@@ -21,6 +21,7 @@ from .video_formats import (
     PRESETS,
     TEMPORAL_MODES,
     VIDEO_CODECS,
+    WORKING_SIZES,
 )
 
 
@@ -66,7 +67,8 @@ def _count_or_auto(minimum: int) -> Callable[[click.Context, click.Parameter, st
 @click.option("-o", "--output", "dst", required=True, type=click.Path(path_type=Path), help="Output file or folder.")
 @click.option("--model", default=DEFAULT_MODEL, show_default=True, help="Shipped model name or a .safetensors file.")
 @click.option("--device", default="auto", type=click.Choice(DEVICES), show_default=True)
-@click.option("--working-size", type=click.IntRange(32, 4096), default=None, help="Short side the model works at (default: the model's).")
+@click.option("--working-size", type=click.IntRange(*WORKING_SIZES), default=None,
+              help="Short side the model works at (default: the model's).")
 @click.option("--saturation", type=click.FloatRange(0.0, MAX_SATURATION), default=1.0, show_default=True,
               help="Scale the predicted colour: 1 the model's own, 0 grey, 1.3 livelier.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,

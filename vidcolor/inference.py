@@ -20,7 +20,7 @@ from torch import nn
 from .color import AB_SCALE, fit_to_gamut, from_int_images, lab_to_rgb, rgb_to_l, to_int_images
 from .errors import UserError
 from .temporal import TemporalSmoother
-from .video_formats import DEVICES, MAX_SATURATION
+from .video_formats import DEVICES, MAX_SATURATION, WORKING_SIZES
 from .weights import load_model
 
 DEFAULT_WORKING_SIZE = 224
@@ -154,6 +154,8 @@ class Colorizer:
         self.meta = meta or {}
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
+        if working_size is not None and not WORKING_SIZES[0] <= working_size <= WORKING_SIZES[1]:
+            raise UserError(f"the working size must be between {WORKING_SIZES[0]} and {WORKING_SIZES[1]} pixels")
         self.working_size = working_size or int(self.meta.get("working_size", DEFAULT_WORKING_SIZE))
         if not 0.0 <= saturation <= MAX_SATURATION:  # also refuses NaN
             raise UserError(f"saturation must be between 0 and {MAX_SATURATION:g}")

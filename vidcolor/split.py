@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import heapq
 import os
-import shutil
 import struct
+import tempfile
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -143,9 +143,9 @@ def split_film(name: str, src: Path, dst: Path, options: VideoOptions, pieces: i
         return None
     for note in notes:
         warn(note)
-    folder = dst.with_name(f".{dst.name}.parts")
-    shutil.rmtree(folder, ignore_errors=True)  # left by a run that was killed
-    folder.mkdir(parents=True)
+    # this run's own hidden folder beside the output (on the file system every worker sees): two runs
+    # writing one output never share it; a killed run's is swept by the next folder run
+    folder = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", suffix=".parts", dir=dst.parent))
     tasks = [PieceTask(f"{name} (piece {p.index + 1}/{len(plan)})", src, dst, folder / f"{p.index:05d}.packets", p)
              for p in plan]
     join = JoinTask(f"{name} (joining {len(plan)} pieces)", src, dst, tuple(t.part for t in tasks))
@@ -281,7 +281,7 @@ class JoinTask:
         incidents = Incidents(warn)
         check_writable(self.dst, overwrite=True)
         try:
-            with written_atomically(self.dst) as tmp:
+            with written_atomically(self.dst, replace=options.overwrite) as tmp:
                 with open_input(self.src) as inp, open_output(tmp, suffix) as out:
                     routes = plan_routes(inp, out, source, suffix, options.encoder_for(suffix), keep_colours=False,
                                          incidents=incidents)

@@ -18,4 +18,5 @@ DEVICES = ("auto", "cpu", "cuda", "mps")  # vidcolor.inference.resolve_device
 TEMPORAL_MODES = ("flow", "ema", "none")  # vidcolor.temporal.make_smoother; here so the CLI need not import it
 DEFAULT_WINDOW = 8  # frames of temporal look-ahead: steadier colour than the past alone (benchmarks/README.md)
 MAX_WINDOW = 32  # frames of temporal look-ahead: up to twice as many decoded frames are held in memory
+WORKING_SIZES = (32, 4096)  # --working-size: the short side a model may work at (smaller loses the picture)
 MAX_SATURATION = 3.0  # vidcolor.inference.Colorizer: beyond this any model's chroma is clipped to the gamut's edge
