@@ -134,6 +134,10 @@ def test_export_then_run_uses_the_trained_weights(tmp_path):
     assert result.exit_code == 0, result.output
     meta = read_metadata(exported)
     assert meta["family"] == "unet" and meta["steps"] == 4 and meta["arch"] == {"width": 8}
+    umask = os.umask(0)
+    os.umask(umask)
+    for weights in (exported, tmp_path / "run" / "last.safetensors"):  # readable as any new file, for a team
+        assert weights.stat().st_mode & 0o777 == 0o666 & ~umask
 
     model, _ = load_model(str(exported))
     trained = load_file(str(tmp_path / "run" / "last.safetensors"))

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -222,11 +221,11 @@ def export(run_dir: Path, dst: Path, overwrite: bool, temperature: float | None)
     if dst.suffix != ".safetensors":
         raise UserError(f"{dst}: the exported file must end in .safetensors")
     from safetensors import SafetensorError
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import load_file
 
     from .archs.chroma_bins import valid_temperature
-    from .atomic import check_writable, written_atomically
-    from .weights import read_metadata
+    from .atomic import check_writable
+    from .weights import read_metadata, write_weights_file
 
     meta = read_metadata(src)
     if temperature is not None:
@@ -240,8 +239,7 @@ def export(run_dir: Path, dst: Path, overwrite: bool, temperature: float | None)
         weights = load_file(str(src))
     except (SafetensorError, OSError) as exc:
         raise UserError(f"{src}: cannot read weights ({exc})") from None
-    with written_atomically(dst, replace=overwrite) as tmp:
-        save_file(weights, str(tmp), metadata={"vidcolor": json.dumps(meta)})
+    write_weights_file(dst, weights, meta, replace=overwrite)
     click.echo(f"exported {dst}", err=True)
 
 

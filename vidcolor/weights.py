@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from torch import nn
 
 from .archs import FAMILIES, build_model
@@ -57,8 +57,15 @@ def load_trainable_state(model: nn.Module, state: dict[str, torch.Tensor], *, un
 
 def save_weights(path: Path, model: nn.Module, meta: dict[str, Any]) -> None:
     """Write weights and metadata (family, arch options, training facts) atomically."""
-    with written_atomically(path) as tmp:
-        save_file(trainable_state(model), str(tmp), metadata={"vidcolor": json.dumps(meta)})
+    write_weights_file(path, trainable_state(model), meta)
+
+
+def write_weights_file(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any],
+                       replace: bool = True) -> None:
+    """Tensors and vidcolor's metadata as a .safetensors file, written atomically with the usual file permissions
+    (safetensors' own file writer makes files only their owner may read: no use in a shared model folder)."""
+    with written_atomically(path, replace=replace) as tmp:
+        tmp.write_bytes(save(tensors, metadata={"vidcolor": json.dumps(meta)}))
 
 
 def shipped_models() -> dict[str, Path]:

@@ -274,7 +274,8 @@ def train(opts: TrainOptions) -> dict[str, float]:
             sample_grid(samples, out / "samples.png")
             meta["val"] = {k: round(v, 4) for k, v in metrics.items()}
             running, count = 0.0, 0
-            bar.write(f"step {step}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+            if not opts.quiet:
+                bar.write(f"step {step}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
         if step % opts.checkpoint_every == 0 or step == total:
             save_checkpoint()
     bar.close()
