@@ -228,6 +228,20 @@ def test_outputs_no_earlier_run_wrote_are_kept_unless_overwrite_is_given(model_f
     assert manifest(tmp_path / "coloured")["harbour.png"]["status"] == "done"
 
 
+def test_another_archives_file_of_the_same_name_does_not_replace_an_output_unasked(model_file, tmp_path):
+    for reel, seed in (("reel_a", 1), ("reel_b", 2)):
+        (tmp_path / reel).mkdir()
+        write_image(tmp_path / reel / "scan.png", landscape(seed))
+    assert run(tmp_path / "reel_a", tmp_path / "coloured", model_file).exit_code == 0
+    first = (tmp_path / "coloured" / "scan.png").read_bytes()
+
+    merged = run(tmp_path / "reel_b", tmp_path / "coloured", model_file)
+    assert merged.exit_code == 1 and f"was coloured from {(tmp_path / 'reel_a').resolve()}" in merged.stderr
+    assert (tmp_path / "coloured" / "scan.png").read_bytes() == first
+    assert run(tmp_path / "reel_b", tmp_path / "coloured", model_file, "--overwrite").exit_code == 0
+    assert (tmp_path / "coloured" / "scan.png").read_bytes() != first
+
+
 def test_the_manifest_survives_a_torn_last_line_and_allows_one_run_at_a_time(tmp_path):
     record = Record("a.png", 1, 2, "a.png", "done", "fusion", {"crf": 18})
     with Manifest(tmp_path) as m:

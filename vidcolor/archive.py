@@ -266,7 +266,7 @@ def _plan(found: list[PurePosixPath], src: Path, dst: Path, settings: Settings, 
                             summary)
             continue
         record = Record(str(rel), stat.st_size, stat.st_mtime_ns, str(out), "started", settings.model,
-                        fingerprints["film" if film else "photo"])
+                        fingerprints["film" if film else "photo"], archive=str(src.resolve()))
         old = manifest.get(str(rel))
         job = Job(str(rel), path, target, film, record)
         if len(owners[out]) > 1:
@@ -276,6 +276,9 @@ def _plan(found: list[PurePosixPath], src: Path, dst: Path, settings: Settings, 
         elif old is not None and not options.force and _done_before(old, record, target):
             summary.skipped.add(old.frames, old.duration)
             continue
+        elif old is not None and old.archive not in (None, record.archive) and target.exists() \
+                and not (options.overwrite or options.force):  # another archive's file of the same name
+            job.error = f"{target} was coloured from {old.archive} (use --overwrite to replace it)"
         if job.error:
             _report_failure(job, summary)
         else:

@@ -44,6 +44,7 @@ class Record:
     duration: float = 0.0  # length of the film in seconds (0 for a photo)
     error: str | None = None
     time: str = field(default_factory=_now)
+    archive: str | None = None  # the folder the input was found in (None: a manifest older than this field)
 
     def update(self, **changes: Any) -> Record:
         """This record with `changes`, stamped with the time of the change."""
