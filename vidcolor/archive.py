@@ -205,7 +205,8 @@ def colorize_film_in_parallel(src: Path, dst: Path, settings: Settings, options:
     from .video import prepare_film
 
     started = time.perf_counter()
-    settings = replace(settings, video=replace(settings.video, overwrite=options.overwrite))  # nor replaced meanwhile
+    # without --overwrite its output must not exist now, nor be replaced if another run writes it meanwhile
+    settings = replace(settings, video=replace(settings.video, overwrite=options.overwrite))
     prepare_film(src, dst, settings.video, lambda message: None)
     summary = Summary()
     _Run(settings, options, summary, None).go([Job(src.name, src, dst, film=True)])
