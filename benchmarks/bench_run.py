@@ -189,7 +189,8 @@ def split(film: Path, colorizer: Colorizer, options: VideoOptions, out: Path) ->
     timed = Colorizer(model, colorizer.meta, colorizer.device, colorizer.working_size)
     paint = Painter(timed, smoother, source, options.encoder_for(".mp4"))
     with open_input(film) as inp, open_output(out, ".mp4") as output:
-        routes = plan_routes(inp, output, source, ".mp4", options.encoder_for(".mp4"), keep_colours=False, incidents=incidents)
+        routes = plan_routes(inp, output, source, ".mp4", options.encoder_for(".mp4"), keep_colours=False,
+                             incidents=incidents)
         by_index = {r.source.index: r for r in routes}
         start = time.perf_counter()
         items = [(by_index[stream.index], item) for stream, item in SourceReader.for_routes(inp, routes, incidents)]
@@ -239,7 +240,8 @@ def transcode(film: Path, options: VideoOptions, out: Path) -> tuple[float, floa
     start, cpu = time.perf_counter(), _cpu_seconds()
     source, incidents = probe(film), Incidents(lambda message: None)
     with open_input(film) as inp, open_output(out, ".mp4") as output:
-        routes = plan_routes(inp, output, source, ".mp4", options.encoder_for(".mp4"), keep_colours=False, incidents=incidents)
+        routes = plan_routes(inp, output, source, ".mp4", options.encoder_for(".mp4"), keep_colours=False,
+                             incidents=incidents)
         by_index = {r.source.index: r for r in routes}
         OutputWriter(output, routes, incidents).write(
             (by_index[stream.index], item) for stream, item in SourceReader.for_routes(inp, routes, incidents))

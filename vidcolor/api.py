@@ -14,7 +14,8 @@ def colorize_video(src: str | Path, dst: str | Path, *, model: str | Colorizer =
                    device: str = "auto", working_size: int | None = None, saturation: float = 1.0,
                    batch_size: int | None = None,
                    temporal: str = "flow", window: int = DEFAULT_WINDOW, crf: int = 18, preset: str = "medium",
-                   codec: str | None = None, max_bits: int = FILM_BITS[-1], skip_color: bool = False, overwrite: bool = False, quiet: bool = False,
+                   codec: str | None = None, max_bits: int = FILM_BITS[-1], skip_color: bool = False,
+                   overwrite: bool = False, quiet: bool = False,
                    warn: Callable[[str], None] = default_warn,
                    on_frames: Callable[[int], None] | None = None) -> FilmResult:
     """Colour the black-and-white film `src` into `dst` (.mp4, .mkv, .mov or .webm).

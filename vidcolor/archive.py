@@ -255,7 +255,7 @@ def _plan(found: list[PurePosixPath], src: Path, dst: Path, settings: Settings, 
     recorded = {PurePosixPath(r.input): PurePosixPath(r.output) for r in manifest.records.values()}
     owners = output_names(found, recorded, ".mkv" if codec and CRF_MAX.get(codec, 0) is None else None)
     out_of = {rel: out for out, rels in owners.items() for rel in rels}
-    jobs = []
+    jobs, archive = [], str(src.resolve())
     for rel in found:
         out = out_of[rel]
         path, target = src / rel, dst / out
@@ -267,7 +267,7 @@ def _plan(found: list[PurePosixPath], src: Path, dst: Path, settings: Settings, 
                             summary)
             continue
         record = Record(str(rel), stat.st_size, stat.st_mtime_ns, str(out), "started", settings.model,
-                        fingerprints["film" if film else "photo"], archive=str(src.resolve()))
+                        fingerprints["film" if film else "photo"], archive=archive)
         old = manifest.get(str(rel))
         job = Job(str(rel), path, target, film, record)
         if len(owners[out]) > 1:

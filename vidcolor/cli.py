@@ -175,19 +175,22 @@ def run(src: Path, dst: Path, model: str, device: str, working_size: int | None,
               help="--loss bins: grid colours per a/b axis.")
 @click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
               help="--loss bins: annealed-mean temperature (lower: more vivid).")
-@click.option("--rebalance", type=click.FloatRange(0, 1, min_open=True), default=None, help="Colour rebalancing with this λ (e.g. 0.5).")
+@click.option("--rebalance", type=click.FloatRange(0, 1, min_open=True), default=None,
+              help="Colour rebalancing with this λ (e.g. 0.5).")
 @click.option("--frame-stride", type=click.IntRange(min=1), default=10, show_default=True,
               help="Use every N-th video frame.")
 @click.option("--checkpoint-every", type=click.IntRange(min=1), default=250, show_default=True)
 @click.option("--val-every", type=click.IntRange(min=1), help="Validate every N steps (default: each epoch).")
-@click.option("--width", type=click.IntRange(min=1), default=32, show_default=True, help="Channel width of the trainable net.")
+@click.option("--width", type=click.IntRange(min=1), default=32, show_default=True,
+              help="Channel width of the trainable net.")
 @click.option("--backbones", default="lite0", show_default=True, help="fusion: e.g. lite0,lite1,lite2.")
 @click.option("--tune-backbone", type=click.IntRange(min=0), default=0, show_default=True,
               help="fusion: fine-tune this many deepest backbone stages (1: stride 32 and head).")
 @click.option("--backbone-lr-scale", type=click.FloatRange(min=0), default=0.1, show_default=True,
               help="fusion: learning rate of the tuned backbone stages relative to --lr.")
 @click.option("--init", type=click.Path(path_type=Path), help="Start from exported weights (gan: the L1 U-Net).")
-@click.option("--gan-warmup", type=click.IntRange(min=0), default=0, show_default=True, help="gan: L1-only steps first.")
+@click.option("--gan-warmup", type=click.IntRange(min=0), default=0, show_default=True,
+              help="gan: L1-only steps first.")
 @click.option("--lambda-l1", type=click.FloatRange(min=0), default=100.0, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--threads", type=click.IntRange(min=1), help="CPU threads for torch.")
@@ -220,12 +223,9 @@ def export(run_dir: Path, dst: Path, overwrite: bool, temperature: float | None)
         raise UserError(f"{run_dir}: not a training run folder (no last.safetensors)")
     if dst.suffix != ".safetensors":
         raise UserError(f"{dst}: the exported file must end in .safetensors")
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     from .archs.chroma_bins import valid_temperature
     from .atomic import check_writable
-    from .weights import read_metadata, write_weights_file
+    from .weights import read_metadata, read_weights, write_weights_file
 
     meta = read_metadata(src)
     if temperature is not None:
@@ -235,11 +235,7 @@ def export(run_dir: Path, dst: Path, overwrite: bool, temperature: float | None)
             raise UserError("--temperature must be a positive number")
         meta["arch"]["temperature"] = temperature
     check_writable(dst, overwrite)
-    try:
-        weights = load_file(str(src))
-    except (SafetensorError, OSError) as exc:
-        raise UserError(f"{src}: cannot read weights ({exc})") from None
-    write_weights_file(dst, weights, meta, replace=overwrite)
+    write_weights_file(dst, read_weights(src), meta, replace=overwrite)
     click.echo(f"exported {dst}", err=True)
 
 
@@ -251,7 +247,7 @@ def export(run_dir: Path, dst: Path, overwrite: bool, temperature: float | None)
 @friendly
 def frames(videos: tuple[Path, ...], dst: Path, every: int, overwrite: bool) -> None:
     """Extract a training set of frames from colour videos."""
-    from .atomic import written_atomically
+    from .atomic import check_writable, written_atomically
     from .media import distinct_stems, video_frames, write_image
 
     videos = tuple({video.resolve(): video for video in videos}.values())  # each film once, however named
@@ -263,8 +259,7 @@ def frames(videos: tuple[Path, ...], dst: Path, every: int, overwrite: bool) -> 
     for video, stem in zip(videos, distinct_stems(videos), strict=True):
         for i, rgb in enumerate(video_frames(video, every)):
             target = dst / f"{stem}_{i * every:06d}.png"
-            if target.exists() and not overwrite:
-                raise UserError(f"{target}: already exists (use --overwrite to replace it)")
+            check_writable(target, overwrite)
             with written_atomically(target, replace=overwrite) as tmp:
                 write_image(tmp, rgb)
             total += 1

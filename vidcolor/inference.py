@@ -24,6 +24,7 @@ from .video_formats import DEVICES, MAX_SATURATION, WORKING_SIZES
 from .weights import load_model
 
 DEFAULT_WORKING_SIZE = 224
+AB_LIMIT = AB_SCALE * 1.2  # upsampled chroma is clamped here: the guided filter may overshoot the model's range
 PHOTO_STRIP_PIXELS = 1 << 21  # a photo's full-resolution work is done ~2 megapixels at a time
 Tag = TypeVar("Tag")
 
@@ -189,7 +190,7 @@ class Colorizer:
     def upsample(ab_low: torch.Tensor, L_low: torch.Tensor, L: torch.Tensor) -> torch.Tensor:
         """Working-size scaled a/b -> (B, 2, H, W) a/b in Lab units at L's resolution, edges from L."""
         ab = guided_upsample(ab_low * AB_SCALE, L_low / 100.0, L / 100.0)  # scaled at low resolution: cheaper
-        return ab.clamp_(-AB_SCALE * 1.2, AB_SCALE * 1.2)
+        return ab.clamp_(-AB_LIMIT, AB_LIMIT)
 
     def colorize_rgb(self, rgb: np.ndarray) -> np.ndarray:
         """(H, W, C) or (B, H, W, C) RGB or RGBA, uint8 or uint16 (colour or grey) -> coloured, with the same
@@ -209,7 +210,7 @@ class Colorizer:
         for y0, y1 in strips:
             L_strip = L[..., y0:y1, :]
             ab = apply_coefficients(resized_rows(coef, height, y0, y1), L_strip / 100.0)
-            ab = ab.clamp_(-AB_SCALE * 1.2, AB_SCALE * 1.2)
+            ab = ab.clamp_(-AB_LIMIT, AB_LIMIT)
             out[:, y0:y1] = l_ab_to_image(L_strip, fit_to_gamut(L_strip, ab), batch.dtype.type)
         if batch.shape[-1] == 4:
             out = np.concatenate([out, batch[..., 3:]], axis=-1)

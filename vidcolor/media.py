@@ -29,13 +29,16 @@ PHOTO_OUTPUT_EXTS = {".png", ".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".webp", 
 DEEP_EXTS = {".png", *TIFF_EXTS}  # photo formats that keep 16 bits per channel; the others get 8
 ALPHA_EXTS = {".png", ".webp", *TIFF_EXTS}  # photo formats that keep transparency
 _STRAIGHT_ALPHA_MODES = ("RGBA", "RGBa", "LA", "La")  # Pillow's modes with an alpha channel ("a": associated)
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"  # followed by the IHDR chunk, whose bit depth is byte 24 of the file
+_ASSOCIATED_ALPHA, _UNASSOCIATED_ALPHA = 1, 2  # TIFF ExtraSamples values
+_SPELLINGS = {".jpeg": ".jpg", ".jpe": ".jpg", ".tiff": ".tif"}  # other names of one image format
 VIDEO_EXTS = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ogv"}
 
 
 def image_format(path: Path) -> str:
     """The format a photo's name asks for, one spelling each: .jpeg and .jpe are .jpg, .tiff is .tif."""
     suffix = path.suffix.lower()
-    return {".jpeg": ".jpg", ".jpe": ".jpg", ".tiff": ".tif"}.get(suffix, suffix)
+    return _SPELLINGS.get(suffix, suffix)
 
 
 def distinct_stems(paths: Sequence[Path]) -> list[str]:
@@ -170,10 +173,6 @@ def _keyed_alpha(grey: np.ndarray, key: int, bits: int) -> np.ndarray:
         key = key * 255 // ((1 << bits) - 1)
     top = np.iinfo(grey.dtype).max
     return np.where(grey == key, 0, top).astype(grey.dtype)
-
-
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"  # followed by the IHDR chunk, whose bit depth is byte 24 of the file
-_ASSOCIATED_ALPHA, _UNASSOCIATED_ALPHA = 1, 2  # TIFF ExtraSamples values
 
 
 def _tiff_by_tifffile(path: Path) -> np.ndarray | None:

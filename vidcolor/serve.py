@@ -267,16 +267,17 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
         job_id, upload = films.new_upload()
         with upload.open("wb") as out:
             shutil.copyfileobj(file.file, out)
+        too_many_pixels = f"the photo has more than this server's limit of {MAX_PHOTO_PIXELS:,} pixels"
         if (pixel_count(upload) or 0) > MAX_PHOTO_PIXELS:  # told by the header: never decoded
             upload.unlink()
-            raise HTTPException(413, f"the photo has more than this server's limit of {MAX_PHOTO_PIXELS:,} pixels")
+            raise HTTPException(413, too_many_pixels)
         try:
             rgb = read_image(upload)
         except UserError:
             return queue_film(job_id, upload)
         upload.unlink()
         if rgb.shape[0] * rgb.shape[1] > MAX_PHOTO_PIXELS:  # a format whose header Pillow cannot read (.hdr)
-            raise HTTPException(413, f"the photo has more than this server's limit of {MAX_PHOTO_PIXELS:,} pixels")
+            raise HTTPException(413, too_many_pixels)
         with photo_lock:
             coloured = colorizer.colorize_rgb(rgb)
         return Response(_png(coloured), media_type="image/png")

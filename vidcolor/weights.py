@@ -88,22 +88,33 @@ def resolve_model_path(name_or_path: str) -> Path:
 
 
 def read_metadata(path: Path) -> dict[str, Any]:
+    """The vidcolor metadata of a .safetensors file: a JSON object, or UserError."""
     from safetensors import safe_open
 
     try:
         with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-        return json.loads(meta["vidcolor"])
+            meta = json.loads((f.metadata() or {})["vidcolor"])
     except (SafetensorError, KeyError, json.JSONDecodeError, OSError) as exc:
         raise UserError(f"{path}: not a vidcolor model file ({exc})") from None
+    if not isinstance(meta, dict):
+        raise UserError(f"{path}: not a vidcolor model file (its metadata is not a JSON object)")
+    return meta
+
+
+def read_weights(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a .safetensors file, or UserError (never unpickles anything)."""
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError) as exc:
+        raise UserError(f"{path}: cannot read weights ({exc})") from None
 
 
 def load_model(name_or_path: str, device: torch.device | str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
     """Build the architecture named in the file's metadata and load its weights (eval mode)."""
     path = resolve_model_path(name_or_path)
     meta = read_metadata(path)
-    if not isinstance(meta, dict) or meta.get("family") not in FAMILIES:
-        raise UserError(f"{path}: unknown model family {meta.get('family') if isinstance(meta, dict) else None!r}")
+    if meta.get("family") not in FAMILIES:
+        raise UserError(f"{path}: unknown model family {meta.get('family')!r}")
     try:
         model = build_model(meta["family"], **meta.get("arch", {}))
     except (TypeError, ValueError, RuntimeError) as exc:  # options no version of the family takes
@@ -113,10 +124,7 @@ def load_model(name_or_path: str, device: torch.device | str = "cpu") -> tuple[n
         raise UserError(f"{path}: its metadata gives no usable working size ({size!r})")
     if not isinstance(gain, (int, float)) or not 0 <= gain < math.inf:
         raise UserError(f"{path}: its metadata gives no usable chroma gain ({gain!r})")
-    try:
-        state = load_file(str(path))
-    except (SafetensorError, OSError) as exc:
-        raise UserError(f"{path}: cannot read weights ({exc})") from None
+    state = read_weights(path)
     if not load_trainable_state(model, state):
         raise UserError(f"{path}: weights do not fit a {meta['family']} model ({meta.get('arch', {})})")
     if not all(torch.isfinite(t).all() for t in state.values() if t.is_floating_point()):

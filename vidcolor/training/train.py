@@ -28,7 +28,14 @@ from ..color import AB_SCALE, l_ab_to_rgb, rgb_to_lab, to_int_images
 from ..errors import UserError
 from ..inference import resolve_device, working_shape
 from ..metrics import colourfulness, psnr, ssim
-from ..weights import BACKBONE_PREFIX, load_trainable_state, read_metadata, save_weights, trainable_state
+from ..weights import (
+    BACKBONE_PREFIX,
+    load_trainable_state,
+    read_metadata,
+    read_weights,
+    save_weights,
+    trainable_state,
+)
 from .augment import make_batch
 from .data import ab_histogram, load_images
 from .losses import ColorLoss, rebalance_weights
@@ -126,17 +133,10 @@ def _setup_distributed(device_name: str) -> tuple[int, int, torch.device]:
 
 def _load_init(model: nn.Module, path: Path, ab_bins: int) -> None:
     """Start from exported weights; a binned head the file does not have (same grid) starts fresh."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     if not path.is_file():
         raise UserError(f"{path}: no such weights file for --init")
     new_head = ab_bins and read_metadata(path).get("arch", {}).get("ab_bins") != ab_bins
-    try:
-        state = load_file(str(path))
-    except (SafetensorError, OSError) as exc:
-        raise UserError(f"{path}: cannot read weights ({exc})") from None
-    if not load_trainable_state(model, state, untuned=True, fresh="head." if new_head else None):
+    if not load_trainable_state(model, read_weights(path), untuned=True, fresh="head." if new_head else None):
         raise UserError(f"{path}: weights do not fit this architecture")
 
 
