@@ -237,6 +237,14 @@ def test_a_saturation_outside_what_makes_sense_is_refused(clip, tmp_path):
     assert not (tmp_path / "new.mp4").exists()
 
 
+def test_a_photo_handed_to_the_film_api_is_refused_not_made_into_a_one_frame_film(tmp_path):
+    photo = tmp_path / "portrait.jpg"
+    write_image(photo, landscape(0))
+    with pytest.raises(UserError, match="a photo, not a film"):
+        colorize_video(photo, tmp_path / "portrait.mp4", quiet=True)
+    assert not (tmp_path / "portrait.mp4").exists()
+
+
 def test_every_smoothing_mode_the_command_line_offers_exists():
     for mode in TEMPORAL_MODES:
         make_smoother(mode)

@@ -29,6 +29,7 @@ from tqdm import tqdm
 from .atomic import check_writable, written_atomically
 from .errors import UserError
 from .inference import Colorizer, FilmChroma
+from .media import is_image
 from .temporal import TemporalSmoother, make_smoother
 from .video_formats import CONTAINERS, CRF_MAX, DEFAULT_WINDOW, FILM_BITS, MAX_WINDOW, PRESETS, TEMPORAL_MODES
 from .video_io import (
@@ -112,6 +113,8 @@ def default_warn(message: str) -> None:
 
 def prepare_film(src: Path, dst: Path, options: VideoOptions, warn: Callable[[str], None] = default_warn) -> FilmJob:
     """Check everything that can be checked before any work: paths, options, the source itself."""
+    if is_image(src):  # FFmpeg would read it as a film of one frame
+        raise UserError(f"{src}: a photo, not a film (`vidcolor run` colours photos into photos)")
     if dst.suffix.lower() not in CONTAINERS:
         raise UserError(f"{dst}: the output must end in {', '.join(CONTAINERS)}")
     if src.exists() and (src.resolve() == dst.resolve() or (dst.exists() and dst.samefile(src))):
