@@ -431,6 +431,23 @@ def test_an_interlaced_film_stays_interlaced_with_its_field_order(clip, colour, 
         assert not any(frame.interlaced_frame for frame in film.decode(video=0))
 
 
+def test_a_dv_tape_capture_keeps_its_frame_rate_and_its_bottom_field_first_interlacing(colour, tmp_path):
+    src = tmp_path / "tape.dv"
+    with av.open(str(src), "w", format="dv") as out:  # FFmpeg reads a raw DV file as 60000 fps, fields unstated
+        video = out.add_stream("dvvideo", rate=25)
+        video.width, video.height, video.pix_fmt = 720, 576, "yuv420p"
+        for i in range(5):
+            frame = av.VideoFrame.from_ndarray(np.full((576, 720, 3), 40 * i, np.uint8), format="rgb24")
+            frame.pts = i
+            out.mux(video.encode(frame))
+        out.mux(video.encode())
+    colour(src, tmp_path / "tape.mp4")
+    with av.open(str(tmp_path / "tape.mp4")) as film:
+        assert film.streams.video[0].average_rate == 25
+        assert film.streams.video[0].codec_context.field_order == 3  # AV_FIELD_BB
+        assert sum(frame.interlaced_frame for frame in film.decode(video=0)) == 5
+
+
 def test_hevc_in_mp4_is_tagged_for_apple_players(clip, colour, tmp_path):
     src = clip("old.mp4", audio=())
     colour(src.path, tmp_path / "new.mp4", codec="libx265")

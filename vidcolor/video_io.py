@@ -130,7 +130,7 @@ class SourceReader:
                  incidents: Incidents) -> None:
         self.container, self.streams, self.decode, self.incidents = container, streams, decode, incidents
         video = next(s for s in streams if s.type == "video")
-        rate = video.average_rate or video.guessed_rate or Fraction(25)
+        rate = frame_rate(video) or Fraction(25)
         self._video_step = max(1, round(1 / (rate * video.time_base)))
         self._last_pts: int | None = None
         self._video = video
@@ -265,7 +265,16 @@ def probe(path: Path) -> Source:
         seconds = _seconds(container, stream)
         return Source(path, first.width, first.height, _expected_frames(stream, seconds), seconds,
                       colour, Colorimetry.of(first), first.color_primaries, first.color_trc,
-                      matrix, stream.codec_context.field_order, luma_bits(first))
+                      matrix, _field_order(stream, first), luma_bits(first))
+
+
+def _field_order(stream: Stream, first: av.VideoFrame) -> int:
+    """The stream's AVFieldOrder. A DV stream states none, but standard-definition DV is interlaced bottom
+    field first by its standard, and its frames say they are interlaced."""
+    order = stream.codec_context.field_order
+    if order == 0 and first.interlaced_frame and stream.codec_context.name == "dvvideo" and first.height <= 576:
+        return _BOTTOM_FIELD_FIRST[0]
+    return order
 
 
 def _seconds(container: InputContainer, stream: Stream) -> float:
@@ -291,10 +300,18 @@ def _clock_seconds(clock: str) -> float | None:
         return None
 
 
+MAX_FRAME_RATE = 1000  # past this a stream's rate is its time base, not its film's (DV reports 60000)
+
+
+def frame_rate(stream: Stream) -> Fraction | None:
+    """Frames per second: the stream's average, else FFmpeg's guess, whichever is believable."""
+    return next((r for r in (stream.average_rate, stream.guessed_rate) if r and 0 < r <= MAX_FRAME_RATE), None)
+
+
 def _expected_frames(stream: Stream, seconds: float) -> int | None:
     if stream.frames:
         return stream.frames
-    rate = stream.average_rate or stream.guessed_rate
+    rate = frame_rate(stream)
     return round(seconds * rate) if rate and seconds else None
 
 
@@ -391,7 +408,7 @@ def _video_route(video: Stream, out: OutputContainer, source: Source, encoder: E
             return Route(video, out.add_stream_from_template(video), "copy")
         except ValueError:
             pass  # this container cannot take the film's codec: re-encode it unchanged
-    rate = video.average_rate or video.guessed_rate or Fraction(25)
+    rate = frame_rate(video) or Fraction(25)
     interlaced = source.field_order in _TOP_FIELD_FIRST or source.field_order in _BOTTOM_FIELD_FIRST
     options = encoder.options() | (_interlaced_options(encoder.codec, source.field_order) if interlaced else {})
     target = out.add_stream(encoder.codec, rate=rate, options=options)
