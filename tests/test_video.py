@@ -473,6 +473,33 @@ def test_a_film_keeps_its_timecode(colour, tmp_path):
         with av.open(str(tmp_path / name)) as film:
             tags = {k.lower(): v for k, v in film.streams.video[0].metadata.items()}
         assert tags["timecode"] == "01:00:00:00"
+    colour(tmp_path / "new.mkv", tmp_path / "again.mov")  # Matroska spells the tag TIMECODE
+    with av.open(str(tmp_path / "again.mov")) as film:
+        assert film.streams.video[0].metadata["timecode"] == "01:00:00:00"
+
+
+def test_sound_tracks_keep_their_names(colour, tmp_path):
+    src = tmp_path / "interview.mp4"
+    with av.open(str(src), "w") as out:
+        video = out.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        sound = out.add_stream("aac", rate=48000, layout="mono")
+        sound.metadata.update(language="fra", title="Commentary")  # the MP4 reader calls it "name"
+        for i in range(5):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 40 * i, np.uint8), format="rgb24")
+            frame.pts = i
+            out.mux(video.encode(frame))
+        out.mux(video.encode())
+        for start in range(0, 9600, 1024):
+            samples = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            samples.sample_rate, samples.pts = 48000, start
+            out.mux(sound.encode(samples))
+        out.mux(sound.encode())
+    for name in ("new.mp4", "new.mkv"):
+        colour(src, tmp_path / name)
+        with av.open(str(tmp_path / name)) as film:
+            tags = film.streams.audio[0].metadata
+        assert tags["language"] == "fra" and tags.get("name", tags.get("title")) == "Commentary"
 
 
 def test_a_silent_film_comes_out_silent(clip, colour, tmp_path):

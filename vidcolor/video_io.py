@@ -42,6 +42,7 @@ REORDER_DEPTH = 16  # B-frames: how far decoding order may run ahead of display 
 PROBE_FRAMES = 12
 _MUXER_TAGS = {"major_brand", "minor_version", "compatible_brands", "encoder"}  # the muxer writes its own
 _STREAM_TAGS = ("language", "title", "handler_name", "timecode")
+_TAG_SPELLINGS = {"name": "title"}  # as a reader names a tag -> as the muxers take it: MP4 reads titles as "name"
 _DEFAULT_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
 _ENCODER_LAYOUTS = set(_DEFAULT_LAYOUTS.values())  # ones both the AAC and the Opus encoder take
 _FAST_START = {"movflags": "+faststart"}  # index at the front: playable while still downloading
@@ -396,9 +397,15 @@ def plan_routes(inp: InputContainer, out: OutputContainer, source: Source, suffi
         else:
             incidents.warn(f"{_label(stream)} is left out (only the film and its sound and subtitles are kept)")
     for route in routes:
-        route.target.metadata.update({k: route.source.metadata[k] for k in _STREAM_TAGS if k in route.source.metadata})
+        route.target.metadata.update(_stream_tags(route.source))
         route.target.disposition = route.source.disposition
     return routes
+
+
+def _stream_tags(stream: Stream) -> dict[str, str]:
+    """The tags worth carrying: language, track name, timecode, whatever case the container spells them in."""
+    tags = {_TAG_SPELLINGS.get(k.lower(), k.lower()): v for k, v in stream.metadata.items()}
+    return {k: tags[k] for k in _STREAM_TAGS if k in tags}
 
 
 def _video_route(video: Stream, out: OutputContainer, source: Source, encoder: EncoderSettings,
