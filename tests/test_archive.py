@@ -134,6 +134,17 @@ def test_a_folder_with_nothing_to_colour_is_refused_and_leaves_nothing_behind(mo
     assert not (tmp_path / "film.mp4").exists()
 
 
+def test_camcorder_and_broadcast_films_in_a_folder_are_coloured_into_mkv(model_file, tmp_path):
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    make_clip(archive / "holiday.mts", frames=6, audio=())
+    make_clip(archive / "news.ts", frames=6, audio=())
+    result = run(archive, tmp_path / "coloured", model_file)
+    assert result.exit_code == 0, result.output
+    assert outputs(tmp_path / "coloured") == {"holiday.mkv", "news.mkv"}
+    assert len(probe(tmp_path / "coloured" / "holiday.mkv").times) == 6
+
+
 def test_a_master_scan_beside_its_access_copy_gives_two_outputs_named_after_each(model_file, tmp_path):
     archive = tmp_path / "archive"
     (archive / "roll1").mkdir(parents=True)
@@ -223,6 +234,8 @@ def test_outputs_no_earlier_run_wrote_are_kept_unless_overwrite_is_given(model_f
 
     refused = run(archive, tmp_path / "coloured", model_file)
     assert refused.exit_code == 1 and "use --overwrite" in refused.stderr
+    assert (read_image(tmp_path / "coloured" / "harbour.png") == landscape(3)).all()
+    assert run(archive, tmp_path / "coloured", model_file, "--force").exit_code == 1  # redoing is not replacing
     assert (read_image(tmp_path / "coloured" / "harbour.png") == landscape(3)).all()
     assert run(archive, tmp_path / "coloured", model_file, "--overwrite").exit_code == 0
     assert manifest(tmp_path / "coloured")["harbour.png"]["status"] == "done"

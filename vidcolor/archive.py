@@ -272,13 +272,13 @@ def _plan(found: list[PurePosixPath], src: Path, dst: Path, settings: Settings, 
         job = Job(str(rel), path, target, film, record)
         if len(owners[out]) > 1:
             job.error = f"{out} would also be written from " + ", ".join(str(o) for o in owners[out] if o != rel)
-        elif old is None and target.exists() and not (options.overwrite or options.force):
+        elif old is None and target.exists() and not options.overwrite:
             job.error = f"{target} already exists and no earlier run wrote it (use --overwrite to replace it)"
         elif old is not None and not options.force and _done_before(old, record, target):
             summary.skipped.add(old.frames, old.duration)
             continue
         elif old is not None and old.archive not in (None, record.archive) and target.exists() \
-                and not (options.overwrite or options.force):  # another archive's file of the same name
+                and not options.overwrite:  # another archive's file of the same name
             job.error = f"{target} was coloured from {old.archive} (use --overwrite to replace it)"
         if job.error:
             _report_failure(job, summary)

@@ -90,8 +90,8 @@ def _count_or_auto(minimum: int) -> Callable[[click.Context, click.Parameter, st
 @click.option("--include", multiple=True, metavar="GLOB",
               help="Folder: only files whose path inside it matches (repeatable, case ignored), e.g. 'reels/*.mp4'.")
 @click.option("--exclude", multiple=True, metavar="GLOB", help="Folder: leave out files that match (repeatable).")
-@click.option("--force", is_flag=True, help="Folder: colour every file again, even those done before, "
-              "replacing any output.")
+@click.option("--force", is_flag=True, help="Folder: colour every file again, even those done before "
+              "(files no run of this archive wrote still need --overwrite).")
 @click.option("--jobs", default="auto", show_default=True, callback=_count_or_auto(1), metavar="N|auto",
               help="Worker processes (auto: one per GPU, else one per 4 CPU cores).")
 @click.option("--ray", "ray_address", metavar="ADDRESS",
