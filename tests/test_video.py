@@ -6,7 +6,12 @@ these tests check the pipeline (timing, sound, luma, damage, refusals), not the 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -627,6 +632,21 @@ def test_a_failure_half_way_leaves_nothing_behind(clip, colorizer, tmp_path, err
     with pytest.raises(type(error)):
         colorize_video(src.path, tmp_path / "new.mp4", model=OnSecondBatch(colorizer, raising(error)), batch_size=4,
                        quiet=True)
+    assert files_in(tmp_path) == {"old.mp4"}
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP])  # a scheduler's kill; a closed terminal
+def test_a_run_stopped_from_outside_leaves_nothing_behind(clip, model_file, tmp_path, stop):
+    src = clip("old.mp4", width=160, height=120, frames=480)
+    cmd = [sys.executable, "-m", "vidcolor", "run", str(src.path), "-o", str(tmp_path / "new.mp4"),
+           "--model", str(model_file), "--quiet"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.monotonic() + 60
+    while not any(p.stat().st_size for p in tmp_path.glob(".new.partial-*")):  # frames are being written
+        assert time.monotonic() < deadline and proc.poll() is None, "the run ended before it could be stopped"
+        time.sleep(0.05)
+    proc.send_signal(stop)
+    assert proc.wait(timeout=60) == 128 + stop and f"stopped by {stop.name}" in proc.stderr.read()
     assert files_in(tmp_path) == {"old.mp4"}
 
 

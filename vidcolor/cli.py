@@ -11,6 +11,7 @@ import click
 
 from . import DEFAULT_MODEL
 from .errors import UserError
+from .stopping import Stopped, stop_cleanly_on_signals
 from .video_formats import (
     DEFAULT_WINDOW,
     DEVICES,
@@ -25,10 +26,12 @@ from .video_formats import (
 
 
 def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn UserError (and Ctrl-C) into one line on stderr and exit code 1, never a traceback; so too any
-    file-system error not met more precisely on the way (a name too long for the disk, say)."""
+    """Turn UserError into one line on stderr and exit code 1, never a traceback; so too any file-system
+    error not met more precisely on the way (a name too long for the disk, say). Ctrl-C, SIGTERM and SIGHUP
+    clean up, say so in a line, and exit 128 + the signal's number."""
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        stop_cleanly_on_signals()
         try:
             return fn(*args, **kwargs)
         except UserError as exc:
@@ -38,6 +41,9 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
             click.echo(f"vidcolor: {exc.filename}: {exc.strerror}" if exc.filename and exc.strerror
                        else f"vidcolor: {exc}", err=True)
             sys.exit(1)
+        except Stopped as exc:
+            click.echo(f"vidcolor: stopped by {exc}", err=True)
+            sys.exit(128 + exc.signal_number)
         except KeyboardInterrupt:
             click.echo("vidcolor: interrupted", err=True)
             sys.exit(130)

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from .errors import UserError
 from .inference import Colorizer
 from .media import film_seconds
+from .stopping import stop_cleanly_on_signals
 from .video import VideoOptions
 
 RAY_RETRIES = 3  # times Ray runs a task again after losing the worker or node doing it
@@ -127,6 +128,7 @@ def _serve(conn: Connection, settings: Settings, parent: int) -> None:
     if settings.threads:
         torch.set_num_threads(settings.threads)
         cv2.setNumThreads(settings.threads)
+    stop_cleanly_on_signals()  # the driver's terminate() must not leave this worker's half-written file
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     try:
         while (task := conn.recv()) is not None:
