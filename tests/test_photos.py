@@ -150,6 +150,17 @@ def test_a_sepia_print_is_black_and_white_to_us_and_is_coloured_without_a_warnin
     assert not (read_photo(tmp_path / "out.png") == read_photo(print_)).all()  # coloured, not kept
 
 
+def test_a_colour_photo_ruled_by_one_hue_is_still_colour_and_kept_with_skip_color(model_file, tmp_path):
+    from PIL import Image
+    from skimage import data  # a rocket at night: orange lamps on a dark blue-grey scene
+
+    night = tmp_path / "launch.jpg"
+    Image.fromarray(data.rocket()).resize((480, 320)).save(night, quality=95)
+    kept = run(night, "-o", tmp_path / "kept.jpg", "--model", model_file, "--skip-color")
+    assert kept.exit_code == 0 and "keeping its colours" in kept.stderr
+    assert (tmp_path / "kept.jpg").read_bytes() == night.read_bytes()
+
+
 @pytest.mark.parametrize("orientation", [3, 6])
 def test_transparency_is_turned_upright_with_the_picture(model_file, tmp_path, orientation):
     from PIL import Image, ImageOps

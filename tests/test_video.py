@@ -588,6 +588,22 @@ def test_a_colour_film_is_coloured_again_from_its_luma_with_a_warning(clip, colo
                                           strict=True)) >= 40
 
 
+@pytest.mark.parametrize("tint", [(1.0, 0.8, 0.55), (0.55, 0.7, 1.0)])  # amber day, blue night
+def test_a_tinted_silent_film_is_black_and_white_to_us(colour, tmp_path, tint):
+    src = tmp_path / "tinted.mp4"
+    with av.open(str(src), "w") as out:
+        video = out.add_stream("libx264", rate=24)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        for i in range(6):
+            grey = landscape(i, 48, 64).mean(axis=2, keepdims=True)
+            frame = av.VideoFrame.from_ndarray((grey * np.array(tint)).astype(np.uint8), format="rgb24")
+            frame.pts = i
+            out.mux(video.encode(frame))
+        out.mux(video.encode())
+    _, warnings = colour(src, tmp_path / "new.mp4")
+    assert not any("already in colour" in w for w in warnings)
+
+
 @pytest.mark.parametrize("name", ["kept.mov", "kept.webm"])  # .mov: copied as is; .webm: re-encoded
 def test_skip_color_leaves_a_colour_film_as_it_is(clip, colour, tmp_path, name):
     src = clip("colour.mp4", colour=True)

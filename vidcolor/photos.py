@@ -17,10 +17,11 @@ from .video_io import already_in_colour
 from .yuv import looks_colour
 
 
-def photo_chroma(rgb: np.ndarray) -> np.ndarray:
-    """(H, W, 2) Cr/Cb offsets from grey in 8-bit units, as `yuv.frame_chroma` gives a film's."""
+def photo_colour(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Luma and (H, W, 2) Cr/Cb offsets from grey in 8-bit units, as `yuv.frame_colour` gives a film's."""
     rgb8 = rgb[..., :3] if rgb.dtype == np.uint8 else (rgb[..., :3] >> 8).astype(np.uint8)
-    return cv2.cvtColor(np.ascontiguousarray(rgb8), cv2.COLOR_RGB2YCrCb)[..., 1:].astype(np.int16) - 128
+    ycc = cv2.cvtColor(np.ascontiguousarray(rgb8), cv2.COLOR_RGB2YCrCb)
+    return ycc[..., 0], ycc[..., 1:].astype(np.int16) - 128
 
 
 def check_photo_job(src: Path, dst: Path, overwrite: bool) -> None:
@@ -39,7 +40,7 @@ def colorize_photo(colorizer: Colorizer, src: Path, dst: Path, overwrite: bool =
     photo = read_photo(src)
     if (pages := page_count(src)) > 1:
         warn(f"{src.name} holds {pages} pages or frames; only the first is coloured")
-    colour = looks_colour(photo_chroma(photo))
+    colour = looks_colour(*photo_colour(photo))
     if colour:
         warn(already_in_colour("photo", skip_color))
     try:

@@ -30,7 +30,7 @@ from .yuv import (
     LIMITED_RANGE,
     Colorimetry,
     format_bits,
-    frame_chroma,
+    frame_colour,
     looks_colour,
     luma_bits,
     normalise,
@@ -260,7 +260,9 @@ def probe(path: Path) -> Source:
             raise UserError(f"{path}: no video frame could be decoded (the file is damaged or cut short)")
         first = frames[0]
         fmt = pixel_format(first.width, first.height)
-        colour = looks_colour(np.stack([frame_chroma(normalise(f, fmt, first.width, first.height)) for f in frames]))
+        lumas, chromas = zip(*(frame_colour(normalise(f, fmt, first.width, first.height)) for f in frames),
+                             strict=True)
+        colour = looks_colour(np.stack(lumas), np.stack(chromas))
         matrix = next((np.frombuffer(bytes(sd), np.int32).tolist() for sd in first.side_data
                        if sd.type.name == "DISPLAYMATRIX"), None)
         seconds = _seconds(container, stream)

@@ -101,23 +101,36 @@ def planes(frame: av.VideoFrame) -> list[np.ndarray]:
 
 
 COLOUR_LEVEL = 4.0  # mean distance of Cb/Cr from grey: colour is in the tens, black and white ~0-2
-COLOUR_HUES = 1.8  # chroma off the picture's main hue axis: colour photos 3-30, toned or tinted ones 0.1-1.5
+COLOUR_SPREAD = 5.0  # RMS of chroma not explained by brightness: colour photos 3-30 (median 11), toned 0-5
+COLOUR_OPPOSITE = 3.0  # chroma this far to the far side of grey, along the main hue axis: warm and cool at once
+_LUMA_BINS = 32
 
 
-def looks_colour(chroma: np.ndarray) -> bool:
-    """Whether (..., 2) Cb/Cr offsets from grey (8-bit units) are a colour picture's: far from grey, and in
-    more than one hue. A sepia or selenium print, a tinted silent film or yellowed paper has colour of a
-    single hue (its offsets lie along one line through grey), and is black and white to us."""
-    x = chroma.reshape(-1, 2).astype(np.float64)
-    level = float(np.abs(x).mean() * 2)
-    minor = float(np.sqrt(max(np.linalg.eigvalsh(x.T @ x / len(x))[0], 0.0)))  # spread across the main axis
-    return level > COLOUR_LEVEL and minor > COLOUR_HUES
+def looks_colour(luma: np.ndarray, chroma: np.ndarray) -> bool:
+    """Whether 8-bit luma (...) and its Cb/Cr offsets from grey (..., 2) are a colour picture's.
+
+    A sepia or selenium print, a tinted silent film or yellowed paper is black and white to us: its colour,
+    however strong, follows its density (one colour per brightness) and stays on one side of grey. A colour
+    picture has colours that brightness does not explain (a red coat and a green hedge alike in grey), or
+    warm and cool colours at once, even when one hue rules it (a sunset, a forest, a night street)."""
+    c = chroma.reshape(-1, 2).astype(np.float64)
+    if np.abs(c).mean() * 2 <= COLOUR_LEVEL:
+        return False
+    level = luma.reshape(-1).astype(np.int64) * _LUMA_BINS // 256
+    counts = np.maximum(np.bincount(level, minlength=_LUMA_BINS), 1)
+    by_level = np.stack([np.bincount(level, c[:, k], minlength=_LUMA_BINS) / counts for k in range(2)], axis=1)
+    spread = float(np.sqrt(((c - by_level[level]) ** 2).sum(axis=1).mean()))
+    along = c @ np.linalg.eigh(c.T @ c)[1][:, 1]  # on the main hue axis, through grey
+    along = along if np.median(along) >= 0 else -along
+    return spread > COLOUR_SPREAD or float(np.percentile(along, 5)) < -COLOUR_OPPOSITE
 
 
-def frame_chroma(frame: av.VideoFrame) -> np.ndarray:
-    """(H', W', 2) Cb/Cr offsets from neutral grey (128) of a normalised frame."""
-    u, v = planes(frame)[1:]
-    return np.stack([u.astype(np.int16) - 128, v.astype(np.int16) - 128], axis=-1)
+def frame_colour(frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray]:
+    """A normalised frame's luma at its chroma planes' size, and (H', W', 2) Cb/Cr offsets from grey (128)."""
+    y, u, v = planes(frame)
+    if y.shape != u.shape:
+        y = cv2.resize(y, (u.shape[1], u.shape[0]), interpolation=cv2.INTER_AREA)
+    return y, np.stack([u.astype(np.int16) - 128, v.astype(np.int16) - 128], axis=-1)
 
 
 @dataclass(frozen=True)
