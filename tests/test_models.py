@@ -14,7 +14,7 @@ from vidcolor.errors import UserError
 from vidcolor.inference import Colorizer, box_mean, pool, resolve_device
 from vidcolor.media import read_image, write_image
 from vidcolor.metrics import colourfulness
-from vidcolor.weights import shipped_models
+from vidcolor.weights import save_weights, shipped_models
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
@@ -73,6 +73,24 @@ def test_fusion_backbone_stays_frozen_while_training():
 def test_unknown_family_is_refused():
     with pytest.raises(ValueError, match="unknown model family"):
         build_model("transformer")
+
+
+@pytest.mark.parametrize(("meta", "complaint"), [
+    ({"family": ["unet"]}, "unknown model family"),
+    ({"family": "transformer"}, "unknown model family"),
+    ({"arch": {"wings": 3}}, "does not describe a unet model"),
+    ({"arch": {"width": 16}}, "weights do not fit a unet model"),
+    ({"working_size": "big"}, "no usable working size"),
+    ({"chroma_gain": -1}, "chroma gain"),
+])
+def test_a_model_file_with_wrong_metadata_is_refused_in_one_line(tmp_path, meta, complaint):
+    path = tmp_path / "odd.safetensors"
+    save_weights(path, build_model("unet", width=8), {"family": "unet", "arch": {"width": 8}, "working_size": 64}
+                 | meta)
+    write_image(tmp_path / "in.png", landscape(0))
+    result = CliRunner().invoke(main, ["run", str(tmp_path / "in.png"), "-o", str(tmp_path / "out.png"),
+                                       "--model", str(path)])
+    assert result.exit_code == 1 and complaint in result.output and len(result.output.splitlines()) == 1
 
 
 def test_patchgan_judges_patches():

@@ -6,7 +6,7 @@ import os
 import socket
 import subprocess
 import sys
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pytest
@@ -191,11 +191,13 @@ def test_training_on_a_folder_without_images_says_so(tmp_path):
                               str(tmp_path / "run")]), "no images")
 
 
-def test_training_names_the_unreadable_file(tmp_path):
-    photos = photo_folder(tmp_path / "photos", n=2)
+def test_training_skips_an_unreadable_file_and_names_it(tmp_path):
+    photos = photo_folder(tmp_path / "photos", n=4)
     (photos / "broken.jpg").write_bytes(b"\xff\xd8 this is not really a jpeg")
-    _one_clear_line(_run_cli(["train", "--model", "unet", "--data", str(photos), "--out",
-                              str(tmp_path / "run")]), "broken.jpg")
+    result = _run_cli(["train", "--model", "unet", "--width", "8", "--size", "32", "--batch-size", "2", "--steps",
+                       "1", "--data", str(photos), "--out", str(tmp_path / "run"), "--quiet"])
+    assert result.returncode == 0 and "skipped broken.jpg" in result.stderr, result.stderr
+    assert read_metadata(tmp_path / "run" / "last.safetensors")["images"] == 4
 
 
 def test_training_only_on_black_and_white_photos_is_refused(tmp_path):
@@ -212,6 +214,12 @@ def test_starting_from_weights_of_another_shape_is_refused(tmp_path):
     _one_clear_line(_run_cli(["train", "--model", "unet", "--width", "16", "--data", str(photos),
                               "--init", str(tmp_path / "narrow" / "last.safetensors"), "--out",
                               str(tmp_path / "run")]), "do not fit")
+
+
+def test_a_backbone_that_does_not_exist_is_refused_in_one_line(tmp_path):
+    photos = photo_folder(tmp_path / "photos", n=2)
+    _one_clear_line(_run_cli(["train", "--model", "fusion", "--backbones", "lite9", "--data", str(photos), "--out",
+                              str(tmp_path / "run")]), "backbones must be a comma list of lite0, lite1, lite2")
 
 
 def test_a_binned_head_is_refused_for_a_family_without_one(tmp_path):
@@ -259,3 +267,7 @@ def test_a_damaged_checkpoint_is_one_line_not_a_traceback(tmp_path):
     (tmp_path / "run" / "checkpoint.pt").write_bytes(b"PK\x03\x04 cut short")
     with pytest.raises(UserError, match="damaged, or not a vidcolor checkpoint"):
         train(TrainOptions(model="unet", data=[photos], out=tmp_path / "run", steps=2, resume=True, **TINY))
+    torch.save({"model": PurePosixPath("a pickled object")}, tmp_path / "run" / "checkpoint.pt")  # not ours
+    with pytest.raises(UserError) as refused:
+        train(TrainOptions(model="unet", data=[photos], out=tmp_path / "run", steps=2, resume=True, **TINY))
+    assert str(refused.value) == f"{tmp_path / 'run' / 'checkpoint.pt'}: damaged, or not a vidcolor checkpoint"

@@ -113,7 +113,7 @@ def load_model(name_or_path: str, device: torch.device | str = "cpu") -> tuple[n
     """Build the architecture named in the file's metadata and load its weights (eval mode)."""
     path = resolve_model_path(name_or_path)
     meta = read_metadata(path)
-    if meta.get("family") not in FAMILIES:
+    if not isinstance(meta.get("family"), str) or meta["family"] not in FAMILIES:
         raise UserError(f"{path}: unknown model family {meta.get('family')!r}")
     try:
         model = build_model(meta["family"], **meta.get("arch", {}))

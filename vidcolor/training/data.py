@@ -34,8 +34,9 @@ def _fit(rgb: np.ndarray, max_short: int) -> np.ndarray:
 def load_images(dirs: list[Path], frame_stride: int, max_short: int, quiet: bool = False) -> list[np.ndarray]:
     """Every colour image under `dirs`, and every `frame_stride`-th frame of every video.
 
-    Grey images are skipped (they would teach the model that "no colour" is an answer).
-    Raises UserError for a missing folder, an unreadable file or no usable image at all.
+    Grey images are skipped (they would teach the model that "no colour" is an answer), and so,
+    each named, are files that cannot be read: one broken file should not stop a night's training.
+    Raises UserError for a missing folder or no usable image at all.
     """
     images: list[np.ndarray] = []
     skipped = 0
@@ -46,12 +47,15 @@ def load_images(dirs: list[Path], frame_stride: int, max_short: int, quiet: bool
         if not files:
             raise UserError(f"{d}: no images or videos found")
         for path in files:
-            sources = video_frames(path, frame_stride) if is_video(path) else [read_image(path)]
-            for rgb in sources:
-                if mean_chroma(rgb) < GREY_CHROMA:
-                    skipped += 1
-                    continue
-                images.append(_fit(rgb, max_short))
+            try:
+                for rgb in video_frames(path, frame_stride) if is_video(path) else [read_image(path)]:
+                    if mean_chroma(rgb) < GREY_CHROMA:
+                        skipped += 1
+                    else:
+                        images.append(_fit(rgb, max_short))
+            except UserError as exc:  # a damaged film keeps the frames read before the damage; --quiet or not,
+                print(f"vidcolor: warning: skipped {path.name}: {str(exc).removeprefix(f'{path}: ')}",  # say so
+                      file=sys.stderr)
     if not images:
         raise UserError(f"no colour images in {', '.join(map(str, dirs))} ({skipped} grey ones skipped)")
     if skipped and not quiet:

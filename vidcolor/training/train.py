@@ -172,7 +172,10 @@ def train(opts: TrainOptions) -> dict[str, float]:
         :opts.max_val_images] if (opts.val and master) else []
 
     torch.manual_seed(opts.seed)
-    model = build_model(opts.model, **opts.arch()).to(device)
+    try:
+        model = build_model(opts.model, **opts.arch()).to(device)
+    except ValueError as exc:  # options the architecture refuses, as --backbones lite9
+        raise UserError(str(exc)) from None
     if opts.init:
         _load_init(model, opts.init, opts.ab_bins if opts.loss == "bins" else 0)
     weights = rebalance_weights(ab_histogram(images), opts.rebalance) if opts.rebalance is not None else None
@@ -197,8 +200,9 @@ def train(opts: TrainOptions) -> dict[str, float]:
     if opts.resume:
         try:  # weights_only: a checkpoint is never unpickled beyond tensors and plain values
             ckpt = torch.load(ckpt_path, map_location=device, weights_only=True)
-        except Exception as exc:  # noqa: BLE001 -- whatever a damaged file makes the reader raise
-            raise UserError(f"{ckpt_path}: damaged, or not a vidcolor checkpoint ({exc})") from None
+        except Exception:  # noqa: BLE001 -- whatever a damaged file makes the reader raise; its message
+            # advises unpickling the file, which must never be done, so it is not passed on
+            raise UserError(f"{ckpt_path}: damaged, or not a vidcolor checkpoint") from None
         if not isinstance(ckpt, dict):
             raise UserError(f"{ckpt_path}: damaged, or not a vidcolor checkpoint")
         _check_same_run(ckpt.get("options", {}), opts, ckpt_path)
@@ -210,8 +214,9 @@ def train(opts: TrainOptions) -> dict[str, float]:
                 disc.load_state_dict(ckpt["disc"])
                 opt_d.load_state_dict(ckpt["opt_disc"])
             step = int(ckpt["step"])
-        except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as exc:
-            raise UserError(f"{ckpt_path}: does not fit this run, or is damaged ({exc})") from None
+        except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as exc:  # torch's are many lines
+            raise UserError(f"{ckpt_path}: does not fit this run, or is damaged ({str(exc).splitlines()[0]})") \
+                from None
 
     if world > 1:
         model = nn.parallel.DistributedDataParallel(model)
