@@ -6,6 +6,7 @@ these tests check the pipeline (timing, sound, luma, damage, refusals), not the 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import signal
@@ -803,6 +804,22 @@ def test_names_made_apart_never_meet_another_film_or_a_case_twin():
     assert distinct_stems([Path("a/clip.mp4"), Path("b/clip.mp4"), Path("clip-1.mp4")]) == ["clip-2", "clip-3",
                                                                                            "clip-1"]
     assert distinct_stems([Path("Reel.mp4"), Path("reel.mkv"), Path("x.mp4")]) == ["Reel-1", "reel-2", "x"]
+
+
+def test_eval_scores_what_it_can_and_says_what_it_cannot(clip, model_file, tmp_path):
+    (tmp_path / "reels").mkdir()
+    clip("reels/strip.mp4", width=200, height=2, colour=True, audio=())  # too thin for optical flow
+    clip("reels/still.mp4", frames=1, colour=True, audio=())  # one frame: no flicker to measure
+    clip("reels/grey.mp4", audio=())  # black and white: no truth to score colours against
+    (tmp_path / "reels" / "broken.mp4").write_bytes(b"not a film")
+    result = CliRunner().invoke(main, ["eval", str(tmp_path / "reels"), "--model", str(model_file), "-o",
+                                       str(tmp_path / "report")])
+    assert result.exit_code == 1 and "1 of 4 could not be scored" in result.stderr
+    assert "not scored: " in result.stderr and "grey.mp4 is black and white" in result.stderr
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert {Path(item).name for item in report} == {"strip.mp4", "still.mp4", "grey.mp4"}
+    assert "warp_error" not in report[str(tmp_path / "reels" / "strip.mp4")]
+    assert "cdc" not in report[str(tmp_path / "reels" / "still.mp4")]
 
 
 def test_an_eval_report_names_each_photo_apart_and_is_replaced_only_when_asked(model_file, tmp_path):

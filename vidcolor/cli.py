@@ -292,9 +292,12 @@ def evaluate_cmd(inputs: tuple[Path, ...], model: str, temporal: str, window: in
 
     if report_dir is not None and (report_dir / REPORT_NAME).exists() and not overwrite:
         raise UserError(f"{report_dir}: holds a report already (use --overwrite to replace it)")
-    results = evaluate(Colorizer.load(model, device), list(inputs), not no_reference, temporal, max_frames,
-                       report_dir, window)
-    click.echo(format_table(results))
+    results, failed = evaluate(Colorizer.load(model, device), list(inputs), not no_reference, temporal, max_frames,
+                               report_dir, window)
+    if results:
+        click.echo(format_table(results))
+    if failed:
+        raise UserError(f"{failed} of {failed + len(results)} could not be scored")
 
 
 from .serve import serve_command  # last: serve imports nothing from here at import time

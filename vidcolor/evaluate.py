@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import islice
@@ -26,6 +27,7 @@ from .inference import Colorizer, FilmChroma, l_ab_to_image
 from .media import distinct_stems, find_media, is_image, is_video, read_image, video_frames
 from .metrics import CdcMeter, WarpErrorMeter, colourfulness, psnr, ssim
 from .temporal import make_smoother
+from .video import default_warn
 from .training.report import sample_grid
 from .video_formats import DEFAULT_WINDOW
 
@@ -37,6 +39,9 @@ def desaturate(rgb: np.ndarray) -> np.ndarray:
     """Keep only the luma (Lab L with a = b = 0): what a black-and-white print of it would show."""
     L = rgb_to_l(from_int_images(rgb))
     return l_ab_to_image(L, torch.zeros_like(L).expand(-1, 2, -1, -1))
+
+
+GREY_TRUTH = 2.0  # mean colourfulness of a truth below which it is black and white (colour film: 10-60)
 
 
 @dataclass
@@ -71,7 +76,7 @@ class Meters:
             row.update(cdc=self.cdc_out.value(), warp_error=self.warp_out.value())
             if self.reference:
                 row.update(truth_cdc=self.cdc_truth.value(), truth_warp_error=self.warp_truth.value())
-        return row | {"frames": self.n}
+        return {k: v for k, v in row.items() if not math.isnan(v)} | {"frames": self.n}  # NaN: not measurable
 
 
 def _batches(frames: Iterator[np.ndarray], size: int) -> Iterator[np.ndarray]:
@@ -134,8 +139,9 @@ def evaluate_item(colorizer: Colorizer, path: Path, reference: bool, temporal: s
 
 def evaluate(colorizer: Colorizer, inputs: list[Path], reference: bool = True, temporal: str = "flow",
              max_frames: int | None = None, report_dir: Path | None = None,
-             window: int = DEFAULT_WINDOW) -> dict[str, dict[str, float]]:
-    """Score every photo and video in `inputs` (files or folders); optionally write a report folder."""
+             window: int = DEFAULT_WINDOW) -> tuple[dict[str, dict[str, float]], int]:
+    """Score every photo and video in `inputs` (files or folders); optionally write a report folder.
+    Returns the scores and how many files could not be scored (each named in a warning)."""
     items: list[Path] = []
     for p in inputs:
         if p.is_dir():
@@ -149,9 +155,17 @@ def evaluate(colorizer: Colorizer, inputs: list[Path], reference: bool = True, t
     if report_dir is not None:
         report_dir.mkdir(parents=True, exist_ok=True)
     names = distinct_stems(items)
-    results = {str(p): evaluate_item(colorizer, p, reference, temporal, max_frames, report_dir, window, name)
-               for p, name in tqdm(list(zip(items, names, strict=True)), desc="eval", unit="item",
-                                   disable=len(items) == 1)}
+    results, failed = {}, 0
+    for p, name in tqdm(list(zip(items, names, strict=True)), desc="eval", unit="item", disable=len(items) == 1):
+        try:  # one damaged file does not cost the report on the others
+            results[str(p)] = evaluate_item(colorizer, p, reference, temporal, max_frames, report_dir, window, name)
+        except UserError as exc:
+            default_warn(f"not scored: {exc}")
+            failed += 1
+            continue
+        if reference and results[str(p)].get("truth_colourfulness", GREY_TRUTH) < GREY_TRUTH:
+            default_warn(f"{p.name} is black and white, so its scores compare the colours with grey "
+                         "(black-and-white film is scored with --no-reference)")
     if report_dir is not None:
         with written_atomically(report_dir / REPORT_NAME) as tmp:
             tmp.write_text(json.dumps(results, indent=2))
@@ -161,7 +175,7 @@ def evaluate(colorizer: Colorizer, inputs: list[Path], reference: bool = True, t
             writer.writeheader()
             for item, row in results.items():
                 writer.writerow({"item": item, **row})
-    return results
+    return results, failed
 
 
 def format_table(results: dict[str, dict[str, float]]) -> str:

@@ -1,8 +1,12 @@
 """Image quality metrics used by training validation and the benchmarks."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from skimage.metrics import structural_similarity
+
+from .temporal import dis_fits
 
 
 def psnr(pred: np.ndarray, truth: np.ndarray) -> float:
@@ -12,8 +16,13 @@ def psnr(pred: np.ndarray, truth: np.ndarray) -> float:
 
 
 def ssim(pred: np.ndarray, truth: np.ndarray) -> float:
-    """Mean SSIM over RGB channels of two uint8 images."""
-    return float(structural_similarity(pred, truth, channel_axis=-1, data_range=255))
+    """Mean SSIM over RGB channels of two uint8 images; a smaller window for pictures under 7 pixels a side,
+    and NaN (not measured) under 3."""
+    side = min(pred.shape[:2])
+    if side < 3:
+        return math.nan
+    return float(structural_similarity(pred, truth, channel_axis=-1, data_range=255,
+                                       win_size=min(7, side if side % 2 else side - 1)))
 
 
 def colourfulness(rgb: np.ndarray) -> float:
@@ -64,7 +73,7 @@ class CdcMeter:
     def value(self) -> float:
         per_channel = [np.mean([self.sums[d, c] / self.counts[d] for d in self.gaps if self.counts[d]])
                        for c in range(3) if any(self.counts.values())]
-        return float(np.mean(per_channel)) if per_channel else 0.0
+        return float(np.mean(per_channel)) if per_channel else math.nan  # one frame: nothing to compare
 
 
 def cdc(frames: list[np.ndarray], gaps: tuple[int, ...] = (1, 2, 4)) -> float:
@@ -121,7 +130,7 @@ class WarpErrorMeter:
         import cv2
 
         grey = cv2.cvtColor(source, cv2.COLOR_RGB2GRAY) if source.ndim == 3 else source
-        if self.previous is not None:
+        if self.previous is not None and dis_fits(*grey.shape):  # else no flow: not measured
             prev_out, prev_grey = self.previous
             fw, bw = optical_flow(prev_grey, grey), optical_flow(grey, prev_grey)
             mask = reliable_flow_mask(fw, bw)
@@ -132,7 +141,7 @@ class WarpErrorMeter:
         self.previous = (output, grey)
 
     def value(self) -> float:
-        return float(np.mean(self.errors)) if self.errors else 0.0
+        return float(np.mean(self.errors)) if self.errors else math.nan
 
 
 def warping_error(outputs: list[np.ndarray], inputs: list[np.ndarray]) -> float:
