@@ -27,8 +27,8 @@ from .inference import Colorizer, FilmChroma, l_ab_to_image
 from .media import distinct_stems, find_media, is_image, is_video, read_image, video_frames
 from .metrics import CdcMeter, WarpErrorMeter, colourfulness, psnr, ssim
 from .temporal import make_smoother
-from .video import default_warn
 from .training.report import sample_grid
+from .video import default_warn
 from .video_formats import DEFAULT_WINDOW
 
 STRIP_FRAMES = 6
