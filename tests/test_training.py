@@ -96,7 +96,7 @@ def test_gan_training_runs_its_adversarial_phase_after_l1_warmup(tmp_path):
     assert "disc" in state and int(state["step"]) == 6
 
 
-def test_resume_continues_exactly_where_training_stopped(tmp_path, monkeypatch):
+def test_resume_continues_exactly_where_training_stopped(tmp_path, monkeypatch, capsys):
     photos = photo_folder(tmp_path / "photos", n=6)
     opts = dict(model="unet", data=[photos], steps=6, checkpoint_every=3, **TINY)
     train(TrainOptions(out=tmp_path / "straight", **opts))
@@ -114,7 +114,9 @@ def test_resume_continues_exactly_where_training_stopped(tmp_path, monkeypatch):
         train(TrainOptions(out=tmp_path / "stopped", **opts))
     monkeypatch.setattr(train_module, "make_batch", real_make_batch)
     assert int(torch.load(tmp_path / "stopped" / "checkpoint.pt", weights_only=True)["step"]) == 3
+    capsys.readouterr()
     train(TrainOptions(out=tmp_path / "stopped", resume=True, **opts))
+    assert "resumed with" not in capsys.readouterr().err  # the same options: nothing to say
 
     straight = load_file(str(tmp_path / "straight" / "last.safetensors"))
     resumed = load_file(str(tmp_path / "stopped" / "last.safetensors"))
@@ -236,6 +238,15 @@ def test_impossible_numbers_are_usage_errors(tmp_path, option):
                                        str(tmp_path / "run"), *option])
     assert result.exit_code == 2 and option[0] in result.output and "Traceback" not in result.output
     assert not (tmp_path / "run").exists()
+
+
+def test_a_run_resumed_with_other_options_says_which(tmp_path, capsys):
+    photos = photo_folder(tmp_path / "photos", n=4)
+    train(TrainOptions(model="unet", data=[photos], val=photos, out=tmp_path / "run", steps=1, **TINY))
+    capsys.readouterr()
+    train(TrainOptions(model="unet", data=[photos], out=tmp_path / "run", steps=2, resume=True, **TINY))
+    said = capsys.readouterr().err
+    assert "resumed with --val None (the run was started with" in said and "--steps 2" in said
 
 
 def test_a_folder_holding_a_run_is_not_trained_over_without_resume(tmp_path):

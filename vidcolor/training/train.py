@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -148,6 +149,20 @@ def _check_same_run(saved: dict[str, str], opts: TrainOptions, path: Path) -> No
             raise UserError(f"{path}: this run was started with {flag} {saved[key]}; resume it with the same")
 
 
+_CHANGES_TO_NOTE = ("data", "val", "steps", "epochs", "size", "batch_size", "lr", "rebalance", "frame_stride",
+                    "val_every", "backbone_lr_scale", "gan_warmup", "lambda_l1")
+
+
+def _changed_on_resume(saved: dict[str, str], opts: TrainOptions) -> list[str]:
+    """Options a resumed run takes differently from the run it continues: allowed (more steps, another
+    learning rate), but never silently, as a forgotten --val or --size would be."""
+    changes = []
+    for key in _CHANGES_TO_NOTE:
+        if key in saved and saved[key] != str(getattr(opts, key)):
+            changes.append(f"--{key.replace('_', '-')} {getattr(opts, key)} (the run was started with {saved[key]})")
+    return changes
+
+
 def train(opts: TrainOptions) -> dict[str, float]:
     """Train a colourizer into `opts.out`; returns the last validation metrics (rank 0)."""
     if opts.model not in FAMILIES:
@@ -206,6 +221,9 @@ def train(opts: TrainOptions) -> dict[str, float]:
         if not isinstance(ckpt, dict):
             raise UserError(f"{ckpt_path}: damaged, or not a vidcolor checkpoint")
         _check_same_run(ckpt.get("options", {}), opts, ckpt_path)
+        if master:
+            for change in _changed_on_resume(ckpt.get("options", {}), opts):
+                print(f"vidcolor: warning: resumed with {change}", file=sys.stderr)
         try:
             model.load_state_dict(ckpt["model"], strict=False)
             opt.load_state_dict(ckpt["optimizer"])
