@@ -773,7 +773,8 @@ def test_a_bad_request_is_refused_with_one_clear_line_and_nothing_written(clip, 
 def test_a_malformed_option_is_a_usage_error(clip, tmp_path, option):
     src = clip("old.mp4")
     result = cli(src.path, "-o", tmp_path / "out.mp4", *option)
-    assert result.exit_code == 2
+    assert result.exit_code == 2 and option[0] in result.stderr
+    assert len(result.stderr.splitlines()) == 1 and "(see vidcolor run --help)" in result.stderr  # one line
     assert not (tmp_path / "out.mp4").exists()
 
 

@@ -50,7 +50,32 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-@click.group()
+class _OneLineErrors(click.Group):
+    """Usage mistakes (a missing -o, a number out of range) in one line on stderr, as every other mistake
+    is, instead of click's usage block; exit code 2 as click gives them."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as exc:  # plain `vidcolor`: the help is what was wanted
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.UsageError as exc:
+            command = " ".join(["vidcolor", *(exc.ctx.command_path.split()[1:] if exc.ctx else [])])
+            click.echo(f"vidcolor: {exc.format_message()} (see {command} --help)", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            click.echo(f"vidcolor: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("vidcolor: interrupted", err=True)
+            sys.exit(130)
+        if isinstance(code, int) and code:  # click's own exits (ctx.exit(n))
+            sys.exit(code)
+        return code
+
+
+@click.group(cls=_OneLineErrors)
 @click.version_option(package_name="vidcolor")
 def main() -> None:
     """Colour black-and-white film and photos."""
