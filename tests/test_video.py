@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -506,6 +507,29 @@ def test_sound_tracks_keep_their_names(colour, tmp_path):
         with av.open(str(tmp_path / name)) as film:
             tags = film.streams.audio[0].metadata
         assert tags["language"] == "fra" and tags.get("name", tags.get("title")) == "Commentary"
+
+
+def test_chapters_are_kept_and_the_film_beside_a_small_proxy_is_the_one_coloured(colour, tmp_path):
+    src = tmp_path / "wedding.mkv"
+    with av.open(str(src), "w") as out:
+        proxy, film = (out.add_stream("libx264", rate=25) for _ in range(2))
+        for stream, (w, h) in ((proxy, (32, 24)), (film, (128, 96))):
+            stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        for i in range(6):
+            for stream in (proxy, film):
+                frame = av.VideoFrame.from_ndarray(np.full((stream.height, stream.width, 3), 40 * i, np.uint8),
+                                                   format="rgb24")
+                frame.pts = i
+                out.mux(stream.encode(frame))
+        out.mux(proxy.encode())
+        out.mux(film.encode())
+        out.set_chapters([{"id": n, "start": 120 * n, "end": 120 * (n + 1), "time_base": Fraction(1, 1000),
+                           "metadata": {"title": title}} for n, title in enumerate(["Church", "Dance"])])
+    _, warnings = colour(src, tmp_path / "new.mp4")
+    assert any("video stream #0" in w for w in warnings)  # the proxy is the one left out
+    with av.open(str(tmp_path / "new.mp4")) as kept:
+        assert (kept.streams.video[0].width, kept.streams.video[0].height) == (128, 96)
+        assert [c["metadata"]["title"] for c in kept.chapters()] == ["Church", "Dance"]
 
 
 def test_a_silent_film_comes_out_silent(clip, colour, tmp_path):

@@ -110,11 +110,13 @@ def open_input(path: Path) -> InputContainer:
 
 
 def film_stream(container: InputContainer, path: Path) -> av.video.stream.VideoStream:
-    """The stream to colour: the first video stream that is not cover art."""
-    for stream in container.streams.video:
-        if not stream.disposition & Disposition.attached_pic:
-            return stream
-    raise UserError(f"{path}: has no video stream")
+    """The stream to colour: of the video streams that are not cover art, the one marked default, else the
+    biggest picture (a proxy or thumbnail track beside the film is smaller), else the first, as FFmpeg picks."""
+    films = [s for s in container.streams.video if not s.disposition & Disposition.attached_pic]
+    if not films:
+        raise UserError(f"{path}: has no video stream")
+    return max(films, key=lambda s: (len(films) > 1 and bool(s.disposition & Disposition.default),
+                                     s.codec_context.width * s.codec_context.height, -s.index))
 
 
 class SourceReader:
@@ -385,6 +387,9 @@ def plan_routes(inp: InputContainer, out: OutputContainer, source: Source, suffi
                        + ("" if written == 10 else f" ({encoder.codec} here writes 8; libx264, libx265 and ffv1 "
                                                    "write 10)"))
     out.metadata.update({k: v for k, v in inp.metadata.items() if k.lower() not in _MUXER_TAGS})
+    chapters = inp.chapters()
+    if chapters:
+        out.set_chapters(chapters)
     carried = [s for s in inp.streams if s is not video and s.type in ("audio", "subtitle")]
     firsts = _first_packets(source.path, carried) if carried else {}
     for stream in inp.streams:
@@ -394,6 +399,8 @@ def plan_routes(inp: InputContainer, out: OutputContainer, source: Source, suffi
             route = _carried_route(stream, out, suffix, incidents, firsts.get(stream.index))
             if route:
                 routes.append(route)
+        elif chapters and stream.type == "data" and stream.codec_context is None:  # an MP4's chapter track:
+            continue  # the muxer writes it anew from the chapters
         elif stream.type == "data" and "timecode" in stream.metadata:  # a .mov timecode track: the muxer
             routes[0].target.metadata["timecode"] = stream.metadata["timecode"]  # makes it anew from the tag
         else:
