@@ -284,7 +284,7 @@ def frames(videos: tuple[Path, ...], dst: Path, every: int, overwrite: bool) -> 
     videos = tuple({video.resolve(): video for video in videos}.values())  # each film once, however named
     for video in videos:
         if not video.is_file():
-            raise UserError(f"{video}: no such file")
+            raise UserError(f"{video}: " + ("not a film file" if video.exists() else "no such file"))
     dst.mkdir(parents=True, exist_ok=True)
     total = 0
     for video, stem in zip(videos, distinct_stems(videos), strict=True):
@@ -294,7 +294,7 @@ def frames(videos: tuple[Path, ...], dst: Path, every: int, overwrite: bool) -> 
             with written_atomically(target, replace=overwrite) as tmp:
                 write_image(tmp, rgb)
             total += 1
-    click.echo(f"{total} frames written to {dst}", err=True)
+    click.echo(f"{total} frame{'s' * (total != 1)} written to {dst}", err=True)
 
 
 @main.command("eval")

@@ -149,7 +149,7 @@ def evaluate(colorizer: Colorizer, inputs: list[Path], reference: bool = True, t
         elif p.is_file() and (is_image(p) or is_video(p)):
             items.append(p)
         else:
-            raise UserError(f"{p}: not a photo, video or folder")
+            raise UserError(f"{p}: " + ("not a photo, video or folder" if p.exists() else "no such file or folder"))
     if not items:
         raise UserError("nothing to evaluate: no photos or videos found")
     if report_dir is not None:

@@ -42,7 +42,7 @@ def load_images(dirs: list[Path], frame_stride: int, max_short: int, quiet: bool
     skipped = 0
     for d in dirs:
         if not d.is_dir():
-            raise UserError(f"{d}: no such folder")
+            raise UserError(f"{d}: " + ("not a folder" if d.exists() else "no such folder"))
         files = find_media(d)
         if not files:
             raise UserError(f"{d}: no images or videos found")
@@ -59,7 +59,7 @@ def load_images(dirs: list[Path], frame_stride: int, max_short: int, quiet: bool
     if not images:
         raise UserError(f"no colour images in {', '.join(map(str, dirs))} ({skipped} grey ones skipped)")
     if skipped and not quiet:
-        print(f"skipped {skipped} black-and-white images", file=sys.stderr)
+        print(f"skipped {skipped} black-and-white image{'s' * (skipped != 1)}", file=sys.stderr)
     return images
 
 
