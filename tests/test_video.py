@@ -31,7 +31,7 @@ from vidcolor.archs import build_model
 from vidcolor.cli import main
 from vidcolor.errors import UserError
 from vidcolor.inference import Colorizer
-from vidcolor.media import write_image
+from vidcolor.media import read_image, write_image
 from vidcolor.temporal import NoSmoothing, make_smoother
 from vidcolor.video import VideoOptions, model_workers
 from vidcolor.video_formats import TEMPORAL_MODES
@@ -821,6 +821,16 @@ def test_frames_of_two_films_with_one_name_are_all_kept_and_never_written_over(c
         "reel-1_000000.png", "reel-1_000004.png", "reel-2_000000.png", "reel-2_000004.png"]
     again = CliRunner().invoke(main, ["frames", *map(str, films), "-o", str(tmp_path / "set"), "--every", "4"])
     assert again.exit_code == 1 and "already exists (use --overwrite" in again.output
+
+
+def test_frames_of_a_phone_film_come_out_upright(clip, tmp_path):
+    film = clip("phone.mp4", frames=2, colour=True, rotation=90, audio=())  # stored sideways, turned when shown
+    result = CliRunner().invoke(main, ["frames", str(film.path), "-o", str(tmp_path / "set")])
+    assert result.exit_code == 0, result.output
+    with av.open(str(film.path)) as container:
+        stored = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    assert stored.shape == (48, 64, 3)
+    assert (read_image(tmp_path / "set" / "phone_000000.png") == np.rot90(stored)).all()  # 90° counter-clockwise
 
 
 def test_names_made_apart_never_meet_another_film_or_a_case_twin():

@@ -294,13 +294,16 @@ def film_seconds(path: Path) -> float:
 
 
 def video_frames(path: Path, every: int = 1) -> Iterator[np.ndarray]:
-    """Every `every`-th decoded frame of the first video stream as RGB uint8."""
+    """Every `every`-th decoded frame of the first video stream as RGB uint8, upright as a player shows it
+    (a phone's film is stored sideways with a rotation tag, which FFmpeg gives counter-clockwise)."""
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
                 raise UserError(f"{path}: has no video stream")
             for i, frame in enumerate(container.decode(video=0)):
                 if i % every == 0:
-                    yield frame.to_ndarray(format="rgb24")
+                    turns = round(frame.rotation / 90) % 4
+                    rgb = frame.to_ndarray(format="rgb24")
+                    yield np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
     except av.error.FFmpegError as exc:
         raise UserError(f"{path}: cannot decode video ({exc.strerror or exc})") from None
