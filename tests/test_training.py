@@ -202,6 +202,13 @@ def test_training_skips_an_unreadable_file_and_names_it(tmp_path):
     assert read_metadata(tmp_path / "run" / "last.safetensors")["images"] == 4
 
 
+def test_a_folder_named_twice_is_read_once(tmp_path):
+    from vidcolor.training.data import load_images
+
+    photos = photo_folder(tmp_path / "photos", n=3)
+    assert len(load_images([photos, Path(f"{photos}/"), photos / "."], 10, 256)) == 3
+
+
 def test_training_only_on_black_and_white_photos_is_refused(tmp_path):
     photos = tmp_path / "bw"
     photos.mkdir()

@@ -40,7 +40,7 @@ def load_images(dirs: list[Path], frame_stride: int, max_short: int, quiet: bool
     """
     images: list[np.ndarray] = []
     skipped = 0
-    for d in dirs:
+    for d in {d.resolve(): d for d in dirs}.values():  # `--data x --data x/` reads x once
         if not d.is_dir():
             raise UserError(f"{d}: " + ("not a folder" if d.exists() else "no such folder"))
         files = find_media(d)
