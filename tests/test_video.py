@@ -61,6 +61,25 @@ def cli(*args: object) -> Any:
     return CliRunner().invoke(main, ["run", *map(str, args)])
 
 
+def write_film(path: Path, *, codec: str = "libx264", size: tuple[int, int] = (64, 48), frames: int = 5,
+               container_format: str | None = None, options: dict[str, str] | None = None,
+               tags: dict[str, str] | None = None,
+               picture: Callable[[int], np.ndarray] | None = None) -> None:
+    """A silent film written by hand, for what make_clip does not set: encoder options, stream tags, a raw
+    container. Frame i is `picture(i)` (RGB), else a flat grey getting lighter."""
+    width, height = size
+    with av.open(str(path), "w", format=container_format) as out:
+        video = out.add_stream(codec, rate=25, options=options or {})
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        video.metadata.update(tags or {})
+        for i in range(frames):
+            rgb = picture(i) if picture else np.full((height, width, 3), 40 * i, np.uint8)
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts = i
+            out.mux(video.encode(frame))
+        out.mux(video.encode())
+
+
 def assert_same_timing(src: Clip, dst: Path, shift: float = 0.0) -> None:
     """Every frame of `dst` at the time it had in `src` (moved by `shift` seconds)."""
     times = probe(dst).times
@@ -419,15 +438,8 @@ def test_a_full_range_colour_film_kept_with_skip_color_keeps_its_levels(clip, co
 
 
 def test_an_interlaced_film_stays_interlaced_with_its_field_order(clip, colour, tmp_path):
-    src = tmp_path / "broadcast.mp4"
-    with av.open(str(src), "w") as out:  # top field first, like most HD broadcast and DV-to-H.264 transfers
-        video = out.add_stream("libx264", rate=25, options={"flags": "+ildct+ilme", "x264-params": "tff=1"})
-        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
-        for i in range(6):
-            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 30 * i, np.uint8), format="rgb24")
-            frame.pts = i
-            out.mux(video.encode(frame))
-        out.mux(video.encode())
+    src = tmp_path / "broadcast.mp4"  # top field first, like most HD broadcast and DV-to-H.264 transfers
+    write_film(src, frames=6, options={"flags": "+ildct+ilme", "x264-params": "tff=1"})
     colour(src, tmp_path / "new.mp4")
     with av.open(str(tmp_path / "new.mp4")) as film:
         assert film.streams.video[0].codec_context.field_order == 2  # AV_FIELD_TT
@@ -439,15 +451,8 @@ def test_an_interlaced_film_stays_interlaced_with_its_field_order(clip, colour, 
 
 
 def test_a_dv_tape_capture_keeps_its_frame_rate_and_its_bottom_field_first_interlacing(colour, tmp_path):
-    src = tmp_path / "tape.dv"
-    with av.open(str(src), "w", format="dv") as out:  # FFmpeg reads a raw DV file as 60000 fps, fields unstated
-        video = out.add_stream("dvvideo", rate=25)
-        video.width, video.height, video.pix_fmt = 720, 576, "yuv420p"
-        for i in range(5):
-            frame = av.VideoFrame.from_ndarray(np.full((576, 720, 3), 40 * i, np.uint8), format="rgb24")
-            frame.pts = i
-            out.mux(video.encode(frame))
-        out.mux(video.encode())
+    src = tmp_path / "tape.dv"  # FFmpeg reads a raw DV file as 60000 fps, its fields unstated
+    write_film(src, codec="dvvideo", size=(720, 576), container_format="dv")
     colour(src, tmp_path / "tape.mp4")
     with av.open(str(tmp_path / "tape.mp4")) as film:
         assert film.streams.video[0].average_rate == 25
@@ -465,15 +470,7 @@ def test_hevc_in_mp4_is_tagged_for_apple_players(clip, colour, tmp_path):
 
 def test_a_film_keeps_its_timecode(colour, tmp_path):
     src = tmp_path / "reel.mov"
-    with av.open(str(src), "w") as out:
-        video = out.add_stream("libx264", rate=25)
-        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
-        video.metadata["timecode"] = "01:00:00:00"  # the .mov muxer adds a timecode track from it
-        for i in range(5):
-            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 40 * i, np.uint8), format="rgb24")
-            frame.pts = i
-            out.mux(video.encode(frame))
-        out.mux(video.encode())
+    write_film(src, tags={"timecode": "01:00:00:00"})  # the .mov muxer adds a timecode track from it
     for name in ("new.mov", "new.mkv"):
         _, warnings = colour(src, tmp_path / name)
         assert warnings == []
@@ -616,15 +613,8 @@ def test_a_colour_film_is_coloured_again_from_its_luma_with_a_warning(clip, colo
 @pytest.mark.parametrize("tint", [(1.0, 0.8, 0.55), (0.55, 0.7, 1.0)])  # amber day, blue night
 def test_a_tinted_silent_film_is_black_and_white_to_us(colour, tmp_path, tint):
     src = tmp_path / "tinted.mp4"
-    with av.open(str(src), "w") as out:
-        video = out.add_stream("libx264", rate=24)
-        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
-        for i in range(6):
-            grey = landscape(i, 48, 64).mean(axis=2, keepdims=True)
-            frame = av.VideoFrame.from_ndarray((grey * np.array(tint)).astype(np.uint8), format="rgb24")
-            frame.pts = i
-            out.mux(video.encode(frame))
-        out.mux(video.encode())
+    write_film(src, frames=6,
+               picture=lambda i: (landscape(i, 48, 64).mean(axis=2, keepdims=True) * np.array(tint)).astype(np.uint8))
     _, warnings = colour(src, tmp_path / "new.mp4")
     assert not any("already in colour" in w for w in warnings)
 
