@@ -229,6 +229,8 @@ def test_a_backbone_that_does_not_exist_is_refused_in_one_line(tmp_path):
     photos = photo_folder(tmp_path / "photos", n=2)
     _one_clear_line(_run_cli(["train", "--model", "fusion", "--backbones", "lite9", "--data", str(photos), "--out",
                               str(tmp_path / "run")]), "backbones must be a comma list of lite0, lite1, lite2")
+    _one_clear_line(_run_cli(["train", "--model", "fusion", "--tune-backbone", "9", "--data", str(photos), "--out",
+                              str(tmp_path / "run")]), "--tune-backbone goes up to 5, every stage of lite0")
 
 
 def test_a_binned_head_is_refused_for_a_family_without_one(tmp_path):

@@ -66,6 +66,8 @@ class Backbone(nn.Module):
         self.net.requires_grad_(False)
         if tune > 0:
             strides = torch.tensor([b._depthwise_conv.stride[0] == 2 for b in self.net._blocks]).cumsum(0)
+            if tune > int(strides[-1]) + 1:
+                raise ValueError(f"--tune-backbone goes up to {int(strides[-1]) + 1}, every stage of {name}")
             for block, level in zip(self.net._blocks, strides.tolist()):
                 block.requires_grad_(level > int(strides[-1]) - tune)
             self.net._conv_head.requires_grad_(True)
