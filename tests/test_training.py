@@ -233,6 +233,12 @@ def test_a_backbone_that_does_not_exist_is_refused_in_one_line(tmp_path):
                               str(tmp_path / "run")]), "--tune-backbone goes up to 5, every stage of lite0")
 
 
+def test_options_of_the_binned_head_are_refused_for_another_loss(tmp_path):
+    photos = photo_folder(tmp_path / "photos", n=2)
+    _one_clear_line(_run_cli(["train", "--model", "fusion", "--temperature", "0.5", "--data", str(photos), "--out",
+                              str(tmp_path / "run")]), "apply only to --loss bins")
+
+
 def test_a_binned_head_is_refused_for_a_family_without_one(tmp_path):
     photos = photo_folder(tmp_path / "photos", n=2)
     _one_clear_line(_run_cli(["train", "--model", "unet", "--loss", "bins", "--data", str(photos), "--out",

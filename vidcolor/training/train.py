@@ -169,6 +169,8 @@ def train(opts: TrainOptions) -> dict[str, float]:
         raise UserError(f"unknown model family {opts.model!r} (choose {', '.join(FAMILIES)})")
     if opts.loss == "bins" and opts.model != "fusion":
         raise UserError("--loss bins needs --model fusion (its binned chroma head)")
+    if opts.loss != "bins" and (opts.ab_bins, opts.temperature) != (TrainOptions.ab_bins, TrainOptions.temperature):
+        raise UserError("--ab-bins and --temperature apply only to --loss bins")
     if opts.loss == "bins" and (opts.ab_bins < 2 or not valid_temperature(opts.temperature)):
         raise UserError("--loss bins needs --ab-bins of at least 2 and a positive --temperature")
     rank, world, device = _setup_distributed(opts.device)
