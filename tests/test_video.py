@@ -813,6 +813,13 @@ def test_frames_of_two_films_with_one_name_are_all_kept_and_never_written_over(c
     assert again.exit_code == 1 and "already exists (use --overwrite" in again.output
 
 
+def test_frames_refuses_a_photo_rather_than_call_it_a_film(tmp_path):
+    write_image(tmp_path / "portrait.jpg", landscape(0))
+    result = CliRunner().invoke(main, ["frames", str(tmp_path / "portrait.jpg"), "-o", str(tmp_path / "set")])
+    assert result.exit_code == 1 and "a photo, not a film" in result.output
+    assert not (tmp_path / "set").exists()
+
+
 def test_frames_of_a_phone_film_come_out_upright(clip, tmp_path):
     film = clip("phone.mp4", frames=2, colour=True, rotation=90, audio=())  # stored sideways, turned when shown
     result = CliRunner().invoke(main, ["frames", str(film.path), "-o", str(tmp_path / "set")])

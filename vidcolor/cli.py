@@ -279,12 +279,14 @@ def export(run_dir: Path, dst: Path, overwrite: bool, temperature: float | None)
 def frames(videos: tuple[Path, ...], dst: Path, every: int, overwrite: bool) -> None:
     """Extract a training set of frames from colour videos."""
     from .atomic import check_writable, written_atomically
-    from .media import distinct_stems, video_frames, write_image
+    from .media import distinct_stems, is_image, video_frames, write_image
 
     videos = tuple({video.resolve(): video for video in videos}.values())  # each film once, however named
     for video in videos:
         if not video.is_file():
             raise UserError(f"{video}: " + ("not a film file" if video.exists() else "no such file"))
+        if is_image(video):
+            raise UserError(f"{video}: a photo, not a film (training takes photo folders as they are)")
     dst.mkdir(parents=True, exist_ok=True)
     total = 0
     for video, stem in zip(videos, distinct_stems(videos), strict=True):
