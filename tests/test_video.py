@@ -845,8 +845,9 @@ def test_eval_scores_what_it_can_and_says_what_it_cannot(clip, model_file, tmp_p
     clip("reels/grey.mp4", audio=())  # black and white: no truth to score colours against
     (tmp_path / "reels" / "broken.mp4").write_bytes(b"not a film")
     result = CliRunner().invoke(main, ["eval", str(tmp_path / "reels"), "--model", str(model_file), "-o",
-                                       str(tmp_path / "report")])
+                                       str(tmp_path / "report"), "--quiet"])
     assert result.exit_code == 1 and "1 of 4 could not be scored" in result.stderr
+    assert "it/s" not in result.stderr and "item/s" not in result.stderr  # --quiet: no progress bars
     assert "not scored: " in result.stderr and "grey.mp4 is black and white" in result.stderr
     report = json.loads((tmp_path / "report" / "report.json").read_text())
     assert {Path(item).name for item in report} == {"strip.mp4", "still.mp4", "grey.mp4"}

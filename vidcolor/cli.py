@@ -310,9 +310,10 @@ def frames(videos: tuple[Path, ...], dst: Path, every: int, overwrite: bool) -> 
 @click.option("-o", "--output", "report_dir", type=click.Path(path_type=Path), help="Report folder (JSON, CSV, PNGs).")
 @click.option("--overwrite", is_flag=True, help="Replace the report an earlier eval wrote into that folder.")
 @click.option("--device", default="auto", type=click.Choice(DEVICES), show_default=True)
+@click.option("--quiet", is_flag=True, help="No progress bars.")
 @friendly
 def evaluate_cmd(inputs: tuple[Path, ...], model: str, temporal: str, window: int, no_reference: bool,
-                 max_frames: int | None, report_dir: Path | None, overwrite: bool, device: str) -> None:
+                 max_frames: int | None, report_dir: Path | None, overwrite: bool, device: str, quiet: bool) -> None:
     """Score colourization of colour photos/videos against the truth (or B&W film without one)."""
     from .evaluate import REPORT_NAME, evaluate, format_table
     from .inference import Colorizer
@@ -320,7 +321,7 @@ def evaluate_cmd(inputs: tuple[Path, ...], model: str, temporal: str, window: in
     if report_dir is not None and (report_dir / REPORT_NAME).exists() and not overwrite:
         raise UserError(f"{report_dir}: holds a report already (use --overwrite to replace it)")
     results, failed = evaluate(Colorizer.load(model, device), list(inputs), not no_reference, temporal, max_frames,
-                               report_dir, window)
+                               report_dir, window, quiet)
     if results:
         click.echo(format_table(results))
     if failed:

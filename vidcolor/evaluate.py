@@ -100,7 +100,7 @@ def _frame_count(path: Path) -> int:
 
 def evaluate_item(colorizer: Colorizer, path: Path, reference: bool, temporal: str,
                   max_frames: int | None, report_dir: Path | None, window: int = DEFAULT_WINDOW,
-                  name: str | None = None, batch_size: int = 8) -> dict[str, float]:
+                  name: str | None = None, batch_size: int = 8, quiet: bool = False) -> dict[str, float]:
     """Score one photo or video; writes its side-by-side PNG (or frame strip) into `report_dir`, named
     `name` (default: the file's stem)."""
     video = is_video(path)
@@ -112,7 +112,7 @@ def evaluate_item(colorizer: Colorizer, path: Path, reference: bool, temporal: s
     limit = min(total, max_frames) if (max_frames and total) else (max_frames or total)
     every = max(1, (limit or STRIP_FRAMES * 10) // STRIP_FRAMES)
     shown: list[tuple[np.ndarray, ...]] = []
-    bar = tqdm(total=limit or None, desc=path.name, unit="frame", leave=False, disable=not video)
+    bar = tqdm(total=limit or None, desc=path.name, unit="frame", leave=False, disable=quiet or not video)
 
     def score(tags: list[tuple[np.ndarray, np.ndarray]], L: torch.Tensor, ab: torch.Tensor) -> None:
         fitted = ab if video else fit_to_gamut(L, ab)  # as `vidcolor run` writes a photo (a film goes as YUV)
@@ -139,7 +139,7 @@ def evaluate_item(colorizer: Colorizer, path: Path, reference: bool, temporal: s
 
 def evaluate(colorizer: Colorizer, inputs: list[Path], reference: bool = True, temporal: str = "flow",
              max_frames: int | None = None, report_dir: Path | None = None,
-             window: int = DEFAULT_WINDOW) -> tuple[dict[str, dict[str, float]], int]:
+             window: int = DEFAULT_WINDOW, quiet: bool = False) -> tuple[dict[str, dict[str, float]], int]:
     """Score every photo and video in `inputs` (files or folders); optionally write a report folder.
     Returns the scores and how many files could not be scored (each named in a warning)."""
     items: list[Path] = []
@@ -156,9 +156,11 @@ def evaluate(colorizer: Colorizer, inputs: list[Path], reference: bool = True, t
         report_dir.mkdir(parents=True, exist_ok=True)
     names = distinct_stems(items)
     results, failed = {}, 0
-    for p, name in tqdm(list(zip(items, names, strict=True)), desc="eval", unit="item", disable=len(items) == 1):
+    for p, name in tqdm(list(zip(items, names, strict=True)), desc="eval", unit="item",
+                        disable=quiet or len(items) == 1):
         try:  # one damaged file does not cost the report on the others
-            results[str(p)] = evaluate_item(colorizer, p, reference, temporal, max_frames, report_dir, window, name)
+            results[str(p)] = evaluate_item(colorizer, p, reference, temporal, max_frames, report_dir, window, name,
+                                            quiet=quiet)
         except UserError as exc:
             default_warn(f"not scored: {exc}")
             failed += 1
