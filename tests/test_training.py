@@ -285,6 +285,8 @@ def test_a_resumed_run_logs_each_validation_step_once(tmp_path):
     for step in (2, 4, 6, 4, 6):  # validated up to step 6, stopped, resumed from the step-3 checkpoint
         append_csv(tmp_path / "metrics.csv", {"step": step, "psnr": 20.0 + step})
     assert [row["step"] for row in read_csv(tmp_path / "metrics.csv")] == [2, 4, 6]
+    assert [line.split(",")[0] for line in (tmp_path / "metrics.csv").read_text().splitlines()] == ["step", "2", "4",
+                                                                                                "6"]
 
 
 def test_a_damaged_checkpoint_is_one_line_not_a_traceback(tmp_path):

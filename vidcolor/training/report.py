@@ -25,8 +25,10 @@ def append_csv(path: Path, row: dict[str, float]) -> None:
 
 
 def read_csv(path: Path) -> list[dict[str, float]]:
+    """The rows of a metrics.csv; steps stay whole numbers, so rows written again still read `200`, not `200.0`."""
     with path.open() as f:
-        return [{k: float(v) for k, v in row.items() if k and v} for row in csv.DictReader(f)]
+        return [{k: int(float(v)) if k == "step" else float(v) for k, v in row.items() if k and v}
+                for row in csv.DictReader(f)]
 
 
 def plot_curves(rows: list[dict[str, float]], path: Path) -> None:
