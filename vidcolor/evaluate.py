@@ -33,15 +33,13 @@ from .video_formats import DEFAULT_WINDOW
 
 STRIP_FRAMES = 6
 REPORT_NAME = "report.json"  # with report.csv and the pictures, in the report folder
+GREY_TRUTH = 2.0  # mean colourfulness of a truth below which it is black and white (colour film: 10-60)
 
 
 def desaturate(rgb: np.ndarray) -> np.ndarray:
     """Keep only the luma (Lab L with a = b = 0): what a black-and-white print of it would show."""
     L = rgb_to_l(from_int_images(rgb))
     return l_ab_to_image(L, torch.zeros_like(L).expand(-1, 2, -1, -1))
-
-
-GREY_TRUTH = 2.0  # mean colourfulness of a truth below which it is black and white (colour film: 10-60)
 
 
 @dataclass

@@ -40,6 +40,7 @@ from .yuv import (
 TRIAL_PACKETS = 2000  # how far into a film to look for each carried stream's first packet
 REORDER_DEPTH = 16  # B-frames: how far decoding order may run ahead of display order (H.264's most)
 PROBE_FRAMES = 12
+MAX_FRAME_RATE = 1000  # past this a stream's rate is its time base, not its film's (DV reports 60000)
 _MUXER_TAGS = {"major_brand", "minor_version", "compatible_brands", "encoder"}  # the muxer writes its own
 _STREAM_TAGS = ("language", "title", "handler_name", "timecode")
 _TAG_SPELLINGS = {"name": "title"}  # as a reader names a tag -> as the muxers take it: MP4 reads titles as "name"
@@ -115,7 +116,7 @@ def film_stream(container: InputContainer, path: Path) -> av.video.stream.VideoS
     films = [s for s in container.streams.video if not s.disposition & Disposition.attached_pic]
     if not films:
         raise UserError(f"{path}: has no video stream")
-    return max(films, key=lambda s: (len(films) > 1 and bool(s.disposition & Disposition.default),
+    return max(films, key=lambda s: (bool(s.disposition & Disposition.default),
                                      s.codec_context.width * s.codec_context.height, -s.index))
 
 
@@ -133,7 +134,7 @@ class SourceReader:
                  incidents: Incidents) -> None:
         self.container, self.streams, self.decode, self.incidents = container, streams, decode, incidents
         video = next(s for s in streams if s.type == "video")
-        rate = frame_rate(video) or Fraction(25)
+        rate = _frame_rate(video) or Fraction(25)
         self._video_step = max(1, round(1 / (rate * video.time_base)))
         self._last_pts: int | None = None
         self._video = video
@@ -305,10 +306,7 @@ def _clock_seconds(clock: str) -> float | None:
         return None
 
 
-MAX_FRAME_RATE = 1000  # past this a stream's rate is its time base, not its film's (DV reports 60000)
-
-
-def frame_rate(stream: Stream) -> Fraction | None:
+def _frame_rate(stream: Stream) -> Fraction | None:
     """Frames per second: the stream's average, else FFmpeg's guess, whichever is believable."""
     return next((r for r in (stream.average_rate, stream.guessed_rate) if r and 0 < r <= MAX_FRAME_RATE), None)
 
@@ -316,7 +314,7 @@ def frame_rate(stream: Stream) -> Fraction | None:
 def _expected_frames(stream: Stream, seconds: float) -> int | None:
     if stream.frames:
         return stream.frames
-    rate = frame_rate(stream)
+    rate = _frame_rate(stream)
     return round(seconds * rate) if rate and seconds else None
 
 
@@ -424,7 +422,7 @@ def _video_route(video: Stream, out: OutputContainer, source: Source, encoder: E
             return Route(video, out.add_stream_from_template(video), "copy")
         except ValueError:
             pass  # this container cannot take the film's codec: re-encode it unchanged
-    rate = frame_rate(video) or Fraction(25)
+    rate = _frame_rate(video) or Fraction(25)
     interlaced = source.field_order in _TOP_FIELD_FIRST or source.field_order in _BOTTOM_FIELD_FIRST
     options = encoder.options() | (_interlaced_options(encoder.codec, source.field_order) if interlaced else {})
     target = out.add_stream(encoder.codec, rate=rate, options=options)

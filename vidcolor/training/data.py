@@ -53,9 +53,9 @@ def load_images(dirs: list[Path], frame_stride: int, max_short: int, quiet: bool
                         skipped += 1
                     else:
                         images.append(_fit(rgb, max_short))
-            except UserError as exc:  # a damaged film keeps the frames read before the damage; --quiet or not,
-                print(f"vidcolor: warning: skipped {path.name}: {str(exc).removeprefix(f'{path}: ')}",  # say so
-                      file=sys.stderr)
+            except UserError as exc:  # a damaged film keeps the frames read before the damage
+                print(f"vidcolor: warning: skipped {path.name}: {str(exc).removeprefix(f'{path}: ')}",
+                      file=sys.stderr)  # a warning, not progress: said with --quiet too
     if not images:
         raise UserError(f"no colour images in {', '.join(map(str, dirs))} ({skipped} grey ones skipped)")
     if skipped and not quiet:
