@@ -1,10 +1,12 @@
-"""Validation table for the shipped models: PSNR (RGB), SSIM, colourfulness on unseen photos.
+"""Validation tables for the shipped models: PSNR (RGB), SSIM, colourfulness on unseen photos and film frames.
 
-Each photo's L is coloured through the same path `vidcolor run` uses (working size, guided
-upsampling to full resolution) and compared with the original colour photo. Rows for
-"grey" (a = b = 0, the floor) and "truth" (the photos themselves) frame the numbers.
+Each picture's L is coloured through the same path `vidcolor run` uses for a photo (working size,
+guided upsampling to full resolution) and compared with the original in colour. Rows for "grey"
+(a = b = 0, the floor) and "truth" (the pictures themselves) frame the numbers. Each folder is a
+table of its own; a folder of colour films is scored on every `--frame-stride`-th frame, frame by
+frame (no temporal smoothing), so a model that gains on photos but loses on film shows it.
 
-    python benchmarks/eval_photos.py ../shared/data/photos/val --models fusion unet gan
+    python benchmarks/eval_photos.py ../shared/data/photos/val ../shared/data/videos/color --models fusion unet
 
 `--temperatures 1 0.6 0.4` scores models with a binned chroma head (`--loss bins`) once per
 annealed-mean temperature, the knob between faithful and vivid.
@@ -22,7 +24,7 @@ from tqdm import tqdm
 
 from vidcolor.evaluate import desaturate
 from vidcolor.inference import Colorizer
-from vidcolor.media import find_media, read_image
+from vidcolor.media import find_media, is_video, read_image, video_frames
 from vidcolor.metrics import colourfulness, psnr, ssim
 
 
@@ -32,21 +34,20 @@ def score(outputs: list[np.ndarray], truths: list[np.ndarray]) -> dict[str, floa
             "colourfulness": float(np.mean([colourfulness(o) for o in outputs]))}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("photos", type=Path)
-    parser.add_argument("--models", nargs="+", default=["fusion", "unet", "gan"])
-    parser.add_argument("--temperatures", type=float, nargs="+", help="Binned models: score each temperature.")
-    parser.add_argument("--json", type=Path, help="Also write the table as JSON here.")
-    args = parser.parse_args()
-    torch.set_num_threads(2)
+def pictures(folder: Path, frame_stride: int) -> list[np.ndarray]:
+    """The folder's photos, and every `frame_stride`-th frame of its films."""
+    found = []
+    for path in find_media(folder):
+        found += list(video_frames(path, frame_stride)) if is_video(path) else [read_image(path)]
+    return found
 
-    truths = [read_image(p) for p in find_media(args.photos, kinds=("image",))]
+
+def table(truths: list[np.ndarray], models: list[str], temperatures: list[float] | None) -> dict[str, dict]:
     rows = {"grey": score([desaturate(t[None])[0] for t in truths], truths)}
-    for name in args.models:
+    for name in models:
         colorizer = Colorizer.load(name)
         binned = getattr(colorizer.model, "ab_bins", 0)
-        for t in (args.temperatures if binned and args.temperatures else [None]):
+        for t in (temperatures if binned and temperatures else [None]):
             label = name if t is None else f"{name} T={t:g}"
             if t is not None:
                 colorizer.model.head.temperature = t
@@ -55,16 +56,36 @@ def main() -> None:
             ms = 1000 * (time.perf_counter() - start) / len(truths)
             rows[label] = {**score(outputs, truths), "ms_per_photo": ms}
     rows["truth"] = score(truths, truths) | {"psnr": float("inf")}
+    return rows
 
-    print(f"{len(truths)} photos from {args.photos}")
+
+def print_table(title: str, rows: dict[str, dict]) -> None:
+    print(title)
     width = max(8, *map(len, rows))
-    print(f"| {'model':{width}} | PSNR dB | SSIM  | colourfulness | ms/photo |")
-    print(f"|{'-' * (width + 2)}|---------|-------|---------------|----------|")
+    print(f"| {'model':{width}} | PSNR dB | SSIM  | colourfulness | ms/picture |")
+    print(f"|{'-' * (width + 2)}|---------|-------|---------------|------------|")
     for name, r in rows.items():
         ms = f"{r['ms_per_photo']:.0f}" if "ms_per_photo" in r else "-"
-        print(f"| {name:{width}} | {r['psnr']:7.2f} | {r['ssim']:.3f} | {r['colourfulness']:13.1f} | {ms:>8} |")
+        print(f"| {name:{width}} | {r['psnr']:7.2f} | {r['ssim']:.3f} | {r['colourfulness']:13.1f} | {ms:>10} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folders", type=Path, nargs="+", help="Folders of colour photos and/or films: a table each.")
+    parser.add_argument("--models", nargs="+", default=["fusion", "unet"])
+    parser.add_argument("--frame-stride", type=int, default=10, help="Films: score every N-th frame.")
+    parser.add_argument("--temperatures", type=float, nargs="+", help="Binned models: score each temperature.")
+    parser.add_argument("--json", type=Path, help="Also write the tables as JSON here.")
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+
+    tables = {}
+    for folder in args.folders:
+        truths = pictures(folder, args.frame_stride)
+        tables[folder.name] = table(truths, args.models, args.temperatures)
+        print_table(f"{len(truths)} pictures from {folder}", tables[folder.name])
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=2))
+        args.json.write_text(json.dumps(tables, indent=2))
 
 
 if __name__ == "__main__":

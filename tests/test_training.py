@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from conftest import make_clip
 from photo_factory import landscape, photo_folder
 from safetensors.torch import load_file
 
@@ -20,6 +21,7 @@ from vidcolor.archs import build_model
 from vidcolor.cli import main
 from vidcolor.errors import UserError
 from vidcolor.media import read_image, write_image
+from vidcolor.training.data import TrainingSet, group_of
 from vidcolor.training.report import append_csv, read_csv
 from vidcolor.training.train import TrainOptions, train
 from vidcolor.weights import load_model, read_metadata
@@ -33,14 +35,14 @@ def _metrics(run: Path) -> list[dict[str, float]]:
 
 
 @pytest.mark.parametrize(("family", "loss", "error"), [
-    ("unet", "l1", "ab_mse"), ("fusion", "l1", "ab_mse"), ("fusion", "bins", "train_loss")])
+    ("unet", "l1", "photos/ab_mse"), ("fusion", "l1", "photos/ab_mse"), ("fusion", "bins", "train_loss")])
 def test_short_training_run_lowers_the_colour_error(tmp_path, family, loss, error):
     photos = photo_folder(tmp_path / "photos")
     run = tmp_path / "run"
-    train(TrainOptions(model=family, data=[photos], val=photos, out=run, steps=40, val_every=20, loss=loss, **TINY))
+    train(TrainOptions(model=family, data=[photos], val=[photos], out=run, steps=40, val_every=20, loss=loss, **TINY))
     rows = _metrics(run)
     assert rows[-1][error] < rows[0][error]
-    for artefact in ("checkpoint.pt", "last.safetensors", "curves.png", "samples.png"):
+    for artefact in ("checkpoint.pt", "last.safetensors", "curves.png", "samples-photos.png"):
         assert (run / artefact).is_file()
 
 
@@ -257,11 +259,11 @@ def test_impossible_numbers_are_usage_errors(tmp_path, option):
 
 def test_a_run_resumed_with_other_options_says_which(tmp_path, capsys):
     photos = photo_folder(tmp_path / "photos", n=4)
-    train(TrainOptions(model="unet", data=[photos], val=photos, out=tmp_path / "run", steps=1, **TINY))
+    train(TrainOptions(model="unet", data=[photos], val=[photos], out=tmp_path / "run", steps=1, **TINY))
     capsys.readouterr()
     train(TrainOptions(model="unet", data=[photos], out=tmp_path / "run", steps=2, resume=True, **TINY))
     said = capsys.readouterr().err
-    assert "resumed with --val None (the run was started with" in said and "--steps 2" in said
+    assert "resumed with --val [] (the run was started with" in said and "--steps 2" in said
 
 
 def test_a_folder_holding_a_run_is_not_trained_over_without_resume(tmp_path):
@@ -299,3 +301,104 @@ def test_a_damaged_checkpoint_is_one_line_not_a_traceback(tmp_path):
     with pytest.raises(UserError) as refused:
         train(TrainOptions(model="unet", data=[photos], out=tmp_path / "run", steps=2, resume=True, **TINY))
     assert str(refused.value) == f"{tmp_path / 'run' / 'checkpoint.pt'}: damaged, or not a vidcolor checkpoint"
+
+
+def test_balanced_sampling_keeps_a_big_group_from_drowning_a_small_one():
+    data = TrainingSet(images=[np.zeros((4, 4, 3), np.uint8)] * 104, groups=["scene"] * 100 + ["face"] * 4)
+    weights = data.sampling_weights("prefix")
+    share = {g: float(weights[[i for i, x in enumerate(data.groups) if x == g]].sum() / weights.sum())
+             for g in ("scene", "face")}
+    assert share["face"] == pytest.approx(2 / 12)  # sqrt(4) : sqrt(100), rather than 4 : 100
+    assert torch.equal(data.sampling_weights("none"), torch.ones(104, dtype=torch.float64))
+
+
+def test_groups_come_from_the_file_names_prefix_or_else_the_folder():
+    assert group_of(Path("extra/portrait_3f2a.webp"), "prefix") == "portrait"
+    assert group_of(Path("train/sunset.jpg"), "prefix") == "train"
+    assert group_of(Path("extra/portrait_3f2a.webp"), "folder") == "extra"
+
+
+def test_training_on_two_folders_balances_them_by_prefix(tmp_path):
+    scenes = photo_folder(tmp_path / "scenes", n=8)
+    faces = tmp_path / "faces"
+    faces.mkdir()
+    for i in range(2):
+        write_image(faces / f"face_{i}.png", landscape(50 + i))
+    train(TrainOptions(model="unet", data=[scenes, faces], out=tmp_path / "run", steps=1, balance="prefix", **TINY))
+    assert read_metadata(tmp_path / "run" / "last.safetensors")["groups"] == {"face": 2, "photo": 8}
+
+
+def test_colour_films_validate_as_a_table_of_their_own(tmp_path):
+    photos = photo_folder(tmp_path / "photos", n=4)
+    films = tmp_path / "films"
+    films.mkdir()
+    make_clip(films / "street.mp4", frames=20, colour=True, audio=())
+    run = tmp_path / "run"
+    train(TrainOptions(model="unet", data=[photos], val=[photos, films], out=run, steps=2, val_every=2,
+                       frame_stride=5, **TINY))
+    row = _metrics(run)[-1]
+    assert {"photos/psnr", "films/psnr", "films/colourfulness", "films/ab_mse"} <= row.keys()
+    assert read_metadata(run / "last.safetensors")["val"].keys() == {"photos", "films"}
+    assert (run / "samples-films.png").is_file() and (run / "samples-photos.png").is_file()
+
+
+def test_a_run_whose_folder_is_gone_continues_from_its_exported_weights(tmp_path):
+    photos = photo_folder(tmp_path / "photos", n=6)
+    opts = dict(model="fusion", data=[photos], steps=8, **TINY)
+    train(TrainOptions(out=tmp_path / "first", **{**opts, "steps": 4}))
+    exported = tmp_path / "first" / "last.safetensors"
+    assert read_metadata(exported)["steps"] == 4
+    train(TrainOptions(out=tmp_path / "later", continue_from=exported, **opts))
+    state = torch.load(tmp_path / "later" / "checkpoint.pt", weights_only=True)
+    assert int(state["step"]) == 8 and state["scheduler"]["last_epoch"] == 8  # the schedule went on from 4
+    assert read_metadata(tmp_path / "later" / "last.safetensors")["steps"] == 8
+    with pytest.raises(UserError, match="trained 4 steps already"):
+        train(TrainOptions(out=tmp_path / "again", continue_from=exported, **{**opts, "steps": 4}))
+
+
+def test_a_continued_run_warms_up_again_and_then_follows_the_cosine():
+    schedule = train_module._lr_lambda(1000, 100, start=500)
+    fresh = train_module._lr_lambda(1000, 100)
+    assert schedule(500) == pytest.approx(fresh(500) / 100)
+    assert schedule(650) == pytest.approx(fresh(650))
+
+
+def test_a_fusion_model_fine_tunes_against_a_patchgan_and_resumes_exactly(tmp_path, monkeypatch):
+    photos = photo_folder(tmp_path / "photos", n=6)
+    opts = dict(model="fusion", data=[photos], steps=4, checkpoint_every=2, adversarial=True, gan_warmup=1, **TINY)
+    train(TrainOptions(out=tmp_path / "straight", **opts))
+    assert "disc" in torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)
+    assert read_metadata(tmp_path / "straight" / "last.safetensors")["adversarial"] is True
+
+    real_make_batch, calls = train_module.make_batch, []
+
+    def interrupted_after_three_steps(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 3:
+            raise KeyboardInterrupt
+        return real_make_batch(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "make_batch", interrupted_after_three_steps)
+    with pytest.raises(KeyboardInterrupt):
+        train(TrainOptions(out=tmp_path / "stopped", **opts))
+    monkeypatch.setattr(train_module, "make_batch", real_make_batch)
+    train(TrainOptions(out=tmp_path / "stopped", resume=True, **opts))
+    straight = load_file(str(tmp_path / "straight" / "last.safetensors"))
+    resumed = load_file(str(tmp_path / "stopped" / "last.safetensors"))
+    for key in straight:
+        torch.testing.assert_close(resumed[key], straight[key], rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_training_runs_in_either_precision(tmp_path, precision):
+    photos = photo_folder(tmp_path / "photos", n=4)
+    train(TrainOptions(model="fusion", data=[photos], out=tmp_path / "run", steps=2, precision=precision, **TINY))
+    assert (tmp_path / "run" / "last.safetensors").is_file()
+
+
+def test_two_places_to_start_from_are_refused(tmp_path):
+    photos = photo_folder(tmp_path / "photos", n=2)
+    with pytest.raises(UserError, match="give one"):
+        train(TrainOptions(model="unet", data=[photos], out=tmp_path / "run", init=tmp_path / "a.safetensors",
+                           continue_from=tmp_path / "b.safetensors", **TINY))
+    assert not (tmp_path / "run").exists()

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..atomic import written_atomically
 
-PLOTTED = ("train_loss", "psnr", "ssim", "colourfulness", "ab_mse")
+PLOTTED = ("psnr", "colourfulness", "ab_mse")  # of each validation table, beside the training loss
 
 
 def append_csv(path: Path, row: dict[str, float]) -> None:
@@ -32,11 +32,14 @@ def read_csv(path: Path) -> list[dict[str, float]]:
 
 
 def plot_curves(rows: list[dict[str, float]], path: Path) -> None:
-    """One small panel per metric against step, drawn with OpenCV (no plotting library needed)."""
+    """One small panel per metric against step (the training loss, then each table's metrics), drawn with
+    OpenCV (no plotting library needed)."""
     pw, ph, pad = 320, 200, 36
-    canvas = np.full((ph, pw * len(PLOTTED), 3), 255, np.uint8)
+    tables = dict.fromkeys(k.split("/")[0] for r in rows for k in r if "/" in k)
+    names = ["train_loss", *(f"{t}/{m}" for t in tables for m in PLOTTED)]
+    canvas = np.full((ph, pw * len(names), 3), 255, np.uint8)
     steps = np.array([r["step"] for r in rows], dtype=float)
-    for i, name in enumerate(PLOTTED):
+    for i, name in enumerate(names):
         x0 = i * pw
         vals = np.array([r.get(name, np.nan) for r in rows], dtype=float)
         steps_known = steps[~np.isnan(vals)]

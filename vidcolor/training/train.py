@@ -1,9 +1,11 @@
 """The training loop: one readable script for all three families, single process or DDP.
 
-Modelled on torchvision's reference classification trainer: `--resume` continues exactly
-(model, optimiser, scheduler and step are checkpointed; every random draw is seeded from the
-step and the rank, so the data stream after a resume is the one an uninterrupted run sees),
-`torchrun --nproc-per-node N` gives DDP (gloo on CPU, nccl on CUDA), and only rank 0 writes.
+Modelled on torchvision's reference classification trainer: `train_step` and `evaluate` apart from
+the loop, `--resume` continues exactly (model, optimiser, scheduler and step are checkpointed; every
+random draw is seeded from the step and the rank, so the data stream after a resume is the one an
+uninterrupted run sees), `--continue-from` picks a run up from its exported weights alone (a new
+machine, the run folder gone) at the step they record, `torchrun --nproc-per-node N` gives DDP
+(gloo on CPU, nccl on CUDA), and only rank 0 writes.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,9 +41,10 @@ from ..weights import (
     trainable_state,
 )
 from .augment import make_batch
-from .data import ab_histogram, load_images
+from .data import BALANCES, TrainingSet, ab_histogram, load_images
 from .losses import ColorLoss, rebalance_weights
 from .report import append_csv, plot_curves, read_csv, sample_grid
+from .speed import PRECISIONS, autocast, fast_layout
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -50,7 +54,7 @@ class TrainOptions:
     model: str
     data: list[Path]
     out: Path
-    val: Path | None = None
+    val: list[Path] = field(default_factory=list)  # each folder its own table (photos, film frames)
     steps: int | None = None
     epochs: int | None = None
     size: int = 176
@@ -62,6 +66,8 @@ class TrainOptions:
     ab_bins: int = 17  # loss "bins": grid colours per a/b axis
     temperature: float = 1.0  # loss "bins": annealed-mean temperature used to decode (and validate)
     rebalance: float | None = None  # λ of the uniform mix; None = plain loss
+    balance: str = "none"  # sampling: "prefix" or "folder" groups drawn by the square root of their size
+    precision: str = "auto"  # bf16 autocast where the hardware has it, else fp32
     frame_stride: int = 10
     checkpoint_every: int = 250
     val_every: int | None = None  # steps; default once per epoch
@@ -71,11 +77,12 @@ class TrainOptions:
     tune_backbone: int = 0  # fusion: fine-tune this many deepest backbone stages
     backbone_lr_scale: float = 0.1  # their learning rate relative to --lr
     init: Path | None = None  # start from these exported weights (e.g. the L1 U-Net for `gan`)
+    continue_from: Path | None = None  # exported weights of a run, continued at the step they record
+    adversarial: bool = False  # against a PatchGAN (always so for the `gan` family)
     gan_warmup: int = 0  # steps of pure L1 before the adversarial phase
     lambda_l1: float = 100.0
-    max_val_images: int = 117
+    max_val_images: int = 200
     quiet: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def arch(self) -> dict[str, Any]:
         if self.model == "fusion":
@@ -83,22 +90,84 @@ class TrainOptions:
             return {"width": self.width, "backbones": self.backbones, "tune_backbone": self.tune_backbone, **binned}
         return {"width": self.width}
 
+    def gan(self) -> bool:
+        return self.model == "gan" or self.adversarial
+
+
+@dataclass
+class Run:
+    """What a checkpoint holds: the nets, their optimisers, the schedule and the step."""
+
+    model: nn.Module
+    opt: torch.optim.Optimizer
+    sched: torch.optim.lr_scheduler.LambdaLR
+    disc: nn.Module | None = None
+    opt_d: torch.optim.Optimizer | None = None
+    step: int = 0
+
 
 def _unwrap(model: nn.Module) -> nn.Module:
     return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
 
 
-def _lr_lambda(total: int, warmup: int):
+def _lr_lambda(total: int, warmup: int, start: int = 0) -> Callable[[int], float]:
+    """Warm-up, then cosine decay to `total`; a run continued at `start` without its optimiser's moments
+    warms up again over as many steps, so fresh Adam statistics do not jolt the weights."""
     def f(step: int) -> float:
+        rewarm = min(1.0, (step - start + 1) / warmup) if start else 1.0
         if step < warmup:
             return (step + 1) / warmup
-        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
+        return rewarm * 0.5 * (1.0 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
     return f
 
 
+def check_options(opts: TrainOptions) -> None:
+    """Mistakes that would waste a night's training, refused before any data is read."""
+    if opts.model not in FAMILIES:
+        raise UserError(f"unknown model family {opts.model!r} (choose {', '.join(FAMILIES)})")
+    if opts.loss == "bins" and opts.model != "fusion":
+        raise UserError("--loss bins needs --model fusion (its binned chroma head)")
+    if opts.loss != "bins" and (opts.ab_bins, opts.temperature) != (TrainOptions.ab_bins, TrainOptions.temperature):
+        raise UserError("--ab-bins and --temperature apply only to --loss bins")
+    if opts.loss == "bins" and (opts.ab_bins < 2 or not valid_temperature(opts.temperature)):
+        raise UserError("--loss bins needs --ab-bins of at least 2 and a positive --temperature")
+    if opts.balance not in BALANCES:
+        raise UserError(f"--balance must be one of {', '.join(BALANCES)}")
+    if opts.precision not in PRECISIONS:
+        raise UserError(f"--precision must be one of {', '.join(PRECISIONS)}")
+    if sum(map(bool, (opts.resume, opts.init, opts.continue_from))) > 1:
+        raise UserError("--resume, --init and --continue-from each say where to start: give one")
+    ckpt = opts.out / CHECKPOINT
+    if opts.resume and not ckpt.is_file():
+        raise UserError(f"{ckpt}: nothing to resume")
+    if not opts.resume and any((opts.out / name).exists() for name in (CHECKPOINT, "last.safetensors")):
+        raise UserError(f"{opts.out}: holds a training run already (continue it with --resume, or give another --out)")
+
+
+@dataclass
+class ValSet:
+    """A validation table: photos, or frames of colour films, scored apart so a model that gains on
+    one and loses on the other is seen."""
+
+    name: str
+    images: list[np.ndarray]
+
+
+def load_val_sets(opts: TrainOptions) -> list[ValSet]:
+    """Each --val folder, at most `max_val_images` spread evenly over it (films' frames in order)."""
+    sets: list[ValSet] = []
+    for folder in opts.val:
+        images = load_images([folder], opts.frame_stride, max_short=4 * opts.size, quiet=True).images
+        if len(images) > opts.max_val_images:
+            images = [images[i] for i in np.linspace(0, len(images) - 1, opts.max_val_images).round().astype(int)]
+        name = folder.resolve().name or "val"
+        sets.append(ValSet(name if name not in {s.name for s in sets} else f"{name}{len(sets) + 1}", images))
+    return sets
+
+
 @torch.no_grad()
-def validate(model: nn.Module, images: list[np.ndarray], size: int,
-             device: torch.device) -> tuple[dict[str, float], list[tuple[np.ndarray, ...]]]:
+def evaluate(model: nn.Module, images: list[np.ndarray], size: int, device: torch.device,
+             precision: str = "fp32") -> tuple[dict[str, float], list[tuple[np.ndarray, ...]]]:
     """Colour each val image at the training scale; PSNR/SSIM/colourfulness/ab MSE vs the truth."""
     model.eval()
     sums = {"psnr": 0.0, "grey_psnr": 0.0, "ssim": 0.0, "colourfulness": 0.0, "ab_mse": 0.0}
@@ -108,7 +177,8 @@ def validate(model: nn.Module, images: list[np.ndarray], size: int,
         x = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255.0
         lab = rgb_to_lab(F.interpolate(x, size=(h, w), mode="area"))
         L, ab = lab[:, :1], lab[:, 1:] / AB_SCALE
-        pred = model(L.to(device)).float().cpu()
+        with autocast(device, precision):
+            pred = model(L.to(device)).float().cpu()
         out, truth, grey = to_int_images(torch.cat([l_ab_to_rgb(L, c) for c in (pred, ab, torch.zeros_like(ab))]))
         sums["psnr"] += psnr(out, truth)
         sums["grey_psnr"] += psnr(grey, truth)  # the floor: PSNR must beat this, not an absolute number
@@ -132,10 +202,10 @@ def _setup_distributed(device_name: str) -> tuple[int, int, torch.device]:
     return rank, world, device
 
 
-def _load_init(model: nn.Module, path: Path, ab_bins: int) -> None:
+def _load_init(model: nn.Module, path: Path, ab_bins: int, flag: str) -> None:
     """Start from exported weights; a binned head the file does not have (same grid) starts fresh."""
     if not path.is_file():
-        raise UserError(f"{path}: no such weights file for --init")
+        raise UserError(f"{path}: no such weights file for {flag}")
     new_head = ab_bins and read_metadata(path).get("arch", {}).get("ab_bins") != ab_bins
     if not load_trainable_state(model, read_weights(path), untuned=True, fresh="head." if new_head else None):
         raise UserError(f"{path}: weights do not fit this architecture")
@@ -149,8 +219,8 @@ def _check_same_run(saved: dict[str, str], opts: TrainOptions, path: Path) -> No
             raise UserError(f"{path}: this run was started with {flag} {saved[key]}; resume it with the same")
 
 
-_CHANGES_TO_NOTE = ("data", "val", "steps", "epochs", "size", "batch_size", "lr", "rebalance", "frame_stride",
-                    "val_every", "backbone_lr_scale", "gan_warmup", "lambda_l1")
+_CHANGES_TO_NOTE = ("data", "val", "steps", "epochs", "size", "batch_size", "lr", "rebalance", "balance",
+                    "frame_stride", "val_every", "backbone_lr_scale", "adversarial", "gan_warmup", "lambda_l1")
 
 
 def _changed_on_resume(saved: dict[str, str], opts: TrainOptions) -> list[str]:
@@ -163,147 +233,178 @@ def _changed_on_resume(saved: dict[str, str], opts: TrainOptions) -> list[str]:
     return changes
 
 
-def train(opts: TrainOptions) -> dict[str, float]:
-    """Train a colourizer into `opts.out`; returns the last validation metrics (rank 0)."""
-    if opts.model not in FAMILIES:
-        raise UserError(f"unknown model family {opts.model!r} (choose {', '.join(FAMILIES)})")
-    if opts.loss == "bins" and opts.model != "fusion":
-        raise UserError("--loss bins needs --model fusion (its binned chroma head)")
-    if opts.loss != "bins" and (opts.ab_bins, opts.temperature) != (TrainOptions.ab_bins, TrainOptions.temperature):
-        raise UserError("--ab-bins and --temperature apply only to --loss bins")
-    if opts.loss == "bins" and (opts.ab_bins < 2 or not valid_temperature(opts.temperature)):
-        raise UserError("--loss bins needs --ab-bins of at least 2 and a positive --temperature")
-    rank, world, device = _setup_distributed(opts.device)
-    master = rank == 0
-    out = opts.out
-    ckpt_path = out / CHECKPOINT
-    if opts.resume and not ckpt_path.is_file():
-        raise UserError(f"{ckpt_path}: nothing to resume")
-    if not opts.resume and any((out / name).exists() for name in (CHECKPOINT, "last.safetensors")):
-        raise UserError(f"{out}: holds a training run already (continue it with --resume, or give another --out)")
-    if master:
-        out.mkdir(parents=True, exist_ok=True)
-
-    images = load_images(opts.data, opts.frame_stride, max_short=2 * opts.size, quiet=opts.quiet or not master)
-    val_images = load_images([opts.val], opts.frame_stride, max_short=4 * opts.size, quiet=True)[
-        :opts.max_val_images] if (opts.val and master) else []
-
+def build_run(opts: TrainOptions, device: torch.device, total: int) -> Run:
+    """The nets, optimisers and schedule, started as the options say (fresh, --init or --continue-from)."""
     torch.manual_seed(opts.seed)
     try:
         model = build_model(opts.model, **opts.arch()).to(device)
     except ValueError as exc:  # options the architecture refuses, as --backbones lite9
         raise UserError(str(exc)) from None
-    if opts.init:
-        _load_init(model, opts.init, opts.ab_bins if opts.loss == "bins" else 0)
-    weights = rebalance_weights(ab_histogram(images), opts.rebalance) if opts.rebalance is not None else None
-    loss_fn = ColorLoss(opts.loss, weights).to(device)
-
-    gan = opts.model == "gan"
-    betas = (0.5, 0.999) if gan else (0.9, 0.999)
-    steps_per_epoch = max(1, math.ceil(len(images) / (opts.batch_size * world)))
-    total = opts.steps or (opts.epochs or 1) * steps_per_epoch
-    val_every = opts.val_every or steps_per_epoch
+    start = 0
+    for flag, path in (("--init", opts.init), ("--continue-from", opts.continue_from)):
+        if path:
+            _load_init(model, path, opts.ab_bins if opts.loss == "bins" else 0, flag)
+    if opts.continue_from:
+        start = int(read_metadata(opts.continue_from).get("steps") or 0)
+        if start >= total:
+            raise UserError(f"{opts.continue_from}: was trained {start} steps already; give --steps above that")
+    betas = (0.5, 0.999) if opts.gan() else (0.9, 0.999)
     tuned = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith(BACKBONE_PREFIX)]
     own = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith(BACKBONE_PREFIX)]
     groups = [{"params": own}] + ([{"params": tuned, "lr": opts.lr * opts.backbone_lr_scale}] if tuned else [])
     opt = torch.optim.AdamW(groups, opts.lr, betas=betas, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(total, min(200, total // 10 + 1)))
-    disc = opt_d = None
-    if gan:
-        disc = PatchDiscriminator().to(device)
-        opt_d = torch.optim.Adam(disc.parameters(), opts.lr, betas=betas)
+    for group in opt.param_groups:
+        group["initial_lr"] = group["lr"]
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(total, min(200, total // 10 + 1), start),
+                                              last_epoch=start - 1)
+    run = Run(fast_layout(model), opt, sched, step=start)
+    if opts.gan():
+        run.disc = fast_layout(PatchDiscriminator().to(device))
+        run.opt_d = torch.optim.Adam(run.disc.parameters(), opts.lr, betas=betas)
+    return run
 
-    step = 0
+
+def load_checkpoint(run: Run, opts: TrainOptions, path: Path, device: torch.device, master: bool) -> None:
+    """Continue exactly where the checkpoint stopped; a damaged or foreign file is one line."""
+    try:  # weights_only: a checkpoint is never unpickled beyond tensors and plain values
+        ckpt = torch.load(path, map_location=device, weights_only=True)
+    except Exception:  # noqa: BLE001 -- whatever a damaged file makes the reader raise; its message
+        # advises unpickling the file, which must never be done, so it is not passed on
+        raise UserError(f"{path}: damaged, or not a vidcolor checkpoint") from None
+    if not isinstance(ckpt, dict):
+        raise UserError(f"{path}: damaged, or not a vidcolor checkpoint")
+    _check_same_run(ckpt.get("options", {}), opts, path)
+    if master:
+        for change in _changed_on_resume(ckpt.get("options", {}), opts):
+            print(f"vidcolor: warning: resumed with {change}", file=sys.stderr)
+    try:
+        run.model.load_state_dict(ckpt["model"], strict=False)
+        run.opt.load_state_dict(ckpt["optimizer"])
+        run.sched.load_state_dict(ckpt["scheduler"])
+        if run.disc is not None:
+            run.disc.load_state_dict(ckpt["disc"])
+            run.opt_d.load_state_dict(ckpt["opt_disc"])
+        run.step = int(ckpt["step"])
+    except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as exc:  # torch's are many lines
+        raise UserError(f"{path}: does not fit this run, or is damaged ({str(exc).splitlines()[0]})") from None
+
+
+def save_checkpoint(run: Run, opts: TrainOptions, meta: dict[str, Any]) -> None:
+    """The checkpoint for --resume, and the weights (with the step) for --continue-from and export."""
+    state = {"model": trainable_state(_unwrap(run.model)), "optimizer": run.opt.state_dict(),
+             "scheduler": run.sched.state_dict(), "step": torch.tensor(run.step),
+             "options": {k: str(v) for k, v in asdict(opts).items()}}
+    if run.disc is not None:
+        state["disc"] = _unwrap(run.disc).state_dict()
+        state["opt_disc"] = run.opt_d.state_dict()
+    with written_atomically(opts.out / CHECKPOINT) as tmp:
+        torch.save(state, tmp)
+    save_weights(opts.out / "last.safetensors", _unwrap(run.model), {**meta, "steps": run.step})
+
+
+_bce = nn.BCEWithLogitsLoss()
+
+
+def _real(logits: torch.Tensor, real: bool) -> torch.Tensor:
+    return _bce(logits.float(), torch.full_like(logits, float(real), dtype=torch.float32))
+
+
+def train_step(run: Run, L_in: torch.Tensor, ab: torch.Tensor, opts: TrainOptions, loss_fn: nn.Module,
+               device: torch.device) -> float:
+    """One optimiser step: the colour loss, and past the warm-up the PatchGAN's verdict on top of λ times it."""
+    with autocast(device, opts.precision):
+        pred = run.model(L_in, logits=True) if opts.loss == "bins" else run.model(L_in)
+    adversarial = run.disc is not None and run.step >= opts.gan_warmup
+    if adversarial:
+        with autocast(device, opts.precision):
+            loss_d = 0.5 * (_real(run.disc(L_in, ab), True) + _real(run.disc(L_in, pred.detach()), False))
+        run.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        run.opt_d.step()
+        with autocast(device, opts.precision):
+            fooled = _real(run.disc(L_in, pred), True)
+        loss = fooled + opts.lambda_l1 * loss_fn(pred.float(), ab)
+    else:
+        loss = loss_fn(pred.float(), ab)
+    run.opt.zero_grad(set_to_none=True)
+    loss.backward()
+    run.opt.step()
+    run.sched.step()
+    run.step += 1
+    return loss.item()
+
+
+def _validate_all(run: Run, sets: list[ValSet], opts: TrainOptions, device: torch.device,
+                  meta: dict[str, Any]) -> dict[str, float]:
+    """Score every validation table, write the report (metrics.csv, curves.png, a sample grid per table)."""
+    row: dict[str, float] = {}
+    for val in sets:
+        metrics, samples = evaluate(_unwrap(run.model), val.images, opts.size, device, opts.precision)
+        row |= {f"{val.name}/{k}": v for k, v in metrics.items()}
+        sample_grid(samples, opts.out / f"samples-{val.name}.png")
+        meta.setdefault("val", {})[val.name] = {k: round(v, 4) for k, v in metrics.items()}
+    return row
+
+
+def _data_meta(opts: TrainOptions, data: TrainingSet, world: int) -> dict[str, Any]:
+    return {"family": opts.model, "arch": opts.arch(), "working_size": opts.size,
+            "data": [str(d) for d in opts.data], "val_data": [str(v) for v in opts.val], "loss": opts.loss,
+            "rebalance": opts.rebalance, "balance": opts.balance, "groups": data.group_sizes(),
+            "adversarial": opts.gan(), "batch_size": opts.batch_size * world, "images": len(data),
+            "init": str(opts.init or opts.continue_from or "") or None}
+
+
+def train(opts: TrainOptions) -> dict[str, float]:
+    """Train a colourizer into `opts.out`; returns the last validation metrics (rank 0)."""
+    check_options(opts)
+    rank, world, device = _setup_distributed(opts.device)
+    master = rank == 0
+    if master:
+        opts.out.mkdir(parents=True, exist_ok=True)
+    data = load_images(opts.data, opts.frame_stride, max_short=2 * opts.size, quiet=opts.quiet or not master,
+                       balance=opts.balance)
+    val_sets = load_val_sets(opts) if master else []
+    weights = rebalance_weights(ab_histogram(data.images), opts.rebalance) if opts.rebalance is not None else None
+    loss_fn = ColorLoss(opts.loss, weights).to(device)
+    draws = data.sampling_weights(opts.balance)
+
+    steps_per_epoch = max(1, math.ceil(len(data) / (opts.batch_size * world)))
+    total = opts.steps or (opts.epochs or 1) * steps_per_epoch
+    val_every = opts.val_every or steps_per_epoch
+    run = build_run(opts, device, total)
     if opts.resume:
-        try:  # weights_only: a checkpoint is never unpickled beyond tensors and plain values
-            ckpt = torch.load(ckpt_path, map_location=device, weights_only=True)
-        except Exception:  # noqa: BLE001 -- whatever a damaged file makes the reader raise; its message
-            # advises unpickling the file, which must never be done, so it is not passed on
-            raise UserError(f"{ckpt_path}: damaged, or not a vidcolor checkpoint") from None
-        if not isinstance(ckpt, dict):
-            raise UserError(f"{ckpt_path}: damaged, or not a vidcolor checkpoint")
-        _check_same_run(ckpt.get("options", {}), opts, ckpt_path)
-        if master:
-            for change in _changed_on_resume(ckpt.get("options", {}), opts):
-                print(f"vidcolor: warning: resumed with {change}", file=sys.stderr)
-        try:
-            model.load_state_dict(ckpt["model"], strict=False)
-            opt.load_state_dict(ckpt["optimizer"])
-            sched.load_state_dict(ckpt["scheduler"])
-            if gan:
-                disc.load_state_dict(ckpt["disc"])
-                opt_d.load_state_dict(ckpt["opt_disc"])
-            step = int(ckpt["step"])
-        except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as exc:  # torch's are many lines
-            raise UserError(f"{ckpt_path}: does not fit this run, or is damaged ({str(exc).splitlines()[0]})") \
-                from None
-
+        load_checkpoint(run, opts, opts.out / CHECKPOINT, device, master)
     if world > 1:
-        model = nn.parallel.DistributedDataParallel(model)
-        if disc is not None:
-            disc = nn.parallel.DistributedDataParallel(disc)
-
-    meta = {"family": opts.model, "arch": opts.arch(), "working_size": opts.size,
-            "data": [str(d) for d in opts.data], "val_data": str(opts.val) if opts.val else None,
-            "loss": opts.loss, "rebalance": opts.rebalance, "batch_size": opts.batch_size * world,
-            "images": len(images), "init": str(opts.init) if opts.init else None}
-
-    def save_checkpoint() -> None:
-        if not master:
-            return
-        state = {"model": trainable_state(_unwrap(model)),
-                 "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "step": torch.tensor(step),
-                 "options": {k: str(v) for k, v in asdict(opts).items()}}
-        if gan:
-            state["disc"] = _unwrap(disc).state_dict()
-            state["opt_disc"] = opt_d.state_dict()
-        with written_atomically(ckpt_path) as tmp:
-            torch.save(state, tmp)
-        meta["steps"] = step
-        save_weights(out / "last.safetensors", _unwrap(model), meta)
+        run.model = nn.parallel.DistributedDataParallel(run.model)
+        if run.disc is not None:
+            run.disc = nn.parallel.DistributedDataParallel(run.disc)
+    meta = _data_meta(opts, data, world)
 
     gen = torch.Generator()
-    bce = nn.BCEWithLogitsLoss()
-    bar = tqdm(total=total, initial=step, disable=opts.quiet or not master, unit="step", dynamic_ncols=True)
+    bar = tqdm(total=total, initial=run.step, disable=opts.quiet or not master, unit="step", dynamic_ncols=True)
     running, count, t0, metrics = 0.0, 0, time.time(), {}
-    model.train()
-    while step < total:
-        gen.manual_seed(opts.seed * 1_000_003 + step * 7919 + rank)
-        idx = torch.randint(len(images), (opts.batch_size,), generator=gen).tolist()
-        L_in, _, ab = (t.to(device) for t in make_batch(images, idx, opts.size, gen))
-        pred = model(L_in, logits=True) if opts.loss == "bins" else model(L_in)
-        if gan and step >= opts.gan_warmup:
-            d_real, d_fake = disc(L_in, ab), disc(L_in, pred.detach())
-            loss_d = 0.5 * (bce(d_real, torch.ones_like(d_real)) + bce(d_fake, torch.zeros_like(d_fake)))
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
-            d_gen = disc(L_in, pred)
-            loss = bce(d_gen, torch.ones_like(d_gen)) + opts.lambda_l1 * loss_fn(pred, ab)
-        else:
-            loss = loss_fn(pred, ab)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        step += 1
-        running, count = running + loss.item(), count + 1
+    run.model.train()
+    while run.step < total:
+        gen.manual_seed(opts.seed * 1_000_003 + run.step * 7919 + rank)
+        idx = torch.multinomial(draws, opts.batch_size, replacement=True, generator=gen).tolist()
+        L_in, _, ab = (t.to(device) for t in make_batch(data.images, idx, opts.size, gen))
+        running += train_step(run, L_in.contiguous(memory_format=torch.channels_last), ab, opts, loss_fn, device)
+        count += 1
         bar.update(1)
         bar.set_postfix(loss=f"{running / count:.4f}")
-        if master and val_images and (step % val_every == 0 or step == total):
-            metrics, samples = validate(_unwrap(model), val_images, opts.size, device)
-            row = {"step": step, "epoch": step / steps_per_epoch, "train_loss": running / count, **metrics,
-                   "seconds": time.time() - t0}
-            append_csv(out / "metrics.csv", row)
-            plot_curves(read_csv(out / "metrics.csv"), out / "curves.png")
-            sample_grid(samples, out / "samples.png")
-            meta["val"] = {k: round(v, 4) for k, v in metrics.items()}
+        if master and val_sets and (run.step % val_every == 0 or run.step == total):
+            metrics = _validate_all(run, val_sets, opts, device, meta)
+            append_csv(opts.out / "metrics.csv", {"step": run.step, "epoch": run.step / steps_per_epoch,
+                                                  "train_loss": running / count, **metrics,
+                                                  "seconds": time.time() - t0})
+            plot_curves(read_csv(opts.out / "metrics.csv"), opts.out / "curves.png")
             running, count = 0.0, 0
             if not opts.quiet:
-                bar.write(f"step {step}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
-        if step % opts.checkpoint_every == 0 or step == total:
-            save_checkpoint()
+                bar.write(f"step {run.step}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+        if master and (run.step % opts.checkpoint_every == 0 or run.step == total):
+            save_checkpoint(run, opts, meta)
     bar.close()
     if world > 1:
         dist.barrier()
     return metrics
+
