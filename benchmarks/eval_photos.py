@@ -4,7 +4,10 @@ Each photo's L is coloured through the same path `vidcolor run` uses (working si
 upsampling to full resolution) and compared with the original colour photo. Rows for
 "grey" (a = b = 0, the floor) and "truth" (the photos themselves) frame the numbers.
 
-    python benchmarks/eval_photos.py ../shared/data/photos/val --models fusion unet gan
+    python benchmarks/eval_photos.py ../shared/data/photos/val --record photos/val
+
+(every shipped model by default). `--record photos/val` writes each model's scores into its file's
+metadata under that name, where `vidcolor models` shows them; the tensors are kept bit for bit.
 
 `--temperatures 1 0.6 0.4` scores models with a binned chroma head (`--loss bins`) once per
 annealed-mean temperature, the knob between faithful and vivid.
@@ -24,6 +27,7 @@ from vidcolor.evaluate import desaturate
 from vidcolor.inference import Colorizer
 from vidcolor.media import find_media, read_image
 from vidcolor.metrics import colourfulness, psnr, ssim
+from vidcolor.weights import read_metadata, resolve_model_path, shipped_models, update_metadata
 
 
 def score(outputs: list[np.ndarray], truths: list[np.ndarray]) -> dict[str, float]:
@@ -32,12 +36,21 @@ def score(outputs: list[np.ndarray], truths: list[np.ndarray]) -> dict[str, floa
             "colourfulness": float(np.mean([colourfulness(o) for o in outputs]))}
 
 
+def record(model: str, name: str, scores: dict[str, float]) -> None:
+    """Keep a model's full-path scores in its own file, rounded as the model card prints them."""
+    path = resolve_model_path(model)
+    kept = {"psnr": round(scores["psnr"], 2), "ssim": round(scores["ssim"], 3),
+            "colourfulness": round(scores["colourfulness"], 1)}
+    update_metadata(path, {"scores": read_metadata(path).get("scores", {}) | {name: kept}})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("photos", type=Path)
-    parser.add_argument("--models", nargs="+", default=["fusion", "unet", "gan"])
+    parser.add_argument("--models", nargs="+", default=sorted(shipped_models()))
     parser.add_argument("--temperatures", type=float, nargs="+", help="Binned models: score each temperature.")
     parser.add_argument("--json", type=Path, help="Also write the table as JSON here.")
+    parser.add_argument("--record", metavar="NAME", help="Write the scores into each model file's metadata.")
     args = parser.parse_args()
     torch.set_num_threads(2)
 
@@ -54,6 +67,8 @@ def main() -> None:
             outputs = [colorizer.colorize_rgb(x) for x in tqdm(truths, desc=label, leave=False)]
             ms = 1000 * (time.perf_counter() - start) / len(truths)
             rows[label] = {**score(outputs, truths), "ms_per_photo": ms}
+            if args.record and t is None:
+                record(name, args.record, rows[label])
     rows["truth"] = score(truths, truths) | {"psnr": float("inf")}
 
     print(f"{len(truths)} photos from {args.photos}")
