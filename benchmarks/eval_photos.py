@@ -6,7 +6,11 @@ guided upsampling to full resolution) and compared with the original in colour. 
 table of its own; a folder of colour films is scored on every `--frame-stride`-th frame, frame by
 frame (no temporal smoothing), so a model that gains on photos but loses on film shows it.
 
-    python benchmarks/eval_photos.py ../shared/data/photos/val ../shared/data/videos/color --models fusion unet
+    python benchmarks/eval_photos.py ../shared/data/photos/val ../shared/data/videos/color --record
+
+(every shipped model by default). `--record` writes each model's scores into its file's metadata, a
+table under its folder's last two names (`photos/val`, `videos/color`), where `vidcolor models` shows
+them; the tensors are kept bit for bit.
 
 `--temperatures 1 0.6 0.4` scores models with a binned chroma head (`--loss bins`) once per
 annealed-mean temperature, the knob between faithful and vivid.
@@ -26,6 +30,7 @@ from vidcolor.evaluate import desaturate
 from vidcolor.inference import Colorizer
 from vidcolor.media import find_media, is_video, read_image, video_frames
 from vidcolor.metrics import colourfulness, psnr, ssim
+from vidcolor.weights import read_metadata, resolve_model_path, shipped_models, update_metadata
 
 
 def score(outputs: list[np.ndarray], truths: list[np.ndarray]) -> dict[str, float]:
@@ -40,6 +45,14 @@ def pictures(folder: Path, frame_stride: int) -> list[np.ndarray]:
     for path in find_media(folder):
         found += list(video_frames(path, frame_stride)) if is_video(path) else [read_image(path)]
     return found
+
+
+def record(model: str, name: str, scores: dict[str, float]) -> None:
+    """Keep a model's full-path scores in its own file, rounded as the model card prints them."""
+    path = resolve_model_path(model)
+    kept = {"psnr": round(scores["psnr"], 2), "ssim": round(scores["ssim"], 3),
+            "colourfulness": round(scores["colourfulness"], 1)}
+    update_metadata(path, {"scores": read_metadata(path).get("scores", {}) | {name: kept}})
 
 
 def table(truths: list[np.ndarray], models: list[str], temperatures: list[float] | None) -> dict[str, dict]:
@@ -72,10 +85,11 @@ def print_table(title: str, rows: dict[str, dict]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", type=Path, nargs="+", help="Folders of colour photos and/or films: a table each.")
-    parser.add_argument("--models", nargs="+", default=["fusion", "unet"])
+    parser.add_argument("--models", nargs="+", default=sorted(shipped_models()))
     parser.add_argument("--frame-stride", type=int, default=10, help="Films: score every N-th frame.")
     parser.add_argument("--temperatures", type=float, nargs="+", help="Binned models: score each temperature.")
     parser.add_argument("--json", type=Path, help="Also write the tables as JSON here.")
+    parser.add_argument("--record", action="store_true", help="Write the scores into each model file's metadata.")
     args = parser.parse_args()
     torch.set_num_threads(2)
 
@@ -84,6 +98,8 @@ def main() -> None:
         truths = pictures(folder, args.frame_stride)
         tables[folder.name] = table(truths, args.models, args.temperatures)
         print_table(f"{len(truths)} pictures from {folder}", tables[folder.name])
+        for model in args.models if args.record else []:
+            record(model, f"{folder.resolve().parent.name}/{folder.resolve().name}", tables[folder.name][model])
     if args.json:
         args.json.write_text(json.dumps(tables, indent=2))
 

@@ -6,9 +6,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .api import colorize_video
 
+__version__ = "0.1.0"  # the one place: pyproject.toml reads it, `vidcolor --version` prints it
 DEFAULT_MODEL = "fusion"  # the best shipped model by the validation table in models/README.md
 
-__all__ = ["DEFAULT_MODEL", "colorize_video"]
+__all__ = ["DEFAULT_MODEL", "__version__", "colorize_video"]
 
 
 def __getattr__(name: str) -> Any:

@@ -9,7 +9,8 @@ from typing import Any
 
 import click
 
-from . import DEFAULT_MODEL
+from . import DEFAULT_MODEL, __version__
+from .catalog import shipped_models
 from .errors import UserError
 from .stopping import Stopped, stop_cleanly_on_signals
 from .video_formats import (
@@ -76,9 +77,13 @@ class _OneLineErrors(click.Group):
 
 
 @click.group(cls=_OneLineErrors)
-@click.version_option(package_name="vidcolor")
+@click.version_option(__version__, prog_name="vidcolor")
 def main() -> None:
     """Colour black-and-white film and photos."""
+
+
+MODEL_HELP = f"Shipped model ({', '.join(shipped_models()) or 'none installed'}; see `vidcolor models`) " \
+             "or a .safetensors file."
 
 
 def _count_or_auto(minimum: int) -> Callable[[click.Context, click.Parameter, str | None], int | str | None]:
@@ -93,9 +98,25 @@ def _count_or_auto(minimum: int) -> Callable[[click.Context, click.Parameter, st
 
 
 @main.command()
+@click.option("--json", "as_json", is_flag=True, help="The same as a JSON list, for scripts.")
+@friendly
+def models(as_json: bool) -> None:
+    """List the shipped models: family, size, validation scores, the default, whether they take hints."""
+    import json
+
+    from .catalog import describe, format_models
+    from .weights import read_metadata
+
+    rows = [describe(name, path, read_metadata(path)) for name, path in shipped_models().items()]
+    if not rows:
+        raise UserError("no shipped models found (a broken install? reinstall vidcolor)")
+    click.echo(json.dumps(rows, indent=2) if as_json else format_models(rows))
+
+
+@main.command()
 @click.argument("src", type=click.Path(path_type=Path))
 @click.option("-o", "--output", "dst", required=True, type=click.Path(path_type=Path), help="Output file or folder.")
-@click.option("--model", default=DEFAULT_MODEL, show_default=True, help="Shipped model name or a .safetensors file.")
+@click.option("--model", default=DEFAULT_MODEL, show_default=True, help=MODEL_HELP)
 @click.option("--device", default="auto", type=click.Choice(DEVICES), show_default=True)
 @click.option("--working-size", type=click.IntRange(*WORKING_SIZES), default=None,
               help="Short side the model works at (default: the model's).")
@@ -309,7 +330,7 @@ def frames(videos: tuple[Path, ...], dst: Path, every: int, overwrite: bool) -> 
 
 @main.command("eval")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--model", default=DEFAULT_MODEL, show_default=True, help="Shipped model name or a .safetensors file.")
+@click.option("--model", default=DEFAULT_MODEL, show_default=True, help=MODEL_HELP)
 @click.option("--temporal", default="flow", type=click.Choice(TEMPORAL_MODES), show_default=True)
 @click.option("--window", type=click.IntRange(0, MAX_WINDOW), default=DEFAULT_WINDOW, show_default=True,
               help="Frames of look-ahead for the temporal smoothing.")

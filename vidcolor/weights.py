@@ -18,9 +18,9 @@ from torch import nn
 
 from .archs import FAMILIES, build_model
 from .atomic import written_atomically
+from .catalog import shipped_models
 from .errors import UserError
 
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 BACKBONE_PREFIX = "backbones."
 
 
@@ -68,11 +68,6 @@ def write_weights_file(path: Path, tensors: dict[str, torch.Tensor], meta: dict[
         tmp.write_bytes(save(tensors, metadata={"vidcolor": json.dumps(meta)}))
 
 
-def shipped_models() -> dict[str, Path]:
-    """Models that come with vidcolor, by name (the file stem in models/)."""
-    return {p.stem: p for p in sorted(MODELS_DIR.glob("*.safetensors"))}
-
-
 def resolve_model_path(name_or_path: str) -> Path:
     """A shipped model name, or a path to an exported .safetensors file."""
     shipped = shipped_models()
@@ -84,7 +79,8 @@ def resolve_model_path(name_or_path: str) -> Path:
             raise UserError(f"{path}: no such model file")
         return path
     names = ", ".join(shipped) or "none installed"
-    raise UserError(f"unknown model {name_or_path!r} (shipped models: {names}; or give a .safetensors file)")
+    raise UserError(f"unknown model {name_or_path!r} (shipped models: {names}, see `vidcolor models`; "
+                    "or give a .safetensors file)")
 
 
 def read_metadata(path: Path) -> dict[str, Any]:
@@ -99,6 +95,12 @@ def read_metadata(path: Path) -> dict[str, Any]:
     if not isinstance(meta, dict):
         raise UserError(f"{path}: not a vidcolor model file (its metadata is not a JSON object)")
     return meta
+
+
+def update_metadata(path: Path, changes: dict[str, Any]) -> None:
+    """Merge `changes` into a model file's metadata (a description, recorded scores); its tensors are
+    written back as they were read, so the weights stay bit for bit what was trained."""
+    write_weights_file(path, read_weights(path), read_metadata(path) | changes)
 
 
 def read_weights(path: Path) -> dict[str, torch.Tensor]:

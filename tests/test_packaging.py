@@ -1,0 +1,116 @@
+"""What a user of the installed package meets: the shipped models found as package data, listed with
+what their own metadata says, and named when a `--model` is not one of them.
+
+That a built wheel really carries them and works away from the repository is `.ci/check_wheel.sh`'s
+job; these tests check the parts a wheel relies on, on the checkout.
+"""
+from __future__ import annotations
+
+import json
+from importlib.resources import files
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from photo_factory import landscape
+
+import vidcolor
+from vidcolor import DEFAULT_MODEL, catalog
+from vidcolor.archs import build_model
+from vidcolor.cli import main
+from vidcolor.media import read_image, write_image
+from vidcolor.weights import read_metadata, read_weights, save_weights, shipped_models, update_metadata
+
+REPO = Path(__file__).resolve().parent.parent
+TINY = {"family": "unet", "arch": {"width": 8}, "working_size": 64}
+
+
+def test_the_shipped_weights_are_package_data_found_through_importlib_resources():
+    package_models = files("vidcolor") / "models"
+    shipped = shipped_models()
+    assert DEFAULT_MODEL in shipped and "gan" not in shipped
+    assert all(path.parent == package_models and path.is_file() for path in shipped.values())
+    assert not list((REPO / "models").glob("*.safetensors"))  # one copy of the weights, in the package
+
+
+def test_a_user_lists_the_shipped_models_with_what_their_files_say():
+    result = CliRunner().invoke(main, ["models"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].split()[:3] == ["name", "family", "size"]
+    rows = {line.split()[0]: line for line in lines[1:]}
+    assert set(rows) == set(shipped_models())
+    for name, path in shipped_models().items():
+        scores = read_metadata(path)["scores"]["photos/val"]
+        assert f"{scores['psnr']:.2f}" in rows[name] and f"{scores['colourfulness']:.1f}" in rows[name]
+        assert (" yes " in rows[name]) == (name == DEFAULT_MODEL)
+
+
+def test_a_script_reads_the_model_list_as_json():
+    result = CliRunner().invoke(main, ["models", "--json"])
+    assert result.exit_code == 0, result.output
+    listed = {row["name"]: row for row in json.loads(result.output)}
+    assert set(listed) == set(shipped_models())
+    assert [name for name, row in listed.items() if row["default"]] == [DEFAULT_MODEL]
+    for name, row in listed.items():
+        meta = read_metadata(shipped_models()[name])
+        assert row["family"] == meta["family"] and row["hints"] is False
+        assert row["psnr"] == meta["scores"]["photos/val"]["psnr"]
+        assert row["size_mb"] == pytest.approx(shipped_models()[name].stat().st_size / 1e6, abs=0.05)
+
+
+def test_a_model_whose_file_records_no_scores_shows_dashes_not_numbers(tmp_path, monkeypatch):
+    save_weights(tmp_path / "plain.safetensors", build_model("unet", width=8), TINY)
+    monkeypatch.setattr(catalog, "models_dir", lambda: tmp_path)
+    table = CliRunner().invoke(main, ["models"])
+    listed = json.loads(CliRunner().invoke(main, ["models", "--json"]).output)
+    assert table.exit_code == 0 and table.output.splitlines()[1].split()[3:5] == ["-", "-"]
+    assert listed[0]["psnr"] is None and listed[0]["colourfulness"] is None and listed[0]["hints"] is False
+
+
+def test_an_unknown_model_name_is_refused_with_the_shipped_names(tmp_path):
+    write_image(tmp_path / "in.png", landscape(0))
+    result = CliRunner().invoke(main, ["run", str(tmp_path / "in.png"), "-o", str(tmp_path / "out.png"),
+                                       "--model", "fusion-xl"])
+    assert result.exit_code == 1 and len(result.output.splitlines()) == 1
+    assert "unknown model 'fusion-xl'" in result.output and ", ".join(shipped_models()) in result.output
+    assert "vidcolor models" in result.output and not (tmp_path / "out.png").exists()
+
+
+def test_the_run_help_names_the_shipped_models():
+    result = CliRunner().invoke(main, ["run", "--help"])
+    assert all(name in result.output for name in shipped_models())
+
+
+def test_a_gan_family_file_still_colours_a_photo(tmp_path):
+    """gan is no longer shipped, but a gan-family file a user trained still loads and colours."""
+    model = tmp_path / "my_gan.safetensors"
+    save_weights(model, build_model("gan", width=8), TINY | {"family": "gan"})
+    grey = np.repeat(landscape(1, 48, 64).mean(axis=2, keepdims=True), 3, axis=2).astype(np.uint8)
+    write_image(tmp_path / "in.png", grey)
+    result = CliRunner().invoke(main, ["run", str(tmp_path / "in.png"), "-o", str(tmp_path / "out.png"),
+                                       "--model", str(model)])
+    assert result.exit_code == 0, result.output
+    assert read_image(tmp_path / "out.png").shape == grey.shape
+
+
+def test_rewriting_a_model_files_metadata_keeps_its_tensors_bit_for_bit(tmp_path):
+    path = tmp_path / "m.safetensors"
+    save_weights(path, build_model("unet", width=8), TINY)
+    before, data_before = read_weights(path), path.read_bytes()[-1000:]
+    update_metadata(path, {"description": "a test model", "hints": False})
+    after = read_weights(path)
+    assert read_metadata(path) == TINY | {"description": "a test model", "hints": False}
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+    assert path.read_bytes()[-1000:] == data_before  # the data section itself, byte for byte
+
+
+def test_the_version_lives_in_one_place():
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11 on
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert "version" not in pyproject["project"] and "version" in pyproject["project"]["dynamic"]
+    assert pyproject["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "vidcolor.__version__"}
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"vidcolor, version {vidcolor.__version__}"

@@ -1,0 +1,59 @@
+"""The models that ship inside the package, and what their own metadata says about them.
+
+The weights are package data (`vidcolor/models/*.safetensors`), found through `importlib.resources`
+so that a wheel installed anywhere finds them just as a clone does. Nothing here imports torch:
+the command line lists the names in its help without loading a model.
+"""
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from . import DEFAULT_MODEL
+from .errors import UserError
+
+SCORED_ON = "photos/val"  # the validation set whose full-path scores `vidcolor models` shows
+
+
+def models_dir() -> Path:
+    """The package's folder of shipped weights (a real folder: wheels install as files, not zipped)."""
+    folder = files("vidcolor") / "models"
+    if not isinstance(folder, Path):  # a zipped install; torch could not load from one either
+        raise UserError(f"vidcolor is installed where its model files are not files ({folder})")
+    return folder
+
+
+def shipped_models() -> dict[str, Path]:
+    """Models that come with vidcolor, by name (the file's stem)."""
+    return {p.stem: p for p in sorted(models_dir().glob("*.safetensors"))}
+
+
+def _score(meta: dict[str, Any], key: str) -> float | None:
+    """A full-path score on SCORED_ON from the metadata, or None where the file records none."""
+    value = meta.get("scores", {}).get(SCORED_ON, {}).get(key)
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def describe(name: str, path: Path, meta: dict[str, Any]) -> dict[str, Any]:
+    """One shipped model as `vidcolor models` reports it: only what its file says, never a guess."""
+    return {"name": name, "family": meta.get("family"), "description": meta.get("description", ""),
+            "size_mb": round(path.stat().st_size / 1e6, 1), "psnr": _score(meta, "psnr"),
+            "ssim": _score(meta, "ssim"), "colourfulness": _score(meta, "colourfulness"),
+            "default": name == DEFAULT_MODEL, "hints": bool(meta.get("hints", False))}
+
+
+def _cell(value: Any, fmt: str) -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+def format_models(rows: list[dict[str, Any]]) -> str:
+    """The models as an aligned text table, scores '-' where a file records none."""
+    header = ["name", "family", "size MB", f"PSNR dB ({SCORED_ON})", "colourfulness", "default", "hints",
+              "description"]
+    lines = [[r["name"], str(r["family"]), _cell(r["size_mb"], ".1f"), _cell(r["psnr"], ".2f"),
+              _cell(r["colourfulness"], ".1f"), "yes" if r["default"] else "", "yes" if r["hints"] else "no",
+              r["description"]] for r in rows]
+    widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+                     for row in [header, *lines])
