@@ -30,6 +30,7 @@ from vidcolor.evaluate import desaturate
 from vidcolor.inference import Colorizer
 from vidcolor.media import find_media, is_video, read_image, video_frames
 from vidcolor.metrics import colourfulness, psnr, ssim
+from vidcolor.training.data import GREY_CHROMA, mean_chroma
 from vidcolor.weights import read_metadata, resolve_model_path, shipped_models, update_metadata
 
 
@@ -40,11 +41,12 @@ def score(outputs: list[np.ndarray], truths: list[np.ndarray]) -> dict[str, floa
 
 
 def pictures(folder: Path, frame_stride: int) -> list[np.ndarray]:
-    """The folder's photos, and every `frame_stride`-th frame of its films."""
+    """The folder's photos, and every `frame_stride`-th frame of its films, those in colour: a black or grey
+    frame (a fade, a title) has no colour to guess, and its PSNR is infinite for grey as for any model."""
     found = []
     for path in find_media(folder):
         found += list(video_frames(path, frame_stride)) if is_video(path) else [read_image(path)]
-    return found
+    return [rgb for rgb in found if mean_chroma(rgb) >= GREY_CHROMA]
 
 
 def record(model: str, name: str, scores: dict[str, float]) -> None:
