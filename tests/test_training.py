@@ -345,9 +345,10 @@ def test_colour_films_validate_as_a_table_of_their_own(tmp_path):
 def test_a_run_whose_folder_is_gone_continues_from_its_exported_weights(tmp_path):
     photos = photo_folder(tmp_path / "photos", n=6)
     opts = dict(model="fusion", data=[photos], steps=8, **TINY)
-    train(TrainOptions(out=tmp_path / "first", **{**opts, "steps": 4}))
+    train(TrainOptions(out=tmp_path / "first", keep_weights=True, checkpoint_every=2, **{**opts, "steps": 4}))
     exported = tmp_path / "first" / "last.safetensors"
     assert read_metadata(exported)["steps"] == 4
+    assert read_metadata(tmp_path / "first" / "weights-2.safetensors")["steps"] == 2  # kept along the way
     train(TrainOptions(out=tmp_path / "later", continue_from=exported, **opts))
     state = torch.load(tmp_path / "later" / "checkpoint.pt", weights_only=True)
     assert int(state["step"]) == 8 and state["scheduler"]["last_epoch"] == 8  # the schedule went on from 4

@@ -237,6 +237,7 @@ def run(src: Path, dst: Path, model: str, device: str, working_size: int | None,
 @click.option("--frame-stride", type=click.IntRange(min=1), default=10, show_default=True,
               help="Use every N-th video frame.")
 @click.option("--checkpoint-every", type=click.IntRange(min=1), default=250, show_default=True)
+@click.option("--keep-weights", is_flag=True, help="Keep each checkpoint's weights as weights-STEP.safetensors.")
 @click.option("--val-every", type=click.IntRange(min=1), help="Validate every N steps (default: each epoch).")
 @click.option("--width", type=click.IntRange(min=1), default=32, show_default=True,
               help="Channel width of the trainable net.")

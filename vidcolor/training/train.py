@@ -70,6 +70,7 @@ class TrainOptions:
     precision: str = "auto"  # bf16 autocast where the hardware has it, else fp32
     frame_stride: int = 10
     checkpoint_every: int = 250
+    keep_weights: bool = False  # each checkpoint's weights also kept as weights-STEP.safetensors
     val_every: int | None = None  # steps; default once per epoch
     seed: int = 0
     width: int = 32
@@ -300,6 +301,8 @@ def save_checkpoint(run: Run, opts: TrainOptions, meta: dict[str, Any]) -> None:
     with written_atomically(opts.out / CHECKPOINT) as tmp:
         torch.save(state, tmp)
     save_weights(opts.out / "last.safetensors", _unwrap(run.model), {**meta, "steps": run.step})
+    if opts.keep_weights:  # to choose a point of the run by its validation afterwards, or average several
+        save_weights(opts.out / f"weights-{run.step}.safetensors", _unwrap(run.model), {**meta, "steps": run.step})
 
 
 _bce = nn.BCEWithLogitsLoss()
