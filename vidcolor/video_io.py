@@ -116,6 +116,10 @@ def film_stream(container: InputContainer, path: Path) -> av.video.stream.VideoS
     films = [s for s in container.streams.video if not s.disposition & Disposition.attached_pic]
     if not films:
         raise UserError(f"{path}: has no video stream")
+    films = [s for s in films if s.codec_context is not None]  # FFmpeg knows no decoder for the others
+    if not films:
+        raise UserError(f"{path}: its video is in a codec FFmpeg does not know (the file is damaged, or made by a "
+                        "codec this build lacks)")
     return max(films, key=lambda s: (bool(s.disposition & Disposition.default),
                                      s.codec_context.width * s.codec_context.height, -s.index))
 
@@ -266,12 +270,22 @@ def probe(path: Path) -> Source:
         lumas, chromas = zip(*(frame_colour(normalise(f, fmt, first.width, first.height)) for f in frames),
                              strict=True)
         colour = looks_colour(np.stack(lumas), np.stack(chromas))
-        matrix = next((np.frombuffer(bytes(sd), np.int32).tolist() for sd in first.side_data
-                       if sd.type.name == "DISPLAYMATRIX"), None)
+        matrix = _display_matrix(first)
         seconds = _seconds(container, stream)
         return Source(path, first.width, first.height, _expected_frames(stream, seconds), seconds,
                       colour, Colorimetry.of(first), first.color_primaries, first.color_trc,
                       matrix, _field_order(stream, first), luma_bits(first))
+
+
+def _display_matrix(frame: av.VideoFrame) -> list[int] | None:
+    """The frame's rotation/flip, as FFmpeg's 3x3 fixed-point matrix; None where it has none, or where it also
+    carries side data this PyAV has no name for (a newer FFmpeg's EXIF or view ids), which makes PyAV list none."""
+    try:
+        side_data = list(frame.side_data)
+    except ValueError:
+        return None
+    return next((np.frombuffer(bytes(sd), np.int32).tolist() for sd in side_data if sd.type.name == "DISPLAYMATRIX"),
+                None)
 
 
 def _field_order(stream: Stream, first: av.VideoFrame) -> int:
@@ -489,6 +503,9 @@ def _carried_route(stream: Stream, out: OutputContainer, suffix: str, incidents:
                    first: av.Packet | None) -> Route | None:
     if _muxer_takes(stream, suffix, first):
         return Route(stream, out.add_stream_from_template(stream), "copy")
+    if stream.codec_context is None:  # no decoder, so it could only have been copied as it is
+        incidents.warn(f"{_label(stream)} is in a codec FFmpeg does not know (or damaged), and is left out")
+        return None
     if stream.type != "audio":
         incidents.warn(f"{_label(stream)} cannot go into a {suffix} file and is left out")
         return None
