@@ -15,6 +15,7 @@ import tifffile
 from PIL import Image
 
 from .errors import UserError
+from .guard import library_noise_silenced
 from .photo_metadata import PILLOW_ERRORS, PhotoMetadata, with_metadata
 
 # A file they cannot read is ours to report, in one line: the readers' own messages are not shown.
@@ -82,7 +83,8 @@ def _file_bytes(path: Path) -> np.ndarray:
 
 def _decode(data: np.ndarray, flags: int, path: Path) -> np.ndarray:
     try:
-        img = cv2.imdecode(data, flags) if data.size else None
+        with library_noise_silenced():
+            img = cv2.imdecode(data, flags) if data.size else None
     except cv2.error:  # e.g. a header claiming more pixels than OpenCV will allocate
         img = None
     if img is None:
@@ -289,21 +291,28 @@ def _tiff_with_alpha(image: np.ndarray) -> bytes:
 
 def film_seconds(path: Path) -> float:
     """How long a film lasts, as its container says; 0.0 when it does not say."""
-    with av.open(str(path)) as container:
+    from .video_io import open_input
+
+    with open_input(path) as container:
         return container.duration / av.time_base if container.duration else 0.0
 
 
 def video_frames(path: Path, every: int = 1) -> Iterator[np.ndarray]:
-    """Every `every`-th decoded frame of the first video stream as RGB uint8, upright as a player shows it
-    (a phone's film is stored sideways with a rotation tag, which FFmpeg gives counter-clockwise)."""
+    """Every `every`-th decoded frame of the film (its stream `vidcolor run` colours) as RGB uint8, upright as a
+    player shows it (a phone's film is stored sideways with a rotation tag, which FFmpeg gives counter-clockwise).
+    Raises UserError if not even one frame decodes."""
+    from .video_io import film_stream, open_input
+
+    decoded = False
     try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise UserError(f"{path}: has no video stream")
-            for i, frame in enumerate(container.decode(video=0)):
+        with open_input(path) as container:
+            for i, frame in enumerate(container.decode(film_stream(container, path))):
+                decoded = True
                 if i % every == 0:
                     turns = round(frame.rotation / 90) % 4
                     rgb = frame.to_ndarray(format="rgb24")
                     yield np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
     except av.error.FFmpegError as exc:
         raise UserError(f"{path}: cannot decode video ({exc.strerror or exc})") from None
+    if not decoded:
+        raise UserError(f"{path}: no video frame could be decoded (the file is damaged or cut short)")
