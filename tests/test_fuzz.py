@@ -5,6 +5,12 @@ run); the others are what fuzzing found, each kept as a story of its own.
 """
 from __future__ import annotations
 
+import struct
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -13,8 +19,10 @@ from fuzzing import DAMAGES, DOORS, KINDS, Case, fuzz, write_originals
 from photo_factory import landscape
 
 from vidcolor.cli import main
-from vidcolor.media import write_image
+from vidcolor.errors import UserError
+from vidcolor.media import read_image, write_image
 from vidcolor.training.data import load_images
+from vidcolor.workers import LocalPool, Outcome, Settings
 
 SEED = 21  # the issue that asked for fuzzing; another seed explores other damage
 CASES = 100
@@ -105,3 +113,88 @@ def test_a_damaged_png_is_refused_in_vidcolors_one_line_with_nothing_from_libpng
     assert result.exit_code == 1 and result.stderr == f"vidcolor: {photo}: not a readable image\n"
     assert capfd.readouterr().err == ""  # libpng's own "IDAT: incorrect data check" is not shown
     assert not np.any([p.name.startswith(".") for p in tmp_path.iterdir()])
+
+
+def test_a_photo_whose_header_claims_a_huge_picture_is_refused_before_it_is_decoded(tmp_path, model_file):
+    """Two bytes of a JPEG's frame header make a 64 x 48 photo claim 30,000 x 30,000: decoded, that is 2.7 GB
+    of grey, and colouring it would call in the OOM killer."""
+    photo = tmp_path / "scan.jpg"
+    write_image(photo, landscape(0))
+    data = bytearray(photo.read_bytes())
+    frame_header = data.find(b"\xff\xc0")
+    data[frame_header + 5:frame_header + 9] = struct.pack(">HH", 30000, 30000)
+    photo.write_bytes(bytes(data))
+    started = time.monotonic()
+    result = cli("run", photo, "-o", tmp_path / "scan.png", "--model", model_file)
+    assert result.exit_code == 1
+    assert result.stderr == f"vidcolor: {photo}: claims a picture of 900 megapixels in {len(data):,} bytes (the file " \
+                            "is damaged)\n"
+    assert time.monotonic() - started < 5
+    with pytest.raises(UserError, match="claims a picture"):
+        read_image(photo)
+
+
+HANGING = """
+import sys, time
+import cv2
+import vidcolor.guard
+from vidcolor import video_io
+from vidcolor.cli import main
+
+vidcolor.guard.DECODE_SECONDS = 2.0
+decode, calls = video_io.SourceReader._decoded, []
+
+def stuck(*args):
+    calls.append(1)
+    if len(calls) == int(sys.argv[1]):
+        time.sleep(600)
+    return decode(*args)
+
+video_io.SourceReader._decoded = stuck
+cv2.imdecode = lambda *args: time.sleep(600)
+main(sys.argv[2:])
+"""
+
+
+@pytest.mark.parametrize(("name", "hang_at"), [("reel.mp4", 60), ("scan.png", 0)])  # a film well under way; a photo
+def test_a_decoder_that_hangs_ends_the_run_in_one_line_with_nothing_left_behind(tmp_path, model_file, name, hang_at):
+    src = tmp_path / name
+    if name.endswith(".mp4"):
+        make_clip(src, frames=48)
+    else:
+        write_image(src, landscape(0))
+    out = tmp_path / f"colour{src.suffix}"
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", HANGING, str(hang_at), "run", str(src), "-o", str(out), "--model",
+                           str(model_file), "--quiet"], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 1
+    assert done.stderr == f"vidcolor: {src}: decoding it made no progress in 2 s (the file is damaged); given up\n"
+    assert time.monotonic() - started < 60
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
+@dataclass(frozen=True)
+class Stuck:
+    """A task in a folder run whose decoder never returns."""
+    name: str = "stuck.tif"
+    needs_model: bool = False
+
+    def run(self, settings: Settings, warn: object) -> Outcome:
+        import vidcolor.guard
+
+        vidcolor.guard.DECODE_SECONDS = 1.0
+        with vidcolor.guard.watched(self.name):
+            time.sleep(600)
+        return Outcome()
+
+
+def test_a_folder_runs_worker_whose_decoder_hangs_fails_that_file_and_is_replaced(model_file):
+    pool = LocalPool(Settings(str(model_file)), jobs=1)
+    try:
+        pool.submit("stuck", Stuck())
+        key, outcome = pool.next_result()
+        assert key == "stuck" and "decoding it made no progress" in outcome.error
+        pool.submit("next", Stuck(name="again.tif"))
+        assert "made no progress" in pool.next_result()[1].error  # a new worker took it
+    finally:
+        pool.close()

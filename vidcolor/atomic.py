@@ -22,6 +22,7 @@ _PARTIAL_NAME = re.compile(r"\..*\.partial-(\d+)-[0-9a-f]{6}(\.[^.]*)?", re.DOTA
 MAX_NAME_BYTES = 255  # the usual file-system limit on one name
 _swept: set[Path] = set()  # folders this process has swept already
 _swept_lock = threading.Lock()
+_unfinished: set[Path] = set()  # the temporary outputs this process is writing now
 
 
 def partial_path(dst: Path) -> Path:
@@ -59,13 +60,22 @@ def written_atomically(dst: Path, replace: bool = True) -> Iterator[Path]:
         held = _held(tmp.open("xb"))  # ours alone: never a file that was there before
     except OSError as exc:
         raise UserError(f"{dst}: cannot write it there ({exc.strerror or exc})") from None
+    _unfinished.add(tmp)
     try:
         yield tmp
         _publish(tmp, dst, replace)
     finally:
+        _unfinished.discard(tmp)
         held.close()
         with contextlib.suppress(OSError):  # e.g. held open by a virus scanner on Windows: a stray, not a failure
             tmp.unlink(missing_ok=True)
+
+
+def remove_unfinished() -> None:
+    """Remove the temporary outputs being written now, for a process about to end without its clean-up."""
+    for tmp in list(_unfinished):
+        with contextlib.suppress(OSError):
+            tmp.unlink()
 
 
 def _held(handle: BinaryIO) -> BinaryIO:

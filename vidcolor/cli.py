@@ -11,6 +11,7 @@ import click
 
 from . import DEFAULT_MODEL
 from .errors import UserError
+from .guard import give_up, on_hang
 from .stopping import Stopped, stop_cleanly_on_signals
 from .video_formats import (
     DEFAULT_WINDOW,
@@ -28,10 +29,12 @@ from .video_formats import (
 def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Turn UserError into one line on stderr and exit code 1, never a traceback; so too any file-system
     error not met more precisely on the way (a name too long for the disk, say). Ctrl-C, SIGTERM and SIGHUP
-    clean up, say so in a line, and exit 128 + the signal's number."""
+    clean up, say so in a line, and exit 128 + the signal's number; so does a decoder that hangs, with exit
+    code 1 (see vidcolor.guard)."""
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         stop_cleanly_on_signals()
+        on_hang(give_up())
         try:
             return fn(*args, **kwargs)
         except UserError as exc:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import warnings
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -15,7 +16,7 @@ import tifffile
 from PIL import Image
 
 from .errors import UserError
-from .guard import library_noise_silenced
+from .guard import check_claimed_size, library_noise_silenced, watched
 from .photo_metadata import PILLOW_ERRORS, PhotoMetadata, with_metadata
 
 # A file they cannot read is ours to report, in one line: the readers' own messages are not shown.
@@ -76,9 +77,12 @@ def find_media(root: Path, kinds: tuple[str, ...] = ("image", "video")) -> list[
 
 
 def _file_bytes(path: Path) -> np.ndarray:
+    """The photo file's bytes, once its header is found to claim no more pixels than they could hold."""
     if not path.is_file():
         raise UserError(f"{path}: no such file")
-    return np.fromfile(str(path), dtype=np.uint8)
+    data = np.fromfile(str(path), dtype=np.uint8)
+    check_claimed_size(path, pixel_count(path) or 0, data.size)
+    return data
 
 
 def _decode(data: np.ndarray, flags: int, path: Path) -> np.ndarray:
@@ -94,12 +98,18 @@ def _decode(data: np.ndarray, flags: int, path: Path) -> np.ndarray:
 
 def read_image(path: Path) -> np.ndarray:
     """(H, W, 3) uint8 RGB; greyscale and alpha images are converted. Raises UserError if unreadable."""
-    return cv2.cvtColor(_decode(_file_bytes(path), cv2.IMREAD_COLOR, path), cv2.COLOR_BGR2RGB)
+    with watched(path):
+        return cv2.cvtColor(_decode(_file_bytes(path), cv2.IMREAD_COLOR, path), cv2.COLOR_BGR2RGB)
 
 
 def read_photo(path: Path) -> np.ndarray:
     """A photo as the file holds it: (H, W, 3) RGB or (H, W, 4) RGBA, uint8 or uint16 (16-bit scans stay
     16-bit), turned upright by its EXIF orientation. Raises UserError if unreadable."""
+    with watched(path):
+        return _read_photo(path)
+
+
+def _read_photo(path: Path) -> np.ndarray:
     data = _file_bytes(path)
     if path.suffix.lower() in TIFF_EXTS and (as_stored := _tiff_by_tifffile(path)) is not None:
         return as_stored
@@ -125,8 +135,9 @@ def pixel_count(path: Path) -> int | None:
     try:
         with Image.open(path) as header:
             return header.width * header.height
-    except Image.DecompressionBombError:  # Pillow refuses beyond twice its own limit: at least that many
-        return 2 * (Image.MAX_IMAGE_PIXELS or 0) + 1
+    except Image.DecompressionBombError as exc:  # Pillow refuses beyond twice its own limit, saying how many
+        said = re.search(r"\((\d+) pixels\)", str(exc))
+        return int(said[1]) if said else 2 * (Image.MAX_IMAGE_PIXELS or 0) + 1
     except PILLOW_ERRORS:
         return None
 
@@ -137,7 +148,7 @@ def page_count(path: Path) -> int:
     if path.suffix.lower() not in {*TIFF_EXTS, ".webp"}:
         return 1
     try:
-        with Image.open(path) as image:
+        with watched(path), Image.open(path) as image:
             return int(getattr(image, "n_frames", 1))
     except PILLOW_ERRORS:
         return 1
@@ -303,16 +314,28 @@ def video_frames(path: Path, every: int = 1) -> Iterator[np.ndarray]:
     Raises UserError if not even one frame decodes."""
     from .video_io import film_stream, open_input
 
-    decoded = False
+    decoded = 0
     try:
         with open_input(path) as container:
-            for i, frame in enumerate(container.decode(film_stream(container, path))):
-                decoded = True
-                if i % every == 0:
-                    turns = round(frame.rotation / 90) % 4
-                    rgb = frame.to_ndarray(format="rgb24")
-                    yield np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
+            stream = film_stream(container, path)
+            check_claimed_size(path, stream.codec_context.width * stream.codec_context.height, path.stat().st_size)
+            frames = container.decode(stream)
+            while True:
+                with watched(path):  # not while the caller has the frame: it may take its time
+                    frame = next(frames, None)
+                    if frame is None:
+                        break
+                    rgb = _upright_rgb(frame) if decoded % every == 0 else None
+                decoded += 1
+                if rgb is not None:
+                    yield rgb
     except av.error.FFmpegError as exc:
         raise UserError(f"{path}: cannot decode video ({exc.strerror or exc})") from None
     if not decoded:
         raise UserError(f"{path}: no video frame could be decoded (the file is damaged or cut short)")
+
+
+def _upright_rgb(frame: av.VideoFrame) -> np.ndarray:
+    turns = round(frame.rotation / 90) % 4
+    rgb = frame.to_ndarray(format="rgb24")
+    return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb

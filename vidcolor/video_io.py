@@ -25,6 +25,7 @@ from av.container import InputContainer, OutputContainer
 from av.stream import Disposition, Stream
 
 from .errors import UserError
+from .guard import check_claimed_size, watched
 from .video_formats import CONTAINERS, FILM_BITS
 from .yuv import (
     LIMITED_RANGE,
@@ -103,7 +104,8 @@ def open_input(path: Path) -> InputContainer:
     if path.stat().st_size == 0:
         raise UserError(f"{path}: the file is empty")
     try:
-        return av.open(str(path), metadata_errors="replace")
+        with watched(path):
+            return av.open(str(path), metadata_errors="replace")
     except PermissionError:
         raise UserError(f"{path}: not readable (permission denied)") from None
     except av.error.FFmpegError as exc:
@@ -156,25 +158,35 @@ class SourceReader:
                    incidents)
 
     def __iter__(self) -> Iterator[tuple[Stream, Payload]]:
+        packets = self.container.demux(self.streams)
         try:
-            for packet in self.container.demux(self.streams):
-                if packet.pts is not None and packet.time_base:
-                    self._time = float(packet.pts * packet.time_base)
-                if packet.stream.index not in self.decode:
-                    if packet.size:  # size 0: the end-of-stream marker, nothing to copy
-                        if packet.stream is self._video and packet.pts is not None:
-                            self._cover(packet.pts)
-                        yield packet.stream, packet
-                    continue
-                for frame in self._decoded(packet.stream, packet):
-                    yield packet.stream, frame
+            while (read := self._read(packets)) is not None:
+                yield from read
         except av.error.FFmpegError as exc:
             self.incidents.warn(f"the file is damaged or cut short at {self._time:.1f} s ({_reason(exc)}); "
                                 "keeping everything read up to there")
             for stream in self.streams:
                 if stream.index in self.decode:
-                    for frame in self._decoded(stream, None):
-                        yield stream, frame
+                    with watched(self.container.name):
+                        frames = self._decoded(stream, None)
+                    yield from ((stream, frame) for frame in frames)
+
+    def _read(self, packets: Iterator[av.Packet]) -> list[tuple[Stream, Payload]] | None:
+        """What the next packet gives: itself (copied as it is) or the frames it completes; None at the end.
+        Timed by the watchdog, which the caller's own pace (a full queue, say) must not be."""
+        with watched(self.container.name):
+            packet = next(packets, None)
+            if packet is None:
+                return None
+            if packet.pts is not None and packet.time_base:
+                self._time = float(packet.pts * packet.time_base)
+            if packet.stream.index in self.decode:
+                return [(packet.stream, frame) for frame in self._decoded(packet.stream, packet)]
+            if not packet.size:  # the end-of-stream marker, nothing to copy
+                return []
+            if packet.stream is self._video and packet.pts is not None:
+                self._cover(packet.pts)
+            return [(packet.stream, packet)]
 
     def _decoded(self, stream: Stream, packet: av.Packet | None) -> list[av.VideoFrame | av.AudioFrame]:
         try:
@@ -260,6 +272,7 @@ def probe(path: Path) -> Source:
     """Open the film and decode its first frames: size, colour or not, colorimetry, rotation."""
     with open_input(path) as container:
         stream = film_stream(container, path)
+        check_claimed_size(path, stream.codec_context.width * stream.codec_context.height, path.stat().st_size)
         quiet = Incidents(lambda message: None)
         reader = SourceReader(container, [stream], {stream.index}, quiet)
         frames = [frame for _, frame in islice(reader, PROBE_FRAMES)]
@@ -479,7 +492,7 @@ def _first_packets(path: Path, streams: list[Stream]) -> dict[int, av.Packet]:
     """The first packet of each stream, read in one pass from a second opening of the file (stopping as soon
     as all are found, at most TRIAL_PACKETS packets in)."""
     found: dict[int, av.Packet] = {}
-    with open_input(path) as again:
+    with open_input(path) as again, watched(path):
         wanted = [again.streams[s.index] for s in streams]
         for packet in islice(again.demux(wanted), TRIAL_PACKETS):
             if packet.size and packet.stream.index not in found:
