@@ -267,7 +267,7 @@ class Doors:
         self.broken = False  # a film the web page never finished: its worker thread is stuck, so start afresh
 
     def enter(self, door: str, src: Path) -> Verdict:
-        folder = self.work / "out" / f"{src.stem}-{door.replace(' ', '-')}"
+        folder = door_folder(self.work, src, door)
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         try:
@@ -372,13 +372,25 @@ class Doors:
         return ("output", "") if readable(film) else ("unreadable output", "the film sent back")
 
 
+def door_folder(work: Path, src: Path, door: str) -> Path:
+    """Where a door's outputs for one input go."""
+    return work / "out" / f"{src.stem}-{door.replace(' ', '-')}"
+
+
+GAVE_UP_DOORS = ("run", "eval", "frames", "train data")  # the command line's: a hung decoder ends the process
+
+
 def _worker(conn: Connection, work: Path, model: Path, wait: float) -> None:
-    """A worker process: take the doors the parent sends, one at a time, until it sends None."""
+    """A worker process: take the doors the parent sends, one at a time, until it sends None. vidcolor's own
+    watchdog gives up on a hung decoder within `wait`, before the parent would count a hang."""
     import cv2
     import torch
 
+    import vidcolor.guard
+
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
+    vidcolor.guard.DECODE_SECONDS = wait / 2
     doors = Doors(work, model, wait)
     conn.send("ready")
     while (job := conn.recv()) is not None:
@@ -442,8 +454,7 @@ class _Workers:
         elif not slot.process.is_alive():
             code = slot.process.exitcode
             if slot.job:
-                on_outcome(Outcome(slot.job[0], slot.job[1], "signal" if code and code < 0 else "exit code",
-                                   f"the process died with {code}"))
+                on_outcome(self._death(*slot.job, code))
             elif not slot.ready:
                 raise RuntimeError(f"a fuzzing worker could not start (exit code {code})")
             self.slots[n] = self._start()
@@ -454,6 +465,15 @@ class _Workers:
             slot.process.kill()
             slot.process.join()
             self.slots[n] = self._start()
+
+    def _death(self, case: Case, door: str, src: Path, code: int | None) -> Outcome:
+        """A worker died on a door: the command line giving up on a hung decoder (exit code 1, its temporary
+        outputs removed), or a crash."""
+        if code == 1 and door in GAVE_UP_DOORS:
+            stray = left_behind(door_folder(self.work, src, door))
+            return Outcome(case, door, *(("left behind", ", ".join(stray)) if stray else
+                                         ("refused", "vidcolor's watchdog gave up on a hung decoder")))
+        return Outcome(case, door, "signal" if code and code < 0 else "exit code", f"the process died with {code}")
 
     def close(self) -> None:
         for slot in self.slots:
@@ -534,7 +554,8 @@ def _folder_outcome(case: Case, name: str, record: dict[str, Any] | None, out: P
 def fuzz(cases: Sequence[Case], work: Path, model: Path, *, workers: int = 2, timeout: float = 60.0,
          folder_batch: int = 100, on_outcome: Callable[[Outcome], None] = lambda outcome: None) -> list[Outcome]:
     """Every door for every case; the outcomes in case order. `timeout`: seconds one door may take on one
-    case before it counts as a hang (a folder run gets that per file, and a minute to start)."""
+    case before it counts as a hang (a folder run of `folder_batch` files gets a tenth of that per file, and
+    three minutes more: its workers' watchdogs wait 120 s)."""
     originals = write_originals(work / "originals")
     inputs = work / "inputs"
     inputs.mkdir(parents=True, exist_ok=True)
@@ -553,7 +574,8 @@ def fuzz(cases: Sequence[Case], work: Path, model: Path, *, workers: int = 2, ti
         pool.close()
     for start in range(0, len(written), folder_batch):
         batch = written[start:start + folder_batch]
-        for outcome in run_folder(batch, work / f"folder-{start}", model, 60 + timeout * len(batch), workers):
+        folder_timeout = 180 + timeout * len(batch) / 10  # a hung decoder costs its worker 120 s
+        for outcome in run_folder(batch, work / f"folder-{start}", model, folder_timeout, workers):
             record(outcome)
     order = {door: i for i, door in enumerate(DOORS)}
     return sorted(outcomes, key=lambda o: (o.case.number, order[o.door]))
