@@ -27,6 +27,7 @@ import time
 import traceback
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path, PurePosixPath
@@ -499,15 +500,16 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[k] = v
 
 
-def run_folder(cases: list[tuple[Case, Path]], folder: Path, model: Path, timeout: float, jobs: int) -> list[Outcome]:
+def run_folder(cases: list[tuple[Case, Path]], folder: Path, model: Path, timeout: float) -> list[Outcome]:
     """`vidcolor run FOLDER` on the damaged inputs together, as its own process: each file's outcome is read
-    from the manifest (a failed file's reason, the worker that died on it), and what the run left behind."""
+    from the manifest (a failed file's reason, the worker that died on it), what the run left behind, and
+    what was said while it was being coloured (one worker, --verbose: each file's turn is named)."""
     archive, out = folder / "archive", folder / "coloured"
     archive.mkdir(parents=True)
     for _, src in cases:
         shutil.copy(src, archive / src.name)
     cmd = [sys.executable, "-m", "vidcolor", "run", str(archive), "-o", str(out), "--model", str(model), "--quiet",
-           "--jobs", str(jobs)]
+           "--jobs", "1", "--verbose"]
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=timeout,
                               env={**os.environ, "OMP_NUM_THREADS": "1"}, check=False)
@@ -521,8 +523,20 @@ def run_folder(cases: list[tuple[Case, Path]], folder: Path, model: Path, timeou
         for line in (out / MANIFEST_NAME).read_text().splitlines():
             record = json.loads(line)
             records[record["input"]] = record
-    lines = done.stderr.splitlines()
-    return [_folder_outcome(case, src.name, records.get(src.name), out, lines, done.returncode) for case, src in cases]
+    said = _said_per_file(done.stderr.splitlines())
+    return [_folder_outcome(case, src.name, records.get(src.name), out, said.get(src.name, []) + said.get("", []),
+                            done.returncode) for case, src in cases]
+
+
+def _said_per_file(lines: list[str]) -> dict[str, list[str]]:
+    """A folder run's stderr, each line under the file whose turn it was ("": before any)."""
+    said: dict[str, list[str]] = {}
+    turn = ""
+    for line in lines:
+        started = re.fullmatch(r"vidcolor: worker \d+ \(pid \d+\): (.+)", line)
+        turn = started[1] if started else turn
+        said.setdefault(turn, []).append(line)
+    return said
 
 
 def _folder_outcome(case: Case, name: str, record: dict[str, Any] | None, out: Path, lines: list[str],
@@ -543,19 +557,19 @@ def _folder_outcome(case: Case, name: str, record: dict[str, Any] | None, out: P
     if record["status"] == "done":
         return outcome("output") if readable(out / record["output"]) else outcome("unreadable output", record["output"])
     error = record.get("error") or record["status"]
-    said = [line for line in lines if line.startswith(f"vidcolor: failed {name}: ")]
+    failed = [line for line in lines if line.startswith(f"vidcolor: failed {name}: ")]
     if "worker process died" in error:
         return outcome("signal" if "exit code -" in error else "exit code", error)
-    if _INTERNAL.search(error) or len(said) != 1 or "\n" in error:
+    if _INTERNAL.search(error) or len(failed) != 1 or "\n" in error:
         return outcome("traceback" if _INTERNAL.search(error) else "unclear message", error)
     return outcome("refused", error)
 
 
 def fuzz(cases: Sequence[Case], work: Path, model: Path, *, workers: int = 2, timeout: float = 60.0,
-         folder_batch: int = 100, on_outcome: Callable[[Outcome], None] = lambda outcome: None) -> list[Outcome]:
+         folder_batch: int = 50, on_outcome: Callable[[Outcome], None] = lambda outcome: None) -> list[Outcome]:
     """Every door for every case; the outcomes in case order. `timeout`: seconds one door may take on one
     case before it counts as a hang (a folder run of `folder_batch` files gets a tenth of that per file, and
-    three minutes more: its workers' watchdogs wait 120 s)."""
+    three minutes more: its worker's watchdog waits 120 s). `workers` folder runs go side by side too."""
     originals = write_originals(work / "originals")
     inputs = work / "inputs"
     inputs.mkdir(parents=True, exist_ok=True)
@@ -572,11 +586,13 @@ def fuzz(cases: Sequence[Case], work: Path, model: Path, *, workers: int = 2, ti
                  record)
     finally:
         pool.close()
-    for start in range(0, len(written), folder_batch):
-        batch = written[start:start + folder_batch]
-        folder_timeout = 180 + timeout * len(batch) / 10  # a hung decoder costs its worker 120 s
-        for outcome in run_folder(batch, work / f"folder-{start}", model, folder_timeout, workers):
-            record(outcome)
+    batches = [written[start:start + folder_batch] for start in range(0, len(written), folder_batch)]
+    folder_timeout = 180 + timeout * folder_batch / 10
+    with ThreadPoolExecutor(workers) as side_by_side:
+        for batch_outcomes in side_by_side.map(lambda n: run_folder(batches[n], work / f"folder-{n}", model, folder_timeout),
+                                               range(len(batches))):
+            for outcome in batch_outcomes:
+                record(outcome)
     order = {door: i for i, door in enumerate(DOORS)}
     return sorted(outcomes, key=lambda o: (o.case.number, order[o.door]))
 

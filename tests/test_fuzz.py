@@ -5,6 +5,7 @@ run); the others are what fuzzing found, each kept as a story of its own.
 """
 from __future__ import annotations
 
+import logging
 import struct
 import subprocess
 import sys
@@ -198,3 +199,21 @@ def test_a_folder_runs_worker_whose_decoder_hangs_fails_that_file_and_is_replace
         assert "made no progress" in pool.next_result()[1].error  # a new worker took it
     finally:
         pool.close()
+
+
+def test_a_tiff_whose_header_is_damaged_is_refused_without_pillows_own_message(tmp_path, model_file, caplog):
+    """Pillow logs "More samples per pixel than can be decoded: 46339", which Python prints where no logging is
+    set up: the web server, the Python API in a notebook."""
+    scan = tmp_path / "scan.tif"
+    write_image(scan, landscape(0))
+    data = bytearray(scan.read_bytes())
+    ifd = struct.unpack_from("<I", data, 4)[0]
+    entries = struct.unpack_from("<H", data, ifd)[0]
+    for entry in range(ifd + 2, ifd + 2 + 12 * entries, 12):
+        if struct.unpack_from("<H", data, entry)[0] == 277:  # SamplesPerPixel
+            struct.pack_into("<H", data, entry + 8, 46339)
+    scan.write_bytes(bytes(data))
+    with caplog.at_level(logging.WARNING):
+        result = cli("run", scan, "-o", tmp_path / "scan.png", "--model", model_file)
+    assert result.exit_code == 1 and result.stderr == f"vidcolor: {scan}: not a readable image\n"
+    assert not [record.getMessage() for record in caplog.records if record.name.startswith("PIL")]

@@ -118,6 +118,14 @@ def watched(what: Path | str) -> contextlib.AbstractContextManager[None]:
     return _watchdog.watching(str(what))
 
 
+@contextmanager
+def decoding(photo: Path) -> Iterator[None]:
+    """A photo decoder's call (OpenCV, Pillow, tifffile), `watched` and with its libraries' own messages silenced.
+    Not for films: decoding one takes long, and the progress bar and warnings must get through meanwhile."""
+    with watched(photo), library_noise_silenced():
+        yield
+
+
 def on_hang(handler: Callable[[str], None] | None) -> None:
     """From now on `handler(file)` is told of a decoder call that hangs (None: no one is)."""
     _watchdog.on_hang = handler

@@ -16,12 +16,13 @@ import tifffile
 from PIL import Image
 
 from .errors import UserError
-from .guard import check_claimed_size, library_noise_silenced, watched
+from .guard import check_claimed_size, decoding, watched
 from .photo_metadata import PILLOW_ERRORS, PhotoMetadata, with_metadata
 
 # A file they cannot read is ours to report, in one line: the readers' own messages are not shown.
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 logging.getLogger("tifffile").setLevel(logging.CRITICAL)
+logging.getLogger("PIL").setLevel(logging.CRITICAL)  # "More samples per pixel than can be decoded: 46339"
 warnings.filterwarnings("ignore", module=r"PIL\.")  # "Corrupt EXIF data", "Truncated File Read"...
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pbm", ".pgm", ".ppm",
@@ -87,8 +88,7 @@ def _file_bytes(path: Path) -> np.ndarray:
 
 def _decode(data: np.ndarray, flags: int, path: Path) -> np.ndarray:
     try:
-        with library_noise_silenced():
-            img = cv2.imdecode(data, flags) if data.size else None
+        img = cv2.imdecode(data, flags) if data.size else None
     except cv2.error:  # e.g. a header claiming more pixels than OpenCV will allocate
         img = None
     if img is None:
@@ -98,14 +98,14 @@ def _decode(data: np.ndarray, flags: int, path: Path) -> np.ndarray:
 
 def read_image(path: Path) -> np.ndarray:
     """(H, W, 3) uint8 RGB; greyscale and alpha images are converted. Raises UserError if unreadable."""
-    with watched(path):
+    with decoding(path):
         return cv2.cvtColor(_decode(_file_bytes(path), cv2.IMREAD_COLOR, path), cv2.COLOR_BGR2RGB)
 
 
 def read_photo(path: Path) -> np.ndarray:
     """A photo as the file holds it: (H, W, 3) RGB or (H, W, 4) RGBA, uint8 or uint16 (16-bit scans stay
     16-bit), turned upright by its EXIF orientation. Raises UserError if unreadable."""
-    with watched(path):
+    with decoding(path):
         return _read_photo(path)
 
 
@@ -133,7 +133,7 @@ def pixel_count(path: Path) -> int | None:
     """How many pixels a photo file says it has, from its header alone (None: Pillow cannot tell), so a
     small file that decodes to a huge picture can be refused before it is decoded."""
     try:
-        with Image.open(path) as header:
+        with decoding(path), Image.open(path) as header:
             return header.width * header.height
     except Image.DecompressionBombError as exc:  # Pillow refuses beyond twice its own limit, saying how many
         said = re.search(r"\((\d+) pixels\)", str(exc))
@@ -148,7 +148,7 @@ def page_count(path: Path) -> int:
     if path.suffix.lower() not in {*TIFF_EXTS, ".webp"}:
         return 1
     try:
-        with watched(path), Image.open(path) as image:
+        with decoding(path), Image.open(path) as image:
             return int(getattr(image, "n_frames", 1))
     except PILLOW_ERRORS:
         return 1
