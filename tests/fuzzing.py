@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 import traceback
+import warnings
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -392,6 +393,7 @@ def _worker(conn: Connection, work: Path, model: Path, wait: float) -> None:
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
     vidcolor.guard.DECODE_SECONDS = wait / 2
+    warnings.filterwarnings("ignore", message="Using `httpx` with")  # Starlette on the test client's HTTP library
     doors = Doors(work, model, wait)
     conn.send("ready")
     while (job := conn.recv()) is not None:
@@ -598,12 +600,12 @@ def fuzz(cases: Sequence[Case], work: Path, model: Path, *, workers: int = 2, ti
 
 
 def summary(outcomes: Sequence[Outcome]) -> str:
-    """A markdown table of verdicts per kind of input, then one per door."""
+    """Markdown tables of verdicts per kind of input, per damage and per door."""
     verdicts = [v for v in (*GOOD, *FAILURES) if any(o.verdict == v for o in outcomes)]
 
     def table(title: str, key: Callable[[Outcome], str]) -> list[str]:
         counts = Counter((key(o), o.verdict) for o in outcomes)
-        rows = sorted({key(o) for o in outcomes}, key=lambda k: list(KINDS).index(k) if k in KINDS else DOORS.index(k))
+        rows = sorted({key(o) for o in outcomes}, key=[*KINDS, *DAMAGES, *DOORS].index)
         head = [f"| {title} | inputs | " + " | ".join(verdicts) + " |", "|---|---:|" + "---:|" * len(verdicts)]
         inputs: dict[str, set[Case]] = {}
         for o in outcomes:
@@ -611,4 +613,5 @@ def summary(outcomes: Sequence[Outcome]) -> str:
         return head + [f"| {row} | {len(inputs[row])} | " + " | ".join(str(counts[row, v]) for v in verdicts) + " |"
                        for row in rows]
 
-    return "\n".join([*table("kind", lambda o: o.case.kind), "", *table("door", lambda o: o.door)])
+    return "\n".join([*table("kind", lambda o: o.case.kind), "", *table("damage", lambda o: o.case.damage), "",
+                      *table("door", lambda o: o.door)])
