@@ -328,7 +328,8 @@ class Doors:
         said = io.StringIO()
         with fd2_captured() as noise, contextlib.redirect_stderr(said):
             try:
-                images = load_images([folder], frame_stride=3, max_short=64, quiet=True)
+                loaded = load_images([folder], frame_stride=3, max_short=64, quiet=True)
+                images = list(getattr(loaded, "images", loaded))  # a TrainingSet, or (before it) a list
             except UserError as exc:
                 print(f"vidcolor: {exc}", file=sys.stderr)
                 images = None
