@@ -321,11 +321,14 @@ class Doors:
         return self._cli(["frames", str(src), "-o", str(folder), "--every", "3"], folder, pictures)
 
     def _train_data(self, src: Path, folder: Path) -> Verdict:
+        """Training's loader, as `vidcolor train` calls it: a hung decoder ends the process."""
         from vidcolor.errors import UserError
+        from vidcolor.guard import give_up, on_hang
         from vidcolor.training.data import load_images
 
         shutil.copy(src, folder / src.name)
         said = io.StringIO()
+        before = on_hang(give_up())
         with fd2_captured() as noise, contextlib.redirect_stderr(said):
             try:
                 loaded = load_images([folder], frame_stride=3, max_short=64, quiet=True)
@@ -333,6 +336,8 @@ class Doors:
             except UserError as exc:
                 print(f"vidcolor: {exc}", file=sys.stderr)
                 images = None
+            finally:
+                on_hang(before)
         verdict = judge_message(said.getvalue().splitlines(), noise, 0 if images else 1)
         if verdict[0] == "output" and not all(i.ndim == 3 and i.shape[2] == 3 and i.dtype == np.uint8 for i in images):
             return "unreadable output", "an image that is not (H, W, 3) uint8"

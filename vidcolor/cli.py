@@ -34,7 +34,7 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         stop_cleanly_on_signals()
-        on_hang(give_up())
+        before = on_hang(give_up())
         try:
             return fn(*args, **kwargs)
         except UserError as exc:
@@ -50,6 +50,8 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
         except KeyboardInterrupt:
             click.echo("vidcolor: interrupted", err=True)
             sys.exit(130)
+        finally:
+            on_hang(before)  # called from Python, the caller's process is its own again
     return wrapper
 
 

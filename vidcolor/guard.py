@@ -77,7 +77,7 @@ class _Watchdog:
     handed to `on_hang` (once), which the command line sets to end the process."""
 
     def __init__(self) -> None:
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
         self._armed: dict[object, tuple[float, str]] = {}
         self._thread: threading.Thread | None = None
         self.on_hang: Callable[[str], None] | None = None
@@ -85,7 +85,7 @@ class _Watchdog:
     @contextmanager
     def watching(self, what: str) -> Iterator[None]:
         token = object()
-        with self._cond:
+        with self._lock:
             self._armed[token] = (time.monotonic() + DECODE_SECONDS, what)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._watch, name="vidcolor-watchdog", daemon=True)
@@ -93,12 +93,12 @@ class _Watchdog:
         try:
             yield
         finally:
-            with self._cond:
+            with self._lock:
                 self._armed.pop(token, None)
 
     def _watch(self) -> None:
         while True:
-            with self._cond:
+            with self._lock:
                 now = time.monotonic()
                 late = [(token, what) for token, (deadline, what) in self._armed.items() if deadline <= now]
                 for token, _ in late:
@@ -126,9 +126,11 @@ def decoding(photo: Path) -> Iterator[None]:
         yield
 
 
-def on_hang(handler: Callable[[str], None] | None) -> None:
-    """From now on `handler(file)` is told of a decoder call that hangs (None: no one is)."""
-    _watchdog.on_hang = handler
+def on_hang(handler: Callable[[str], None] | None) -> Callable[[str], None] | None:
+    """From now on `handler(file)` is told of a decoder call that hangs (None: no one is); returns the one
+    that was, to put back."""
+    previous, _watchdog.on_hang = _watchdog.on_hang, handler
+    return previous
 
 
 def give_up(exit_code: int = 1, say: bool = True) -> Callable[[str], None]:
