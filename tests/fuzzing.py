@@ -216,9 +216,10 @@ def judge_message(said: list[str], noise: list[str], exit_code: int) -> Verdict:
     return ("traceback" if _INTERNAL.search(errors[0]) else "refused"), errors[0]
 
 
-def left_behind(folder: Path, expected: set[str] = frozenset()) -> list[str]:
-    """Hidden or unexpected names in an output folder, where expected ones may stay."""
-    return sorted(p.name for p in folder.iterdir() if p.name not in expected and p.name.startswith("."))
+def left_behind(folder: Path, allowed: set[str] | None = None) -> list[str]:
+    """The temporary (hidden) files left in an output folder; with `allowed`, any file not among those."""
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(".") or allowed is not None
+                  and p.name not in allowed)
 
 
 @contextlib.contextmanager
@@ -279,7 +280,9 @@ class Doors:
             return "traceback", _where(sys.exc_info())
 
     def _cli(self, args: list[str], folder: Path, output: Callable[[], Verdict | None],
-             expected: set[str] = frozenset()) -> Verdict:
+             written: str | None = None) -> Verdict:
+        """A command's verdict: its messages, what it left in `folder` (only `written`, if named, and only on
+        success), and on success what `output` finds wrong with its output."""
         from vidcolor.cli import main
 
         with fd2_captured() as noise:
@@ -287,7 +290,7 @@ class Doors:
         if result.exception is not None and not isinstance(result.exception, SystemExit):
             return "traceback", _where(result.exc_info)
         verdict = judge_message(result.stderr.splitlines(), noise, result.exit_code)
-        stray = left_behind(folder, expected if result.exit_code == 0 else set())
+        stray = left_behind(folder, None if written is None else {written} if result.exit_code == 0 else set())
         if stray:
             return "left behind", ", ".join(stray)
         if verdict[0] == "output":
@@ -299,7 +302,7 @@ class Doors:
 
         dst = folder / output_name(PurePosixPath(src.name)).name
         return self._cli(["run", str(src), "-o", str(dst), "--model", self.model, "--quiet"], folder,
-                         lambda: None if readable(dst) else ("unreadable output", dst.name), {dst.name})
+                         lambda: None if readable(dst) else ("unreadable output", dst.name), dst.name)
 
     def _eval(self, src: Path, folder: Path) -> Verdict:
         def report() -> Verdict | None:
