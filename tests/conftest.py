@@ -46,8 +46,8 @@ def _video_frame(planes: tuple[np.ndarray, ...], fmt: str) -> av.VideoFrame:
     return frame
 
 
-def _tone(start: int, samples: int, pitch: float, channels: int = 2) -> np.ndarray:
-    t = (np.arange(start, start + samples) / AUDIO_RATE).astype(np.float32)
+def _tone(start: int, samples: int, pitch: float, channels: int = 2, rate: int = AUDIO_RATE) -> np.ndarray:
+    t = (np.arange(start, start + samples) / rate).astype(np.float32)
     wave = 0.3 * np.sin(2 * np.pi * pitch * t)
     return np.repeat(wave[None], channels, axis=0).astype(np.float32)
 
@@ -81,12 +81,14 @@ def make_clip(path: Path, *, width: int = 64, height: int = 48, frames: int = 12
               audio: Sequence[str] = ("aac",), rotation: int = 0, video_codec: str = "libx264",
               pix_fmt: str | None = None, corrupt_frame: int | None = None,
               corrupt_audio_packet: int | None = None, metadata: dict[str, str] | None = None,
-              layout: str = "stereo") -> Clip:
+              layout: str = "stereo", audio_rate: int = AUDIO_RATE,
+              video_options: dict[str, str] | None = None) -> Clip:
     """Write a short film: a gradient with a moving disc, plus one sine tone per audio codec.
 
     times_ms gives explicit frame times (variable frame rate); corrupt_frame and
     corrupt_audio_packet replace that packet's bytes (of the video / first audio stream) with
-    garbage, like a damaged file.
+    garbage, like a damaged file. A pix_fmt deeper than 8 bits gets the 8-bit picture widened;
+    audio_rate is for encoders that take only some (Opus: 48 kHz); video_options go to the encoder.
     """
     tb = Fraction(1, 1000) if times_ms is not None else Fraction(1, fps)
     pts_list = list(times_ms) if times_ms is not None else list(range(frames))
@@ -94,25 +96,28 @@ def make_clip(path: Path, *, width: int = 64, height: int = 48, frames: int = 12
     duration = float((pts_list[-1] + (1 if times_ms is None else 40)) * tb)
     with av.open(str(path), "w") as out:
         out.metadata.update(metadata or {})
-        video = out.add_stream(video_codec, rate=fps)
+        video = out.add_stream(video_codec, rate=fps, options=video_options or {})
         video.width, video.height, video.pix_fmt = width, height, pix_fmt
         video.codec_context.time_base = tb
         if rotation:
             video.set_display_rotation(rotation)
-        tracks = [out.add_stream(codec, rate=AUDIO_RATE, layout=layout) for codec in audio]
+        tracks = [out.add_stream(codec, rate=audio_rate, layout=layout) for codec in audio]
         mux_video = _Muxer(out, corrupt_frame)
         for i, pts in enumerate(pts_list):
-            frame = _video_frame(_picture(i, width, height, colour), pix_fmt)
+            frame = _video_frame(_picture(i, width, height, colour), pix_fmt if "p10" not in pix_fmt else "yuv444p")
+            if "p10" in pix_fmt:
+                frame = frame.reformat(format=pix_fmt)
             frame.pts, frame.time_base = pts, tb
             mux_video(video.encode(frame))
         mux_video(video.encode())
-        total = int(duration * AUDIO_RATE)
+        total = int(duration * audio_rate)
         for n, track in enumerate(tracks):
             mux_audio = _Muxer(out, corrupt_audio_packet if n == 0 else None)
             for start in range(0, total, 4096):
-                samples = _tone(start, min(4096, total - start), 330.0 * (n + 1), av.AudioLayout(layout).nb_channels)
+                samples = _tone(start, min(4096, total - start), 330.0 * (n + 1), av.AudioLayout(layout).nb_channels,
+                                audio_rate)
                 frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout=layout)
-                frame.sample_rate, frame.pts, frame.time_base = AUDIO_RATE, start, Fraction(1, AUDIO_RATE)
+                frame.sample_rate, frame.pts, frame.time_base = audio_rate, start, Fraction(1, audio_rate)
                 mux_audio(track.encode(frame))
             mux_audio(track.encode())
     return Clip(path, width, height, [pts * tb for pts in pts_list], list(audio))
@@ -174,15 +179,19 @@ def clip(tmp_path: Path) -> Callable[..., Clip]:
     return factory
 
 
-@pytest.fixture(scope="session")
-def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny untrained U-Net saved as a model file, for the command line's --model."""
+def write_tiny_model(path: Path) -> Path:
+    """A tiny untrained U-Net saved as a model file: what `--model` needs, at a fraction of a real one's cost."""
     import torch
 
     from vidcolor.archs import build_model
     from vidcolor.weights import save_weights
 
-    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
     torch.manual_seed(0)
     save_weights(path, build_model("unet", width=8), {"family": "unet", "arch": {"width": 8}, "working_size": 64})
     return path
+
+
+@pytest.fixture(scope="session")
+def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny untrained U-Net saved as a model file, for the command line's --model."""
+    return write_tiny_model(tmp_path_factory.mktemp("model") / "tiny.safetensors")

@@ -28,6 +28,7 @@ from photo_factory import landscape
 
 from vidcolor import colorize_video
 from vidcolor.archs import build_model
+from vidcolor.atomic import sweep_stale
 from vidcolor.cli import main
 from vidcolor.errors import UserError
 from vidcolor.inference import Colorizer
@@ -679,6 +680,37 @@ def test_a_run_stopped_from_outside_leaves_nothing_behind(clip, model_file, tmp_
     proc.send_signal(stop)
     assert proc.wait(timeout=60) == 128 + stop and f"stopped by {stop.name}" in proc.stderr.read()
     assert files_in(tmp_path) == {"old.mp4"}
+
+
+def test_a_film_run_killed_outright_leaves_a_hidden_file_that_the_next_run_into_the_folder_sweeps(
+        clip, model_file, tmp_path):
+    src = clip("old.mp4", width=160, height=120, frames=480)
+    cmd = [sys.executable, "-m", "vidcolor", "run", str(src.path), "-o", str(tmp_path / "new.mp4"),
+           "--model", str(model_file), "--quiet"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.DEVNULL, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.monotonic() + 60
+    while not any(p.stat().st_size for p in tmp_path.glob(".new.partial-*")):  # frames are being written
+        assert time.monotonic() < deadline and proc.poll() is None, "the run ended before it could be killed"
+        time.sleep(0.05)
+    proc.kill()  # kill -9, as the OOM killer would: nothing can clean up
+    proc.wait(timeout=60)
+    assert any(tmp_path.glob(".new.partial-*"))
+    short = clip("short.mp4", frames=6)
+    assert cli(short.path, "-o", tmp_path / "short_color.mp4", "--model", model_file, "--quiet").exit_code == 0
+    assert files_in(tmp_path) == {"old.mp4", "short.mp4", "short_color.mp4"}
+
+
+def test_the_temporary_file_of_a_run_still_writing_is_never_swept(tmp_path):
+    writer = ("import sys; from pathlib import Path; from vidcolor.atomic import written_atomically\n"
+              "with written_atomically(Path(sys.argv[1])) as tmp:\n"
+              "    tmp.write_bytes(b'half a film'); print(tmp, flush=True); sys.stdin.read()\n")
+    other = subprocess.Popen([sys.executable, "-c", writer, str(tmp_path / "theirs.mp4")], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+    theirs = Path(other.stdout.readline().strip())
+    sweep_stale(tmp_path)  # as a run starting meanwhile in the same folder does
+    assert theirs.exists()
+    other.communicate("", timeout=30)  # it finishes
+    assert files_in(tmp_path) == {"theirs.mp4"}
 
 
 def test_an_output_another_run_finishes_meanwhile_is_kept(clip, colorizer, tmp_path):

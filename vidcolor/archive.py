@@ -16,13 +16,13 @@ import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
-from fnmatch import fnmatch, fnmatchcase
+from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from tqdm import tqdm
 
-from .atomic import PARTIAL_PATTERN
+from .atomic import sweep_stale
 from .errors import UserError
 from .manifest import Manifest, Record
 from .media import is_image, is_video
@@ -220,13 +220,11 @@ def print_warning(message: str) -> None:
 
 def _sweep(dst: Path) -> None:
     """Remove what a killed run left half done: hidden temporary outputs and pieces of films."""
-    for folder, subfolders, names in os.walk(dst):
+    for folder, subfolders, _ in os.walk(dst):
         for d in [d for d in subfolders if d.startswith(".") and d.endswith(".parts")]:
             shutil.rmtree(Path(folder, d), ignore_errors=True)
             subfolders.remove(d)
-        for name in names:
-            if fnmatch(name, PARTIAL_PATTERN):
-                Path(folder, name).unlink(missing_ok=True)
+        sweep_stale(Path(folder))
 
 
 def _fingerprint(settings: Settings) -> dict[str, dict[str, Any]]:

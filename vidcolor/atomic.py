@@ -8,15 +8,21 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from .errors import UserError
 
-PARTIAL_PATTERN = ".*.partial*"  # matches every name partial_path gives
+_PARTIAL_NAME = re.compile(r"\..*\.partial-(\d+)-[0-9a-f]{6}(\.[^.]*)?", re.DOTALL)  # every name partial_path gives
 MAX_NAME_BYTES = 255  # the usual file-system limit on one name
+_swept: set[Path] = set()  # folders this process has swept already
+_swept_lock = threading.Lock()
+_unfinished: set[Path] = set()  # the temporary outputs this process is writing now
 
 
 def partial_path(dst: Path) -> Path:
@@ -48,17 +54,93 @@ def written_atomically(dst: Path, replace: bool = True) -> Iterator[Path]:
 
     `replace` False keeps a `dst` that appeared meanwhile (another run's, say) and raises UserError instead:
     for outputs the user asked not to have overwritten."""
+    _sweep_once(dst.parent)
     tmp = partial_path(dst)
     try:
-        tmp.open("xb").close()  # ours alone: never a file that was there before
+        held = _held(tmp.open("xb"))  # ours alone: never a file that was there before
     except OSError as exc:
         raise UserError(f"{dst}: cannot write it there ({exc.strerror or exc})") from None
+    _unfinished.add(tmp)
     try:
         yield tmp
         _publish(tmp, dst, replace)
     finally:
+        _unfinished.discard(tmp)
+        held.close()
         with contextlib.suppress(OSError):  # e.g. held open by a virus scanner on Windows: a stray, not a failure
             tmp.unlink(missing_ok=True)
+
+
+def remove_unfinished() -> None:
+    """Remove the temporary outputs being written now, for a process about to end without its clean-up."""
+    for tmp in list(_unfinished):
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+def _held(handle: BinaryIO) -> BinaryIO:
+    """Lock the new temporary file for as long as it stays open, so a sweep knows its run is alive (the system
+    drops the lock when the process dies, however it dies). Without advisory locks (Windows) it is closed:
+    there an open file could not be renamed."""
+    try:
+        import fcntl
+    except ImportError:
+        handle.close()
+        return handle
+    with contextlib.suppress(OSError):  # a file system without locks: then its process id alone tells
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return handle
+
+
+def sweep_stale(folder: Path) -> None:
+    """Remove the temporary outputs in `folder` that runs which are gone left behind (a `kill -9`, a power cut),
+    never one a live run is writing: that run's process is alive and holds a lock on it."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:  # not there (yet), or not ours to read
+        return
+    for entry in entries:
+        match = _PARTIAL_NAME.fullmatch(entry.name)
+        if match and entry.is_file(follow_symlinks=False) and _abandoned(Path(entry.path), int(match[1])):
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+
+
+def _sweep_once(folder: Path) -> None:
+    """`sweep_stale` the first time this process writes into `folder`: cheap however many files go there."""
+    with _swept_lock:
+        if folder in _swept:
+            return
+        _swept.add(folder)
+    sweep_stale(folder)
+
+
+def _abandoned(path: Path, pid: int) -> bool:
+    """Whether no live run owns this temporary file: its process (named in it) is gone and nothing holds its
+    lock (which, unlike the process id, holds across machines sharing the folder). Without advisory locks
+    (Windows) a file being written cannot be removed anyway."""
+    try:
+        import fcntl
+    except ImportError:
+        return True
+    if _alive(pid):  # also covers the moment between the file's creation and its lock
+        return False
+    try:
+        with path.open("rb") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # held, or gone already
+        return False
+    return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # someone else's process
+        return True
+    return True
 
 
 def _publish(tmp: Path, dst: Path, replace: bool) -> None:

@@ -12,6 +12,7 @@ import click
 from . import DEFAULT_MODEL, __version__
 from .catalog import shipped_models
 from .errors import UserError
+from .guard import give_up, on_hang
 from .stopping import Stopped, stop_cleanly_on_signals
 from .video_formats import (
     DEFAULT_WINDOW,
@@ -29,10 +30,12 @@ from .video_formats import (
 def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Turn UserError into one line on stderr and exit code 1, never a traceback; so too any file-system
     error not met more precisely on the way (a name too long for the disk, say). Ctrl-C, SIGTERM and SIGHUP
-    clean up, say so in a line, and exit 128 + the signal's number."""
+    clean up, say so in a line, and exit 128 + the signal's number; so does a decoder that hangs, with exit
+    code 1 (see vidcolor.guard)."""
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         stop_cleanly_on_signals()
+        before = on_hang(give_up())
         try:
             return fn(*args, **kwargs)
         except UserError as exc:
@@ -48,6 +51,8 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
         except KeyboardInterrupt:
             click.echo("vidcolor: interrupted", err=True)
             sys.exit(130)
+        finally:
+            on_hang(before)  # called from Python, the caller's process is its own again
     return wrapper
 
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
-import av
 import numpy as np
 import torch
 from tqdm import tqdm
@@ -30,6 +29,7 @@ from .temporal import make_smoother
 from .training.report import sample_grid
 from .video import default_warn
 from .video_formats import DEFAULT_WINDOW
+from .video_io import film_stream, open_input
 
 STRIP_FRAMES = 6
 REPORT_NAME = "report.json"  # with report.csv and the pictures, in the report folder
@@ -90,9 +90,9 @@ def _batches(frames: Iterator[np.ndarray], size: int) -> Iterator[np.ndarray]:
 
 def _frame_count(path: Path) -> int:
     try:
-        with av.open(str(path)) as c:
-            return c.streams.video[0].frames if c.streams.video else 0
-    except av.error.FFmpegError:
+        with open_input(path) as c:
+            return film_stream(c, path).frames
+    except UserError:
         return 0
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import warnings
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -15,11 +16,13 @@ import tifffile
 from PIL import Image
 
 from .errors import UserError
+from .guard import check_claimed_size, decoding, watched
 from .photo_metadata import PILLOW_ERRORS, PhotoMetadata, with_metadata
 
 # A file they cannot read is ours to report, in one line: the readers' own messages are not shown.
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 logging.getLogger("tifffile").setLevel(logging.CRITICAL)
+logging.getLogger("PIL").setLevel(logging.CRITICAL)  # "More samples per pixel than can be decoded: 46339"
 warnings.filterwarnings("ignore", module=r"PIL\.")  # "Corrupt EXIF data", "Truncated File Read"...
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pbm", ".pgm", ".ppm",
@@ -75,9 +78,12 @@ def find_media(root: Path, kinds: tuple[str, ...] = ("image", "video")) -> list[
 
 
 def _file_bytes(path: Path) -> np.ndarray:
+    """The photo file's bytes, once its header is found to claim no more pixels than they could hold."""
     if not path.is_file():
         raise UserError(f"{path}: no such file")
-    return np.fromfile(str(path), dtype=np.uint8)
+    data = np.fromfile(str(path), dtype=np.uint8)
+    check_claimed_size(path, pixel_count(path) or 0, data.size)
+    return data
 
 
 def _decode(data: np.ndarray, flags: int, path: Path) -> np.ndarray:
@@ -92,12 +98,18 @@ def _decode(data: np.ndarray, flags: int, path: Path) -> np.ndarray:
 
 def read_image(path: Path) -> np.ndarray:
     """(H, W, 3) uint8 RGB; greyscale and alpha images are converted. Raises UserError if unreadable."""
-    return cv2.cvtColor(_decode(_file_bytes(path), cv2.IMREAD_COLOR, path), cv2.COLOR_BGR2RGB)
+    with decoding(path):
+        return cv2.cvtColor(_decode(_file_bytes(path), cv2.IMREAD_COLOR, path), cv2.COLOR_BGR2RGB)
 
 
 def read_photo(path: Path) -> np.ndarray:
     """A photo as the file holds it: (H, W, 3) RGB or (H, W, 4) RGBA, uint8 or uint16 (16-bit scans stay
     16-bit), turned upright by its EXIF orientation. Raises UserError if unreadable."""
+    with decoding(path):
+        return _read_photo(path)
+
+
+def _read_photo(path: Path) -> np.ndarray:
     data = _file_bytes(path)
     if path.suffix.lower() in TIFF_EXTS and (as_stored := _tiff_by_tifffile(path)) is not None:
         return as_stored
@@ -121,10 +133,11 @@ def pixel_count(path: Path) -> int | None:
     """How many pixels a photo file says it has, from its header alone (None: Pillow cannot tell), so a
     small file that decodes to a huge picture can be refused before it is decoded."""
     try:
-        with Image.open(path) as header:
+        with decoding(path), Image.open(path) as header:
             return header.width * header.height
-    except Image.DecompressionBombError:  # Pillow refuses beyond twice its own limit: at least that many
-        return 2 * (Image.MAX_IMAGE_PIXELS or 0) + 1
+    except Image.DecompressionBombError as exc:  # Pillow refuses beyond twice its own limit, saying how many
+        said = re.search(r"\((\d+) pixels\)", str(exc))
+        return int(said[1]) if said else 2 * (Image.MAX_IMAGE_PIXELS or 0) + 1
     except PILLOW_ERRORS:
         return None
 
@@ -135,7 +148,7 @@ def page_count(path: Path) -> int:
     if path.suffix.lower() not in {*TIFF_EXTS, ".webp"}:
         return 1
     try:
-        with Image.open(path) as image:
+        with decoding(path), Image.open(path) as image:
             return int(getattr(image, "n_frames", 1))
     except PILLOW_ERRORS:
         return 1
@@ -289,21 +302,40 @@ def _tiff_with_alpha(image: np.ndarray) -> bytes:
 
 def film_seconds(path: Path) -> float:
     """How long a film lasts, as its container says; 0.0 when it does not say."""
-    with av.open(str(path)) as container:
+    from .video_io import open_input
+
+    with open_input(path) as container:
         return container.duration / av.time_base if container.duration else 0.0
 
 
 def video_frames(path: Path, every: int = 1) -> Iterator[np.ndarray]:
-    """Every `every`-th decoded frame of the first video stream as RGB uint8, upright as a player shows it
-    (a phone's film is stored sideways with a rotation tag, which FFmpeg gives counter-clockwise)."""
+    """Every `every`-th decoded frame of the film (its stream `vidcolor run` colours) as RGB uint8, upright as a
+    player shows it (a phone's film is stored sideways with a rotation tag, which FFmpeg gives counter-clockwise).
+    Raises UserError if not even one frame decodes."""
+    from .video_io import film_stream, open_input
+
+    decoded = 0
     try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise UserError(f"{path}: has no video stream")
-            for i, frame in enumerate(container.decode(video=0)):
-                if i % every == 0:
-                    turns = round(frame.rotation / 90) % 4
-                    rgb = frame.to_ndarray(format="rgb24")
-                    yield np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
+        with open_input(path) as container:
+            stream = film_stream(container, path)
+            check_claimed_size(path, stream.codec_context.width * stream.codec_context.height, path.stat().st_size)
+            frames = container.decode(stream)
+            while True:
+                with watched(path):  # not while the caller has the frame: it may take its time
+                    frame = next(frames, None)
+                    if frame is None:
+                        break
+                    rgb = _upright_rgb(frame) if decoded % every == 0 else None
+                decoded += 1
+                if rgb is not None:
+                    yield rgb
     except av.error.FFmpegError as exc:
         raise UserError(f"{path}: cannot decode video ({exc.strerror or exc})") from None
+    if not decoded:
+        raise UserError(f"{path}: no video frame could be decoded (the file is damaged or cut short)")
+
+
+def _upright_rgb(frame: av.VideoFrame) -> np.ndarray:
+    turns = round(frame.rotation / 90) % 4
+    rgb = frame.to_ndarray(format="rgb24")
+    return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
+from .guard import decoding
+
 _ORIENTATION = 0x0112
 # A TIFF's own first IFD is its EXIF to Pillow, so it holds tags that lay out that file's pixels (size, strips,
 # compression, sample format; ICC, carried apart): wrong for our file, and their offsets can overflow a JPEG
@@ -42,7 +44,7 @@ def read_metadata(path: Path) -> PhotoMetadata:
     """The photo's EXIF (orientation reset to upright) and RGB ICC profile (a grey or CMYK one would not
     describe our RGB output); empty where it has none or Pillow cannot read the file."""
     try:
-        with Image.open(path) as image:
+        with decoding(path), Image.open(path) as image:
             exif = image.getexif()
             icc = image.info.get("icc_profile") or None
     except PILLOW_ERRORS:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .errors import UserError
+from .guard import DECODE_SECONDS, on_hang
 from .video_formats import DEVICES
 
 # No `from __future__ import annotations` here: FastAPI reads the endpoints' annotations at run
@@ -226,6 +227,9 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
     from .video_io import probe
 
     colorizer, label = _load(model, device)
+    # A decoder that hangs cannot be stopped, and a server is not ours to end: it is logged; the rest go on.
+    on_hang(lambda what: log.error("decoding %s made no progress in %.0f s; its request is lost", what,
+                                   DECODE_SECONDS))
     # One photo at a time: each pass uses every core (or the GPU). The film being coloured runs its model
     # in single-threaded workers (vidcolor.video.model_pool), which share the cores with a photo fairly.
     photo_lock = threading.Lock()

@@ -25,6 +25,7 @@ from av.container import InputContainer, OutputContainer
 from av.stream import Disposition, Stream
 
 from .errors import UserError
+from .guard import check_claimed_size, watched
 from .video_formats import CONTAINERS, FILM_BITS
 from .yuv import (
     LIMITED_RANGE,
@@ -103,7 +104,8 @@ def open_input(path: Path) -> InputContainer:
     if path.stat().st_size == 0:
         raise UserError(f"{path}: the file is empty")
     try:
-        return av.open(str(path), metadata_errors="replace")
+        with watched(path):
+            return av.open(str(path), metadata_errors="replace")
     except PermissionError:
         raise UserError(f"{path}: not readable (permission denied)") from None
     except av.error.FFmpegError as exc:
@@ -116,6 +118,10 @@ def film_stream(container: InputContainer, path: Path) -> av.video.stream.VideoS
     films = [s for s in container.streams.video if not s.disposition & Disposition.attached_pic]
     if not films:
         raise UserError(f"{path}: has no video stream")
+    films = [s for s in films if s.codec_context is not None]  # FFmpeg knows no decoder for the others
+    if not films:
+        raise UserError(f"{path}: its video is in a codec FFmpeg does not know (the file is damaged, or made by a "
+                        "codec this build lacks)")
     return max(films, key=lambda s: (bool(s.disposition & Disposition.default),
                                      s.codec_context.width * s.codec_context.height, -s.index))
 
@@ -152,25 +158,35 @@ class SourceReader:
                    incidents)
 
     def __iter__(self) -> Iterator[tuple[Stream, Payload]]:
+        packets = self.container.demux(self.streams)
         try:
-            for packet in self.container.demux(self.streams):
-                if packet.pts is not None and packet.time_base:
-                    self._time = float(packet.pts * packet.time_base)
-                if packet.stream.index not in self.decode:
-                    if packet.size:  # size 0: the end-of-stream marker, nothing to copy
-                        if packet.stream is self._video and packet.pts is not None:
-                            self._cover(packet.pts)
-                        yield packet.stream, packet
-                    continue
-                for frame in self._decoded(packet.stream, packet):
-                    yield packet.stream, frame
+            while (read := self._read(packets)) is not None:
+                yield from read
         except av.error.FFmpegError as exc:
             self.incidents.warn(f"the file is damaged or cut short at {self._time:.1f} s ({_reason(exc)}); "
                                 "keeping everything read up to there")
             for stream in self.streams:
                 if stream.index in self.decode:
-                    for frame in self._decoded(stream, None):
-                        yield stream, frame
+                    with watched(self.container.name):
+                        frames = self._decoded(stream, None)
+                    yield from ((stream, frame) for frame in frames)
+
+    def _read(self, packets: Iterator[av.Packet]) -> list[tuple[Stream, Payload]] | None:
+        """What the next packet gives: itself (copied as it is) or the frames it completes; None at the end.
+        Timed by the watchdog, which the caller's own pace (a full queue, say) must not be."""
+        with watched(self.container.name):
+            packet = next(packets, None)
+            if packet is None:
+                return None
+            if packet.pts is not None and packet.time_base:
+                self._time = float(packet.pts * packet.time_base)
+            if packet.stream.index in self.decode:
+                return [(packet.stream, frame) for frame in self._decoded(packet.stream, packet)]
+            if not packet.size:  # the end-of-stream marker, nothing to copy
+                return []
+            if packet.stream is self._video and packet.pts is not None:
+                self._cover(packet.pts)
+            return [(packet.stream, packet)]
 
     def _decoded(self, stream: Stream, packet: av.Packet | None) -> list[av.VideoFrame | av.AudioFrame]:
         try:
@@ -256,6 +272,7 @@ def probe(path: Path) -> Source:
     """Open the film and decode its first frames: size, colour or not, colorimetry, rotation."""
     with open_input(path) as container:
         stream = film_stream(container, path)
+        check_claimed_size(path, stream.codec_context.width * stream.codec_context.height, path.stat().st_size)
         quiet = Incidents(lambda message: None)
         reader = SourceReader(container, [stream], {stream.index}, quiet)
         frames = [frame for _, frame in islice(reader, PROBE_FRAMES)]
@@ -266,12 +283,22 @@ def probe(path: Path) -> Source:
         lumas, chromas = zip(*(frame_colour(normalise(f, fmt, first.width, first.height)) for f in frames),
                              strict=True)
         colour = looks_colour(np.stack(lumas), np.stack(chromas))
-        matrix = next((np.frombuffer(bytes(sd), np.int32).tolist() for sd in first.side_data
-                       if sd.type.name == "DISPLAYMATRIX"), None)
+        matrix = _display_matrix(first)
         seconds = _seconds(container, stream)
         return Source(path, first.width, first.height, _expected_frames(stream, seconds), seconds,
                       colour, Colorimetry.of(first), first.color_primaries, first.color_trc,
                       matrix, _field_order(stream, first), luma_bits(first))
+
+
+def _display_matrix(frame: av.VideoFrame) -> list[int] | None:
+    """The frame's rotation/flip, as FFmpeg's 3x3 fixed-point matrix; None where it has none, or where it also
+    carries side data this PyAV has no name for (a newer FFmpeg's EXIF or view ids), which makes PyAV list none."""
+    try:
+        side_data = list(frame.side_data)
+    except ValueError:
+        return None
+    return next((np.frombuffer(bytes(sd), np.int32).tolist() for sd in side_data if sd.type.name == "DISPLAYMATRIX"),
+                None)
 
 
 def _field_order(stream: Stream, first: av.VideoFrame) -> int:
@@ -465,7 +492,7 @@ def _first_packets(path: Path, streams: list[Stream]) -> dict[int, av.Packet]:
     """The first packet of each stream, read in one pass from a second opening of the file (stopping as soon
     as all are found, at most TRIAL_PACKETS packets in)."""
     found: dict[int, av.Packet] = {}
-    with open_input(path) as again:
+    with open_input(path) as again, watched(path):
         wanted = [again.streams[s.index] for s in streams]
         for packet in islice(again.demux(wanted), TRIAL_PACKETS):
             if packet.size and packet.stream.index not in found:
@@ -489,6 +516,9 @@ def _carried_route(stream: Stream, out: OutputContainer, suffix: str, incidents:
                    first: av.Packet | None) -> Route | None:
     if _muxer_takes(stream, suffix, first):
         return Route(stream, out.add_stream_from_template(stream), "copy")
+    if stream.codec_context is None:  # no decoder, so it could only have been copied as it is
+        incidents.warn(f"{_label(stream)} is in a codec FFmpeg does not know (or damaged), and is left out")
+        return None
     if stream.type != "audio":
         incidents.warn(f"{_label(stream)} cannot go into a {suffix} file and is left out")
         return None

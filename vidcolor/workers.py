@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .errors import UserError
+from .guard import HUNG, give_up, hang_reason, on_hang
 from .inference import Colorizer
 from .media import film_seconds
 from .stopping import stop_cleanly_on_signals
@@ -129,6 +130,7 @@ def _serve(conn: Connection, settings: Settings, parent: int) -> None:
         torch.set_num_threads(settings.threads)
         cv2.setNumThreads(settings.threads)
     stop_cleanly_on_signals()  # the driver's terminate() must not leave this worker's half-written file
+    on_hang(give_up(HUNG, say=False))  # the driver says why, as for any failed file
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     try:
         while (task := conn.recv()) is not None:
@@ -196,6 +198,8 @@ class LocalPool:
             return key, worker.conn.recv()
         except (EOFError, OSError):
             self._replace(worker)
+            if worker.process.exitcode == HUNG:
+                return key, Outcome(error=hang_reason())
             return key, Outcome(error="the worker process died while working on it "
                                       f"(exit code {worker.process.exitcode})")
 
