@@ -1,0 +1,1 @@
+"""Scoring: `vidcolor eval` and the metrics it (and training's validation) reports."""

@@ -1,0 +1,1 @@
+"""`vidcolor serve`: the web app, its film queue, and the page (web/)."""
