@@ -19,10 +19,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from conftest import make_clip  # the tests' clip generator, so both make the same films
 
-from vidcolor.archive import ArchiveOptions, Summary, colorize_archive, worker_settings
-from vidcolor.archs import build_model
-from vidcolor.video import VideoOptions
-from vidcolor.weights import save_weights
+from vidcolor.batch.archive import ArchiveOptions, Summary, colorize_archive, worker_settings
+from vidcolor.film.pipeline import VideoOptions
+from vidcolor.runtime.archs import build_model
+from vidcolor.runtime.weights import save_weights
 
 FPS = 24
 

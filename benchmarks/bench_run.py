@@ -46,21 +46,13 @@ import torch
 from torch import nn
 
 from vidcolor import DEFAULT_MODEL, colorize_video
-from vidcolor.color import from_int_images, rgb_to_l
-from vidcolor.inference import Colorizer, FilmChroma, l_ab_to_image
-from vidcolor.temporal import make_smoother
-from vidcolor.video import Painter, VideoOptions, keep_freed_memory, model_pool
-from vidcolor.video_formats import PRESETS, TEMPORAL_MODES
-from vidcolor.video_io import (
-    Incidents,
-    OutputWriter,
-    SourceReader,
-    open_input,
-    open_output,
-    plan_routes,
-    probe,
-)
-from vidcolor.yuv import planes
+from vidcolor.film.pipeline import Painter, VideoOptions, keep_freed_memory, model_pool
+from vidcolor.film.streams import Incidents, OutputWriter, SourceReader, open_input, open_output, plan_routes, probe
+from vidcolor.film.yuv import planes
+from vidcolor.runtime.color import from_int_images, rgb_to_l
+from vidcolor.runtime.inference import Colorizer, FilmChroma, l_ab_to_image
+from vidcolor.runtime.temporal import make_smoother
+from vidcolor.utils.choices import PRESETS, TEMPORAL_MODES
 
 SIZES = ("640x360", "854x480", "1280x720")
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "camera", "stereo_motorcycle")

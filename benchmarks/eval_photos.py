@@ -26,12 +26,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from vidcolor.evaluate import desaturate
-from vidcolor.inference import Colorizer
-from vidcolor.media import find_media, is_video, read_image, video_frames
-from vidcolor.metrics import colourfulness, psnr, ssim
+from vidcolor.evaluation.evaluate import desaturate
+from vidcolor.evaluation.metrics import colourfulness, psnr, ssim
+from vidcolor.film.frames import video_frames
+from vidcolor.photo.codec import read_image
+from vidcolor.runtime.inference import Colorizer
+from vidcolor.runtime.weights import read_metadata, resolve_model_path, shipped_models, update_metadata
 from vidcolor.training.data import GREY_CHROMA, mean_chroma
-from vidcolor.weights import read_metadata, resolve_model_path, shipped_models, update_metadata
+from vidcolor.utils.paths import find_media, is_video
 
 
 def score(outputs: list[np.ndarray], truths: list[np.ndarray]) -> dict[str, float]:

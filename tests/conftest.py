@@ -183,8 +183,8 @@ def write_tiny_model(path: Path) -> Path:
     """A tiny untrained U-Net saved as a model file: what `--model` needs, at a fraction of a real one's cost."""
     import torch
 
-    from vidcolor.archs import build_model
-    from vidcolor.weights import save_weights
+    from vidcolor.runtime.archs import build_model
+    from vidcolor.runtime.weights import save_weights
 
     torch.manual_seed(0)
     save_weights(path, build_model("unet", width=8), {"family": "unet", "arch": {"width": 8}, "working_size": 64})

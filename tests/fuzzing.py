@@ -56,7 +56,7 @@ def _film(**options: Any) -> Callable[[Path], object]:
 
 def _photo(bits: int = 8, alpha: bool = False) -> Callable[[Path], object]:
     def make(path: Path) -> None:
-        from vidcolor.media import write_image
+        from vidcolor.photo.codec import write_image
 
         rgb = landscape(len(path.name))
         if alpha:
@@ -191,7 +191,7 @@ def readable(path: Path) -> bool:
     import av
     import cv2
 
-    from vidcolor.media import is_image
+    from vidcolor.utils.paths import is_image
 
     if is_image(path):
         return cv2.imread(str(path), cv2.IMREAD_UNCHANGED) is not None
@@ -258,8 +258,8 @@ class Doors:
         from click.testing import CliRunner
         from fastapi.testclient import TestClient
 
-        from vidcolor.inference import Colorizer
-        from vidcolor.serve import create_app
+        from vidcolor.runtime.inference import Colorizer
+        from vidcolor.serve.app import create_app
 
         self.work, self.model, self.wait = work, str(model), wait
         self.runner = CliRunner()
@@ -298,7 +298,7 @@ class Doors:
         return verdict
 
     def _run(self, src: Path, folder: Path) -> Verdict:
-        from vidcolor.archive import output_name
+        from vidcolor.batch.archive import output_name
 
         dst = folder / output_name(PurePosixPath(src.name)).name
         return self._cli(["run", str(src), "-o", str(dst), "--model", self.model, "--quiet"], folder,
@@ -325,8 +325,8 @@ class Doors:
 
     def _train_data(self, src: Path, folder: Path) -> Verdict:
         """Training's loader, as `vidcolor train` calls it: a hung decoder ends the process."""
-        from vidcolor.errors import UserError
-        from vidcolor.guard import give_up, on_hang
+        from vidcolor.utils.errors import UserError
+        from vidcolor.utils.guard import give_up, on_hang
         from vidcolor.training.data import load_images
 
         shutil.copy(src, folder / src.name)
@@ -397,11 +397,11 @@ def _worker(conn: Connection, work: Path, model: Path, wait: float) -> None:
     import cv2
     import torch
 
-    import vidcolor.guard
+    import vidcolor.utils.guard
 
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
-    vidcolor.guard.DECODE_SECONDS = wait / 2
+    vidcolor.utils.guard.DECODE_SECONDS = wait / 2
     warnings.filterwarnings("ignore", message="Using `httpx` with")  # Starlette on the test client's HTTP library
     doors = Doors(work, model, wait)
     conn.send("ready")
@@ -527,7 +527,7 @@ def run_folder(cases: list[tuple[Case, Path]], folder: Path, model: Path, timeou
     except subprocess.TimeoutExpired:
         return [Outcome(case, "run folder", "hang", f"the folder run of {len(cases)} files took over {timeout:.0f} s")
                 for case, _ in cases]
-    from vidcolor.manifest import MANIFEST_NAME
+    from vidcolor.batch.manifest import MANIFEST_NAME
 
     records = {}
     with contextlib.suppress(OSError):

@@ -23,11 +23,11 @@ from click.testing import CliRunner
 from conftest import make_clip, probe
 from photo_factory import landscape
 
+from vidcolor.batch.manifest import LOCK_NAME, MANIFEST_NAME, Manifest, Record
 from vidcolor.cli import main
-from vidcolor.errors import UserError
-from vidcolor.manifest import LOCK_NAME, MANIFEST_NAME, Manifest, Record
-from vidcolor.media import read_image, read_photo, write_image
-from vidcolor.metrics import colourfulness
+from vidcolor.evaluation.metrics import colourfulness
+from vidcolor.photo.codec import read_image, read_photo, write_image
+from vidcolor.utils.errors import UserError
 
 
 def make_archive(root: Path) -> Path:

@@ -6,7 +6,7 @@ import pytest
 import torch
 from skimage import color, data
 
-from vidcolor.color import lab_to_rgb, rgb_to_l, rgb_to_lab
+from vidcolor.runtime.color import lab_to_rgb, rgb_to_l, rgb_to_lab
 
 
 def _chw(img: np.ndarray) -> torch.Tensor:

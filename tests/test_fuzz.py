@@ -19,11 +19,11 @@ from conftest import make_clip, probe
 from fuzzing import DAMAGES, DOORS, KINDS, Case, fuzz, write_originals
 from photo_factory import landscape
 
+from vidcolor.batch.workers import LocalPool, Outcome, Settings
 from vidcolor.cli import main
-from vidcolor.errors import UserError
-from vidcolor.media import read_image, write_image
+from vidcolor.photo.codec import read_image, write_image
 from vidcolor.training.data import load_images
-from vidcolor.workers import LocalPool, Outcome, Settings
+from vidcolor.utils.errors import UserError
 
 SEED = 21  # the issue that asked for fuzzing; another seed explores other damage
 CASES = 100
@@ -142,7 +142,7 @@ import vidcolor.guard
 from vidcolor import video_io
 from vidcolor.cli import main
 
-vidcolor.guard.DECODE_SECONDS = 2.0
+vidcolor.utils.guard.DECODE_SECONDS = 2.0
 decode, calls = video_io.SourceReader._decoded, []
 
 def stuck(*args):
@@ -181,10 +181,10 @@ class Stuck:
     needs_model: bool = False
 
     def run(self, settings: Settings, warn: object) -> Outcome:
-        import vidcolor.guard
+        import vidcolor.utils.guard
 
-        vidcolor.guard.DECODE_SECONDS = 1.0
-        with vidcolor.guard.watched(self.name):
+        vidcolor.utils.guard.DECODE_SECONDS = 1.0
+        with vidcolor.utils.guard.watched(self.name):
             time.sleep(600)
         return Outcome()
 

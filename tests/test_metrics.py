@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from vidcolor.metrics import cdc, colourfulness, psnr, ssim, warping_error
+from vidcolor.evaluation.metrics import cdc, colourfulness, psnr, ssim, warping_error
 
 
 def test_psnr_of_a_uniform_error_of_one_grey_level():

@@ -6,15 +6,15 @@ import torch.nn.functional as F
 from click.testing import CliRunner
 from photo_factory import landscape
 
-from vidcolor.archs import FAMILIES, PatchDiscriminator, build_model
-from vidcolor.archs.chroma_bins import ChromaBins, grid_centres, soft_encode
 from vidcolor.cli import main
-from vidcolor.color import from_int_images, rgb_to_l
-from vidcolor.errors import UserError
-from vidcolor.inference import Colorizer, box_mean, pool, resolve_device
-from vidcolor.media import read_image, write_image
-from vidcolor.metrics import colourfulness
-from vidcolor.weights import save_weights, shipped_models
+from vidcolor.evaluation.metrics import colourfulness
+from vidcolor.photo.codec import read_image, write_image
+from vidcolor.runtime.archs import FAMILIES, PatchDiscriminator, build_model
+from vidcolor.runtime.archs.chroma_bins import ChromaBins, grid_centres, soft_encode
+from vidcolor.runtime.color import from_int_images, rgb_to_l
+from vidcolor.runtime.inference import Colorizer, box_mean, pool, resolve_device
+from vidcolor.runtime.weights import save_weights, shipped_models
+from vidcolor.utils.errors import UserError
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
@@ -149,9 +149,9 @@ def test_a_gpu_asked_for_on_a_machine_without_one_is_refused_in_words(name):
 
 
 def test_a_tall_photo_is_coloured_in_strips_as_it_would_be_whole(monkeypatch):
-    from vidcolor import inference
-    from vidcolor.color import fit_to_gamut
-    from vidcolor.inference import l_ab_to_image
+    from vidcolor.runtime import inference
+    from vidcolor.runtime.color import fit_to_gamut
+    from vidcolor.runtime.inference import l_ab_to_image
 
     colorizer = Colorizer(build_model("unet", width=8).eval())
     grey = np.repeat(landscape(3, 97, 131).mean(axis=2, keepdims=True), 3, axis=2).astype(np.uint8)

@@ -17,11 +17,12 @@ from click.testing import CliRunner
 from photo_factory import landscape
 
 import vidcolor
-from vidcolor import DEFAULT_MODEL, catalog
-from vidcolor.archs import build_model
+from vidcolor import DEFAULT_MODEL
 from vidcolor.cli import main
-from vidcolor.media import read_image, write_image
-from vidcolor.weights import read_metadata, read_weights, save_weights, shipped_models, update_metadata
+from vidcolor.photo.codec import read_image, write_image
+from vidcolor.runtime import catalog
+from vidcolor.runtime.archs import build_model
+from vidcolor.runtime.weights import read_metadata, read_weights, save_weights, shipped_models, update_metadata
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = {"family": "unet", "arch": {"width": 8}, "working_size": 64}

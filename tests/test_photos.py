@@ -14,8 +14,8 @@ from click.testing import CliRunner
 from photo_factory import landscape
 
 from vidcolor.cli import main
-from vidcolor.color import fit_to_gamut, from_int_images, lab_to_rgb, rgb_to_l
-from vidcolor.media import read_photo, write_image
+from vidcolor.photo.codec import read_photo, write_image
+from vidcolor.runtime.color import fit_to_gamut, from_int_images, lab_to_rgb, rgb_to_l
 
 
 def grey_scan(h: int = 40, w: int = 56) -> np.ndarray:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from vidcolor.temporal import SceneCutDetector, frames_ahead, make_smoother
+from vidcolor.runtime.temporal import SceneCutDetector, frames_ahead, make_smoother
 
 
 def _texture(seed: int, h: int = 64, w: int = 96) -> np.ndarray:

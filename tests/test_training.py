@@ -17,14 +17,14 @@ from photo_factory import landscape, photo_folder
 from safetensors.torch import load_file
 
 import vidcolor.training.train as train_module
-from vidcolor.archs import build_model
 from vidcolor.cli import main
-from vidcolor.errors import UserError
-from vidcolor.media import read_image, write_image
+from vidcolor.photo.codec import read_image, write_image
+from vidcolor.runtime.archs import build_model
+from vidcolor.runtime.weights import load_model, read_metadata
 from vidcolor.training.data import TrainingSet, group_of
 from vidcolor.training.report import append_csv, read_csv
 from vidcolor.training.train import TrainOptions, train
-from vidcolor.weights import load_model, read_metadata
+from vidcolor.utils.errors import UserError
 
 TINY = dict(size=32, batch_size=4, width=8, lr=3e-3, quiet=True)
 

@@ -27,16 +27,16 @@ from conftest import Clip, probe, psnr
 from photo_factory import landscape
 
 from vidcolor import colorize_video
-from vidcolor.archs import build_model
-from vidcolor.atomic import sweep_stale
 from vidcolor.cli import main
-from vidcolor.errors import UserError
-from vidcolor.inference import Colorizer
-from vidcolor.media import read_image, write_image
-from vidcolor.temporal import NoSmoothing, make_smoother
-from vidcolor.video import VideoOptions, model_workers
-from vidcolor.video_formats import TEMPORAL_MODES
-from vidcolor.yuv import planes
+from vidcolor.film.pipeline import VideoOptions, model_workers
+from vidcolor.film.yuv import planes
+from vidcolor.photo.codec import read_image, write_image
+from vidcolor.runtime.archs import build_model
+from vidcolor.runtime.inference import Colorizer
+from vidcolor.runtime.temporal import NoSmoothing, make_smoother
+from vidcolor.utils.atomic import sweep_stale
+from vidcolor.utils.choices import TEMPORAL_MODES
+from vidcolor.utils.errors import UserError
 
 MS = 0.001  # seconds: timestamps must agree to the millisecond (Matroska's own precision)
 
@@ -218,7 +218,7 @@ def test_the_temporal_smoother_sees_every_frame_once_in_film_order(clip, colour,
             seen.extend(L[:, 0, :, 10].mean(dim=1).tolist())  # a column the moving disc crosses
             return ab
 
-    monkeypatch.setattr("vidcolor.video.make_smoother", lambda mode, window: Recorder())
+    monkeypatch.setattr("vidcolor.film.pipeline.make_smoother", lambda mode, window: Recorder())
     src = clip("old.mp4", frames=10, audio=())
     colour(src.path, tmp_path / "new.mp4", batch_size=batch_size)
     disc = [i for i, value in enumerate(seen) if value > max(seen) - 5]
@@ -863,7 +863,7 @@ def test_frames_of_a_phone_film_come_out_upright(clip, tmp_path):
 
 
 def test_names_made_apart_never_meet_another_film_or_a_case_twin():
-    from vidcolor.media import distinct_stems
+    from vidcolor.utils.paths import distinct_stems
 
     assert distinct_stems([Path("a/clip.mp4"), Path("b/clip.mp4"), Path("clip-1.mp4")]) == ["clip-2", "clip-3",
                                                                                            "clip-1"]

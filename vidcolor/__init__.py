@@ -1,21 +1,26 @@
-"""vidcolor: colour black-and-white film and photos."""
+"""vidcolor: colour black-and-white film and photos.
+
+The public API is `colorize` (a photo, a film or a whole folder), `colorize_photo` and `colorize_video`; see
+vidcolor.api. They are loaded on first use, so importing the package (as the command line does for --help)
+does not pull in torch and PyAV.
+"""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .utils.choices import DEFAULT_MODEL
+
 if TYPE_CHECKING:
-    from .api import colorize_video
+    from .api import colorize, colorize_photo, colorize_video
 
 __version__ = "0.1.0"  # the one place: pyproject.toml reads it, `vidcolor --version` prints it
-DEFAULT_MODEL = "fusion"  # the best shipped model by the validation table in models/README.md
 
-__all__ = ["DEFAULT_MODEL", "__version__", "colorize_video"]
+__all__ = ["DEFAULT_MODEL", "__version__", "colorize", "colorize_photo", "colorize_video"]
+_API = ("colorize", "colorize_photo", "colorize_video")
 
 
 def __getattr__(name: str) -> Any:
-    # `from vidcolor import colorize_video` works, but importing the package (as the command line
-    # does for --help) does not pull in torch and PyAV.
-    if name == "colorize_video":
-        from .api import colorize_video
-        return colorize_video
+    if name in _API:
+        from . import api
+        return getattr(api, name)
     raise AttributeError(f"module 'vidcolor' has no attribute {name!r}")

@@ -4,10 +4,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from . import DEFAULT_MODEL
-from .inference import Colorizer
-from .video import FilmResult, VideoOptions, colour_film, default_warn, prepare_film
-from .video_formats import DEFAULT_WINDOW, FILM_BITS
+from .film.pipeline import FilmResult, VideoOptions, colour_film, prepare_film
+from .runtime.inference import Colorizer
+from .utils.choices import DEFAULT_MODEL, DEFAULT_WINDOW, FILM_BITS
+from .utils.warn import default_warn
 
 
 def colorize_video(src: str | Path, dst: str | Path, *, model: str | Colorizer = DEFAULT_MODEL,

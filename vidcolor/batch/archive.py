@@ -22,12 +22,13 @@ from typing import Any
 
 from tqdm import tqdm
 
-from .atomic import sweep_stale
-from .errors import UserError
+from ..film.pipeline import VideoOptions
+from ..utils.atomic import sweep_stale
+from ..utils.choices import CONTAINERS, CRF_MAX, FILM_BITS
+from ..utils.errors import UserError
+from ..utils.paths import is_image, is_video
+from ..utils.warn import default_warn
 from .manifest import Manifest, Record
-from .media import is_image, is_video
-from .video import VideoOptions
-from .video_formats import CONTAINERS, CRF_MAX, FILM_BITS
 from .workers import FileTask, LocalPool, Outcome, Pool, RayPool, Settings, Task
 
 FALLBACK_CONTAINER = ".mkv"  # for films in containers vidcolor does not write (.avi, .mpg, ...)
@@ -168,7 +169,7 @@ def worker_settings(model: str, device: str, working_size: int | None, video: Vi
                     saturation: float = 1.0) -> Settings:
     """Settings for workers anywhere: a model file goes by its absolute path (shipped ones by name),
     and is checked here, once, rather than failing in every worker."""
-    from .weights import read_metadata, resolve_model_path, shipped_models
+    from ..runtime.weights import read_metadata, resolve_model_path, shipped_models
 
     path = resolve_model_path(model)
     read_metadata(path)
@@ -202,7 +203,7 @@ def colorize_archive(src: Path, dst: Path, settings: Settings, options: ArchiveO
 
 def colorize_film_in_parallel(src: Path, dst: Path, settings: Settings, options: ArchiveOptions) -> Summary:
     """Colour one film with workers: in pieces (--split) and/or on a Ray cluster (--ray)."""
-    from .video import prepare_film
+    from ..film.pipeline import prepare_film
 
     started = time.perf_counter()
     # without --overwrite its output must not exist now, nor be replaced if another run writes it meanwhile
@@ -212,10 +213,6 @@ def colorize_film_in_parallel(src: Path, dst: Path, settings: Settings, options:
     _Run(settings, options, summary, None).go([Job(src.name, src, dst, film=True)])
     summary.wall = time.perf_counter() - started
     return summary
-
-
-def print_warning(message: str) -> None:
-    tqdm.write(f"vidcolor: warning: {message}", file=sys.stderr)
 
 
 def _sweep(dst: Path) -> None:
@@ -229,7 +226,7 @@ def _sweep(dst: Path) -> None:
 
 def _fingerprint(settings: Settings) -> dict[str, dict[str, Any]]:
     """What changes a photo's or a film's output: a rerun with other values does the file again."""
-    from .weights import resolve_model_path
+    from ..runtime.weights import resolve_model_path
 
     digest = hashlib.sha256(resolve_model_path(settings.model).read_bytes()).hexdigest()[:16]
     photo = {"model_sha256": digest, "working_size": settings.working_size}
@@ -371,7 +368,7 @@ class _Run:
 
         if job.film and self.options.split is not None:
             pieces = None if self.options.split == "auto" else int(self.options.split)
-            split = split_film(job.name, job.src, job.dst, self.settings.video, pieces, workers, print_warning)
+            split = split_film(job.name, job.src, job.dst, self.settings.video, pieces, workers, default_warn)
             if split is not None:
                 job.parts = split.folder
                 return deque([list(split.pieces), [split.join]])

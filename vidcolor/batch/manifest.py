@@ -17,8 +17,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
-from .atomic import written_atomically
-from .errors import UserError
+from ..utils.atomic import written_atomically
+from ..utils.errors import UserError
 
 MANIFEST_NAME = "vidcolor-manifest.jsonl"
 LOCK_NAME = ".vidcolor.lock"

@@ -29,13 +29,9 @@ from typing import BinaryIO
 import av
 from av.stream import Stream
 
-from .atomic import check_writable, written_atomically
-from .errors import UserError
-from .media import film_seconds
-from .temporal import frames_ahead, make_smoother
-from .video import Painter, VideoOptions, prepare_film, run_stages
-from .video_formats import CONTAINERS
-from .video_io import (
+from ..film.frames import film_seconds
+from ..film.pipeline import Painter, VideoOptions, prepare_film, run_stages
+from ..film.streams import (
     Incidents,
     OutputWriter,
     Payload,
@@ -46,6 +42,10 @@ from .video_io import (
     open_output,
     plan_routes,
 )
+from ..runtime.temporal import frames_ahead, make_smoother
+from ..utils.atomic import check_writable, written_atomically
+from ..utils.choices import CONTAINERS
+from ..utils.errors import UserError
 from .workers import Outcome, Settings, colorizer
 
 WARMUP_SECONDS = 2.0  # smoothing forgets what came before within a second or so

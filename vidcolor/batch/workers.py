@@ -21,12 +21,12 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any, Protocol
 
-from .errors import UserError
-from .guard import HUNG, give_up, hang_reason, on_hang
-from .inference import Colorizer
-from .media import film_seconds
-from .stopping import stop_cleanly_on_signals
-from .video import VideoOptions
+from ..film.frames import film_seconds
+from ..film.pipeline import VideoOptions
+from ..runtime.inference import Colorizer
+from ..utils.errors import UserError
+from ..utils.guard import HUNG, give_up, hang_reason, on_hang
+from ..utils.stopping import stop_cleanly_on_signals
 
 RAY_RETRIES = 3  # times Ray runs a task again after losing the worker or node doing it
 
@@ -78,9 +78,9 @@ class FileTask:
     needs_model: bool = True
 
     def run(self, settings: Settings, warn: Callable[[str], None]) -> Outcome:
-        from .media import is_image
-        from .photos import colorize_photo
-        from .video import colour_film, prepare_film
+        from ..film.pipeline import colour_film, prepare_film
+        from ..photo.colorize import colorize_photo
+        from ..utils.paths import is_image
 
         self.dst.parent.mkdir(parents=True, exist_ok=True)
         if is_image(self.src):

@@ -19,17 +19,19 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .atomic import written_atomically
-from .color import fit_to_gamut, from_int_images, rgb_to_l
-from .errors import UserError
-from .inference import Colorizer, FilmChroma, l_ab_to_image
-from .media import distinct_stems, find_media, is_image, is_video, read_image, video_frames
+from ..film.frames import video_frames
+from ..film.streams import film_stream, open_input
+from ..photo.codec import read_image
+from ..runtime.color import fit_to_gamut, from_int_images, rgb_to_l
+from ..runtime.inference import Colorizer, FilmChroma, l_ab_to_image
+from ..runtime.temporal import make_smoother
+from ..utils.atomic import written_atomically
+from ..utils.choices import DEFAULT_WINDOW
+from ..utils.errors import UserError
+from ..utils.paths import distinct_stems, find_media, is_image, is_video
+from ..utils.warn import default_warn
 from .metrics import CdcMeter, WarpErrorMeter, colourfulness, psnr, ssim
-from .temporal import make_smoother
-from .training.report import sample_grid
-from .video import default_warn
-from .video_formats import DEFAULT_WINDOW
-from .video_io import film_stream, open_input
+from .report import sample_grid
 
 STRIP_FRAMES = 6
 REPORT_NAME = "report.json"  # with report.csv and the pictures, in the report folder

@@ -6,7 +6,7 @@ import math
 import numpy as np
 from skimage.metrics import structural_similarity
 
-from .temporal import dis_fits
+from ..utils.flow import dis_fits
 
 
 def psnr(pred: np.ndarray, truth: np.ndarray) -> float:

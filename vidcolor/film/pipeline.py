@@ -26,13 +26,15 @@ import torch
 from av.stream import Stream
 from tqdm import tqdm
 
-from .atomic import check_writable, written_atomically
-from .errors import UserError
-from .inference import Colorizer, FilmChroma
-from .media import is_image
-from .temporal import TemporalSmoother, make_smoother
-from .video_formats import CONTAINERS, CRF_MAX, DEFAULT_WINDOW, FILM_BITS, MAX_WINDOW, PRESETS, TEMPORAL_MODES
-from .video_io import (
+from ..runtime.inference import Colorizer, FilmChroma
+from ..runtime.temporal import TemporalSmoother, make_smoother
+from ..utils.atomic import check_writable, written_atomically
+from ..utils.choices import CONTAINERS, CRF_MAX, DEFAULT_WINDOW, FILM_BITS, MAX_WINDOW, PRESETS, TEMPORAL_MODES
+from ..utils.errors import UserError
+from ..utils.in_colour import already_in_colour
+from ..utils.paths import is_image
+from ..utils.warn import default_warn
+from .streams import (
     EncoderSettings,
     Incidents,
     OutputWriter,
@@ -40,7 +42,6 @@ from .video_io import (
     Route,
     Source,
     SourceReader,
-    already_in_colour,
     check_encoder,
     open_input,
     open_output,
@@ -104,11 +105,6 @@ class FilmJob:
     @property
     def needs_model(self) -> bool:
         return not (self.source.colour and self.options.skip_color)
-
-
-def default_warn(message: str) -> None:
-    """Warnings go to stderr without breaking the progress bar."""
-    tqdm.write(f"vidcolor: warning: {message}", file=sys.stderr)
 
 
 def prepare_film(src: Path, dst: Path, options: VideoOptions, warn: Callable[[str], None] = default_warn) -> FilmJob:

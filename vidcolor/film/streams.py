@@ -24,19 +24,11 @@ import numpy as np
 from av.container import InputContainer, OutputContainer
 from av.stream import Disposition, Stream
 
-from .errors import UserError
-from .guard import check_claimed_size, watched
-from .video_formats import CONTAINERS, FILM_BITS
-from .yuv import (
-    LIMITED_RANGE,
-    Colorimetry,
-    format_bits,
-    frame_colour,
-    looks_colour,
-    luma_bits,
-    normalise,
-    pixel_format,
-)
+from ..utils.choices import CONTAINERS, FILM_BITS
+from ..utils.errors import UserError
+from ..utils.guard import check_claimed_size, watched
+from ..utils.in_colour import looks_colour
+from .yuv import LIMITED_RANGE, Colorimetry, format_bits, frame_colour, luma_bits, normalise, pixel_format
 
 TRIAL_PACKETS = 2000  # how far into a film to look for each carried stream's first packet
 REORDER_DEPTH = 16  # B-frames: how far decoding order may run ahead of display order (H.264's most)
@@ -51,12 +43,6 @@ _FAST_START = {"movflags": "+faststart"}  # index at the front: playable while s
 
 Mode = Literal["colour", "encode", "copy"]
 Payload = av.Packet | av.VideoFrame | av.AudioFrame
-
-
-def already_in_colour(what: str, skip_color: bool) -> str:
-    """The warning for a film or photo that is in colour already."""
-    return f"the {what} is already in colour; " + ("keeping its colours (--skip-color)" if skip_color
-                                                   else "colouring it again from its luma (--skip-color keeps them)")
 
 
 class Incidents:

@@ -5,19 +5,16 @@ import io
 import logging
 import re
 import warnings
-from collections import Counter
-from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 import tifffile
 from PIL import Image
 
-from .errors import UserError
-from .guard import check_claimed_size, decoding, watched
-from .photo_metadata import PILLOW_ERRORS, PhotoMetadata, with_metadata
+from ..utils.errors import UserError
+from ..utils.guard import check_claimed_size, decoding
+from .metadata import PILLOW_ERRORS, PhotoMetadata, with_metadata
 
 # A file they cannot read is ours to report, in one line: the readers' own messages are not shown.
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
@@ -25,8 +22,6 @@ logging.getLogger("tifffile").setLevel(logging.CRITICAL)
 logging.getLogger("PIL").setLevel(logging.CRITICAL)  # "More samples per pixel than can be decoded: 46339"
 warnings.filterwarnings("ignore", module=r"PIL\.")  # "Corrupt EXIF data", "Truncated File Read"...
 
-IMAGE_EXTS = {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pbm", ".pgm", ".ppm",
-              ".pnm"}
 TIFF_EXTS = {".tif", ".tiff"}
 PHOTO_OUTPUT_EXTS = {".png", ".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".webp", ".bmp"}  # RGB(A) that OpenCV writes
 DEEP_EXTS = {".png", *TIFF_EXTS}  # photo formats that keep 16 bits per channel; the others get 8
@@ -35,46 +30,12 @@ _STRAIGHT_ALPHA_MODES = ("RGBA", "RGBa", "LA", "La")  # Pillow's modes with an a
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"  # followed by the IHDR chunk, whose bit depth is byte 24 of the file
 _ASSOCIATED_ALPHA, _UNASSOCIATED_ALPHA = 1, 2  # TIFF ExtraSamples values
 _SPELLINGS = {".jpeg": ".jpg", ".jpe": ".jpg", ".tiff": ".tif"}  # other names of one image format
-VIDEO_EXTS = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ogv",
-              ".ts", ".mts", ".m2ts", ".vob", ".m2v", ".mxf", ".dv", ".3gp", ".3g2"}  # camcorder, DVD, broadcast, tape
 
 
 def image_format(path: Path) -> str:
     """The format a photo's name asks for, one spelling each: .jpeg and .jpe are .jpg, .tiff is .tif."""
     suffix = path.suffix.lower()
     return _SPELLINGS.get(suffix, suffix)
-
-
-def distinct_stems(paths: Sequence[Path]) -> list[str]:
-    """Each path's stem, numbered where two or more share one (clip.mp4, clip.mkv -> clip-1, clip-2), so the
-    outputs named after them do not overwrite each other, on file systems that ignore case too."""
-    counts = Counter(p.stem.casefold() for p in paths)
-    taken = {p.stem.casefold() for p in paths if counts[p.stem.casefold()] == 1}  # unique stems keep theirs
-    stems = []
-    for path in paths:
-        stem = path.stem
-        if counts[stem.casefold()] > 1:
-            n = 1
-            while f"{path.stem}-{n}".casefold() in taken:
-                n += 1
-            stem = f"{path.stem}-{n}"
-        taken.add(stem.casefold())
-        stems.append(stem)
-    return stems
-
-
-def is_image(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_EXTS
-
-
-def is_video(path: Path) -> bool:
-    return path.suffix.lower() in VIDEO_EXTS
-
-
-def find_media(root: Path, kinds: tuple[str, ...] = ("image", "video")) -> list[Path]:
-    """All images and/or videos under `root` (recursively, sorted so runs are reproducible)."""
-    wanted = [f for k, f in (("image", is_image), ("video", is_video)) if k in kinds]
-    return sorted(p for p in root.rglob("*") if p.is_file() and any(f(p) for f in wanted))
 
 
 def _file_bytes(path: Path) -> np.ndarray:
@@ -298,44 +259,3 @@ def _tiff_with_alpha(image: np.ndarray) -> bytes:
     buf = io.BytesIO()
     tifffile.imwrite(buf, image, photometric="rgb", extrasamples=["unassalpha"], compression="zlib", metadata=None)
     return buf.getvalue()
-
-
-def film_seconds(path: Path) -> float:
-    """How long a film lasts, as its container says; 0.0 when it does not say."""
-    from .video_io import open_input
-
-    with open_input(path) as container:
-        return container.duration / av.time_base if container.duration else 0.0
-
-
-def video_frames(path: Path, every: int = 1) -> Iterator[np.ndarray]:
-    """Every `every`-th decoded frame of the film (its stream `vidcolor run` colours) as RGB uint8, upright as a
-    player shows it (a phone's film is stored sideways with a rotation tag, which FFmpeg gives counter-clockwise).
-    Raises UserError if not even one frame decodes."""
-    from .video_io import film_stream, open_input
-
-    decoded = 0
-    try:
-        with open_input(path) as container:
-            stream = film_stream(container, path)
-            check_claimed_size(path, stream.codec_context.width * stream.codec_context.height, path.stat().st_size)
-            frames = container.decode(stream)
-            while True:
-                with watched(path):  # not while the caller has the frame: it may take its time
-                    frame = next(frames, None)
-                    if frame is None:
-                        break
-                    rgb = _upright_rgb(frame) if decoded % every == 0 else None
-                decoded += 1
-                if rgb is not None:
-                    yield rgb
-    except av.error.FFmpegError as exc:
-        raise UserError(f"{path}: cannot decode video ({exc.strerror or exc})") from None
-    if not decoded:
-        raise UserError(f"{path}: no video frame could be decoded (the file is damaged or cut short)")
-
-
-def _upright_rgb(frame: av.VideoFrame) -> np.ndarray:
-    turns = round(frame.rotation / 90) % 4
-    rgb = frame.to_ndarray(format="rgb24")
-    return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb

@@ -8,13 +8,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .atomic import check_writable, written_atomically
-from .errors import UserError
-from .inference import Colorizer
-from .media import check_photo_output, image_format, page_count, read_photo, write_image
-from .photo_metadata import read_metadata
-from .video_io import already_in_colour
-from .yuv import looks_colour
+from ..runtime.inference import Colorizer
+from ..utils.atomic import check_writable, written_atomically
+from ..utils.errors import UserError
+from ..utils.in_colour import already_in_colour, looks_colour
+from .codec import check_photo_output, image_format, page_count, read_photo, write_image
+from .metadata import read_metadata
 
 
 def photo_colour(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

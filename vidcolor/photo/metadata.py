@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from .guard import decoding
+from ..utils.guard import decoding
 
 _ORIENTATION = 0x0112
 # A TIFF's own first IFD is its EXIF to Pillow, so it holds tags that lay out that file's pixels (size, strips,

@@ -10,8 +10,8 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from . import DEFAULT_MODEL
-from .errors import UserError
+from ..utils.choices import DEFAULT_MODEL
+from ..utils.errors import UserError
 
 SCORED_ON = "photos/val"  # the validation set whose full-path scores `vidcolor models` shows
 

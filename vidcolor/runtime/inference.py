@@ -17,10 +17,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..utils.choices import DEVICES, MAX_SATURATION, WORKING_SIZES
+from ..utils.errors import UserError
 from .color import AB_SCALE, fit_to_gamut, from_int_images, lab_to_rgb, rgb_to_l, to_int_images
-from .errors import UserError
 from .temporal import TemporalSmoother
-from .video_formats import DEVICES, MAX_SATURATION, WORKING_SIZES
 from .weights import load_model
 
 DEFAULT_WORKING_SIZE = 224

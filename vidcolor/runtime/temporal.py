@@ -12,7 +12,6 @@ so they cost little even on HD film. They are stateful: feed frames in display o
 """
 from __future__ import annotations
 
-import math
 from collections import deque
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
@@ -21,7 +20,8 @@ import cv2
 import numpy as np
 import torch
 
-from .video_formats import TEMPORAL_MODES
+from ..utils.choices import TEMPORAL_MODES
+from ..utils.flow import dis_fits
 
 
 class TemporalSmoother(Protocol):
@@ -99,18 +99,6 @@ class StillMotion:
     def links(self, prev: np.ndarray, cur: np.ndarray, ahead: bool) -> tuple[Link, Link | None] | None:
         link = Link(None, np.exp(-((cur - prev) ** 2) / (2 * 6.0 ** 2)).astype(np.float32))
         return link, link if ahead else None
-
-
-def dis_fits(h: int, w: int) -> bool:
-    """Whether OpenCV's DIS flow (ultrafast preset: 8 px patches, finest scale 2) works on an h x w frame.
-    Where its coarsest pyramid level would be under a patch high or wide it fails, or crashes the process:
-    tiny and strip-like films, linked as still instead. The level is chosen as OpenCV's dis_flow.cpp does."""
-    if min(h, w) < 8 or max(h, w) < 12:
-        return False
-    coarsest = min(int(math.log2(max(h, w) / 32) + 0.5), int(math.log2(min(h, w) // 8)))
-    if coarsest < 2:  # below the finest scale: OpenCV goes by the width alone
-        coarsest = max(0, math.floor(math.log2(w / 20)))
-    return h >> coarsest >= 8 and w >> coarsest >= 8
 
 
 class FlowMotion:

@@ -16,10 +16,10 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 from torch import nn
 
+from ..utils.atomic import written_atomically
+from ..utils.errors import UserError
 from .archs import FAMILIES, build_model
-from .atomic import written_atomically
 from .catalog import shipped_models
-from .errors import UserError
 
 BACKBONE_PREFIX = "backbones."
 

@@ -24,9 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .errors import UserError
-from .guard import DECODE_SECONDS, on_hang
-from .video_formats import DEVICES
+from ..utils.errors import UserError
+from ..utils.guard import DECODE_SECONDS, on_hang
 
 # No `from __future__ import annotations` here: FastAPI reads the endpoints' annotations at run
 # time, and theirs are imported inside create_app. Names only needed for typing are quoted.
@@ -35,7 +34,7 @@ if TYPE_CHECKING:
     import numpy as np
     from fastapi import FastAPI
 
-    from .inference import Colorizer
+    from ..runtime.inference import Colorizer
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -203,7 +202,7 @@ def _png(rgb: "np.ndarray") -> bytes:
 
 def _load(model: "str | Colorizer", device: str) -> "tuple[Colorizer, str]":
     """The colorizer to serve and the name the page shows for it."""
-    from .inference import Colorizer
+    from ..runtime.inference import Colorizer
 
     if isinstance(model, Colorizer):
         return model, str(model.meta.get("family", "custom model"))
@@ -222,9 +221,10 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
     from fastapi.responses import FileResponse, JSONResponse, Response
     from fastapi.staticfiles import StaticFiles
 
-    from .api import colorize_video
-    from .media import film_seconds, pixel_count, read_image
-    from .video_io import probe
+    from ..api import colorize_video
+    from ..film.frames import film_seconds
+    from ..film.streams import probe
+    from ..photo.codec import pixel_count, read_image
 
     colorizer, label = _load(model, device)
     # A decoder that hangs cannot be stopped, and a server is not ours to end: it is logged; the rest go on.
@@ -356,24 +356,3 @@ def run_server(host: str, port: int, model: str, device: str = "auto", limits: S
     url_host = f"[{host}]" if ":" in host else host
     click.echo(f"vidcolor: serving {model} at http://{url_host}:{port}/ (Ctrl-C stops)", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
-
-
-@click.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (others: a warning).")
-@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
-@click.option("--model", default=None, help="Shipped model name or a .safetensors file  [default: as for run]")
-@click.option("--device", default="auto", type=click.Choice(DEVICES), show_default=True)
-@click.option("--max-upload-mb", type=click.FloatRange(min=0, min_open=True), default=200, show_default=True,
-              help="Largest photo or film accepted.")
-@click.option("--max-video-seconds", type=click.FloatRange(min=0, min_open=True), default=600, show_default=True,
-              help="Longest film accepted.")
-@click.option("--retention-minutes", type=click.FloatRange(min=0, min_open=True), default=60, show_default=True,
-              help="How long a coloured film is kept for download.")
-def serve_command(host: str, port: int, model: str | None, device: str, max_upload_mb: float,
-                  max_video_seconds: float, retention_minutes: float) -> None:
-    """Serve a web page on this computer for colouring photos and short films."""
-    from . import DEFAULT_MODEL
-    from .cli import friendly  # here, not at the top: cli imports this module
-
-    limits = ServeLimits(int(max_upload_mb * 1024 * 1024), max_video_seconds, retention_minutes * 60)
-    friendly(run_server)(host, port, model or DEFAULT_MODEL, device, limits)

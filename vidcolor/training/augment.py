@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..color import AB_SCALE, from_int_images, rgb_to_lab
+from ..runtime.color import AB_SCALE, from_int_images, rgb_to_lab
 
 
 def _u(gen: torch.Generator, lo: float = 0.0, hi: float = 1.0) -> float:

@@ -18,9 +18,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..color import AB_SCALE, rgb_to_lab
-from ..errors import UserError
-from ..media import find_media, is_video, read_image, video_frames
+from ..film.frames import video_frames
+from ..photo.codec import read_image
+from ..runtime.color import AB_SCALE, rgb_to_lab
+from ..utils.errors import UserError
+from ..utils.paths import find_media, is_video
 
 GREY_CHROMA = 3.0  # mean Lab chroma below which an image is treated as black-and-white
 BALANCES = ("none", "prefix", "folder")

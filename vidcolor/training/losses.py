@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..archs.chroma_bins import bins_cross_entropy
+from ..runtime.archs.chroma_bins import bins_cross_entropy
 
 
 def gaussian_smooth_2d(hist: torch.Tensor, sigma_bins: float) -> torch.Tensor:

@@ -7,7 +7,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..atomic import written_atomically
+from ..evaluation.report import write_png
+from ..utils.atomic import written_atomically
 
 PLOTTED = ("psnr", "colourfulness", "ab_mse")  # of each validation table, beside the training loss
 
@@ -58,20 +59,4 @@ def plot_curves(rows: list[dict[str, float]], path: Path) -> None:
         cv2.polylines(canvas, [pts], False, (200, 80, 20), 2)
         cv2.putText(canvas, f"{hi:.3g}", (x0 + 2, pad + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (90, 90, 90), 1)
         cv2.putText(canvas, f"{lo:.3g}", (x0 + 2, ph - 20), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (90, 90, 90), 1)
-    _write_png(path, canvas)
-
-
-def sample_grid(triples: list[tuple[np.ndarray, np.ndarray, np.ndarray]], path: Path, height: int = 128) -> None:
-    """Rows of (grey | ours | truth), RGB uint8, each scaled to `height`."""
-    rows = []
-    for images in triples:
-        scaled = [cv2.resize(im, (round(im.shape[1] * height / im.shape[0]), height)) for im in images]
-        rows.append(np.concatenate(scaled, axis=1))
-    width = max(r.shape[1] for r in rows)
-    rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
-    _write_png(path, cv2.cvtColor(np.concatenate(rows, axis=0), cv2.COLOR_RGB2BGR))
-
-
-def _write_png(path: Path, bgr: np.ndarray) -> None:
-    with written_atomically(path) as tmp:
-        tmp.write_bytes(cv2.imencode(".png", bgr)[1].tobytes())
+    write_png(path, canvas)

@@ -25,14 +25,13 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from ..archs import FAMILIES, PatchDiscriminator, build_model
-from ..archs.chroma_bins import valid_temperature
-from ..atomic import written_atomically
-from ..color import AB_SCALE, l_ab_to_rgb, rgb_to_lab, to_int_images
-from ..errors import UserError
-from ..inference import resolve_device, working_shape
-from ..metrics import colourfulness, psnr, ssim
-from ..weights import (
+from ..evaluation.metrics import colourfulness, psnr, ssim
+from ..evaluation.report import sample_grid
+from ..runtime.archs import FAMILIES, PatchDiscriminator, build_model
+from ..runtime.archs.chroma_bins import valid_temperature
+from ..runtime.color import AB_SCALE, l_ab_to_rgb, rgb_to_lab, to_int_images
+from ..runtime.inference import resolve_device, working_shape
+from ..runtime.weights import (
     BACKBONE_PREFIX,
     load_trainable_state,
     read_metadata,
@@ -40,10 +39,12 @@ from ..weights import (
     save_weights,
     trainable_state,
 )
+from ..utils.atomic import written_atomically
+from ..utils.errors import UserError
 from .augment import make_batch
 from .data import BALANCES, TrainingSet, ab_histogram, load_images
 from .losses import ColorLoss, rebalance_weights
-from .report import append_csv, plot_curves, read_csv, sample_grid
+from .report import append_csv, plot_curves, read_csv
 from .speed import PRECISIONS, autocast, fast_layout
 
 CHECKPOINT = "checkpoint.pt"

@@ -1,6 +1,8 @@
-"""What films can be written as: containers, codecs, presets. Kept free of heavy imports so the
-command line can offer these choices without loading PyAV or torch."""
+"""What can be asked for: the default model, containers, codecs, presets, devices, smoothing modes, sizes. Kept
+free of heavy imports so the command line can offer these choices without loading PyAV or torch."""
 from __future__ import annotations
+
+DEFAULT_MODEL = "fusion"  # the best shipped model by the validation table in models/README.md
 
 # Output extension -> (FFmpeg muxer, default video encoder, audio encoder for codecs it cannot take).
 CONTAINERS: dict[str, tuple[str, str, str]] = {

@@ -1,0 +1,83 @@
+"""What every command shares: one-line errors (never a traceback), clean stops on signals, option helpers."""
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from ..runtime.catalog import shipped_models
+from ..utils.errors import UserError
+from ..utils.guard import give_up, on_hang
+from ..utils.stopping import Stopped, stop_cleanly_on_signals
+
+
+def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn UserError into one line on stderr and exit code 1, never a traceback; so too any file-system
+    error not met more precisely on the way (a name too long for the disk, say). Ctrl-C, SIGTERM and SIGHUP
+    clean up, say so in a line, and exit 128 + the signal's number; so does a decoder that hangs, with exit
+    code 1 (see vidcolor.guard)."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        stop_cleanly_on_signals()
+        before = on_hang(give_up())
+        try:
+            return fn(*args, **kwargs)
+        except UserError as exc:
+            click.echo(f"vidcolor: {exc}", err=True)
+            sys.exit(1)
+        except OSError as exc:
+            click.echo(f"vidcolor: {exc.filename}: {exc.strerror}" if exc.filename and exc.strerror
+                       else f"vidcolor: {exc}", err=True)
+            sys.exit(1)
+        except Stopped as exc:
+            click.echo(f"vidcolor: stopped by {exc}", err=True)
+            sys.exit(128 + exc.signal_number)
+        except KeyboardInterrupt:
+            click.echo("vidcolor: interrupted", err=True)
+            sys.exit(130)
+        finally:
+            on_hang(before)  # called from Python, the caller's process is its own again
+    return wrapper
+
+
+class OneLineErrors(click.Group):
+    """Usage mistakes (a missing -o, a number out of range) in one line on stderr, as every other mistake
+    is, instead of click's usage block; exit code 2 as click gives them."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as exc:  # plain `vidcolor`: the help is what was wanted
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.UsageError as exc:
+            command = " ".join(["vidcolor", *(exc.ctx.command_path.split()[1:] if exc.ctx else [])])
+            click.echo(f"vidcolor: {exc.format_message()} (see {command} --help)", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            click.echo(f"vidcolor: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("vidcolor: interrupted", err=True)
+            sys.exit(130)
+        if isinstance(code, int) and code:  # click's own exits (ctx.exit(n))
+            sys.exit(code)
+        return code
+
+
+MODEL_HELP = f"Shipped model ({', '.join(shipped_models()) or 'none installed'}; see `vidcolor models`) " \
+             "or a .safetensors file."
+
+
+def count_or_auto(minimum: int) -> Callable[[click.Context, click.Parameter, str | None], int | str | None]:
+    """A click callback for options that take a number (at least `minimum`) or `auto`."""
+    def convert(ctx: click.Context, param: click.Parameter, value: str | None) -> int | str | None:
+        if value is None or value == "auto":
+            return value
+        if not value.isdigit() or int(value) < minimum:
+            raise click.BadParameter(f"give a whole number from {minimum} up, or auto")
+        return int(value)
+    return convert

@@ -1,0 +1,39 @@
+"""`vidcolor eval`: parse the options, score with vidcolor.evaluation.evaluate, print the table."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..utils.choices import DEFAULT_MODEL, DEFAULT_WINDOW, DEVICES, MAX_WINDOW, TEMPORAL_MODES
+from ..utils.errors import UserError
+from .common import MODEL_HELP, friendly
+
+
+@click.command("eval")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--model", default=DEFAULT_MODEL, show_default=True, help=MODEL_HELP)
+@click.option("--temporal", default="flow", type=click.Choice(TEMPORAL_MODES), show_default=True)
+@click.option("--window", type=click.IntRange(0, MAX_WINDOW), default=DEFAULT_WINDOW, show_default=True,
+              help="Frames of look-ahead for the temporal smoothing.")
+@click.option("--no-reference", is_flag=True, help="Inputs are real black-and-white film: reference-free metrics.")
+@click.option("--max-frames", type=click.IntRange(min=1), help="Score at most this many frames per video.")
+@click.option("-o", "--output", "report_dir", type=click.Path(path_type=Path), help="Report folder (JSON, CSV, PNGs).")
+@click.option("--overwrite", is_flag=True, help="Replace the report an earlier eval wrote into that folder.")
+@click.option("--device", default="auto", type=click.Choice(DEVICES), show_default=True)
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@friendly
+def evaluate_cmd(inputs: tuple[Path, ...], model: str, temporal: str, window: int, no_reference: bool,
+                 max_frames: int | None, report_dir: Path | None, overwrite: bool, device: str, quiet: bool) -> None:
+    """Score colourization of colour photos/videos against the truth (or B&W film without one)."""
+    from ..evaluation.evaluate import REPORT_NAME, evaluate, format_table
+    from ..runtime.inference import Colorizer
+
+    if report_dir is not None and (report_dir / REPORT_NAME).exists() and not overwrite:
+        raise UserError(f"{report_dir}: holds a report already (use --overwrite to replace it)")
+    results, failed = evaluate(Colorizer.load(model, device), list(inputs), not no_reference, temporal, max_frames,
+                               report_dir, window, quiet)
+    if results:
+        click.echo(format_table(results))
+    if failed:
+        raise UserError(f"{failed} of {failed + len(results)} could not be scored")

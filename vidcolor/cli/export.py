@@ -1,0 +1,39 @@
+"""`vidcolor export`: a training run's weights and metadata into one .safetensors file."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..utils.errors import UserError
+from .common import friendly
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("-o", "--output", "dst", required=True, type=click.Path(path_type=Path))
+@click.option("--overwrite", is_flag=True)
+@click.option("--temperature", type=float,
+              help="Binned models (--loss bins): decode at this annealed-mean temperature (lower: more vivid).")
+@friendly
+def export(run_dir: Path, dst: Path, overwrite: bool, temperature: float | None) -> None:
+    """Write a run's trained weights and metadata to a .safetensors file."""
+    src = run_dir / "last.safetensors"
+    if not src.is_file():
+        raise UserError(f"{run_dir}: not a training run folder (no last.safetensors)")
+    if dst.suffix != ".safetensors":
+        raise UserError(f"{dst}: the exported file must end in .safetensors")
+    from ..runtime.archs.chroma_bins import valid_temperature
+    from ..runtime.weights import read_metadata, read_weights, write_weights_file
+    from ..utils.atomic import check_writable
+
+    meta = read_metadata(src)
+    if temperature is not None:
+        if not meta.get("arch", {}).get("ab_bins"):
+            raise UserError(f"{run_dir}: --temperature applies only to models trained with --loss bins")
+        if not valid_temperature(temperature):
+            raise UserError("--temperature must be a positive number")
+        meta["arch"]["temperature"] = temperature
+    check_writable(dst, overwrite)
+    write_weights_file(dst, read_weights(src), meta, replace=overwrite)
+    click.echo(f"exported {dst}", err=True)

@@ -1,0 +1,40 @@
+"""`vidcolor frames`: a training set of frames from colour films."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..utils.errors import UserError
+from .common import friendly
+
+
+@click.command()
+@click.argument("videos", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output", "dst", required=True, type=click.Path(path_type=Path), help="Folder for the frames.")
+@click.option("--every", type=click.IntRange(min=1), default=10, show_default=True, help="Keep every N-th frame.")
+@click.option("--overwrite", is_flag=True, help="Replace frames an earlier extraction wrote.")
+@friendly
+def frames(videos: tuple[Path, ...], dst: Path, every: int, overwrite: bool) -> None:
+    """Extract a training set of frames from colour videos."""
+    from ..film.frames import video_frames
+    from ..photo.codec import write_image
+    from ..utils.atomic import check_writable, written_atomically
+    from ..utils.paths import distinct_stems, is_image
+
+    videos = tuple({video.resolve(): video for video in videos}.values())  # each film once, however named
+    for video in videos:
+        if not video.is_file():
+            raise UserError(f"{video}: " + ("not a film file" if video.exists() else "no such file"))
+        if is_image(video):
+            raise UserError(f"{video}: a photo, not a film (training takes photo folders as they are)")
+    dst.mkdir(parents=True, exist_ok=True)
+    total = 0
+    for video, stem in zip(videos, distinct_stems(videos), strict=True):
+        for i, rgb in enumerate(video_frames(video, every)):
+            target = dst / f"{stem}_{i * every:06d}.png"
+            check_writable(target, overwrite)
+            with written_atomically(target, replace=overwrite) as tmp:
+                write_image(tmp, rgb)
+            total += 1
+    click.echo(f"{total} frame{'s' * (total != 1)} written to {dst}", err=True)

@@ -1,0 +1,117 @@
+"""`vidcolor run`: parse the options, colour through vidcolor.api.colorize, report."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..utils.choices import (
+    DEFAULT_MODEL,
+    DEFAULT_WINDOW,
+    DEVICES,
+    FILM_BITS,
+    MAX_SATURATION,
+    MAX_WINDOW,
+    PRESETS,
+    TEMPORAL_MODES,
+    VIDEO_CODECS,
+    WORKING_SIZES,
+)
+from ..utils.errors import UserError
+from .common import MODEL_HELP, count_or_auto, friendly
+
+
+@click.command()
+@click.argument("src", type=click.Path(path_type=Path))
+@click.option("-o", "--output", "dst", required=True, type=click.Path(path_type=Path), help="Output file or folder.")
+@click.option("--model", default=DEFAULT_MODEL, show_default=True, help=MODEL_HELP)
+@click.option("--device", default="auto", type=click.Choice(DEVICES), show_default=True)
+@click.option("--working-size", type=click.IntRange(*WORKING_SIZES), default=None,
+              help="Short side the model works at (default: the model's).")
+@click.option("--saturation", type=click.FloatRange(0.0, MAX_SATURATION), default=1.0, show_default=True,
+              help="Scale the predicted colour: 1 the model's own, 0 grey, 1.3 livelier.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None,
+              help="Film frames coloured at once  [default: 8 on CPU, 16 on a GPU]")
+@click.option("--temporal", default="flow", type=click.Choice(TEMPORAL_MODES), show_default=True,
+              help="Keep colours steady over time: along motion (flow), by averaging (ema), or not.")
+@click.option("--window", type=click.IntRange(0, MAX_WINDOW), default=DEFAULT_WINDOW, show_default=True,
+              help="Frames of look-ahead for the temporal smoothing (0: only the past).")
+@click.option("--crf", type=click.IntRange(0, 63), default=18, show_default=True,
+              help="Film quality (lower is better and bigger; 0: lossless).")
+@click.option("--preset", default="medium", type=click.Choice(PRESETS), show_default=True,
+              help="Encoder speed/size trade-off (x264/x265).")
+@click.option("--codec", type=click.Choice(VIDEO_CODECS), default=None,
+              help="Film video codec (ffv1: lossless, for .mkv masters)  [default: libx264, libvpx-vp9 for .webm]")
+@click.option("--max-bits", type=click.Choice([str(b) for b in FILM_BITS]), default=str(FILM_BITS[-1]),
+              show_default=True,
+              help="Film bit depth: 10 keeps a 10-bit film's depth; 8 for players that cannot play 10-bit H.264.")
+@click.option("--skip-color", is_flag=True, help="Leave films and photos that are already in colour as they are.")
+@click.option("--overwrite", is_flag=True, help="Replace existing outputs (in a folder: ones no earlier run wrote).")
+@click.option("--include", multiple=True, metavar="GLOB",
+              help="Folder: only files whose path inside it matches (repeatable, case ignored), e.g. 'reels/*.mp4'.")
+@click.option("--exclude", multiple=True, metavar="GLOB", help="Folder: leave out files that match (repeatable).")
+@click.option("--force", is_flag=True, help="Folder: colour every file again, even those done before "
+              "(files no run of this archive wrote still need --overwrite).")
+@click.option("--jobs", default="auto", show_default=True, callback=count_or_auto(1), metavar="N|auto",
+              help="Worker processes (auto: one per GPU, else one per 4 CPU cores).")
+@click.option("--ray", "ray_address", metavar="ADDRESS",
+              help="Run the work on a Ray cluster (e.g. auto, or HOST:6379), or on a local Ray runtime (local).")
+@click.option("--split", default=None, callback=count_or_auto(2), metavar="auto|N",
+              help="Cut long films at keyframes into N pieces coloured side by side (auto: by length and workers).")
+@click.option("--verbose", is_flag=True, help="A line for every file as workers start and finish it.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@friendly
+def run(src: Path, dst: Path, model: str, device: str, working_size: int | None, saturation: float,
+        batch_size: int | None,
+        temporal: str, window: int, crf: int, preset: str, codec: str | None, max_bits: str, skip_color: bool,
+        overwrite: bool,
+        include: tuple[str, ...], exclude: tuple[str, ...], force: bool, jobs: int | str, ray_address: str | None,
+        split: int | str | None, verbose: bool, quiet: bool) -> None:
+    """Colour a film, a photo, or a whole folder (recursively: photos and films) into OUTPUT."""
+    from ..utils.paths import is_image
+
+    if not src.exists():
+        raise UserError(f"{src}: no such file or folder")
+    if src.is_file() and (include or exclude or force):
+        raise UserError("--include, --exclude and --force are for folders")
+    if src.is_file() and is_image(src) and (split is not None or ray_address is not None):
+        raise UserError("--split and --ray are for films and folders")
+    if src.is_dir() or (not is_image(src) and (split is not None or ray_address is not None)):
+        from ..batch.archive import ArchiveOptions, colorize_archive, colorize_film_in_parallel, worker_settings
+        from ..film.pipeline import VideoOptions
+
+        settings = worker_settings(model, device, working_size,
+                                   VideoOptions(batch_size=batch_size, temporal=temporal, window=window, crf=crf,
+                                                preset=preset, codec=codec, max_bits=int(max_bits),
+                                                skip_color=skip_color, overwrite=True,
+                                                quiet=True), saturation)
+        options = ArchiveOptions(include, exclude, force, overwrite, None if jobs == "auto" else int(jobs),
+                                 ray_address, split, verbose, quiet)
+        if src.is_dir():
+            summary = colorize_archive(src, dst, settings, options)
+            if not quiet:
+                click.echo(summary.table(), err=True)
+        else:
+            summary = colorize_film_in_parallel(src, dst, settings, options)
+            if not quiet and not summary.failures:
+                click.echo(f"{summary.done.frames} frames in {summary.wall:.1f} s -> {dst}", err=True)
+        if summary.failures:
+            sys.exit(1)
+    elif not is_image(src):
+        from ..api import colorize_video
+
+        result = colorize_video(src, dst, model=model, device=device, working_size=working_size, saturation=saturation,
+                                batch_size=batch_size, temporal=temporal, window=window, crf=crf, preset=preset,
+                                codec=codec, max_bits=int(max_bits), skip_color=skip_color, overwrite=overwrite,
+                                quiet=quiet)
+        if not quiet:
+            click.echo(result.summary(), err=True)
+    else:
+        from ..photo.colorize import check_photo_job, colorize_photo
+        from ..runtime.inference import Colorizer
+        from ..utils.warn import default_warn
+
+        check_photo_job(src, dst, overwrite)
+        colorize_photo(Colorizer.load(model, device, working_size, saturation), src, dst, overwrite, skip_color,
+                       default_warn)

@@ -1,0 +1,72 @@
+"""`vidcolor train`: parse the options, then vidcolor.training.train."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..utils.choices import DEVICES
+from .common import friendly
+
+
+@click.command()
+@click.option("--model", "family", required=True, type=click.Choice(["unet", "gan", "fusion"]))
+@click.option("--data", multiple=True, required=True, type=click.Path(path_type=Path),
+              help="Folder of colour photos and/or videos (repeatable).")
+@click.option("--val", multiple=True, type=click.Path(path_type=Path),
+              help="Folder of validation photos or colour films (repeatable: a table each).")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder (checkpoints, logs).")
+@click.option("--steps", type=click.IntRange(min=1), help="Training steps (overrides --epochs).")
+@click.option("--epochs", type=click.IntRange(min=1), help="Passes over the data.")
+@click.option("--size", type=click.IntRange(min=32), default=176, show_default=True, help="Training crop size.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True, help="Per process.")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=5e-4, show_default=True)
+@click.option("--resume", is_flag=True, help="Continue from the run folder's checkpoint.")
+@click.option("--device", default="auto", type=click.Choice(DEVICES), show_default=True)
+@click.option("--loss", default="l1", type=click.Choice(["l1", "mse", "bins"]), show_default=True,
+              help="bins (fusion): predict a distribution over a grid of colours.")
+@click.option("--ab-bins", type=click.IntRange(min=2), default=17, show_default=True,
+              help="--loss bins: grid colours per a/b axis.")
+@click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+              help="--loss bins: annealed-mean temperature (lower: more vivid).")
+@click.option("--rebalance", type=click.FloatRange(0, 1, min_open=True), default=None,
+              help="Colour rebalancing with this λ (e.g. 0.5).")
+@click.option("--balance", default="none", type=click.Choice(["none", "prefix", "folder"]), show_default=True,
+              help="Draw groups (file-name prefix before '_', or folder) by the square root of their size.")
+@click.option("--precision", default="auto", type=click.Choice(["auto", "bf16", "fp32"]), show_default=True,
+              help="auto: bf16 autocast where the hardware has it (about 3x faster on such CPUs).")
+@click.option("--frame-stride", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Use every N-th video frame.")
+@click.option("--checkpoint-every", type=click.IntRange(min=1), default=250, show_default=True)
+@click.option("--keep-weights", is_flag=True, help="Keep each checkpoint's weights as weights-STEP.safetensors.")
+@click.option("--val-every", type=click.IntRange(min=1), help="Validate every N steps (default: each epoch).")
+@click.option("--width", type=click.IntRange(min=1), default=32, show_default=True,
+              help="Channel width of the trainable net.")
+@click.option("--backbones", default="lite0", show_default=True, help="fusion: e.g. lite0,lite1,lite2.")
+@click.option("--tune-backbone", type=click.IntRange(min=0), default=0, show_default=True,
+              help="fusion: fine-tune this many deepest backbone stages (1: stride 32 and head).")
+@click.option("--backbone-lr-scale", type=click.FloatRange(min=0), default=0.1, show_default=True,
+              help="fusion: learning rate of the tuned backbone stages relative to --lr.")
+@click.option("--init", type=click.Path(path_type=Path), help="Start from exported weights (gan: the L1 U-Net).")
+@click.option("--continue-from", type=click.Path(path_type=Path),
+              help="A run's exported weights: continue at the step they record (the run folder gone).")
+@click.option("--adversarial", is_flag=True, help="Train against a PatchGAN too (adversarial + λ·L1).")
+@click.option("--gan-warmup", type=click.IntRange(min=0), default=0, show_default=True,
+              help="gan, --adversarial: colour-loss-only steps first.")
+@click.option("--lambda-l1", type=click.FloatRange(min=0), default=100.0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--threads", type=click.IntRange(min=1), help="CPU threads for torch.")
+@click.option("--quiet", is_flag=True)
+@friendly
+def train(family: str, data: tuple[Path, ...], val: tuple[Path, ...], out: Path, threads: int | None,
+          **kwargs: Any) -> None:
+    """Train a colourizer on folders of colour photos and videos."""
+    import torch
+
+    from ..training.train import TrainOptions
+    from ..training.train import train as run_training
+
+    if threads:
+        torch.set_num_threads(threads)
+    run_training(TrainOptions(model=family, data=list(data), val=list(val), out=out, **kwargs))

@@ -1,0 +1,50 @@
+"""A film's frames as RGB pictures (for `vidcolor frames`, training and eval), and how long a film lasts."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import av
+import numpy as np
+
+from ..utils.errors import UserError
+from ..utils.guard import check_claimed_size, watched
+from .streams import film_stream, open_input
+
+
+def film_seconds(path: Path) -> float:
+    """How long a film lasts, as its container says; 0.0 when it does not say."""
+    with open_input(path) as container:
+        return container.duration / av.time_base if container.duration else 0.0
+
+
+def video_frames(path: Path, every: int = 1) -> Iterator[np.ndarray]:
+    """Every `every`-th decoded frame of the film (its stream `vidcolor run` colours) as RGB uint8, upright as a
+    player shows it (a phone's film is stored sideways with a rotation tag, which FFmpeg gives counter-clockwise).
+    Raises UserError if not even one frame decodes."""
+
+    decoded = 0
+    try:
+        with open_input(path) as container:
+            stream = film_stream(container, path)
+            check_claimed_size(path, stream.codec_context.width * stream.codec_context.height, path.stat().st_size)
+            frames = container.decode(stream)
+            while True:
+                with watched(path):  # not while the caller has the frame: it may take its time
+                    frame = next(frames, None)
+                    if frame is None:
+                        break
+                    rgb = _upright_rgb(frame) if decoded % every == 0 else None
+                decoded += 1
+                if rgb is not None:
+                    yield rgb
+    except av.error.FFmpegError as exc:
+        raise UserError(f"{path}: cannot decode video ({exc.strerror or exc})") from None
+    if not decoded:
+        raise UserError(f"{path}: no video frame could be decoded (the file is damaged or cut short)")
+
+
+def _upright_rgb(frame: av.VideoFrame) -> np.ndarray:
+    turns = round(frame.rotation / 90) % 4
+    rgb = frame.to_ndarray(format="rgb24")
+    return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb

@@ -1,0 +1,16 @@
+"""What OpenCV's DIS optical flow can work on: shared by the temporal smoother and the warping-error metric."""
+from __future__ import annotations
+
+import math
+
+
+def dis_fits(h: int, w: int) -> bool:
+    """Whether OpenCV's DIS flow (ultrafast preset: 8 px patches, finest scale 2) works on an h x w frame.
+    Where its coarsest pyramid level would be under a patch high or wide it fails, or crashes the process:
+    tiny and strip-like films, linked as still instead. The level is chosen as OpenCV's dis_flow.cpp does."""
+    if min(h, w) < 8 or max(h, w) < 12:
+        return False
+    coarsest = min(int(math.log2(max(h, w) / 32) + 0.5), int(math.log2(min(h, w) // 8)))
+    if coarsest < 2:  # below the finest scale: OpenCV goes by the width alone
+        coarsest = max(0, math.floor(math.log2(w / 20)))
+    return h >> coarsest >= 8 and w >> coarsest >= 8

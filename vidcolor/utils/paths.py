@@ -1,0 +1,46 @@
+"""Which files are photos and which are films, by their names; finding them under a folder; stems for outputs
+that do not collide. Standard library only."""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+IMAGE_EXTS = {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pbm", ".pgm", ".ppm",
+              ".pnm"}
+
+
+VIDEO_EXTS = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ogv",
+              ".ts", ".mts", ".m2ts", ".vob", ".m2v", ".mxf", ".dv", ".3gp", ".3g2"}  # camcorder, DVD, broadcast, tape
+
+
+def distinct_stems(paths: Sequence[Path]) -> list[str]:
+    """Each path's stem, numbered where two or more share one (clip.mp4, clip.mkv -> clip-1, clip-2), so the
+    outputs named after them do not overwrite each other, on file systems that ignore case too."""
+    counts = Counter(p.stem.casefold() for p in paths)
+    taken = {p.stem.casefold() for p in paths if counts[p.stem.casefold()] == 1}  # unique stems keep theirs
+    stems = []
+    for path in paths:
+        stem = path.stem
+        if counts[stem.casefold()] > 1:
+            n = 1
+            while f"{path.stem}-{n}".casefold() in taken:
+                n += 1
+            stem = f"{path.stem}-{n}"
+        taken.add(stem.casefold())
+        stems.append(stem)
+    return stems
+
+
+def is_image(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_EXTS
+
+
+def is_video(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_EXTS
+
+
+def find_media(root: Path, kinds: tuple[str, ...] = ("image", "video")) -> list[Path]:
+    """All images and/or videos under `root` (recursively, sorted so runs are reproducible)."""
+    wanted = [f for k, f in (("image", is_image), ("video", is_video)) if k in kinds]
+    return sorted(p for p in root.rglob("*") if p.is_file() and any(f(p) for f in wanted))
