@@ -124,6 +124,30 @@ def test_the_page_says_which_model_colours_and_what_it_accepts(client: TestClien
     assert client.get("/static/app.js").status_code == 200
 
 
+def grey_alpha_png_16(grey: np.ndarray, alpha: np.ndarray) -> bytes:
+    """A 16-bit grey PNG with an alpha channel (colour type 4), which OpenCV does not write."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    h, w = grey.shape
+    rows = np.stack([grey, alpha], axis=-1).astype(">u2").reshape(h, -1)  # big-endian (grey, alpha) pairs
+    raw = b"".join(b"\0" + row.tobytes() for row in rows)  # filter type 0 before each row
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 4, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def test_a_16_bit_grey_photo_with_transparency_comes_back_16_bit_with_its_alpha(client: TestClient) -> None:
+    yy, xx = np.mgrid[0:48, 0:64]
+    grey = (xx * 1000 + yy * 7 + 3).astype(np.uint16)  # levels no 8-bit picture has
+    alpha = np.where(xx < 20, 0, np.where(yy < 10, 32768, 65535)).astype(np.uint16)
+    response = upload(client, "scan.png", grey_alpha_png_16(grey, alpha))
+    assert response.status_code == 200
+    coloured = cv2.imdecode(np.frombuffer(response.content, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert coloured.dtype == np.uint16 and coloured.shape == (48, 64, 4)
+    assert (coloured[..., 3] == alpha).all()
+    assert len(np.unique(coloured[..., :3] >> 8 << 8 ^ coloured[..., :3])) > 1  # the low byte still says something
+
+
 def test_photos_sent_at_once_each_get_their_own_colours(client: TestClient) -> None:
     photos = [png(photo(64, 48, seed)) for seed in range(3)]
     alone = [upload(client, "p.png", p).content for p in photos]

@@ -1,42 +1,66 @@
-"""The Python API: colour a film in one call, with the same checks and behaviour as `vidcolor run`."""
+"""The Python API, and the one way in for the command line: `colorize` takes a photo, a film or a whole folder,
+with the same checks and behaviour as `vidcolor run`; `colorize_photo` and `colorize_video` take one kind.
+
+    from vidcolor import colorize
+    colorize("reel.mp4", "reel_colour.mp4")
+    colorize("scans/", "scans_colour/", jobs=2)
+"""
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
 
-from .film.pipeline import FilmResult, VideoOptions, colour_film, prepare_film
-from .runtime.inference import Colorizer
+from .batch.archive import ArchiveOptions, Summary, colorize_archive, colorize_film_in_parallel, worker_settings
+from .film.pipeline import FilmResult, VideoOptions
+from .one_file import Model, colorize_photo, colorize_video
 from .utils.choices import DEFAULT_MODEL, DEFAULT_WINDOW, FILM_BITS
+from .utils.errors import UserError
+from .utils.paths import is_image
 from .utils.warn import default_warn
 
+__all__ = ["FilmResult", "Summary", "colorize", "colorize_photo", "colorize_video"]
 
-def colorize_video(src: str | Path, dst: str | Path, *, model: str | Colorizer = DEFAULT_MODEL,
-                   device: str = "auto", working_size: int | None = None, saturation: float = 1.0,
-                   batch_size: int | None = None,
-                   temporal: str = "flow", window: int = DEFAULT_WINDOW, crf: int = 18, preset: str = "medium",
-                   codec: str | None = None, max_bits: int = FILM_BITS[-1], skip_color: bool = False,
-                   overwrite: bool = False, quiet: bool = False,
-                   warn: Callable[[str], None] = default_warn,
-                   on_frames: Callable[[int], None] | None = None) -> FilmResult:
-    """Colour the black-and-white film `src` into `dst` (.mp4, .mkv, .mov or .webm).
 
-    Luma, size, frame timing, sound and metadata are kept. `model` is a shipped model name, a
-    .safetensors file, or a ready Colorizer (which `device`, `working_size` and `saturation` then
-    leave alone). `saturation` scales the predicted colour: 1 the model's own, 0 grey, 1.3 livelier.
-    `batch_size` None: 8 frames at once on CPU, 16 on a GPU. `max_bits` 8 writes a 10-bit film in 8 bits,
-    for players (browsers, phones) that cannot play 10-bit H.264.
-    The source is checked before the model is loaded, so mistakes are reported at once.
-    Raises UserError for anything wrong with the request; the output appears only when complete.
-    Warnings (damage skipped, sound re-encoded, a film already in colour) go to `warn`, by
-    default to stderr; `quiet` only hides the progress bar. `on_frames(n)` is told of every n frames
-    done (progress for a caller with its own display).
+def colorize(src: str | Path, dst: str | Path, *, model: Model = DEFAULT_MODEL, device: str = "auto",
+             working_size: int | None = None, saturation: float = 1.0, batch_size: int | None = None,
+             temporal: str = "flow", window: int = DEFAULT_WINDOW, crf: int = 18, preset: str = "medium",
+             codec: str | None = None, max_bits: int = FILM_BITS[-1], skip_color: bool = False,
+             overwrite: bool = False, include: tuple[str, ...] = (), exclude: tuple[str, ...] = (),
+             force: bool = False, jobs: int | None = None, ray: str | None = None, split: int | str | None = None,
+             verbose: bool = False, quiet: bool = False,
+             warn: Callable[[str], None] = default_warn) -> Path | FilmResult | Summary:
+    """Colour `src` into `dst`: a photo into a photo (`colorize_photo`), a film into a film (`colorize_video`),
+    a folder recursively into a folder of the same tree (photos become .png), with a manifest so that a rerun
+    does only what is not done yet. The options are `vidcolor run`'s, by the same names.
+
+    Folders, and films with `split` (pieces side by side: a number, or "auto") or `ray` (a Ray address, or
+    "local"), are coloured by worker processes (`jobs`; None: one per GPU, else one per 4 cores), which load
+    `model` themselves: a name or a file, not a loaded Colorizer. `include`/`exclude` are globs on the path
+    inside the folder; `force` does every file again.
+    Returns the photo's output path, the film's FilmResult, or for workers' runs a Summary (its `failures`
+    name the files that failed; the others are done). Raises UserError for anything wrong with the request.
     """
-    options = VideoOptions(batch_size=batch_size, temporal=temporal, window=window, crf=crf, preset=preset,
-                           codec=codec, max_bits=max_bits, skip_color=skip_color, overwrite=overwrite, quiet=quiet)
-    job = prepare_film(Path(src), Path(dst), options, warn)
-    colorizer = _colorizer(model, device, working_size, saturation) if job.needs_model else None
-    return colour_film(job, colorizer, warn, on_frames)
-
-
-def _colorizer(model: str | Colorizer, device: str, working_size: int | None, saturation: float) -> Colorizer:
-    return model if isinstance(model, Colorizer) else Colorizer.load(model, device, working_size, saturation)
+    src, dst = Path(src), Path(dst)
+    if not src.exists():
+        raise UserError(f"{src}: no such file or folder")
+    if src.is_file() and (include or exclude or force):
+        raise UserError("--include, --exclude and --force are for folders")
+    if src.is_file() and is_image(src) and (split is not None or ray is not None):
+        raise UserError("--split and --ray are for films and folders")
+    if src.is_dir() or split is not None or ray is not None:
+        if not isinstance(model, str):
+            raise UserError("workers load the model themselves: give its name or file, not a loaded one")
+        video = VideoOptions(batch_size=batch_size, temporal=temporal, window=window, crf=crf, preset=preset,
+                             codec=codec, max_bits=max_bits, skip_color=skip_color, overwrite=True, quiet=True)
+        settings = worker_settings(model, device, working_size, video, saturation)
+        options = ArchiveOptions(include, exclude, force, overwrite, jobs, ray, split, verbose, quiet)
+        if src.is_dir():
+            return colorize_archive(src, dst, settings, options)
+        return colorize_film_in_parallel(src, dst, settings, options)
+    if is_image(src):
+        return colorize_photo(src, dst, model=model, device=device, working_size=working_size, saturation=saturation,
+                              skip_color=skip_color, overwrite=overwrite, warn=warn)
+    return colorize_video(src, dst, model=model, device=device, working_size=working_size, saturation=saturation,
+                          batch_size=batch_size, temporal=temporal, window=window, crf=crf, preset=preset,
+                          codec=codec, max_bits=max_bits, skip_color=skip_color, overwrite=overwrite, quiet=quiet,
+                          warn=warn)

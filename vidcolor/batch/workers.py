@@ -78,18 +78,12 @@ class FileTask:
     needs_model: bool = True
 
     def run(self, settings: Settings, warn: Callable[[str], None]) -> Outcome:
-        from ..film.pipeline import colour_film, prepare_film
-        from ..photo.colorize import colorize_photo
-        from ..utils.paths import is_image
+        from ..one_file import colorize_file
 
         self.dst.parent.mkdir(parents=True, exist_ok=True)
-        if is_image(self.src):
-            colorize_photo(colorizer(settings), self.src, self.dst, overwrite=True,
-                           skip_color=settings.video.skip_color, warn=warn)
-            return Outcome()
-        job = prepare_film(self.src, self.dst, settings.video, warn)
-        result = colour_film(job, colorizer(settings) if job.needs_model else None, warn)
-        return Outcome(frames=result.frames, duration=film_seconds(self.dst))
+        result = colorize_file(self.src, self.dst, settings.video, lambda: colorizer(settings), warn)
+        return Outcome() if isinstance(result, Path) else Outcome(frames=result.frames,
+                                                                  duration=film_seconds(self.dst))
 
 
 def execute(task: Task, settings: Settings) -> Outcome:

@@ -18,7 +18,6 @@ from ..utils.choices import (
     VIDEO_CODECS,
     WORKING_SIZES,
 )
-from ..utils.errors import UserError
 from .common import MODEL_HELP, count_or_auto, friendly
 
 
@@ -69,49 +68,19 @@ def run(src: Path, dst: Path, model: str, device: str, working_size: int | None,
         include: tuple[str, ...], exclude: tuple[str, ...], force: bool, jobs: int | str, ray_address: str | None,
         split: int | str | None, verbose: bool, quiet: bool) -> None:
     """Colour a film, a photo, or a whole folder (recursively: photos and films) into OUTPUT."""
-    from ..utils.paths import is_image
+    from ..api import FilmResult, Summary, colorize
 
-    if not src.exists():
-        raise UserError(f"{src}: no such file or folder")
-    if src.is_file() and (include or exclude or force):
-        raise UserError("--include, --exclude and --force are for folders")
-    if src.is_file() and is_image(src) and (split is not None or ray_address is not None):
-        raise UserError("--split and --ray are for films and folders")
-    if src.is_dir() or (not is_image(src) and (split is not None or ray_address is not None)):
-        from ..batch.archive import ArchiveOptions, colorize_archive, colorize_film_in_parallel, worker_settings
-        from ..film.pipeline import VideoOptions
-
-        settings = worker_settings(model, device, working_size,
-                                   VideoOptions(batch_size=batch_size, temporal=temporal, window=window, crf=crf,
-                                                preset=preset, codec=codec, max_bits=int(max_bits),
-                                                skip_color=skip_color, overwrite=True,
-                                                quiet=True), saturation)
-        options = ArchiveOptions(include, exclude, force, overwrite, None if jobs == "auto" else int(jobs),
-                                 ray_address, split, verbose, quiet)
-        if src.is_dir():
-            summary = colorize_archive(src, dst, settings, options)
-            if not quiet:
-                click.echo(summary.table(), err=True)
-        else:
-            summary = colorize_film_in_parallel(src, dst, settings, options)
-            if not quiet and not summary.failures:
-                click.echo(f"{summary.done.frames} frames in {summary.wall:.1f} s -> {dst}", err=True)
-        if summary.failures:
+    result = colorize(src, dst, model=model, device=device, working_size=working_size, saturation=saturation,
+                      batch_size=batch_size, temporal=temporal, window=window, crf=crf, preset=preset, codec=codec,
+                      max_bits=int(max_bits), skip_color=skip_color, overwrite=overwrite, include=include,
+                      exclude=exclude, force=force, jobs=None if jobs == "auto" else int(jobs), ray=ray_address,
+                      split=split, verbose=verbose, quiet=quiet)
+    if isinstance(result, Summary):
+        if not quiet and src.is_dir():
+            click.echo(result.table(), err=True)
+        elif not quiet and not result.failures:
+            click.echo(f"{result.done.frames} frames in {result.wall:.1f} s -> {dst}", err=True)
+        if result.failures:
             sys.exit(1)
-    elif not is_image(src):
-        from ..api import colorize_video
-
-        result = colorize_video(src, dst, model=model, device=device, working_size=working_size, saturation=saturation,
-                                batch_size=batch_size, temporal=temporal, window=window, crf=crf, preset=preset,
-                                codec=codec, max_bits=int(max_bits), skip_color=skip_color, overwrite=overwrite,
-                                quiet=quiet)
-        if not quiet:
-            click.echo(result.summary(), err=True)
-    else:
-        from ..photo.colorize import check_photo_job, colorize_photo
-        from ..runtime.inference import Colorizer
-        from ..utils.warn import default_warn
-
-        check_photo_job(src, dst, overwrite)
-        colorize_photo(Colorizer.load(model, device, working_size, saturation), src, dst, overwrite, skip_color,
-                       default_warn)
+    elif isinstance(result, FilmResult) and not quiet:
+        click.echo(result.summary(), err=True)

@@ -103,6 +103,20 @@ def pixel_count(path: Path) -> int | None:
         return None
 
 
+_SUFFIX_OF_FORMAT = {"PNG": ".png", "JPEG": ".jpg", "MPO": ".jpg", "TIFF": ".tif", "WEBP": ".webp", "BMP": ".bmp",
+                     "JPEG2000": ".jp2", "PPM": ".ppm"}  # Pillow's format names -> ours
+
+
+def photo_suffix(path: Path) -> str | None:
+    """The extension a photo's own bytes call for (a file named by nobody, e.g. an upload), since the reader
+    goes by the name for 16-bit TIFFs, transparency and pages; None where Pillow cannot tell."""
+    try:
+        with decoding(path), Image.open(path) as header:
+            return _SUFFIX_OF_FORMAT.get(header.format or "")
+    except PILLOW_ERRORS:
+        return None
+
+
 def page_count(path: Path) -> int:
     """Pages (a multi-page TIFF) or frames (an animated WebP) in a photo file; 1 where Pillow cannot tell.
     A JPEG's second image is the camera's preview (MPO), not a page."""

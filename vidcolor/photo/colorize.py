@@ -1,4 +1,5 @@
-"""`vidcolor run` on a photo (a folder of them goes through vidcolor.archive, like any archive)."""
+"""Colouring one photo: the checks made before any work, and the colouring itself (vidcolor.one_file decides
+what is a photo; a folder of them goes through vidcolor.batch, like any archive)."""
 from __future__ import annotations
 
 import shutil
@@ -31,8 +32,8 @@ def check_photo_job(src: Path, dst: Path, overwrite: bool) -> None:
     check_writable(dst, overwrite)
 
 
-def colorize_photo(colorizer: Colorizer, src: Path, dst: Path, overwrite: bool = False, skip_color: bool = False,
-                   warn: Callable[[str], None] = lambda message: None) -> None:
+def colour_photo(colorizer: Colorizer, src: Path, dst: Path, overwrite: bool = False, skip_color: bool = False,
+                 warn: Callable[[str], None] = lambda message: None) -> None:
     """Colour one photo into `dst` (same pixel size, bit depth, transparency and EXIF/ICC where the format holds
     them), written atomically. A photo already in colour is coloured again from its L, or with `skip_color` kept."""
     check_photo_job(src, dst, overwrite)

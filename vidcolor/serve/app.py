@@ -31,7 +31,6 @@ from ..utils.guard import DECODE_SECONDS, on_hang
 # time, and theirs are imported inside create_app. Names only needed for typing are quoted.
 
 if TYPE_CHECKING:
-    import numpy as np
     from fastapi import FastAPI
 
     from ..runtime.inference import Colorizer
@@ -191,15 +190,6 @@ class _UploadLimit:
         await self.app(scope, limited, send)
 
 
-def _png(rgb: "np.ndarray") -> bytes:
-    import cv2
-
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise RuntimeError("PNG encoding failed")
-    return buf.tobytes()
-
-
 def _load(model: "str | Colorizer", device: str) -> "tuple[Colorizer, str]":
     """The colorizer to serve and the name the page shows for it."""
     from ..runtime.inference import Colorizer
@@ -221,10 +211,10 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
     from fastapi.responses import FileResponse, JSONResponse, Response
     from fastapi.staticfiles import StaticFiles
 
-    from ..api import colorize_video
+    from ..api import colorize_photo, colorize_video
     from ..film.frames import film_seconds
     from ..film.streams import probe
-    from ..photo.codec import pixel_count, read_image
+    from ..photo.codec import photo_suffix, pixel_count, read_image
 
     colorizer, label = _load(model, device)
     # A decoder that hangs cannot be stopped, and a server is not ours to end: it is logged; the rest go on.
@@ -279,12 +269,25 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
             rgb = read_image(upload)
         except UserError:
             return queue_film(job_id, upload)
-        upload.unlink()
         if rgb.shape[0] * rgb.shape[1] > MAX_PHOTO_PIXELS:  # a format whose header Pillow cannot read (.hdr)
+            upload.unlink()
             raise HTTPException(413, too_many_pixels)
-        with photo_lock:
-            coloured = colorizer.colorize_rgb(rgb)
-        return Response(_png(coloured), media_type="image/png")
+        return colour_photo(job_id, upload)
+
+    def colour_photo(job_id: str, upload: Path) -> Response:
+        """As `vidcolor run` colours a photo into a PNG: depth, transparency and EXIF/ICC kept."""
+        photo = upload.rename(upload.with_suffix(photo_suffix(upload) or upload.suffix))  # read as what it is
+        result = films.folder / f"{job_id}-colour.png"
+        try:
+            with photo_lock:
+                colorize_photo(photo, result, model=colorizer, overwrite=True, warn=lambda message: None)
+            return Response(result.read_bytes(), media_type="image/png")
+        except UserError as exc:
+            reason = str(exc).replace(f"{photo}: ", "")
+            raise HTTPException(415, f"not a photo vidcolor can use: {reason}") from None
+        finally:
+            photo.unlink(missing_ok=True)
+            result.unlink(missing_ok=True)
 
     def queue_film(job_id: str, upload: Path) -> JSONResponse:
         try:
