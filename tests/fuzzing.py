@@ -600,8 +600,9 @@ def fuzz(cases: Sequence[Case], work: Path, model: Path, *, workers: int = 2, ti
     batches = [written[start:start + folder_batch] for start in range(0, len(written), folder_batch)]
     folder_timeout = 180 + timeout * folder_batch / 10
     with ThreadPoolExecutor(workers) as side_by_side:
-        for batch_outcomes in side_by_side.map(lambda n: run_folder(batches[n], work / f"folder-{n}", model, folder_timeout),
-                                               range(len(batches))):
+        runs = side_by_side.map(lambda n: run_folder(batches[n], work / f"folder-{n}", model, folder_timeout),
+                                range(len(batches)))
+        for batch_outcomes in runs:
             for outcome in batch_outcomes:
                 record(outcome)
     order = {door: i for i, door in enumerate(DOORS)}

@@ -65,7 +65,8 @@ def test_a_photo_already_in_colour_is_named_and_kept_with_skip_color(model_file,
     assert kept.exit_code == 0 and "keeping its colours" in kept.stderr
     assert (tmp_path / "kept.png").read_bytes() == photo.read_bytes()  # the very file
     write_image(tmp_path / "colour.jpg", landscape(2))
-    assert run(tmp_path / "colour.jpg", "-o", tmp_path / "kept.jpeg", "--model", model_file, "--skip-color").exit_code == 0
+    kept = run(tmp_path / "colour.jpg", "-o", tmp_path / "kept.jpeg", "--model", model_file, "--skip-color")
+    assert kept.exit_code == 0
     assert (tmp_path / "kept.jpeg").read_bytes() == (tmp_path / "colour.jpg").read_bytes()  # one format, two spellings
 
 

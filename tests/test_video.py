@@ -386,7 +386,8 @@ def test_a_10_bit_scan_keeps_its_10_bit_luma(colour, tmp_path):
 
     _, warnings = colour(scan, tmp_path / "web.webm")
     assert deep_lumas(tmp_path / "web.webm")[0] == "yuv420p"
-    expected = "the film's 10-bit picture is written in 8 bits (libvpx-vp9 here writes 8; libx264, libx265 and ffv1 write 10)"
+    expected = ("the film's 10-bit picture is written in 8 bits (libvpx-vp9 here writes 8; libx264, libx265 and ffv1 "
+                "write 10)")
     assert warnings == [expected]
 
 

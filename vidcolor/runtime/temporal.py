@@ -178,17 +178,17 @@ class RecurrentSmoothing:
     def __call__(self, L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
         self.empty = ab[:0]
         settled = []
-        for l, pred in zip(L[:, 0].float().cpu().numpy(), ab.float().cpu().numpy().transpose(0, 2, 3, 1)):
+        for lum, pred in zip(L[:, 0].float().cpu().numpy(), ab.float().cpu().numpy().transpose(0, 2, 3, 1)):
             found = None
-            if not self.cuts(l) and self.prev_out is not None:
-                found = self.motion.links(self.prev_L, l, ahead=self.window > 0)
+            if not self.cuts(lum) and self.prev_out is not None:
+                found = self.motion.links(self.prev_L, lum, ahead=self.window > 0)
             if found is not None:
                 back, ahead = found
                 pred = self._blend(pred, back, self.prev_out)
                 if self.held:
                     self.held[-1].ahead = ahead
             self.held.append(_Held(pred))
-            self.prev_L, self.prev_out = l, pred
+            self.prev_L, self.prev_out = lum, pred
             if len(self.held) >= max(1, 2 * self.window):
                 settled += self._settle(max(1, self.window))
         return self._tensor(settled)

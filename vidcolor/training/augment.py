@@ -70,5 +70,5 @@ def make_batch(images: list[np.ndarray], indices: list[int], size: int, gen: tor
     crops = np.stack([random_crop(images[i], size, gen) for i in indices])
     lab = rgb_to_lab(from_int_images(crops))
     L, ab = lab[:, :1], lab[:, 1:] / AB_SCALE
-    L_in = torch.stack([degrade_l(l, gen) for l in L]) if augment else L
+    L_in = torch.stack([degrade_l(one, gen) for one in L]) if augment else L
     return L_in, L, ab

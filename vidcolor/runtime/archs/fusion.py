@@ -160,7 +160,10 @@ class FusionColorizer(nn.Module):
         e4 = self.enc4(e2)
         e8 = self.enc8(e4)
         size = e8.shape[-2:]
-        up = lambda t: F.interpolate(t, size=size, mode="bilinear", align_corners=False)
+
+        def up(t: torch.Tensor) -> torch.Tensor:
+            return F.interpolate(t, size=size, mode="bilinear", align_corners=False)
+
         g = glob[:, :, None, None].expand(-1, -1, *size)
         x = self.post(self.attention(self.fuse(torch.cat([e8, s8, up(s16), up(s32), g], dim=1))))
         x = self.up4(x, torch.cat([e4, s4], dim=1))

@@ -11,8 +11,9 @@ class UNetColorizer(nn.Module):
     """Encoder-decoder with skips, as in pix2pix's colourization model, with CoordConv input.
 
     Its stem works at half resolution and chroma comes out at half resolution, then bilinear:
-    chroma is smooth, and the full-resolution edges come from L. `width` sets the first stage's channels; each of the `depth` downsamplings doubles them
-    (capped at 8x), so the default is a small net that still runs in real time on a CPU.
+    chroma is smooth, and the full-resolution edges come from L. `width` sets the first stage's channels; each of
+    the `depth` downsamplings doubles them (capped at 8x), so the default is a small net that still runs in real
+    time on a CPU.
     """
 
     def __init__(self, width: int = 32, depth: int = 4) -> None:
