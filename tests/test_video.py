@@ -702,7 +702,7 @@ def test_a_film_run_killed_outright_leaves_a_hidden_file_that_the_next_run_into_
 
 
 def test_the_temporary_file_of_a_run_still_writing_is_never_swept(tmp_path):
-    writer = ("import sys; from pathlib import Path; from vidcolor.atomic import written_atomically\n"
+    writer = ("import sys; from pathlib import Path; from vidcolor.utils.atomic import written_atomically\n"
               "with written_atomically(Path(sys.argv[1])) as tmp:\n"
               "    tmp.write_bytes(b'half a film'); print(tmp, flush=True); sys.stdin.read()\n")
     other = subprocess.Popen([sys.executable, "-c", writer, str(tmp_path / "theirs.mp4")], stdin=subprocess.PIPE,

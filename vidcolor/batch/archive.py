@@ -1,11 +1,11 @@
 """`vidcolor run` on a folder: every photo and film of an archive, mirrored into an output folder.
 
 Films keep their container (.mp4 stays .mp4; one vidcolor cannot write becomes .mkv), photos
-become .png. A manifest in the output folder (see vidcolor.manifest) records every file, so a
+become .png. A manifest in the output folder (see vidcolor.batch.manifest) records every file, so a
 rerun skips what is done and unchanged and does the rest: what failed, what a killed run left
 unfinished, what changed, what lost its output. A broken file fails alone; the run goes on.
 The work is done by worker processes on this machine (--jobs) or on a Ray cluster (--ray), and a
-long film can be cut into pieces that workers colour side by side (--split, see vidcolor.split).
+long film can be cut into pieces that workers colour side by side (--split, see vidcolor.batch.split).
 """
 from __future__ import annotations
 

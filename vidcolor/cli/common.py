@@ -18,7 +18,7 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Turn UserError into one line on stderr and exit code 1, never a traceback; so too any file-system
     error not met more precisely on the way (a name too long for the disk, say). Ctrl-C, SIGTERM and SIGHUP
     clean up, say so in a line, and exit 128 + the signal's number; so does a decoder that hangs, with exit
-    code 1 (see vidcolor.guard)."""
+    code 1 (see vidcolor.utils.guard)."""
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         stop_cleanly_on_signals()

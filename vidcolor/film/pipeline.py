@@ -61,7 +61,7 @@ CPU_BATCH, GPU_BATCH = 8, 16  # film frames coloured at once unless asked otherw
 class VideoOptions:
     """How to colour and write a film (the `vidcolor run` options)."""
     batch_size: int | None = None  # None: the device's default (`batch_for`)
-    temporal: str = "flow"  # see vidcolor.temporal
+    temporal: str = "flow"  # see vidcolor.runtime.temporal
     window: int = DEFAULT_WINDOW  # frames of temporal look-ahead
     crf: int = 18
     preset: str = "medium"
