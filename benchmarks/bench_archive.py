@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from conftest import make_clip  # the tests' clip generator, so both make the same films
+from helpers.films import make_clip  # the tests' clip generator, so both make the same films
 
 from vidcolor.batch.archive import ArchiveOptions, Summary, colorize_archive, worker_settings
 from vidcolor.film.pipeline import VideoOptions

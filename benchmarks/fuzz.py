@@ -1,6 +1,6 @@
 """The long fuzzing run: thousands of damaged films and photos through every door vidcolor has.
 
-What is made, how it is damaged and what counts as a failure is in tests/fuzzing.py, which the test
+What is made, how it is damaged and what counts as a failure is in tests/helpers/fuzzing.py, which the test
 suite runs a fast slice of. Each case follows from (seed, number) alone, so a failure reruns by itself.
 The model is a tiny untrained U-Net unless --model says otherwise: the doors are under test, not colours.
 
@@ -19,8 +19,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from conftest import write_tiny_model  # the tests' own builders, so both fuzz the same inputs
-from fuzzing import DOORS, Case, Outcome, fuzz, summary
+from helpers.fuzzing import DOORS, Case, Outcome, fuzz, summary
+from helpers.models import write_tiny_model  # the tests' own builders, so both fuzz the same inputs
 
 
 def main() -> int:

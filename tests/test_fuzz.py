@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import make_clip, probe
-from fuzzing import DAMAGES, DOORS, KINDS, Case, fuzz, write_originals
-from photo_factory import landscape
+from helpers.films import make_clip, probe
+from helpers.fuzzing import DAMAGES, DOORS, KINDS, Case, fuzz, write_originals
+from helpers.photos import landscape
 
 from vidcolor.batch.workers import LocalPool, Outcome, Settings
 from vidcolor.cli import main

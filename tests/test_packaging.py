@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from photo_factory import landscape
+from helpers.photos import landscape
 
 import vidcolor
 from vidcolor import DEFAULT_MODEL

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import make_clip, probe
-from photo_factory import landscape
+from helpers.films import make_clip, probe
+from helpers.photos import landscape
 
 from vidcolor.batch.manifest import LOCK_NAME, MANIFEST_NAME, Manifest, Record
 from vidcolor.cli import main

@@ -23,8 +23,8 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from conftest import Clip, probe, psnr
-from photo_factory import landscape
+from helpers.films import Clip, probe, psnr
+from helpers.photos import landscape
 
 from vidcolor import colorize_video
 from vidcolor.cli import main

@@ -35,8 +35,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
-from conftest import make_clip
-from photo_factory import landscape
+
+from helpers.films import make_clip
+from helpers.photos import landscape
 
 # --- inputs ------------------------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from photo_factory import landscape
+from helpers.photos import landscape
 
 from vidcolor.cli import main
 from vidcolor.photo.codec import read_photo, write_image

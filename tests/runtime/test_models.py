@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from click.testing import CliRunner
-from photo_factory import landscape
+from helpers.photos import landscape
 
 from vidcolor.cli import main
 from vidcolor.evaluation.metrics import colourfulness

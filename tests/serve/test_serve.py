@@ -23,8 +23,8 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from conftest import Clip, probe
 from fastapi.testclient import TestClient
+from helpers.films import Clip, probe
 
 from vidcolor.cli import main
 from vidcolor.runtime.archs import build_model

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from conftest import make_clip
-from photo_factory import landscape, photo_folder
+from helpers.films import make_clip
+from helpers.photos import landscape, photo_folder
 from safetensors.torch import load_file
 
 import vidcolor.training.train as train_module
