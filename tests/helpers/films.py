@@ -2,13 +2,17 @@
 `probe` reads back what a test wants to check."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
+from click.testing import CliRunner
+
+from vidcolor.cli import main
 
 AUDIO_RATE = 44100
 
@@ -164,3 +168,40 @@ def _audio_seconds(path: Path, index: int) -> float:
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
     return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+
+
+MS = 0.001  # seconds: timestamps must agree to the millisecond (Matroska's own precision)
+
+
+def cli(*args: object) -> Any:
+    return CliRunner().invoke(main, ["run", *map(str, args)])
+
+
+def write_film(path: Path, *, codec: str = "libx264", size: tuple[int, int] = (64, 48), frames: int = 5,
+               container_format: str | None = None, options: dict[str, str] | None = None,
+               tags: dict[str, str] | None = None,
+               picture: Callable[[int], np.ndarray] | None = None) -> None:
+    """A silent film written by hand, for what make_clip does not set: encoder options, stream tags, a raw
+    container. Frame i is `picture(i)` (RGB), else a flat grey getting lighter."""
+    width, height = size
+    with av.open(str(path), "w", format=container_format) as out:
+        video = out.add_stream(codec, rate=25, options=options or {})
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        video.metadata.update(tags or {})
+        for i in range(frames):
+            rgb = picture(i) if picture else np.full((height, width, 3), 40 * i, np.uint8)
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts = i
+            out.mux(video.encode(frame))
+        out.mux(video.encode())
+
+
+def assert_same_timing(src: Clip, dst: Path, shift: float = 0.0) -> None:
+    """Every frame of `dst` at the time it had in `src` (moved by `shift` seconds)."""
+    times = probe(dst).times
+    assert len(times) == len(src.times)
+    assert all(abs(float(b - a) - shift) <= MS for a, b in zip(src.times, times, strict=True))
+
+
+def files_in(folder: Path) -> set[str]:
+    return {p.name for p in folder.iterdir()}

@@ -1,0 +1,174 @@
+"""The command line's film commands: run's report and refusals, frames, eval."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from helpers.films import Clip, cli, probe
+from helpers.photos import landscape
+
+from vidcolor.cli import main
+from vidcolor.photo.codec import read_image, write_image
+
+
+def test_the_command_line_colours_a_film_and_reports_frames_speed_and_output(clip, model_file, tmp_path):
+    src = clip("old.mp4", frames=24)
+    result = cli(src.path, "-o", tmp_path / "new.mp4", "--model", model_file, "--batch-size", "5", "--crf", "20")
+    assert result.exit_code == 0, result.stderr
+    assert re.search(r"24 frames in [\d.]+ s \([\d.]+ fps\) -> .*new\.mp4$", result.stderr.strip())
+    assert len(probe(tmp_path / "new.mp4").times) == 24
+
+
+def test_quiet_prints_nothing_at_all(clip, model_file, tmp_path):
+    src = clip("old.mp4")
+    result = cli(src.path, "-o", tmp_path / "new.mkv", "--model", model_file, "--quiet")
+    assert result.exit_code == 0 and result.stderr == ""
+
+
+def _refusal_cases(tmp_path: Path, src: Clip) -> dict[str, tuple[list[Any], str]]:
+    """name -> (arguments after `run`, what the one line must say)."""
+    empty = tmp_path / "empty.mp4"
+    empty.touch()
+    text = tmp_path / "notes.mp4"
+    text.write_text("this is not a film\n" * 50)
+    song = tmp_path / "song.m4a"
+    import av  # a sound-only file: no video stream
+    with av.open(str(song), "w", format="mp4") as out:
+        stream = out.add_stream("aac", rate=44100)
+        frame = av.AudioFrame(format="fltp", layout="stereo", samples=1024)
+        frame.sample_rate = 44100
+        for plane in frame.planes:
+            plane.update(bytes(plane.buffer_size))
+        out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(src.path.read_bytes()[: src.path.stat().st_size // 2])  # index (moov) is at the end
+    exists = tmp_path / "exists.mp4"
+    exists.write_bytes(b"keep me")
+    out = tmp_path / "out.mp4"
+    return {
+        "missing file": ([tmp_path / "nope.mp4", "-o", out], "no such file"),
+        "empty file": ([empty, "-o", out], "empty"),
+        "not a media file": ([text, "-o", out], "not a video file"),
+        "no video stream": ([song, "-o", out], "no video stream"),
+        "truncated beyond use": ([cut, "-o", out], "damaged beyond use"),
+        "output exists": ([src.path, "-o", exists], "already exists"),
+        "output is the input": ([src.path, "-o", src.path, "--overwrite"], "overwrite the input"),
+        "missing output folder": ([src.path, "-o", tmp_path / "nowhere" / "out.mp4"], "does not exist"),
+        "unknown container": ([src.path, "-o", tmp_path / "out.avi"], "must end in"),
+        "codec the container cannot hold": ([src.path, "-o", tmp_path / "out.webm", "--codec", "libx264"],
+                                           "cannot go into a .webm"),
+        "crf out of range for x264": ([src.path, "-o", out, "--crf", "60"], "between 0 and 51"),
+        "unknown model": ([src.path, "-o", out, "--model", "no-such-model"], "unknown model"),
+    }
+
+
+REFUSALS = ["missing file", "empty file", "not a media file", "no video stream", "truncated beyond use",
+            "output exists", "output is the input", "missing output folder", "unknown container",
+            "codec the container cannot hold", "crf out of range for x264", "unknown model"]
+
+
+@pytest.mark.parametrize("case", REFUSALS)
+def test_a_bad_request_is_refused_with_one_clear_line_and_nothing_written(clip, tmp_path, case):
+    src = clip("old.mp4")
+    args, message = _refusal_cases(tmp_path, src)[case]
+    before = {p: p.read_bytes() for p in tmp_path.iterdir()}
+    result = cli(*args)
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("vidcolor: "), result.stderr
+    assert message in result.stderr
+    assert {p: p.read_bytes() for p in tmp_path.iterdir()} == before  # nothing new, nothing changed
+
+
+@pytest.mark.parametrize("option", [["--batch-size", "0"], ["--crf", "good"], ["--temporal", "warp"],
+                                    ["--codec", "divx"], ["--preset", "warp"], ["--window", "-1"],
+                                    ["--window", "1000"]])
+def test_a_malformed_option_is_a_usage_error(clip, tmp_path, option):
+    src = clip("old.mp4")
+    result = cli(src.path, "-o", tmp_path / "out.mp4", *option)
+    assert result.exit_code == 2 and option[0] in result.stderr
+    assert len(result.stderr.splitlines()) == 1 and "(see vidcolor run --help)" in result.stderr  # one line
+    assert not (tmp_path / "out.mp4").exists()
+
+
+@pytest.mark.parametrize("args", [["frames", "--every", "0"], ["frames", "--every", "-1"],
+                                  ["eval", "--max-frames", "0"], ["eval", "--max-frames", "-3"]])
+def test_a_frame_count_below_one_is_a_usage_error_for_frames_and_eval(clip, tmp_path, args):
+    src = clip("old.mp4", colour=True)
+    result = CliRunner().invoke(main, [args[0], str(src.path), "-o", str(tmp_path / "out"), *args[1:]])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_frames_of_two_films_with_one_name_are_all_kept_and_never_written_over(clip, tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    films = [clip("a/reel.mp4", frames=8, colour=True).path, clip("b/reel.mkv", frames=8, colour=True).path]
+    result = CliRunner().invoke(main, ["frames", *map(str, films), "-o", str(tmp_path / "set"), "--every", "4"])
+    assert result.exit_code == 0 and "4 frames written" in result.output
+    assert sorted(p.name for p in (tmp_path / "set").iterdir()) == [
+        "reel-1_000000.png", "reel-1_000004.png", "reel-2_000000.png", "reel-2_000004.png"]
+    again = CliRunner().invoke(main, ["frames", *map(str, films), "-o", str(tmp_path / "set"), "--every", "4"])
+    assert again.exit_code == 1 and "already exists (use --overwrite" in again.output
+
+
+def test_frames_refuses_a_photo_rather_than_call_it_a_film(tmp_path):
+    write_image(tmp_path / "portrait.jpg", landscape(0))
+    result = CliRunner().invoke(main, ["frames", str(tmp_path / "portrait.jpg"), "-o", str(tmp_path / "set")])
+    assert result.exit_code == 1 and "a photo, not a film" in result.output
+    assert not (tmp_path / "set").exists()
+
+
+def test_frames_of_a_phone_film_come_out_upright(clip, tmp_path):
+    film = clip("phone.mp4", frames=2, colour=True, rotation=90, audio=())  # stored sideways, turned when shown
+    result = CliRunner().invoke(main, ["frames", str(film.path), "-o", str(tmp_path / "set")])
+    assert result.exit_code == 0, result.output
+    with av.open(str(film.path)) as container:
+        stored = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    assert stored.shape == (48, 64, 3)
+    assert (read_image(tmp_path / "set" / "phone_000000.png") == np.rot90(stored)).all()  # 90° counter-clockwise
+
+
+def test_names_made_apart_never_meet_another_film_or_a_case_twin():
+    from vidcolor.utils.paths import distinct_stems
+
+    assert distinct_stems([Path("a/clip.mp4"), Path("b/clip.mp4"), Path("clip-1.mp4")]) == ["clip-2", "clip-3",
+                                                                                           "clip-1"]
+    assert distinct_stems([Path("Reel.mp4"), Path("reel.mkv"), Path("x.mp4")]) == ["Reel-1", "reel-2", "x"]
+
+
+def test_eval_scores_what_it_can_and_says_what_it_cannot(clip, model_file, tmp_path):
+    (tmp_path / "reels").mkdir()
+    clip("reels/strip.mp4", width=200, height=2, colour=True, audio=())  # too thin for optical flow
+    clip("reels/still.mp4", frames=1, colour=True, audio=())  # one frame: no flicker to measure
+    clip("reels/grey.mp4", audio=())  # black and white: no truth to score colours against
+    (tmp_path / "reels" / "broken.mp4").write_bytes(b"not a film")
+    result = CliRunner().invoke(main, ["eval", str(tmp_path / "reels"), "--model", str(model_file), "-o",
+                                       str(tmp_path / "report"), "--quiet"])
+    assert result.exit_code == 1 and "1 of 4 could not be scored" in result.stderr
+    assert "it/s" not in result.stderr and "item/s" not in result.stderr  # --quiet: no progress bars
+    assert "not scored: " in result.stderr and "grey.mp4 is black and white" in result.stderr
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert {Path(item).name for item in report} == {"strip.mp4", "still.mp4", "grey.mp4"}
+    assert "warp_error" not in report[str(tmp_path / "reels" / "strip.mp4")]
+    assert "cdc" not in report[str(tmp_path / "reels" / "still.mp4")]
+
+
+def test_an_eval_report_names_each_photo_apart_and_is_replaced_only_when_asked(model_file, tmp_path):
+    for folder, seed in (("day", 1), ("night", 2)):
+        (tmp_path / folder).mkdir()
+        write_image(tmp_path / folder / "harbour.png", landscape(seed))
+    command = ["eval", str(tmp_path / "day"), str(tmp_path / "night"), "--model", str(model_file),
+               "-o", str(tmp_path / "report")]
+    assert CliRunner().invoke(main, command).exit_code == 0
+    assert {"harbour-1.png", "harbour-2.png", "report.json", "report.csv"} <= {p.name for p in
+                                                                            (tmp_path / "report").iterdir()}
+    again = CliRunner().invoke(main, command)
+    assert again.exit_code == 1 and "holds a report already" in again.output
+    assert CliRunner().invoke(main, [*command, "--overwrite"]).exit_code == 0

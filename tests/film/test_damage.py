@@ -1,0 +1,53 @@
+"""Damaged films: what can be read comes out, what cannot is skipped and said."""
+from __future__ import annotations
+
+import av
+import numpy as np
+from helpers.films import MS, probe
+
+
+def test_a_corrupt_frame_in_the_middle_is_skipped_with_a_warning(clip, colour, tmp_path):
+    src = clip("damaged.mkv", video_codec="mjpeg", pix_fmt="yuvj420p", corrupt_frame=5)
+    result, warnings = colour(src.path, tmp_path / "new.mp4")
+    times = probe(tmp_path / "new.mp4").times
+    assert result.frames == len(times) == 11
+    assert all(abs(float(a - b)) <= MS for a, b in zip(src.times[:5] + src.times[6:], times, strict=True))
+    assert any("undecodable video packet" in w for w in warnings)
+
+
+def test_broken_audio_packets_do_not_stop_the_film(clip, colour, tmp_path):
+    src = clip("bad_sound.mp4", frames=24, audio=("mp3",), corrupt_audio_packet=10)
+    result, warnings = colour(src.path, tmp_path / "new.webm")  # webm: the mp3 must be decoded
+    assert result.frames == len(probe(tmp_path / "new.webm").times) == 24
+    assert any("undecodable audio packet" in w for w in warnings)
+
+
+def test_a_film_cut_short_still_comes_out_with_every_readable_frame(clip, colour, tmp_path):
+    src = clip("cut.mkv", frames=48)
+    data = src.path.read_bytes()
+    src.path.write_bytes(data[: len(data) // 2])
+    result, warnings = colour(src.path, tmp_path / "new.mp4")
+    assert 0 < result.frames < 48
+    assert result.frames == len(probe(tmp_path / "new.mp4").times)
+    assert any("cut short" in w for w in warnings)
+
+
+def test_a_raw_stream_spliced_from_two_sizes_comes_out_whole_at_its_first_size(colour, tmp_path):
+    """A raw H.264 stream has no timestamps (given quietly); its frames of another size are scaled, and said."""
+    spliced = b""
+    for width, height in ((64, 48), (96, 72)):
+        with av.open(str(tmp_path / "part.h264"), "w", format="h264") as out:
+            video = out.add_stream("libx264", rate=25)
+            video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+            for i in range(6):
+                frame = av.VideoFrame.from_ndarray(np.full((height, width), 40 + 20 * i, np.uint8), format="gray")
+                frame.pts = i
+                out.mux(video.encode(frame.reformat(format="yuv420p")))
+            out.mux(video.encode())
+        spliced += (tmp_path / "part.h264").read_bytes()
+    (tmp_path / "reel.h264").write_bytes(spliced)
+    result, warnings = colour(tmp_path / "reel.h264", tmp_path / "new.mp4")
+    after = probe(tmp_path / "new.mp4")
+    assert result.frames == len(after.times) == 12 and (after.width, after.height) == (64, 48)
+    assert warnings[0] == "scaled odd-sized frame (96x72 at 0.24 s; the film is 64x48)"
+    assert warnings[-1] == "scaled 6 odd-sized frames in all" and len(warnings) == 4
