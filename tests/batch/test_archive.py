@@ -23,11 +23,10 @@ from click.testing import CliRunner
 from helpers.films import make_clip, probe
 from helpers.photos import landscape
 
-from vidcolor.batch.manifest import LOCK_NAME, MANIFEST_NAME, Manifest, Record
+from vidcolor.batch.manifest import LOCK_NAME, MANIFEST_NAME
 from vidcolor.cli import main
 from vidcolor.evaluation.metrics import colourfulness
 from vidcolor.photo.codec import read_image, read_photo, write_image
-from vidcolor.utils.errors import UserError
 
 
 def make_archive(root: Path) -> Path:
@@ -253,19 +252,6 @@ def test_another_archives_file_of_the_same_name_does_not_replace_an_output_unask
     assert (tmp_path / "coloured" / "scan.png").read_bytes() == first
     assert run(tmp_path / "reel_b", tmp_path / "coloured", model_file, "--overwrite").exit_code == 0
     assert (tmp_path / "coloured" / "scan.png").read_bytes() != first
-
-
-def test_the_manifest_survives_a_torn_last_line_and_allows_one_run_at_a_time(tmp_path):
-    record = Record("a.png", 1, 2, "a.png", "done", "fusion", {"crf": 18})
-    with Manifest(tmp_path) as m:
-        m.write(record)
-        with pytest.raises(UserError, match="another vidcolor run"):
-            Manifest(tmp_path)
-    with (tmp_path / MANIFEST_NAME).open("a") as f:
-        f.write('{"input": "b.png", "size": 3, "mtim')  # the machine died while writing
-    with Manifest(tmp_path) as m:
-        assert m.records == {"a.png": record}
-    assert (tmp_path / MANIFEST_NAME).read_text().count("\n") == 1
 
 
 # --- crashes -------------------------------------------------------------------------------------

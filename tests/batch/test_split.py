@@ -1,0 +1,49 @@
+"""Cutting a long film into pieces for workers: where the cuts fall (the join is tested end to end in
+test_archive, against a whole run)."""
+from __future__ import annotations
+
+import av
+from helpers.films import make_clip
+
+from vidcolor.batch.split import WARMUP_SECONDS, Piece, plan_pieces
+
+KEYS = {"g": "24", "keyint_min": "24", "sc_threshold": "0"}  # a keyframe every second at 24 fps
+
+
+def ticks(film, frames: int) -> int:
+    """`frames` frames at 24 fps in the film's own time base."""
+    with av.open(str(film)) as container:
+        return round(frames / (24 * container.streams.video[0].time_base))
+
+
+def test_pieces_start_at_keyframes_and_follow_each_other_to_the_end(tmp_path):
+    film = make_clip(tmp_path / "reel.mp4", frames=96, fps=24, video_options=KEYS).path
+    pieces = plan_pieces(film, 4, workers=4, temporal="flow")
+    assert [p.start for p in pieces] == [ticks(film, n) for n in (0, 24, 48, 72)]
+    assert [p.end for p in pieces] == [ticks(film, n) for n in (24, 48, 72)] + [None]
+    assert [p.index for p in pieces] == [0, 1, 2, 3]
+
+
+def test_each_piece_warms_the_smoother_up_on_the_seconds_before_it_unless_there_is_no_smoothing(tmp_path):
+    film = make_clip(tmp_path / "reel.mp4", frames=96, fps=24, video_options=KEYS).path
+    warm = round(WARMUP_SECONDS * 24)
+    starts = (0, 24, 48, 72)
+    assert [p.warm for p in plan_pieces(film, 4, 4, "flow")] == [ticks(film, max(0, s - warm)) for s in starts]
+    assert [p.warm for p in plan_pieces(film, 4, 4, "none")] == [ticks(film, s) for s in starts]
+
+
+def test_a_film_with_fewer_keyframes_than_pieces_gets_the_cuts_it_can(tmp_path):
+    film = make_clip(tmp_path / "reel.mp4", frames=96, fps=24, video_options={**KEYS, "g": "48"}).path
+    assert [p.start for p in plan_pieces(film, 4, 4, "flow")] == [0, ticks(film, 48)]
+
+
+def test_a_short_film_or_one_without_cuts_is_done_whole(tmp_path):
+    film = make_clip(tmp_path / "reel.mp4", frames=48, fps=24, video_options={**KEYS, "g": "100"}).path
+    assert plan_pieces(film, None, 4, "flow") is None  # auto: far shorter than two pieces' worth
+    assert plan_pieces(film, 3, 4, "flow") is None  # one keyframe: nowhere to cut
+
+
+def test_a_piece_ends_where_the_next_begins():
+    piece = Piece(index=1, start=24, end=48, warm=0)
+    assert not piece.past_end(47) and piece.past_end(48)
+    assert not Piece(index=2, start=48, end=None, warm=0).past_end(10 ** 9)
