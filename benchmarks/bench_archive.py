@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from helpers.films import make_clip  # the tests' clip generator, so both make the same films
 
 from vidcolor.batch.archive import ArchiveOptions, Summary, colorize_archive, worker_settings
-from vidcolor.film.pipeline import VideoOptions
+from vidcolor.film.options import VideoOptions
 from vidcolor.runtime.archs import build_model
 from vidcolor.runtime.weights import save_weights
 

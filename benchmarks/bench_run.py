@@ -46,8 +46,13 @@ import torch
 from torch import nn
 
 from vidcolor import DEFAULT_MODEL, colorize_video
-from vidcolor.film.pipeline import Painter, VideoOptions, keep_freed_memory, model_pool
-from vidcolor.film.streams import Incidents, OutputWriter, SourceReader, open_input, open_output, plan_routes, probe
+from vidcolor.film.memory import keep_freed_memory
+from vidcolor.film.options import VideoOptions
+from vidcolor.film.painter import Painter, model_pool
+from vidcolor.film.probe import probe
+from vidcolor.film.reader import Incidents, SourceReader, open_input
+from vidcolor.film.streams import plan_routes
+from vidcolor.film.writer import OutputWriter, open_output
 from vidcolor.film.yuv import planes
 from vidcolor.runtime.color import from_int_images, rgb_to_l
 from vidcolor.runtime.inference import Colorizer, FilmChroma, l_ab_to_image

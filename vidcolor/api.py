@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .batch.archive import ArchiveOptions, Summary, colorize_archive, colorize_film_in_parallel, worker_settings
-from .film.pipeline import FilmResult, VideoOptions
+from .film.options import FilmResult, VideoOptions
 from .one_file import Model, colorize_photo, colorize_video
 from .utils.choices import DEFAULT_MODEL, DEFAULT_WINDOW, FILM_BITS
 from .utils.errors import UserError

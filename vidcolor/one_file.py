@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from .film.pipeline import FilmResult, VideoOptions, colour_film, prepare_film
+from .film.options import FilmResult, VideoOptions, prepare_film
+from .film.pipeline import colour_film
 from .photo.colorize import check_photo_job, colour_photo
 from .runtime.inference import Colorizer
 from .utils.choices import DEFAULT_MODEL, DEFAULT_WINDOW, FILM_BITS

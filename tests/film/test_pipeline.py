@@ -11,7 +11,8 @@ from helpers.films import assert_same_timing, probe, psnr
 from helpers.photos import landscape
 
 from vidcolor import colorize_video
-from vidcolor.film.pipeline import VideoOptions, model_workers
+from vidcolor.film.options import VideoOptions
+from vidcolor.film.painter import model_workers
 from vidcolor.film.yuv import planes
 from vidcolor.photo.codec import write_image
 from vidcolor.runtime.temporal import NoSmoothing, make_smoother

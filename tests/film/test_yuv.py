@@ -6,14 +6,7 @@ import av
 import numpy as np
 import pytest
 
-from vidcolor.film.yuv import (
-    Colorimetry,
-    assemble,
-    format_bits,
-    normalise,
-    pixel_format,
-    planes,
-)
+from vidcolor.film.yuv import Colorimetry, assemble, format_bits, normalise, pixel_format, planes
 from vidcolor.utils.in_colour import looks_colour
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from ..film.pipeline import VideoOptions
+from ..film.options import VideoOptions
 from ..utils.atomic import sweep_stale
 from ..utils.choices import CONTAINERS, CRF_MAX, FILM_BITS
 from ..utils.errors import UserError
@@ -203,7 +203,7 @@ def colorize_archive(src: Path, dst: Path, settings: Settings, options: ArchiveO
 
 def colorize_film_in_parallel(src: Path, dst: Path, settings: Settings, options: ArchiveOptions) -> Summary:
     """Colour one film with workers: in pieces (--split) and/or on a Ray cluster (--ray)."""
-    from ..film.pipeline import prepare_film
+    from ..film.options import prepare_film
 
     started = time.perf_counter()
     # without --overwrite its output must not exist now, nor be replaced if another run writes it meanwhile

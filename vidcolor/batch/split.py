@@ -30,18 +30,12 @@ import av
 from av.stream import Stream
 
 from ..film.frames import film_seconds
-from ..film.pipeline import Painter, VideoOptions, prepare_film, run_stages
-from ..film.streams import (
-    Incidents,
-    OutputWriter,
-    Payload,
-    Route,
-    SourceReader,
-    film_stream,
-    open_input,
-    open_output,
-    plan_routes,
-)
+from ..film.options import VideoOptions, prepare_film
+from ..film.painter import Painter
+from ..film.reader import Incidents, Payload, SourceReader, film_stream, open_input
+from ..film.stages import run_stages
+from ..film.streams import Route, plan_routes
+from ..film.writer import OutputWriter, open_output
 from ..runtime.temporal import frames_ahead, make_smoother
 from ..utils.atomic import check_writable, written_atomically
 from ..utils.choices import CONTAINERS

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..film.frames import film_seconds
-from ..film.pipeline import VideoOptions
+from ..film.options import VideoOptions
 from ..runtime.inference import Colorizer
 from ..utils.errors import UserError
 from ..utils.guard import HUNG, give_up, hang_reason, on_hang

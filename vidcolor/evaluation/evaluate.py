@@ -20,7 +20,7 @@ import torch
 from tqdm import tqdm
 
 from ..film.frames import video_frames
-from ..film.streams import film_stream, open_input
+from ..film.reader import film_stream, open_input
 from ..photo.codec import read_image
 from ..runtime.color import fit_to_gamut, from_int_images, rgb_to_l
 from ..runtime.inference import Colorizer, FilmChroma, l_ab_to_image

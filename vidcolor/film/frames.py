@@ -9,7 +9,7 @@ import numpy as np
 
 from ..utils.errors import UserError
 from ..utils.guard import check_claimed_size, watched
-from .streams import film_stream, open_input
+from .reader import film_stream, open_input
 
 
 def film_seconds(path: Path) -> float:

@@ -213,7 +213,7 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
 
     from ..api import colorize_photo, colorize_video
     from ..film.frames import film_seconds
-    from ..film.streams import probe
+    from ..film.probe import probe
     from ..photo.codec import photo_suffix, pixel_count, read_image
 
     colorizer, label = _load(model, device)

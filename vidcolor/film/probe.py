@@ -1,0 +1,118 @@
+"""What a film is before it is read for real: size, length, colour or not, colorimetry, rotation,
+interlacing, depth."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+
+import av
+import numpy as np
+from av.container import InputContainer
+from av.stream import Stream
+
+from ..utils.errors import UserError
+from ..utils.guard import check_claimed_size
+from ..utils.in_colour import looks_colour
+from .encoder import EncoderSettings, writes_10_bit
+from .reader import Incidents, SourceReader, film_stream, frame_rate, open_input
+from .yuv import Colorimetry, frame_colour, luma_bits, normalise, pixel_format
+
+PROBE_FRAMES = 12
+
+
+@dataclass(frozen=True)
+class Source:
+    """What the pipeline needs to know about a film before reading it for real."""
+    path: Path
+    width: int
+    height: int
+    frames: int | None  # expected frame count, for the progress bar (None: the file does not say)
+    seconds: float  # how long the film is, as the file says (0: it does not)
+    colour: bool
+    colorimetry: Colorimetry
+    color_primaries: int
+    color_trc: int
+    display_matrix: list[int] | None  # rotation/flip, as FFmpeg's 3x3 fixed-point matrix
+    field_order: int = 0  # FFmpeg's AVFieldOrder: 0 unknown, 1 progressive, 2-5 interlaced (which field first)
+    bits: int = 8  # per luma sample, as decoded
+
+    def coded_format(self, encoder: EncoderSettings) -> str:
+        """The pixel format the film is written in: 10-bit for a deeper film where the encoder may write it."""
+        deep = self.bits > 8 and encoder.max_bits > 8 and writes_10_bit(encoder.codec)
+        return pixel_format(self.width, self.height, deep)
+
+
+def probe(path: Path) -> Source:
+    """Open the film and decode its first frames: size, colour or not, colorimetry, rotation."""
+    with open_input(path) as container:
+        stream = film_stream(container, path)
+        check_claimed_size(path, stream.codec_context.width * stream.codec_context.height, path.stat().st_size)
+        quiet = Incidents(lambda message: None)
+        reader = SourceReader(container, [stream], {stream.index}, quiet)
+        frames = [frame for _, frame in islice(reader, PROBE_FRAMES)]
+        if not frames:
+            raise UserError(f"{path}: no video frame could be decoded (the file is damaged or cut short)")
+        first = frames[0]
+        fmt = pixel_format(first.width, first.height)
+        lumas, chromas = zip(*(frame_colour(normalise(f, fmt, first.width, first.height)) for f in frames),
+                             strict=True)
+        colour = looks_colour(np.stack(lumas), np.stack(chromas))
+        matrix = _display_matrix(first)
+        seconds = _seconds(container, stream)
+        return Source(path, first.width, first.height, _expected_frames(stream, seconds), seconds,
+                      colour, Colorimetry.of(first), first.color_primaries, first.color_trc,
+                      matrix, _field_order(stream, first), luma_bits(first))
+
+
+def _display_matrix(frame: av.VideoFrame) -> list[int] | None:
+    """The frame's rotation/flip, as FFmpeg's 3x3 fixed-point matrix; None where it has none, or where it also
+    carries side data this PyAV has no name for (a newer FFmpeg's EXIF or view ids), which makes PyAV list none."""
+    try:
+        side_data = list(frame.side_data)
+    except ValueError:
+        return None
+    return next((np.frombuffer(bytes(sd), np.int32).tolist() for sd in side_data if sd.type.name == "DISPLAYMATRIX"),
+                None)
+
+
+def _field_order(stream: Stream, first: av.VideoFrame) -> int:
+    """The stream's AVFieldOrder. A DV stream states none, but standard-definition DV is interlaced bottom
+    field first by its standard, and its frames say they are interlaced."""
+    order = stream.codec_context.field_order
+    if order == 0 and first.interlaced_frame and stream.codec_context.name == "dvvideo" and first.height <= 576:
+        return BOTTOM_FIELD_FIRST[0]
+    return order
+
+
+def _seconds(container: InputContainer, stream: Stream) -> float:
+    """How long the film's picture lasts, as the file says (0: it does not say): its stream's duration; else
+    Matroska's DURATION tag, the track's end time, less its start; else the container's duration, which
+    spans every stream (so may be longer: Matroska writes no duration of a stream but that tag)."""
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    tag = next((v for k, v in stream.metadata.items() if k.upper().split("-")[0] == "DURATION"), "")  # or DURATION-eng
+    end = _clock_seconds(tag)
+    if end is not None:
+        start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+        return max(0.0, end - start)
+    return (container.duration or 0) / av.time_base
+
+
+def _clock_seconds(clock: str) -> float | None:
+    """'01:02:03.500000000' -> 3723.5; None for anything else."""
+    try:
+        hours, minutes, seconds = clock.split(":")
+        return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    except ValueError:
+        return None
+
+
+def _expected_frames(stream: Stream, seconds: float) -> int | None:
+    if stream.frames:
+        return stream.frames
+    rate = frame_rate(stream)
+    return round(seconds * rate) if rate and seconds else None
+
+
+TOP_FIELD_FIRST, BOTTOM_FIELD_FIRST = (2, 5), (3, 4)  # AVFieldOrder by the field shown first: TT, BT / BB, TB

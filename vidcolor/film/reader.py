@@ -1,0 +1,211 @@
+"""Opening a film and reading it tolerantly: which stream is the film, damage skipped and said (never fatal,
+so an old film still comes out), broken timestamps mended, frames handed on in display order."""
+from __future__ import annotations
+
+import heapq
+import threading
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import av
+from av.container import InputContainer
+from av.stream import Disposition, Stream
+
+from ..utils.errors import UserError
+from ..utils.guard import watched
+
+REORDER_DEPTH = 16  # B-frames: how far decoding order may run ahead of display order (H.264's most)
+
+
+MAX_FRAME_RATE = 1000  # past this a stream's rate is its time base, not its film's (DV reports 60000)
+
+
+Payload = av.Packet | av.VideoFrame | av.AudioFrame
+
+
+class Incidents:
+    """Warnings for the user; damage that repeats is shown a few times, then only counted."""
+
+    SHOWN = 3
+
+    def __init__(self, warn: Callable[[str], None]) -> None:
+        self._warn = warn
+        self._counts: Counter[str] = Counter()
+        self._actions: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def warn(self, message: str) -> None:
+        self._warn(message)
+
+    def damage(self, kind: str, detail: str, action: str = "skipped") -> None:
+        """One more piece of `kind` skipped (e.g. "undecodable video packet"), or mended (`action`)."""
+        with self._lock:
+            self._counts[kind] += 1
+            self._actions[kind] = action
+            shown = self._counts[kind] <= self.SHOWN
+        if shown:
+            self._warn(f"{action} {kind} ({detail})")
+
+    def summarise(self) -> None:
+        for kind, n in self._counts.items():
+            if n > self.SHOWN:
+                self._warn(f"{self._actions[kind]} {n} {kind}s in all")
+
+
+def reason(exc: av.error.FFmpegError) -> str:
+    return exc.strerror or str(exc)
+
+
+def label(stream: Stream) -> str:
+    codec = stream.codec_context.codec.canonical_name if stream.codec_context is not None else "no codec"
+    return f"{stream.type} stream #{stream.index} ({codec})"
+
+
+def open_input(path: Path) -> InputContainer:
+    """Open a film for reading, turning every way that can fail into one clear UserError."""
+    if not path.is_file():
+        raise UserError(f"{path}: " + ("not a file" if path.exists() else "no such file"))
+    if path.stat().st_size == 0:
+        raise UserError(f"{path}: the file is empty")
+    try:
+        with watched(path):
+            return av.open(str(path), metadata_errors="replace")
+    except PermissionError:
+        raise UserError(f"{path}: not readable (permission denied)") from None
+    except av.error.FFmpegError as exc:
+        raise UserError(f"{path}: not a video file vidcolor can read, or damaged beyond use ({reason(exc)})") from None
+
+
+def film_stream(container: InputContainer, path: Path) -> av.video.stream.VideoStream:
+    """The stream to colour: of the video streams that are not cover art, the one marked default, else the
+    biggest picture (a proxy or thumbnail track beside the film is smaller), else the first, as FFmpeg picks."""
+    films = [s for s in container.streams.video if not s.disposition & Disposition.attached_pic]
+    if not films:
+        raise UserError(f"{path}: has no video stream")
+    films = [s for s in films if s.codec_context is not None]  # FFmpeg knows no decoder for the others
+    if not films:
+        raise UserError(f"{path}: its video is in a codec FFmpeg does not know (the file is damaged, or made by a "
+                        "codec this build lacks)")
+    return max(films, key=lambda s: (bool(s.disposition & Disposition.default),
+                                     s.codec_context.width * s.codec_context.height, -s.index))
+
+
+class SourceReader:
+    """Demuxes the kept streams once, in file order, decoding the ones that need it.
+
+    Undecodable packets are skipped, a read error ends the film early (keeping what was read),
+    and broken video timestamps are mended so the encoder always sees increasing ones. Video frames
+    are held back a few at a time so that each takes the earliest timestamp among those decoded so
+    far: containers with no presentation times of their own (AVI, raw streams) hand B-frame films'
+    frames times in decoding order, which would otherwise be taken for damage and retimed.
+    """
+
+    def __init__(self, container: InputContainer, streams: list[Stream], decode: set[int],
+                 incidents: Incidents) -> None:
+        self.container, self.streams, self.decode, self.incidents = container, streams, decode, incidents
+        video = next(s for s in streams if s.type == "video")
+        rate = frame_rate(video) or Fraction(25)
+        self._video_step = max(1, round(1 / (rate * video.time_base)))
+        self._last_pts: int | None = None
+        self._video = video
+        self._span: tuple[int, int] | None = None  # (start of the earliest, end of the latest) film frame read
+        self._size: tuple[int, int] | None = None  # the film's picture size: its first frame's
+        self._untimed = False  # whether the film's first frame came without a timestamp (a raw stream)
+        self._held: deque[av.VideoFrame] = deque()  # decoded, in display order, waiting for their timestamp
+        self._times: list[int] = []  # a heap of the held frames' timestamps
+        self._time = 0.0
+
+    def __iter__(self) -> Iterator[tuple[Stream, Payload]]:
+        packets = self.container.demux(self.streams)
+        try:
+            while (read := self._read(packets)) is not None:
+                yield from read
+        except av.error.FFmpegError as exc:
+            self.incidents.warn(f"the file is damaged or cut short at {self._time:.1f} s ({reason(exc)}); "
+                                "keeping everything read up to there")
+            for stream in self.streams:
+                if stream.index in self.decode:
+                    with watched(self.container.name):
+                        frames = self._decoded(stream, None)
+                    yield from ((stream, frame) for frame in frames)
+
+    def _read(self, packets: Iterator[av.Packet]) -> list[tuple[Stream, Payload]] | None:
+        """What the next packet gives: itself (copied as it is) or the frames it completes; None at the end.
+        Timed by the watchdog, which the caller's own pace (a full queue, say) must not be."""
+        with watched(self.container.name):
+            packet = next(packets, None)
+            if packet is None:
+                return None
+            if packet.pts is not None and packet.time_base:
+                self._time = float(packet.pts * packet.time_base)
+            if packet.stream.index in self.decode:
+                return [(packet.stream, frame) for frame in self._decoded(packet.stream, packet)]
+            if not packet.size:  # the end-of-stream marker, nothing to copy
+                return []
+            if packet.stream is self._video and packet.pts is not None:
+                self._cover(packet.pts)
+            return [(packet.stream, packet)]
+
+    def _decoded(self, stream: Stream, packet: av.Packet | None) -> list[av.VideoFrame | av.AudioFrame]:
+        try:
+            frames = stream.decode(packet)
+        except av.error.FFmpegError as exc:
+            self.incidents.damage(f"undecodable {stream.type} packet", f"at {self._time:.1f} s: {reason(exc)}")
+            return []
+        if stream.type == "video":
+            return self._in_display_time(frames, final=packet is None or not packet.size)
+        return frames
+
+    def _in_display_time(self, frames: list[av.VideoFrame], final: bool) -> list[av.VideoFrame]:
+        """The frames whose timestamp is settled: all but the last REORDER_DEPTH, or all at the end."""
+        for frame in frames:
+            self._held.append(frame)
+            if frame.pts is not None:
+                heapq.heappush(self._times, frame.pts)
+        ready = []
+        while len(self._held) > (0 if final else REORDER_DEPTH):
+            frame = self._held.popleft()
+            if frame.pts is not None:  # one without is mended alone, not given a later frame's time
+                frame.pts = heapq.heappop(self._times)
+            self._mend_timestamp(frame)
+            self._check_size(frame)
+            ready.append(frame)
+        return ready
+
+    def _mend_timestamp(self, frame: av.VideoFrame) -> None:
+        missing = frame.pts is None
+        if self._last_pts is None:
+            self._untimed = missing  # a raw stream (.h264, .m2v) has no times at all: given them in step, quietly
+        if missing or (self._last_pts is not None and frame.pts <= self._last_pts):
+            frame.pts = 0 if self._last_pts is None else self._last_pts + self._video_step
+            if not (missing and self._untimed):
+                self.incidents.damage("broken video timestamp",
+                                      f"frame retimed to {float(frame.pts * frame.time_base):.3f} s", action="mended")
+        self._last_pts = frame.pts
+        self._cover(frame.pts)
+
+    def _check_size(self, frame: av.VideoFrame) -> None:
+        """A film whose picture changes size (a raw stream cut together from several sources, say) is
+        written at its first size: said, since the later frames are scaled."""
+        size = (frame.width, frame.height)
+        self._size = self._size or size
+        if size != self._size:
+            seconds = float(frame.pts * self._video.time_base)
+            self.incidents.damage("odd-sized frame", f"{size[0]}x{size[1]} at {seconds:.2f} s; the film is "
+                                  f"{self._size[0]}x{self._size[1]}", action="scaled")
+
+    def _cover(self, pts: int) -> None:
+        start, end = self._span or (pts, pts)
+        self._span = (min(start, pts), max(end, pts + self._video_step))
+
+    @property
+    def film_seconds(self) -> float:
+        """How much of the film was read so far: from its first frame to the end of its last."""
+        return float((self._span[1] - self._span[0]) * self._video.time_base) if self._span else 0.0
+
+
+def frame_rate(stream: Stream) -> Fraction | None:
+    """Frames per second: the stream's average, else FFmpeg's guess, whichever is believable."""
+    return next((r for r in (stream.average_rate, stream.guessed_rate) if r and 0 < r <= MAX_FRAME_RATE), None)

@@ -1,0 +1,59 @@
+"""The output film: opened in the container its name asks for, frames encoded and packets muxed as they
+arrive."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import av
+from av.container import OutputContainer
+
+from ..utils.choices import CONTAINERS
+from ..utils.errors import UserError
+from .reader import Incidents, Payload, reason
+from .streams import Route
+from .yuv import normalise
+
+_FAST_START = {"movflags": "+faststart"}  # index at the front: playable while still downloading
+
+
+def open_output(path: Path, suffix: str) -> OutputContainer:
+    """Open the (temporary) output file in the container its final name asks for."""
+    muxer = CONTAINERS[suffix][0]
+    try:
+        return av.open(str(path), "w", format=muxer, container_options=_FAST_START if muxer in ("mp4", "mov") else {})
+    except (OSError, av.error.FFmpegError) as exc:
+        raise UserError(f"{path.parent}: cannot write the output there ({exc})") from None
+
+
+class OutputWriter:
+    """Encodes frames and muxes packets into the output as they arrive.
+
+    Trouble with a carried stream (a broken audio packet, say) skips that packet; trouble with
+    the film itself is fatal, since the output would be wrong.
+    """
+
+    def __init__(self, out: OutputContainer, routes: list[Route], incidents: Incidents) -> None:
+        self.out, self.routes, self.incidents = out, routes, incidents
+
+    def write(self, items: Iterable[tuple[Route, Payload]]) -> None:
+        for route, item in items:
+            self._send(route, item)
+        for route in self.routes:
+            if route.mode != "copy":
+                self._send(route, None)
+
+    def _send(self, route: Route, item: Payload | None) -> None:
+        try:
+            if isinstance(item, av.Packet):
+                item.stream = route.target
+                self.out.mux(item)
+            elif route.mode == "encode" and item is not None and route.source.type == "video":
+                ctx = route.target.codec_context  # a film kept in colour: brought to the range its tag says
+                self.out.mux(route.target.encode(normalise(item, ctx.pix_fmt, ctx.width, ctx.height)))
+            else:
+                self.out.mux(route.target.encode(item))
+        except av.error.FFmpegError as exc:
+            if route.mode == "colour" or isinstance(exc, OSError):  # OSError: the file, not the packet
+                raise
+            self.incidents.damage(f"{route.source.type} packet the output could not take", reason(exc))
