@@ -19,7 +19,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from helpers.films import make_clip  # the tests' clip generator, so both make the same films
 
-from vidcolor.batch.archive import ArchiveOptions, Summary, colorize_archive, worker_settings
+from vidcolor.batch.archive import colorize_archive, worker_settings
+from vidcolor.batch.options import ArchiveOptions, Summary
 from vidcolor.film.options import VideoOptions
 from vidcolor.runtime.archs import build_model
 from vidcolor.runtime.weights import save_weights

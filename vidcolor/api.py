@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from .batch.archive import ArchiveOptions, Summary, colorize_archive, colorize_film_in_parallel, worker_settings
+from .batch.archive import colorize_archive, colorize_film_in_parallel, worker_settings
+from .batch.options import ArchiveOptions, Summary
 from .film.options import FilmResult, VideoOptions
 from .one_file import Model, colorize_photo, colorize_video
 from .utils.choices import DEFAULT_MODEL, DEFAULT_WINDOW, FILM_BITS

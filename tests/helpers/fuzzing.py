@@ -299,7 +299,7 @@ class Doors:
         return verdict
 
     def _run(self, src: Path, folder: Path) -> Verdict:
-        from vidcolor.batch.archive import output_name
+        from vidcolor.batch.naming import output_name
 
         dst = folder / output_name(PurePosixPath(src.name)).name
         return self._cli(["run", str(src), "-o", str(dst), "--model", self.model, "--quiet"], folder,

@@ -1,0 +1,66 @@
+"""Finding an archive's photos and films (the globs, hidden files left out) and naming their outputs so that
+no two inputs write one file."""
+from __future__ import annotations
+
+import os
+from fnmatch import fnmatchcase
+from pathlib import Path, PurePosixPath
+
+from ..utils.choices import CONTAINERS
+from ..utils.paths import is_image, is_video
+from .options import ArchiveOptions, Summary
+
+FALLBACK_CONTAINER = ".mkv"  # for films in containers vidcolor does not write (.avi, .mpg, ...)
+
+
+def output_name(rel: PurePosixPath, film_suffix: str | None = None) -> PurePosixPath:
+    """Where an input's colour version goes, inside the output folder (films in `film_suffix` files when the
+    codec asks for one container, as the lossless FFV1 asks for .mkv)."""
+    if is_image(Path(rel)):
+        return rel.with_suffix(".png")
+    if film_suffix:
+        return rel.with_suffix(film_suffix)
+    return rel if rel.suffix.lower() in CONTAINERS else rel.with_suffix(FALLBACK_CONTAINER)
+
+
+def output_names(found: list[PurePosixPath], recorded: dict[PurePosixPath, PurePosixPath],
+                 film_suffix: str | None = None) -> dict[PurePosixPath, list[PurePosixPath]]:
+    """Each output name and the inputs that would write it (more than one only in a clash nothing resolves).
+
+    Inputs whose outputs would share a name (a master a.tif beside its access copy a.jpg) keep their
+    whole name in front of the output's extension instead: a.tif.png and a.jpg.png; except one that an
+    earlier run already wrote under the shared name (`recorded`: input -> output), which keeps it.
+    """
+    natural: dict[PurePosixPath, list[PurePosixPath]] = {}
+    for rel in found:
+        natural.setdefault(output_name(rel, film_suffix), []).append(rel)
+    owners: dict[PurePosixPath, list[PurePosixPath]] = {}
+    for out, rels in natural.items():
+        keeper = next((r for r in rels if recorded.get(r) == out), rels[0] if len(rels) == 1 else None)
+        for rel in rels:
+            owners.setdefault(out if rel == keeper else rel.with_name(rel.name + out.suffix), []).append(rel)
+    return owners
+
+
+def survey(root: Path, skip: Path, options: ArchiveOptions, summary: Summary) -> list[PurePosixPath]:
+    """The photos and films under `root` (sorted, hidden files and `skip` left out) that the globs allow."""
+    found: list[PurePosixPath] = []
+    skip = skip.resolve()
+    for folder, subfolders, names in os.walk(root):
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith(".") and Path(folder, d).resolve() != skip)
+        for name in sorted(names):
+            if name.startswith("."):
+                continue
+            rel = PurePosixPath(Path(folder, name).relative_to(root).as_posix())
+            if not (is_image(Path(name)) or is_video(Path(name))):
+                summary.ignored += 1
+            elif (options.include and not _matches(rel, options.include)) or _matches(rel, options.exclude):
+                summary.excluded += 1
+            else:
+                found.append(rel)
+    return sorted(found)
+
+
+def _matches(rel: PurePosixPath, globs: tuple[str, ...]) -> bool:
+    """Whether the path inside the archive matches a glob, ignoring case (`*.tif` takes SCAN.TIF too)."""
+    return any(fnmatchcase(str(rel).lower(), g.lower()) for g in globs)

@@ -1,0 +1,177 @@
+"""Running the jobs of a folder run: each file's tasks (a split film's pieces, then their join) handed to a
+pool of workers, their outcomes collected; a failure is only its own file's."""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections import deque
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from ..utils.errors import UserError
+from ..utils.warn import default_warn
+from .manifest import Manifest, Record
+from .options import ArchiveOptions, Summary
+from .workers import FileTask, LocalPool, Outcome, Pool, RayPool, Settings, Task
+
+
+@dataclass
+class Job:
+    """One input file on its way through the run: one task, or a split film's pieces and then their join."""
+    name: str  # the input's path inside the archive
+    src: Path
+    dst: Path
+    film: bool
+    record: Record | None = None  # the manifest line to complete (None: a run without manifest)
+    phases: deque[list[Task]] = field(default_factory=deque)
+    queued: int = 0  # tasks of the current phase not yet handed to the pool
+    running: int = 0
+    frames: int = 0
+    seconds: float = 0.0
+    duration: float = 0.0
+    error: str | None = None
+    parts: Path | None = None  # a split film's pieces, removed when it is over
+
+    def reason(self) -> str:
+        """The error without the input's path in front, since the report names the file anyway."""
+        error = self.error or ""
+        return error.split(": ", 1)[1] if error.startswith(f"{self.src}: ") else error
+
+
+def report_failure(job: Job, summary: Summary) -> None:
+    summary.failed.add(0, 0.0)
+    summary.failures.append((job.name, job.reason()))
+    tqdm.write(f"vidcolor: failed {job.name}: {job.reason()}", file=sys.stderr)
+
+
+def auto_jobs(device: str) -> tuple[int, int]:
+    """(worker processes, GPUs) for this machine: one worker per GPU, else one per four CPU cores.
+
+    A film worker keeps several cores busy (decoding, the model, smoothing, encoding), so more
+    workers than that only fight over the cores.
+    """
+    import torch
+
+    gpus = torch.cuda.device_count() if device in ("auto", "cuda") and torch.cuda.is_available() else 0
+    return (gpus or max(1, (os.cpu_count() or 1) // 4)), gpus
+
+
+def make_pool(settings: Settings, options: ArchiveOptions) -> Pool:
+    """Workers on this machine, or on the Ray cluster that --ray names."""
+    if options.ray:
+        return RayPool(settings, options.ray, options.jobs or os.cpu_count() or 1)
+    default, gpus = auto_jobs(settings.device)
+    jobs = options.jobs or default
+    threads = max(1, (os.cpu_count() or 1) // jobs)  # torch's threads, shared out among the workers
+    return LocalPool(replace(settings, threads=threads), jobs, gpus)
+
+
+class Run:
+    """Hands the jobs' tasks to a pool and collects their outcomes; a failure is only its own job's."""
+
+    def __init__(self, settings: Settings, options: ArchiveOptions, summary: Summary,
+                 manifest: Manifest | None) -> None:
+        self.settings, self.options, self.summary, self.manifest = settings, options, summary, manifest
+        self.ready: deque[tuple[Job, Task]] = deque()
+        self.running: dict[int, tuple[Job, Task]] = {}
+        self.frames = 0
+
+    def go(self, jobs: list[Job]) -> None:
+        waiting = deque(jobs)
+        pool = make_pool(self.settings, self.options)
+        try:
+            with tqdm(total=len(jobs), unit="file", disable=True if self.options.quiet else None,
+                      dynamic_ncols=True) as self.bar:
+                while waiting or self.ready or self.running:
+                    while pool.has_room() and (self.ready or waiting):
+                        if self.ready:
+                            self._submit(pool, *self.ready.popleft())
+                        else:
+                            self._begin(waiting.popleft(), pool.workers)
+                    if self.running:
+                        self._collect(*pool.next_result())
+        finally:
+            pool.close()
+            for job in jobs:  # pieces of a film left unjoined (Ctrl-C)
+                if job.parts:
+                    shutil.rmtree(job.parts, ignore_errors=True)
+
+    def _say(self, line: str) -> None:
+        if self.options.verbose:
+            self.bar.write(f"vidcolor: {line}", file=sys.stderr)
+
+    def _begin(self, job: Job, workers: int) -> None:
+        """Record that the job is under way and queue its first tasks."""
+        if self.manifest and job.record:
+            self.manifest.write(job.record)
+        try:
+            job.phases = self._phases(job, workers)
+        except (UserError, OSError) as exc:  # a film that cannot even be cut
+            job.error = str(exc)
+            self._finish(job)
+            return
+        self._queue(job)
+
+    def _phases(self, job: Job, workers: int) -> deque[list[Task]]:
+        """The job's tasks, phase by phase: a split film's pieces first, then their join."""
+        from .split import split_film
+
+        if job.film and self.options.split is not None:
+            pieces = None if self.options.split == "auto" else int(self.options.split)
+            split = split_film(job.name, job.src, job.dst, self.settings.video, pieces, workers, default_warn)
+            if split is not None:
+                job.parts = split.folder
+                return deque([list(split.pieces), [split.join]])
+        return deque([[FileTask(job.name, job.src, job.dst)]])
+
+    def _queue(self, job: Job) -> None:
+        tasks = job.phases.popleft()
+        job.queued = len(tasks)
+        self.ready.extendleft((job, t) for t in reversed(tasks))  # a started film first: it finishes sooner
+
+    def _submit(self, pool: Pool, job: Job, task: Task) -> None:
+        key = id(task)
+        self.running[key] = (job, task)
+        job.queued, job.running = job.queued - 1, job.running + 1
+        where = pool.submit(key, task)
+        self._say(f"{where}: {task.name}")
+
+    def _collect(self, key: Any, outcome: Outcome) -> None:
+        job, task = self.running.pop(key)
+        job.running -= 1
+        for warning in outcome.warnings:
+            self.bar.write(f"vidcolor: {task.name}: warning: {warning}", file=sys.stderr)
+        if outcome.error and not job.error:
+            job.error = outcome.error
+            job.phases.clear()
+            self.ready = deque(item for item in self.ready if item[0] is not job)
+            job.queued = 0
+        job.frames += outcome.frames
+        job.seconds += outcome.seconds
+        job.duration += outcome.duration
+        self.frames += outcome.frames
+        self.bar.set_postfix(frames=self.frames, failed=self.summary.failed.files, refresh=False)
+        self._say(f"{task.name}: " + (f"{outcome.frames} frames, " if outcome.frames else "")
+                  + f"{outcome.seconds:.1f} s on {outcome.where}" + (" (failed)" if outcome.error else ""))
+        if job.queued or job.running:
+            return
+        if job.phases:
+            self._queue(job)
+        else:
+            self._finish(job)
+
+    def _finish(self, job: Job) -> None:
+        if job.parts:
+            shutil.rmtree(job.parts, ignore_errors=True)
+        if self.manifest and job.record:
+            self.manifest.write(job.record.update(status="failed" if job.error else "done", frames=job.frames,
+                                                  seconds=job.seconds, duration=job.duration, error=job.error))
+        if job.error:
+            report_failure(job, self.summary)
+        else:
+            self.summary.done.add(job.frames, job.duration)
+        self.bar.update(1)
