@@ -12,7 +12,9 @@ from vidcolor.photo.codec import read_image, write_image
 from vidcolor.runtime.archs import FAMILIES, PatchDiscriminator, build_model
 from vidcolor.runtime.archs.chroma_bins import ChromaBins, grid_centres, soft_encode
 from vidcolor.runtime.color import from_int_images, rgb_to_l
-from vidcolor.runtime.inference import Colorizer, box_mean, pool, resolve_device
+from vidcolor.runtime.device import resolve_device
+from vidcolor.runtime.guided import box_mean, pool
+from vidcolor.runtime.inference import Colorizer
 from vidcolor.runtime.weights import save_weights, shipped_models
 from vidcolor.utils.errors import UserError
 

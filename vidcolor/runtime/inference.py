@@ -1,25 +1,25 @@
 """Colouring L: run a model at its working size, then bring chroma back to full resolution.
 
 The model sees a small image (fast, and the scale it was trained at); chroma is then upsampled
-with a fast guided filter (He & Sun 2015) steered by the full-resolution L, so colour edges snap
-to the original's edges instead of bleeding across them. The output's L is always the input's.
+with a fast guided filter (He & Sun 2015, runtime.guided) steered by the full-resolution L, so colour edges
+snap to the original's edges instead of bleeding across them. The output's L is always the input's.
 """
 from __future__ import annotations
 
-import contextlib
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..utils.choices import DEVICES, MAX_SATURATION, WORKING_SIZES
+from ..utils.choices import MAX_SATURATION, WORKING_SIZES
 from ..utils.errors import UserError
 from .color import AB_SCALE, fit_to_gamut, from_int_images, lab_to_rgb, rgb_to_l, to_int_images
+from .device import reduced_precision, resolve_device
+from .guided import apply_coefficients, guided_coefficients, guided_upsample, pool, resized_rows
 from .temporal import TemporalSmoother
 from .weights import load_model
 
@@ -27,116 +27,6 @@ DEFAULT_WORKING_SIZE = 224
 AB_LIMIT = AB_SCALE * 1.2  # upsampled chroma is clamped here: the guided filter may overshoot the model's range
 PHOTO_STRIP_PIXELS = 1 << 21  # a photo's full-resolution work is done ~2 megapixels at a time
 Tag = TypeVar("Tag")
-
-
-def _opencv_can(x: torch.Tensor) -> bool:
-    """OpenCV takes it: a float32/float64 CPU tensor outside autograd."""
-    return x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and not x.requires_grad
-
-
-def _plane_by_plane(x: torch.Tensor, filter_2d: Callable[[np.ndarray], np.ndarray]) -> torch.Tensor:
-    """`filter_2d` applied to every (H, W) plane of a (..., H, W) tensor."""
-    planes = x.reshape(-1, *x.shape[-2:]).contiguous().numpy()
-    out = np.stack([filter_2d(plane) for plane in planes])
-    return torch.from_numpy(out).reshape(*x.shape[:-2], *out.shape[-2:])
-
-
-def _window_counts(n: int, r: int) -> torch.Tensor:
-    """How many of the 2r+1 positions around each of n places lie inside."""
-    i = torch.arange(n)
-    return (i + r).clamp(max=n - 1) - (i - r).clamp(min=0) + 1
-
-
-def box_mean(x: torch.Tensor, r: int) -> torch.Tensor:
-    """Mean over a (2r+1)x(2r+1) window, shrunk at the borders (avg_pool2d's count_include_pad=False).
-
-    OpenCV's box filter where it can (on CPU ~15x faster than torch), else differences of running
-    sums one axis at a time (half the time of avg_pool2d).
-    """
-    counts = [_window_counts(n, r).to(x.device, x.dtype) for n in x.shape[-2:]]
-    if _opencv_can(x):
-        sums = _plane_by_plane(x, lambda plane: cv2.boxFilter(plane, -1, (2 * r + 1, 2 * r + 1), normalize=False,
-                                                              borderType=cv2.BORDER_CONSTANT))
-        return sums / (counts[0][:, None] * counts[1])
-    for dim, count in ((-1, counts[1]), (-2, counts[0][:, None])):
-        n = x.shape[dim]
-        sums = F.pad(x, (r + 1, r) if dim == -1 else (0, 0, r + 1, r)).cumsum(dim)
-        x = (sums.narrow(dim, 2 * r + 1, n) - sums.narrow(dim, 0, n)) / count
-    return x
-
-
-def pool(x: torch.Tensor, k: int) -> torch.Tensor:
-    """Mean over k x k blocks (sizes divisible by k): a 4:2:0 film's chroma-plane guide. OpenCV where it
-    can (on CPU ~20x faster than torch), else avg_pool2d."""
-    if not _opencv_can(x):
-        return F.avg_pool2d(x, k)
-    h, w = x.shape[-2:]
-    return _plane_by_plane(x, lambda plane: cv2.resize(plane, (w // k, h // k), interpolation=cv2.INTER_AREA))
-
-
-def guided_coefficients(ab_low: torch.Tensor, guide_low: torch.Tensor, radius: int = 2,
-                        eps: float = 1e-3) -> torch.Tensor:
-    """Fast guided filter, low-resolution half: the local fit ab ≈ A·guide + b, as (B, 2C, h, w): A, then b.
-    The local statistics share one box filter."""
-    c = ab_low.shape[1]
-    stats = box_mean(torch.cat([guide_low, ab_low, guide_low * ab_low, guide_low * guide_low], dim=1), radius)
-    mean_i, mean_p, mean_ip, mean_ii = stats.split([1, c, c, 1], dim=1)
-    a = (mean_ip - mean_i * mean_p) / (mean_ii - mean_i * mean_i + eps)
-    b = mean_p - a * mean_i
-    return box_mean(torch.cat([a, b], dim=1), radius)
-
-
-def apply_coefficients(coef: torch.Tensor, guide: torch.Tensor) -> torch.Tensor:
-    """Fast guided filter, full-resolution half: A·guide + b with A, b already at the guide's size."""
-    c = coef.shape[1] // 2
-    return torch.addcmul(coef[:, c:], coef[:, :c], guide)
-
-
-def guided_upsample(ab_low: torch.Tensor, guide_low: torch.Tensor, guide_full: torch.Tensor) -> torch.Tensor:
-    """Fast guided filter: fit ab ≈ A·guide + b locally at low resolution, apply A, b at full size; all that
-    runs at full resolution is one interpolation and a fused multiply-add."""
-    coef = F.interpolate(guided_coefficients(ab_low, guide_low), size=guide_full.shape[-2:], mode="bilinear",
-                         align_corners=False)
-    return apply_coefficients(coef, guide_full)
-
-
-def resized_rows(x: torch.Tensor, height: int, start: int, stop: int) -> torch.Tensor:
-    """Rows start:stop of (…, h, W) `x` resized to `height` rows as F.interpolate's bilinear mode does
-    (align_corners False), without making the others: a tall photo's coefficients a strip at a time."""
-    h = x.shape[-2]
-    y = ((torch.arange(start, stop, dtype=torch.float64) + 0.5) * (h / height) - 0.5).clamp_min(0.0)
-    top = y.floor().long().clamp_max(h - 1)
-    weight = (y - top).to(x.dtype)[:, None]
-    return torch.lerp(x[..., top, :], x[..., (top + 1).clamp_max(h - 1), :], weight)
-
-
-def _reduced_precision(device: torch.device) -> contextlib.AbstractContextManager:
-    """fp16 on CUDA, bf16 on CPUs with native bf16 (about 1.8x faster here, output within ~50 dB
-    PSNR of fp32 and the same validation scores); plain fp32 elsewhere."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.float16)
-    if device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported():
-        return torch.autocast("cpu", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
-def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """auto -> cuda if available, else mps, else cpu; a device named (cpu, cuda, cuda:N, mps) must be there."""
-    mps = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", local_rank)
-        return torch.device("mps" if mps else "cpu")
-    kind, colon, number = name.partition(":")
-    if kind not in DEVICES[1:] or (colon and (kind != "cuda" or not (number.isascii() and number.isdigit()))):
-        raise UserError(f"unknown device {name!r} (auto, cpu, cuda, cuda:N or mps)")
-    if kind == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"--device {name} asked for, but no CUDA GPU is available")
-    if kind == "cuda" and int(number or local_rank) >= torch.cuda.device_count():
-        raise UserError(f"--device {name} asked for, but this machine has {torch.cuda.device_count()} CUDA GPUs")
-    if kind == "mps" and not mps:
-        raise UserError("--device mps asked for, but no Apple GPU (MPS) is available")
-    return torch.device("cuda", int(number or local_rank)) if kind == "cuda" else torch.device(kind)
 
 
 def working_shape(h: int, w: int, short_side: int, multiple: int = 8) -> tuple[int, int]:
@@ -176,7 +66,7 @@ class Colorizer:
     def predict_ab(self, L_low: torch.Tensor) -> torch.Tensor:
         """(B, 1, h, w) L in [0, 100] at working size -> (B, 2, h, w) scaled a/b."""
         L_low = L_low.to(self.device)
-        with _reduced_precision(self.device):
+        with reduced_precision(self.device):
             return self.model(L_low).float() * self.chroma_gain
 
     @torch.no_grad()

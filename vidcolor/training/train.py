@@ -30,7 +30,8 @@ from ..evaluation.report import sample_grid
 from ..runtime.archs import FAMILIES, PatchDiscriminator, build_model
 from ..runtime.archs.chroma_bins import valid_temperature
 from ..runtime.color import AB_SCALE, l_ab_to_rgb, rgb_to_lab, to_int_images
-from ..runtime.inference import resolve_device, working_shape
+from ..runtime.device import resolve_device
+from ..runtime.inference import working_shape
 from ..runtime.weights import (
     BACKBONE_PREFIX,
     load_trainable_state,
