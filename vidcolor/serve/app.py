@@ -12,13 +12,10 @@ import logging
 import queue
 import shutil
 import socket
-import tempfile
 import threading
-import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +23,7 @@ import click
 
 from ..utils.errors import UserError
 from ..utils.guard import DECODE_SECONDS, on_hang
+from .jobs import Films, Job
 
 # No `from __future__ import annotations` here: FastAPI reads the endpoints' annotations at run
 # time, and theirs are imported inside create_app. Names only needed for typing are quoted.
@@ -38,7 +36,6 @@ if TYPE_CHECKING:
 WEB_DIR = Path(__file__).resolve().parent / "web"
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 MAX_PHOTO_PIXELS = 50_000_000  # beyond this a photo's float tensors would take many GB
-MAX_WAITING_FILMS = 16  # each waiting film holds its upload on disk
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and headers around the file itself
 PAGE_POLICY = "default-src 'self'; img-src 'self' blob:; media-src 'self' blob:"
 
@@ -51,109 +48,6 @@ class ServeLimits:
     max_upload_bytes: int = 200 * 1024 * 1024
     max_video_seconds: float = 10 * 60
     retention_seconds: float = 60 * 60  # finished films are deleted this long after they finish
-
-
-@dataclass
-class _Job:
-    """One film: where its upload and result live (names we made up), and how far it has got."""
-    id: str
-    upload: Path
-    result: Path
-    frames_total: int | None
-    state: str = "queued"  # -> running -> done | failed
-    frames_done: int = 0
-    error: str | None = None
-    warnings: list[str] = field(default_factory=list)
-    finished: float | None = None  # time.monotonic() when it became done or failed
-
-    def advance(self, frames: int) -> None:
-        self.frames_done += frames
-
-    @property
-    def progress(self) -> float | None:
-        """0..1; None while running a film whose length in frames is unknown."""
-        if self.state == "done":
-            return 1.0
-        if self.state == "queued":
-            return 0.0
-        return min(self.frames_done / self.frames_total, 0.99) if self.frames_total else None
-
-    def status(self) -> dict[str, Any]:
-        return {"id": self.id, "state": self.state, "progress": self.progress, "frames_done": self.frames_done,
-                "frames_total": self.frames_total, "error": self.error, "warnings": list(self.warnings),
-                "result": f"/api/jobs/{self.id}/result" if self.state == "done" else None}
-
-
-class _Films:
-    """The private folder and the films in it.
-
-    One worker thread colours queued films in order; a janitor thread deletes each finished film
-    `retention` seconds after it finished. Uploads are deleted as soon as their film is done.
-    """
-
-    def __init__(self, colour: Callable[[_Job], None], retention: float, temp_root: Path | None) -> None:
-        self._colour, self._retention, self._temp_root = colour, retention, temp_root
-        self._jobs: dict[str, _Job] = {}
-        self._lock = threading.Lock()
-        self._waiting: queue.Queue[_Job] = queue.Queue(maxsize=MAX_WAITING_FILMS)
-        self._stop = threading.Event()
-        self.folder = Path()
-
-    def open(self) -> None:
-        """Make the private folder (mode 0700) and start the worker and the janitor."""
-        self.folder = Path(tempfile.mkdtemp(prefix="vidcolor-serve-", dir=self._temp_root))
-        for name, target in (("worker", self._work), ("janitor", self._sweep)):
-            threading.Thread(target=target, name=f"vidcolor-serve-{name}", daemon=True).start()
-
-    def close(self) -> None:
-        """Stop taking work and delete everything; a film being coloured just fails."""
-        self._stop.set()
-        shutil.rmtree(self.folder, ignore_errors=True)
-
-    def new_upload(self) -> tuple[str, Path]:
-        """A fresh id and the path its upload is stored at."""
-        job_id = uuid.uuid4().hex
-        return job_id, self.folder / f"{job_id}.upload"
-
-    def submit(self, job: _Job) -> None:
-        """Queue a film; raises queue.Full when too many are waiting."""
-        with self._lock:
-            self._waiting.put_nowait(job)
-            self._jobs[job.id] = job
-
-    def get(self, job_id: str) -> _Job | None:
-        with self._lock:
-            return self._jobs.get(job_id)
-
-    def _work(self) -> None:
-        while not self._stop.is_set():
-            try:
-                job = self._waiting.get(timeout=0.5)
-            except queue.Empty:
-                continue
-            job.state = "running"
-            error = None
-            try:
-                self._colour(job)
-            except UserError as exc:
-                error = str(exc).replace(str(job.upload), "the film")
-            except Exception as exc:  # a bug, or the server closing under it: this film fails, the worker goes on
-                log.exception("colouring film %s failed", job.id)
-                error = f"internal error ({type(exc).__name__})"
-            job.upload.unlink(missing_ok=True)
-            job.error, job.finished = error, time.monotonic()
-            job.state = "failed" if error else "done"  # last: whoever sees it finished finds it tidied up
-
-    def _sweep(self) -> None:
-        while not self._stop.wait(min(60.0, max(0.2, self._retention / 4))):
-            now = time.monotonic()
-            with self._lock:
-                expired = [j for j in self._jobs.values()
-                           if j.finished is not None and now - j.finished >= self._retention]
-                for job in expired:
-                    del self._jobs[job.id]
-            for job in expired:
-                job.result.unlink(missing_ok=True)
 
 
 class _UploadLimit:
@@ -224,11 +118,11 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
     # in single-threaded workers (vidcolor.film.pipeline.model_pool), which share the cores with a photo fairly.
     photo_lock = threading.Lock()
 
-    def colour_film(job: _Job) -> None:
+    def colour_film(job: Job) -> None:
         colorize_video(job.upload, job.result, model=colorizer, max_bits=8,  # browsers play only 8-bit H.264
                        quiet=True, warn=job.warnings.append, on_frames=job.advance)
 
-    films = _Films(colour_film, limits.retention_seconds, temp_root)
+    films = Films(colour_film, limits.retention_seconds, temp_root)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -298,7 +192,7 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
             if seconds > limits.max_video_seconds:
                 raise HTTPException(422, f"the film lasts {seconds:.0f} s; this server takes films up to "
                                          f"{limits.max_video_seconds:g} s")
-            job = _Job(job_id, upload, films.folder / f"{job_id}.mp4", source.frames)
+            job = Job(job_id, upload, films.folder / f"{job_id}.mp4", source.frames)
             films.submit(job)
         except BaseException as exc:  # the upload goes, whatever went wrong
             upload.unlink(missing_ok=True)
@@ -310,7 +204,7 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
             raise
         return JSONResponse(job.status(), status_code=202, headers={"Location": f"/api/jobs/{job_id}"})
 
-    def job_or_404(job_id: str) -> _Job:
+    def job_or_404(job_id: str) -> Job:
         job = films.get(job_id)
         if job is None:
             raise HTTPException(404, "no such job (finished films are deleted after a while)")
