@@ -1,114 +1,16 @@
-"""One long film on many workers: cut it at keyframes, colour the pieces in parallel, join them.
-
-Every piece starts at a keyframe of the source, so a worker can seek straight to it. The temporal
-smoother carries colour from frame to frame, so a worker first colours the frames of the
-WARMUP_SECONDS before its piece, only to bring the smoother to the state it has there in a whole
-run, and drops them: no seam shows where pieces meet. A worker encodes its piece with the very
-encoder settings of a whole run and saves the packets as they are, in a file of our own (no
-container, so no timestamp is rounded). The join muxes those packets in order into the output
-without re-encoding, and carries the source's sound and subtitles over once, as a whole run does.
-
-Each piece's encoder starts its decode timestamps afresh; the join gives every packet the decode
-timestamp one encoder would have given it over the whole film (x264, x265 and VP9 all follow the
-same rule: the n-th packet is decoded at the time of the (n - delay)-th frame). So the output has
-exactly the frames and timestamps of a whole run.
-"""
+"""One long film on many workers (--split): the tasks that colour its pieces side by side (film.split cuts
+and joins them), then the task that joins them."""
 from __future__ import annotations
 
-import heapq
-import os
-import struct
 import tempfile
-from bisect import bisect_left
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
-from typing import BinaryIO
-
-import av
-from av.stream import Stream
 
 from ..film.frames import film_seconds
 from ..film.options import VideoOptions, prepare_film
-from ..film.painter import Painter
-from ..film.reader import Incidents, Payload, SourceReader, film_stream, open_input
-from ..film.stages import run_stages
-from ..film.streams import Route, plan_routes
-from ..film.writer import OutputWriter, open_output
-from ..runtime.temporal import frames_ahead, make_smoother
-from ..utils.atomic import check_writable, written_atomically
-from ..utils.choices import CONTAINERS
-from ..utils.errors import UserError
+from ..film.split import Piece, colour_piece, join_pieces, plan_pieces
 from .workers import Outcome, Settings, colorizer
-
-WARMUP_SECONDS = 2.0  # smoothing forgets what came before within a second or so
-MIN_PIECE_SECONDS = 60.0  # --split auto: shorter pieces are not worth the warm-up and the join
-_PACKET = struct.Struct("<qqqBI")  # pts, dts, duration, keyframe, size; then the packet's bytes
-
-
-@dataclass(frozen=True)
-class Piece:
-    """A stretch of the film, in presentation timestamps of its video stream."""
-    index: int
-    start: int  # the first frame's, a keyframe's
-    end: int | None  # the next piece's start (None: to the end of the film)
-    warm: int  # frames from here to `start` are coloured only to warm the smoother up
-
-    def past_end(self, pts: int) -> bool:
-        return self.end is not None and pts >= self.end
-
-
-def _ignore(message: str) -> None:
-    """Where the warnings go that the whole run's join (or nobody) needs to hear."""
-
-
-def plan_pieces(src: Path, pieces: int | None, workers: int, temporal: str) -> list[Piece] | None:
-    """Where to cut `src`: into `pieces`, or (None) into as many as the workers and its length suit.
-
-    None when the film is better done whole: too short, too few keyframes, or timestamps that
-    cannot be trusted to cut by (missing or repeated).
-    """
-    if pieces is None and film_seconds(src) < 2 * MIN_PIECE_SECONDS:
-        return None
-    timeline = _timeline(src)
-    if timeline is None:
-        return None
-    frames, keys, time_base = timeline
-    length = float((frames[-1] - frames[0]) * time_base)
-    count = pieces if pieces is not None else min(workers, int(length // MIN_PIECE_SECONDS))
-    step = (frames[-1] - frames[0]) / max(count, 1)
-    cuts = {min(keys, key=lambda k: abs(k - (frames[0] + n * step))) for n in range(1, count)}
-    starts = [frames[0], *sorted(k for k in cuts if k > frames[0])]
-    if len(starts) < 2:
-        return None
-    warmup = round(WARMUP_SECONDS / time_base) if temporal != "none" else 0
-    return [Piece(n, start, starts[n + 1] if n + 1 < len(starts) else None,
-                  frames[bisect_left(frames, start - warmup)])
-            for n, start in enumerate(starts)]
-
-
-def _timeline(src: Path) -> tuple[list[int], list[int], Fraction] | None:
-    """All frame timestamps (sorted) and the keyframes' of the film, read from its packets alone."""
-    frames: list[int] = []
-    keys: list[int] = []
-    try:
-        with open_input(src) as container:
-            video = film_stream(container, src)
-            time_base = video.time_base
-            for packet in container.demux(video):
-                if packet.size == 0:
-                    continue
-                if packet.pts is None:
-                    return None
-                frames.append(packet.pts)
-                if packet.is_keyframe:
-                    keys.append(packet.pts)
-    except av.error.FFmpegError:
-        return None  # damaged: the whole-film pipeline copes with that, pieces would not
-    if not keys or len(set(frames)) != len(frames):
-        return None
-    return sorted(frames), keys, time_base
 
 
 @dataclass(frozen=True)
@@ -157,106 +59,8 @@ class PieceTask:
     needs_model: bool = True
 
     def run(self, settings: Settings, warn: Callable[[str], None]) -> Outcome:
-        options = settings.video
-        source = prepare_film(self.src, self.dst, options, _ignore).source
-        suffix = self.dst.suffix.lower()
-        encoder = options.encoder_for(suffix)
-        paint = Painter(colorizer(settings), make_smoother(options.temporal, options.window), source, encoder)
-        with open_input(self.src) as inp, av.open(os.devnull, "w", format=CONTAINERS[suffix][0]) as scratch:
-            # the film's route on a container that is never written: the encoder exactly as a whole run sets it up
-            film = plan_routes(inp, scratch, source, suffix, encoder, keep_colours=False,
-                               incidents=Incidents(_ignore))[0]
-            if self.piece.index:
-                inp.seek(self.piece.warm, stream=film.source)
-            reader = SourceReader(inp, [film.source], {film.source.index}, Incidents(warn))
-            writer = _PieceWriter(self.part, self.piece)
-            frames = _window(reader, self.piece, frames_ahead(options.window))
-            run_stages(frames, writer, [film], paint, source, options)
-        if writer.frames == 0:
-            raise UserError(f"{self.src}: no frame of piece {self.piece.index + 1} could be decoded")
-        return Outcome(frames=writer.frames)
-
-
-def _window(reader: Iterable[tuple[Stream, Payload]], piece: Piece,
-            lookahead: int) -> Iterator[tuple[Stream, Payload]]:
-    """The decoded frames from the warm-up on to the end of the piece, and the smoother's look-ahead beyond."""
-    first, beyond = True, 0
-    for stream, frame in reader:
-        if first and frame.pts > piece.start:
-            raise UserError("cannot seek precisely in this film (pieces would lose frames); colour it without --split")
-        first = False
-        if piece.past_end(frame.pts):
-            if beyond == lookahead:
-                return
-            beyond += 1
-        if frame.pts >= piece.warm:
-            yield stream, frame
-
-
-class _PieceWriter:
-    """Encodes the frames of a piece (warm-up and look-ahead dropped) and saves the packets as they come."""
-
-    def __init__(self, path: Path, piece: Piece) -> None:
-        self.path, self.piece, self.frames = path, piece, 0
-
-    def write(self, items: Iterable[tuple[Route, Payload]]) -> None:
-        route = None
-        with self.path.open("wb") as out:
-            for route, frame in items:
-                if frame.pts >= self.piece.start and not self.piece.past_end(frame.pts):
-                    self._save(out, route.target.encode(frame))
-                    self.frames += 1
-            if route is not None:
-                self._save(out, route.target.encode(None))
-                _extradata(self.path).write_bytes(bytes(route.target.codec_context.extradata or b""))
-
-    @staticmethod
-    def _save(out: BinaryIO, packets: list[av.Packet]) -> None:
-        for p in packets:
-            out.write(_PACKET.pack(p.pts, p.dts, p.duration or 0, p.is_keyframe, p.size))
-            out.write(bytes(p))
-
-
-def _extradata(part: Path) -> Path:
-    return part.with_suffix(".extradata")
-
-
-def _headers(part: Path) -> list[tuple[int, int, int, bool, int, int]]:
-    """(pts, dts, duration, keyframe, offset, size) of every packet a piece file holds."""
-    heads = []
-    with part.open("rb") as f:
-        while head := f.read(_PACKET.size):
-            pts, dts, duration, key, size = _PACKET.unpack(head)
-            heads.append((pts, dts, duration, bool(key), f.tell(), size))
-            f.seek(size, os.SEEK_CUR)
-    return heads
-
-
-def _packets(parts: tuple[Path, ...], time_base: Fraction) -> Iterator[av.Packet]:
-    """The pieces' packets in order, each with the decode timestamp one encoder would have given it
-    over the whole film."""
-    heads = [_headers(part) for part in parts]
-    delay = sum(1 for _, dts, *_ in heads[0] if dts < heads[0][0][0])  # packets decoded before the first frame shows
-    times = [pts for piece in heads for pts in sorted(h[0] for h in piece)]
-    n, last_dts = 0, None
-    for part, piece in zip(parts, heads, strict=True):
-        with part.open("rb") as f:
-            for pts, dts, duration, key, offset, size in piece:
-                f.seek(offset)
-                packet = av.Packet(f.read(size))
-                packet.pts, packet.dts = pts, times[n - delay] if n >= delay else dts
-                if packet.dts > pts or (last_dts is not None and packet.dts <= last_dts):
-                    raise UserError("the pieces of the film do not join up; colour it without --split")
-                packet.duration, packet.time_base, packet.is_keyframe = duration, time_base, key
-                n, last_dts = n + 1, packet.dts
-                yield packet
-
-
-def _when(item: tuple[Route, Payload]) -> float:
-    """When an item is due in the output, to interleave the film's packets with its sound."""
-    payload = item[1]
-    ts = payload.dts if isinstance(payload, av.Packet) and payload.dts is not None else payload.pts
-    return float(ts * payload.time_base) if ts is not None and payload.time_base else 0.0
+        return Outcome(frames=colour_piece(self.src, self.dst, self.part, self.piece, settings.video,
+                                           lambda: colorizer(settings), warn))
 
 
 @dataclass(frozen=True)
@@ -269,26 +73,5 @@ class JoinTask:
     needs_model: bool = False
 
     def run(self, settings: Settings, warn: Callable[[str], None]) -> Outcome:
-        options = settings.video
-        source = prepare_film(self.src, self.dst, options, _ignore).source
-        suffix = self.dst.suffix.lower()
-        incidents = Incidents(warn)
-        check_writable(self.dst, overwrite=True)
-        try:
-            with written_atomically(self.dst, replace=options.overwrite) as tmp:
-                with open_input(self.src) as inp, open_output(tmp, suffix) as out:
-                    routes = plan_routes(inp, out, source, suffix, options.encoder_for(suffix), keep_colours=False,
-                                         incidents=incidents)
-                    film, by_index = routes[0], {r.source.index: r for r in routes}
-                    reader = SourceReader(inp, [r.source for r in routes],
-                                          {r.source.index for r in routes[1:] if r.mode != "copy"}, incidents)
-                    carried = ((by_index[s.index], item) for s, item in reader if s.index != film.source.index)
-                    video = ((film, packet) for packet in _packets(self.parts, film.source.time_base))
-                    OutputWriter(out, routes, incidents).write(heapq.merge(video, carried, key=_when))
-                    if any(_extradata(p).read_bytes() != bytes(film.target.codec_context.extradata or b"")
-                           for p in self.parts):
-                        raise UserError("the pieces were encoded unlike the output; colour it without --split")
-        except OSError as exc:
-            raise UserError(f"{self.dst}: could not write the film ({exc.strerror or exc})") from None
-        incidents.summarise()
+        join_pieces(self.src, self.dst, self.parts, settings.video, warn)
         return Outcome(duration=film_seconds(self.dst))  # its frames are counted with the pieces

@@ -5,7 +5,7 @@ from __future__ import annotations
 import av
 from helpers.films import make_clip
 
-from vidcolor.batch.split import WARMUP_SECONDS, Piece, plan_pieces
+from vidcolor.film.split import WARMUP_SECONDS, Piece, plan_pieces
 
 KEYS = {"g": "24", "keyint_min": "24", "sc_threshold": "0"}  # a keyframe every second at 24 fps
 
