@@ -29,7 +29,7 @@ from tqdm import tqdm
 from vidcolor.evaluation.evaluate import desaturate
 from vidcolor.evaluation.metrics import colourfulness, psnr, ssim
 from vidcolor.film.frames import video_frames
-from vidcolor.photo.codec import read_image
+from vidcolor.photo.read import read_image
 from vidcolor.runtime.inference import Colorizer
 from vidcolor.runtime.weights import read_metadata, resolve_model_path, shipped_models, update_metadata
 from vidcolor.training.data import GREY_CHROMA, mean_chroma

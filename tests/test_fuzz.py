@@ -21,7 +21,8 @@ from helpers.photos import landscape
 
 from vidcolor.batch.workers import LocalPool, Outcome, Settings
 from vidcolor.cli import main
-from vidcolor.photo.codec import read_image, write_image
+from vidcolor.photo.read import read_image
+from vidcolor.photo.write import write_image
 from vidcolor.training.data import load_images
 from vidcolor.utils.errors import UserError
 

@@ -19,7 +19,8 @@ from helpers.photos import landscape
 import vidcolor
 from vidcolor import DEFAULT_MODEL
 from vidcolor.cli import main
-from vidcolor.photo.codec import read_image, write_image
+from vidcolor.photo.read import read_image
+from vidcolor.photo.write import write_image
 from vidcolor.runtime import catalog
 from vidcolor.runtime.archs import build_model
 from vidcolor.runtime.weights import read_metadata, read_weights, save_weights, shipped_models, update_metadata

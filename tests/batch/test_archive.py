@@ -26,7 +26,8 @@ from helpers.photos import landscape
 from vidcolor.batch.manifest import LOCK_NAME, MANIFEST_NAME
 from vidcolor.cli import main
 from vidcolor.evaluation.metrics import colourfulness
-from vidcolor.photo.codec import read_image, read_photo, write_image
+from vidcolor.photo.read import read_image, read_photo
+from vidcolor.photo.write import write_image
 
 
 def make_archive(root: Path) -> Path:

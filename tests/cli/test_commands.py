@@ -14,7 +14,8 @@ from helpers.films import Clip, cli, probe
 from helpers.photos import landscape
 
 from vidcolor.cli import main
-from vidcolor.photo.codec import read_image, write_image
+from vidcolor.photo.read import read_image
+from vidcolor.photo.write import write_image
 
 
 def test_the_command_line_colours_a_film_and_reports_frames_speed_and_output(clip, model_file, tmp_path):

@@ -14,7 +14,7 @@ from vidcolor import colorize_video
 from vidcolor.film.options import VideoOptions
 from vidcolor.film.painter import model_workers
 from vidcolor.film.yuv import planes
-from vidcolor.photo.codec import write_image
+from vidcolor.photo.write import write_image
 from vidcolor.runtime.temporal import NoSmoothing, make_smoother
 from vidcolor.utils.choices import TEMPORAL_MODES
 from vidcolor.utils.errors import UserError

@@ -57,7 +57,7 @@ def _film(**options: Any) -> Callable[[Path], object]:
 
 def _photo(bits: int = 8, alpha: bool = False) -> Callable[[Path], object]:
     def make(path: Path) -> None:
-        from vidcolor.photo.codec import write_image
+        from vidcolor.photo.write import write_image
 
         rgb = landscape(len(path.name))
         if alpha:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vidcolor.photo.codec import write_image
+from vidcolor.photo.write import write_image
 
 
 def landscape(seed: int, h: int = 48, w: int = 64) -> np.ndarray:

@@ -14,7 +14,8 @@ from click.testing import CliRunner
 from helpers.photos import landscape
 
 from vidcolor.cli import main
-from vidcolor.photo.codec import read_photo, write_image
+from vidcolor.photo.read import read_photo
+from vidcolor.photo.write import write_image
 from vidcolor.runtime.color import fit_to_gamut, from_int_images, lab_to_rgb, rgb_to_l
 
 

@@ -8,7 +8,8 @@ from helpers.photos import landscape
 
 from vidcolor.cli import main
 from vidcolor.evaluation.metrics import colourfulness
-from vidcolor.photo.codec import read_image, write_image
+from vidcolor.photo.read import read_image
+from vidcolor.photo.write import write_image
 from vidcolor.runtime.archs import FAMILIES, PatchDiscriminator, build_model
 from vidcolor.runtime.archs.chroma_bins import ChromaBins, grid_centres, soft_encode
 from vidcolor.runtime.color import from_int_images, rgb_to_l

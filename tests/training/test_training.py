@@ -18,7 +18,8 @@ from safetensors.torch import load_file
 
 import vidcolor.training.train as train_module
 from vidcolor.cli import main
-from vidcolor.photo.codec import read_image, write_image
+from vidcolor.photo.read import read_image
+from vidcolor.photo.write import write_image
 from vidcolor.runtime.archs import build_model
 from vidcolor.runtime.weights import load_model, read_metadata
 from vidcolor.training.data import TrainingSet, group_of

@@ -18,7 +18,7 @@ from .common import friendly
 def frames(videos: tuple[Path, ...], dst: Path, every: int, overwrite: bool) -> None:
     """Extract a training set of frames from colour videos."""
     from ..film.frames import video_frames
-    from ..photo.codec import write_image
+    from ..photo.write import write_image
     from ..utils.atomic import check_writable, written_atomically
     from ..utils.paths import distinct_stems, is_image
 

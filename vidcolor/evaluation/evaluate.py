@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from ..film.frames import video_frames
 from ..film.reader import film_stream, open_input
-from ..photo.codec import read_image
+from ..photo.read import read_image
 from ..runtime.color import fit_to_gamut, from_int_images, rgb_to_l
 from ..runtime.inference import Colorizer, FilmChroma, l_ab_to_image
 from ..runtime.temporal import make_smoother

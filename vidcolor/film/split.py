@@ -29,18 +29,18 @@ from typing import BinaryIO
 import av
 from av.stream import Stream
 
-from ..film.frames import film_seconds
-from ..film.options import VideoOptions, prepare_film
-from ..film.painter import Painter
-from ..film.reader import Incidents, Payload, SourceReader, film_stream, open_input
-from ..film.stages import run_stages
-from ..film.streams import Route, plan_routes
-from ..film.writer import OutputWriter, open_output
 from ..runtime.inference import Colorizer
 from ..runtime.temporal import frames_ahead, make_smoother
 from ..utils.atomic import check_writable, written_atomically
 from ..utils.choices import CONTAINERS
 from ..utils.errors import UserError
+from .frames import film_seconds
+from .options import VideoOptions, prepare_film
+from .painter import Painter
+from .reader import Incidents, Payload, SourceReader, film_stream, open_input
+from .stages import run_stages
+from .streams import Route, plan_routes
+from .writer import OutputWriter, open_output
 
 WARMUP_SECONDS = 2.0  # smoothing forgets what came before within a second or so
 MIN_PIECE_SECONDS = 60.0  # --split auto: shorter pieces are not worth the warm-up and the join

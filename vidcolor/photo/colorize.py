@@ -13,8 +13,9 @@ from ..runtime.inference import Colorizer
 from ..utils.atomic import check_writable, written_atomically
 from ..utils.errors import UserError
 from ..utils.in_colour import already_in_colour, looks_colour
-from .codec import check_photo_output, image_format, page_count, read_photo, write_image
 from .metadata import read_metadata
+from .read import image_format, page_count, read_photo
+from .write import check_photo_output, write_image
 
 
 def photo_colour(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

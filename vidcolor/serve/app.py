@@ -108,7 +108,7 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
     from ..api import colorize_photo, colorize_video
     from ..film.frames import film_seconds
     from ..film.probe import probe
-    from ..photo.codec import photo_suffix, pixel_count, read_image
+    from ..photo.read import photo_suffix, pixel_count, read_image
 
     colorizer, label = _load(model, device)
     # A decoder that hangs cannot be stopped, and a server is not ours to end: it is logged; the rest go on.

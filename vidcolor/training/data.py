@@ -19,7 +19,7 @@ import torch
 from tqdm import tqdm
 
 from ..film.frames import video_frames
-from ..photo.codec import read_image
+from ..photo.read import read_image
 from ..runtime.color import AB_SCALE, rgb_to_lab
 from ..utils.errors import UserError
 from ..utils.paths import find_media, is_video

@@ -1,7 +1,8 @@
-"""Finding and reading the images and videos a user points us at."""
+"""Reading a photo as the file holds it: 16-bit stays 16-bit, transparency is kept (straight, however the
+format stores it), the picture is turned upright by its EXIF orientation; and what a file says of itself before
+it is decoded (pixels, pages, format)."""
 from __future__ import annotations
 
-import io
 import logging
 import re
 import warnings
@@ -14,7 +15,7 @@ from PIL import Image
 
 from ..utils.errors import UserError
 from ..utils.guard import check_claimed_size, decoding
-from .metadata import PILLOW_ERRORS, PhotoMetadata, with_metadata
+from .metadata import PILLOW_ERRORS
 
 # A file they cannot read is ours to report, in one line: the readers' own messages are not shown.
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
@@ -23,8 +24,6 @@ logging.getLogger("PIL").setLevel(logging.CRITICAL)  # "More samples per pixel t
 warnings.filterwarnings("ignore", module=r"PIL\.")  # "Corrupt EXIF data", "Truncated File Read"...
 
 TIFF_EXTS = {".tif", ".tiff"}
-PHOTO_OUTPUT_EXTS = {".png", ".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".webp", ".bmp"}  # RGB(A) that OpenCV writes
-DEEP_EXTS = {".png", *TIFF_EXTS}  # photo formats that keep 16 bits per channel; the others get 8
 ALPHA_EXTS = {".png", ".webp", *TIFF_EXTS}  # photo formats that keep transparency
 _STRAIGHT_ALPHA_MODES = ("RGBA", "RGBa", "LA", "La")  # Pillow's modes with an alpha channel ("a": associated)
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"  # followed by the IHDR chunk, whose bit depth is byte 24 of the file
@@ -87,7 +86,7 @@ def _read_photo(path: Path) -> np.ndarray:
     alpha = _alpha(data, path)
     if alpha is None or alpha.shape != rgb.shape[:2]:
         return rgb
-    return np.dstack([rgb, alpha if alpha.dtype == rgb.dtype else _to_depth(alpha, rgb.dtype.type)])
+    return np.dstack([rgb, alpha if alpha.dtype == rgb.dtype else to_depth(alpha, rgb.dtype.type)])
 
 
 def pixel_count(path: Path) -> int | None:
@@ -228,48 +227,6 @@ def _upright(plane: np.ndarray, orientation: int) -> np.ndarray:
     return np.ascontiguousarray(turned.get(orientation, lambda x: x)(plane))
 
 
-def _to_depth(img: np.ndarray, dtype: type[np.unsignedinteger]) -> np.ndarray:
+def to_depth(img: np.ndarray, dtype: type[np.unsignedinteger]) -> np.ndarray:
     scale = np.iinfo(dtype).max / np.iinfo(img.dtype).max
     return (img.astype(np.float64) * scale + 0.5).astype(dtype)
-
-
-def check_photo_output(path: Path) -> None:
-    """Refuse, before any work, a photo output whose name no image format goes by."""
-    if path.is_dir():
-        raise UserError(f"{path}: is a folder; give the photo's output file name, e.g. {path / 'photo_color.png'}")
-    if path.suffix.lower() not in PHOTO_OUTPUT_EXTS:
-        raise UserError(f"{path}: cannot write a photo with this name (use .png, .jpg, .tif, .webp or .bmp)")
-
-
-def write_image(path: Path, image: np.ndarray, metadata: PhotoMetadata | None = None) -> None:
-    """Write RGB or RGBA, uint8 or uint16; the format follows the extension. Formats that cannot hold 16 bits
-    or alpha get 8 bits and no alpha. `metadata` (EXIF, ICC) goes into .jpg and .png files."""
-    suffix = path.suffix.lower()
-    if image.dtype != np.uint8 and suffix not in DEEP_EXTS:
-        image = _to_depth(image, np.uint8)
-    if image.shape[-1] == 4 and suffix not in ALPHA_EXTS:
-        image = image[..., :3]
-    if image.shape[-1] == 4 and suffix in TIFF_EXTS:
-        encoded = _tiff_with_alpha(image)
-    else:
-        encoded = _opencv_encoded(image, suffix, path)
-    path.write_bytes(with_metadata(encoded, suffix, metadata) if metadata else encoded)
-
-
-def _opencv_encoded(image: np.ndarray, suffix: str, path: Path) -> bytes:
-    code = cv2.COLOR_RGBA2BGRA if image.shape[-1] == 4 else cv2.COLOR_RGB2BGR
-    try:
-        ok, buf = cv2.imencode(suffix or ".png", cv2.cvtColor(image, code))
-    except cv2.error:
-        ok = False
-    if not ok:
-        raise UserError(f"{path}: cannot encode an image with extension {path.suffix!r}")
-    return buf.tobytes()
-
-
-def _tiff_with_alpha(image: np.ndarray) -> bytes:
-    """RGBA TIFF whose fourth channel is tagged as (unassociated) alpha, which OpenCV leaves untagged, so
-    other readers would not know it is transparency."""
-    buf = io.BytesIO()
-    tifffile.imwrite(buf, image, photometric="rgb", extrasamples=["unassalpha"], compression="zlib", metadata=None)
-    return buf.getvalue()
