@@ -216,7 +216,7 @@ def split(film: Path, colorizer: Colorizer, options: VideoOptions, out: Path) ->
 
 def model_alone(colorizer: Colorizer, lows: list[torch.Tensor]) -> Row:
     """The model alone on the film's working-size L: the faster of one batch at a time on all of torch's
-    threads and the pipeline's worker threads (vidcolor.film.pipeline.model_pool); its seconds and CPU seconds."""
+    threads and the pipeline's worker threads (vidcolor.film.painter.model_pool); its seconds and CPU seconds."""
     colorizer.predict_ab(lows[0])  # warm
     start, cpu = time.perf_counter(), _cpu_seconds()
     for low in lows:

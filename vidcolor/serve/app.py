@@ -115,7 +115,7 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
     on_hang(lambda what: log.error("decoding %s made no progress in %.0f s; its request is lost", what,
                                    DECODE_SECONDS))
     # One photo at a time: each pass uses every core (or the GPU). The film being coloured runs its model
-    # in single-threaded workers (vidcolor.film.pipeline.model_pool), which share the cores with a photo fairly.
+    # in single-threaded workers (vidcolor.film.painter.model_pool), which share the cores with a photo fairly.
     photo_lock = threading.Lock()
 
     def colour_film(job: Job) -> None:
