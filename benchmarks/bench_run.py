@@ -50,8 +50,8 @@ from vidcolor.film.memory import keep_freed_memory
 from vidcolor.film.options import VideoOptions
 from vidcolor.film.painter import Painter, model_pool
 from vidcolor.film.probe import probe
-from vidcolor.film.reader import Incidents, SourceReader, open_input
-from vidcolor.film.streams import plan_routes
+from vidcolor.film.reader import Incidents, open_input
+from vidcolor.film.streams import plan_routes, route_reader
 from vidcolor.film.writer import OutputWriter, open_output
 from vidcolor.film.yuv import planes
 from vidcolor.runtime.color import from_int_images, rgb_to_l
@@ -190,7 +190,7 @@ def split(film: Path, colorizer: Colorizer, options: VideoOptions, out: Path) ->
                              incidents=incidents)
         by_index = {r.source.index: r for r in routes}
         start = time.perf_counter()
-        items = [(by_index[stream.index], item) for stream, item in SourceReader.for_routes(inp, routes, incidents)]
+        items = [(by_index[stream.index], item) for stream, item in route_reader(inp, routes, incidents)]
         decode = time.perf_counter() - start
 
         start = time.perf_counter()
@@ -241,7 +241,7 @@ def transcode(film: Path, options: VideoOptions, out: Path) -> tuple[float, floa
                              incidents=incidents)
         by_index = {r.source.index: r for r in routes}
         OutputWriter(output, routes, incidents).write(
-            (by_index[stream.index], item) for stream, item in SourceReader.for_routes(inp, routes, incidents))
+            (by_index[stream.index], item) for stream, item in route_reader(inp, routes, incidents))
     return time.perf_counter() - start, _cpu_seconds() - cpu
 
 
