@@ -326,9 +326,9 @@ class Doors:
 
     def _train_data(self, src: Path, folder: Path) -> Verdict:
         """Training's loader, as `vidcolor train` calls it: a hung decoder ends the process."""
+        from vidcolor.training.data import load_images
         from vidcolor.utils.errors import UserError
         from vidcolor.utils.guard import give_up, on_hang
-        from vidcolor.training.data import load_images
 
         shutil.copy(src, folder / src.name)
         said = io.StringIO()
