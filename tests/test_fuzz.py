@@ -140,12 +140,12 @@ def test_a_photo_whose_header_claims_a_huge_picture_is_refused_before_it_is_deco
 HANGING = """
 import sys, time
 import cv2
-import vidcolor.guard
-from vidcolor import video_io
+import vidcolor.utils.guard
 from vidcolor.cli import main
+from vidcolor.film import reader
 
 vidcolor.utils.guard.DECODE_SECONDS = 2.0
-decode, calls = video_io.SourceReader._decoded, []
+decode, calls = reader.SourceReader._decoded, []
 
 def stuck(*args):
     calls.append(1)
@@ -153,7 +153,7 @@ def stuck(*args):
         time.sleep(600)
     return decode(*args)
 
-video_io.SourceReader._decoded = stuck
+reader.SourceReader._decoded = stuck
 cv2.imdecode = lambda *args: time.sleep(600)
 main(sys.argv[2:])
 """
