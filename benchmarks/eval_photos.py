@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from vidcolor.evaluation.evaluate import desaturate
 from vidcolor.evaluation.metrics import colourfulness, psnr, ssim
+from vidcolor.evaluation.report import sample_grid
 from vidcolor.film.frames import video_frames
 from vidcolor.photo.read import read_image
 from vidcolor.runtime.inference import Colorizer
@@ -59,8 +60,12 @@ def record(model: str, name: str, scores: dict[str, float]) -> None:
     update_metadata(path, {"scores": read_metadata(path).get("scores", {}) | {name: kept}})
 
 
-def table(truths: list[np.ndarray], models: list[str], temperatures: list[float] | None) -> dict[str, dict]:
-    rows = {"grey": score([desaturate(t[None])[0] for t in truths], truths)}
+def table(truths: list[np.ndarray], models: list[str], temperatures: list[float] | None,
+          shown: list[list[np.ndarray]]) -> dict[str, dict]:
+    """The table's rows; `shown` gets each model's outputs for the sample grid, beside grey and truth."""
+    greys = [desaturate(t[None])[0] for t in truths]
+    rows = {"grey": score(greys, truths)}
+    shown += [greys]
     for name in models:
         colorizer = Colorizer.load(name)
         binned = getattr(colorizer.model, "ab_bins", 0)
@@ -72,6 +77,8 @@ def table(truths: list[np.ndarray], models: list[str], temperatures: list[float]
             outputs = [colorizer.colorize_rgb(x) for x in tqdm(truths, desc=label, leave=False)]
             ms = 1000 * (time.perf_counter() - start) / len(truths)
             rows[label] = {**score(outputs, truths), "ms_per_photo": ms}
+            shown.append(outputs)
+    shown.append(truths)
     rows["truth"] = score(truths, truths) | {"psnr": float("inf")}
     return rows
 
@@ -94,13 +101,20 @@ def main() -> None:
     parser.add_argument("--temperatures", type=float, nargs="+", help="Binned models: score each temperature.")
     parser.add_argument("--json", type=Path, help="Also write the tables as JSON here.")
     parser.add_argument("--record", action="store_true", help="Write the scores into each model file's metadata.")
+    parser.add_argument("--grid", type=Path, help="Write a sample grid (grey | each model | truth) per table here.")
+    parser.add_argument("--grid-rows", type=int, nargs="+", default=list(range(8)),
+                        help="Which pictures of each table the grid shows.")
     args = parser.parse_args()
     torch.set_num_threads(2)
 
     tables = {}
     for folder in args.folders:
         truths = pictures(folder, args.frame_stride)
-        tables[folder.name] = table(truths, args.models, args.temperatures)
+        shown: list[list[np.ndarray]] = []
+        tables[folder.name] = table(truths, args.models, args.temperatures, shown)
+        if args.grid:
+            rows = [i for i in args.grid_rows if i < len(truths)]
+            sample_grid([tuple(column[i] for column in shown) for i in rows], args.grid / f"grid-{folder.name}.png")
         print_table(f"{len(truths)} pictures from {folder}", tables[folder.name])
         for model in args.models if args.record else []:
             record(model, f"{folder.resolve().parent.name}/{folder.resolve().name}", tables[folder.name][model])
