@@ -44,12 +44,15 @@ def score(outputs: list[np.ndarray], truths: list[np.ndarray]) -> dict[str, floa
 
 
 def pictures(folder: Path, frame_stride: int) -> list[np.ndarray]:
-    """The folder's photos, and every `frame_stride`-th frame of its films, those in colour: a black or grey
-    frame (a fade, a title) has no colour to guess, and its PSNR is infinite for grey as for any model."""
+    """The folder's photos, all of them, and every `frame_stride`-th frame of its films that is in colour: a
+    black or grey frame (a fade, a title) has no colour to guess, and its PSNR is infinite for any model."""
     found = []
     for path in find_media(folder):
-        found += list(video_frames(path, frame_stride)) if is_video(path) else [read_image(path)]
-    return [rgb for rgb in found if mean_chroma(rgb) >= GREY_CHROMA]
+        if is_video(path):
+            found += [rgb for rgb in video_frames(path, frame_stride) if mean_chroma(rgb) >= GREY_CHROMA]
+        else:
+            found.append(read_image(path))
+    return found
 
 
 def record(model: str, name: str, scores: dict[str, float]) -> None:
