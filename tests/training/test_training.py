@@ -104,25 +104,33 @@ def test_resume_continues_exactly_where_training_stopped(tmp_path, monkeypatch, 
     opts = dict(model="unet", data=[photos], steps=6, checkpoint_every=3, **TINY)
     train(TrainOptions(out=tmp_path / "straight", **opts))
 
-    real_make_batch, calls = train_module.make_batch, []
-
-    def interrupted_after_four_steps(*args, **kwargs):
-        calls.append(1)
-        if len(calls) > 4:
-            raise KeyboardInterrupt
-        return real_make_batch(*args, **kwargs)
-
-    monkeypatch.setattr(train_module, "make_batch", interrupted_after_four_steps)
-    with pytest.raises(KeyboardInterrupt):
-        train(TrainOptions(out=tmp_path / "stopped", **opts))
-    monkeypatch.setattr(train_module, "make_batch", real_make_batch)
+    _stopped_by_ctrl_c_after(4, monkeypatch, TrainOptions(out=tmp_path / "stopped", **opts))
     assert int(torch.load(tmp_path / "stopped" / "checkpoint.pt", weights_only=True)["step"]) == 3
     capsys.readouterr()
     train(TrainOptions(out=tmp_path / "stopped", resume=True, **opts))
     assert "resumed with" not in capsys.readouterr().err  # the same options: nothing to say
+    _assert_same_weights(tmp_path / "straight", tmp_path / "stopped")
 
-    straight = load_file(str(tmp_path / "straight" / "last.safetensors"))
-    resumed = load_file(str(tmp_path / "stopped" / "last.safetensors"))
+
+def _stopped_by_ctrl_c_after(steps: int, monkeypatch: pytest.MonkeyPatch, opts: TrainOptions) -> None:
+    """Train until Ctrl-C arrives as the batch after `steps` is being made."""
+    real_make_batch, calls = train_module.make_batch, []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > steps:
+            raise KeyboardInterrupt
+        return real_make_batch(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "make_batch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train(opts)
+    monkeypatch.setattr(train_module, "make_batch", real_make_batch)
+
+
+def _assert_same_weights(run: Path, other: Path) -> None:
+    straight = load_file(str(run / "last.safetensors"))
+    resumed = load_file(str(other / "last.safetensors"))
     assert straight.keys() == resumed.keys()
     for key in straight:
         torch.testing.assert_close(resumed[key], straight[key], rtol=0, atol=1e-6)
@@ -372,23 +380,9 @@ def test_a_fusion_model_fine_tunes_against_a_patchgan_and_resumes_exactly(tmp_pa
     assert "disc" in torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)
     assert read_metadata(tmp_path / "straight" / "last.safetensors")["adversarial"] is True
 
-    real_make_batch, calls = train_module.make_batch, []
-
-    def interrupted_after_three_steps(*args, **kwargs):
-        calls.append(1)
-        if len(calls) > 3:
-            raise KeyboardInterrupt
-        return real_make_batch(*args, **kwargs)
-
-    monkeypatch.setattr(train_module, "make_batch", interrupted_after_three_steps)
-    with pytest.raises(KeyboardInterrupt):
-        train(TrainOptions(out=tmp_path / "stopped", **opts))
-    monkeypatch.setattr(train_module, "make_batch", real_make_batch)
+    _stopped_by_ctrl_c_after(3, monkeypatch, TrainOptions(out=tmp_path / "stopped", **opts))
     train(TrainOptions(out=tmp_path / "stopped", resume=True, **opts))
-    straight = load_file(str(tmp_path / "straight" / "last.safetensors"))
-    resumed = load_file(str(tmp_path / "stopped" / "last.safetensors"))
-    for key in straight:
-        torch.testing.assert_close(resumed[key], straight[key], rtol=0, atol=1e-6)
+    _assert_same_weights(tmp_path / "straight", tmp_path / "stopped")
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
