@@ -17,7 +17,7 @@ echo "wheel: $(basename "$wheel"), $((size / 1000000)) MB; sdist: $(basename "$s
 [ "$size" -lt "$max_wheel_bytes" ] || { echo "the wheel is over $((max_wheel_bytes / 1000000)) MB" >&2; exit 1; }
 
 python - "$wheel" "$sdist" <<'EOF'
-"""The licence, the weights and the web page in the wheel, and the weights and their card in the sdist."""
+"""The licence, the weights and the web page in the wheel, and the licence and the weights in the sdist."""
 import sys
 import tarfile
 import zipfile
@@ -28,8 +28,7 @@ wanted = {"wheel: LICENSE": any(n.endswith(".dist-info/licenses/LICENSE") for n 
           "wheel: weights": any(n.startswith("vidcolor/models/") and n.endswith(".safetensors") for n in wheel),
           "wheel: the web page": "vidcolor/serve/web/index.html" in wheel,
           "sdist: LICENSE": any(n.endswith("/LICENSE") for n in sdist),
-          "sdist: weights": any("/vidcolor/models/" in n and n.endswith(".safetensors") for n in sdist),
-          "sdist: model card": any(n.endswith("/models/README.md") for n in sdist)}
+          "sdist: weights": any("/vidcolor/models/" in n and n.endswith(".safetensors") for n in sdist)}
 missing = [what for what, found in wanted.items() if not found]
 sys.exit(f"missing from the built package: {', '.join(missing)}" if missing else None)
 EOF
