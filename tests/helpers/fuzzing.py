@@ -336,7 +336,7 @@ class Doors:
         with fd2_captured() as noise, contextlib.redirect_stderr(said):
             try:
                 loaded = load_images([folder], frame_stride=3, max_short=64, quiet=True)
-                images = list(getattr(loaded, "images", loaded))  # a TrainingSet, or (before it) a list
+                images = loaded.images
             except UserError as exc:
                 print(f"vidcolor: {exc}", file=sys.stderr)
                 images = None

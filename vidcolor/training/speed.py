@@ -11,14 +11,9 @@ import contextlib
 import torch
 from torch import nn
 
+from ..runtime.device import bf16_native
+
 PRECISIONS = ("auto", "bf16", "fp32")
-
-
-def bf16_native(device: torch.device) -> bool:
-    """bf16 that the hardware computes (CPUs with AVX-512 bf16 or AMX; recent GPUs), not emulates."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    return device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported()
 
 
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
