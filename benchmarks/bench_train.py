@@ -41,15 +41,15 @@ def main() -> None:
     device = torch.device("cpu")
     run = build_run(opts, device, total=10_000)
     if args.layout == "contiguous":
-        run.model.to(memory_format=torch.contiguous_format)
+        run.model.to(memory_format=torch.contiguous_format)  # build_run gave it channels-last
     rng = np.random.default_rng(0)
     photos = [rng.integers(0, 256, (2 * args.size, 3 * args.size, 3), np.uint8) for _ in range(64)]
     gen = torch.Generator().manual_seed(0)
     loss_fn = ColorLoss("l1")
+    memory = torch.channels_last if args.layout == "channels_last" else torch.contiguous_format
 
     def one_step() -> None:
         L, _, ab = make_batch(photos, rng.integers(0, len(photos), args.batch_size).tolist(), args.size, gen)
-        memory = torch.channels_last if args.layout == "channels_last" else torch.contiguous_format
         train_step(run, L.contiguous(memory_format=memory), ab, opts, loss_fn, device)
 
     for _ in range(args.warmup):
