@@ -28,6 +28,7 @@ PIXELS_PER_BYTE = 10_000  # ...at this ratio, past what any photo codec reaches 
 _quiet_lock = threading.Lock()
 _quiet_depth = 0  # threads inside `library_noise_silenced` now
 _saved_stderr: int | None = None  # the real file descriptor 2 meanwhile
+_python_stderr = None  # sys.stderr as it was, while vidcolor's own lines go to the real stderr by another way
 
 
 def check_claimed_size(path: Path, pixels: int, size: int) -> None:
@@ -42,34 +43,59 @@ def check_claimed_size(path: Path, pixels: int, size: int) -> None:
 def library_noise_silenced() -> Iterator[None]:
     """What C libraries write to stderr themselves meanwhile ("libpng error: IDAT: incorrect data check",
     "Corrupt JPEG data: ...") goes nowhere: the file's damage is ours to tell, in one line. Process-wide, as
-    file descriptor 2 is: the first thread in silences it, the last one out gives it back."""
-    global _quiet_depth, _saved_stderr
+    file descriptor 2 is: the first thread in silences it, the last one out gives it back. Python's own
+    writes (a warning another thread prints meanwhile) still reach the real stderr."""
+    global _quiet_depth
     with _quiet_lock:
         if _quiet_depth == 0:
-            _saved_stderr = _silence_stderr()
+            _silence_stderr()
         _quiet_depth += 1
     try:
         yield
     finally:
         with _quiet_lock:
             _quiet_depth -= 1
-            if _quiet_depth == 0 and _saved_stderr is not None:
-                os.dup2(_saved_stderr, 2)
-                os.close(_saved_stderr)
-                _saved_stderr = None
+            if _quiet_depth == 0:
+                _restore_stderr()
 
 
-def _silence_stderr() -> int | None:
-    """Point file descriptor 2 at the null device; the real one, to put back (None: there was none)."""
+def _silence_stderr() -> None:
+    """Point file descriptor 2 at the null device, keeping the real one (none kept: there was no stderr, a
+    daemon); sys.stderr, when it writes to descriptor 2, is meanwhile a stream on the real one."""
+    global _saved_stderr, _python_stderr
     try:
-        saved = os.dup(2)
-    except OSError:  # no stderr at all (a daemon): nothing to keep quiet
-        return None
+        _saved_stderr = os.dup(2)
+    except OSError:
+        return
     sys.stderr.flush()
+    if _writes_to_descriptor_2(sys.stderr):
+        _python_stderr = sys.stderr
+        # it owns the kept descriptor: a thread still writing to it when fd 2 is given back writes safely
+        sys.stderr = open(_saved_stderr, "w", buffering=1, encoding=sys.stderr.encoding,  # noqa: SIM115
+                          errors=sys.stderr.errors)
     null = os.open(os.devnull, os.O_WRONLY)
     os.dup2(null, 2)
     os.close(null)
-    return saved
+
+
+def _restore_stderr() -> None:
+    global _saved_stderr, _python_stderr
+    if _saved_stderr is None:
+        return
+    os.dup2(_saved_stderr, 2)
+    if _python_stderr is None:
+        os.close(_saved_stderr)
+    else:
+        sys.stderr.flush()
+        sys.stderr, _python_stderr = _python_stderr, None  # the stream on the kept descriptor closes when unused
+    _saved_stderr = None
+
+
+def _writes_to_descriptor_2(stream: object) -> bool:
+    try:
+        return stream.fileno() == 2  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):  # captured (pytest's capsys), or replaced by the caller
+        return False
 
 
 class _Watchdog:
