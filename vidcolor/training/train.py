@@ -27,13 +27,15 @@ from tqdm import tqdm
 
 from ..evaluation.metrics import colourfulness, psnr, ssim
 from ..evaluation.report import sample_grid
-from ..runtime.archs import FAMILIES, PatchDiscriminator, build_model
+from ..runtime.archs import FAMILIES, HINT_PREFIX, PatchDiscriminator, build_model
 from ..runtime.archs.chroma_bins import valid_temperature
 from ..runtime.color import AB_SCALE, l_ab_to_rgb, rgb_to_lab, to_int_images
 from ..runtime.device import resolve_device
+from ..runtime.hints import reference_histogram
 from ..runtime.inference import working_shape
 from ..runtime.weights import (
     BACKBONE_PREFIX,
+    load_model,
     load_trainable_state,
     read_metadata,
     read_weights,
@@ -44,6 +46,7 @@ from ..utils.atomic import written_atomically
 from ..utils.errors import UserError
 from .augment import make_batch
 from .data import BALANCES, TrainingSet, ab_histogram, load_images
+from .hints import points_from_truth, simulate_hints
 from .losses import ColorLoss, rebalance_weights
 from .report import append_csv, plot_curves, read_csv
 from .speed import PRECISIONS, autocast, fast_layout
@@ -81,6 +84,8 @@ class TrainOptions:
     backbone_lr_scale: float = 0.1  # their learning rate relative to --lr
     init: Path | None = None  # start from these exported weights (e.g. the L1 U-Net for `gan`)
     continue_from: Path | None = None  # exported weights of a run, continued at the step they record
+    hints: bool = False  # fusion: a hint model, trained on from the automatic model --init (or --teacher)
+    teacher: Path | None = None  # the automatic model a hint model matches when told nothing
     adversarial: bool = False  # against a PatchGAN (always so for the `gan` family)
     gan_warmup: int = 0  # steps of pure L1 before the adversarial phase
     lambda_l1: float = 100.0
@@ -90,7 +95,9 @@ class TrainOptions:
     def arch(self) -> dict[str, Any]:
         if self.model == "fusion":
             binned = {"ab_bins": self.ab_bins, "temperature": self.temperature} if self.loss == "bins" else {}
-            return {"width": self.width, "backbones": self.backbones, "tune_backbone": self.tune_backbone, **binned}
+            told = {"hints": True} if self.hints else {}
+            return {"width": self.width, "backbones": self.backbones, "tune_backbone": self.tune_backbone, **binned,
+                    **told}
         return {"width": self.width}
 
     def gan(self) -> bool:
@@ -106,6 +113,7 @@ class Run:
     sched: torch.optim.lr_scheduler.LambdaLR
     disc: nn.Module | None = None
     opt_d: torch.optim.Optimizer | None = None
+    teacher: nn.Module | None = None  # a hint model's automatic model, frozen
     step: int = 0
 
 
@@ -134,6 +142,10 @@ def check_options(opts: TrainOptions) -> None:
         raise UserError("--ab-bins and --temperature apply only to --loss bins")
     if opts.loss == "bins" and (opts.ab_bins < 2 or not valid_temperature(opts.temperature)):
         raise UserError("--loss bins needs --ab-bins of at least 2 and a positive --temperature")
+    if opts.hints and (opts.model != "fusion" or opts.loss != "l1"):
+        raise UserError("--hints trains a fusion model with --loss l1")
+    if opts.teacher and not opts.hints:
+        raise UserError("--teacher is for --hints")
     if opts.balance not in BALANCES:
         raise UserError(f"--balance must be one of {', '.join(BALANCES)}")
     if opts.precision not in PRECISIONS:
@@ -145,6 +157,19 @@ def check_options(opts: TrainOptions) -> None:
         raise UserError(f"{ckpt}: nothing to resume")
     if not opts.resume and any((opts.out / name).exists() for name in (CHECKPOINT, "last.safetensors")):
         raise UserError(f"{opts.out}: holds a training run already (continue it with --resume, or give another --out)")
+    if opts.hints and not (opts.teacher or opts.init or opts.continue_from or opts.resume):
+        raise UserError("--hints trains on from an automatic model: give it with --init")
+
+
+def teacher_path(opts: TrainOptions) -> Path:
+    """The automatic model a hint model must stay: --teacher, else --init, else what the run recorded."""
+    if opts.teacher or opts.init:
+        return opts.teacher or opts.init  # type: ignore[return-value]
+    weights = opts.continue_from or opts.out / "last.safetensors"
+    recorded = read_metadata(weights).get("teacher")
+    if not recorded:
+        raise UserError(f"{weights}: records no automatic model to match without hints; give it with --teacher")
+    return Path(recorded)
 
 
 @dataclass
@@ -168,26 +193,41 @@ def load_val_sets(opts: TrainOptions) -> list[ValSet]:
     return sets
 
 
+HINTS_SCORED = (1, 10)  # a hint model is also scored told this many points of the truth, and its palette
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, images: list[np.ndarray], size: int, device: torch.device,
              precision: str = "fp32") -> tuple[dict[str, float], list[tuple[np.ndarray, ...]]]:
-    """Colour each val image at the training scale; PSNR/SSIM/colourfulness/ab MSE vs the truth."""
+    """Colour each val image at the training scale; PSNR/SSIM/colourfulness/ab MSE vs the truth. A hint model
+    is scored as well told HINTS_SCORED points of the truth (`psnr_hintsN`) and the truth's palette
+    (`psnr_reference`), the same points for every model."""
     model.eval()
-    sums = {"psnr": 0.0, "grey_psnr": 0.0, "ssim": 0.0, "colourfulness": 0.0, "ab_mse": 0.0}
+    sums: dict[str, float] = {}
     samples = []
     for i, rgb in enumerate(images):
         h, w = working_shape(*rgb.shape[:2], size)
         x = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255.0
         lab = rgb_to_lab(F.interpolate(x, size=(h, w), mode="area"))
         L, ab = lab[:, :1], lab[:, 1:] / AB_SCALE
-        with autocast(device, precision):
-            pred = model(L.to(device)).float().cpu()
+
+        def colour(**told: torch.Tensor) -> torch.Tensor:
+            with autocast(device, precision):
+                return model(L.to(device), **{k: v.to(device) for k, v in told.items()}).float().cpu()
+
+        pred = colour()
         out, truth, grey = to_int_images(torch.cat([l_ab_to_rgb(L, c) for c in (pred, ab, torch.zeros_like(ab))]))
-        sums["psnr"] += psnr(out, truth)
-        sums["grey_psnr"] += psnr(grey, truth)  # the floor: PSNR must beat this, not an absolute number
-        sums["ssim"] += ssim(out, truth)
-        sums["colourfulness"] += colourfulness(out)
-        sums["ab_mse"] += float(((pred - ab) ** 2).mean())
+        scores = {"psnr": psnr(out, truth), "grey_psnr": psnr(grey, truth),  # grey: the floor PSNR must beat
+                  "ssim": ssim(out, truth), "colourfulness": colourfulness(out),
+                  "ab_mse": float(((pred - ab) ** 2).mean())}
+        if getattr(model, "takes_hints", False):
+            gen = torch.Generator().manual_seed(i)
+            told = {f"hints{n}": {"hints": points_from_truth(ab[0], n, gen)[None]} for n in HINTS_SCORED}
+            told["reference"] = {"reference": reference_histogram(ab)}
+            for name, inputs in told.items():
+                scores[f"psnr_{name}"] = psnr(to_int_images(l_ab_to_rgb(L, colour(**inputs)))[0], truth)
+        for k, v in scores.items():
+            sums[k] = sums.get(k, 0.0) + v
         if i < 8:
             samples.append((grey, out, truth))
     model.train()
@@ -210,19 +250,20 @@ def _load_init(model: nn.Module, path: Path, ab_bins: int, flag: str) -> None:
     if not path.is_file():
         raise UserError(f"{path}: no such weights file for {flag}")
     new_head = ab_bins and read_metadata(path).get("arch", {}).get("ab_bins") != ab_bins
-    if not load_trainable_state(model, read_weights(path), untuned=True, fresh="head." if new_head else None):
+    if not load_trainable_state(model, read_weights(path), untuned=True, fresh="head." if new_head else None,
+                                optional=HINT_PREFIX):
         raise UserError(f"{path}: weights do not fit this architecture")
 
 
 def _check_same_run(saved: dict[str, str], opts: TrainOptions, path: Path) -> None:
     """A resumed run must build the model it checkpointed; other options may change."""
-    for key in ("model", "loss", "ab_bins", "width", "backbones", "tune_backbone"):
+    for key in ("model", "loss", "ab_bins", "width", "backbones", "tune_backbone", "hints"):
         if key in saved and saved[key] != str(getattr(opts, key)):
             flag = "--" + key.replace("_", "-")
             raise UserError(f"{path}: this run was started with {flag} {saved[key]}; resume it with the same")
 
 
-_CHANGES_TO_NOTE = ("data", "val", "steps", "epochs", "size", "batch_size", "lr", "rebalance", "balance",
+_CHANGES_TO_NOTE = ("data", "val", "steps", "epochs", "size", "batch_size", "lr", "rebalance", "balance", "teacher",
                     "frame_stride", "val_every", "backbone_lr_scale", "adversarial", "gan_warmup", "lambda_l1")
 
 
@@ -234,6 +275,19 @@ def _changed_on_resume(saved: dict[str, str], opts: TrainOptions) -> list[str]:
         if key in saved and saved[key] != str(getattr(opts, key)):
             changes.append(f"--{key.replace('_', '-')} {getattr(opts, key)} (the run was started with {saved[key]})")
     return changes
+
+
+HINT_LR_SCALE = 5.0  # a hint model's new ways in start at zero, the rest is trained already: they learn faster
+
+
+def _parameter_groups(model: nn.Module, opts: TrainOptions) -> list[dict[str, Any]]:
+    """The trainable net at --lr, tuned backbone stages slower, a hint model's new layers faster."""
+    scales: dict[str, tuple[float, list[nn.Parameter]]] = {
+        "own": (1.0, []), BACKBONE_PREFIX: (opts.backbone_lr_scale, []), HINT_PREFIX: (HINT_LR_SCALE, [])}
+    for name, param in model.named_parameters():
+        if param.requires_grad:
+            scales[next((k for k in (BACKBONE_PREFIX, HINT_PREFIX) if name.startswith(k)), "own")][1].append(param)
+    return [{"params": params, "lr": opts.lr * scale} for scale, params in scales.values() if params]
 
 
 def build_run(opts: TrainOptions, device: torch.device, total: int) -> Run:
@@ -252,15 +306,15 @@ def build_run(opts: TrainOptions, device: torch.device, total: int) -> Run:
         if start >= total:
             raise UserError(f"{opts.continue_from}: was trained {start} steps already; give --steps above that")
     betas = (0.5, 0.999) if opts.gan() else (0.9, 0.999)
-    tuned = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith(BACKBONE_PREFIX)]
-    own = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith(BACKBONE_PREFIX)]
-    groups = [{"params": own}] + ([{"params": tuned, "lr": opts.lr * opts.backbone_lr_scale}] if tuned else [])
+    groups = _parameter_groups(model, opts)
     opt = torch.optim.AdamW(groups, opts.lr, betas=betas, weight_decay=1e-4)
     for group in opt.param_groups:
         group["initial_lr"] = group["lr"]
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(total, min(200, total // 10 + 1), start),
                                               last_epoch=start - 1)
     run = Run(fast_layout(model), opt, sched, step=start)
+    if opts.hints:
+        run.teacher = fast_layout(load_model(str(teacher_path(opts)), device)[0].requires_grad_(False))
     if opts.gan():
         run.disc = fast_layout(PatchDiscriminator().to(device))
         run.opt_d = torch.optim.Adam(run.disc.parameters(), opts.lr, betas=betas)
@@ -314,11 +368,31 @@ def _real(logits: torch.Tensor, real: bool) -> torch.Tensor:
     return _bce(logits.float(), torch.full_like(logits, float(real), dtype=torch.float32))
 
 
+@dataclass
+class Told:
+    """What a hint model's batch is told (training.hints.simulate_hints), and which crops were told anything."""
+
+    hints: torch.Tensor
+    reference: torch.Tensor
+    any: torch.Tensor
+
+    def to(self, device: torch.device) -> Told:
+        return Told(*(t.to(device) for t in (self.hints, self.reference, self.any)))
+
+
 def train_step(run: Run, L_in: torch.Tensor, ab: torch.Tensor, opts: TrainOptions, loss_fn: nn.Module,
-               device: torch.device) -> float:
-    """One optimiser step: the colour loss, and past the warm-up the PatchGAN's verdict on top of λ times it."""
+               device: torch.device, told: Told | None = None) -> float:
+    """One optimiser step: the colour loss, and past the warm-up the PatchGAN's verdict on top of λ times it.
+
+    A hint model is given `told`; on the crops told nothing its target is the automatic model's answer, not
+    the truth, so that with no hints it stays that model."""
     with autocast(device, opts.precision):
-        pred = run.model(L_in, logits=True) if opts.loss == "bins" else run.model(L_in)
+        if told is not None:
+            pred = run.model(L_in, hints=told.hints, reference=told.reference)
+            with torch.no_grad():
+                ab = torch.where(told.any[:, None, None, None], ab, run.teacher(L_in).float())
+        else:
+            pred = run.model(L_in, logits=True) if opts.loss == "bins" else run.model(L_in)
     adversarial = run.disc is not None and run.step >= opts.gan_warmup
     if adversarial:
         with autocast(device, opts.precision):
@@ -356,7 +430,8 @@ def _data_meta(opts: TrainOptions, data: TrainingSet, world: int) -> dict[str, A
             "data": [str(d) for d in opts.data], "val_data": [str(v) for v in opts.val], "loss": opts.loss,
             "rebalance": opts.rebalance, "balance": opts.balance, "groups": data.group_sizes(),
             "adversarial": opts.gan(), "batch_size": opts.batch_size * world, "images": len(data),
-            "init": str(opts.init or opts.continue_from or "") or None}
+            "init": str(opts.init or opts.continue_from or "") or None,
+            **({"hints": True, "teacher": str(teacher_path(opts))} if opts.hints else {})}
 
 
 def train(opts: TrainOptions) -> dict[str, float]:
@@ -393,7 +468,9 @@ def train(opts: TrainOptions) -> dict[str, float]:
         gen.manual_seed(opts.seed * 1_000_003 + run.step * 7919 + rank)
         idx = torch.multinomial(draws, opts.batch_size, replacement=True, generator=gen).tolist()
         L_in, _, ab = (t.to(device) for t in make_batch(data.images, idx, opts.size, gen))
-        running += train_step(run, L_in.contiguous(memory_format=torch.channels_last), ab, opts, loss_fn, device)
+        told = Told(*simulate_hints(ab, gen)).to(device) if opts.hints else None
+        running += train_step(run, L_in.contiguous(memory_format=torch.channels_last), ab, opts, loss_fn, device,
+                              told)
         count += 1
         bar.update(1)
         bar.set_postfix(loss=f"{running / count:.4f}")

@@ -6,6 +6,10 @@ pretrained backbone is replicated over space and concatenated with local feature
 layer), a self-attention block lets distant regions agree on colour, and the decoder takes
 skips from several backbone stages. Several backbones (`lite0,lite1,lite2`) are averaged.
 The backbone is frozen, or fine-tuned in its deepest stages (`tune_backbone`).
+
+With `hints` it also takes the user's colour (runtime.hints, after Zhang et al. 2017): point planes enter at
+strides 2, 8 and at the head, a reference palette joins the global vector; every way in starts at zero, so a
+hint model trained on from an automatic one starts exactly as it, and without hints computes just what it does.
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..color import lab_to_rgb
+from ..hints import HINT_CHANNELS, REFERENCE_BINS
 from .blocks import SelfAttention, UpBlock, conv_block, coord_channels, normalise_l, pad_to_multiple, upsample_ab
 from .chroma_bins import ChromaBins
 
@@ -23,6 +28,7 @@ BACKBONES = ("lite0", "lite1", "lite2")
 # Common channel widths every backbone's stage (strides 2, 4, 8, 16, 32) is projected to.
 STAGE_DIMS = (16, 32, 64, 128, 256)
 GLOBAL_DIM = 256
+HINT_PREFIX = "hint_"  # the layers that take hints: absent from an automatic model's file
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -107,7 +113,7 @@ class FusionColorizer(nn.Module):
     multiple = 32
 
     def __init__(self, backbones: str = "lite0", width: int = 32, pretrained: bool = True,
-                 tune_backbone: int = 0, ab_bins: int = 0, temperature: float = 1.0) -> None:
+                 tune_backbone: int = 0, ab_bins: int = 0, temperature: float = 1.0, hints: bool = False) -> None:
         super().__init__()
         names = [b.strip() for b in backbones.split(",") if b.strip()]
         unknown = set(names) - set(BACKBONES)
@@ -133,6 +139,12 @@ class FusionColorizer(nn.Module):
         self.up2 = UpBlock(w * 4, w * 3 // 2 + STAGE_DIMS[0], w * 2)
         self.ab_bins = ab_bins
         self.head = ChromaBins(w * 2, ab_bins, temperature) if ab_bins else nn.Conv2d(w * 2, 2, 1)
+        self.takes_hints = hints
+        if hints:
+            self.hint_in = _zero(nn.Conv2d(HINT_CHANNELS, w * 3 // 2, 3, 2, 1, bias=False))
+            self.hint_fuse = _zero(nn.Conv2d(HINT_CHANNELS, fused, 1, bias=False))
+            self.hint_head = _zero(nn.Conv2d(HINT_CHANNELS, w * 2, 3, 1, 1, bias=False))
+            self.hint_reference = _zero(nn.Linear(REFERENCE_BINS ** 2, GLOBAL_DIM, bias=False))
 
     def backbone_features(self, L: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
         """Average the projected stage features and global vectors of all backbones."""
@@ -148,15 +160,22 @@ class FusionColorizer(nn.Module):
         n = len(self.backbones)
         return [s / n for s in stages], glob / n
 
-    def forward(self, L: torch.Tensor, logits: bool = False) -> torch.Tensor:
+    def forward(self, L: torch.Tensor, logits: bool = False, hints: torch.Tensor | None = None,
+                reference: torch.Tensor | None = None) -> torch.Tensor:
         """(B, 1, H, W) L in [0, 100] -> (B, 2, H, W) a/b in [-1, 1].
 
         With `logits` (training a binned head): the (B, ab_bins², ⌈H/2⌉, ⌈W/2⌉) grid logits instead.
+        A hint model also takes `hints` (B, 3, H, W) planes and a `reference` (B, REFERENCE_BINS²) palette.
         """
         L, (h, w) = pad_to_multiple(L, self.multiple)
+        if hints is not None:
+            hints = F.pad(hints, (0, L.shape[-1] - w, 0, L.shape[-2] - h))
         (s2, s4, s8, s16, s32), glob = self.backbone_features(L)
+        if reference is not None:
+            glob = glob + self.hint_reference(reference.to(glob.dtype))
         x = normalise_l(L)
-        e2 = self.enc2(torch.cat([x, coord_channels(x)], dim=1))
+        x = torch.cat([x, coord_channels(x)], dim=1)
+        e2 = self.enc2(x) if hints is None else self.enc2[1:](self.enc2[0](x) + self.hint_in(hints.to(x.dtype)))
         e4 = self.enc4(e2)
         e8 = self.enc8(e4)
         size = e8.shape[-2:]
@@ -165,9 +184,14 @@ class FusionColorizer(nn.Module):
             return F.interpolate(t, size=size, mode="bilinear", align_corners=False)
 
         g = glob[:, :, None, None].expand(-1, -1, *size)
-        x = self.post(self.attention(self.fuse(torch.cat([e8, s8, up(s16), up(s32), g], dim=1))))
+        x = self.fuse(torch.cat([e8, s8, up(s16), up(s32), g], dim=1))
+        if hints is not None:
+            x = x + self.hint_fuse(_pooled(hints, size))
+        x = self.post(self.attention(x))
         x = self.up4(x, torch.cat([e4, s4], dim=1))
         x = self.up2(x, torch.cat([e2, s2], dim=1))
+        if hints is not None:
+            x = x + self.hint_head(_pooled(hints, x.shape[-2:]))
         if not self.ab_bins:
             return upsample_ab(self.head(x), L.shape[-2:])[..., :h, :w]
         with torch.autocast(x.device.type, enabled=False):  # logits / T magnifies bf16 rounding: a cheap 1x1 conv
@@ -176,3 +200,17 @@ class FusionColorizer(nn.Module):
                 return out[..., :(h + 1) // 2, :(w + 1) // 2]
             ab = F.interpolate(self.head.decode(out), size=L.shape[-2:], mode="bilinear", align_corners=False)
         return ab[..., :h, :w]
+
+
+def _zero(layer: nn.Module) -> nn.Module:
+    """A way in for hints that adds nothing until trained."""
+    nn.init.zeros_(layer.weight)
+    return layer
+
+
+def _pooled(hints: torch.Tensor, size: torch.Size | tuple[int, int]) -> torch.Tensor:
+    """Hint planes averaged down to `size`: a/b as the mean of the hinted pixels in a cell, the mask as the
+    share of the cell hinted (a lone point stays its own colour, only fainter)."""
+    pooled = F.adaptive_avg_pool2d(hints, tuple(size))
+    mask = pooled[:, 2:]
+    return torch.cat([pooled[:, :2] / mask.clamp_min(1e-3) * (mask > 0), mask], dim=1)

@@ -1,0 +1,49 @@
+"""What a hint-conditioned colourizer is told besides L (Zhang et al. 2017): colour points as planes, and a
+reference photo's palette as a histogram.
+
+Hint planes are (3, h, w) at the working size: the a/b of each point (scaled to [-1, 1]) over a small square,
+and a mask that is 1 there. A reference is the (REFERENCE_BINS²,) histogram of a photo's a/b, summing to 1.
+All zeros means "not told", which is what the automatic model sees.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import torch
+
+HINT_CHANNELS = 3  # a, b, mask
+REFERENCE_BINS = 10  # per a/b axis
+REFERENCE_RANGE = 0.6  # scaled a/b beyond ±this share the edge bins (66 Lab units: all but the most vivid)
+HINT_SQUARE = 3  # pixels at the working size a clicked point covers (training draws 1-5)
+
+
+class Point(NamedTuple):
+    """A colour at a place: x, y in working-size pixels (fractions allowed), a/b scaled to [-1, 1]."""
+
+    x: float
+    y: float
+    a: float
+    b: float
+
+
+def hint_planes(points: Sequence[Point], h: int, w: int, square: int = HINT_SQUARE) -> torch.Tensor:
+    """Points -> (3, h, w) planes; a point outside the picture is left out, a later one wins where they meet."""
+    planes = torch.zeros(HINT_CHANNELS, h, w)
+    for p in points:
+        x0, y0 = round(p.x - square / 2), round(p.y - square / 2)
+        xs, ys = slice(max(0, x0), min(w, x0 + square)), slice(max(0, y0), min(h, y0 + square))
+        if xs.start < xs.stop and ys.start < ys.stop:
+            planes[0, ys, xs], planes[1, ys, xs], planes[2, ys, xs] = p.a, p.b, 1.0
+    return planes
+
+
+def reference_histogram(ab: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """(B, 2, h, w) scaled a/b -> (B, REFERENCE_BINS²) histograms summing to 1 (`weight` (B, 1, h, w): a
+    pixel's share, e.g. a mask)."""
+    n = REFERENCE_BINS
+    cells = ((ab.float().clamp(-REFERENCE_RANGE, REFERENCE_RANGE * 0.999) / REFERENCE_RANGE + 1) * (n / 2)).long()
+    index = (cells[:, 0] * n + cells[:, 1]).flatten(1)
+    share = torch.ones_like(index, dtype=torch.float32) if weight is None else weight.float().flatten(1)
+    hist = torch.zeros(ab.shape[0], n * n).scatter_add_(1, index, share)
+    return hist / hist.sum(1, keepdim=True).clamp_min(1e-6)
