@@ -389,8 +389,10 @@ def train_step(run: Run, L_in: torch.Tensor, ab: torch.Tensor, opts: TrainOption
     with autocast(device, opts.precision):
         if told is not None:
             pred = run.model(L_in, hints=told.hints, reference=told.reference)
-            with torch.no_grad():
-                ab = torch.where(told.any[:, None, None, None], ab, run.teacher(L_in).float())
+            untold = (~told.any).nonzero()[:, 0]
+            if len(untold):
+                with torch.no_grad():
+                    ab = ab.index_copy(0, untold, run.teacher(L_in[untold]).float())
         else:
             pred = run.model(L_in, logits=True) if opts.loss == "bins" else run.model(L_in)
     adversarial = run.disc is not None and run.step >= opts.gan_warmup
