@@ -7,13 +7,13 @@ with the same checks and behaviour as `vidcolor run`; `colorize_photo` and `colo
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from .batch.archive import colorize_archive, colorize_film_in_parallel, worker_settings
 from .batch.options import ArchiveOptions, Summary
 from .film.options import FilmResult, VideoOptions
-from .one_file import Model, colorize_photo, colorize_video
+from .one_file import Hints, Model, colorize_photo, colorize_video
 from .utils.choices import DEFAULT_MODEL, DEFAULT_WINDOW, FILM_BITS
 from .utils.errors import UserError
 from .utils.paths import is_image
@@ -28,7 +28,8 @@ def colorize(src: str | Path, dst: str | Path, *, model: Model = DEFAULT_MODEL, 
              codec: str | None = None, max_bits: int = FILM_BITS[-1], skip_color: bool = False,
              overwrite: bool = False, include: tuple[str, ...] = (), exclude: tuple[str, ...] = (),
              force: bool = False, jobs: int | None = None, ray: str | None = None, split: int | str | None = None,
-             verbose: bool = False, quiet: bool = False,
+             verbose: bool = False, quiet: bool = False, hints: Hints | None = None,
+             keyframes: Mapping[int, str | Path] | None = None, reference: str | Path | None = None,
              warn: Callable[[str], None] = default_warn) -> Path | FilmResult | Summary:
     """Colour `src` into `dst`: a photo into a photo (`colorize_photo`), a film into a film (`colorize_video`),
     a folder recursively into a folder of the same tree (photos become .png), with a manifest so that a rerun
@@ -37,7 +38,8 @@ def colorize(src: str | Path, dst: str | Path, *, model: Model = DEFAULT_MODEL, 
     Folders, and films with `split` (pieces side by side: a number, or "auto") or `ray` (a Ray address, or
     "local"), are coloured by worker processes (`jobs`; None: one per GPU, else one per 4 cores), which load
     `model` themselves: a name or a file, not a loaded Colorizer. `include`/`exclude` are globs on the path
-    inside the folder; `force` does every file again.
+    inside the folder; `force` does every file again. `hints`, `keyframes` and `reference` tell the colours of one
+    file (see `colorize_video`); in a folder, a file's hints are read from FILE.hints.json beside it.
     Returns the photo's output path, the film's FilmResult, or for workers' runs a Summary (its `failures`
     name the files that failed; the others are done). Raises UserError for anything wrong with the request.
     """
@@ -48,6 +50,10 @@ def colorize(src: str | Path, dst: str | Path, *, model: Model = DEFAULT_MODEL, 
         raise UserError("--include, --exclude and --force are for folders")
     if src.is_file() and is_image(src) and (split is not None or ray is not None):
         raise UserError("--split and --ray are for films and folders")
+    told = hints is not None or bool(keyframes) or reference is not None
+    if told and (src.is_dir() or split is not None or ray is not None):
+        raise UserError("--hints, --keyframe and --reference colour one file whole: in a folder, put each file's "
+                        "hints in FILE.hints.json beside it; leave out --split and --ray")
     if src.is_dir() or split is not None or ray is not None:
         if not isinstance(model, str):
             raise UserError("workers load the model themselves: give its name or file, not a loaded one")
@@ -59,9 +65,11 @@ def colorize(src: str | Path, dst: str | Path, *, model: Model = DEFAULT_MODEL, 
             return colorize_archive(src, dst, settings, options)
         return colorize_film_in_parallel(src, dst, settings, options)
     if is_image(src):
+        if keyframes:
+            raise UserError("--keyframe is for films; a photo takes --hints")
         return colorize_photo(src, dst, model=model, device=device, working_size=working_size, saturation=saturation,
-                              skip_color=skip_color, overwrite=overwrite, warn=warn)
+                              skip_color=skip_color, overwrite=overwrite, hints=hints, reference=reference, warn=warn)
     return colorize_video(src, dst, model=model, device=device, working_size=working_size, saturation=saturation,
                           batch_size=batch_size, temporal=temporal, window=window, crf=crf, preset=preset,
                           codec=codec, max_bits=max_bits, skip_color=skip_color, overwrite=overwrite, quiet=quiet,
-                          warn=warn)
+                          hints=hints, keyframes=keyframes, reference=reference, warn=warn)

@@ -2,50 +2,108 @@
 options whoever asks: vidcolor.api (and so the command line), the batch workers and Ray tasks, the web server."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
+
+import torch
 
 from .film.options import FilmResult, VideoOptions, prepare_film
 from .film.pipeline import colour_film
-from .photo.colorize import check_photo_job, colour_photo
+from .film.told import Keyframe, film_told
+from .hints.file import Hint, parse_hints, read_hints
+from .photo.colorize import PhotoTold, check_photo_job, colour_photo
+from .photo.read import read_image
+from .photo.reference import reference_palette
 from .runtime.inference import Colorizer
-from .utils.choices import DEFAULT_MODEL, DEFAULT_WINDOW, FILM_BITS
+from .utils.choices import DEFAULT_MODEL, DEFAULT_WINDOW, FILM_BITS, HINT_MODEL
 from .utils.errors import UserError
 from .utils.paths import is_image
 from .utils.warn import default_warn
 
 Model = str | Colorizer | Callable[[], Colorizer]  # a name or file, a loaded one, or a loader called only if needed
+Hints = str | Path | list[dict[str, Any]]  # a hints file, or its entries
+
+
+@dataclass(frozen=True)
+class Guidance:
+    """What the user says of a file's colours, as given: `hints` (a hints file or its entries), `keyframes`
+    (frame number, a hand-coloured picture of it) and a `reference` photo whose palette steers the colours."""
+
+    hints: Hints | None = None
+    keyframes: tuple[tuple[int, Path], ...] = ()
+    reference: Path | None = None
+
+    def __bool__(self) -> bool:
+        return self.hints is not None or bool(self.keyframes) or self.reference is not None
+
+    def read_hints(self) -> tuple[list[Hint], str]:
+        """The hints and the name their messages give. Raises UserError for a malformed file or entry."""
+        if self.hints is None:
+            return [], "hints"
+        if isinstance(self.hints, list):
+            return parse_hints(self.hints, "hints"), "hints"
+        return read_hints(Path(self.hints)), str(self.hints)
+
+    def palette(self) -> torch.Tensor | None:
+        return reference_palette(Path(self.reference)) if self.reference is not None else None
 
 
 def colorize_file(src: Path, dst: Path, options: VideoOptions, model: Callable[[], Colorizer],
                   warn: Callable[[str], None] = default_warn,
-                  on_frames: Callable[[int], None] | None = None) -> FilmResult | Path:
+                  on_frames: Callable[[int], None] | None = None, guidance: Guidance = Guidance()) -> FilmResult | Path:
     """Colour the photo or film `src` into `dst`: a photo by its extension, anything else as a film. Everything
     is checked before `model()` is called, and it is called only if the file needs it (not for a colour film
-    kept with `skip_color`). Returns the film's FilmResult, or the photo's output path."""
+    kept with `skip_color`); `guidance` needs a hint model. Returns the film's FilmResult, or the photo's path."""
     if is_image(src):
         check_photo_job(src, dst, options.overwrite)
-        colour_photo(model(), src, dst, options.overwrite, options.skip_color, warn)
+        if guidance.keyframes:
+            raise UserError("--keyframe is for films; a photo takes --hints")
+        told = PhotoTold(*guidance.read_hints(), guidance.palette()) if guidance else None
+        colour_photo(_guided(model(), guidance), src, dst, options.overwrite, options.skip_color, warn, told)
         return dst
-    job = prepare_film(src, dst, options, warn)
-    return colour_film(job, model() if job.needs_model else None, warn, on_frames)
+    return _colour_film(src, dst, options, model, warn, on_frames, guidance)
+
+
+def _colour_film(src: Path, dst: Path, options: VideoOptions, model: Callable[[], Colorizer],
+                 warn: Callable[[str], None], on_frames: Callable[[int], None] | None,
+                 guidance: Guidance) -> FilmResult:
+    job = prepare_film(src, dst, options, warn)  # a photo is refused here
+    if guidance and job.needs_model:
+        keyframes = [Keyframe(n, read_image(Path(path)), str(path)) for n, path in guidance.keyframes]
+        job = replace(job, told=film_told(job.source, *guidance.read_hints(), keyframes, guidance.palette()))
+    return colour_film(job, _guided(model(), guidance) if job.needs_model else None, warn, on_frames)
+
+
+def _guided(colorizer: Colorizer, guidance: Guidance) -> Colorizer:
+    if guidance and not colorizer.takes_hints:
+        raise UserError("this model takes no hints or reference: give a hint model (`vidcolor models` lists them)")
+    return colorizer
 
 
 def colorize_photo(src: str | Path, dst: str | Path, *, model: Model = DEFAULT_MODEL, device: str = "auto",
                    working_size: int | None = None, saturation: float = 1.0, skip_color: bool = False,
-                   overwrite: bool = False, warn: Callable[[str], None] = default_warn) -> Path:
+                   overwrite: bool = False, hints: Hints | None = None, reference: str | Path | None = None,
+                   warn: Callable[[str], None] = default_warn) -> Path:
     """Colour the photo `src` into `dst` (.png, .jpg, .tif, .webp or .bmp), as `vidcolor run` does.
 
     Pixel size, bit depth (16-bit stays 16-bit where the format holds it), transparency and EXIF/ICC are kept;
     the picture is turned upright by its EXIF orientation. `model` as for `colorize_video`. A photo already in
     colour is coloured again from its lightness, or with `skip_color` left as it is. Raises UserError for
     anything wrong with the request; the output appears only when complete. Returns the output's path.
+
+    `hints`: a hints file or its entries (`[{"x": 120, "y": 44, "color": "#a03020"}]`, pixels of the upright
+    photo) and `reference`: a colour photo whose palette to follow. Either takes a hint model; with the default
+    `model`, the shipped hint model is used.
     """
     src, dst = Path(src), Path(dst)
     if not is_image(src):
         raise UserError(f"{src}: not a photo (colorize_video colours films)")
     options = VideoOptions(skip_color=skip_color, overwrite=overwrite, quiet=True)
-    result = colorize_file(src, dst, options, _loader(model, device, working_size, saturation), warn)
+    guidance = Guidance(hints, reference=Path(reference) if reference is not None else None)
+    result = colorize_file(src, dst, options, _loader(model, device, working_size, saturation, guidance), warn,
+                           guidance=guidance)
     assert isinstance(result, Path)
     return result
 
@@ -55,7 +113,8 @@ def colorize_video(src: str | Path, dst: str | Path, *, model: Model = DEFAULT_M
                    batch_size: int | None = None,
                    temporal: str = "flow", window: int = DEFAULT_WINDOW, crf: int = 18, preset: str = "medium",
                    codec: str | None = None, max_bits: int = FILM_BITS[-1], skip_color: bool = False,
-                   overwrite: bool = False, quiet: bool = False,
+                   overwrite: bool = False, quiet: bool = False, hints: Hints | None = None,
+                   keyframes: Mapping[int, str | Path] | None = None, reference: str | Path | None = None,
                    warn: Callable[[str], None] = default_warn,
                    on_frames: Callable[[int], None] | None = None) -> FilmResult:
     """Colour the black-and-white film `src` into `dst` (.mp4, .mkv, .mov or .webm).
@@ -70,16 +129,25 @@ def colorize_video(src: str | Path, dst: str | Path, *, model: Model = DEFAULT_M
     Warnings (damage skipped, sound re-encoded, a film already in colour) go to `warn`, by
     default to stderr; `quiet` only hides the progress bar. `on_frames(n)` is told of every n frames
     done (progress for a caller with its own display).
+    `hints` (a hints file or its entries, each on a `frame` or at a `time`), `keyframes` (frame number ->
+    a picture of that frame coloured by hand) and `reference` (a colour photo whose palette to follow) tell the
+    colours: hints and keyframes are carried along the motion through their shot. They take a hint model;
+    with the default `model`, the shipped hint model is used.
     """
     src, dst = Path(src), Path(dst)
     options = VideoOptions(batch_size=batch_size, temporal=temporal, window=window, crf=crf, preset=preset,
                            codec=codec, max_bits=max_bits, skip_color=skip_color, overwrite=overwrite, quiet=quiet)
-    job = prepare_film(src, dst, options, warn)  # a photo is refused here, before colorize_file would take it
-    return colour_film(job, _loader(model, device, working_size, saturation)() if job.needs_model else None, warn,
-                       on_frames)
+    guidance = Guidance(hints, tuple((int(n), Path(p)) for n, p in (keyframes or {}).items()),
+                        Path(reference) if reference is not None else None)
+    return _colour_film(src, dst, options, _loader(model, device, working_size, saturation, guidance), warn,
+                        on_frames, guidance)
 
 
-def _loader(model: Model, device: str, working_size: int | None, saturation: float) -> Callable[[], Colorizer]:
+def _loader(model: Model, device: str, working_size: int | None, saturation: float,
+            guidance: Guidance = Guidance()) -> Callable[[], Colorizer]:
+    """A loader of `model`; the default model's place is taken by the shipped hint model when told colours."""
+    if guidance and model == DEFAULT_MODEL:
+        model = HINT_MODEL
     if isinstance(model, Colorizer):
         return lambda: model
     if callable(model):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -41,6 +42,20 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
         finally:
             on_hang(before)  # called from Python, the caller's process is its own again
     return wrapper
+
+
+def frame_and_picture(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+                      ) -> tuple[tuple[int, Path], ...]:
+    """`N:painted.png` options -> (N, path) pairs; a malformed one is a usage mistake."""
+    pairs = []
+    for value in values:
+        frame, _, picture = value.partition(":")
+        if not frame.strip().isdigit() or not picture:
+            raise click.BadParameter(f"{value!r} is not N:PICTURE (a frame number, then the picture)")
+        pairs.append((int(frame), Path(picture)))
+    if len({n for n, _ in pairs}) < len(pairs):
+        raise click.BadParameter("a frame is given two keyframes")
+    return tuple(pairs)
 
 
 class OneLineErrors(click.Group):

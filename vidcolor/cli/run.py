@@ -18,7 +18,7 @@ from ..utils.choices import (
     VIDEO_CODECS,
     WORKING_SIZES,
 )
-from .common import MODEL_HELP, count_or_auto, friendly
+from .common import MODEL_HELP, count_or_auto, frame_and_picture, friendly
 
 
 @click.command()
@@ -58,6 +58,13 @@ from .common import MODEL_HELP, count_or_auto, friendly
               help="Run the work on a Ray cluster (e.g. auto, or HOST:6379), or on a local Ray runtime (local).")
 @click.option("--split", default=None, callback=count_or_auto(2), metavar="auto|N",
               help="Cut long films at keyframes into N pieces coloured side by side (auto: by length and workers).")
+@click.option("--hints", type=click.Path(path_type=Path), metavar="FILE",
+              help='Colours you know: a JSON list of {"x": 120, "y": 44, "color": "#a03020"} (films: a "frame" or '
+                   '"time" each), carried through the shot.')
+@click.option("--keyframe", "keyframes", multiple=True, callback=frame_and_picture, metavar="N:PICTURE",
+              help="Film: frame N coloured by hand (same size), carried through its shot (repeatable).")
+@click.option("--reference", type=click.Path(path_type=Path), metavar="PHOTO",
+              help="A colour photo whose palette to follow.")
 @click.option("--verbose", is_flag=True, help="A line for every file as workers start and finish it.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @friendly
@@ -66,7 +73,8 @@ def run(src: Path, dst: Path, model: str, device: str, working_size: int | None,
         temporal: str, window: int, crf: int, preset: str, codec: str | None, max_bits: str, skip_color: bool,
         overwrite: bool,
         include: tuple[str, ...], exclude: tuple[str, ...], force: bool, jobs: int | str, ray_address: str | None,
-        split: int | str | None, verbose: bool, quiet: bool) -> None:
+        split: int | str | None, hints: Path | None, keyframes: tuple[tuple[int, Path], ...], reference: Path | None,
+        verbose: bool, quiet: bool) -> None:
     """Colour a film, a photo, or a whole folder (recursively: photos and films) into OUTPUT."""
     from ..api import FilmResult, Summary, colorize
 
@@ -74,7 +82,8 @@ def run(src: Path, dst: Path, model: str, device: str, working_size: int | None,
                       batch_size=batch_size, temporal=temporal, window=window, crf=crf, preset=preset, codec=codec,
                       max_bits=int(max_bits), skip_color=skip_color, overwrite=overwrite, include=include,
                       exclude=exclude, force=force, jobs=None if jobs == "auto" else int(jobs), ray=ray_address,
-                      split=split, verbose=verbose, quiet=quiet)
+                      split=split, verbose=verbose, quiet=quiet, hints=hints, keyframes=dict(keyframes) or None,
+                      reference=reference)
     if isinstance(result, Summary):
         if not quiet and src.is_dir():
             click.echo(result.table(), err=True)

@@ -16,6 +16,7 @@ from ..utils.paths import is_image
 from ..utils.warn import default_warn
 from .encoder import EncoderSettings, check_encoder
 from .probe import Source, probe
+from .told import FilmTold
 
 CPU_BATCH, GPU_BATCH = 8, 16  # film frames coloured at once unless asked otherwise
 
@@ -64,6 +65,7 @@ class FilmJob:
     source: Source
     dst: Path
     options: VideoOptions
+    told: FilmTold | None = None  # hints, keyframes and reference (film.told), made ready
 
     @property
     def needs_model(self) -> bool:

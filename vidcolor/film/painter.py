@@ -16,6 +16,7 @@ from ..runtime.inference import Colorizer, FilmChroma
 from ..runtime.temporal import TemporalSmoother
 from .encoder import EncoderSettings
 from .probe import Source
+from .told import FilmTold
 from .yuv import assemble, format_bits, normalise, planes
 
 if TYPE_CHECKING:
@@ -71,8 +72,9 @@ class Painter:
     """
 
     def __init__(self, colorizer: Colorizer, smoother: TemporalSmoother, source: Source,
-                 encoder: EncoderSettings) -> None:
+                 encoder: EncoderSettings, told: FilmTold | None = None) -> None:
         self.colorizer = colorizer
+        self.told, self.frames_in = told, 0  # what the user says of each frame, by its number
         self.width, self.height = source.width, source.height
         self.colorimetry = source.colorimetry
         self.fmt = source.coded_format(encoder)  # what the encoder is given: the Y plane goes through untouched
@@ -99,7 +101,9 @@ class Painter:
     def __call__(self, frames: list[av.VideoFrame]) -> list[av.VideoFrame]:
         assert self._pool is not None, "use the Painter in a with block"
         y, L = self.prepare(frames)
-        self._running.append((self._pool.submit(self.colorizer.predict_low, L), frames, y, L))
+        told = [self.told.at(self.frames_in + i) for i in range(len(frames))] if self.told else None
+        self.frames_in += len(frames)
+        self._running.append((self._pool.submit(self.colorizer.predict_low, L, told), frames, y, L))
         return self._finish_running(keep=self.workers)  # the workers stay busy while the oldest is finished
 
     def flush(self) -> list[av.VideoFrame]:

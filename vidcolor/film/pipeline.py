@@ -36,7 +36,7 @@ def colour_film(job: FilmJob, colorizer: Colorizer | None, warn: Callable[[str],
     encoder = options.encoder_for(suffix)
     if job.needs_model and colorizer is None:
         raise ValueError("this film needs a colorizer to colour it")
-    paint = (Painter(colorizer, make_smoother(options.temporal, options.window), source, encoder)
+    paint = (Painter(colorizer, make_smoother(options.temporal, options.window), source, encoder, job.told)
              if job.needs_model else None)
     incidents = Incidents(warn)
     check_writable(job.dst, options.overwrite)

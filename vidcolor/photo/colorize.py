@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 
+from ..hints.file import Hint, check_hints_fit, points_of
+from ..runtime.hints import Told
 from ..runtime.inference import Colorizer
 from ..utils.atomic import check_writable, written_atomically
 from ..utils.errors import UserError
@@ -25,6 +29,18 @@ def photo_colour(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ycc[..., 0], ycc[..., 1:].astype(np.int16) - 128
 
 
+@dataclass
+class PhotoTold:
+    """What the user says of a photo: hints (from `hints_name`, for messages) and a reference palette."""
+
+    hints: list[Hint] = field(default_factory=list)
+    hints_name: str = "hints"
+    reference: torch.Tensor | None = None
+
+    def runtime(self) -> Told:
+        return Told(points_of(self.hints), self.reference)
+
+
 def check_photo_job(src: Path, dst: Path, overwrite: bool) -> None:
     """Refuse, before any work, an output that would replace the input or cannot be written."""
     if src.resolve() == dst.resolve():
@@ -34,11 +50,14 @@ def check_photo_job(src: Path, dst: Path, overwrite: bool) -> None:
 
 
 def colour_photo(colorizer: Colorizer, src: Path, dst: Path, overwrite: bool = False, skip_color: bool = False,
-                 warn: Callable[[str], None] = lambda message: None) -> None:
+                 warn: Callable[[str], None] = lambda message: None, told: PhotoTold | None = None) -> None:
     """Colour one photo into `dst` (same pixel size, bit depth, transparency and EXIF/ICC where the format holds
-    them), written atomically. A photo already in colour is coloured again from its L, or with `skip_color` kept."""
+    them), written atomically. A photo already in colour is coloured again from its L, or with `skip_color` kept.
+    `told`: the user's hints and reference palette, checked against the photo before anything is written."""
     check_photo_job(src, dst, overwrite)
     photo = read_photo(src)
+    if told is not None:
+        check_hints_fit(told.hints, photo.shape[1], photo.shape[0], told.hints_name)
     if (pages := page_count(src)) > 1:
         warn(f"{src.name} holds {pages} pages or frames; only the first is coloured")
     colour = looks_colour(*photo_colour(photo))
@@ -49,6 +68,7 @@ def colour_photo(colorizer: Colorizer, src: Path, dst: Path, overwrite: bool = F
             if colour and skip_color and image_format(src) == image_format(dst):
                 shutil.copyfile(src, tmp)  # left alone: the very file, not a second encoding of it
             else:
-                write_image(tmp, photo if colour and skip_color else colorizer.colorize_rgb(photo), read_metadata(src))
+                coloured = photo if colour and skip_color else colorizer.colorize_rgb(photo, told and told.runtime())
+                write_image(tmp, coloured, read_metadata(src))
     except OSError as exc:  # disk full, folder gone, ...
         raise UserError(f"{dst}: could not write the photo ({exc.strerror or exc})") from None

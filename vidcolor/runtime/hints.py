@@ -7,34 +7,42 @@ All zeros means "not told", which is what the automatic model sees.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import NamedTuple
+from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 HINT_CHANNELS = 3  # a, b, mask
 REFERENCE_BINS = 10  # per a/b axis
 REFERENCE_RANGE = 0.6  # scaled a/b beyond ±this share the edge bins (66 Lab units: all but the most vivid)
 HINT_SQUARE = 3  # pixels at the working size a clicked point covers (training draws 1-5)
+POINT_FIELDS = 5  # x, y, a, b, size
 
 
-class Point(NamedTuple):
-    """A colour at a place: x, y in working-size pixels (fractions allowed), a/b scaled to [-1, 1]."""
-
-    x: float
-    y: float
-    a: float
-    b: float
+def no_points() -> np.ndarray:
+    return np.zeros((0, POINT_FIELDS), np.float32)
 
 
-def hint_planes(points: Sequence[Point], h: int, w: int, square: int = HINT_SQUARE) -> torch.Tensor:
-    """Points -> (3, h, w) planes; a point outside the picture is left out, a later one wins where they meet."""
+@dataclass
+class Told:
+    """What the user says of one picture: `points` (N, 5) rows of x, y (the picture's pixels), a, b (scaled)
+    and the side of the square they cover (the picture's pixels; 0: a click, HINT_SQUARE at the working size);
+    and a `reference` palette (reference_histogram), or None."""
+
+    points: np.ndarray = field(default_factory=no_points)
+    reference: torch.Tensor | None = None
+
+
+def hint_planes(points: np.ndarray, h: int, w: int, scale: float) -> torch.Tensor:
+    """Points of a picture `scale` times the working size's -> (3, h, w) planes at the working size; a point
+    outside is left out, a later one wins where they meet."""
     planes = torch.zeros(HINT_CHANNELS, h, w)
-    for p in points:
-        x0, y0 = round(p.x - square / 2), round(p.y - square / 2)
-        xs, ys = slice(max(0, x0), min(w, x0 + square)), slice(max(0, y0), min(h, y0 + square))
+    for x, y, a, b, size in points.tolist():
+        side = max(1, round(size * scale)) if size > 0 else HINT_SQUARE
+        x0, y0 = round(x * scale - side / 2), round(y * scale - side / 2)
+        xs, ys = slice(max(0, x0), min(w, x0 + side)), slice(max(0, y0), min(h, y0 + side))
         if xs.start < xs.stop and ys.start < ys.stop:
-            planes[0, ys, xs], planes[1, ys, xs], planes[2, ys, xs] = p.a, p.b, 1.0
+            planes[0, ys, xs], planes[1, ys, xs], planes[2, ys, xs] = a, b, 1.0
     return planes
 
 

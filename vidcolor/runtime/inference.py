@@ -20,6 +20,7 @@ from ..utils.errors import UserError
 from .color import AB_SCALE, fit_to_gamut, from_int_images, lab_to_rgb, rgb_to_l, to_int_images
 from .device import reduced_precision, resolve_device
 from .guided import apply_coefficients, guided_coefficients, guided_upsample, pool, resized_rows
+from .hints import REFERENCE_BINS, Told, hint_planes
 from .temporal import TemporalSmoother
 from .weights import load_model
 
@@ -62,19 +63,39 @@ class Colorizer:
         net, meta = load_model(name_or_path)
         return cls(net, meta, resolve_device(device), working_size, saturation)
 
-    @torch.no_grad()
-    def predict_ab(self, L_low: torch.Tensor) -> torch.Tensor:
-        """(B, 1, h, w) L in [0, 100] at working size -> (B, 2, h, w) scaled a/b."""
-        L_low = L_low.to(self.device)
-        with reduced_precision(self.device):
-            return self.model(L_low).float() * self.chroma_gain
+    @property
+    def takes_hints(self) -> bool:
+        """Whether the model takes colour points and a reference palette (a hint model)."""
+        return bool(getattr(self.model, "takes_hints", False))
 
     @torch.no_grad()
-    def predict_low(self, L: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, 1, H, W) full-resolution L -> (L, scaled a/b) at the working size, on L's device."""
+    def predict_ab(self, L_low: torch.Tensor, hints: torch.Tensor | None = None,
+                   reference: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, 1, h, w) L in [0, 100] at working size -> (B, 2, h, w) scaled a/b; a hint model may be given
+        (B, 3, h, w) hint planes and (B, REFERENCE_BINS²) references (runtime.hints)."""
+        told = {k: v.to(self.device) for k, v in (("hints", hints), ("reference", reference)) if v is not None}
+        with reduced_precision(self.device):
+            return self.model(L_low.to(self.device), **told).float() * self.chroma_gain
+
+    @torch.no_grad()
+    def predict_low(self, L: torch.Tensor, told: Sequence[Told] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, 1, H, W) full-resolution L -> (L, scaled a/b) at the working size, on L's device; `told`: what
+        the user says of each picture (a hint model only)."""
         h, w = working_shape(*L.shape[-2:], self.working_size)
         L_low = F.interpolate(L, size=(h, w), mode="area") if (h, w) != tuple(L.shape[-2:]) else L
-        return L_low, self.predict_ab(L_low).to(L.device)
+        return L_low, self.predict_ab(L_low, *self._told(told, L.shape[-1], h, w)).to(L.device)
+
+    def _told(self, told: Sequence[Told] | None, width: int, h: int, w: int
+              ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Hint planes and references for the model, or None for each that no picture was given."""
+        if not told or not any(len(t.points) or t.reference is not None for t in told):
+            return None, None
+        if not self.takes_hints:
+            raise UserError("this model takes no hints or reference: give a hint model (`vidcolor models` lists them)")
+        planes = torch.stack([hint_planes(t.points, h, w, w / width) for t in told])
+        references = torch.stack([t.reference if t.reference is not None else torch.zeros(REFERENCE_BINS ** 2)
+                                  for t in told])
+        return (planes if planes[:, 2].any() else None), (references if references.any() else None)
 
     @staticmethod
     def upsample(ab_low: torch.Tensor, L_low: torch.Tensor, L: torch.Tensor) -> torch.Tensor:
@@ -82,9 +103,9 @@ class Colorizer:
         ab = guided_upsample(ab_low * AB_SCALE, L_low / 100.0, L / 100.0)  # scaled at low resolution: cheaper
         return ab.clamp_(-AB_LIMIT, AB_LIMIT)
 
-    def colorize_rgb(self, rgb: np.ndarray) -> np.ndarray:
+    def colorize_rgb(self, rgb: np.ndarray, told: Told | None = None) -> np.ndarray:
         """(H, W, C) or (B, H, W, C) RGB or RGBA, uint8 or uint16 (colour or grey) -> coloured, with the same
-        size, depth and alpha, L kept.
+        size, depth and alpha, L kept; `told`: what the user says of it (every picture of a batch alike).
 
         Only L is held whole at full resolution; the rest is done in strips of PHOTO_STRIP_PIXELS, so a big
         scan fits in memory (a 24-megapixel photo peaks at 1.2 GB for the whole run, not 2.7 GB)."""
@@ -93,7 +114,7 @@ class Colorizer:
         rows = max(1, PHOTO_STRIP_PIXELS // width)
         strips = [(y, min(height, y + rows)) for y in range(0, height, rows)]
         L = torch.cat([rgb_to_l(from_int_images(batch[:, y0:y1, :, :3])) for y0, y1 in strips], dim=-2)
-        L_low, ab_low = self.predict_low(L)
+        L_low, ab_low = self.predict_low(L, [told] * len(batch) if told else None)
         coef = guided_coefficients(ab_low * AB_SCALE, L_low / 100.0)
         coef = F.interpolate(coef, size=(coef.shape[-2], width), mode="bilinear", align_corners=False)  # widths
         out = np.empty((*batch.shape[:3], 3), batch.dtype)

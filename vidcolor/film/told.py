@@ -1,0 +1,93 @@
+"""What the user tells of a film (hints, hand-painted keyframes, a reference palette), made ready for the
+painter: a first pass reads the film's luma small and carries every hint through its shot (hints.track), so
+the colouring pass is told, for each frame, the points that reach it. The pass stops once the last hint is
+lost, and is skipped when the film is told no points."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import cv2
+import numpy as np
+import torch
+from av.container import InputContainer
+from av.video.stream import VideoStream
+
+from ..hints.file import Hint, check_hints_fit, points_of
+from ..hints.keyframes import keyframe_points
+from ..hints.track import TRACK_SIZE, carry
+from ..runtime.hints import POINT_FIELDS, Told, no_points
+from ..utils.errors import UserError
+from .probe import Source
+from .reader import Incidents, SourceReader, film_stream, frame_rate, open_input
+
+
+@dataclass
+class Keyframe:
+    """A frame coloured by hand: its number, the picture (H, W, 3 RGB) and a name for messages."""
+
+    frame: int
+    rgb: np.ndarray
+    name: str
+
+
+@dataclass
+class FilmTold:
+    """The points on each frame they reach, and the reference palette every frame is given."""
+
+    points: dict[int, np.ndarray] = field(default_factory=dict)
+    reference: torch.Tensor | None = None
+
+    def at(self, frame: int) -> Told:
+        return Told(self.points.get(frame, no_points()), self.reference)
+
+
+def film_told(source: Source, hints: list[Hint], hints_name: str, keyframes: list[Keyframe],
+              reference: torch.Tensor | None) -> FilmTold:
+    """Check the hints and keyframes against the film and carry them through their shots. Raises UserError
+    naming the entry at fault (outside the picture, a frame past the end, a keyframe of another size)."""
+    check_hints_fit(hints, source.width, source.height, hints_name, film=True)
+    for key in keyframes:
+        if key.rgb.shape[:2] != (source.height, source.width):
+            raise UserError(f"{key.name}: the keyframe is {key.rgb.shape[1]} x {key.rgb.shape[0]} pixels, the film's "
+                            f"frames {source.width} x {source.height}")
+    if not hints and not keyframes:
+        return FilmTold(reference=reference)
+    with open_input(source.path) as container:
+        stream = film_stream(container, source.path)
+        owners, seeds = _seeds(hints, hints_name, keyframes, frame_rate(stream))
+        scale = min(1.0, TRACK_SIZE / min(source.width, source.height))
+        points, read = carry(_small_greys(container, stream, scale), seeds, scale)
+    for frame in sorted(seeds):
+        if frame >= read:
+            raise UserError(f"{owners[frame]}: frame {frame} is past the film's end ({read} frames)")
+    return FilmTold(points, reference)
+
+
+def _seeds(hints: list[Hint], hints_name: str, keyframes: list[Keyframe], rate: Fraction | None
+           ) -> tuple[dict[int, str], dict[int, np.ndarray]]:
+    """Points by the frame they are given on, and who gave each frame's first (for messages). A time is the
+    frame nearest it at the film's frame rate."""
+    owners: dict[int, str] = {}
+    by_frame: dict[int, list[np.ndarray]] = {}
+    for i, hint in enumerate(hints):
+        if hint.time is not None and rate is None:
+            raise UserError(f"{hints_name}: entry {i}: the film states no frame rate; give a frame, not a time")
+        frame = hint.frame if hint.time is None else round(hint.time * float(rate))  # type: ignore[arg-type]
+        owners.setdefault(frame or 0, f"{hints_name}: entry {i}")
+        by_frame.setdefault(frame or 0, []).append(points_of([hint]))
+    for key in keyframes:
+        owners.setdefault(key.frame, key.name)
+        by_frame.setdefault(key.frame, []).insert(0, keyframe_points(key.rgb))  # clicks win over the painting
+    return owners, {f: np.concatenate(p).reshape(-1, POINT_FIELDS) for f, p in by_frame.items()}
+
+
+def _small_greys(container: InputContainer, stream: VideoStream, scale: float) -> Iterator[np.ndarray]:
+    """The film's frames (those the colouring pass will see, damage skipped alike) as small grey pictures."""
+    for _, frame in SourceReader(container, [stream], {stream.index}, Incidents(lambda message: None)):
+        grey = frame.to_ndarray(format="gray")
+        if scale < 1.0:
+            grey = cv2.resize(grey, (max(1, round(grey.shape[1] * scale)), max(1, round(grey.shape[0] * scale))),
+                              interpolation=cv2.INTER_AREA)
+        yield grey

@@ -1,0 +1,118 @@
+"""A hints file: a JSON list of `{"x": 120, "y": 44, "color": "#a03020"}`, pixel coordinates of the picture
+(a photo upright, after its EXIF turn), the colour in sRGB hex of which only the chroma is used. A film's hint
+may say `"frame": N` (0-based) or `"time": seconds`; without either it belongs to frame 0.
+
+Every mistake is one line naming the file and the entry, found before any work is done."""
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..runtime.color import AB_SCALE, rgb_to_lab
+from ..runtime.hints import POINT_FIELDS
+from ..utils.errors import UserError
+
+_HEX = re.compile(r"#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})")
+_KEYS = {"x", "y", "color", "frame", "time"}
+
+
+@dataclass(frozen=True)
+class Hint:
+    """A colour at a place: x, y in the picture's pixels, a/b scaled to the model's [-1, 1]; `frame` (or
+    `time`, in seconds) says which frame of a film, None for both: the first."""
+
+    x: float
+    y: float
+    a: float
+    b: float
+    frame: int | None = None
+    time: float | None = None
+
+
+def color_ab(color: str) -> tuple[float, float]:
+    """'#a03020' (or 'a03020', '#a32') -> its a/b, scaled. Raises ValueError for anything else."""
+    match = _HEX.fullmatch(color.strip()) if isinstance(color, str) else None
+    if match is None:
+        raise ValueError(f"color {color!r} is not an sRGB hex colour such as \"#a03020\"")
+    digits = match.group(1)
+    if len(digits) == 3:
+        digits = "".join(d * 2 for d in digits)
+    rgb = torch.tensor([int(digits[i:i + 2], 16) / 255.0 for i in (0, 2, 4)]).view(3, 1, 1)
+    lab = rgb_to_lab(rgb)
+    return float(lab[1]) / AB_SCALE, float(lab[2]) / AB_SCALE
+
+
+def _number(entry: dict[str, Any], key: str) -> float:
+    value = entry[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{key} {value!r} is not a number")
+    return float(value)
+
+
+def _hint(entry: Any) -> Hint:
+    if not isinstance(entry, dict):
+        raise ValueError("is not an object such as {\"x\": 120, \"y\": 44, \"color\": \"#a03020\"}")
+    missing = [k for k in ("x", "y", "color") if k not in entry]
+    if missing:
+        raise ValueError(f"has no {' or '.join(missing)}")
+    if unknown := sorted(set(entry) - _KEYS):
+        raise ValueError(f"has an unknown key {unknown[0]!r} (hints take x, y, color, and for films frame or time)")
+    if "frame" in entry and "time" in entry:
+        raise ValueError("gives both frame and time: give one")
+    frame = entry.get("frame")
+    if frame is not None and (isinstance(frame, bool) or not isinstance(frame, int) or frame < 0):
+        raise ValueError(f"frame {frame!r} is not a frame number (0 is the first)")
+    time = _number(entry, "time") if "time" in entry else None
+    if time is not None and time < 0:
+        raise ValueError(f"time {time:g} is before the film starts")
+    return Hint(_number(entry, "x"), _number(entry, "y"), *color_ab(entry["color"]), frame, time)
+
+
+def parse_hints(data: Any, name: str) -> list[Hint]:
+    """The hints of a parsed hints file (`name` for messages). Raises UserError naming the entry at fault."""
+    if not isinstance(data, list):
+        raise UserError(f"{name}: a hints file is a JSON list of {{\"x\", \"y\", \"color\"}} entries")
+    hints = []
+    for i, entry in enumerate(data):
+        try:
+            hints.append(_hint(entry))
+        except ValueError as exc:
+            raise UserError(f"{name}: entry {i}: {exc}") from None
+    return hints
+
+
+def read_hints(path: Path) -> list[Hint]:
+    """The hints in the file at `path`. Raises UserError for a missing, unreadable or malformed file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such hints file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: cannot read the hints file ({getattr(exc, 'strerror', None) or exc})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    return parse_hints(data, str(path))
+
+
+def points_of(hints: list[Hint]) -> np.ndarray:
+    """Hints as the (N, 5) point rows the model is given (runtime.hints.Told), each a click."""
+    return np.array([[h.x, h.y, h.a, h.b, 0.0] for h in hints], np.float32).reshape(-1, POINT_FIELDS)
+
+
+def check_hints_fit(hints: list[Hint], width: int, height: int, name: str, film: bool = False) -> None:
+    """Refuse a hint outside a `width` x `height` picture, or a photo's hint that names a frame."""
+    for i, hint in enumerate(hints):
+        if not (0 <= hint.x < width and 0 <= hint.y < height):
+            raise UserError(f"{name}: entry {i}: ({hint.x:g}, {hint.y:g}) is outside the picture "
+                            f"({width} x {height} pixels)")
+        if not film and (hint.frame or hint.time):
+            raise UserError(f"{name}: entry {i}: a photo has no frames or times")

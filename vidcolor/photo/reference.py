@@ -1,0 +1,28 @@
+"""A reference photo: a colour picture whose palette steers a hint model (`--reference`)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import torch
+
+from ..runtime.color import AB_SCALE, from_int_images, rgb_to_lab
+from ..runtime.hints import reference_histogram
+from ..utils.errors import UserError
+from .read import read_image
+
+PALETTE_SIZE = 256  # pixels on the long side: plenty for a histogram of colours
+
+
+def reference_palette(path: Path) -> torch.Tensor:
+    """The (REFERENCE_BINS²,) a/b histogram of the photo at `path`. Raises UserError if it cannot be read or
+    holds no colour to take."""
+    rgb = read_image(path)
+    scale = min(1.0, PALETTE_SIZE / max(rgb.shape[:2]))
+    if scale < 1.0:
+        rgb = cv2.resize(rgb, (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale))),
+                         interpolation=cv2.INTER_AREA)
+    ab = rgb_to_lab(from_int_images(rgb[None]))[:, 1:] / AB_SCALE
+    if float(ab.abs().max()) * AB_SCALE < 2.0:
+        raise UserError(f"{path}: a black-and-white picture has no colours to take as a reference")
+    return reference_histogram(ab)[0]
