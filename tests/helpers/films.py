@@ -205,3 +205,27 @@ def assert_same_timing(src: Clip, dst: Path, shift: float = 0.0) -> None:
 
 def files_in(folder: Path) -> set[str]:
     return {p.name for p in folder.iterdir()}
+
+
+def write_shots(path: Path, shots: Sequence[Sequence[np.ndarray]], fps: int = 24) -> Path:
+    """A silent film of grey pictures (H, W uint8), shot after shot, losslessly (FFV1 in .mkv): frames that
+    went in alike come out alike, so tests can compare colours exactly."""
+    pictures = [p for shot in shots for p in shot]
+    height, width = pictures[0].shape
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("ffv1", rate=fps)
+        video.width, video.height, video.pix_fmt = width, height, "yuv444p"
+        for i, grey in enumerate(pictures):
+            frame = _video_frame((grey, np.full_like(grey, 128), np.full_like(grey, 128)), "yuv444p")
+            frame.pts, frame.time_base = i, Fraction(1, fps)
+            out.mux(video.encode(frame))
+        out.mux(video.encode())
+    return path
+
+
+def textured(width: int, height: int, seed: int) -> np.ndarray:
+    """A grey picture with texture everywhere (blurred noise): what optical flow can follow."""
+    import cv2
+
+    noise = np.random.default_rng(seed).integers(0, 256, (height, width)).astype(np.float32)
+    return np.clip(cv2.GaussianBlur(noise, (0, 0), 2.0) * 3 - 256, 0, 255).astype(np.uint8)

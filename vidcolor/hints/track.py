@@ -1,6 +1,7 @@
 """Carrying hints through a film's shot: a hint on one frame is followed along the optical flow (pyramidal
 Lucas-Kanade on the luma), forwards and backwards, until a scene cut or until the flow loses it (the forward
-and backward tracks disagree: an occlusion; or it leaves the picture). One click on a coat in one frame so
+and backward tracks disagree: an occlusion; or it leaves the picture). A cut is what changes the luma's
+histogram (runtime.temporal), or what loses most of a keyframe's points at once. One click on a coat in one frame so
 colours that coat for the whole shot; hints never cross a cut.
 
 Memory: the frames of a shot are held (small, at the tracking size) only between its start and its last
@@ -19,6 +20,7 @@ from ..runtime.temporal import SceneCutDetector
 
 TRACK_SIZE = 240  # the short side, in pixels, at which hints are followed
 MISMATCH = 1.0  # pixels at the tracking size: a point whose backward track ends farther from its start is lost
+CROWD, MOSTLY_LOST = 16, 0.6  # a keyframe's crowd of points mostly lost in one step: a cut the histogram missed
 _LK = {"winSize": (21, 21), "maxLevel": 3, "criteria": (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03)}
 
 
@@ -35,6 +37,8 @@ def follow(frame: np.ndarray, to: np.ndarray, points: np.ndarray, scale: float) 
     kept = (found[:, 0].astype(bool) & found_back[:, 0].astype(bool)
             & (np.abs(start - back).max(axis=1) < MISMATCH)
             & (there[:, 0] >= 0) & (there[:, 0] < w) & (there[:, 1] >= 0) & (there[:, 1] < h))
+    if len(points) >= CROWD and kept.mean() < 1.0 - MOSTLY_LOST:
+        kept[:] = False
     moved = points[kept].copy()
     moved[:, :2] = there[kept] / scale
     return moved

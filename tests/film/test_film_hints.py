@@ -1,0 +1,110 @@
+"""Telling a film its colours: a click is carried through its shot, a hand-coloured keyframe too, and
+mistakes are one line before anything is written."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from helpers.films import textured, write_shots
+from helpers.models import write_tiny_hint_model
+
+from vidcolor.cli import main
+
+SIZE = 96
+
+
+@pytest.fixture(scope="module")
+def hint_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tiny_hint_model(tmp_path_factory.mktemp("hint_model") / "hints.safetensors")
+
+
+def _pan(seed: int, frames: int, bright_sky: bool = False) -> list[np.ndarray]:
+    """A camera panning right 2 px a frame over a textured scene (the picture moves left)."""
+    scene = textured(SIZE + 2 * frames, SIZE, seed)
+    if bright_sky:
+        scene[: SIZE // 2] = 235
+    return [np.ascontiguousarray(scene[:, 2 * i:2 * i + SIZE]) for i in range(frames)]
+
+
+@pytest.fixture
+def two_shots(tmp_path: Path) -> Path:
+    """12 frames of one shot, then a cut to 8 frames of another (a different scene, under a bright sky)."""
+    return write_shots(tmp_path / "two_shots.mkv", [_pan(1, 12), _pan(2, 8, bright_sky=True)])
+
+
+def _colour(film: Path, out: Path, model: Path, *options: str) -> list[np.ndarray]:
+    result = CliRunner().invoke(main, ["run", str(film), "-o", str(out), "--model", str(model), "--codec", "ffv1",
+                                       "--temporal", "none", "--quiet", *options])
+    assert result.exit_code == 0, result.output
+    with av.open(str(out)) as container:
+        return [f.to_ndarray(format="yuv444p")[1:].astype(int) for f in container.decode(video=0)]
+
+
+def _spot(chroma: np.ndarray, x: float, y: float) -> np.ndarray:
+    return chroma[:, int(y) - 4:int(y) + 5, int(x) - 4:int(x) + 5]
+
+
+def test_a_click_on_the_last_frame_of_a_shot_colours_that_spot_back_to_the_shots_start_and_not_past_the_cut(
+        two_shots, hint_model, tmp_path):
+    hints = tmp_path / "hints.json"
+    hints.write_text(json.dumps([{"x": 30, "y": 48, "color": "#d02020", "frame": 11}]))
+    told = _colour(two_shots, tmp_path / "told.mkv", hint_model, "--hints", str(hints))
+    plain = _colour(two_shots, tmp_path / "plain.mkv", hint_model)
+    for frame in range(12):  # the spot was 2 px further right on each earlier frame
+        x = 30 + 2 * (11 - frame)
+        assert np.abs(_spot(told[frame], x, 48) - _spot(plain[frame], x, 48)).mean() > 2, frame
+    for frame in range(12, 20):
+        assert np.array_equal(told[frame], plain[frame]), frame
+
+
+def test_a_hint_at_a_time_belongs_to_the_frame_shown_then(two_shots, hint_model, tmp_path):
+    hints = tmp_path / "hints.json"
+    hints.write_text(json.dumps([{"x": 70, "y": 48, "color": "#2040d0", "time": 0.25}]))  # 24 fps: frame 6
+    told = _colour(two_shots, tmp_path / "told.mkv", hint_model, "--hints", str(hints))
+    plain = _colour(two_shots, tmp_path / "plain.mkv", hint_model)
+    assert np.abs(_spot(told[6], 70, 48) - _spot(plain[6], 70, 48)).mean() > 2
+    assert np.array_equal(told[15], plain[15])
+
+
+def test_a_hand_coloured_keyframe_colours_its_shot(two_shots, hint_model, tmp_path):
+    painted = np.zeros((SIZE, SIZE, 3), np.uint8)
+    painted[:] = (40, 160, 60)
+    cv2.imwrite(str(tmp_path / "frame3.png"), painted)
+    told = _colour(two_shots, tmp_path / "told.mkv", hint_model, "--keyframe", f"3:{tmp_path / 'frame3.png'}")
+    plain = _colour(two_shots, tmp_path / "plain.mkv", hint_model)
+    assert np.abs(told[5] - plain[5]).mean() > 2 and np.array_equal(told[14], plain[14])
+
+
+@pytest.mark.parametrize(("hints", "keyframe", "message"), [
+    ([{"x": 10, "y": 10, "color": "#d02020", "frame": 40}], None,
+     "entry 0: frame 40 is past the film's end (20 frames)"),
+    ([{"x": 100, "y": 10, "color": "#d02020"}], None, "entry 0: (100, 10) is outside the picture (96 x 96"),
+    (None, (64, 64), "the keyframe is 64 x 64 pixels, the film's frames 96 x 96"),
+    (None, (SIZE, SIZE, 30), "frame 30 is past the film's end (20 frames)"),
+])
+def test_a_hint_or_keyframe_that_does_not_fit_the_film_is_one_line_and_nothing_is_written(
+        two_shots, hint_model, tmp_path, hints, keyframe, message):
+    options = []
+    if hints is not None:
+        (tmp_path / "hints.json").write_text(json.dumps(hints))
+        options += ["--hints", str(tmp_path / "hints.json")]
+    if keyframe is not None:
+        cv2.imwrite(str(tmp_path / "key.png"), np.full((*keyframe[:2], 3), 90, np.uint8))
+        options += ["--keyframe", f"{keyframe[2] if len(keyframe) > 2 else 0}:{tmp_path / 'key.png'}"]
+    out = tmp_path / "out.mkv"
+    result = CliRunner().invoke(main, ["run", str(two_shots), "-o", str(out), "--model", str(hint_model), *options])
+    assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert message in result.stderr, result.stderr
+    assert not out.exists()
+
+
+def test_hints_given_to_a_model_that_takes_none_are_refused_before_any_work(two_shots, model_file, tmp_path):
+    (tmp_path / "hints.json").write_text(json.dumps([{"x": 10, "y": 10, "color": "#d02020"}]))
+    result = CliRunner().invoke(main, ["run", str(two_shots), "-o", str(tmp_path / "out.mkv"), "--model",
+                                       str(model_file), "--hints", str(tmp_path / "hints.json")])
+    assert result.exit_code == 1 and "this model takes no hints" in result.stderr

@@ -1,0 +1,81 @@
+"""The user's colours: hints files, keyframes, and hints carried through a film's shot."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers.films import textured
+
+from vidcolor.hints.file import check_hints_fit, color_ab, parse_hints
+from vidcolor.hints.keyframes import keyframe_points
+from vidcolor.hints.track import carry
+from vidcolor.utils.errors import UserError
+
+RED = {"x": 10, "y": 20, "color": "#c02020"}
+
+
+def _panned(scene: np.ndarray, frames: int, step: int, size: int = 96) -> list[np.ndarray]:
+    """A camera panning right over `scene` by `step` pixels a frame: the picture moves left."""
+    return [np.ascontiguousarray(scene[:size, i * step:i * step + size]) for i in range(frames)]
+
+
+def test_a_click_follows_the_picture_through_its_shot_and_never_crosses_the_cut():
+    shot = _panned(textured(200, 96, seed=1), frames=10, step=3)
+    after_cut = _panned(textured(200, 96, seed=2), frames=6, step=3)
+    seed = np.array([[60.0, 40.0, 0.5, 0.3, 0.0]], np.float32)
+    points, read = carry(shot + after_cut, {4: seed}, scale=1.0)
+    for frame in range(10):  # forwards and backwards: the spot moves 3 px left a frame
+        assert frame in points and np.allclose(points[frame][0, :2], [60 - 3 * (frame - 4), 40], atol=0.5), frame
+        assert np.allclose(points[frame][0, 2:], seed[0, 2:])  # the colour travels unchanged
+    assert not any(frame in points for frame in range(10, 16))
+    assert read == 11  # nothing left to carry: the film is read no further than the cut
+
+
+def test_a_point_that_leaves_the_picture_is_dropped():
+    frames = _panned(textured(200, 96, seed=3), frames=8, step=4)
+    points, _ = carry(frames, {0: np.array([[6.0, 40.0, 0.5, 0.3, 0.0]], np.float32)}, scale=1.0)
+    assert 1 in points and 3 not in points  # 6 px from the left edge, moving 4 px a frame out of it
+
+
+def test_a_frames_own_hint_wins_over_one_carried_to_it():
+    frames = _panned(textured(200, 96, seed=4), frames=4, step=0)
+    own = np.array([[50.0, 50.0, -0.4, 0.0, 0.0]], np.float32)
+    carried = np.array([[50.0, 50.0, 0.4, 0.0, 0.0]], np.float32)
+    points, _ = carry(frames, {0: carried, 2: own}, scale=1.0)
+    assert points[2][-1, 2] == pytest.approx(-0.4)  # drawn last, so it is what the model sees there
+
+
+def test_a_hand_coloured_keyframe_becomes_dense_points_of_its_colours():
+    painted = np.zeros((48, 96, 3), np.uint8)
+    painted[:, :48] = (200, 30, 30)
+    painted[:, 48:] = (30, 30, 200)
+    points = keyframe_points(painted)
+    left, right = points[points[:, 0] < 40], points[points[:, 0] > 56]
+    assert len(points) >= 64 and (left[:, 2] > 0.3).all() and (right[:, 3] < -0.3).all()  # red: +a, blue: -b
+    assert (points[:, 4] > 0).all()  # each covers its cell
+
+
+def test_a_hint_colour_is_its_chroma_and_grey_means_no_colour():
+    assert color_ab("#808080") == pytest.approx((0.0, 0.0), abs=1e-3)
+    assert color_ab("#f00") == pytest.approx(color_ab("ff0000"))
+    assert color_ab("#c02020")[0] > 0.4
+
+
+@pytest.mark.parametrize(("entries", "message"), [
+    ({"x": 1}, "a hints file is a JSON list"),
+    ([RED, {"x": 1, "y": 2}], "entry 1: has no color"),
+    ([{**RED, "color": "red"}], "entry 0: color 'red' is not an sRGB hex colour"),
+    ([{**RED, "x": "ten"}], "entry 0: x 'ten' is not a number"),
+    ([{**RED, "frame": -1}], "entry 0: frame -1 is not a frame number"),
+    ([{**RED, "frame": 2, "time": 1.0}], "entry 0: gives both frame and time"),
+    ([{**RED, "colour": "#fff"}], "entry 0: has an unknown key 'colour'"),
+])
+def test_a_malformed_hint_is_one_line_naming_its_entry(entries, message):
+    with pytest.raises(UserError, match=message):
+        parse_hints(entries, "hints.json")
+
+
+def test_a_hint_outside_the_picture_or_a_photo_hint_with_a_frame_is_refused():
+    with pytest.raises(UserError, match=r"entry 0: \(10, 20\) is outside the picture \(8 x 8 pixels\)"):
+        check_hints_fit(parse_hints([RED], "h.json"), 8, 8, "h.json")
+    with pytest.raises(UserError, match="entry 0: a photo has no frames or times"):
+        check_hints_fit(parse_hints([{**RED, "frame": 3}], "h.json"), 64, 64, "h.json")

@@ -1,0 +1,88 @@
+"""Telling a photo its colours: a click colours the place it is given, a reference photo steers the palette,
+and mistakes are one line before anything is written."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from helpers.films import textured
+from helpers.models import write_tiny_hint_model
+
+from vidcolor import colorize_photo
+from vidcolor.cli import main
+from vidcolor.runtime.archs import HINT_PREFIX, build_model
+from vidcolor.runtime.weights import load_model
+
+
+@pytest.fixture(scope="module")
+def hint_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tiny_hint_model(tmp_path_factory.mktemp("hint_model") / "hints.safetensors")
+
+
+@pytest.fixture
+def photo(tmp_path: Path) -> Path:
+    cv2.imwrite(str(tmp_path / "photo.png"), textured(128, 96, seed=5))
+    return tmp_path / "photo.png"
+
+
+def _bgr(path: Path) -> np.ndarray:
+    return cv2.imread(str(path)).astype(int)
+
+
+def test_a_click_colours_the_photo_where_it_is_given(photo, hint_model, tmp_path):
+    plain, told = tmp_path / "plain.png", tmp_path / "told.png"
+    colorize_photo(photo, plain, model=str(hint_model))
+    colorize_photo(photo, told, model=str(hint_model), hints=[{"x": 100, "y": 20, "color": "#d02020"}])
+    change = np.abs(_bgr(told) - _bgr(plain))
+    assert change[14:27, 94:107].mean() > 3 * change[60:, :40].mean()
+
+
+def test_a_reference_photo_changes_the_colours_and_a_grey_one_is_refused(photo, hint_model, tmp_path):
+    reference = tmp_path / "reference.png"
+    cv2.imwrite(str(reference), np.dstack([np.full((32, 32), v, np.uint8) for v in (30, 60, 200)]))
+    colorize_photo(photo, tmp_path / "plain.png", model=str(hint_model))
+    result = CliRunner().invoke(main, ["run", str(photo), "-o", str(tmp_path / "told.png"), "--model",
+                                       str(hint_model), "--reference", str(reference)])
+    assert result.exit_code == 0, result.output
+    assert not np.array_equal(_bgr(tmp_path / "told.png"), _bgr(tmp_path / "plain.png"))  # it reached the model
+    refused = CliRunner().invoke(main, ["run", str(photo), "-o", str(tmp_path / "grey.png"), "--model",
+                                        str(hint_model), "--reference", str(photo)])
+    assert refused.exit_code == 1 and "has no colours to take as a reference" in refused.stderr
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ('[{"x": 300, "y": 10, "color": "#d02020"}]', "hints.json: entry 0: (300, 10) is outside the picture (128 x 96"),
+    ('[{"x": 3, "y": 10, "color": "#d02020"', "hints.json: not valid JSON (line 1, column 38"),
+    ('[{"x": 3, "y": 10, "color": "#d02020", "frame": 2}]', "hints.json: entry 0: a photo has no frames or times"),
+])
+def test_a_hints_file_that_does_not_fit_the_photo_is_one_line_and_nothing_is_written(photo, hint_model, tmp_path,
+                                                                                      content, message):
+    (tmp_path / "hints.json").write_text(content)
+    out = tmp_path / "out.png"
+    result = CliRunner().invoke(main, ["run", str(photo), "-o", str(out), "--model", str(hint_model), "--hints",
+                                       str(tmp_path / "hints.json")])
+    assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert message in result.stderr and not out.exists()
+
+
+def test_a_keyframe_is_for_films_and_a_malformed_one_is_a_usage_mistake(photo, hint_model, tmp_path):
+    out = str(tmp_path / "out.png")
+    refused = CliRunner().invoke(main, ["run", str(photo), "-o", out, "--keyframe", f"0:{photo}"])
+    malformed = CliRunner().invoke(main, ["run", str(photo), "-o", out, "--keyframe", "first:painted.png"])
+    assert refused.exit_code == 1 and "--keyframe is for films" in refused.stderr
+    assert malformed.exit_code == 2 and "is not N:PICTURE" in malformed.stderr
+
+
+def test_a_hint_model_told_nothing_colours_exactly_as_the_automatic_model_it_grew_from(hint_model):
+    told_model, meta = load_model(str(hint_model))
+    automatic = build_model("fusion", width=8).eval()
+    state = {k: v for k, v in told_model.state_dict().items() if not k.startswith(HINT_PREFIX)}
+    automatic.load_state_dict(state)
+    L = torch.rand(1, 1, 72, 100) * 100
+    with torch.no_grad():
+        assert torch.equal(told_model(L), automatic(L))
+        assert torch.equal(told_model(L, hints=torch.zeros(1, 3, 72, 100)), automatic(L))
