@@ -18,10 +18,13 @@ at 640x360, 854x480 and 1280x720; or `--film`) it measures, after a warm-up run:
 * disk: the frames-on-disk design (every frame to a PNG, each coloured by the same model,
   reassembled with PyAV) on the same film, and its time over ours;
 * memory: peak RSS of fresh processes colouring a 640x360 film and one 8x longer
-  (target: the longer film costs < 150 MB more).
+  (target: the longer film costs < 150 MB more);
+* with `--hints N` (a hint model): fps told N clicks on the first frame of every shot, carried through it,
+  against the same model told nothing (target: hints cost < 15% of the speed).
 
     python benchmarks/bench_run.py --json bench.json              # the default model (fusion)
     python benchmarks/bench_run.py --film ../shared/data/videos/bw/chaplin.mp4 --no-memory
+    python benchmarks/bench_run.py --model fusion-hints --hints 10 --sizes 640x360 --no-disk --no-memory
 """
 from __future__ import annotations
 
@@ -65,7 +68,7 @@ SCENE_SECONDS = 2.5  # a cut every 2.5 s, so the smoother's scene-cut path is ex
 PAN = 1.25  # each photo covers 1.25x the frame and the camera pans across the excess
 GRAIN = 3.0  # film grain (std of Y noise), so the encoder has real texture to code
 SOURCE_CODEC = {"crf": "20", "preset": "fast"}  # how the test films themselves are encoded
-TARGET_FPS, TARGET_RATIO, TARGET_RSS_MB = 24.0, 1.0, 150.0
+TARGET_FPS, TARGET_RATIO, TARGET_RSS_MB, TARGET_HINTS_COST = 24.0, 1.0, 150.0, 0.15
 Row = dict[str, Any]
 
 
@@ -168,11 +171,13 @@ def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def run_ours(film: Path, colorizer: Colorizer, options: VideoOptions, out: Path) -> tuple[int, float, float]:
+def run_ours(film: Path, colorizer: Colorizer, options: VideoOptions, out: Path,
+             hints: list[dict[str, Any]] | None = None) -> tuple[int, float, float]:
     """`vidcolor run` end to end through the Python API: (frames, wall seconds, CPU seconds of all threads)."""
     start, cpu = time.perf_counter(), _cpu_seconds()
     result = colorize_video(film, out, model=colorizer, batch_size=options.batch_size, temporal=options.temporal,
-                            window=options.window, crf=options.crf, preset=options.preset, overwrite=True, quiet=True)
+                            window=options.window, crf=options.crf, preset=options.preset, overwrite=True, quiet=True,
+                            hints=hints)
     return result.frames, time.perf_counter() - start, _cpu_seconds() - cpu
 
 
@@ -299,7 +304,18 @@ def baselines(film: Path, colorizer: Colorizer, options: VideoOptions, folder: P
     return row
 
 
-def measure(film: Path, warmup: Path, colorizer: Colorizer, options: VideoOptions, disk: bool) -> Row:
+def shot_hints(film: Path, clicks: int, fps: int = 25) -> list[dict[str, Any]]:
+    """`clicks` random colour points on the first frame of every shot of a generated film (a cut every
+    SCENE_SECONDS), as a user who told each shot a few colours would give."""
+    source, rng = probe(film), np.random.default_rng(0)
+    shots = range(0, source.frames or 0, round(SCENE_SECONDS * fps))
+    return [{"x": int(rng.integers(source.width)), "y": int(rng.integers(source.height)),
+             "color": "#%02x%02x%02x" % tuple(rng.integers(40, 216, 3)), "frame": shot}
+            for shot in shots for _ in range(clicks)]
+
+
+def measure(film: Path, warmup: Path, colorizer: Colorizer, options: VideoOptions, disk: bool,
+            hints: int = 0) -> Row:
     """Every speed figure for one film; the warm-up film (same size) runs first, untimed.
 
     floor: the ratio a pipeline would reach that did no work of its own (no conversion, no smoothing)
@@ -315,6 +331,10 @@ def measure(film: Path, warmup: Path, colorizer: Colorizer, options: VideoOption
         row: Row = {"film": film.name, "size": f"{source.width}x{source.height}", "frames": frames,
                     "wall_s": wall, "fps": frames / wall, "cpu_s": cpu,
                     **baselines(film, colorizer, options, folder, disk)}
+        if hints:
+            told = shot_hints(film, hints)
+            told_wall = run_ours(film, colorizer, options, folder / "told.mp4", told)[1]
+            row |= {"hints": len(told), "fps_told": frames / told_wall, "hints_cost": 1 - wall / told_wall}
     reference = row["transcode_s"] + row["model_s"]
     row["ratio"] = wall / reference
     row["floor"] = (row["model_cpu_s"] + row["transcode_cpu_s"]) / _cores() / reference
@@ -372,7 +392,9 @@ def _table(rows: list[Row]) -> str:
 def _verdicts(rows: list[Row], memory: Row | None) -> list[str]:
     lines = [f"- {r['size']} ({r['film']}): {r['fps']:.1f} fps"
              + (f" (target >= {TARGET_FPS:.0f})" if r["size"] == SIZES[0] else "")
-             + f", wall / (transcode + model) {r['ratio']:.2f} (target <= {TARGET_RATIO:.1f})" for r in rows]
+             + f", wall / (transcode + model) {r['ratio']:.2f} (target <= {TARGET_RATIO:.1f})"
+             + (f"; told {r['hints']} hints {r['fps_told']:.1f} fps, {100 * r['hints_cost']:.0f}% slower "
+                f"(target < {100 * TARGET_HINTS_COST:.0f}%)" if "hints" in r else "") for r in rows]
     if memory:
         short, long = memory["short"], memory["long"]
         lines.append(f"- peak RSS: {short['peak_rss_mb']:.0f} MB for {short['frames']} frames, "
@@ -416,6 +438,8 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "vidcolor-bench",
                         help="Where generated films are kept between runs.")
     parser.add_argument("--json", type=Path, help="Also write the results as JSON here.")
+    parser.add_argument("--hints", type=int, default=0, metavar="N",
+                        help="Also time the film told N clicks per shot (a hint model: --model fusion-hints).")
     parser.add_argument("--rss-of", type=Path, help=argparse.SUPPRESS)  # the child of a memory run
     args = parser.parse_args()
     options = VideoOptions(batch_size=args.batch_size, temporal=args.temporal, window=args.window, crf=args.crf,
@@ -438,8 +462,9 @@ def main() -> None:
     for film in films:
         source = probe(film)
         warmup = sample_film(args.workdir, f"{source.width}x{source.height}", 1.0)
-        rows.append(measure(film, warmup, colorizer, options, disk=not args.no_disk))
-        print(f"{film.name}: {rows[-1]['fps']:.1f} fps", file=sys.stderr)
+        rows.append(measure(film, warmup, colorizer, options, disk=not args.no_disk, hints=args.hints))
+        told = f", told {rows[-1]['hints']} hints: {rows[-1]['fps_told']:.1f} fps" if args.hints else ""
+        print(f"{film.name}: {rows[-1]['fps']:.1f} fps{told}", file=sys.stderr)
     memory = None
     if not args.no_memory:
         short, long = (sample_film(args.workdir, SIZES[0], s) for s in (args.memory_seconds, 8 * args.memory_seconds))

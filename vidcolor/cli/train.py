@@ -52,9 +52,7 @@ from .common import friendly
 @click.option("--continue-from", type=click.Path(path_type=Path),
               help="A run's exported weights: continue at the step they record (the run folder gone).")
 @click.option("--hints", is_flag=True,
-              help="fusion: train a hint model (colour points, reference palette) on from the automatic --init.")
-@click.option("--teacher", type=click.Path(path_type=Path),
-              help="--hints: the automatic model to stay when told nothing (default: --init).")
+              help="fusion: train a hint branch (colour points, reference palette) on the automatic model --init.")
 @click.option("--adversarial", is_flag=True, help="Train against a PatchGAN too (adversarial + λ·L1).")
 @click.option("--gan-warmup", type=click.IntRange(min=0), default=0, show_default=True,
               help="gan, --adversarial: colour-loss-only steps first.")

@@ -3,8 +3,8 @@
 As in Zhang et al. 2017, a user is simulated by a few points (the number geometric, mostly small), each
 the mean colour of a small square of the truth; some crops get a dense, patchy map instead (a hand-painted
 keyframe carried along the flow, with holes where the flow lost it), some the truth's own palette as the
-reference, and a good part nothing at all: there the model is taught to answer as the automatic model it
-was trained on from (see `train_step`), so hints stay optional.
+reference, some only that. Every crop is told something: told nothing, a hint model is its automatic model
+and its hint branch is not run.
 """
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import torch.nn.functional as F
 
 from ..runtime.hints import HINT_CHANNELS, HINT_SQUARE, REFERENCE_BINS, reference_histogram
 
-P_POINTS = 0.6  # a crop gets points...
-P_DENSE = 0.1  # ...or a dense, patchy map (the rest: no hints)
-P_REFERENCE = 0.35  # independently, the truth's palette as reference
+P_POINTS = 0.7  # a crop gets points...
+P_DENSE = 0.15  # ...or a dense, patchy map (the rest: the reference alone)
+P_REFERENCE = 0.3  # independently, the truth's palette as reference
 MEAN_POINTS = 8  # geometric: 1 point most often, rarely dozens
 MAX_POINTS = 48
 DENSE_CELL = 4  # pixels: a dense map's patches are the truth averaged over cells this size
@@ -64,20 +64,17 @@ def _point_count(gen: torch.Generator) -> int:
         torch.tensor(1.0 - p))))
 
 
-def simulate_hints(ab: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(B, 2, h, w) true scaled a/b -> hint planes (B, 3, h, w), references (B, REFERENCE_BINS²) and which
-    crops were told anything (B,) bool."""
+def simulate_hints(ab: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, 2, h, w) true scaled a/b -> hint planes (B, 3, h, w) and references (B, REFERENCE_BINS²)."""
     ab = ab.float().cpu()
     planes = torch.zeros(ab.shape[0], HINT_CHANNELS, *ab.shape[-2:])
     references = torch.zeros(ab.shape[0], REFERENCE_BINS ** 2)
-    told = torch.zeros(ab.shape[0], dtype=torch.bool)
     for i, one in enumerate(ab):
         draw = _u(gen)
         if draw < P_POINTS:
             planes[i] = points_from_truth(one, _point_count(gen), gen, sizes=(1, 5))
         elif draw < P_POINTS + P_DENSE:
             planes[i] = _dense_from_truth(one, gen)
-        if _u(gen) < P_REFERENCE:
+        if _u(gen) < P_REFERENCE or draw >= P_POINTS + P_DENSE:
             references[i] = reference_histogram(one[None])[0]
-        told[i] = draw < P_POINTS + P_DENSE or bool(references[i].any())
-    return planes, references, told
+    return planes, references

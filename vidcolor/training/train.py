@@ -35,7 +35,6 @@ from ..runtime.hints import reference_histogram
 from ..runtime.inference import working_shape
 from ..runtime.weights import (
     BACKBONE_PREFIX,
-    load_model,
     load_trainable_state,
     read_metadata,
     read_weights,
@@ -84,8 +83,7 @@ class TrainOptions:
     backbone_lr_scale: float = 0.1  # their learning rate relative to --lr
     init: Path | None = None  # start from these exported weights (e.g. the L1 U-Net for `gan`)
     continue_from: Path | None = None  # exported weights of a run, continued at the step they record
-    hints: bool = False  # fusion: a hint model, trained on from the automatic model --init (or --teacher)
-    teacher: Path | None = None  # the automatic model a hint model matches when told nothing
+    hints: bool = False  # fusion: a hint branch trained on top of the automatic model --init, which stays as it is
     adversarial: bool = False  # against a PatchGAN (always so for the `gan` family)
     gan_warmup: int = 0  # steps of pure L1 before the adversarial phase
     lambda_l1: float = 100.0
@@ -113,7 +111,6 @@ class Run:
     sched: torch.optim.lr_scheduler.LambdaLR
     disc: nn.Module | None = None
     opt_d: torch.optim.Optimizer | None = None
-    teacher: nn.Module | None = None  # a hint model's automatic model, frozen
     step: int = 0
 
 
@@ -144,8 +141,6 @@ def check_options(opts: TrainOptions) -> None:
         raise UserError("--loss bins needs --ab-bins of at least 2 and a positive --temperature")
     if opts.hints and (opts.model != "fusion" or opts.loss != "l1"):
         raise UserError("--hints trains a fusion model with --loss l1")
-    if opts.teacher and not opts.hints:
-        raise UserError("--teacher is for --hints")
     if opts.balance not in BALANCES:
         raise UserError(f"--balance must be one of {', '.join(BALANCES)}")
     if opts.precision not in PRECISIONS:
@@ -157,19 +152,8 @@ def check_options(opts: TrainOptions) -> None:
         raise UserError(f"{ckpt}: nothing to resume")
     if not opts.resume and any((opts.out / name).exists() for name in (CHECKPOINT, "last.safetensors")):
         raise UserError(f"{opts.out}: holds a training run already (continue it with --resume, or give another --out)")
-    if opts.hints and not (opts.teacher or opts.init or opts.continue_from or opts.resume):
-        raise UserError("--hints trains on from an automatic model: give it with --init")
-
-
-def teacher_path(opts: TrainOptions) -> Path:
-    """The automatic model a hint model must stay: --teacher, else --init, else what the run recorded."""
-    if opts.teacher or opts.init:
-        return opts.teacher or opts.init  # type: ignore[return-value]
-    weights = opts.continue_from or opts.out / "last.safetensors"
-    recorded = read_metadata(weights).get("teacher")
-    if not recorded:
-        raise UserError(f"{weights}: records no automatic model to match without hints; give it with --teacher")
-    return Path(recorded)
+    if opts.hints and not (opts.init or opts.continue_from or opts.resume):
+        raise UserError("--hints trains a hint branch on top of an automatic model: give it with --init")
 
 
 @dataclass
@@ -263,7 +247,7 @@ def _check_same_run(saved: dict[str, str], opts: TrainOptions, path: Path) -> No
             raise UserError(f"{path}: this run was started with {flag} {saved[key]}; resume it with the same")
 
 
-_CHANGES_TO_NOTE = ("data", "val", "steps", "epochs", "size", "batch_size", "lr", "rebalance", "balance", "teacher",
+_CHANGES_TO_NOTE = ("data", "val", "steps", "epochs", "size", "batch_size", "lr", "rebalance", "balance",
                     "frame_stride", "val_every", "backbone_lr_scale", "adversarial", "gan_warmup", "lambda_l1")
 
 
@@ -277,17 +261,13 @@ def _changed_on_resume(saved: dict[str, str], opts: TrainOptions) -> list[str]:
     return changes
 
 
-HINT_LR_SCALE = 5.0  # a hint model's new ways in start at zero, the rest is trained already: they learn faster
-
-
 def _parameter_groups(model: nn.Module, opts: TrainOptions) -> list[dict[str, Any]]:
-    """The trainable net at --lr, tuned backbone stages slower, a hint model's new layers faster."""
-    scales: dict[str, tuple[float, list[nn.Parameter]]] = {
-        "own": (1.0, []), BACKBONE_PREFIX: (opts.backbone_lr_scale, []), HINT_PREFIX: (HINT_LR_SCALE, [])}
-    for name, param in model.named_parameters():
-        if param.requires_grad:
-            scales[next((k for k in (BACKBONE_PREFIX, HINT_PREFIX) if name.startswith(k)), "own")][1].append(param)
-    return [{"params": params, "lr": opts.lr * scale} for scale, params in scales.values() if params]
+    """The trainable net at --lr and tuned backbone stages slower; of a hint model, only its hint branch."""
+    if opts.hints:
+        return [{"params": [p for n, p in model.named_parameters() if n.startswith(HINT_PREFIX)]}]
+    tuned = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith(BACKBONE_PREFIX)]
+    own = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith(BACKBONE_PREFIX)]
+    return [{"params": own}] + ([{"params": tuned, "lr": opts.lr * opts.backbone_lr_scale}] if tuned else [])
 
 
 def build_run(opts: TrainOptions, device: torch.device, total: int) -> Run:
@@ -313,8 +293,6 @@ def build_run(opts: TrainOptions, device: torch.device, total: int) -> Run:
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(total, min(200, total // 10 + 1), start),
                                               last_epoch=start - 1)
     run = Run(fast_layout(model), opt, sched, step=start)
-    if opts.hints:
-        run.teacher = fast_layout(load_model(str(teacher_path(opts)), device)[0].requires_grad_(False))
     if opts.gan():
         run.disc = fast_layout(PatchDiscriminator().to(device))
         run.opt_d = torch.optim.Adam(run.disc.parameters(), opts.lr, betas=betas)
@@ -370,29 +348,22 @@ def _real(logits: torch.Tensor, real: bool) -> torch.Tensor:
 
 @dataclass
 class Told:
-    """What a hint model's batch is told (training.hints.simulate_hints), and which crops were told anything."""
+    """What a hint model's batch is told (training.hints.simulate_hints)."""
 
     hints: torch.Tensor
     reference: torch.Tensor
-    any: torch.Tensor
 
     def to(self, device: torch.device) -> Told:
-        return Told(*(t.to(device) for t in (self.hints, self.reference, self.any)))
+        return Told(self.hints.to(device), self.reference.to(device))
 
 
 def train_step(run: Run, L_in: torch.Tensor, ab: torch.Tensor, opts: TrainOptions, loss_fn: nn.Module,
                device: torch.device, told: Told | None = None) -> float:
     """One optimiser step: the colour loss, and past the warm-up the PatchGAN's verdict on top of λ times it.
-
-    A hint model is given `told`; on the crops told nothing its target is the automatic model's answer, not
-    the truth, so that with no hints it stays that model."""
+    A hint model is given what its batch is `told`."""
     with autocast(device, opts.precision):
         if told is not None:
             pred = run.model(L_in, hints=told.hints, reference=told.reference)
-            untold = (~told.any).nonzero()[:, 0]
-            if len(untold):
-                with torch.no_grad():
-                    ab = ab.index_copy(0, untold, run.teacher(L_in[untold]).float())
         else:
             pred = run.model(L_in, logits=True) if opts.loss == "bins" else run.model(L_in)
     adversarial = run.disc is not None and run.step >= opts.gan_warmup
@@ -433,7 +404,7 @@ def _data_meta(opts: TrainOptions, data: TrainingSet, world: int) -> dict[str, A
             "rebalance": opts.rebalance, "balance": opts.balance, "groups": data.group_sizes(),
             "adversarial": opts.gan(), "batch_size": opts.batch_size * world, "images": len(data),
             "init": str(opts.init or opts.continue_from or "") or None,
-            **({"hints": True, "teacher": str(teacher_path(opts))} if opts.hints else {})}
+            **({"hints": True} if opts.hints else {})}
 
 
 def train(opts: TrainOptions) -> dict[str, float]:

@@ -7,9 +7,10 @@ layer), a self-attention block lets distant regions agree on colour, and the dec
 skips from several backbone stages. Several backbones (`lite0,lite1,lite2`) are averaged.
 The backbone is frozen, or fine-tuned in its deepest stages (`tune_backbone`).
 
-With `hints` it also takes the user's colour (runtime.hints, after Zhang et al. 2017): point planes enter at
-strides 2, 8 and at the head, a reference palette joins the global vector; every way in starts at zero, so a
-hint model trained on from an automatic one starts exactly as it, and without hints computes just what it does.
+With `hints` it also takes the user's colour (runtime.hints, after Zhang et al. 2017): the automatic model is
+kept whole and never trained further (its trunk), and a hint branch reads its features with the hint planes
+(and a reference palette), spreads them at stride 8 with self-attention, and adds a correction to its chroma
+that starts at zero. Told nothing, the branch is not run: a hint model is exactly its automatic model then.
 """
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ BACKBONES = ("lite0", "lite1", "lite2")
 # Common channel widths every backbone's stage (strides 2, 4, 8, 16, 32) is projected to.
 STAGE_DIMS = (16, 32, 64, 128, 256)
 GLOBAL_DIM = 256
-HINT_PREFIX = "hint_"  # the layers that take hints: absent from an automatic model's file
+HINT_PREFIX = "hint_"  # the hint branch's layers: absent from an automatic model's file
+HINT_WIDTH = 64  # channels of the hint branch
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -141,10 +143,25 @@ class FusionColorizer(nn.Module):
         self.head = ChromaBins(w * 2, ab_bins, temperature) if ab_bins else nn.Conv2d(w * 2, 2, 1)
         self.takes_hints = hints
         if hints:
-            self.hint_in = _zero(nn.Conv2d(HINT_CHANNELS, w * 3 // 2, 3, 2, 1, bias=False))
-            self.hint_fuse = _zero(nn.Conv2d(HINT_CHANNELS, fused, 1, bias=False))
-            self.hint_head = _zero(nn.Conv2d(HINT_CHANNELS, w * 2, 3, 1, 1, bias=False))
-            self.hint_reference = _zero(nn.Linear(REFERENCE_BINS ** 2, GLOBAL_DIM, bias=False))
+            if ab_bins:
+                raise ValueError("a hint model corrects a regression head's chroma: no --ab-bins")
+            hb = HINT_WIDTH
+            self.hint_in8 = nn.Sequential(nn.Conv2d(fused + HINT_CHANNELS, hb, 1), nn.ReLU(inplace=True))
+            self.hint_reference = nn.Linear(REFERENCE_BINS ** 2, hb, bias=False)
+            self.hint_spread = nn.Sequential(conv_block(hb, hb), SelfAttention(hb), conv_block(hb, hb))
+            self.hint_in2 = nn.Sequential(nn.Conv2d(hb + w * 2 + HINT_CHANNELS + 2, hb, 1), nn.ReLU(inplace=True))
+            self.hint_out = nn.Conv2d(hb, 2, 3, padding=1)
+            nn.init.zeros_(self.hint_out.weight)
+            nn.init.zeros_(self.hint_out.bias)
+
+    def train(self, mode: bool = True) -> FusionColorizer:
+        """A hint model's trunk stays in eval mode: it is the automatic model, kept as it is."""
+        super().train(mode)
+        if self.takes_hints:
+            for name, module in self.named_children():
+                if not name.startswith(HINT_PREFIX):
+                    module.train(False)
+        return self
 
     def backbone_features(self, L: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
         """Average the projected stage features and global vectors of all backbones."""
@@ -160,22 +177,11 @@ class FusionColorizer(nn.Module):
         n = len(self.backbones)
         return [s / n for s in stages], glob / n
 
-    def forward(self, L: torch.Tensor, logits: bool = False, hints: torch.Tensor | None = None,
-                reference: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, 1, H, W) L in [0, 100] -> (B, 2, H, W) a/b in [-1, 1].
-
-        With `logits` (training a binned head): the (B, ab_bins², ⌈H/2⌉, ⌈W/2⌉) grid logits instead.
-        A hint model also takes `hints` (B, 3, H, W) planes and a `reference` (B, REFERENCE_BINS²) palette.
-        """
-        L, (h, w) = pad_to_multiple(L, self.multiple)
-        if hints is not None:
-            hints = F.pad(hints, (0, L.shape[-1] - w, 0, L.shape[-2] - h))
+    def trunk(self, L: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Padded L -> the features at stride 8 (after attention) and at stride 2 (the head's input)."""
         (s2, s4, s8, s16, s32), glob = self.backbone_features(L)
-        if reference is not None:
-            glob = glob + self.hint_reference(reference.to(glob.dtype))
         x = normalise_l(L)
-        x = torch.cat([x, coord_channels(x)], dim=1)
-        e2 = self.enc2(x) if hints is None else self.enc2[1:](self.enc2[0](x) + self.hint_in(hints.to(x.dtype)))
+        e2 = self.enc2(torch.cat([x, coord_channels(x)], dim=1))
         e4 = self.enc4(e2)
         e8 = self.enc8(e4)
         size = e8.shape[-2:]
@@ -184,28 +190,45 @@ class FusionColorizer(nn.Module):
             return F.interpolate(t, size=size, mode="bilinear", align_corners=False)
 
         g = glob[:, :, None, None].expand(-1, -1, *size)
-        x = self.fuse(torch.cat([e8, s8, up(s16), up(s32), g], dim=1))
-        if hints is not None:
-            x = x + self.hint_fuse(_pooled(hints, size))
-        x = self.post(self.attention(x))
-        x = self.up4(x, torch.cat([e4, s4], dim=1))
-        x = self.up2(x, torch.cat([e2, s2], dim=1))
-        if hints is not None:
-            x = x + self.hint_head(_pooled(hints, x.shape[-2:]))
-        if not self.ab_bins:
-            return upsample_ab(self.head(x), L.shape[-2:])[..., :h, :w]
+        x8 = self.post(self.attention(self.fuse(torch.cat([e8, s8, up(s16), up(s32), g], dim=1))))
+        x = self.up4(x8, torch.cat([e4, s4], dim=1))
+        return x8, self.up2(x, torch.cat([e2, s2], dim=1))
+
+    def hint_branch(self, x8: torch.Tensor, x2: torch.Tensor, auto: torch.Tensor, planes: torch.Tensor,
+                    reference: torch.Tensor | None) -> torch.Tensor:
+        """The correction to the automatic chroma logits `auto` (at stride 2) for what the user said."""
+        h = self.hint_in8(torch.cat([x8, _pooled(planes, x8.shape[-2:])], dim=1))
+        if reference is not None:
+            h = h + self.hint_reference(reference.to(h.dtype))[:, :, None, None]
+        h = F.interpolate(self.hint_spread(h), size=x2.shape[-2:], mode="bilinear", align_corners=False)
+        return self.hint_out(self.hint_in2(torch.cat([h, x2, _pooled(planes, x2.shape[-2:]), auto], dim=1)))
+
+    def forward(self, L: torch.Tensor, logits: bool = False, hints: torch.Tensor | None = None,
+                reference: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, 1, H, W) L in [0, 100] -> (B, 2, H, W) a/b in [-1, 1].
+
+        With `logits` (training a binned head): the (B, ab_bins², ⌈H/2⌉, ⌈W/2⌉) grid logits instead.
+        A hint model also takes `hints` (B, 3, H, W) planes and a `reference` (B, REFERENCE_BINS²) palette.
+        """
+        L, (h, w) = pad_to_multiple(L, self.multiple)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.takes_hints):  # the trunk learns no more
+            x8, x = self.trunk(L)
+            chroma = None if self.ab_bins else self.head(x)
+        if chroma is None:
+            return self._binned(x, L.shape[-2:], h, w, logits)
+        if hints is not None or reference is not None:
+            planes = torch.zeros_like(L).expand(-1, HINT_CHANNELS, -1, -1) if hints is None else F.pad(
+                hints.to(x.dtype), (0, L.shape[-1] - w, 0, L.shape[-2] - h))
+            chroma = chroma + self.hint_branch(x8, x, chroma, planes, reference)
+        return upsample_ab(chroma, L.shape[-2:])[..., :h, :w]
+
+    def _binned(self, x: torch.Tensor, size: torch.Size, h: int, w: int, logits: bool) -> torch.Tensor:
         with torch.autocast(x.device.type, enabled=False):  # logits / T magnifies bf16 rounding: a cheap 1x1 conv
             out = self.head(x.float())
             if logits:
                 return out[..., :(h + 1) // 2, :(w + 1) // 2]
-            ab = F.interpolate(self.head.decode(out), size=L.shape[-2:], mode="bilinear", align_corners=False)
+            ab = F.interpolate(self.head.decode(out), size=size, mode="bilinear", align_corners=False)
         return ab[..., :h, :w]
-
-
-def _zero(layer: nn.Module) -> nn.Module:
-    """A way in for hints that adds nothing until trained."""
-    nn.init.zeros_(layer.weight)
-    return layer
 
 
 def _pooled(hints: torch.Tensor, size: torch.Size | tuple[int, int]) -> torch.Tensor:
