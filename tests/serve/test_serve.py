@@ -2,10 +2,12 @@
 
 The API is driven with FastAPI's TestClient; the page itself in a real headless Chromium
 (Debian's, through Playwright) against a real uvicorn server. The model is a tiny untrained
-U-Net set to paint a warm tint everywhere, so "it came back coloured" is plain to see.
+U-Net set to paint a warm tint everywhere, so "it came back coloured" is plain to see; hints
+go to a tiny hint model whose ways in for hints are random, so a hint changes the colour around it.
 """
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import struct
@@ -25,12 +27,14 @@ import torch
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from helpers.films import Clip, probe
+from helpers.models import write_tiny_hint_model
 
 from vidcolor.cli import main
 from vidcolor.runtime.archs import build_model
 from vidcolor.runtime.inference import Colorizer
 from vidcolor.runtime.weights import save_weights
-from vidcolor.serve.app import ServeLimits, create_app
+from vidcolor.serve.app import ServeLimits, _hint_source, create_app
+from vidcolor.utils.choices import DEFAULT_MODEL, HINT_MODEL
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -49,6 +53,12 @@ def tinted_unet() -> torch.nn.Module:
 @pytest.fixture(scope="module")
 def sepia() -> Colorizer:
     return Colorizer(tinted_unet(), TINY)
+
+
+@pytest.fixture(scope="module")
+def hinted(tmp_path_factory: pytest.TempPathFactory) -> Colorizer:
+    """A tiny hint model: a hint visibly changes the colour around it."""
+    return Colorizer.load(str(write_tiny_hint_model(tmp_path_factory.mktemp("hint") / "hint.safetensors")), "cpu")
 
 
 def photo(width: int, height: int, seed: int = 0) -> np.ndarray:
@@ -74,10 +84,12 @@ def is_warm(rgb: np.ndarray) -> bool:
 
 
 @contextmanager
-def serving(colorizer: Colorizer, root: Path, **limits: Any) -> Iterator[TestClient]:
+def serving(colorizer: Colorizer, root: Path, hint_model: Colorizer | None = None,
+            **limits: Any) -> Iterator[TestClient]:
     """A TestClient for a server whose private folder goes under `root`."""
     root.mkdir(exist_ok=True)
-    with TestClient(create_app(colorizer, limits=ServeLimits(**limits), temp_root=root)) as client:
+    app = create_app(colorizer, limits=ServeLimits(**limits), temp_root=root, hint_model=hint_model)
+    with TestClient(app) as client:
         yield client
 
 
@@ -87,8 +99,15 @@ def client(sepia: Colorizer, tmp_path: Path) -> Iterator[TestClient]:
         yield client
 
 
-def upload(client: TestClient, name: str, data: bytes) -> Any:
-    return client.post("/api/colorize", files={"file": (name, data)})
+def upload(client: TestClient, name: str, data: bytes, hints: Any = None) -> Any:
+    form = {"hints": hints if isinstance(hints, str) else json.dumps(hints)} if hints is not None else None
+    return client.post("/api/colorize", files={"file": (name, data)}, data=form)
+
+
+def change_near(a: np.ndarray, b: np.ndarray, x: int, y: int, r: int = 4) -> float:
+    """How much two pictures differ around (x, y): the mean of |RGB difference| summed over channels."""
+    patch = np.s_[max(0, y - r):y + r + 1, max(0, x - r):x + r + 1]
+    return float(np.abs(a[patch].astype(int) - b[patch].astype(int)).sum(-1).mean())
 
 
 def finished(client: TestClient, job_id: str, timeout: float = 120) -> dict[str, Any]:
@@ -154,6 +173,129 @@ def test_photos_sent_at_once_each_get_their_own_colours(client: TestClient) -> N
     with ThreadPoolExecutor(4) as pool:
         together = list(pool.map(lambda i: upload(client, "p.png", photos[i % 3]).content, range(9)))
     assert together == [alone[i % 3] for i in range(9)]
+
+
+# --- hints -------------------------------------------------------------------------------------
+
+GREEN_AT_80_50 = [{"x": 80, "y": 50, "color": "#00c000"}]
+
+
+@pytest.fixture
+def hint_client(hinted: Colorizer, tmp_path: Path) -> Iterator[TestClient]:
+    with serving(hinted, tmp_path / "server") as client:
+        yield client
+
+
+def test_a_colour_hint_sent_with_a_photo_colours_the_photo_there(hint_client: TestClient) -> None:
+    grey = png(photo(320, 200, seed=1))
+    plain = upload(hint_client, "street.png", grey)
+    told = upload(hint_client, "street.png", grey, GREEN_AT_80_50)
+    assert plain.status_code == told.status_code == 200
+    before, after = decode(plain.content), decode(told.content)
+    assert after.shape == before.shape
+    assert change_near(before, after, 80, 50) > 15  # changed where the hint is
+    assert change_near(before, after, 280, 170) < 3  # and not far away
+    assert hint_client.get("/api/info").json()["hints"] is True
+    assert upload(hint_client, "street.png", grey, []).content == plain.content  # no hints: as without
+
+
+@pytest.mark.parametrize("hints, message", [
+    ("{not json", "hints: not valid JSON (line 1, column 2: Expecting property name enclosed in double quotes)"),
+    ({"x": 1, "y": 2, "color": "#fff"}, 'hints: a hints file is a JSON list of {"x", "y", "color"} entries'),
+    ([{"x": 10, "y": 10}], "hints: entry 0: has no color"),
+    ([{"x": 10, "y": 10, "color": "#fff"}, {"x": 1, "y": 2, "color": "teal"}],
+     "hints: entry 1: color 'teal' is not an sRGB hex colour such as \"#a03020\""),
+    ([{"x": 400, "y": 10, "color": "#fff"}], "hints: entry 0: (400, 10) is outside the picture (320 x 200 pixels)"),
+    ([{"x": 1, "y": 1, "color": "#fff", "frame": 3}], "hints: entry 0: a photo has no frames or times"),
+    ("[" * 100_000, "hints: not valid JSON"),
+], ids=["not-json", "not-a-list", "no-color", "bad-color", "outside", "frame", "too-deep"])
+def test_malformed_hints_are_refused_with_a_one_line_message(hint_client: TestClient, tmp_path: Path,
+                                                             hints: Any, message: str) -> None:
+    grey = upload(hint_client, "street.png", png(photo(320, 200)))
+    response = upload(hint_client, "street.png", png(photo(320, 200)), hints)
+    assert response.status_code == 422 and response.json() == {"detail": message}
+    body = hints if isinstance(hints, str) else json.dumps(hints)
+    response = hint_client.post(f"/api/photos/{grey.headers['x-photo-id']}/preview", content=body)
+    assert response.status_code == 422 and response.json() == {"detail": message}
+    [folder] = (tmp_path / "server").iterdir()
+    assert list(folder.iterdir()) == []  # nothing of the refused photo is left
+
+
+def test_hints_with_a_film_are_refused_with_the_way_to_give_them(hint_client: TestClient,
+                                                                 clip: Callable[..., Clip]) -> None:
+    film = clip("newsreel.mp4", frames=4)
+    response = upload(hint_client, "newsreel.mp4", film.path.read_bytes(), GREEN_AT_80_50)
+    assert response.status_code == 422 and "vidcolor run FILM -o OUT --hints" in response.json()["detail"]
+
+
+def test_a_click_is_previewed_on_the_photo_kept_small(hint_client: TestClient) -> None:
+    grey = photo(1280, 800, seed=3)
+    response = upload(hint_client, "big.png", png(grey))
+    assert response.headers["x-photo-size"] == "1280x800"
+    url = f"/api/photos/{response.headers['x-photo-id']}/preview"
+
+    plain = hint_client.post(url, content="[]")
+    assert plain.status_code == 200 and plain.headers["content-type"] == "image/png"
+    small = decode(plain.content)
+    assert small.shape == (640, 1024, 3)  # the longer side at most 1024: quick to colour and to send
+    full = cv2.resize(decode(response.content), (1024, 640), interpolation=cv2.INTER_AREA)
+    assert change_near(small, full, 512, 320, r=300) < 4  # the same colours as the photo's, made small
+
+    hint = [{"x": 400, "y": 250, "color": "#00c000"}]  # the photo's pixels: (320, 200) on the preview
+    told = decode(hint_client.post(url, json=hint).content)
+    assert change_near(small, told, 320, 200) > 15
+    assert change_near(small, told, 900, 560) < 3
+    full_told = decode(upload(hint_client, "big.png", png(grey), hint).content)
+    assert change_near(decode(response.content), full_told, 400, 250, r=8) > 15  # and the full size agrees
+
+    assert hint_client.post("/api/photos/nope/preview", content="[]").status_code == 404
+
+
+def test_a_kept_photo_is_dropped_after_the_retention_time(hinted: Colorizer, tmp_path: Path) -> None:
+    with serving(hinted, tmp_path / "server", retention_seconds=0.3) as client:
+        photo_id = upload(client, "p.png", png(photo(64, 48))).headers["x-photo-id"]
+        assert client.post(f"/api/photos/{photo_id}/preview", content="[]").status_code == 200
+        time.sleep(0.6)
+        response = client.post(f"/api/photos/{photo_id}/preview", content="[]")
+        assert response.status_code == 404 and "colour it again" in response.json()["detail"]
+
+
+def test_a_server_whose_model_takes_no_hints_says_so(client: TestClient) -> None:
+    info = client.get("/api/info").json()
+    assert info["hints"] is False and info["hint_model"] is None
+    plain = upload(client, "street.png", png(photo(90, 60)))
+    assert plain.status_code == 200 and "x-photo-id" not in plain.headers  # nothing kept for hints
+    response = upload(client, "street.png", png(photo(90, 60)), GREEN_AT_80_50)
+    assert response.status_code == 422
+    assert response.json()["detail"] == ("this server's model (unet) takes no hints: serve a hint model "
+                                         "(`vidcolor models` lists them)")
+
+
+def test_photos_given_hints_go_to_the_hint_model_the_others_to_the_served_one(
+        sepia: Colorizer, hinted: Colorizer, tmp_path: Path) -> None:
+    with serving(sepia, tmp_path / "server", hint_model=hinted) as client:
+        info = client.get("/api/info").json()
+        assert (info["model"], info["hints"], info["hint_model"]) == ("unet", True, "fusion")
+        grey = png(photo(320, 200, seed=1))
+        assert is_warm(decode(upload(client, "p.png", grey).content))  # the served model
+        told = decode(upload(client, "p.png", grey, GREEN_AT_80_50).content)
+        with serving(hinted, tmp_path / "other") as alone:
+            assert (told == decode(upload(alone, "p.png", grey, GREEN_AT_80_50).content)).all()
+
+
+def test_the_default_model_gives_way_to_the_shipped_hint_model_when_there_is_one(
+        sepia: Colorizer, hinted: Colorizer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vidcolor.runtime import catalog, weights
+
+    assert _hint_source(DEFAULT_MODEL, sepia, None) in (None, HINT_MODEL)  # whether it is installed yet
+    assert _hint_source("unet", sepia, None) is None
+    assert _hint_source(DEFAULT_MODEL, hinted, None) is hinted  # a served hint model takes them itself
+    shipped = {HINT_MODEL: tmp_path / f"{HINT_MODEL}.safetensors"}
+    monkeypatch.setattr(catalog, "shipped_models", lambda: shipped)
+    monkeypatch.setattr(weights, "shipped_models", lambda: shipped)
+    assert _hint_source(DEFAULT_MODEL, sepia, None) == HINT_MODEL
+    monkeypatch.setattr(catalog, "shipped_models", dict)
+    assert _hint_source(DEFAULT_MODEL, sepia, None) is None
 
 
 # --- films -------------------------------------------------------------------------------------
@@ -397,6 +539,8 @@ def test_in_a_browser_a_chosen_or_dropped_photo_comes_back_coloured(sepia: Color
 
         page.set_input_files("#file", street)
         expect(page.locator("#photo-result")).to_be_visible(timeout=60_000)
+        expect(page.locator("#no-hints")).to_be_visible()  # this model takes none: said, and no tools shown
+        expect(page.locator("#hint-tools")).to_be_hidden()
         page.wait_for_function("document.getElementById('after').complete && "
                                "document.getElementById('after').naturalWidth > 0")
         after = page.evaluate(AFTER_PIXEL)
@@ -411,3 +555,140 @@ def test_in_a_browser_a_chosen_or_dropped_photo_comes_back_coloured(sepia: Color
         expect(page.locator("#download")).to_have_attribute("download", "portrait-colour.png", timeout=60_000)
         page.wait_for_function("document.getElementById('after').naturalWidth === 120")
         browser.close()
+
+
+AFTER_AT = """([x, y, r]) => {
+  const img = document.getElementById("after");
+  const canvas = document.createElement("canvas");
+  canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+  const ctx = canvas.getContext("2d");
+  ctx.drawImage(img, 0, 0);
+  const data = ctx.getImageData(x - r, y - r, 2 * r + 1, 2 * r + 1).data;
+  const sum = [0, 0, 0];
+  for (let i = 0; i < data.length; i += 4) for (let c = 0; c < 3; c++) sum[c] += data[i + c];
+  return sum.map((s) => s / (data.length / 4));
+}"""
+SHOWN = """n => { const img = document.getElementById("after");
+  return img.dataset.hints === String(n) && img.complete && img.naturalWidth > 0; }"""
+
+
+def colour_at(page: Any, x: int, y: int, r: int = 3) -> np.ndarray:
+    """The mean RGB of the result shown, around (x, y) in its pixels."""
+    return np.array(page.evaluate(AFTER_AT, [x, y, r]))
+
+
+def click_photo(page: Any, x: int, y: int, size: tuple[int, int], **options: Any) -> None:
+    """Click the middle of the photo's pixel (x, y), wherever and however large the photo is shown."""
+    box = page.locator("#compare").bounding_box()
+    page.locator("#compare").click(position={"x": (x + 0.5) * box["width"] / size[0],
+                                             "y": (y + 0.5) * box["height"] / size[1]}, **options)
+
+
+@contextmanager
+def browser_page(url: str) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 900, "height": 900}, accept_downloads=True)
+            page.goto(url)
+            yield page
+        finally:
+            browser.close()
+
+
+def upload_in_page(page: Any, path: Path) -> None:
+    from playwright.sync_api import expect
+
+    page.set_input_files("#file", path)
+    expect(page.locator("#hint-tools")).to_be_visible(timeout=60_000)
+    page.wait_for_function(SHOWN, arg=0)
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).is_file(),
+                    reason="no browser: install Debian's chromium (apt-get install chromium)")
+def test_in_a_browser_a_colour_clicked_onto_a_photo_comes_back_there(hinted: Colorizer, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    street = tmp_path / "street.png"
+    street.write_bytes(png(photo(320, 200, seed=1)))
+    (tmp_path / "server").mkdir()
+    with real_server(hinted, tmp_path / "server") as url, browser_page(url) as page:
+        upload_in_page(page, street)
+        there, far = colour_at(page, 80, 50), colour_at(page, 280, 170)
+
+        page.locator("#colour").fill("#00c000")
+        click_photo(page, 80, 50, (320, 200))
+        expect(page.locator("#hint-list li")).to_have_text(["#00c000 at (80, 50)Remove"])
+        page.wait_for_function(SHOWN, arg=1, timeout=30_000)
+        assert np.abs(colour_at(page, 80, 50) - there).sum() > 15  # re-coloured where clicked
+        assert np.abs(colour_at(page, 280, 170) - far).sum() < 3  # and not far away
+        expect(page.locator(".marker")).to_have_count(1)
+        expect(page.locator("#download")).to_be_hidden()  # the full-size result has no hints yet
+        expect(page.locator("#full-size")).to_be_visible()
+        page.screenshot(path=str(SCREENSHOT.with_name("serve_hints_screenshot.png")), full_page=True)
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).is_file(),
+                    reason="no browser: install Debian's chromium (apt-get install chromium)")
+def test_in_a_browser_hints_are_picked_removed_undone_downloaded_and_coloured_at_full_size(
+        hinted: Colorizer, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    street = tmp_path / "street.png"
+    street.write_bytes(png(photo(320, 200, seed=1)))
+    (tmp_path / "server").mkdir()
+    size = (320, 200)
+    with real_server(hinted, tmp_path / "server") as url, browser_page(url) as page:
+        upload_in_page(page, street)
+        automatic = colour_at(page, 250, 150), colour_at(page, 80, 50)
+
+        def hex_at(x: int, y: int) -> str:
+            return "#" + "".join(f"{round(v):02x}" for v in colour_at(page, x, y, r=0))
+
+        click_photo(page, 200, 100, size, modifiers=["Alt"])  # alt-click: the colour of the result there
+        expect(page.locator("#colour")).to_have_value(hex_at(200, 100))
+        page.locator("#pick").click()
+        expect(page.locator("#pick")).to_have_attribute("aria-pressed", "true")
+        click_photo(page, 30, 30, size)
+        expect(page.locator("#colour")).to_have_value(hex_at(30, 30))
+        expect(page.locator("#pick")).to_have_attribute("aria-pressed", "false")
+        expect(page.locator("#hint-list li")).to_have_count(0)  # picking puts no hint
+
+        page.locator("#colour").fill("#2040e0")
+        click_photo(page, 80, 50, size)
+        page.locator("#colour").fill("#e02020")
+        click_photo(page, 250, 150, size)
+        expect(page.locator("#hint-list li")).to_have_count(2)
+        with page.expect_download() as download:
+            page.locator("#download-hints").click()
+        assert download.value.suggested_filename == "street.png.hints.json"
+        assert json.loads(Path(download.value.path()).read_text()) == [
+            {"x": 80, "y": 50, "color": "#2040e0"}, {"x": 250, "y": 150, "color": "#e02020"}]
+
+        page.get_by_role("button", name="Remove hint 1").click()
+        expect(page.locator("#hint-list li")).to_have_text(["#e02020 at (250, 150)Remove"])
+        page.locator("#undo").click()
+        expect(page.locator("#hint-list li")).to_have_count(2)
+        page.locator("#clear").click()
+        expect(page.locator("#hint-list li")).to_have_count(0)
+        expect(page.locator("#download")).to_be_visible()  # no hints: the full-size result again
+        page.wait_for_function(SHOWN, arg=0)
+        assert np.abs(colour_at(page, 250, 150) - automatic[0]).sum() < 1
+        page.locator("#undo").click()  # back to both
+        page.locator("#undo").click()  # back to the first alone
+        expect(page.locator("#hint-list li")).to_have_text(["#2040e0 at (80, 50)Remove"])
+
+        page.locator("#full-size").click()
+        expect(page.locator("#download")).to_be_visible(timeout=60_000)
+        page.wait_for_function(SHOWN, arg=1)
+        assert page.evaluate("document.getElementById('after').naturalWidth") == 320
+        assert np.abs(colour_at(page, 80, 50) - automatic[1]).sum() > 15
+
+        # What the server refuses is said in its own words, and the photo stays.
+        page.route("**/preview", lambda route: route.fulfill(
+            status=422, content_type="application/json", json={"detail": "hints: entry 1: refused for the test"}))
+        click_photo(page, 10, 10, size)
+        expect(page.locator("#message")).to_have_text("hints: entry 1: refused for the test")
+        expect(page.locator("#photo-result")).to_be_visible()

@@ -1,13 +1,19 @@
 """`vidcolor serve`: a local web page that colours photos and short films.
 
-A photo is coloured while its request waits. A film is queued, coloured by a single worker
-thread through the same pipeline as `vidcolor run` (so one film at a time, sound kept), and
-kept for download for a while. Whatever a visitor sends is checked by decoding it, never by its
-name or declared type, and is stored only under names we make up, in a private temp folder.
+A photo is coloured while its request waits, with the user's colour hints if the form sends them.
+A film is queued, coloured by a single worker thread through the same pipeline as `vidcolor run`
+(so one film at a time, sound kept), and kept for download for a while. Whatever a visitor sends
+is checked by decoding it, never by its name or declared type, and is stored only under names we
+make up, in a private temp folder.
+
+Where hints can be taken (the served model is a hint model, or the default model is served and the shipped hint
+model is installed), each coloured photo is also kept small in memory for a while, so that the page's clicks
+are answered by re-colouring that (`/api/photos/{id}/preview`) in about a second rather than the whole photo.
 
 Only click and the standard library are imported here at module level, so `vidcolor --help`
 stays fast and works without the `serve` extra; the web stack and torch load when serving.
 """
+import json
 import logging
 import queue
 import shutil
@@ -17,10 +23,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import click
 
+from ..utils.choices import DEFAULT_MODEL, HINT_MODEL
 from ..utils.errors import UserError
 from ..utils.guard import DECODE_SECONDS, on_hang
 from .jobs import Films, Job
@@ -29,6 +36,7 @@ from .jobs import Films, Job
 # time, and theirs are imported inside create_app. Names only needed for typing are quoted.
 
 if TYPE_CHECKING:
+    import numpy as np
     from fastapi import FastAPI
 
     from ..runtime.inference import Colorizer
@@ -38,6 +46,8 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 MAX_PHOTO_PIXELS = 50_000_000  # beyond this a photo's float tensors would take many GB
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and headers around the file itself
 PAGE_POLICY = "default-src 'self'; img-src 'self' blob:; media-src 'self' blob:"
+MAX_HINTS = 1000  # entries in one request's hints
+MAX_HINTS_BYTES = 256 * 1024  # a preview request's body: its hints
 
 log = logging.getLogger("vidcolor.serve")
 
@@ -84,33 +94,94 @@ class _UploadLimit:
         await self.app(scope, limited, send)
 
 
+def _label(model: "str | Colorizer") -> str:
+    """The name the page shows for a model."""
+    if isinstance(model, str):
+        return Path(model).stem if model.endswith(".safetensors") else model
+    return str(model.meta.get("family", "custom model"))
+
+
 def _load(model: "str | Colorizer", device: str) -> "tuple[Colorizer, str]":
     """The colorizer to serve and the name the page shows for it."""
     from ..runtime.inference import Colorizer
 
-    if isinstance(model, Colorizer):
-        return model, str(model.meta.get("family", "custom model"))
-    return Colorizer.load(model, device), Path(model).stem if model.endswith(".safetensors") else model
+    return (model if isinstance(model, Colorizer) else Colorizer.load(model, device)), _label(model)
+
+
+def _hint_source(model: "str | Colorizer", colorizer: "Colorizer",
+                 hint_model: "str | Colorizer | None") -> "str | Colorizer | None":
+    """What colours a photo given hints, as `vidcolor run` chooses: `hint_model` if given, else the served model
+    if it takes hints, else the shipped hint model in the default model's place (if installed), else nothing. A
+    name or file is checked here and loaded on first use."""
+    from ..runtime.catalog import shipped_models
+    from ..runtime.weights import resolve_model_path
+
+    if hint_model is None:
+        if colorizer.takes_hints:
+            return colorizer
+        if model != DEFAULT_MODEL or HINT_MODEL not in shipped_models():
+            return None
+        hint_model = HINT_MODEL
+    if isinstance(hint_model, str):
+        resolve_model_path(hint_model)  # an unknown name or a missing file is said now, in one line
+    return hint_model
+
+
+def _hints_of(text: str | bytes | None) -> list[dict[str, Any]]:
+    """The hints a request sends (JSON: a hints file's list), checked; none for an empty field or `[]`.
+    Anything wrong is an HTTP 422 whose message is the one line `vidcolor run` would say."""
+    from fastapi import HTTPException
+
+    from ..hints.file import parse_hints
+
+    if text is None or not text.strip():
+        return []
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise HTTPException(422, f"hints: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    except (ValueError, RecursionError):  # not UTF-8, or nested beyond reason
+        raise HTTPException(422, "hints: not valid JSON") from None
+    try:
+        parse_hints(data, "hints")
+    except UserError as exc:
+        raise HTTPException(422, str(exc)) from None
+    if len(data) > MAX_HINTS:
+        raise HTTPException(422, f"hints: {len(data)} entries; this server takes up to {MAX_HINTS}")
+    return list(data)
 
 
 def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeLimits = ServeLimits(),
-               temp_root: Path | None = None) -> "FastAPI":
+               temp_root: Path | None = None, hint_model: "str | Colorizer | None" = None) -> "FastAPI":
     """The web app: the page at `/` and the JSON API under `/api`.
 
     `model` is a shipped model name, a .safetensors file, or a ready Colorizer. The private
     folder is made under `temp_root` (default: the system's temp folder) when the app starts and
     deleted when it stops; run the app with its lifespan (uvicorn, or `with TestClient(app)`).
+    `hint_model` colours photos given hints (default: as `vidcolor run` chooses, see `_hint_source`).
     """
-    from fastapi import FastAPI, HTTPException, UploadFile
+    import cv2
+    from fastapi import FastAPI, Form, HTTPException, Request, UploadFile
+    from fastapi.concurrency import run_in_threadpool
     from fastapi.responses import FileResponse, JSONResponse, Response
     from fastapi.staticfiles import StaticFiles
+    from PIL import Image
 
     from ..api import colorize_photo, colorize_video
     from ..film.frames import film_seconds
     from ..film.probe import probe
-    from ..photo.read import photo_suffix, pixel_count, read_image
+    from ..hints.file import check_hints_fit, parse_hints, points_of
+    from ..photo.read import photo_suffix, pixel_count, read_image, read_photo
+    from ..runtime.hints import Told
+    from ..runtime.inference import Colorizer
+    from .kept import KeptPhoto, KeptPhotos, small_picture
 
     colorizer, label = _load(model, device)
+    hint_source = _hint_source(model, colorizer, hint_model)
+    hint_label = None if hint_source is None else label if hint_source is colorizer else _label(hint_source)
+    hint_loaded: list[Colorizer] = [hint_source] if isinstance(hint_source, Colorizer) else []
+    hint_lock = threading.Lock()
+    kept = KeptPhotos(limits.retention_seconds)
     # A decoder that hangs cannot be stopped, and a server is not ours to end: it is logged; the rest go on.
     on_hang(lambda what: log.error("decoding %s made no progress in %.0f s; its request is lost", what,
                                    DECODE_SECONDS))
@@ -124,6 +195,20 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
 
     films = Films(colour_film, limits.retention_seconds, temp_root)
 
+    def hint_colorizer() -> Colorizer:
+        """The model for photos given hints, loaded on first use (a shipped hint model is not always wanted)."""
+        if hint_source is None:
+            raise HTTPException(422, f"this server's model ({label}) takes no hints: serve a hint model "
+                                     "(`vidcolor models` lists them)")
+        with hint_lock:
+            if not hint_loaded:
+                assert isinstance(hint_source, str)
+                try:
+                    hint_loaded.append(Colorizer.load(hint_source, device))
+                except UserError as exc:
+                    raise HTTPException(503, f"the hint model could not be loaded: {exc}") from None
+            return hint_loaded[0]
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         films.open()
@@ -131,6 +216,7 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
             yield
         finally:
             films.close()
+            kept.clear()
 
     app = FastAPI(title="vidcolor", lifespan=lifespan, docs_url=None, redoc_url=None)
     too_large = f"the file is larger than this server's limit of {limits.max_upload_bytes / 1024 ** 2:g} MB"
@@ -145,13 +231,22 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
     def info() -> dict[str, Any]:
         """What the page shows and checks before uploading."""
         return {"model": label, "max_upload_bytes": limits.max_upload_bytes,
-                "max_video_seconds": limits.max_video_seconds, "retention_seconds": limits.retention_seconds}
+                "max_video_seconds": limits.max_video_seconds, "retention_seconds": limits.retention_seconds,
+                "hints": hint_source is not None, "hint_model": hint_label}
 
     @app.post("/api/colorize")
-    def colorize(file: UploadFile) -> Response:
-        """A photo comes back coloured (PNG, same size); a film is queued: 202 and its job."""
+    def colorize(file: UploadFile, hints: Annotated[str | None, Form()] = None) -> Response:
+        """A photo comes back coloured (PNG, same size); a film is queued: 202 and its job.
+
+        `hints`: a photo's colour hints, the JSON list a hints file holds (`[{"x": 120, "y": 44, "color":
+        "#a03020"}]`, pixels of the upright photo). Where hints can be taken, a photo's answer says under
+        which id it is kept for previews (X-Photo-Id) and its upright size (X-Photo-Size, e.g. 640x480).
+        """
         if file.size is not None and file.size > limits.max_upload_bytes:  # the body's limit has some slack
             raise HTTPException(413, too_large)
+        told = _hints_of(hints)
+        if told:
+            hint_colorizer()  # refused before the upload is stored, if no model takes hints
         job_id, upload = films.new_upload()
         with upload.open("wb") as out:
             shutil.copyfileobj(file.file, out)
@@ -162,26 +257,84 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
         try:
             rgb = read_image(upload)
         except UserError:
+            if told:
+                upload.unlink()
+                raise HTTPException(422, "hints are taken here for photos only; colour a film with hints by "
+                                         "`vidcolor run FILM -o OUT --hints HINTS.json`") from None
             return queue_film(job_id, upload)
         if rgb.shape[0] * rgb.shape[1] > MAX_PHOTO_PIXELS:  # a format whose header Pillow cannot read (.hdr)
             upload.unlink()
             raise HTTPException(413, too_many_pixels)
-        return colour_photo(job_id, upload)
+        return colour_photo(job_id, upload, rgb, told)
 
-    def colour_photo(job_id: str, upload: Path) -> Response:
+    def colour_photo(job_id: str, upload: Path, rgb: "np.ndarray", told: list[dict[str, Any]]) -> Response:
         """As `vidcolor run` colours a photo into a PNG: depth, transparency and EXIF/ICC kept."""
         photo = upload.rename(upload.with_suffix(photo_suffix(upload) or upload.suffix))  # read as what it is
         result = films.folder / f"{job_id}-colour.png"
         try:
             with photo_lock:
-                colorize_photo(photo, result, model=colorizer, overwrite=True, warn=lambda message: None)
-            return Response(result.read_bytes(), media_type="image/png")
+                colorize_photo(photo, result, model=hint_colorizer() if told else colorizer, hints=told or None,
+                               overwrite=True, warn=lambda message: None)
+            headers = keep_for_hints(photo, rgb, result) if hint_source is not None else {}
+            return Response(result.read_bytes(), media_type="image/png", headers=headers)
         except UserError as exc:
             reason = str(exc).replace(f"{photo}: ", "")
+            if reason.startswith("hints: "):  # e.g. a hint outside the photo
+                raise HTTPException(422, reason) from None
             raise HTTPException(415, f"not a photo vidcolor can use: {reason}") from None
         finally:
             photo.unlink(missing_ok=True)
             result.unlink(missing_ok=True)
+
+    def keep_for_hints(photo: Path, rgb: "np.ndarray", result: Path) -> dict[str, str]:
+        """Keep the photo small for previews; the answer's headers that say under which id, and its size."""
+        with Image.open(result) as written:
+            width, height = written.size  # upright, as the page's clicks are measured
+        if rgb.shape[:2] != (height, width):  # the quick decode turned it otherwise (some TIFFs): as coloured
+            rgb = read_photo(photo)
+        photo_id = kept.keep(KeptPhoto(width, height, small_picture(rgb)))
+        return {"X-Photo-Id": photo_id, "X-Photo-Size": f"{width}x{height}"}
+
+    async def hints_body(request: Request) -> bytes:
+        declared = request.headers.get("content-length", "")
+        too_long = f"the hints are larger than this server's limit of {MAX_HINTS_BYTES // 1024} kB"
+        if declared.isdigit() and int(declared) > MAX_HINTS_BYTES:
+            raise HTTPException(413, too_long)
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_HINTS_BYTES:
+                raise HTTPException(413, too_long)
+        return body
+
+    @app.post("/api/photos/{photo_id}/preview")
+    async def preview(photo_id: str, request: Request) -> Response:
+        """A kept photo re-coloured with the hints the body gives (the JSON list a hints file holds, in the
+        photo's own pixels), as a PNG whose longer side is at most 1024 pixels: the page's answer to a click."""
+        told = _hints_of(await hints_body(request))
+        if told:
+            hint_colorizer()
+        photo = kept.get(photo_id)
+        if photo is None:
+            raise HTTPException(404, "this photo is no longer kept for hints (photos are dropped after a while); "
+                                     "colour it again")
+        return await run_in_threadpool(colour_preview, photo, told)
+
+    def colour_preview(photo: KeptPhoto, told: list[dict[str, Any]]) -> Response:
+        hints = parse_hints(told, "hints")
+        try:
+            check_hints_fit(hints, photo.width, photo.height, "hints")
+        except UserError as exc:
+            raise HTTPException(422, str(exc)) from None
+        points = points_of(hints)
+        points[:, :2] *= photo.scale
+        with photo_lock:
+            if hints:
+                coloured = hint_colorizer().colorize_rgb(photo.small, Told(points))
+            else:
+                coloured = colorizer.colorize_rgb(photo.small)
+        return Response(cv2.imencode(".png", cv2.cvtColor(coloured, cv2.COLOR_RGB2BGR))[1].tobytes(),
+                        media_type="image/png")
 
     def queue_film(job_id: str, upload: Path) -> JSONResponse:
         try:
