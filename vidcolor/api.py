@@ -39,7 +39,8 @@ def colorize(src: str | Path, dst: str | Path, *, model: Model = DEFAULT_MODEL, 
     "local"), are coloured by worker processes (`jobs`; None: one per GPU, else one per 4 cores), which load
     `model` themselves: a name or a file, not a loaded Colorizer. `include`/`exclude` are globs on the path
     inside the folder; `force` does every file again. `hints`, `keyframes` and `reference` tell the colours of one
-    file (see `colorize_video`); in a folder, a file's hints are read from FILE.hints.json beside it.
+    file (see `colorize_video`); in a folder, a file's hints are read from FILE.hints.json beside it (a rerun
+    redoes the file when that changes).
     Returns the photo's output path, the film's FilmResult, or for workers' runs a Summary (its `failures`
     name the files that failed; the others are done). Raises UserError for anything wrong with the request.
     """

@@ -146,10 +146,16 @@ def colorize_video(src: str | Path, dst: str | Path, *, model: Model = DEFAULT_M
 def _loader(model: Model, device: str, working_size: int | None, saturation: float,
             guidance: Guidance = Guidance()) -> Callable[[], Colorizer]:
     """A loader of `model`; the default model's place is taken by the shipped hint model when told colours."""
-    if guidance and model == DEFAULT_MODEL:
-        model = HINT_MODEL
+    if guidance and isinstance(model, str):
+        model = guided_model(model)
     if isinstance(model, Colorizer):
         return lambda: model
     if callable(model):
         return model
     return lambda: Colorizer.load(model, device, working_size, saturation)
+
+
+def guided_model(model: str) -> str:
+    """The model that colours a file told colours when `model` is asked for: the shipped hint model in the
+    default model's place, any other as it is (one that takes no hints then refuses them)."""
+    return HINT_MODEL if model == DEFAULT_MODEL else model

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from helpers.films import make_clip, probe
+from helpers.models import write_tiny_hint_model
 from helpers.photos import landscape
 
 from vidcolor.batch.manifest import LOCK_NAME, MANIFEST_NAME
@@ -253,6 +254,94 @@ def test_another_archives_file_of_the_same_name_does_not_replace_an_output_unask
     assert (tmp_path / "coloured" / "scan.png").read_bytes() == first
     assert run(tmp_path / "reel_b", tmp_path / "coloured", model_file, "--overwrite").exit_code == 0
     assert (tmp_path / "coloured" / "scan.png").read_bytes() != first
+
+
+# --- hints files beside the files --------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def hint_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny hint model: it colours files with and without hints, and a hint visibly changes its colours."""
+    return write_tiny_hint_model(tmp_path_factory.mktemp("hint_model") / "tiny_hints.safetensors")
+
+
+def write_hints(path: Path, *hints: dict[str, Any]) -> None:
+    path.write_text(json.dumps(list(hints)))
+
+
+def colour_difference(a: Path, b: Path) -> np.ndarray:
+    return np.abs(read_image(a).astype(int) - read_image(b).astype(int)).sum(axis=-1)
+
+
+def test_a_hints_file_beside_a_photo_or_film_tells_its_colours_in_a_folder_run(hint_model, tmp_path):
+    archive, out = tmp_path / "archive", tmp_path / "coloured"
+    archive.mkdir()
+    for name in ("told.png", "untold.png"):  # the same photo twice: one told a colour, one not
+        write_image(archive / name, landscape(1))
+    write_hints(archive / "told.png.hints.json", {"x": 20, "y": 30, "color": "#a03020"})
+    make_clip(archive / "reel.mp4", frames=6, audio=())
+    write_hints(archive / "reel.mp4.hints.json", {"x": 10, "y": 10, "color": "#2040c0", "frame": 0})
+    write_hints(archive / "reel.hints.json", {"x": 10, "y": 10, "color": "#2040c0"})  # beside no such file
+    result = run(archive, out, hint_model, "--split", "2")
+
+    assert result.exit_code == 0, result.output
+    assert outputs(out) == {"told.png", "untold.png", "reel.mp4"}  # hints files are no inputs
+    assert_summary(result, done=3, skipped=0, failed=0)
+    assert "reel.hints.json: no photo or film reel beside it" in result.stderr
+    assert "reel.mp4 has hints (reel.mp4.hints.json): colouring it whole" in result.stderr  # not cut up
+    assert "1 other file ignored" in result.stderr
+    difference = colour_difference(out / "told.png", out / "untold.png")
+    assert difference[25:36, 15:26].mean() > 5 * max(difference.mean(), 1)  # there, and hardly elsewhere
+    records = manifest(out)
+    assert records["told.png"]["options"]["hints_sha256"] and records["reel.mp4"]["options"]["hints_sha256"]
+    assert "hints_sha256" not in records["untold.png"]["options"]
+
+
+def test_a_changed_hints_file_redoes_just_its_photo_on_the_next_run(hint_model, tmp_path):
+    archive, out = tmp_path / "archive", tmp_path / "coloured"
+    archive.mkdir()
+    for n, name in enumerate(("a.png", "b.png", "c.png")):
+        write_image(archive / name, landscape(n))
+    write_hints(archive / "a.png.hints.json", {"x": 20, "y": 30, "color": "#a03020"})
+    write_hints(archive / "b.png.hints.json", {"x": 20, "y": 30, "color": "#a03020"})
+    assert run(archive, out, hint_model).exit_code == 0
+    before, first_a = mtimes(out), read_image(out / "a.png")
+
+    write_hints(archive / "a.png.hints.json", {"x": 20, "y": 30, "color": "#2040c0"})  # blue, not red
+    changed = run(archive, out, hint_model)
+    assert changed.exit_code == 0, changed.output
+    assert_summary(changed, done=1, skipped=2, failed=0)
+    after = mtimes(out)
+    assert {f for f in before if after[f] != before[f]} == {"a.png"}
+    assert (read_image(out / "a.png") != first_a).any()
+
+    (archive / "a.png.hints.json").unlink()  # removed, and a new one for c
+    write_hints(archive / "c.png.hints.json", {"x": 5, "y": 5, "color": "#30a020"})
+    again = run(archive, out, hint_model)
+    assert_summary(again, done=2, skipped=1, failed=0)
+    records = manifest(out)
+    assert "hints_sha256" not in records["a.png"]["options"] and records["c.png"]["options"]["hints_sha256"]
+    assert_summary(run(archive, out, hint_model), done=0, skipped=3, failed=0)
+
+
+def test_a_malformed_hints_file_fails_only_its_file_naming_the_file_and_the_entry(hint_model, model_file,
+                                                                                      tmp_path):
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    for n, name in enumerate(("bad.png", "good.png", "plain.png")):
+        write_image(archive / name, landscape(n))
+    write_hints(archive / "bad.png.hints.json", {"x": 20, "y": 30, "color": "#a03020"}, {"x": 1, "y": 2})
+    write_hints(archive / "good.png.hints.json", {"x": 20, "y": 30, "color": "#a03020"})
+    result = run(archive, tmp_path / "coloured", hint_model)
+
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"failed bad.png: {archive / 'bad.png.hints.json'}: entry 1: has no color\n" in result.stderr
+    assert_summary(result, done=2, skipped=0, failed=1)
+    assert outputs(tmp_path / "coloured") == {"good.png", "plain.png"}
+
+    plain_model = run(archive, tmp_path / "plain", model_file)  # a model that takes no hints
+    assert f"failed good.png: {archive / 'good.png.hints.json'}: hints take a hint model" in plain_model.stderr
+    assert_summary(plain_model, done=1, skipped=0, failed=2)
+    assert outputs(tmp_path / "plain") == {"plain.png"}
 
 
 # --- crashes -------------------------------------------------------------------------------------

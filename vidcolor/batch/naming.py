@@ -1,16 +1,19 @@
-"""Finding an archive's photos and films (the globs, hidden files left out) and naming their outputs so that
-no two inputs write one file."""
+"""Finding an archive's photos and films (the globs, hidden files left out) and their hints files, and naming
+their outputs so that no two inputs write one file."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
 
 from ..utils.choices import CONTAINERS
 from ..utils.paths import is_image, is_video
+from ..utils.warn import default_warn
 from .options import ArchiveOptions, Summary
 
 FALLBACK_CONTAINER = ".mkv"  # for films in containers vidcolor does not write (.avi, .mpg, ...)
+HINTS_SUFFIX = ".hints.json"  # reel.mp4.hints.json beside reel.mp4: the film's hints (vidcolor.hints.file)
 
 
 def output_name(rel: PurePosixPath, film_suffix: str | None = None) -> PurePosixPath:
@@ -42,23 +45,37 @@ def output_names(found: list[PurePosixPath], recorded: dict[PurePosixPath, PureP
     return owners
 
 
-def survey(root: Path, skip: Path, options: ArchiveOptions, summary: Summary) -> list[PurePosixPath]:
-    """The photos and films under `root` (sorted, hidden files and `skip` left out) that the globs allow."""
+def survey(root: Path, skip: Path, options: ArchiveOptions, summary: Summary, warn: Callable[[str], None] = default_warn
+           ) -> tuple[list[PurePosixPath], dict[PurePosixPath, PurePosixPath]]:
+    """The photos and films under `root` (sorted, hidden files and `skip` left out) that the globs allow, and
+    the hints files of those that have one beside them (FILE.hints.json: input -> its hints file).
+
+    A hints file is not an input: it goes with its photo or film, whatever the globs say of its own name. One
+    beside no photo or film is named in a warning and ignored."""
     found: list[PurePosixPath] = []
+    sidecars: set[PurePosixPath] = set()
     skip = skip.resolve()
     for folder, subfolders, names in os.walk(root):
         subfolders[:] = sorted(d for d in subfolders if not d.startswith(".") and Path(folder, d).resolve() != skip)
+        media = {n for n in names if not n.startswith(".") and (is_image(Path(n)) or is_video(Path(n)))}
         for name in sorted(names):
             if name.startswith("."):
                 continue
             rel = PurePosixPath(Path(folder, name).relative_to(root).as_posix())
-            if not (is_image(Path(name)) or is_video(Path(name))):
+            if name.endswith(HINTS_SUFFIX):
+                if name[:-len(HINTS_SUFFIX)] in media:
+                    sidecars.add(rel)
+                else:
+                    summary.ignored += 1
+                    warn(f"{rel}: no photo or film {name[:-len(HINTS_SUFFIX)]} beside it: these hints are not used")
+            elif name not in media:
                 summary.ignored += 1
             elif (options.include and not _matches(rel, options.include)) or _matches(rel, options.exclude):
                 summary.excluded += 1
             else:
                 found.append(rel)
-    return sorted(found)
+    hints = {rel: rel.with_name(rel.name + HINTS_SUFFIX) for rel in found}
+    return sorted(found), {rel: h for rel, h in hints.items() if h in sidecars}
 
 
 def _matches(rel: PurePosixPath, globs: tuple[str, ...]) -> bool:

@@ -27,6 +27,8 @@ class Job:
     dst: Path
     film: bool
     record: Record | None = None  # the manifest line to complete (None: a run without manifest)
+    hints: Path | None = None  # its hints file
+    model: str | None = None  # the model for it, when not the run's (the hint model in the default's place)
     phases: deque[list[Task]] = field(default_factory=deque)
     queued: int = 0  # tasks of the current phase not yet handed to the pool
     running: int = 0
@@ -120,13 +122,17 @@ class Run:
         """The job's tasks, phase by phase: a split film's pieces first, then their join."""
         from .split import split_film
 
-        if job.film and self.options.split is not None:
+        if job.film and self.options.split is not None and job.hints is not None:
+            # hints are carried through their shots, which a piece may not see whole
+            if self.options.split != "auto":
+                default_warn(f"{job.name} has hints ({job.hints.name}): colouring it whole")
+        elif job.film and self.options.split is not None:
             pieces = None if self.options.split == "auto" else int(self.options.split)
             split = split_film(job.name, job.src, job.dst, self.settings.video, pieces, workers, default_warn)
             if split is not None:
                 job.parts = split.folder
                 return deque([list(split.pieces), [split.join]])
-        return deque([[FileTask(job.name, job.src, job.dst)]])
+        return deque([[FileTask(job.name, job.src, job.dst, hints=job.hints, model=job.model)]])
 
     def _queue(self, job: Job) -> None:
         tasks = job.phases.popleft()

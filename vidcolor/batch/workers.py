@@ -71,17 +71,29 @@ def colorizer(settings: Settings) -> Colorizer:
 
 @dataclass(frozen=True)
 class FileTask:
-    """Colour one photo, or one film whole."""
+    """Colour one photo, or one film whole, with the hints of its hints file if it has one."""
     name: str
     src: Path
     dst: Path
     needs_model: bool = True
+    hints: Path | None = None
+    model: str | None = None  # when not the run's: the hint model, loaded (and kept) by the first file with hints
 
     def run(self, settings: Settings, warn: Callable[[str], None]) -> Outcome:
-        from ..one_file import colorize_file
+        from ..one_file import Guidance, colorize_file
+
+        if self.model is not None:
+            settings = replace(settings, model=self.model)
+
+        def load() -> Colorizer:
+            model = colorizer(settings)
+            if self.hints is not None and not model.takes_hints:
+                raise UserError(f"{self.hints}: hints take a hint model, and {settings.model} takes none "
+                                "(`vidcolor models` lists them)")
+            return model
 
         self.dst.parent.mkdir(parents=True, exist_ok=True)
-        result = colorize_file(self.src, self.dst, settings.video, lambda: colorizer(settings), warn)
+        result = colorize_file(self.src, self.dst, settings.video, load, warn, guidance=Guidance(hints=self.hints))
         return Outcome() if isinstance(result, Path) else Outcome(frames=result.frames,
                                                                   duration=film_seconds(self.dst))
 

@@ -60,7 +60,7 @@ from .common import MODEL_HELP, count_or_auto, frame_and_picture, friendly
               help="Cut long films at keyframes into N pieces coloured side by side (auto: by length and workers).")
 @click.option("--hints", type=click.Path(path_type=Path), metavar="FILE",
               help='Colours you know: a JSON list of {"x": 120, "y": 44, "color": "#a03020"} (films: a "frame" or '
-                   '"time" each), carried through the shot.')
+                   '"time" each), carried through the shot. A folder: FILE.hints.json beside each file.')
 @click.option("--keyframe", "keyframes", multiple=True, callback=frame_and_picture, metavar="N:PICTURE",
               help="Film: frame N coloured by hand (same size), carried through its shot (repeatable).")
 @click.option("--reference", type=click.Path(path_type=Path), metavar="PHOTO",
