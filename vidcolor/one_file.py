@@ -17,7 +17,7 @@ from .photo.colorize import PhotoTold, check_photo_job, colour_photo
 from .photo.read import read_image
 from .photo.reference import reference_palette
 from .runtime.inference import Colorizer
-from .utils.choices import DEFAULT_MODEL, DEFAULT_WINDOW, FILM_BITS, HINT_MODEL
+from .utils.choices import DEFAULT_MODEL, DEFAULT_WINDOW, FILM_BITS
 from .utils.errors import UserError
 from .utils.paths import is_image
 from .utils.warn import default_warn
@@ -94,15 +94,15 @@ def colorize_photo(src: str | Path, dst: str | Path, *, model: Model = DEFAULT_M
     anything wrong with the request; the output appears only when complete. Returns the output's path.
 
     `hints`: a hints file or its entries (`[{"x": 120, "y": 44, "color": "#a03020"}]`, pixels of the upright
-    photo) and `reference`: a colour photo whose palette to follow. Either takes a hint model; with the default
-    `model`, the shipped hint model is used.
+    photo) and `reference`: a colour photo whose palette to follow. Either takes a hint model (the default
+    `fusion` is one).
     """
     src, dst = Path(src), Path(dst)
     if not is_image(src):
         raise UserError(f"{src}: not a photo (colorize_video colours films)")
     options = VideoOptions(skip_color=skip_color, overwrite=overwrite, quiet=True)
     guidance = Guidance(hints, reference=Path(reference) if reference is not None else None)
-    result = colorize_file(src, dst, options, _loader(model, device, working_size, saturation, guidance), warn,
+    result = colorize_file(src, dst, options, _loader(model, device, working_size, saturation), warn,
                            guidance=guidance)
     assert isinstance(result, Path)
     return result
@@ -131,31 +131,21 @@ def colorize_video(src: str | Path, dst: str | Path, *, model: Model = DEFAULT_M
     done (progress for a caller with its own display).
     `hints` (a hints file or its entries, each on a `frame` or at a `time`), `keyframes` (frame number ->
     a picture of that frame coloured by hand) and `reference` (a colour photo whose palette to follow) tell the
-    colours: hints and keyframes are carried along the motion through their shot. They take a hint model;
-    with the default `model`, the shipped hint model is used.
+    colours: hints and keyframes are carried along the motion through their shot. They take a hint model
+    (the default `fusion` is one).
     """
     src, dst = Path(src), Path(dst)
     options = VideoOptions(batch_size=batch_size, temporal=temporal, window=window, crf=crf, preset=preset,
                            codec=codec, max_bits=max_bits, skip_color=skip_color, overwrite=overwrite, quiet=quiet)
     guidance = Guidance(hints, tuple((int(n), Path(p)) for n, p in (keyframes or {}).items()),
                         Path(reference) if reference is not None else None)
-    return _colour_film(src, dst, options, _loader(model, device, working_size, saturation, guidance), warn,
-                        on_frames, guidance)
+    return _colour_film(src, dst, options, _loader(model, device, working_size, saturation), warn, on_frames,
+                        guidance)
 
 
-def _loader(model: Model, device: str, working_size: int | None, saturation: float,
-            guidance: Guidance = Guidance()) -> Callable[[], Colorizer]:
-    """A loader of `model`; the default model's place is taken by the shipped hint model when told colours."""
-    if guidance and isinstance(model, str):
-        model = guided_model(model)
+def _loader(model: Model, device: str, working_size: int | None, saturation: float) -> Callable[[], Colorizer]:
     if isinstance(model, Colorizer):
         return lambda: model
     if callable(model):
         return model
     return lambda: Colorizer.load(model, device, working_size, saturation)
-
-
-def guided_model(model: str) -> str:
-    """The model that colours a file told colours when `model` is asked for: the shipped hint model in the
-    default model's place, any other as it is (one that takes no hints then refuses them)."""
-    return HINT_MODEL if model == DEFAULT_MODEL else model

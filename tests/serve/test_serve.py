@@ -33,8 +33,7 @@ from vidcolor.cli import main
 from vidcolor.runtime.archs import build_model
 from vidcolor.runtime.inference import Colorizer
 from vidcolor.runtime.weights import save_weights
-from vidcolor.serve.app import ServeLimits, _hint_source, create_app
-from vidcolor.utils.choices import DEFAULT_MODEL, HINT_MODEL
+from vidcolor.serve.app import ServeLimits, create_app
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -84,11 +83,10 @@ def is_warm(rgb: np.ndarray) -> bool:
 
 
 @contextmanager
-def serving(colorizer: Colorizer, root: Path, hint_model: Colorizer | None = None,
-            **limits: Any) -> Iterator[TestClient]:
+def serving(colorizer: Colorizer, root: Path, **limits: Any) -> Iterator[TestClient]:
     """A TestClient for a server whose private folder goes under `root`."""
     root.mkdir(exist_ok=True)
-    app = create_app(colorizer, limits=ServeLimits(**limits), temp_root=root, hint_model=hint_model)
+    app = create_app(colorizer, limits=ServeLimits(**limits), temp_root=root)
     with TestClient(app) as client:
         yield client
 
@@ -262,40 +260,13 @@ def test_a_kept_photo_is_dropped_after_the_retention_time(hinted: Colorizer, tmp
 
 def test_a_server_whose_model_takes_no_hints_says_so(client: TestClient) -> None:
     info = client.get("/api/info").json()
-    assert info["hints"] is False and info["hint_model"] is None
+    assert info["hints"] is False
     plain = upload(client, "street.png", png(photo(90, 60)))
     assert plain.status_code == 200 and "x-photo-id" not in plain.headers  # nothing kept for hints
     response = upload(client, "street.png", png(photo(90, 60)), GREEN_AT_80_50)
     assert response.status_code == 422
     assert response.json()["detail"] == ("this server's model (unet) takes no hints: serve a hint model "
                                          "(`vidcolor models` lists them)")
-
-
-def test_photos_given_hints_go_to_the_hint_model_the_others_to_the_served_one(
-        sepia: Colorizer, hinted: Colorizer, tmp_path: Path) -> None:
-    with serving(sepia, tmp_path / "server", hint_model=hinted) as client:
-        info = client.get("/api/info").json()
-        assert (info["model"], info["hints"], info["hint_model"]) == ("unet", True, "fusion")
-        grey = png(photo(320, 200, seed=1))
-        assert is_warm(decode(upload(client, "p.png", grey).content))  # the served model
-        told = decode(upload(client, "p.png", grey, GREEN_AT_80_50).content)
-        with serving(hinted, tmp_path / "other") as alone:
-            assert (told == decode(upload(alone, "p.png", grey, GREEN_AT_80_50).content)).all()
-
-
-def test_the_default_model_gives_way_to_the_shipped_hint_model_when_there_is_one(
-        sepia: Colorizer, hinted: Colorizer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from vidcolor.runtime import catalog, weights
-
-    assert _hint_source(DEFAULT_MODEL, sepia, None) in (None, HINT_MODEL)  # whether it is installed yet
-    assert _hint_source("unet", sepia, None) is None
-    assert _hint_source(DEFAULT_MODEL, hinted, None) is hinted  # a served hint model takes them itself
-    shipped = {HINT_MODEL: tmp_path / f"{HINT_MODEL}.safetensors"}
-    monkeypatch.setattr(catalog, "shipped_models", lambda: shipped)
-    monkeypatch.setattr(weights, "shipped_models", lambda: shipped)
-    assert _hint_source(DEFAULT_MODEL, sepia, None) == HINT_MODEL
-    monkeypatch.setattr(catalog, "shipped_models", dict)
-    assert _hint_source(DEFAULT_MODEL, sepia, None) is None
 
 
 # --- films -------------------------------------------------------------------------------------

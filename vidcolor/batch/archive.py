@@ -5,8 +5,7 @@ become .png. A manifest in the output folder (see vidcolor.batch.manifest) recor
 rerun skips what is done and unchanged and does the rest: what failed, what a killed run left
 unfinished, what changed, what lost its output. A broken file fails alone; the run goes on.
 A file's hints are read from FILE.hints.json beside it (vidcolor.hints.file); the manifest records a hash
-of that file, so adding, changing or removing it redoes the file. Hints take a hint model: with the
-default model, such files are coloured by the shipped hint model (vidcolor.one_file.guided_model).
+of that file, so adding, changing or removing it redoes the file.
 The work is done by worker processes on this machine (--jobs) or on a Ray cluster (--ray), and a
 long film can be cut into pieces that workers colour side by side (--split, see vidcolor.batch.split).
 """
@@ -21,7 +20,6 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..film.options import VideoOptions
-from ..one_file import guided_model
 from ..utils.atomic import sweep_stale
 from ..utils.choices import CRF_MAX, FILM_BITS
 from ..utils.errors import UserError
@@ -113,7 +111,7 @@ def _fingerprint(settings: Settings) -> dict[str, dict[str, Any]]:
 def _plan(found: list[PurePosixPath], hints: dict[PurePosixPath, PurePosixPath], src: Path, dst: Path,
           settings: Settings, options: ArchiveOptions, manifest: Manifest, summary: Summary) -> list[Job]:
     """A job for every file to do now; the rest is counted as skipped (or refused, as failed)."""
-    fingerprints = {settings.model: _fingerprint(settings)}  # by model: files with hints may take another
+    fingerprint = _fingerprint(settings)
     codec = settings.video.codec
     recorded = {PurePosixPath(r.input): PurePosixPath(r.output) for r in manifest.records.values()}
     owners = output_names(found, recorded, ".mkv" if codec and CRF_MAX.get(codec, 0) is None else None)
@@ -131,15 +129,14 @@ def _plan(found: list[PurePosixPath], hints: dict[PurePosixPath, PurePosixPath],
                             summary)
             continue
         try:
-            model, told = _told(sidecar, settings, fingerprints)
+            told = _told(sidecar)
         except UserError as exc:
             report_failure(Job(str(rel), path, target, film, error=str(exc)), summary)
             continue
-        record = Record(str(rel), stat.st_size, stat.st_mtime_ns, str(out), "started", model,
-                        fingerprints[model]["film" if film else "photo"] | told, archive=archive)
+        record = Record(str(rel), stat.st_size, stat.st_mtime_ns, str(out), "started", settings.model,
+                        fingerprint["film" if film else "photo"] | told, archive=archive)
         old = manifest.get(str(rel))
-        job = Job(str(rel), path, target, film, record, hints=sidecar,
-                  model=model if model != settings.model else None)
+        job = Job(str(rel), path, target, film, record, hints=sidecar)
         if len(owners[out]) > 1:
             job.error = f"{out} would also be written from " + ", ".join(str(o) for o in owners[out] if o != rel)
         elif old is None and target.exists() and not options.overwrite:
@@ -157,23 +154,15 @@ def _plan(found: list[PurePosixPath], hints: dict[PurePosixPath, PurePosixPath],
     return jobs
 
 
-def _told(sidecar: Path | None, settings: Settings,
-          fingerprints: dict[str, dict[str, dict[str, Any]]]) -> tuple[str, dict[str, Any]]:
-    """The model for a file with these hints (None: none), and what its record says of them: a hash of the
-    hints file's bytes, so a changed one redoes the file (nothing without one, as before hints existed)."""
+def _told(sidecar: Path | None) -> dict[str, Any]:
+    """What a file's record says of its hints file (None: it has none): a hash of its bytes, so a changed one
+    redoes the file (nothing without one, as before hints existed)."""
     if sidecar is None:
-        return settings.model, {}
+        return {}
     try:
-        digest = hashlib.sha256(sidecar.read_bytes()).hexdigest()[:16]
+        return {"hints_sha256": hashlib.sha256(sidecar.read_bytes()).hexdigest()[:16]}
     except OSError as exc:
         raise UserError(f"{sidecar}: cannot read the hints file ({exc.strerror or exc})") from None
-    model = guided_model(settings.model)
-    if model not in fingerprints:  # the hint model in the default's place: found only once a file needs it
-        try:
-            fingerprints[model] = _fingerprint(replace(settings, model=model))
-        except UserError as exc:
-            raise UserError(f"its hints ({sidecar.name}) take a hint model: {exc}") from None
-    return model, {"hints_sha256": digest}
 
 
 def _done_before(old: Record, new: Record, target: Path) -> bool:

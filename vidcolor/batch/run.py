@@ -28,7 +28,6 @@ class Job:
     film: bool
     record: Record | None = None  # the manifest line to complete (None: a run without manifest)
     hints: Path | None = None  # its hints file
-    model: str | None = None  # the model for it, when not the run's (the hint model in the default's place)
     phases: deque[list[Task]] = field(default_factory=deque)
     queued: int = 0  # tasks of the current phase not yet handed to the pool
     running: int = 0
@@ -132,7 +131,7 @@ class Run:
             if split is not None:
                 job.parts = split.folder
                 return deque([list(split.pieces), [split.join]])
-        return deque([[FileTask(job.name, job.src, job.dst, hints=job.hints, model=job.model)]])
+        return deque([[FileTask(job.name, job.src, job.dst, hints=job.hints)]])
 
     def _queue(self, job: Job) -> None:
         tasks = job.phases.popleft()

@@ -77,13 +77,9 @@ class FileTask:
     dst: Path
     needs_model: bool = True
     hints: Path | None = None
-    model: str | None = None  # when not the run's: the hint model, loaded (and kept) by the first file with hints
 
     def run(self, settings: Settings, warn: Callable[[str], None]) -> Outcome:
         from ..one_file import Guidance, colorize_file
-
-        if self.model is not None:
-            settings = replace(settings, model=self.model)
 
         def load() -> Colorizer:
             model = colorizer(settings)

@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import click
 
-from ..utils.choices import DEFAULT_MODEL, HINT_MODEL
 from ..utils.errors import UserError
 from ..utils.guard import DECODE_SECONDS, on_hang
 from .jobs import Films, Job
@@ -108,25 +107,6 @@ def _load(model: "str | Colorizer", device: str) -> "tuple[Colorizer, str]":
     return (model if isinstance(model, Colorizer) else Colorizer.load(model, device)), _label(model)
 
 
-def _hint_source(model: "str | Colorizer", colorizer: "Colorizer",
-                 hint_model: "str | Colorizer | None") -> "str | Colorizer | None":
-    """What colours a photo given hints, as `vidcolor run` chooses: `hint_model` if given, else the served model
-    if it takes hints, else the shipped hint model in the default model's place (if installed), else nothing. A
-    name or file is checked here and loaded on first use."""
-    from ..runtime.catalog import shipped_models
-    from ..runtime.weights import resolve_model_path
-
-    if hint_model is None:
-        if colorizer.takes_hints:
-            return colorizer
-        if model != DEFAULT_MODEL or HINT_MODEL not in shipped_models():
-            return None
-        hint_model = HINT_MODEL
-    if isinstance(hint_model, str):
-        resolve_model_path(hint_model)  # an unknown name or a missing file is said now, in one line
-    return hint_model
-
-
 def _hints_of(text: str | bytes | None) -> list[dict[str, Any]]:
     """The hints a request sends (JSON: a hints file's list), checked; none for an empty field or `[]`.
     Anything wrong is an HTTP 422 whose message is the one line `vidcolor run` would say."""
@@ -152,13 +132,13 @@ def _hints_of(text: str | bytes | None) -> list[dict[str, Any]]:
 
 
 def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeLimits = ServeLimits(),
-               temp_root: Path | None = None, hint_model: "str | Colorizer | None" = None) -> "FastAPI":
+               temp_root: Path | None = None) -> "FastAPI":
     """The web app: the page at `/` and the JSON API under `/api`.
 
     `model` is a shipped model name, a .safetensors file, or a ready Colorizer. The private
     folder is made under `temp_root` (default: the system's temp folder) when the app starts and
     deleted when it stops; run the app with its lifespan (uvicorn, or `with TestClient(app)`).
-    `hint_model` colours photos given hints (default: as `vidcolor run` chooses, see `_hint_source`).
+    Photos may be given hints when the model takes them (the default does).
     """
     import cv2
     from fastapi import FastAPI, Form, HTTPException, Request, UploadFile
@@ -177,10 +157,6 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
     from .kept import KeptPhoto, KeptPhotos, small_picture
 
     colorizer, label = _load(model, device)
-    hint_source = _hint_source(model, colorizer, hint_model)
-    hint_label = None if hint_source is None else label if hint_source is colorizer else _label(hint_source)
-    hint_loaded: list[Colorizer] = [hint_source] if isinstance(hint_source, Colorizer) else []
-    hint_lock = threading.Lock()
     kept = KeptPhotos(limits.retention_seconds)
     # A decoder that hangs cannot be stopped, and a server is not ours to end: it is logged; the rest go on.
     on_hang(lambda what: log.error("decoding %s made no progress in %.0f s; its request is lost", what,
@@ -196,18 +172,11 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
     films = Films(colour_film, limits.retention_seconds, temp_root)
 
     def hint_colorizer() -> Colorizer:
-        """The model for photos given hints, loaded on first use (a shipped hint model is not always wanted)."""
-        if hint_source is None:
+        """The served model, for photos given hints: refused if it takes none."""
+        if not colorizer.takes_hints:
             raise HTTPException(422, f"this server's model ({label}) takes no hints: serve a hint model "
                                      "(`vidcolor models` lists them)")
-        with hint_lock:
-            if not hint_loaded:
-                assert isinstance(hint_source, str)
-                try:
-                    hint_loaded.append(Colorizer.load(hint_source, device))
-                except UserError as exc:
-                    raise HTTPException(503, f"the hint model could not be loaded: {exc}") from None
-            return hint_loaded[0]
+        return colorizer
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -232,7 +201,7 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
         """What the page shows and checks before uploading."""
         return {"model": label, "max_upload_bytes": limits.max_upload_bytes,
                 "max_video_seconds": limits.max_video_seconds, "retention_seconds": limits.retention_seconds,
-                "hints": hint_source is not None, "hint_model": hint_label}
+                "hints": colorizer.takes_hints}
 
     @app.post("/api/colorize")
     def colorize(file: UploadFile, hints: Annotated[str | None, Form()] = None) -> Response:
@@ -273,9 +242,9 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
         result = films.folder / f"{job_id}-colour.png"
         try:
             with photo_lock:
-                colorize_photo(photo, result, model=hint_colorizer() if told else colorizer, hints=told or None,
+                colorize_photo(photo, result, model=colorizer, hints=told or None,
                                overwrite=True, warn=lambda message: None)
-            headers = keep_for_hints(photo, rgb, result) if hint_source is not None else {}
+            headers = keep_for_hints(photo, rgb, result) if colorizer.takes_hints else {}
             return Response(result.read_bytes(), media_type="image/png", headers=headers)
         except UserError as exc:
             reason = str(exc).replace(f"{photo}: ", "")

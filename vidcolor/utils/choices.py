@@ -3,7 +3,6 @@ free of heavy imports so the command line can offer these choices without loadin
 from __future__ import annotations
 
 DEFAULT_MODEL = "fusion"  # the best shipped model by the validation table in models/README.md
-HINT_MODEL = "fusion-hints"  # the shipped model that takes the user's colours, used for them in DEFAULT_MODEL's place
 
 # Output extension -> (FFmpeg muxer, default video encoder, audio encoder for codecs it cannot take).
 CONTAINERS: dict[str, tuple[str, str, str]] = {

@@ -35,8 +35,7 @@ function stem(name) {
 async function loadInfo() {
   const response = await fetch("/api/info");
   info = await response.json();
-  $("model").textContent = info.hint_model && info.hint_model !== info.model
-    ? `${info.model} (with hints: ${info.hint_model})` : info.model;
+  $("model").textContent = info.model;
   $("limits").textContent = `Photos, or films up to ${duration(info.max_video_seconds)} long; ` +
     `files up to ${megabytes(info.max_upload_bytes)}. Coloured films are kept ` +
     `${duration(info.retention_seconds)} for download.`;
