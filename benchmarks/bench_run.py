@@ -24,7 +24,7 @@ at 640x360, 854x480 and 1280x720; or `--film`) it measures, after a warm-up run:
 
     python benchmarks/bench_run.py --json bench.json              # the default model (fusion)
     python benchmarks/bench_run.py --film ../shared/data/videos/bw/chaplin.mp4 --no-memory
-    python benchmarks/bench_run.py --model fusion-hints --hints 10 --sizes 640x360 --no-disk --no-memory
+    python benchmarks/bench_run.py --hints 10 --sizes 640x360 --no-disk --no-memory
 """
 from __future__ import annotations
 
@@ -439,7 +439,7 @@ def main() -> None:
                         help="Where generated films are kept between runs.")
     parser.add_argument("--json", type=Path, help="Also write the results as JSON here.")
     parser.add_argument("--hints", type=int, default=0, metavar="N",
-                        help="Also time the film told N clicks per shot (a hint model: --model fusion-hints).")
+                        help="Also time the film told N clicks per shot (a model that takes hints).")
     parser.add_argument("--rss-of", type=Path, help=argparse.SUPPRESS)  # the child of a memory run
     args = parser.parse_args()
     options = VideoOptions(batch_size=args.batch_size, temporal=args.temporal, window=args.window, crf=args.crf,

@@ -2,8 +2,8 @@
 
 Photos (each folder given): PSNR and colourfulness of every photo coloured told nothing, told 1 and 10 points
 of the truth (random places, each the truth's mean colour over the square a click covers; the same places
-for every model), and told the truth's own palette as reference; the automatic model (`--automatic`) told
-nothing beside, since a hint model told nothing must stay within 0.1 dB and 1 point of it.
+for every model), and told the truth's own palette as reference; `--automatic FILE` scores another model
+told nothing beside it (a hint model told nothing is its automatic model, so this is for comparisons).
 
 Films (`--films FOLDER` of colour clips): each clip turned black and white, coloured told nothing and told
 `--film-hints` points of the truth on its first frame only (carried along the motion as `vidcolor run
@@ -11,7 +11,7 @@ Films (`--films FOLDER` of colour clips): each clip turned black and white, colo
 the bar is about carrying hints within a shot.
 
     python benchmarks/eval_hints.py ../shared/data/photos/val --films ../shared/data/videos/color \\
-        --model fusion-hints --automatic fusion --json hints.json
+        --model fusion --json hints.json
 """
 from __future__ import annotations
 
@@ -136,7 +136,7 @@ def clicks_of_truth(rgb: np.ndarray, n: int, seed: int) -> list[dict[str, Any]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="*", type=Path, help="Folders of colour photos.")
-    parser.add_argument("--model", default="fusion-hints", help="The hint model (name or file).")
+    parser.add_argument("--model", default="fusion", help="The hint model (name or file).")
     parser.add_argument("--automatic", help="The automatic model it grew from, scored told nothing beside it.")
     parser.add_argument("--films", type=Path, help="A folder of colour clips.")
     parser.add_argument("--film-hints", type=int, default=10, help="Points of the truth on each clip's frame 0.")

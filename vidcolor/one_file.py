@@ -58,8 +58,6 @@ def colorize_file(src: Path, dst: Path, options: VideoOptions, model: Callable[[
     kept with `skip_color`); `guidance` needs a hint model. Returns the film's FilmResult, or the photo's path."""
     if is_image(src):
         check_photo_job(src, dst, options.overwrite)
-        if guidance.keyframes:
-            raise UserError("--keyframe is for films; a photo takes --hints")
         told = PhotoTold(*guidance.read_hints(), guidance.palette()) if guidance else None
         colour_photo(_guided(model(), guidance), src, dst, options.overwrite, options.skip_color, warn, told)
         return dst
@@ -70,16 +68,20 @@ def _colour_film(src: Path, dst: Path, options: VideoOptions, model: Callable[[]
                  warn: Callable[[str], None], on_frames: Callable[[int], None] | None,
                  guidance: Guidance) -> FilmResult:
     job = prepare_film(src, dst, options, warn)  # a photo is refused here
-    if guidance and job.needs_model:
-        keyframes = [Keyframe(n, read_image(Path(path)), str(path)) for n, path in guidance.keyframes]
-        job = replace(job, told=film_told(job.source, *guidance.read_hints(), keyframes, guidance.palette()))
-    return colour_film(job, _guided(model(), guidance) if job.needs_model else None, warn, on_frames)
+    if not guidance:
+        return colour_film(job, model() if job.needs_model else None, warn, on_frames)
+    (hints, name), palette = guidance.read_hints(), guidance.palette()  # checked even when not used
+    keyframes = [Keyframe(n, read_image(Path(path)), str(path)) for n, path in guidance.keyframes]
+    if not job.needs_model:
+        warn(f"{src.name} is kept as it is: the colours it was told are not used")
+        return colour_film(job, None, warn, on_frames)
+    colorizer = _guided(model(), guidance)  # before the first pass over the film, which may take a while
+    return colour_film(replace(job, told=film_told(job.source, hints, name, keyframes, palette)), colorizer, warn,
+                       on_frames)
 
 
 def _guided(colorizer: Colorizer, guidance: Guidance) -> Colorizer:
-    if guidance and not colorizer.takes_hints:
-        raise UserError("this model takes no hints or reference: give a hint model (`vidcolor models` lists them)")
-    return colorizer
+    return colorizer.require_hints() if guidance else colorizer
 
 
 def colorize_photo(src: str | Path, dst: str | Path, *, model: Model = DEFAULT_MODEL, device: str = "auto",
@@ -137,10 +139,17 @@ def colorize_video(src: str | Path, dst: str | Path, *, model: Model = DEFAULT_M
     src, dst = Path(src), Path(dst)
     options = VideoOptions(batch_size=batch_size, temporal=temporal, window=window, crf=crf, preset=preset,
                            codec=codec, max_bits=max_bits, skip_color=skip_color, overwrite=overwrite, quiet=quiet)
-    guidance = Guidance(hints, tuple((int(n), Path(p)) for n, p in (keyframes or {}).items()),
+    guidance = Guidance(hints, _frames_and_pictures(keyframes or {}),
                         Path(reference) if reference is not None else None)
     return _colour_film(src, dst, options, _loader(model, device, working_size, saturation), warn, on_frames,
                         guidance)
+
+
+def _frames_and_pictures(keyframes: Mapping[int, str | Path]) -> tuple[tuple[int, Path], ...]:
+    for n in keyframes:
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise UserError(f"keyframes: {n!r} is not a frame number (0 is the first)")
+    return tuple((n, Path(p)) for n, p in sorted(keyframes.items()))
 
 
 def _loader(model: Model, device: str, working_size: int | None, saturation: float) -> Callable[[], Colorizer]:

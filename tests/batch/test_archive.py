@@ -339,7 +339,7 @@ def test_a_malformed_hints_file_fails_only_its_file_naming_the_file_and_the_entr
     assert outputs(tmp_path / "coloured") == {"good.png", "plain.png"}
 
     plain_model = run(archive, tmp_path / "plain", model_file)  # a model that takes no hints
-    assert f"failed good.png: {archive / 'good.png.hints.json'}: hints take a hint model" in plain_model.stderr
+    assert "failed good.png: this model takes no hints or reference" in plain_model.stderr
     assert_summary(plain_model, done=1, skipped=0, failed=2)
     assert outputs(tmp_path / "plain") == {"plain.png"}
 

@@ -24,7 +24,7 @@ def test_a_click_follows_the_picture_through_its_shot_and_never_crosses_the_cut(
     seed = np.array([[60.0, 40.0, 0.5, 0.3, 0.0]], np.float32)
     points, read = carry(shot + after_cut, {4: seed}, scale=1.0)
     for frame in range(10):  # forwards and backwards: the spot moves 3 px left a frame
-        assert frame in points and np.allclose(points[frame][0, :2], [60 - 3 * (frame - 4), 40], atol=0.5), frame
+        assert frame in points and np.allclose(points[frame][0, :2], [60 - 3 * (frame - 4), 40], atol=1.0), frame
         assert np.allclose(points[frame][0, 2:], seed[0, 2:])  # the colour travels unchanged
     assert not any(frame in points for frame in range(10, 16))
     assert read == 11  # nothing left to carry: the film is read no further than the cut
@@ -79,3 +79,21 @@ def test_a_hint_outside_the_picture_or_a_photo_hint_with_a_frame_is_refused():
         check_hints_fit(parse_hints([RED], "h.json"), 8, 8, "h.json")
     with pytest.raises(UserError, match="entry 0: a photo has no frames or times"):
         check_hints_fit(parse_hints([{**RED, "frame": 3}], "h.json"), 64, 64, "h.json")
+
+
+def test_a_click_on_a_flat_sky_stays_with_its_shot_rather_than_being_lost():
+    scene = textured(200, 96, seed=6)
+    scene[:40] = 200  # a clear sky over a textured town
+    points, _ = carry(_panned(scene, frames=8, step=2), {0: np.array([[48.0, 10.0, 0.1, -0.4, 0.0]], np.float32)},
+                      scale=1.0)
+    assert all(frame in points for frame in range(8))
+
+
+def test_a_click_lands_on_its_own_pixel_at_the_working_size_whatever_the_aspect():
+    from vidcolor.runtime.hints import hint_planes
+
+    points = np.array([[10.0, 20.0, 0.5, -0.5, 0.0], [11.0, 20.0, -0.2, 0.1, 0.0]], np.float32)
+    planes = hint_planes(points, 40, 30, sx=0.5, sy=0.25).numpy()  # (10.0, 20.0) -> pixel (5, 5)
+    rows, cols = np.nonzero(planes[2])
+    assert (rows.min(), rows.max(), cols.min(), cols.max()) == (4, 6, 4, 6)  # the 3 x 3 square centred there
+    assert planes[0, 5, 5] == pytest.approx(-0.2)  # the later click at the same spot wins

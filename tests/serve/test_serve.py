@@ -265,7 +265,7 @@ def test_a_server_whose_model_takes_no_hints_says_so(client: TestClient) -> None
     assert plain.status_code == 200 and "x-photo-id" not in plain.headers  # nothing kept for hints
     response = upload(client, "street.png", png(photo(90, 60)), GREEN_AT_80_50)
     assert response.status_code == 422
-    assert response.json()["detail"] == ("this server's model (unet) takes no hints: serve a hint model "
+    assert response.json()["detail"] == ("this model takes no hints or reference: give a hint model "
                                          "(`vidcolor models` lists them)")
 
 

@@ -129,7 +129,7 @@ def _plan(found: list[PurePosixPath], hints: dict[PurePosixPath, PurePosixPath],
                             summary)
             continue
         try:
-            told = _told(sidecar)
+            told = _hints_record(sidecar)
         except UserError as exc:
             report_failure(Job(str(rel), path, target, film, error=str(exc)), summary)
             continue
@@ -154,7 +154,7 @@ def _plan(found: list[PurePosixPath], hints: dict[PurePosixPath, PurePosixPath],
     return jobs
 
 
-def _told(sidecar: Path | None) -> dict[str, Any]:
+def _hints_record(sidecar: Path | None) -> dict[str, Any]:
     """What a file's record says of its hints file (None: it has none): a hash of its bytes, so a changed one
     redoes the file (nothing without one, as before hints existed)."""
     if sidecar is None:

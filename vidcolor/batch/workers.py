@@ -81,15 +81,9 @@ class FileTask:
     def run(self, settings: Settings, warn: Callable[[str], None]) -> Outcome:
         from ..one_file import Guidance, colorize_file
 
-        def load() -> Colorizer:
-            model = colorizer(settings)
-            if self.hints is not None and not model.takes_hints:
-                raise UserError(f"{self.hints}: hints take a hint model, and {settings.model} takes none "
-                                "(`vidcolor models` lists them)")
-            return model
-
         self.dst.parent.mkdir(parents=True, exist_ok=True)
-        result = colorize_file(self.src, self.dst, settings.video, load, warn, guidance=Guidance(hints=self.hints))
+        result = colorize_file(self.src, self.dst, settings.video, lambda: colorizer(settings), warn,
+                               guidance=Guidance(hints=self.hints))
         return Outcome() if isinstance(result, Path) else Outcome(frames=result.frames,
                                                                   duration=film_seconds(self.dst))
 

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-import cv2
 import numpy as np
 import torch
 from av.container import InputContainer
@@ -21,6 +20,8 @@ from ..runtime.hints import POINT_FIELDS, Told, no_points
 from ..utils.errors import UserError
 from .probe import Source
 from .reader import Incidents, SourceReader, film_stream, frame_rate, open_input
+
+MAX_SECONDS = 1e7  # a time beyond this (four months) is past any film's end: said so, not overflowed
 
 
 @dataclass
@@ -40,7 +41,8 @@ class FilmTold:
     reference: torch.Tensor | None = None
 
     def at(self, frame: int) -> Told:
-        return Told(self.points.get(frame, no_points()), self.reference)
+        """What frame `frame` is told; asked once per frame, in order, so its points are let go."""
+        return Told(self.points.pop(frame, no_points()), self.reference)
 
 
 def film_told(source: Source, hints: list[Hint], hints_name: str, keyframes: list[Keyframe],
@@ -57,11 +59,14 @@ def film_told(source: Source, hints: list[Hint], hints_name: str, keyframes: lis
     with open_input(source.path) as container:
         stream = film_stream(container, source.path)
         owners, seeds = _seeds(hints, hints_name, keyframes, frame_rate(stream))
+        if source.frames and (late := [f for f in seeds if f > 1.1 * source.frames + 25]):  # before reading it all
+            raise UserError(f"{owners[min(late)]} is past the film's end (about {source.frames} frames)")
         scale = min(1.0, TRACK_SIZE / min(source.width, source.height))
-        points, read = carry(_small_greys(container, stream, scale), seeds, scale)
+        size = (max(1, round(source.width * scale)), max(1, round(source.height * scale)))
+        points, read = carry(_small_greys(container, stream, size), seeds, scale)
     for frame in sorted(seeds):
         if frame >= read:
-            raise UserError(f"{owners[frame]}: frame {frame} is past the film's end ({read} frames)")
+            raise UserError(f"{owners[frame]} is past the film's end ({read} frames)")
     return FilmTold(points, reference)
 
 
@@ -72,22 +77,23 @@ def _seeds(hints: list[Hint], hints_name: str, keyframes: list[Keyframe], rate: 
     owners: dict[int, str] = {}
     by_frame: dict[int, list[np.ndarray]] = {}
     for i, hint in enumerate(hints):
-        if hint.time is not None and rate is None:
+        if hint.time is None:
+            frame, said = hint.frame or 0, f"frame {hint.frame or 0}"
+        elif rate is None:
             raise UserError(f"{hints_name}: entry {i}: the film states no frame rate; give a frame, not a time")
-        frame = hint.frame if hint.time is None else round(hint.time * float(rate))  # type: ignore[arg-type]
-        owners.setdefault(frame or 0, f"{hints_name}: entry {i}")
-        by_frame.setdefault(frame or 0, []).append(points_of([hint]))
+        else:
+            frame = round(min(hint.time, MAX_SECONDS) * float(rate))
+            said = f"time {hint.time:g} s (frame {frame})"
+        owners.setdefault(frame, f"{hints_name}: entry {i}: {said}")
+        by_frame.setdefault(frame, []).append(points_of([hint]))
     for key in keyframes:
-        owners.setdefault(key.frame, key.name)
+        owners.setdefault(key.frame, f"{key.name}: frame {key.frame}")
         by_frame.setdefault(key.frame, []).insert(0, keyframe_points(key.rgb))  # clicks win over the painting
     return owners, {f: np.concatenate(p).reshape(-1, POINT_FIELDS) for f, p in by_frame.items()}
 
 
-def _small_greys(container: InputContainer, stream: VideoStream, scale: float) -> Iterator[np.ndarray]:
-    """The film's frames (those the colouring pass will see, damage skipped alike) as small grey pictures."""
+def _small_greys(container: InputContainer, stream: VideoStream, size: tuple[int, int]) -> Iterator[np.ndarray]:
+    """The film's frames (those the colouring pass will see, damage skipped alike) as grey pictures of one
+    `size` (width, height), even where the film's picture changes size on the way."""
     for _, frame in SourceReader(container, [stream], {stream.index}, Incidents(lambda message: None)):
-        grey = frame.to_ndarray(format="gray")
-        if scale < 1.0:
-            grey = cv2.resize(grey, (max(1, round(grey.shape[1] * scale)), max(1, round(grey.shape[0] * scale))),
-                              interpolation=cv2.INTER_AREA)
-        yield grey
+        yield frame.reformat(width=size[0], height=size[1], format="gray").to_ndarray()

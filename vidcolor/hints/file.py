@@ -21,6 +21,7 @@ from ..utils.errors import UserError
 
 _HEX = re.compile(r"#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})")
 _KEYS = {"x", "y", "color", "frame", "time"}
+MAX_FILE_BYTES = 20_000_000  # ~200,000 hints: more than any hand gives
 
 
 @dataclass(frozen=True)
@@ -51,9 +52,12 @@ def color_ab(color: str) -> tuple[float, float]:
 
 def _number(entry: dict[str, Any], key: str) -> float:
     value = entry[key]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{key} {value!r} is not a number")
-    return float(value)
+    try:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise OverflowError
+        return float(value)
+    except OverflowError:  # also an integer of hundreds of digits
+        raise ValueError(f"{key} {str(value)[:20]!r} is not a number") from None
 
 
 def _hint(entry: Any) -> Hint:
@@ -91,6 +95,9 @@ def parse_hints(data: Any, name: str) -> list[Hint]:
 def read_hints(path: Path) -> list[Hint]:
     """The hints in the file at `path`. Raises UserError for a missing, unreadable or malformed file."""
     try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise UserError(f"{path}: {path.stat().st_size / 1e6:.0f} MB is not a hints file (at most "
+                            f"{MAX_FILE_BYTES // 1_000_000} MB)")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise UserError(f"{path}: no such hints file") from None
@@ -100,6 +107,8 @@ def read_hints(path: Path) -> list[Hint]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise UserError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    except (ValueError, RecursionError):  # a number of thousands of digits, lists nested thousands deep
+        raise UserError(f"{path}: not a hints file (JSON beyond what a hints file holds)") from None
     return parse_hints(data, str(path))
 
 

@@ -1,15 +1,16 @@
-"""Carrying hints through a film's shot: a hint on one frame is followed along the optical flow (pyramidal
-Lucas-Kanade on the luma), forwards and backwards, until a scene cut or until the flow loses it (the forward
-and backward tracks disagree: an occlusion; or it leaves the picture). A cut is what changes the luma's
-histogram (runtime.temporal), or what loses most of a keyframe's points at once. One click on a coat in one frame so
-colours that coat for the whole shot; hints never cross a cut.
+"""Carrying hints through a film's shot: a hint on one frame is moved along the optical flow of the luma
+(OpenCV's DIS, dense, so points on a flat sky or wall move with their surroundings), forwards and backwards,
+until a scene cut or until the flow loses it: the forward and backward flows disagree there (an occlusion),
+or it leaves the picture. One click on a coat in one frame so colours that coat for the whole shot; hints
+never cross a cut (what changes the luma's histogram, runtime.temporal).
 
 Memory: the frames of a shot are held (small, at the tracking size) only between its start and its last
 hinted frame, for the backward carry; once the last hint is past and lost, the film is read no further.
+A hint is carried at most MAX_CARRY frames each way, which bounds both.
 """
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable
 
 import cv2
@@ -17,31 +18,57 @@ import numpy as np
 
 from ..runtime.hints import no_points
 from ..runtime.temporal import SceneCutDetector
+from ..utils.flow import dis_fits
 
 TRACK_SIZE = 240  # the short side, in pixels, at which hints are followed
-MISMATCH = 1.0  # pixels at the tracking size: a point whose backward track ends farther from its start is lost
-CROWD, MOSTLY_LOST = 16, 0.6  # a keyframe's crowd of points mostly lost in one step: a cut the histogram missed
-_LK = {"winSize": (21, 21), "maxLevel": 3, "criteria": (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03)}
+MISMATCH = 1.0  # pixels at the tracking size: a point whose backward flow ends farther from its start is lost
+MAX_CARRY = 3000  # frames: two minutes at 25 fps, longer than all but a few shots
+LUMA_MATCH, MIN_MATCHED = 12, 0.3  # grey levels; a frame whose luma matches the last one's along the flow in
+# fewer places than this share is not the same shot: a cut the histogram missed (two shots alike in tone)
 
 
-def follow(frame: np.ndarray, to: np.ndarray, points: np.ndarray, scale: float) -> np.ndarray:
-    """`points` (N, 5 rows of x, y in the film's pixels, then colour) of grey `frame` -> where they are in the
-    grey frame `to`; those the flow loses are left out. `scale`: the grey frames' size over the film's."""
-    if not len(points):
-        return points
-    start = (points[:, :2] * scale).astype(np.float32).reshape(-1, 1, 2)
-    there, found, _ = cv2.calcOpticalFlowPyrLK(frame, to, start, None, **_LK)
-    back, found_back, _ = cv2.calcOpticalFlowPyrLK(to, frame, there, None, **_LK)
-    there, start, back = there.reshape(-1, 2), start.reshape(-1, 2), back.reshape(-1, 2)
-    h, w = to.shape
-    kept = (found[:, 0].astype(bool) & found_back[:, 0].astype(bool)
-            & (np.abs(start - back).max(axis=1) < MISMATCH)
+class Flow:
+    """Forward and backward DIS flow between two grey frames of one shot; None where they are too small to
+    follow, or are not of one shot (their luma does not match along the flow)."""
+
+    def __init__(self) -> None:
+        self.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+        self.grid = np.zeros((0, 0, 2), np.float32)
+
+    def __call__(self, frame: np.ndarray, to: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        h, w = to.shape
+        if not dis_fits(h, w):
+            return None
+        forward = self.dis.calc(frame, to, None)
+        if self.grid.shape[:2] != (h, w):
+            self.grid = np.dstack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)))
+        seen = cv2.remap(to, self.grid + forward, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        if np.mean(np.abs(seen.astype(np.int16) - frame) < LUMA_MATCH) < MIN_MATCHED:
+            return None
+        return forward, self.dis.calc(to, frame, None)
+
+
+def follow(points: np.ndarray, flows: tuple[np.ndarray, np.ndarray] | None, scale: float) -> np.ndarray:
+    """`points` (N, 5 rows of x, y in the film's pixels, then colour) moved along `flows` (forward, backward,
+    at `scale` times the film's size); those the flow loses are left out."""
+    if flows is None or not len(points):
+        return points[:0]
+    forward, backward = flows
+    start = points[:, :2] * scale
+    there = start + _sample(forward, start)
+    back = there + _sample(backward, there)
+    h, w = forward.shape[:2]
+    kept = ((np.abs(back - start).max(axis=1) < MISMATCH)
             & (there[:, 0] >= 0) & (there[:, 0] < w) & (there[:, 1] >= 0) & (there[:, 1] < h))
-    if len(points) >= CROWD and kept.mean() < 1.0 - MOSTLY_LOST:
-        kept[:] = False
     moved = points[kept].copy()
     moved[:, :2] = there[kept] / scale
     return moved
+
+
+def _sample(flow: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """The flow (h, w, 2) at (N, 2) fractional places, bilinearly."""
+    xs, ys = (at[:, i].astype(np.float32).reshape(-1, 1) for i in (0, 1))
+    return cv2.remap(flow, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(-1, 2)
 
 
 def carry(frames: Iterable[np.ndarray], seeds: dict[int, np.ndarray], scale: float) -> tuple[dict[int, np.ndarray],
@@ -50,24 +77,27 @@ def carry(frames: Iterable[np.ndarray], seeds: dict[int, np.ndarray], scale: flo
     (frame -> points) -> the points on every frame they reach, and how many frames were read. A frame's own
     hints come last, so they win over carried ones where they meet."""
     carried: dict[int, list[np.ndarray]] = defaultdict(list)
-    cuts = SceneCutDetector()
-    shot: list[np.ndarray] = []  # the shot's frames so far, while a hint may still come in it
-    moving: list[np.ndarray] = []  # points carried forwards, where they were on the previous frame
+    cuts, flow = SceneCutDetector(), Flow()
+    shot: deque[np.ndarray] = deque(maxlen=MAX_CARRY)  # the shot's frames so far, while a hint may still come
+    moving: list[tuple[np.ndarray, int]] = []  # points carried forwards (where on the previous frame), from when
     last_seed, previous, read = max(seeds, default=-1), None, 0
     for index, grey in enumerate(frames):
         read = index + 1
         if cuts(grey.astype(np.float32) * (100 / 255)):
-            shot, moving = [], []
-        elif previous is not None:
-            moving = [p for p in (follow(previous, grey, m, scale) for m in moving) if len(p)]
-            carried[index] += moving
+            shot.clear()
+            moving = []
+        elif previous is not None and moving:
+            flows = flow(previous, grey)  # None: a cut the histogram missed, and everything is lost
+            moving = [(follow(p, flows, scale), given) for p, given in moving if index - given <= MAX_CARRY]
+            moving = [(p, given) for p, given in moving if len(p)]
+            carried[index] += [p for p, _ in moving]
         if index in seeds:
-            _carry_back(grey, shot, index, seeds[index], scale, carried)
-            moving.append(seeds[index])
+            _carry_back(grey, shot, index, seeds[index], scale, flow, carried)
+            moving.append((seeds[index], index))
         if index < last_seed:
             shot.append(grey)
         else:
-            shot = []
+            shot.clear()
         previous = grey
         if index >= last_seed and not moving:
             break
@@ -77,12 +107,12 @@ def carry(frames: Iterable[np.ndarray], seeds: dict[int, np.ndarray], scale: flo
     return points, read
 
 
-def _carry_back(grey: np.ndarray, shot: list[np.ndarray], index: int, points: np.ndarray, scale: float,
-                carried: dict[int, list[np.ndarray]]) -> None:
+def _carry_back(grey: np.ndarray, shot: deque[np.ndarray], index: int, points: np.ndarray, scale: float,
+                flow: Flow, carried: dict[int, list[np.ndarray]]) -> None:
     """Follow `points` of frame `index` backwards through the shot's earlier frames, until the flow loses them."""
     later = grey
     for back, earlier in enumerate(reversed(shot), start=1):
-        points = follow(later, earlier, points, scale)
+        points = follow(points, flow(later, earlier), scale)
         if not len(points):
             return
         carried[index - back].append(points)

@@ -63,6 +63,8 @@ def colour_photo(colorizer: Colorizer, src: Path, dst: Path, overwrite: bool = F
     colour = looks_colour(*photo_colour(photo))
     if colour:
         warn(already_in_colour("photo", skip_color))
+        if skip_color and told is not None:
+            warn(f"{src.name} is kept as it is: the colours it was told are not used")
     try:
         with written_atomically(dst, replace=overwrite) as tmp:
             if colour and skip_color and image_format(src) == image_format(dst):

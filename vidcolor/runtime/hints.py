@@ -33,17 +33,26 @@ class Told:
     reference: torch.Tensor | None = None
 
 
-def hint_planes(points: np.ndarray, h: int, w: int, scale: float) -> torch.Tensor:
-    """Points of a picture `scale` times the working size's -> (3, h, w) planes at the working size; a point
-    outside is left out, a later one wins where they meet."""
-    planes = torch.zeros(HINT_CHANNELS, h, w)
-    for x, y, a, b, size in points.tolist():
-        side = max(1, round(size * scale)) if size > 0 else HINT_SQUARE
-        x0, y0 = round(x * scale - side / 2), round(y * scale - side / 2)
-        xs, ys = slice(max(0, x0), min(w, x0 + side)), slice(max(0, y0), min(h, y0 + side))
-        if xs.start < xs.stop and ys.start < ys.stop:
-            planes[0, ys, xs], planes[1, ys, xs], planes[2, ys, xs] = a, b, 1.0
-    return planes
+def hint_planes(points: np.ndarray, h: int, w: int, sx: float, sy: float) -> torch.Tensor:
+    """Points of a picture `sx` x `sy` times the working size's -> (3, h, w) planes at the working size; a point
+    outside is left out, a later one wins where squares meet."""
+    planes = np.zeros((HINT_CHANNELS, h * w), np.float32)
+    if len(points):
+        side = np.where(points[:, 4] > 0, np.maximum(1, np.rint(points[:, 4] * sx)), HINT_SQUARE).astype(np.int64)
+        x0 = np.floor(points[:, 0] * sx).astype(np.int64) - side // 2  # the square centred on the point's pixel
+        y0 = np.floor(points[:, 1] * sy).astype(np.int64) - side // 2
+        winner = np.full(h * w, -1)
+        for size in np.unique(side):  # a keyframe's cells are all one size: few passes, each vectorised
+            which = np.flatnonzero(side == size)
+            dy, dx = np.divmod(np.arange(size * size), size)
+            xs, ys = x0[which, None] + dx, y0[which, None] + dy
+            inside = (xs >= 0) & (xs < w) & (ys >= 0) & (ys < h)
+            owner = np.broadcast_to(which[:, None], xs.shape)
+            np.maximum.at(winner, (ys * w + xs)[inside], owner[inside])
+        hinted = winner >= 0
+        planes[0, hinted], planes[1, hinted] = points[winner[hinted], 2], points[winner[hinted], 3]
+        planes[2, hinted] = 1.0
+    return torch.from_numpy(planes.reshape(HINT_CHANNELS, h, w))
 
 
 def reference_histogram(ab: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:

@@ -68,6 +68,12 @@ class Colorizer:
         """Whether the model takes colour points and a reference palette (a hint model)."""
         return bool(getattr(self.model, "takes_hints", False))
 
+    def require_hints(self) -> Colorizer:
+        """Itself, if it takes hints; else the one line every way in (command line, folders, web page) says."""
+        if not self.takes_hints:
+            raise UserError("this model takes no hints or reference: give a hint model (`vidcolor models` lists them)")
+        return self
+
     @torch.no_grad()
     def predict_ab(self, L_low: torch.Tensor, hints: torch.Tensor | None = None,
                    reference: torch.Tensor | None = None) -> torch.Tensor:
@@ -83,16 +89,15 @@ class Colorizer:
         the user says of each picture (a hint model only)."""
         h, w = working_shape(*L.shape[-2:], self.working_size)
         L_low = F.interpolate(L, size=(h, w), mode="area") if (h, w) != tuple(L.shape[-2:]) else L
-        return L_low, self.predict_ab(L_low, *self._told(told, L.shape[-1], h, w)).to(L.device)
+        return L_low, self.predict_ab(L_low, *self._told(told, L.shape[-2:], h, w)).to(L.device)
 
-    def _told(self, told: Sequence[Told] | None, width: int, h: int, w: int
+    def _told(self, told: Sequence[Told] | None, size: tuple[int, int], h: int, w: int
               ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """Hint planes and references for the model, or None for each that no picture was given."""
         if not told or not any(len(t.points) or t.reference is not None for t in told):
             return None, None
-        if not self.takes_hints:
-            raise UserError("this model takes no hints or reference: give a hint model (`vidcolor models` lists them)")
-        planes = torch.stack([hint_planes(t.points, h, w, w / width) for t in told])
+        self.require_hints()
+        planes = torch.stack([hint_planes(t.points, h, w, w / size[1], h / size[0]) for t in told])
         references = torch.stack([t.reference if t.reference is not None else torch.zeros(REFERENCE_BINS ** 2)
                                   for t in told])
         return (planes if planes[:, 2].any() else None), (references if references.any() else None)

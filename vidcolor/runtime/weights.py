@@ -44,7 +44,7 @@ def load_trainable_state(model: nn.Module, state: dict[str, torch.Tensor], *, un
     model to train on from): those start from the package's weights. Tensors under the prefix
     `fresh` are neither loaded nor required: a new head trained on top of the file's features.
     Those under `optional` are loaded where the file has them, else keep their own start (a hint
-    model's ways in for hints, trained on from an automatic model).
+    model's hint branch, trained on top of an automatic model).
     """
     if fresh:
         state = {k: v for k, v in state.items() if not k.startswith(fresh)}

@@ -6,9 +6,9 @@ A film is queued, coloured by a single worker thread through the same pipeline a
 is checked by decoding it, never by its name or declared type, and is stored only under names we
 make up, in a private temp folder.
 
-Where hints can be taken (the served model is a hint model, or the default model is served and the shipped hint
-model is installed), each coloured photo is also kept small in memory for a while, so that the page's clicks
-are answered by re-colouring that (`/api/photos/{id}/preview`) in about a second rather than the whole photo.
+Where hints can be taken (the served model takes them, as the default does), each coloured photo is also kept
+small in memory for a while, so that the page's clicks are answered by re-colouring that
+(`/api/photos/{id}/preview`) in about a second rather than the whole photo.
 
 Only click and the standard library are imported here at module level, so `vidcolor --help`
 stays fast and works without the `serve` extra; the web stack and torch load when serving.
@@ -122,12 +122,12 @@ def _hints_of(text: str | bytes | None) -> list[dict[str, Any]]:
         raise HTTPException(422, f"hints: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
     except (ValueError, RecursionError):  # not UTF-8, or nested beyond reason
         raise HTTPException(422, "hints: not valid JSON") from None
+    if isinstance(data, list) and len(data) > MAX_HINTS:
+        raise HTTPException(422, f"hints: {len(data)} entries; this server takes up to {MAX_HINTS}")
     try:
         parse_hints(data, "hints")
     except UserError as exc:
         raise HTTPException(422, str(exc)) from None
-    if len(data) > MAX_HINTS:
-        raise HTTPException(422, f"hints: {len(data)} entries; this server takes up to {MAX_HINTS}")
     return list(data)
 
 
@@ -173,10 +173,10 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
 
     def hint_colorizer() -> Colorizer:
         """The served model, for photos given hints: refused if it takes none."""
-        if not colorizer.takes_hints:
-            raise HTTPException(422, f"this server's model ({label}) takes no hints: serve a hint model "
-                                     "(`vidcolor models` lists them)")
-        return colorizer
+        try:
+            return colorizer.require_hints()
+        except UserError as exc:
+            raise HTTPException(422, str(exc)) from None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -296,7 +296,7 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
         except UserError as exc:
             raise HTTPException(422, str(exc)) from None
         points = points_of(hints)
-        points[:, :2] *= photo.scale
+        points[:, :2] *= photo.scale  # across, down
         with photo_lock:
             if hints:
                 coloured = hint_colorizer().colorize_rgb(photo.small, Told(points))

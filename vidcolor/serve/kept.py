@@ -24,9 +24,9 @@ class KeptPhoto:
     small: np.ndarray
 
     @property
-    def scale(self) -> float:
-        """The small picture's pixels per photo pixel."""
-        return self.small.shape[1] / self.width
+    def scale(self) -> tuple[float, float]:
+        """The small picture's pixels per photo pixel, across and down."""
+        return self.small.shape[1] / self.width, self.small.shape[0] / self.height
 
 
 def small_picture(rgb: np.ndarray) -> np.ndarray:

@@ -347,18 +347,18 @@ def _real(logits: torch.Tensor, real: bool) -> torch.Tensor:
 
 
 @dataclass
-class Told:
+class HintBatch:
     """What a hint model's batch is told (training.hints.simulate_hints)."""
 
     hints: torch.Tensor
     reference: torch.Tensor
 
-    def to(self, device: torch.device) -> Told:
-        return Told(self.hints.to(device), self.reference.to(device))
+    def to(self, device: torch.device) -> HintBatch:
+        return HintBatch(self.hints.to(device), self.reference.to(device))
 
 
 def train_step(run: Run, L_in: torch.Tensor, ab: torch.Tensor, opts: TrainOptions, loss_fn: nn.Module,
-               device: torch.device, told: Told | None = None) -> float:
+               device: torch.device, told: HintBatch | None = None) -> float:
     """One optimiser step: the colour loss, and past the warm-up the PatchGAN's verdict on top of λ times it.
     A hint model is given what its batch is `told`."""
     with autocast(device, opts.precision):
@@ -441,7 +441,7 @@ def train(opts: TrainOptions) -> dict[str, float]:
         gen.manual_seed(opts.seed * 1_000_003 + run.step * 7919 + rank)
         idx = torch.multinomial(draws, opts.batch_size, replacement=True, generator=gen).tolist()
         L_in, _, ab = (t.to(device) for t in make_batch(data.images, idx, opts.size, gen))
-        told = Told(*simulate_hints(ab, gen)).to(device) if opts.hints else None
+        told = HintBatch(*simulate_hints(ab, gen)).to(device) if opts.hints else None
         running += train_step(run, L_in.contiguous(memory_format=torch.channels_last), ab, opts, loss_fn, device,
                               told)
         count += 1

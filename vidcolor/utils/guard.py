@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 from .errors import UserError
 
@@ -28,7 +29,7 @@ PIXELS_PER_BYTE = 10_000  # ...at this ratio, past what any photo codec reaches 
 _quiet_lock = threading.Lock()
 _quiet_depth = 0  # threads inside `library_noise_silenced` now
 _saved_stderr: int | None = None  # the real file descriptor 2 meanwhile
-_python_stderr = None  # sys.stderr as it was, while vidcolor's own lines go to the real stderr by another way
+_swapped: tuple[TextIO, TextIO] | None = None  # sys.stderr as it was, and ours on the real stderr meanwhile
 
 
 def check_claimed_size(path: Path, pixels: int, size: int) -> None:
@@ -62,32 +63,35 @@ def library_noise_silenced() -> Iterator[None]:
 def _silence_stderr() -> None:
     """Point file descriptor 2 at the null device, keeping the real one (none kept: there was no stderr, a
     daemon); sys.stderr, when it writes to descriptor 2, is meanwhile a stream on the real one."""
-    global _saved_stderr, _python_stderr
+    global _saved_stderr, _swapped
     try:
         _saved_stderr = os.dup(2)
     except OSError:
         return
     sys.stderr.flush()
     if _writes_to_descriptor_2(sys.stderr):
-        _python_stderr = sys.stderr
         # it owns the kept descriptor: a thread still writing to it when fd 2 is given back writes safely
-        sys.stderr = open(_saved_stderr, "w", buffering=1, encoding=sys.stderr.encoding,  # noqa: SIM115
-                          errors=sys.stderr.errors)
+        ours = open(_saved_stderr, "w", buffering=1, encoding=sys.stderr.encoding,  # noqa: SIM115
+                    errors=sys.stderr.errors)
+        _swapped, sys.stderr = (sys.stderr, ours), ours
     null = os.open(os.devnull, os.O_WRONLY)
     os.dup2(null, 2)
     os.close(null)
 
 
 def _restore_stderr() -> None:
-    global _saved_stderr, _python_stderr
+    global _saved_stderr, _swapped
     if _saved_stderr is None:
         return
     os.dup2(_saved_stderr, 2)
-    if _python_stderr is None:
+    if _swapped is None:
         os.close(_saved_stderr)
     else:
-        sys.stderr.flush()
-        sys.stderr, _python_stderr = _python_stderr, None  # the stream on the kept descriptor closes when unused
+        original, ours = _swapped
+        ours.flush()
+        if sys.stderr is ours:  # not if someone has set another meanwhile
+            sys.stderr = original
+        _swapped = None  # the stream on the kept descriptor closes when unused
     _saved_stderr = None
 
 

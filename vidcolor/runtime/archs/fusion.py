@@ -196,7 +196,7 @@ class FusionColorizer(nn.Module):
 
     def hint_branch(self, x8: torch.Tensor, x2: torch.Tensor, auto: torch.Tensor, planes: torch.Tensor,
                     reference: torch.Tensor | None) -> torch.Tensor:
-        """The correction to the automatic chroma logits `auto` (at stride 2) for what the user said."""
+        """The correction to the automatic chroma `auto` (before its tanh, at stride 2) for what the user said."""
         h = self.hint_in8(torch.cat([x8, _pooled(planes, x8.shape[-2:])], dim=1))
         if reference is not None:
             h = h + self.hint_reference(reference.to(h.dtype))[:, :, None, None]
