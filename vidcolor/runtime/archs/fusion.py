@@ -9,8 +9,10 @@ The backbone is frozen, or fine-tuned in its deepest stages (`tune_backbone`).
 
 With `hints` it also takes the user's colour (runtime.hints, after Zhang et al. 2017): the automatic model is
 kept whole and never trained further (its trunk), and a hint branch reads its features with the hint planes
-(and a reference palette), spreads them at stride 8 with self-attention, and adds a correction to its chroma
-that starts at zero. Told nothing, the branch is not run: a hint model is exactly its automatic model then.
+(and a reference palette) and adds a correction to its chroma that starts at zero. To carry a click to the
+rest of its object, each place at stride 8 is also given the hints' colours averaged by how alike the trunk's
+features there and at each hint are (a fixed attention over the hinted places), and learnt self-attention
+spreads them further. Told nothing, the branch is not run: a hint model is exactly its automatic model then.
 """
 from __future__ import annotations
 
@@ -31,6 +33,8 @@ STAGE_DIMS = (16, 32, 64, 128, 256)
 GLOBAL_DIM = 256
 HINT_PREFIX = "hint_"  # the hint branch's layers: absent from an automatic model's file
 HINT_WIDTH = 64  # channels of the hint branch
+LIKENESS_TEMPERATURE = 0.1  # the fixed attention's softmax temperature over cosine likeness of features
+PROPAGATED = 3  # channels of the hints carried by likeness: a, b, and how alike the nearest hint is
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -146,10 +150,11 @@ class FusionColorizer(nn.Module):
             if ab_bins:
                 raise ValueError("a hint model corrects a regression head's chroma: no --ab-bins")
             hb = HINT_WIDTH
-            self.hint_in8 = nn.Sequential(nn.Conv2d(fused + HINT_CHANNELS, hb, 1), nn.ReLU(inplace=True))
+            self.hint_in8 = nn.Sequential(nn.Conv2d(fused + HINT_CHANNELS + PROPAGATED, hb, 1), nn.ReLU(inplace=True))
             self.hint_reference = nn.Linear(REFERENCE_BINS ** 2, hb, bias=False)
             self.hint_spread = nn.Sequential(conv_block(hb, hb), SelfAttention(hb), conv_block(hb, hb))
-            self.hint_in2 = nn.Sequential(nn.Conv2d(hb + w * 2 + HINT_CHANNELS + 2, hb, 1), nn.ReLU(inplace=True))
+            self.hint_in2 = nn.Sequential(nn.Conv2d(hb + w * 2 + HINT_CHANNELS + 2 + PROPAGATED, hb, 1),
+                                          nn.ReLU(inplace=True))
             self.hint_out = nn.Conv2d(hb, 2, 3, padding=1)
             nn.init.zeros_(self.hint_out.weight)
             nn.init.zeros_(self.hint_out.bias)
@@ -197,11 +202,18 @@ class FusionColorizer(nn.Module):
     def hint_branch(self, x8: torch.Tensor, x2: torch.Tensor, auto: torch.Tensor, planes: torch.Tensor,
                     reference: torch.Tensor | None) -> torch.Tensor:
         """The correction to the automatic chroma `auto` (before its tanh, at stride 2) for what the user said."""
-        h = self.hint_in8(torch.cat([x8, _pooled(planes, x8.shape[-2:])], dim=1))
+        pooled8 = _pooled(planes, x8.shape[-2:])
+        alike = _by_likeness(x8, pooled8).to(x8.dtype)
+        h = self.hint_in8(torch.cat([x8, pooled8, alike], dim=1))
         if reference is not None:
             h = h + self.hint_reference(reference.to(h.dtype))[:, :, None, None]
-        h = F.interpolate(self.hint_spread(h), size=x2.shape[-2:], mode="bilinear", align_corners=False)
-        return self.hint_out(self.hint_in2(torch.cat([h, x2, _pooled(planes, x2.shape[-2:]), auto], dim=1)))
+
+        def up(t: torch.Tensor) -> torch.Tensor:
+            return F.interpolate(t, size=x2.shape[-2:], mode="bilinear", align_corners=False)
+
+        h = up(self.hint_spread(h))
+        return self.hint_out(self.hint_in2(torch.cat([h, x2, _pooled(planes, x2.shape[-2:]), auto, up(alike)],
+                                                     dim=1)))
 
     def forward(self, L: torch.Tensor, logits: bool = False, hints: torch.Tensor | None = None,
                 reference: torch.Tensor | None = None) -> torch.Tensor:
@@ -237,3 +249,18 @@ def _pooled(hints: torch.Tensor, size: torch.Size | tuple[int, int]) -> torch.Te
     pooled = F.adaptive_avg_pool2d(hints, tuple(size))
     mask = pooled[:, 2:]
     return torch.cat([pooled[:, :2] / mask.clamp_min(1e-3) * (mask > 0), mask], dim=1)
+
+
+def _by_likeness(features: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
+    """(B, C, h, w) features and (B, 3, h, w) pooled hint planes -> (B, 3, h, w): at each place the hints'
+    a/b averaged with weights softmax(cosine likeness / LIKENESS_TEMPERATURE) over the hinted places, and the
+    likeness of the most alike one; zeros where a picture has no hinted place."""
+    b, _, h, w = features.shape
+    unit = F.normalize(features.flatten(2).float(), dim=1)
+    hinted = pooled[:, 2].flatten(1) > 0
+    likeness = torch.einsum("bcn,bcm->bnm", unit, unit).masked_fill(~hinted[:, None, :], -1e4)  # not -inf: no NaN
+    any_hint = hinted.any(dim=1)[:, None, None]
+    weights = torch.where(any_hint, torch.softmax(likeness / LIKENESS_TEMPERATURE, dim=-1), 0.0)
+    ab = torch.einsum("bnm,bcm->bcn", weights, pooled[:, :2].flatten(2).float())
+    nearest = torch.where(any_hint[:, :, 0], likeness.max(dim=-1).values, 0.0)
+    return torch.cat([ab, nearest[:, None]], dim=1).reshape(b, 3, h, w)
