@@ -56,9 +56,10 @@ def test_a_script_reads_the_model_list_as_json():
     listed = {row["name"]: row for row in json.loads(result.output)}
     assert set(listed) == set(shipped_models())
     assert [name for name, row in listed.items() if row["default"]] == [DEFAULT_MODEL]
+    assert listed[DEFAULT_MODEL]["hints"]  # the default takes the user's colours
     for name, row in listed.items():
         meta = read_metadata(shipped_models()[name])
-        assert row["family"] == meta["family"] and row["hints"] is False
+        assert row["family"] == meta["family"] and row["hints"] is bool(meta.get("arch", {}).get("hints"))
         assert row["psnr"] == meta["scores"]["photos/val"]["psnr"]
         assert row["size_mb"] == pytest.approx(shipped_models()[name].stat().st_size / 1e6, abs=0.05)
 

@@ -45,5 +45,5 @@ def write_tiny_hint_model(path: Path) -> Path:
             model.hint_in2[0].weight[channel, channel - 4] = 1.0
         model.hint_out.weight[:, 4:12, 1, 1] = 0.05
     arch = {"width": 8, "backbones": "lite0", "hints": True}
-    save_weights(path, model, {"family": "fusion", "arch": arch, "working_size": 64, "hints": True})
+    save_weights(path, model, {"family": "fusion", "arch": arch, "working_size": 64})
     return path

@@ -96,4 +96,4 @@ def _small_greys(container: InputContainer, stream: VideoStream, size: tuple[int
     """The film's frames (those the colouring pass will see, damage skipped alike) as grey pictures of one
     `size` (width, height), even where the film's picture changes size on the way."""
     for _, frame in SourceReader(container, [stream], {stream.index}, Incidents(lambda message: None)):
-        yield frame.reformat(width=size[0], height=size[1], format="gray").to_ndarray()
+        yield np.ascontiguousarray(frame.reformat(width=size[0], height=size[1], format="gray").to_ndarray())

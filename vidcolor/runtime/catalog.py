@@ -40,7 +40,7 @@ def describe(name: str, path: Path, meta: dict[str, Any]) -> dict[str, Any]:
     return {"name": name, "family": meta.get("family"), "description": meta.get("description", ""),
             "size_mb": round(path.stat().st_size / 1e6, 1), "psnr": _score(meta, "psnr"),
             "ssim": _score(meta, "ssim"), "colourfulness": _score(meta, "colourfulness"),
-            "default": name == DEFAULT_MODEL, "hints": bool(meta.get("hints", False))}
+            "default": name == DEFAULT_MODEL, "hints": bool(meta.get("arch", {}).get("hints"))}
 
 
 def _cell(value: Any, fmt: str) -> str:

@@ -403,8 +403,7 @@ def _data_meta(opts: TrainOptions, data: TrainingSet, world: int) -> dict[str, A
             "data": [str(d) for d in opts.data], "val_data": [str(v) for v in opts.val], "loss": opts.loss,
             "rebalance": opts.rebalance, "balance": opts.balance, "groups": data.group_sizes(),
             "adversarial": opts.gan(), "batch_size": opts.batch_size * world, "images": len(data),
-            "init": str(opts.init or opts.continue_from or "") or None,
-            **({"hints": True} if opts.hints else {})}
+            "init": str(opts.init or opts.continue_from or "") or None}
 
 
 def train(opts: TrainOptions) -> dict[str, float]:
