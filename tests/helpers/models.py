@@ -38,6 +38,7 @@ def write_tiny_hint_model(path: Path) -> Path:
         model.hint_out.bias.zero_()
         for out, (plus, minus) in enumerate([(0, 1), (2, 3)]):
             model.hint_out.weight[out, plus, 1, 1], model.hint_out.weight[out, minus, 1, 1] = 1.0, -1.0
+        model.hint_out.bias[2] = -30.0  # the gate towards colours carried by likeness: shut
         for param in model.hint_in8.parameters():  # points alone leave the spread features at zero...
             param.zero_()
         model.hint_reference.weight.normal_(0.0, 1.0)  # ...a reference fills them, and they reach the output
