@@ -238,9 +238,11 @@ class FusionColorizer(nn.Module):
         if hints is not None or reference is not None:
             planes = torch.zeros_like(L).expand(-1, HINT_CHANNELS, -1, -1) if hints is None else F.pad(
                 hints.to(x.dtype), (0, L.shape[-1] - w, 0, L.shape[-2] - h))
-            ab = self.hint_branch(x8, x, chroma, planes, reference)
-            return F.interpolate(ab, size=L.shape[-2:], mode="bilinear", align_corners=False)[..., :h, :w]
-        return upsample_ab(chroma, L.shape[-2:])[..., :h, :w]
+            ab = F.interpolate(self.hint_branch(x8, x, chroma, planes, reference), size=L.shape[-2:],
+                               mode="bilinear", align_corners=False)
+            told = planes[:, 2].flatten(1).any(dim=1) | (False if reference is None else reference.any(dim=1))
+            return torch.where(told[:, None, None, None], ab, upsample_ab(chroma, L.shape[-2:]))[..., :h, :w]
+        return upsample_ab(chroma, L.shape[-2:])[..., :h, :w]  # pictures told nothing: the automatic model's
 
     def _binned(self, x: torch.Tensor, size: torch.Size, h: int, w: int, logits: bool) -> torch.Tensor:
         with torch.autocast(x.device.type, enabled=False):  # logits / T magnifies bf16 rounding: a cheap 1x1 conv
