@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -27,11 +28,11 @@ class OnSecondBatch(Colorizer):
         super().__init__(base.model, base.meta, base.device, base.working_size)
         self.event, self.calls = event, 0
 
-    def predict_low(self, L: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def predict_low(self, L: torch.Tensor, told: Any = None) -> tuple[torch.Tensor, torch.Tensor]:
         self.calls += 1
         if self.calls == 2:
             self.event()
-        return super().predict_low(L)
+        return super().predict_low(L, told)
 
 
 def raising(error: BaseException) -> Callable[[], None]:
