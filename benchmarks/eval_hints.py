@@ -24,7 +24,6 @@ from typing import Any
 
 import av
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from vidcolor import colorize_video
@@ -32,7 +31,8 @@ from vidcolor.evaluation.evaluate import desaturate
 from vidcolor.evaluation.metrics import colourfulness, psnr
 from vidcolor.film.frames import video_frames
 from vidcolor.photo.read import read_image
-from vidcolor.runtime.color import AB_SCALE, from_int_images, rgb_to_lab
+from vidcolor.photo.reference import picture_ab
+from vidcolor.runtime.color import from_int_images, rgb_to_lab
 from vidcolor.runtime.hints import HINT_SQUARE, Told, reference_histogram
 from vidcolor.runtime.inference import Colorizer, working_shape
 from vidcolor.runtime.temporal import SceneCutDetector
@@ -52,13 +52,9 @@ def truth_points(rgb: np.ndarray, n: int, seed: int, working_size: int) -> np.nd
     for _ in range(n):
         x, y = int(rng.integers(w)), int(rng.integers(h))
         patch = rgb[max(0, y - side // 2):y - side // 2 + side, max(0, x - side // 2):x - side // 2 + side]
-        ab = rgb_to_lab(from_int_images(patch[None]))[0, 1:].mean(dim=(1, 2)) / AB_SCALE
+        ab = picture_ab(patch)[0].mean(dim=(1, 2))
         rows.append([x, y, float(ab[0]), float(ab[1]), 0.0])
     return np.array(rows, np.float32).reshape(-1, 5)
-
-
-def palette(rgb: np.ndarray) -> torch.Tensor:
-    return reference_histogram(rgb_to_lab(from_int_images(rgb[None]))[:, 1:] / AB_SCALE)[0]
 
 
 def photo_table(folder: Path, model: Colorizer, automatic: Colorizer | None) -> dict[str, dict[str, float]]:
@@ -71,7 +67,7 @@ def photo_table(folder: Path, model: Colorizer, automatic: Colorizer | None) -> 
         ways: dict[str, tuple[Colorizer, Told | None]] = {"told nothing": (model, None)}
         ways |= {f"told {n} point{'s' * (n > 1)}": (model, Told(truth_points(truth, n, i, model.working_size)))
                  for n in POINTS}
-        ways["told the truth's palette"] = (model, Told(reference=palette(truth)))
+        ways["told the truth's palette"] = (model, Told(reference=reference_histogram(picture_ab(truth))[0]))
         if automatic is not None:
             ways["automatic model"] = (automatic, None)
         for way, (colorizer, told) in ways.items():

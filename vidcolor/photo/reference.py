@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
+import numpy as np
 import torch
 
 from ..runtime.color import AB_SCALE, from_int_images, rgb_to_lab
@@ -22,7 +23,12 @@ def reference_palette(path: Path) -> torch.Tensor:
     if scale < 1.0:
         rgb = cv2.resize(rgb, (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale))),
                          interpolation=cv2.INTER_AREA)
-    ab = rgb_to_lab(from_int_images(rgb[None]))[:, 1:] / AB_SCALE
+    ab = picture_ab(rgb)
     if float(ab.abs().max()) * AB_SCALE < 2.0:
         raise UserError(f"{path}: a black-and-white picture has no colours to take as a reference")
     return reference_histogram(ab)[0]
+
+
+def picture_ab(rgb: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) uint8 or uint16 RGB -> its (1, 2, H, W) a/b scaled to the model's [-1, 1]."""
+    return rgb_to_lab(from_int_images(rgb[None]))[:, 1:] / AB_SCALE
