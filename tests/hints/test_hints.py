@@ -89,6 +89,15 @@ def test_a_click_on_a_flat_sky_stays_with_its_shot_rather_than_being_lost():
     assert all(frame in points for frame in range(8))
 
 
+def test_a_click_stays_with_its_shot_through_a_fade():
+    scene = textured(200, 96, seed=8).astype(np.float32)
+    fading_in = [np.clip(frame * (0.5 + 0.1 * i), 0, 255).astype(np.uint8)  # brighter by a tenth each frame
+                 for i, frame in enumerate(_panned(scene, frames=8, step=2))]
+    points, _ = carry(fading_in, {0: np.array([[48.0, 40.0, 0.1, -0.4, 0.0]], np.float32)}, scale=1.0)
+    assert all(frame in points and np.allclose(points[frame][0, :2], [48 - 2 * frame, 40], atol=1.0)
+               for frame in range(8))
+
+
 def test_a_click_lands_on_its_own_pixel_at_the_working_size_whatever_the_aspect():
     from vidcolor.runtime.hints import hint_planes
 

@@ -12,6 +12,7 @@ from vidcolor.photo.read import read_image
 from vidcolor.photo.write import write_image
 from vidcolor.runtime.archs import FAMILIES, PatchDiscriminator, build_model
 from vidcolor.runtime.archs.chroma_bins import ChromaBins, grid_centres, soft_encode
+from vidcolor.runtime.archs.fusion import _by_likeness
 from vidcolor.runtime.color import from_int_images, rgb_to_l
 from vidcolor.runtime.device import resolve_device
 from vidcolor.runtime.guided import box_mean, pool
@@ -163,3 +164,24 @@ def test_a_tall_photo_is_coloured_in_strips_as_it_would_be_whole(monkeypatch):
     whole = l_ab_to_image(L, fit_to_gamut(L, colorizer.upsample(ab_low, L_low, L)))[0]
     monkeypatch.setattr(inference, "PHOTO_STRIP_PIXELS", 131 * 10)  # ten rows at a time: ten strips
     assert np.abs(colorizer.colorize_rgb(grey).astype(int) - whole).max() <= 1  # rounding in the last bits
+
+
+def _two_clicks(first: tuple[int, float], second: tuple[int, float], row_lightness: float) -> torch.Tensor:
+    """Alike features along a row of 8 places, a click at each of two (place, lightness): the first +0.5 in a, the
+    second -0.5; the a/b the fixed attention gives each place."""
+    features, pooled = torch.ones(1, 4, 1, 8), torch.zeros(1, 3, 1, 8)
+    lightness = torch.full((1, 2, 1, 8), row_lightness)
+    for (place, light), a in ((first, 0.5), (second, -0.5)):
+        pooled[0, :, 0, place] = torch.tensor([a, 0.0, 1.0])
+        lightness[0, 1, 0, place] = light
+    return _by_likeness(features, pooled, lightness, torch.tensor(1.0), torch.tensor(5.0))[0, 0, 0]
+
+
+def test_of_two_clicks_on_alike_things_the_nearer_tells_a_place_its_colour():
+    a = _two_clicks((0, 0.5), (7, 0.5), row_lightness=0.5)
+    assert a[1] > 0.4 and a[6] < -0.4
+
+
+def test_a_click_as_light_as_a_place_tells_it_more_than_one_as_near_but_lighter():
+    a = _two_clicks((2, 0.5), (6, 0.9), row_lightness=0.5)  # a thin bright line's click, and one on the road
+    assert a[4] > 0.4

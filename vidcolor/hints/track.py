@@ -2,7 +2,8 @@
 (OpenCV's DIS, dense, so points on a flat sky or wall move with their surroundings), forwards and backwards,
 until a scene cut or until the flow loses it: the forward and backward flows disagree there (an occlusion),
 or it leaves the picture. One click on a coat in one frame so colours that coat for the whole shot; hints
-never cross a cut (what changes the luma's histogram, runtime.temporal).
+never cross a cut: where the luma's histogram changes (runtime.temporal) and the frames no longer correlate
+along the flow, or where they correlate too little whatever the histogram says.
 
 Memory: the frames of a shot are held (small, at the tracking size) only between its start and its last
 hinted frame, for the backward carry; once the last hint is past and lost, the film is read no further.
@@ -23,19 +24,22 @@ from ..utils.flow import dis_fits
 TRACK_SIZE = 240  # the short side, in pixels, at which hints are followed
 MISMATCH = 1.0  # pixels at the tracking size: a point whose backward flow ends farther from its start is lost
 MAX_CARRY = 3000  # frames: two minutes at 25 fps, longer than all but a few shots
-LUMA_MATCH, MIN_MATCHED = 12, 0.3  # grey levels; a frame whose luma matches the last one's along the flow in
-# fewer places than this share is not the same shot: a cut the histogram missed (two shots alike in tone)
+# Two frames are of one shot when their luma, one moved along the flow onto the other, correlates (unchanged by
+# fades, flashes and fog) at least this much: after a histogram cut (a low-contrast shot's histogram jumps with
+# noise), and on every frame (a cut the histogram missed: two shots alike in tone)
+AFTER_HISTOGRAM_CUT, ALWAYS = 0.9, 0.5
 
 
 class Flow:
     """Forward and backward DIS flow between two grey frames of one shot; None where they are too small to
-    follow, or are not of one shot (their luma does not match along the flow)."""
+    follow, or are not of one shot (their luma correlates less than `least` along the flow)."""
 
     def __init__(self) -> None:
         self.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
         self.grid = np.zeros((0, 0, 2), np.float32)
 
-    def __call__(self, frame: np.ndarray, to: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    def __call__(self, frame: np.ndarray, to: np.ndarray,
+                 least: float = ALWAYS) -> tuple[np.ndarray, np.ndarray] | None:
         h, w = to.shape
         if not dis_fits(h, w):
             return None
@@ -43,9 +47,17 @@ class Flow:
         if self.grid.shape[:2] != (h, w):
             self.grid = np.dstack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)))
         seen = cv2.remap(to, self.grid + forward, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        if np.mean(np.abs(seen.astype(np.int16) - frame) < LUMA_MATCH) < MIN_MATCHED:
+        if _correlation(seen, frame) < least:
             return None
         return forward, self.dis.calc(to, frame, None)
+
+
+def _correlation(one: np.ndarray, other: np.ndarray) -> float:
+    """Pearson correlation of two pictures' values; 0 where one is flat (nothing there to follow)."""
+    a, b = (p.astype(np.float32).ravel() for p in (one, other))
+    a, b = a - a.mean(), b - b.mean()
+    norm = float(np.sqrt((a @ a) * (b @ b)))
+    return float(a @ b) / norm if norm > 0 else 0.0
 
 
 def follow(points: np.ndarray, flows: tuple[np.ndarray, np.ndarray] | None, scale: float) -> np.ndarray:
@@ -83,11 +95,14 @@ def carry(frames: Iterable[np.ndarray], seeds: dict[int, np.ndarray], scale: flo
     last_seed, previous, read = max(seeds, default=-1), None, 0
     for index, grey in enumerate(frames):
         read = index + 1
-        if cuts(grey.astype(np.float32) * (100 / 255)):
+        histogram_cut = cuts(grey.astype(np.float32) * (100 / 255))
+        flows = None  # stays None where another shot begins: everything is lost
+        if previous is not None and (moving or histogram_cut):
+            flows = flow(previous, grey, AFTER_HISTOGRAM_CUT if histogram_cut else ALWAYS)
+        if histogram_cut and flows is None:
             shot.clear()
             moving = []
-        elif previous is not None and moving:
-            flows = flow(previous, grey)  # None: a cut the histogram missed, and everything is lost
+        elif moving:
             moving = [(follow(p, flows, scale), given) for p, given in moving if index - given <= MAX_CARRY]
             moving = [(p, given) for p, given in moving if len(p)]
             carried[index] += [p for p, _ in moving]

@@ -10,11 +10,11 @@ The backbone is frozen, or fine-tuned in its deepest stages (`tune_backbone`).
 With `hints` it also takes the user's colour (runtime.hints, after Zhang et al. 2017): the automatic model is
 kept whole and never trained further (its trunk), and a hint branch reads its features with the hint planes
 (and a reference palette) and corrects its chroma. To carry a click to the rest of its object, each place at
-stride 8 is given the hints' colours averaged by how alike the trunk's features there and at each hint are (a
-fixed attention over the hinted places); the chroma is blended towards that colour as much as the place is
-like its most alike hint (a learnt gate, starting as a ramp from likeness 0.6), and learnt self-attention
-spreads what else the branch reads. Told nothing, the branch is not run: a hint model is exactly its automatic
-model then.
+stride 8 is given the hints' colours averaged by how alike the trunk's features there and at each hint are,
+how near, and how alike in lightness (an attention over the hinted places, fixed but for those two weights);
+the chroma is blended towards that colour as much as the place is like its most alike hint (a learnt gate,
+starting as a ramp from likeness 0.6), and learnt self-attention spreads what else the branch reads. Told
+nothing, the branch is not run: a hint model is exactly its automatic model then.
 """
 from __future__ import annotations
 
@@ -36,6 +36,8 @@ GLOBAL_DIM = 256
 HINT_PREFIX = "hint_"  # the hint branch's layers: absent from an automatic model's file
 HINT_WIDTH = 64  # channels of the hint branch
 LIKENESS_TEMPERATURE = 0.1  # the fixed attention's softmax temperature over cosine likeness of features
+DISTANCE_START = 1.0  # the attention's likeness falls by this times the squared distance (in picture widths)
+LIGHTNESS_START = 5.0  # ...and by this times the squared difference of lightness (L / 100)
 GATE_START = (10.0, 0.6)  # the gate starts as sigmoid(10 (likeness - 0.6)): +2.4 dB for 10 points untrained
 PROPAGATED = 3  # channels of the hints carried by likeness: a, b, and how alike the nearest hint is
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -162,6 +164,8 @@ class FusionColorizer(nn.Module):
             nn.init.zeros_(self.hint_out.weight)
             nn.init.zeros_(self.hint_out.bias)
             self.hint_gate = nn.Parameter(torch.tensor(GATE_START))
+            self.hint_distance = nn.Parameter(torch.tensor(DISTANCE_START))
+            self.hint_lightness = nn.Parameter(torch.tensor(LIGHTNESS_START))
 
     def train(self, mode: bool = True) -> FusionColorizer:
         """A hint model's trunk stays in eval mode: it is the automatic model, kept as it is."""
@@ -203,11 +207,12 @@ class FusionColorizer(nn.Module):
         x = self.up4(x8, torch.cat([e4, s4], dim=1))
         return x8, self.up2(x, torch.cat([e2, s2], dim=1))
 
-    def hint_branch(self, x8: torch.Tensor, x2: torch.Tensor, auto: torch.Tensor, planes: torch.Tensor,
-                    reference: torch.Tensor | None) -> torch.Tensor:
+    def hint_branch(self, L: torch.Tensor, x8: torch.Tensor, x2: torch.Tensor, auto: torch.Tensor,
+                    planes: torch.Tensor, reference: torch.Tensor | None) -> torch.Tensor:
         """The chroma (a/b, at stride 2) for what the user said, from the automatic chroma `auto` (before its tanh)."""
         pooled8 = _pooled(planes, x8.shape[-2:])
-        alike = _by_likeness(x8, pooled8).to(x8.dtype)
+        alike = _by_likeness(x8, pooled8, _lightness(L, planes, x8.shape[-2:]), self.hint_distance,
+                             self.hint_lightness).to(x8.dtype)
         h = self.hint_in8(torch.cat([x8, pooled8, alike], dim=1))
         if reference is not None:
             h = h + self.hint_reference(reference.to(h.dtype))[:, :, None, None]
@@ -238,7 +243,7 @@ class FusionColorizer(nn.Module):
         if hints is not None or reference is not None:
             planes = torch.zeros_like(L).expand(-1, HINT_CHANNELS, -1, -1) if hints is None else F.pad(
                 hints.to(x.dtype), (0, L.shape[-1] - w, 0, L.shape[-2] - h))
-            ab = F.interpolate(self.hint_branch(x8, x, chroma, planes, reference), size=L.shape[-2:],
+            ab = F.interpolate(self.hint_branch(L, x8, x, chroma, planes, reference), size=L.shape[-2:],
                                mode="bilinear", align_corners=False)
             told = planes[:, 2].flatten(1).any(dim=1) | (False if reference is None else reference.any(dim=1))
             return torch.where(told[:, None, None, None], ab, upsample_ab(chroma, L.shape[-2:]))[..., :h, :w]
@@ -261,16 +266,34 @@ def _pooled(hints: torch.Tensor, size: torch.Size | tuple[int, int]) -> torch.Te
     return torch.cat([pooled[:, :2] / mask.clamp_min(1e-3) * (mask > 0), mask], dim=1)
 
 
-def _by_likeness(features: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
-    """(B, C, h, w) features and (B, 3, h, w) pooled hint planes -> (B, 3, h, w): at each place the hints'
-    a/b averaged with weights softmax(cosine likeness / LIKENESS_TEMPERATURE) over the hinted places, and the
-    likeness of the most alike one; where a picture has no hinted place, no colour and likeness -1."""
+def _lightness(L: torch.Tensor, planes: torch.Tensor, size: torch.Size | tuple[int, int]) -> torch.Tensor:
+    """(B, 2, h, w): the mean lightness (L / 100) of each cell of `size`, and of the hinted pixels in it."""
+    L, mask = L.float() / 100, planes[:, 2:].float()
+    at_hints = F.adaptive_avg_pool2d(L * mask, tuple(size)) / F.adaptive_avg_pool2d(mask, tuple(size)).clamp_min(1e-6)
+    return torch.cat([F.adaptive_avg_pool2d(L, tuple(size)), at_hints], dim=1)
+
+
+def _by_likeness(features: torch.Tensor, pooled: torch.Tensor, lightness: torch.Tensor, distance: torch.Tensor,
+                 lightness_weight: torch.Tensor) -> torch.Tensor:
+    """(B, C, h, w) features, (B, 3, h, w) pooled hint planes and (B, 2, h, w) `_lightness` -> (B, 3, h, w): at
+    each place the hints' a/b averaged with softmax weights over the hinted places, and the likeness of the most
+    alike one; where a picture has no hinted place, no colour and likeness -1.
+
+    The weights: cosine likeness of the features, less `distance` times the squared distance (in picture widths)
+    and `lightness_weight` times the squared difference of lightness, over LIKENESS_TEMPERATURE. Of two alike
+    hints the nearer tells more (ten clicks on ten people's coats), and a click on a thin yellow line tells the
+    grey road under the same feature cell less than a grey click there does.
+    """
     b, _, h, w = features.shape
     unit = F.normalize(features.flatten(2).float(), dim=1)
     hinted = pooled[:, 2].flatten(1) > 0
     likeness = torch.einsum("bcn,bcm->bnm", unit, unit).masked_fill(~hinted[:, None, :], -1e4)  # not -inf: no NaN
     any_hint = hinted.any(dim=1)[:, None, None]
-    weights = torch.where(any_hint, torch.softmax(likeness / LIKENESS_TEMPERATURE, dim=-1), 0.0)
+    place = torch.stack(torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")).flatten(1).T.float()
+    cell, at_hint = lightness.flatten(2).float().unbind(dim=1)
+    near = (likeness - distance.float() * torch.cdist(place, place).to(features.device)[None] ** 2 / max(h, w) ** 2
+            - lightness_weight.float() * (cell[:, :, None] - at_hint[:, None, :]) ** 2)
+    weights = torch.where(any_hint, torch.softmax(near / LIKENESS_TEMPERATURE, dim=-1), 0.0)
     ab = torch.einsum("bnm,bcm->bcn", weights, pooled[:, :2].flatten(2).float())
     nearest = torch.where(any_hint[:, :, 0], likeness.max(dim=-1).values, -1.0)  # none: unlike anything
     return torch.cat([ab, nearest[:, None]], dim=1).reshape(b, 3, h, w)
