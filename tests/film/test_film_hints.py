@@ -71,6 +71,17 @@ def test_a_hint_at_a_time_belongs_to_the_frame_shown_then(two_shots, hint_model,
     assert np.array_equal(told[15], plain[15])
 
 
+def test_a_click_on_a_phone_film_lands_where_the_player_shows_it(hint_model, tmp_path):
+    stored = [np.ascontiguousarray(frame[:60]) for frame in _pan(3, 4)]  # 90 wide, 60 high, stored sideways
+    film = write_shots(tmp_path / "phone.mkv", [stored], rotation=90)  # a player shows it 60 wide, 90 high
+    hints = tmp_path / "hints.json"
+    hints.write_text(json.dumps([{"x": 15, "y": 70, "color": "#d02020"}]))  # a spot low on the left, upright
+    told = _colour(film, tmp_path / "told.mkv", hint_model, "--hints", str(hints))
+    plain = _colour(film, tmp_path / "plain.mkv", hint_model)
+    changed = np.abs(told[0] - plain[0]).sum(axis=0)  # stored: the upright (15, 70) is (90 - 1 - 70, 15)
+    assert _spot(changed[None], 19, 15).mean() > 2 and _spot(changed[None], 70, 15).mean() < 0.5
+
+
 def test_a_hand_coloured_keyframe_colours_its_shot(two_shots, hint_model, tmp_path):
     painted = np.zeros((SIZE, SIZE, 3), np.uint8)
     painted[:] = (40, 160, 60)

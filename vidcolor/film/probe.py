@@ -36,6 +36,7 @@ class Source:
     display_matrix: list[int] | None  # rotation/flip, as FFmpeg's 3x3 fixed-point matrix
     field_order: int = 0  # FFmpeg's AVFieldOrder: 0 unknown, 1 progressive, 2-5 interlaced (which field first)
     bits: int = 8  # per luma sample, as decoded
+    turns: int = 0  # quarter turns counter-clockwise that stand a frame upright, as a player shows it
 
     def coded_format(self, encoder: EncoderSettings) -> str:
         """The pixel format the film is written in: 10-bit for a deeper film where the encoder may write it."""
@@ -62,7 +63,7 @@ def probe(path: Path) -> Source:
         seconds = _seconds(container, stream)
         return Source(path, first.width, first.height, _expected_frames(stream, seconds), seconds,
                       colour, Colorimetry.of(first), first.color_primaries, first.color_trc,
-                      matrix, _field_order(stream, first), luma_bits(first))
+                      matrix, _field_order(stream, first), luma_bits(first), round(first.rotation / 90) % 4)
 
 
 def _display_matrix(frame: av.VideoFrame) -> list[int] | None:

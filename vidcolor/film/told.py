@@ -48,17 +48,21 @@ class FilmTold:
 def film_told(source: Source, hints: list[Hint], hints_name: str, keyframes: list[Keyframe],
               reference: torch.Tensor | None) -> FilmTold:
     """Check the hints and keyframes against the film and carry them through their shots. Raises UserError
-    naming the entry at fault (outside the picture, a frame past the end, a keyframe of another size)."""
-    check_hints_fit(hints, source.width, source.height, hints_name, film=True)
+    naming the entry at fault (outside the picture, a frame past the end, a keyframe of another size).
+
+    Hints and keyframes are upright, as a player shows the film (a phone's film is stored sideways with a
+    rotation tag); the frames are coloured as stored, so the points are turned to where they are stored."""
+    width, height = upright_size(source)
+    check_hints_fit(hints, width, height, hints_name, film=True)
     for key in keyframes:
-        if key.rgb.shape[:2] != (source.height, source.width):
+        if key.rgb.shape[:2] != (height, width):
             raise UserError(f"{key.name}: the keyframe is {key.rgb.shape[1]} x {key.rgb.shape[0]} pixels, the film's "
-                            f"frames {source.width} x {source.height}")
+                            f"frames {width} x {height}")
     if not hints and not keyframes:
         return FilmTold(reference=reference)
     with open_input(source.path) as container:
         stream = film_stream(container, source.path)
-        owners, seeds = _seeds(hints, hints_name, keyframes, frame_rate(stream))
+        owners, seeds = _seeds(hints, hints_name, keyframes, frame_rate(stream), source)
         if source.frames and (late := [f for f in seeds if f > 1.1 * source.frames + 25]):  # before reading it all
             raise UserError(f"{owners[min(late)]} is past the film's end (about {source.frames} frames)")
         scale = min(1.0, TRACK_SIZE / min(source.width, source.height))
@@ -70,10 +74,26 @@ def film_told(source: Source, hints: list[Hint], hints_name: str, keyframes: lis
     return FilmTold(points, reference)
 
 
-def _seeds(hints: list[Hint], hints_name: str, keyframes: list[Keyframe], rate: Fraction | None
+def upright_size(source: Source) -> tuple[int, int]:
+    """The film's frames' width and height as a player shows them."""
+    return (source.height, source.width) if source.turns % 2 else (source.width, source.height)
+
+
+def _as_stored(points: np.ndarray, source: Source) -> np.ndarray:
+    """Points on the upright picture -> the same places on the frame as stored: each quarter turn undone."""
+    points = points.copy()
+    width, height = upright_size(source)
+    for _ in range(source.turns):
+        x = points[:, 0].copy()
+        points[:, 0], points[:, 1] = height - 1 - points[:, 1], x
+        width, height = height, width
+    return points
+
+
+def _seeds(hints: list[Hint], hints_name: str, keyframes: list[Keyframe], rate: Fraction | None, source: Source
            ) -> tuple[dict[int, str], dict[int, np.ndarray]]:
-    """Points by the frame they are given on, and who gave each frame's first (for messages). A time is the
-    frame nearest it at the film's frame rate."""
+    """Points (where they are stored) by the frame they are given on, and who gave each frame's first (for
+    messages). A time is the frame nearest it at the film's frame rate."""
     owners: dict[int, str] = {}
     by_frame: dict[int, list[np.ndarray]] = {}
     for i, hint in enumerate(hints):
@@ -85,10 +105,11 @@ def _seeds(hints: list[Hint], hints_name: str, keyframes: list[Keyframe], rate: 
             frame = round(min(hint.time, MAX_SECONDS) * float(rate))
             said = f"time {hint.time:g} s (frame {frame})"
         owners.setdefault(frame, f"{hints_name}: entry {i}: {said}")
-        by_frame.setdefault(frame, []).append(points_of([hint]))
+        by_frame.setdefault(frame, []).append(_as_stored(points_of([hint]), source))
     for key in keyframes:
         owners.setdefault(key.frame, f"{key.name}: frame {key.frame}")
-        by_frame.setdefault(key.frame, []).insert(0, keyframe_points(key.rgb))  # clicks win over the painting
+        stored = np.ascontiguousarray(np.rot90(key.rgb, -source.turns))
+        by_frame.setdefault(key.frame, []).insert(0, keyframe_points(stored))  # clicks win over the painting
     return owners, {f: np.concatenate(p).reshape(-1, POINT_FIELDS) for f, p in by_frame.items()}
 
 

@@ -1,6 +1,7 @@
 """A hints file: a JSON list of `{"x": 120, "y": 44, "color": "#a03020"}`, pixel coordinates of the picture
-(a photo upright, after its EXIF turn), the colour in sRGB hex of which only the chroma is used. A film's hint
-may say `"frame": N` (0-based) or `"time": seconds`; without either it belongs to frame 0.
+upright (a photo after its EXIF turn, a film as a player shows it), the colour in sRGB hex of which only the
+chroma is used. A film's hint may say `"frame": N` (0-based) or `"time": seconds`; without either it belongs
+to frame 0.
 
 Every mistake is one line naming the file and the entry, found before any work is done."""
 from __future__ import annotations
