@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -424,7 +425,16 @@ def test_a_film_split_into_pieces_equals_the_whole_run_frame_for_frame(model_fil
     assert outputs(tmp_path / "coloured") == {"feature.mp4"}  # the pieces are gone
 
 
-def test_a_split_film_stopped_with_ctrl_c_leaves_neither_pieces_nor_a_film(model_file, tmp_path):
+@pytest.fixture
+def ctrl_c_heard() -> Iterator[None]:
+    """Ctrl-C reaches the runs this test starts: a test run started as a background job (`.ci/run &`) ignores
+    it, and a program started from one ignores it too."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_a_split_film_stopped_with_ctrl_c_leaves_neither_pieces_nor_a_film(model_file, tmp_path, ctrl_c_heard):
     make_clip(tmp_path / "feature.mp4", width=160, height=120, frames=96, video_codec="mpeg4")
     cmd = [sys.executable, "-m", "vidcolor", "run", str(tmp_path / "feature.mp4"), "-o", str(tmp_path / "out.mp4"),
            "--model", str(model_file), "--split", "4", "--jobs", "1", "--quiet"]
