@@ -9,7 +9,7 @@ import numpy as np
 
 from ..utils.errors import UserError
 from ..utils.guard import check_claimed_size, watched
-from .reader import film_stream, open_input
+from .reader import film_stream, open_input, quarter_turns
 
 
 def film_seconds(path: Path) -> float:
@@ -45,6 +45,6 @@ def video_frames(path: Path, every: int = 1) -> Iterator[np.ndarray]:
 
 
 def _upright_rgb(frame: av.VideoFrame) -> np.ndarray:
-    turns = round(frame.rotation / 90) % 4
+    turns = quarter_turns(frame)
     rgb = frame.to_ndarray(format="rgb24")
     return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb

@@ -15,7 +15,7 @@ from ..utils.errors import UserError
 from ..utils.guard import check_claimed_size
 from ..utils.in_colour import looks_colour
 from .encoder import EncoderSettings, writes_10_bit
-from .reader import Incidents, SourceReader, film_stream, frame_rate, open_input
+from .reader import Incidents, SourceReader, film_stream, frame_rate, open_input, quarter_turns
 from .yuv import Colorimetry, frame_colour, luma_bits, normalise, pixel_format
 
 PROBE_FRAMES = 12
@@ -63,7 +63,7 @@ def probe(path: Path) -> Source:
         seconds = _seconds(container, stream)
         return Source(path, first.width, first.height, _expected_frames(stream, seconds), seconds,
                       colour, Colorimetry.of(first), first.color_primaries, first.color_trc,
-                      matrix, _field_order(stream, first), luma_bits(first), round(first.rotation / 90) % 4)
+                      matrix, _field_order(stream, first), luma_bits(first), quarter_turns(first))
 
 
 def _display_matrix(frame: av.VideoFrame) -> list[int] | None:

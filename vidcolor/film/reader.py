@@ -209,3 +209,9 @@ class SourceReader:
 def frame_rate(stream: Stream) -> Fraction | None:
     """Frames per second: the stream's average, else FFmpeg's guess, whichever is believable."""
     return next((r for r in (stream.average_rate, stream.guessed_rate) if r and 0 < r <= MAX_FRAME_RATE), None)
+
+
+def quarter_turns(frame: av.VideoFrame) -> int:
+    """Quarter turns counter-clockwise that stand the frame upright, as a player shows it (a phone's film is
+    stored sideways with a rotation tag)."""
+    return round(frame.rotation / 90) % 4

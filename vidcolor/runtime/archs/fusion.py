@@ -259,17 +259,18 @@ class FusionColorizer(nn.Module):
 
 
 def _pooled(hints: torch.Tensor, size: torch.Size | tuple[int, int]) -> torch.Tensor:
-    """Hint planes averaged down to `size`: a/b as the mean of the hinted pixels in a cell, the mask as the
-    share of the cell hinted (a lone point stays its own colour, only fainter)."""
+    """Hint planes (values where hinted, then the mask) averaged down to `size`: the values as the mean over
+    the hinted pixels in a cell, the mask as the share of the cell hinted (a lone point stays its own colour,
+    only fainter)."""
     pooled = F.adaptive_avg_pool2d(hints, tuple(size))
-    mask = pooled[:, 2:]
-    return torch.cat([pooled[:, :2] / mask.clamp_min(1e-3) * (mask > 0), mask], dim=1)
+    mask = pooled[:, -1:]
+    return torch.cat([pooled[:, :-1] / mask.clamp_min(1e-3) * (mask > 0), mask], dim=1)
 
 
 def _lightness(L: torch.Tensor, planes: torch.Tensor, size: torch.Size | tuple[int, int]) -> torch.Tensor:
     """(B, 2, h, w): the mean lightness (L / 100) of each cell of `size`, and of the hinted pixels in it."""
     L, mask = L.float() / 100, planes[:, 2:].float()
-    at_hints = F.adaptive_avg_pool2d(L * mask, tuple(size)) / F.adaptive_avg_pool2d(mask, tuple(size)).clamp_min(1e-6)
+    at_hints = _pooled(torch.cat([L * mask, mask], dim=1), size)[:, :1]  # as the hints' colours are pooled
     return torch.cat([F.adaptive_avg_pool2d(L, tuple(size)), at_hints], dim=1)
 
 
@@ -289,9 +290,10 @@ def _by_likeness(features: torch.Tensor, pooled: torch.Tensor, lightness: torch.
     hinted = pooled[:, 2].flatten(1) > 0
     likeness = torch.einsum("bcn,bcm->bnm", unit, unit).masked_fill(~hinted[:, None, :], -1e4)  # not -inf: no NaN
     any_hint = hinted.any(dim=1)[:, None, None]
-    place = torch.stack(torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")).flatten(1).T.float()
+    rows, columns = (torch.arange(n, device=features.device, dtype=torch.float32) for n in (h, w))
+    place = torch.stack(torch.meshgrid(rows, columns, indexing="ij")).flatten(1).T
     cell, at_hint = lightness.flatten(2).float().unbind(dim=1)
-    near = (likeness - distance.float() * torch.cdist(place, place).to(features.device)[None] ** 2 / max(h, w) ** 2
+    near = (likeness - distance.float() * torch.cdist(place, place)[None] ** 2 / max(h, w) ** 2
             - lightness_weight.float() * (cell[:, :, None] - at_hint[:, None, :]) ** 2)
     weights = torch.where(any_hint, torch.softmax(near / LIKENESS_TEMPERATURE, dim=-1), 0.0)
     ab = torch.einsum("bnm,bcm->bcn", weights, pooled[:, :2].flatten(2).float())
