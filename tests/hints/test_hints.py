@@ -89,6 +89,27 @@ def test_a_click_on_a_flat_sky_stays_with_its_shot_rather_than_being_lost():
     assert all(frame in points for frame in range(8))
 
 
+def test_a_click_on_the_ground_is_not_dragged_along_by_a_thing_passing_in_front_of_it():
+    ground, passer = textured(96, 96, seed=9), textured(40, 40, seed=10)
+    frames = []
+    for i in range(30):  # the passer enters from the left, 4 px a frame, and crosses the click at frames 15-25
+        frame, left = ground.copy(), 4 * i - 40
+        frame[30:70, max(0, left):min(96, left + 40)] = passer[:, max(0, -left):min(40, 96 - left)]
+        frames.append(frame)
+    points, _ = carry(frames, {0: np.array([[60.0, 50.0, 0.1, -0.4, 0.0]], np.float32)}, scale=1.0)
+    assert all(frame in points for frame in range(9))  # the ground, seen, keeps its colour
+    assert all(np.allclose(p[0, :2], [60, 50], atol=2) for p in points.values())  # never moved with the passer
+
+
+def test_a_click_on_grainy_low_contrast_film_stays_with_its_shot():
+    scene = (textured(260, 96, seed=11).astype(np.float32) - 128) * 0.3 + 128  # foggy: little contrast
+    grain = np.random.default_rng(0).normal(0, 6, (16, 96, 96))  # fresh on every frame, as film grain is
+    frames = [np.clip(f + g, 0, 255).astype(np.uint8) for f, g in zip(_panned(scene, frames=16, step=5), grain)]
+    points, _ = carry(frames, {0: np.array([[80.0, 48.0, 0.1, -0.4, 0.0]], np.float32)}, scale=1.0)
+    assert all(frame in points and np.allclose(points[frame][0, :2], [80 - 5 * frame, 48], atol=2)
+               for frame in range(10))  # the grain does not change its look (the flow drifts a little in it)
+
+
 def test_a_click_stays_with_its_shot_through_a_fade():
     scene = textured(200, 96, seed=8).astype(np.float32)
     fading_in = [np.clip(frame * (0.5 + 0.1 * i), 0, 255).astype(np.uint8)  # brighter by a tenth each frame

@@ -174,7 +174,7 @@ def _two_clicks(first: tuple[int, float], second: tuple[int, float], row_lightne
     for (place, light), a in ((first, 0.5), (second, -0.5)):
         pooled[0, :, 0, place] = torch.tensor([a, 0.0, 1.0])
         lightness[0, 1, 0, place] = light
-    return _by_likeness(features, pooled, lightness, torch.tensor(1.0), torch.tensor(5.0))[0, 0, 0]
+    return _by_likeness(features, pooled, lightness, torch.tensor(1.0), torch.tensor(5.0), torch.tensor(2.0))[0, 0, 0]
 
 
 def test_of_two_clicks_on_alike_things_the_nearer_tells_a_place_its_colour():
@@ -185,3 +185,11 @@ def test_of_two_clicks_on_alike_things_the_nearer_tells_a_place_its_colour():
 def test_a_click_as_light_as_a_place_tells_it_more_than_one_as_near_but_lighter():
     a = _two_clicks((2, 0.5), (6, 0.9), row_lightness=0.5)  # a thin bright line's click, and one on the road
     assert a[4] > 0.4
+
+
+def test_a_thing_like_a_click_but_far_from_it_takes_its_colour_less_surely_than_one_beside_it():
+    features, pooled = torch.ones(1, 4, 1, 8), torch.zeros(1, 3, 1, 8)
+    pooled[0, :, 0, 0] = torch.tensor([0.5, 0.0, 1.0])  # a click on a road at the left edge
+    sure = _by_likeness(features, pooled, torch.full((1, 2, 1, 8), 0.5), torch.tensor(1.0), torch.tensor(5.0),
+                        torch.tensor(2.0))[0, 2, 0]  # the likeness that opens the gate
+    assert sure[0] == 1.0 and sure[1] > sure[4] > sure[7]  # trees entering at the right edge keep their own

@@ -1,9 +1,13 @@
 """Carrying hints through a film's shot: a hint on one frame is moved along the optical flow of the luma
 (OpenCV's DIS, dense, so points on a flat sky or wall move with their surroundings), forwards and backwards,
-until a scene cut or until the flow loses it: the forward and backward flows disagree there (an occlusion),
-or it leaves the picture. One click on a coat in one frame so colours that coat for the whole shot; hints
-never cross a cut: where the luma's histogram changes (runtime.temporal) and the frames no longer correlate
-along the flow, or where they correlate too little whatever the histogram says.
+until a scene cut or until the flow loses it: it leaves the picture, or the picture around it no longer looks
+as it did where it was given (something passed in front of it, or it drifted onto something else, as a point
+on a bus does onto the tree the bus passes: the dissimilarity check of Shi and Tomasi's tracker). A
+forward-backward check of the flow was used before; on grainy, foggy or fast footage the flow is noisy enough
+that it lost every click within a second, where their looks still held. One click on a coat in one frame so
+colours that coat for the whole shot; hints never cross a cut: where the luma's histogram changes
+(runtime.temporal) and the frames no longer correlate along the flow, or where they correlate too little
+whatever the histogram says.
 
 Memory: the frames of a shot are held (small, at the tracking size) only between its start and its last
 hinted frame, for the backward carry; once the last hint is past and lost, the film is read no further.
@@ -22,7 +26,9 @@ from ..runtime.temporal import SceneCutDetector
 from ..utils.flow import dis_fits
 
 TRACK_SIZE = 240  # the short side, in pixels, at which hints are followed
-MISMATCH = 1.0  # pixels at the tracking size: a point whose backward flow ends farther from its start is lost
+LOOK = 3  # a point's look: the (2 LOOK + 1)² luma around it at the tracking size, in units of its frame's spread
+BLUR = 1.5  # pixels at the tracking size: film grain smoothed away before looks are compared
+UNLIKE = 0.5  # a point whose look differs from where it was given by more than this (mean) is lost
 MAX_CARRY = 3000  # frames: two minutes at 25 fps, longer than all but a few shots
 # Two frames are of one shot when their luma, one moved along the flow onto the other, correlates (unchanged by
 # fades, flashes and fog) at least this much: after a histogram cut (a low-contrast shot's histogram jumps with
@@ -31,15 +37,14 @@ AFTER_HISTOGRAM_CUT, ALWAYS = 0.9, 0.5
 
 
 class Flow:
-    """Forward and backward DIS flow between two grey frames of one shot; None where they are too small to
-    follow, or are not of one shot (their luma correlates less than `least` along the flow)."""
+    """DIS flow from one grey frame to another of its shot; None where they are too small to follow, or are not
+    of one shot (their luma correlates less than `least` along the flow)."""
 
     def __init__(self) -> None:
         self.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
         self.grid = np.zeros((0, 0, 2), np.float32)
 
-    def __call__(self, frame: np.ndarray, to: np.ndarray,
-                 least: float = ALWAYS) -> tuple[np.ndarray, np.ndarray] | None:
+    def __call__(self, frame: np.ndarray, to: np.ndarray, least: float = ALWAYS) -> np.ndarray | None:
         h, w = to.shape
         if not dis_fits(h, w):
             return None
@@ -49,7 +54,7 @@ class Flow:
         seen = cv2.remap(to, self.grid + forward, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         if _correlation(seen, frame) < least:
             return None
-        return forward, self.dis.calc(to, frame, None)
+        return forward
 
 
 def _correlation(one: np.ndarray, other: np.ndarray) -> float:
@@ -60,21 +65,34 @@ def _correlation(one: np.ndarray, other: np.ndarray) -> float:
     return float(a @ b) / norm if norm > 0 else 0.0
 
 
-def follow(points: np.ndarray, flows: tuple[np.ndarray, np.ndarray] | None, scale: float) -> np.ndarray:
-    """`points` (N, 5 rows of x, y in the film's pixels, then colour) moved along `flows` (forward, backward,
-    at `scale` times the film's size); those the flow loses are left out."""
-    if flows is None or not len(points):
-        return points[:0]
-    forward, backward = flows
-    start = points[:, :2] * scale
-    there = start + _sample(forward, start)
-    back = there + _sample(backward, there)
-    h, w = forward.shape[:2]
-    kept = ((np.abs(back - start).max(axis=1) < MISMATCH)
-            & (there[:, 0] >= 0) & (there[:, 0] < w) & (there[:, 1] >= 0) & (there[:, 1] < h))
+def follow(points: np.ndarray, looks: np.ndarray, flow: np.ndarray | None, to: np.ndarray,
+           scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """`points` (N, 5 rows of x, y in the film's pixels, then colour) moved along `flow` (at `scale` times the
+    film's size) onto the grey frame `to`, with their `looks` where given; those that leave the picture, or no
+    longer look as they did, are left out."""
+    if flow is None or not len(points):
+        return points[:0], looks[:0]
+    there = points[:, :2] * scale + _sample(flow, points[:, :2] * scale)
+    h, w = flow.shape[:2]
+    kept = (there[:, 0] >= 0) & (there[:, 0] < w) & (there[:, 1] >= 0) & (there[:, 1] < h)
+    kept[kept] = np.abs(look_at(to, there[kept]) - looks[kept]).mean(axis=1) < UNLIKE
     moved = points[kept].copy()
     moved[:, :2] = there[kept] / scale
-    return moved
+    return moved, looks[kept]
+
+
+def look_at(grey: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """(N, (2 LOOK + 1)²): the luma around (N, 2) places of `grey`, less its mean, over its spread (so a fade,
+    a flash or fog changes no look; a flat frame's noise is not magnified past 1 grey level)."""
+    if not len(at):
+        return np.zeros((0, len(_AROUND)), np.float32)
+    luma = cv2.GaussianBlur(grey.astype(np.float32), (0, 0), BLUR)
+    luma = (luma - luma.mean()) / max(float(luma.std()), 1.0)
+    where = at.astype(np.float32)[:, None, :] + _AROUND[None]  # a row of the map per point, as _sample's
+    return cv2.remap(luma, where[..., 0], where[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+_AROUND = np.stack(np.meshgrid(*[np.arange(-LOOK, LOOK + 1, dtype=np.float32)] * 2), axis=-1).reshape(-1, 2)
 
 
 def _sample(flow: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -91,24 +109,27 @@ def carry(frames: Iterable[np.ndarray], seeds: dict[int, np.ndarray], scale: flo
     carried: dict[int, list[np.ndarray]] = defaultdict(list)
     cuts, flow = SceneCutDetector(), Flow()
     shot: deque[np.ndarray] = deque(maxlen=MAX_CARRY)  # the shot's frames so far, while a hint may still come
-    moving: list[tuple[np.ndarray, int]] = []  # points carried forwards (where on the previous frame), from when
+    moving: list[tuple[np.ndarray, np.ndarray, int]] = []  # points carried forwards: where on the previous frame,
+    # how they looked where given, and on which frame
     last_seed, previous, read = max(seeds, default=-1), None, 0
     for index, grey in enumerate(frames):
         read = index + 1
         histogram_cut = cuts(grey.astype(np.float32) * (100 / 255))
-        flows = None  # stays None where another shot begins: everything is lost
+        forward = None  # stays None where another shot begins: everything is lost
         if previous is not None and (moving or histogram_cut):
-            flows = flow(previous, grey, AFTER_HISTOGRAM_CUT if histogram_cut else ALWAYS)
-        if histogram_cut and flows is None:
+            forward = flow(previous, grey, AFTER_HISTOGRAM_CUT if histogram_cut else ALWAYS)
+        if histogram_cut and forward is None:
             shot.clear()
             moving = []
         elif moving:
-            moving = [(follow(p, flows, scale), given) for p, given in moving if index - given <= MAX_CARRY]
-            moving = [(p, given) for p, given in moving if len(p)]
-            carried[index] += [p for p, _ in moving]
+            moving = [(*follow(p, looks, forward, grey, scale), given) for p, looks, given in moving
+                      if index - given <= MAX_CARRY]
+            moving = [m for m in moving if len(m[0])]
+            carried[index] += [p for p, _, _ in moving]
         if index in seeds:
-            _carry_back(grey, shot, index, seeds[index], scale, flow, carried)
-            moving.append((seeds[index], index))
+            looks = look_at(grey, seeds[index][:, :2] * scale)
+            _carry_back(grey, shot, index, seeds[index], looks, scale, flow, carried)
+            moving.append((seeds[index], looks, index))
         if index < last_seed:
             shot.append(grey)
         else:
@@ -122,12 +143,12 @@ def carry(frames: Iterable[np.ndarray], seeds: dict[int, np.ndarray], scale: flo
     return points, read
 
 
-def _carry_back(grey: np.ndarray, shot: deque[np.ndarray], index: int, points: np.ndarray, scale: float,
-                flow: Flow, carried: dict[int, list[np.ndarray]]) -> None:
+def _carry_back(grey: np.ndarray, shot: deque[np.ndarray], index: int, points: np.ndarray, looks: np.ndarray,
+                scale: float, flow: Flow, carried: dict[int, list[np.ndarray]]) -> None:
     """Follow `points` of frame `index` backwards through the shot's earlier frames, until the flow loses them."""
     later = grey
     for back, earlier in enumerate(reversed(shot), start=1):
-        points = follow(points, flow(later, earlier), scale)
+        points, looks = follow(points, looks, flow(later, earlier), earlier, scale)
         if not len(points):
             return
         carried[index - back].append(points)

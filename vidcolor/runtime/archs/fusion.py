@@ -12,8 +12,9 @@ kept whole and never trained further (its trunk), and a hint branch reads its fe
 (and a reference palette) and corrects its chroma. To carry a click to the rest of its object, each place at
 stride 8 is given the hints' colours averaged by how alike the trunk's features there and at each hint are,
 how near, and how alike in lightness (an attention over the hinted places, fixed but for those two weights);
-the chroma is blended towards that colour as much as the place is like its most alike hint (a learnt gate,
-starting as a ramp from likeness 0.6), and learnt self-attention spreads what else the branch reads. Told
+the chroma is blended towards that colour as much as the place is like its most alike hint, less how far
+away it is (a learnt gate, starting as a ramp from likeness 0.6), and learnt self-attention spreads what else
+the branch reads. Told
 nothing, the branch is not run: a hint model is exactly its automatic model then.
 """
 from __future__ import annotations
@@ -39,6 +40,7 @@ LIKENESS_TEMPERATURE = 0.1  # the fixed attention's softmax temperature over cos
 DISTANCE_START = 1.0  # the attention's likeness falls by this times the squared distance (in picture widths)
 LIGHTNESS_START = 5.0  # ...and by this times the squared difference of lightness (L / 100)
 GATE_START = (10.0, 0.6)  # the gate starts as sigmoid(10 (likeness - 0.6)): +2.4 dB for 10 points untrained
+GATE_DISTANCE_START = 2.0  # ...of the likeness less this times the squared distance: far look-alikes keep their own
 PROPAGATED = 3  # channels of the hints carried by likeness: a, b, and how alike the nearest hint is
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -166,6 +168,7 @@ class FusionColorizer(nn.Module):
             self.hint_gate = nn.Parameter(torch.tensor(GATE_START))
             self.hint_distance = nn.Parameter(torch.tensor(DISTANCE_START))
             self.hint_lightness = nn.Parameter(torch.tensor(LIGHTNESS_START))
+            self.hint_gate_distance = nn.Parameter(torch.tensor(GATE_DISTANCE_START))
 
     def train(self, mode: bool = True) -> FusionColorizer:
         """A hint model's trunk stays in eval mode: it is the automatic model, kept as it is."""
@@ -212,7 +215,7 @@ class FusionColorizer(nn.Module):
         """The chroma (a/b, at stride 2) for what the user said, from the automatic chroma `auto` (before its tanh)."""
         pooled8 = _pooled(planes, x8.shape[-2:])
         alike = _by_likeness(x8, pooled8, _lightness(L, planes, x8.shape[-2:]), self.hint_distance,
-                             self.hint_lightness).to(x8.dtype)
+                             self.hint_lightness, self.hint_gate_distance).to(x8.dtype)
         h = self.hint_in8(torch.cat([x8, pooled8, alike], dim=1))
         if reference is not None:
             h = h + self.hint_reference(reference.to(h.dtype))[:, :, None, None]
@@ -275,15 +278,17 @@ def _lightness(L: torch.Tensor, planes: torch.Tensor, size: torch.Size | tuple[i
 
 
 def _by_likeness(features: torch.Tensor, pooled: torch.Tensor, lightness: torch.Tensor, distance: torch.Tensor,
-                 lightness_weight: torch.Tensor) -> torch.Tensor:
+                 lightness_weight: torch.Tensor, gate_distance: torch.Tensor) -> torch.Tensor:
     """(B, C, h, w) features, (B, 3, h, w) pooled hint planes and (B, 2, h, w) `_lightness` -> (B, 3, h, w): at
     each place the hints' a/b averaged with softmax weights over the hinted places, and the likeness of the most
-    alike one; where a picture has no hinted place, no colour and likeness -1.
+    alike one, less `gate_distance` times its squared distance; where a picture has no hinted place, no colour
+    and likeness -1.
 
     The weights: cosine likeness of the features, less `distance` times the squared distance (in picture widths)
     and `lightness_weight` times the squared difference of lightness, over LIKENESS_TEMPERATURE. Of two alike
     hints the nearer tells more (ten clicks on ten people's coats), and a click on a thin yellow line tells the
-    grey road under the same feature cell less than a grey click there does.
+    grey road under the same feature cell less than a grey click there does. The likeness that opens the gate
+    falls with distance too: trees that enter a film far from the road clicked grey keep their own green.
     """
     b, _, h, w = features.shape
     unit = F.normalize(features.flatten(2).float(), dim=1)
@@ -293,9 +298,11 @@ def _by_likeness(features: torch.Tensor, pooled: torch.Tensor, lightness: torch.
     rows, columns = (torch.arange(n, device=features.device, dtype=torch.float32) for n in (h, w))
     place = torch.stack(torch.meshgrid(rows, columns, indexing="ij")).flatten(1).T
     cell, at_hint = lightness.flatten(2).float().unbind(dim=1)
-    near = (likeness - distance.float() * torch.cdist(place, place)[None] ** 2 / max(h, w) ** 2
-            - lightness_weight.float() * (cell[:, :, None] - at_hint[:, None, :]) ** 2)
+    apart = torch.cdist(place, place)[None] ** 2 / max(h, w) ** 2
+    unlit = (cell[:, :, None] - at_hint[:, None, :]) ** 2
+    near = likeness - distance.float() * apart - lightness_weight.float() * unlit
     weights = torch.where(any_hint, torch.softmax(near / LIKENESS_TEMPERATURE, dim=-1), 0.0)
     ab = torch.einsum("bnm,bcm->bcn", weights, pooled[:, :2].flatten(2).float())
-    nearest = torch.where(any_hint[:, :, 0], likeness.max(dim=-1).values, -1.0)  # none: unlike anything
+    nearest = (likeness - gate_distance.float() * apart).max(dim=-1).values
+    nearest = torch.where(any_hint[:, :, 0], nearest, -1.0)  # none: unlike anything
     return torch.cat([ab, nearest[:, None]], dim=1).reshape(b, 3, h, w)

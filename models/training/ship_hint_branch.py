@@ -1,0 +1,47 @@
+"""Put a trained hint branch beside the shipped automatic model, as the default `fusion` ships it.
+
+    python models/training/ship_hint_branch.py runs/hints4/last.safetensors 2100
+
+A `vidcolor train --hints` run learns only the `hint_*` tensors; its file carries the run's metadata. The
+shipped file keeps its own (scores, working size, the automatic model's training) and takes the run's branch,
+its total steps and its working-size validation under `hint_branch`. Refused if the run's trunk is not the
+shipped trunk bit for bit: told nothing, the default must stay exactly the automatic model.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from vidcolor.runtime.archs.fusion import HINT_PREFIX
+from vidcolor.runtime.weights import read_metadata, read_weights, write_weights_file
+
+SHIPPED = Path(__file__).resolve().parents[2] / "vidcolor" / "models" / "fusion.safetensors"
+
+
+def ship(run: Path, steps: int, shipped: Path = SHIPPED) -> dict[str, float]:
+    """Write the shipped file with `run`'s hint branch; returns the branch's scalar weights, to note."""
+    ours, meta = read_weights(shipped), read_metadata(shipped)
+    trained, run_meta = read_weights(run), read_metadata(run)
+    trunk = {k for k in ours if not k.startswith(HINT_PREFIX)}
+    if trunk != {k for k in trained if not k.startswith(HINT_PREFIX)} or not all(
+            torch.equal(ours[k], trained[k]) for k in trunk):
+        raise SystemExit(f"{run}: its trunk is not the shipped model's; train the branch with --init {shipped}")
+    branch = {k: v for k, v in trained.items() if k.startswith(HINT_PREFIX)}
+    val = {table: {k: round(v, 4) for k, v in scores.items()} for table, scores in run_meta["val"].items()}
+    meta["hint_branch"] = {**meta.get("hint_branch", {}), "steps": steps, "val": val}
+    write_weights_file(shipped, {**{k: ours[k] for k in trunk}, **branch}, meta)
+    return {k: v.tolist() for k, v in branch.items() if v.numel() <= 2}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path, help="the run's last.safetensors (or a kept weights-STEP file)")
+    parser.add_argument("steps", type=int, help="the branch's steps in all, over every run it continued")
+    args = parser.parse_args()
+    print(ship(args.run, args.steps))
+
+
+if __name__ == "__main__":
+    main()
