@@ -293,16 +293,24 @@ def _by_likeness(features: torch.Tensor, pooled: torch.Tensor, lightness: torch.
     b, _, h, w = features.shape
     unit = F.normalize(features.flatten(2).float(), dim=1)
     hinted = pooled[:, 2].flatten(1) > 0
-    likeness = torch.einsum("bcn,bcm->bnm", unit, unit).masked_fill(~hinted[:, None, :], -1e4)  # not -inf: no NaN
+    # the hinted places of each picture first, as many columns as the most hinted picture has: the attention
+    # is over those alone (a film's frame has tens of hinted places in hundreds)
+    order = hinted.float().argsort(dim=1, descending=True, stable=True)[:, :max(1, int(hinted.sum(dim=1).max()))]
+
+    def at_hints(t: torch.Tensor) -> torch.Tensor:  # (B, C, N) -> (B, C, K)
+        return t.gather(2, order[:, None].expand(-1, t.shape[1], -1))
+
+    likeness = torch.einsum("bcn,bck->bnk", unit, at_hints(unit))
+    likeness = likeness.masked_fill(~hinted.gather(1, order)[:, None, :], -1e4)  # not -inf: no NaN
     any_hint = hinted.any(dim=1)[:, None, None]
     rows, columns = (torch.arange(n, device=features.device, dtype=torch.float32) for n in (h, w))
-    place = torch.stack(torch.meshgrid(rows, columns, indexing="ij")).flatten(1).T
+    place = torch.stack(torch.meshgrid(rows, columns, indexing="ij")).flatten(1)[None].expand(b, -1, -1)
+    apart = torch.cdist(place.transpose(1, 2), at_hints(place).transpose(1, 2)) ** 2 / max(h, w) ** 2
     cell, at_hint = lightness.flatten(2).float().unbind(dim=1)
-    apart = torch.cdist(place, place)[None] ** 2 / max(h, w) ** 2
-    unlit = (cell[:, :, None] - at_hint[:, None, :]) ** 2
+    unlit = (cell[:, :, None] - at_hints(at_hint[:, None])) ** 2
     near = likeness - distance.float() * apart - lightness_weight.float() * unlit
     weights = torch.where(any_hint, torch.softmax(near / LIKENESS_TEMPERATURE, dim=-1), 0.0)
-    ab = torch.einsum("bnm,bcm->bcn", weights, pooled[:, :2].flatten(2).float())
+    ab = torch.einsum("bnk,bck->bcn", weights, at_hints(pooled[:, :2].flatten(2).float()))
     nearest = (likeness - gate_distance.float() * apart).max(dim=-1).values
     nearest = torch.where(any_hint[:, :, 0], nearest, -1.0)  # none: unlike anything
     return torch.cat([ab, nearest[:, None]], dim=1).reshape(b, 3, h, w)
