@@ -75,13 +75,13 @@ def follow(points: np.ndarray, looks: np.ndarray, flow: np.ndarray | None, to: n
     there = points[:, :2] * scale + _sample(flow, points[:, :2] * scale)
     h, w = flow.shape[:2]
     kept = (there[:, 0] >= 0) & (there[:, 0] < w) & (there[:, 1] >= 0) & (there[:, 1] < h)
-    kept[kept] = np.abs(look_at(to, there[kept]) - looks[kept]).mean(axis=1) < UNLIKE
+    kept[kept] = np.abs(_look_at(to, there[kept]) - looks[kept]).mean(axis=1) < UNLIKE
     moved = points[kept].copy()
     moved[:, :2] = there[kept] / scale
     return moved, looks[kept]
 
 
-def look_at(grey: np.ndarray, at: np.ndarray) -> np.ndarray:
+def _look_at(grey: np.ndarray, at: np.ndarray) -> np.ndarray:
     """(N, (2 LOOK + 1)²): the luma around (N, 2) places of `grey`, less its mean, over its spread (so a fade,
     a flash or fog changes no look; a flat frame's noise is not magnified past 1 grey level)."""
     if not len(at):
@@ -127,7 +127,7 @@ def carry(frames: Iterable[np.ndarray], seeds: dict[int, np.ndarray], scale: flo
             moving = [m for m in moving if len(m[0])]
             carried[index] += [p for p, _, _ in moving]
         if index in seeds:
-            looks = look_at(grey, seeds[index][:, :2] * scale)
+            looks = _look_at(grey, seeds[index][:, :2] * scale)
             _carry_back(grey, shot, index, seeds[index], looks, scale, flow, carried)
             moving.append((seeds[index], looks, index))
         if index < last_seed:
