@@ -29,6 +29,10 @@ def ship(run: Path, steps: int, shipped: Path = SHIPPED) -> dict[str, float]:
             torch.equal(ours[k], trained[k]) for k in trunk):
         raise SystemExit(f"{run}: its trunk is not the shipped model's; train the branch with --init {shipped}")
     branch = {k: v for k, v in trained.items() if k.startswith(HINT_PREFIX)}
+    if set(branch) != {k for k in ours if k.startswith(HINT_PREFIX)}:
+        raise SystemExit(f"{run}: its hint branch has other layers than the shipped one's")
+    if "val" not in run_meta:
+        raise SystemExit(f"{run}: no validation recorded (train with --val, or take a file written after one)")
     val = {table: {k: round(v, 4) for k, v in scores.items()} for table, scores in run_meta["val"].items()}
     meta["hint_branch"] = {**meta.get("hint_branch", {}), "steps": steps, "val": val}
     write_weights_file(shipped, {**{k: ours[k] for k in trunk}, **branch}, meta)

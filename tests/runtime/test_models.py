@@ -4,6 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from click.testing import CliRunner
+from helpers.models import write_tiny_hint_model
 from helpers.photos import landscape
 
 from vidcolor.cli import main
@@ -17,7 +18,14 @@ from vidcolor.runtime.color import from_int_images, rgb_to_l
 from vidcolor.runtime.device import resolve_device
 from vidcolor.runtime.guided import box_mean, pool
 from vidcolor.runtime.inference import Colorizer
-from vidcolor.runtime.weights import save_weights, shipped_models
+from vidcolor.runtime.weights import (
+    load_model,
+    read_metadata,
+    read_weights,
+    save_weights,
+    shipped_models,
+    write_weights_file,
+)
 from vidcolor.utils.errors import UserError
 
 
@@ -193,3 +201,11 @@ def test_a_thing_like_a_click_but_far_from_it_takes_its_colour_less_surely_than_
     sure = _by_likeness(features, pooled, torch.full((1, 2, 1, 8), 0.5), torch.tensor(1.0), torch.tensor(5.0),
                         torch.tensor(2.0))[0, 2, 0]  # the likeness that opens the gate
     assert sure[0] == 1.0 and sure[1] > sure[4] > sure[7]  # trees entering at the right edge keep their own
+
+
+def test_a_hint_model_from_before_the_gate_weighed_distance_loads_with_the_gate_it_was_trained_with(tmp_path):
+    new = write_tiny_hint_model(tmp_path / "new.safetensors")
+    tensors = {k: v for k, v in read_weights(new).items() if k != "hint_gate_distance"}
+    write_weights_file(tmp_path / "old.safetensors", tensors, read_metadata(new))
+    model, _ = load_model(str(tmp_path / "old.safetensors"))
+    assert model.hint_gate_distance.item() == 0.0

@@ -29,6 +29,7 @@ TRACK_SIZE = 240  # the short side, in pixels, at which hints are followed
 LOOK = 3  # a point's look: the (2 LOOK + 1)² luma around it at the tracking size, in units of its frame's spread
 BLUR = 1.5  # pixels at the tracking size: film grain smoothed away before looks are compared
 UNLIKE = 0.5  # a point whose look differs from where it was given by more than this (mean) is lost
+_AROUND = np.stack(np.meshgrid(*[np.arange(-LOOK, LOOK + 1, dtype=np.float32)] * 2), axis=-1).reshape(-1, 2)
 MAX_CARRY = 3000  # frames: two minutes at 25 fps, longer than all but a few shots
 # Two frames are of one shot when their luma, one moved along the flow onto the other, correlates (unchanged by
 # fades, flashes and fog) at least this much: after a histogram cut (a low-contrast shot's histogram jumps with
@@ -72,7 +73,8 @@ def follow(points: np.ndarray, looks: np.ndarray, flow: np.ndarray | None, to: n
     longer look as they did, are left out."""
     if flow is None or not len(points):
         return points[:0], looks[:0]
-    there = points[:, :2] * scale + _sample(flow, points[:, :2] * scale)
+    start = points[:, :2] * scale
+    there = start + _sample(flow, start)
     h, w = flow.shape[:2]
     kept = (there[:, 0] >= 0) & (there[:, 0] < w) & (there[:, 1] >= 0) & (there[:, 1] < h)
     kept[kept] = np.abs(_look_at(to, there[kept]) - looks[kept]).mean(axis=1) < UNLIKE
@@ -91,8 +93,6 @@ def _look_at(grey: np.ndarray, at: np.ndarray) -> np.ndarray:
     where = at.astype(np.float32)[:, None, :] + _AROUND[None]  # a row of the map per point, as _sample's
     return cv2.remap(luma, where[..., 0], where[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
-
-_AROUND = np.stack(np.meshgrid(*[np.arange(-LOOK, LOOK + 1, dtype=np.float32)] * 2), axis=-1).reshape(-1, 2)
 
 
 def _sample(flow: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -145,7 +145,8 @@ def carry(frames: Iterable[np.ndarray], seeds: dict[int, np.ndarray], scale: flo
 
 def _carry_back(grey: np.ndarray, shot: deque[np.ndarray], index: int, points: np.ndarray, looks: np.ndarray,
                 scale: float, flow: Flow, carried: dict[int, list[np.ndarray]]) -> None:
-    """Follow `points` of frame `index` backwards through the shot's earlier frames, until the flow loses them."""
+    """Follow `points` of frame `index` backwards through the shot's earlier frames, until they leave the picture
+    or no longer look as they did."""
     later = grey
     for back, earlier in enumerate(reversed(shot), start=1):
         points, looks = follow(points, looks, flow(later, earlier), earlier, scale)

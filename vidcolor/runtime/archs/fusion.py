@@ -12,14 +12,14 @@ kept whole and never trained further (its trunk), and a hint branch reads its fe
 (and a reference palette) and corrects its chroma. To carry a click to the rest of its object, each place at
 stride 8 is given the hints' colours averaged by how alike the trunk's features there and at each hint are,
 how near, and how alike in lightness (an attention over the hinted places, fixed but for those two weights);
-the chroma is blended towards that colour as much as the place is like its most alike hint, less how far
-away it is (a learnt gate, starting as a ramp from likeness 0.6), and learnt self-attention spreads what else
-the branch reads. Told
-nothing, the branch is not run: a hint model is exactly its automatic model then.
+the chroma is blended towards that colour as much as the place is like some hint, less how far away that hint
+is (a learnt gate, starting as a ramp from likeness 0.6), and learnt self-attention spreads what else the
+branch reads. Told nothing, the branch is not run: a hint model is exactly its automatic model then.
 """
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -170,6 +170,13 @@ class FusionColorizer(nn.Module):
             self.hint_lightness = nn.Parameter(torch.tensor(LIGHTNESS_START))
             self.hint_gate_distance = nn.Parameter(torch.tensor(GATE_DISTANCE_START))
 
+    def _load_from_state_dict(self, state: dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
+        """A hint branch trained before its gate weighed distance (twelfth session and earlier) has no
+        hint_gate_distance: it loads as 0, so that it colours as it did."""
+        if self.takes_hints and any(k.startswith(prefix + HINT_PREFIX) for k in state):
+            state.setdefault(prefix + "hint_gate_distance", torch.zeros(()))
+        super()._load_from_state_dict(state, prefix, *args, **kwargs)
+
     def train(self, mode: bool = True) -> FusionColorizer:
         """A hint model's trunk stays in eval mode: it is the automatic model, kept as it is."""
         super().train(mode)
@@ -286,9 +293,9 @@ def _lightness(L: torch.Tensor, planes: torch.Tensor, size: torch.Size | tuple[i
 def _by_likeness(features: torch.Tensor, pooled: torch.Tensor, lightness: torch.Tensor, distance: torch.Tensor,
                  lightness_weight: torch.Tensor, gate_distance: torch.Tensor) -> torch.Tensor:
     """(B, C, h, w) features, (B, 3, h, w) pooled hint planes and (B, 2, h, w) `_lightness` -> (B, 3, h, w): at
-    each place the hints' a/b averaged with softmax weights over the hinted places, and the likeness of the most
-    alike one, less `gate_distance` times its squared distance; where a picture has no hinted place, no colour
-    and likeness -1.
+    each place the hints' a/b averaged with softmax weights over the hinted places, and the most, over the hinted
+    places, of their likeness less `gate_distance` times their squared distance; where a picture has no hinted
+    place, no colour and likeness -1.
 
     The weights: cosine likeness of the features, less `distance` times the squared distance (in picture widths)
     and `lightness_weight` times the squared difference of lightness, over LIKENESS_TEMPERATURE. Of two alike
