@@ -66,32 +66,37 @@ def _correlation(one: np.ndarray, other: np.ndarray) -> float:
     return float(a @ b) / norm if norm > 0 else 0.0
 
 
-def follow(points: np.ndarray, looks: np.ndarray, flow: np.ndarray | None, to: np.ndarray,
+def follow(points: np.ndarray, looks: np.ndarray, flow: np.ndarray | None, seen: np.ndarray,
            scale: float) -> tuple[np.ndarray, np.ndarray]:
     """`points` (N, 5 rows of x, y in the film's pixels, then colour) moved along `flow` (at `scale` times the
-    film's size) onto the grey frame `to`, with their `looks` where given; those that leave the picture, or no
-    longer look as they did, are left out."""
+    film's size) onto the frame `seen` (its `_look_map`), with their `looks` where given; those that leave the
+    picture, or no longer look as they did, are left out."""
     if flow is None or not len(points):
         return points[:0], looks[:0]
     start = points[:, :2] * scale
     there = start + _sample(flow, start)
     h, w = flow.shape[:2]
     kept = (there[:, 0] >= 0) & (there[:, 0] < w) & (there[:, 1] >= 0) & (there[:, 1] < h)
-    kept[kept] = np.abs(_look_at(to, there[kept]) - looks[kept]).mean(axis=1) < UNLIKE
+    kept[kept] = np.abs(_look_at(seen, there[kept]) - looks[kept]).mean(axis=1) < UNLIKE
     moved = points[kept].copy()
     moved[:, :2] = there[kept] / scale
     return moved, looks[kept]
 
 
-def _look_at(grey: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """(N, (2 LOOK + 1)²): the luma around (N, 2) places of `grey`, less its mean, over its spread (so a fade,
-    a flash or fog changes no look; a flat frame's noise is not magnified past 1 grey level)."""
+def _look_map(grey: np.ndarray) -> np.ndarray:
+    """A grey frame as looks are compared on it: smoothed (film grain does not count), less its mean, over its
+    spread (so a fade, a flash or fog changes no look; a flat frame's noise is not magnified past 1 grey level).
+    Made once per frame, whatever number of hints is carried onto it."""
+    luma = cv2.GaussianBlur(grey.astype(np.float32), (0, 0), BLUR)
+    return (luma - luma.mean()) / max(float(luma.std()), 1.0)
+
+
+def _look_at(seen: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """(N, (2 LOOK + 1)²): the `_look_map` `seen` around (N, 2) places."""
     if not len(at):
         return np.zeros((0, len(_AROUND)), np.float32)
-    luma = cv2.GaussianBlur(grey.astype(np.float32), (0, 0), BLUR)
-    luma = (luma - luma.mean()) / max(float(luma.std()), 1.0)
     where = at.astype(np.float32)[:, None, :] + _AROUND[None]  # a row of the map per point, as _sample's
-    return cv2.remap(luma, where[..., 0], where[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.remap(seen, where[..., 0], where[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 
@@ -121,13 +126,14 @@ def carry(frames: Iterable[np.ndarray], seeds: dict[int, np.ndarray], scale: flo
         if histogram_cut and forward is None:
             shot.clear()
             moving = []
-        elif moving:
-            moving = [(*follow(p, looks, forward, grey, scale), given) for p, looks, given in moving
+        seen = _look_map(grey) if moving or index in seeds else None
+        if moving:
+            moving = [(*follow(p, looks, forward, seen, scale), given) for p, looks, given in moving
                       if index - given <= MAX_CARRY]
             moving = [m for m in moving if len(m[0])]
             carried[index] += [p for p, _, _ in moving]
         if index in seeds:
-            looks = _look_at(grey, seeds[index][:, :2] * scale)
+            looks = _look_at(seen, seeds[index][:, :2] * scale)
             _carry_back(grey, shot, index, seeds[index], looks, scale, flow, carried)
             moving.append((seeds[index], looks, index))
         if index < last_seed:
@@ -149,7 +155,7 @@ def _carry_back(grey: np.ndarray, shot: deque[np.ndarray], index: int, points: n
     or no longer look as they did."""
     later = grey
     for back, earlier in enumerate(reversed(shot), start=1):
-        points, looks = follow(points, looks, flow(later, earlier), earlier, scale)
+        points, looks = follow(points, looks, flow(later, earlier), _look_map(earlier), scale)
         if not len(points):
             return
         carried[index - back].append(points)
