@@ -15,6 +15,8 @@ from helpers.models import write_tiny_hint_model
 from vidcolor import colorize_photo
 from vidcolor.cli import main
 from vidcolor.runtime.archs import HINT_PREFIX, build_model
+from vidcolor.runtime.hints import Told
+from vidcolor.runtime.inference import Colorizer
 from vidcolor.runtime.weights import load_model
 
 
@@ -85,3 +87,19 @@ def test_a_hint_model_told_nothing_colours_exactly_as_the_automatic_model_it_gre
     L = torch.rand(1, 1, 72, 100) * 100
     with torch.no_grad():
         assert torch.equal(told_model(L), automatic(L))  # the hint branch is not even run
+
+
+def test_turning_up_the_saturation_livens_the_models_colours_but_not_the_colour_the_user_clicked(hint_model):
+    model, meta = load_model(str(hint_model))
+    with torch.no_grad():
+        model.hint_out.bias[2] = 30.0  # the gate open: the clicked colour, carried by likeness, everywhere
+    L = torch.rand(1, 1, 64, 96) * 100
+    click = Told(points=np.array([[40.0, 30.0, 0.5, -0.3, 0.0]], np.float32))
+    told, own = {}, {}
+    for saturation in (1.0, 2.0):
+        colorizer = Colorizer(model, meta, saturation=saturation)
+        told[saturation] = colorizer.predict_low(L, [click])[1]
+        own[saturation] = colorizer.predict_low(L)[1]
+    assert torch.allclose(own[2.0], 2 * own[1.0]) and own[1.0].abs().max() > 0.01
+    assert torch.allclose(told[2.0], told[1.0], atol=1e-4)
+    assert torch.allclose(told[1.0][0, :, 30, 40], torch.tensor([0.5, -0.3]), atol=0.05)

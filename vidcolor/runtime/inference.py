@@ -58,7 +58,8 @@ class Colorizer:
              saturation: float = 1.0) -> Colorizer:
         """A shipped model by name, or an exported .safetensors file, ready on `device`.
 
-        `saturation` scales the predicted chroma (1: the model's own colour, 0: grey), for taste.
+        `saturation` scales the predicted chroma (1: the model's own colour, 0: grey), for taste; colours a hint
+        model is told (clicks and keyframes, where its gate lets them through) stay as told.
         """
         net, meta = load_model(name_or_path)
         return cls(net, meta, resolve_device(device), working_size, saturation)
@@ -81,7 +82,9 @@ class Colorizer:
         (B, 3, h, w) hint planes and (B, REFERENCE_BINS²) references (runtime.hints)."""
         told = {k: v.to(self.device) for k, v in (("hints", hints), ("reference", reference)) if v is not None}
         with reduced_precision(self.device):
-            return self.model(L_low.to(self.device), **told).float() * self.chroma_gain
+            if told:  # the gain is on the model's own colours: what the user told it stays as told
+                return self.model(L_low.to(self.device), gain=self.chroma_gain, **told).float()
+            return self.model(L_low.to(self.device)).float() * self.chroma_gain
 
     @torch.no_grad()
     def predict_low(self, L: torch.Tensor, told: Sequence[Told] | None = None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -218,8 +218,9 @@ class FusionColorizer(nn.Module):
         return x8, self.up2(x, torch.cat([e2, s2], dim=1))
 
     def hint_branch(self, L: torch.Tensor, x8: torch.Tensor, x2: torch.Tensor, auto: torch.Tensor,
-                    planes: torch.Tensor, reference: torch.Tensor | None) -> torch.Tensor:
-        """The chroma (a/b, at stride 2) for what the user said, from the automatic chroma `auto` (before its tanh)."""
+                    planes: torch.Tensor, reference: torch.Tensor | None, gain: float = 1.0) -> torch.Tensor:
+        """The chroma (a/b, at stride 2) for what the user said, from the automatic chroma `auto` (before its tanh);
+        `gain` scales the model's own colours, not the told ones the gate lets through."""
         pooled8 = _pooled(planes, x8.shape[-2:])
         alike = _by_likeness(x8, pooled8, _lightness(L, planes, x8.shape[-2:]), self.hint_distance,
                              self.hint_lightness, self.hint_gate_distance).to(x8.dtype)
@@ -241,14 +242,15 @@ class FusionColorizer(nn.Module):
         out = self.hint_out(relu(far + near))
         slope, start = self.hint_gate
         gate = torch.sigmoid(slope * (alike[:, 2:] - start) + out[:, 2:])
-        return (1 - gate) * torch.tanh(auto + out[:, :2]) + gate * alike[:, :2]
+        return (1 - gate) * torch.tanh(auto + out[:, :2]) * gain + gate * alike[:, :2]
 
     def forward(self, L: torch.Tensor, logits: bool = False, hints: torch.Tensor | None = None,
-                reference: torch.Tensor | None = None) -> torch.Tensor:
+                reference: torch.Tensor | None = None, gain: float = 1.0) -> torch.Tensor:
         """(B, 1, H, W) L in [0, 100] -> (B, 2, H, W) a/b in [-1, 1].
 
         With `logits` (training a binned head): the (B, ab_bins², ⌈H/2⌉, ⌈W/2⌉) grid logits instead.
-        A hint model also takes `hints` (B, 3, H, W) planes and a `reference` (B, REFERENCE_BINS²) palette.
+        A hint model also takes `hints` (B, 3, H, W) planes and a `reference` (B, REFERENCE_BINS²) palette, and
+        a `gain` on its own chroma that leaves the told colours as told (the user's saturation).
         """
         L, (h, w) = pad_to_multiple(L, self.multiple)
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.takes_hints):  # the trunk learns no more
@@ -259,10 +261,10 @@ class FusionColorizer(nn.Module):
         if hints is not None or reference is not None:
             planes = torch.zeros_like(L).expand(-1, HINT_CHANNELS, -1, -1) if hints is None else F.pad(
                 hints.to(x.dtype), (0, L.shape[-1] - w, 0, L.shape[-2] - h))
-            ab = F.interpolate(self.hint_branch(L, x8, x, chroma, planes, reference), size=L.shape[-2:],
+            ab = F.interpolate(self.hint_branch(L, x8, x, chroma, planes, reference, gain), size=L.shape[-2:],
                                mode="bilinear", align_corners=False)
             told = planes[:, 2].flatten(1).any(dim=1) | (False if reference is None else reference.any(dim=1))
-            return torch.where(told[:, None, None, None], ab, upsample_ab(chroma, L.shape[-2:]))[..., :h, :w]
+            return torch.where(told[:, None, None, None], ab, upsample_ab(chroma, L.shape[-2:]) * gain)[..., :h, :w]
         return upsample_ab(chroma, L.shape[-2:])[..., :h, :w]  # pictures told nothing: the automatic model's
 
     def _binned(self, x: torch.Tensor, size: torch.Size, h: int, w: int, logits: bool) -> torch.Tensor:
