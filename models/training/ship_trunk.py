@@ -11,11 +11,10 @@ hints from the start; that branch learnt on the old trunk, so train it on the ne
 from __future__ import annotations
 
 import argparse
-import shutil
 from pathlib import Path
 
 from vidcolor.runtime.archs.fusion import HINT_PREFIX
-from vidcolor.runtime.weights import read_metadata, read_weights, update_metadata, write_weights_file
+from vidcolor.runtime.weights import read_metadata, read_weights, write_weights_file
 
 MODELS = Path(__file__).resolve().parents[2] / "vidcolor" / "models"
 RUN_ONLY = ("scores", "chroma_gain")  # facts of the old file that do not hold for the new one
@@ -39,8 +38,8 @@ def ship(run: Path, keep_as: str, description: str, lineage: str, models: Path =
     branch = {k: v for k, v in ours.items() if k.startswith(HINT_PREFIX)}
     if set(trunk) != set(ours) - set(branch) or meta["arch"].get("width") != old["arch"].get("width"):
         raise SystemExit(f"{run}: its layers are not the shipped trunk's, so the hint branch would not fit")
-    shutil.copyfile(shipped, kept)
-    update_metadata(kept, {"description": f"{old['description']} (the default until a newer model replaced it)"})
+    retired = f"{old['description']} (the default until a newer model replaced it)"
+    write_weights_file(kept, ours, old | {"description": retired}, replace=False)
     new = {k: v for k, v in meta.items() if k not in RUN_ONLY}
     new["data"] = [_shared_name(p) for p in meta.get("data", [])]
     new["val_data"] = [_shared_name(p) for p in meta.get("val_data", [])]

@@ -249,8 +249,8 @@ class FusionColorizer(nn.Module):
         """(B, 1, H, W) L in [0, 100] -> (B, 2, H, W) a/b in [-1, 1].
 
         With `logits` (training a binned head): the (B, ab_bins², ⌈H/2⌉, ⌈W/2⌉) grid logits instead.
-        A hint model also takes `hints` (B, 3, H, W) planes and a `reference` (B, REFERENCE_BINS²) palette, and
-        a `gain` on its own chroma that leaves the told colours as told (the user's saturation).
+        `gain` scales the model's own chroma (the user's saturation). A hint model also takes `hints` (B, 3, H, W)
+        planes and a `reference` (B, REFERENCE_BINS²) palette; the colours they tell it are not scaled.
         """
         L, (h, w) = pad_to_multiple(L, self.multiple)
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.takes_hints):  # the trunk learns no more
@@ -258,14 +258,15 @@ class FusionColorizer(nn.Module):
             chroma = None if self.ab_bins else self.head(x)
         if chroma is None:
             return self._binned(x, L.shape[-2:], h, w, logits)
-        if hints is not None or reference is not None:
-            planes = torch.zeros_like(L).expand(-1, HINT_CHANNELS, -1, -1) if hints is None else F.pad(
-                hints.to(x.dtype), (0, L.shape[-1] - w, 0, L.shape[-2] - h))
-            ab = F.interpolate(self.hint_branch(L, x8, x, chroma, planes, reference, gain), size=L.shape[-2:],
-                               mode="bilinear", align_corners=False)
-            told = planes[:, 2].flatten(1).any(dim=1) | (False if reference is None else reference.any(dim=1))
-            return torch.where(told[:, None, None, None], ab, upsample_ab(chroma, L.shape[-2:]) * gain)[..., :h, :w]
-        return upsample_ab(chroma, L.shape[-2:])[..., :h, :w]  # pictures told nothing: the automatic model's
+        own = upsample_ab(chroma, L.shape[-2:]) * gain  # the automatic model's: what pictures told nothing get
+        if hints is None and reference is None:
+            return own[..., :h, :w]
+        planes = torch.zeros_like(L).expand(-1, HINT_CHANNELS, -1, -1) if hints is None else F.pad(
+            hints.to(x.dtype), (0, L.shape[-1] - w, 0, L.shape[-2] - h))
+        ab = F.interpolate(self.hint_branch(L, x8, x, chroma, planes, reference, gain), size=L.shape[-2:],
+                           mode="bilinear", align_corners=False)
+        told = planes[:, 2].flatten(1).any(dim=1) | (False if reference is None else reference.any(dim=1))
+        return torch.where(told[:, None, None, None], ab, own)[..., :h, :w]
 
     def _binned(self, x: torch.Tensor, size: torch.Size, h: int, w: int, logits: bool) -> torch.Tensor:
         with torch.autocast(x.device.type, enabled=False):  # logits / T magnifies bf16 rounding: a cheap 1x1 conv
