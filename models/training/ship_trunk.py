@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 
 from vidcolor.runtime.archs.fusion import HINT_PREFIX
-from vidcolor.runtime.weights import read_metadata, read_weights, write_weights_file
+from vidcolor.runtime.weights import BACKBONE_PREFIX, read_metadata, read_weights, write_weights_file
 
 MODELS = Path(__file__).resolve().parents[2] / "vidcolor" / "models"
 RUN_ONLY = ("scores", "chroma_gain")  # facts of the old file that do not hold for the new one
@@ -23,6 +23,11 @@ RUN_ONLY = ("scores", "chroma_gain")  # facts of the old file that do not hold f
 def _shared_name(path: str) -> str:
     """`/anywhere/shared/data/photos/train` -> `photos/train`: where the data was, not this machine's path."""
     return "/".join(Path(path).parts[-2:])
+
+
+def _layers(tensors: dict[str, object]) -> set[str]:
+    """The names of a file's own layers: a trunk may also carry the backbone stages it fine-tuned."""
+    return {k for k in tensors if not k.startswith(BACKBONE_PREFIX)}
 
 
 def ship(run: Path, keep_as: str, description: str, lineage: str, models: Path = MODELS) -> Path:
@@ -36,7 +41,7 @@ def ship(run: Path, keep_as: str, description: str, lineage: str, models: Path =
     old = read_metadata(shipped)
     ours = read_weights(shipped)
     branch = {k: v for k, v in ours.items() if k.startswith(HINT_PREFIX)}
-    if set(trunk) != set(ours) - set(branch) or meta["arch"].get("width") != old["arch"].get("width"):
+    if _layers(trunk) != _layers(ours) - set(branch) or meta["arch"].get("width") != old["arch"].get("width"):
         raise SystemExit(f"{run}: its layers are not the shipped trunk's, so the hint branch would not fit")
     retired = f"{old['description']} (the default until a newer model replaced it)"
     write_weights_file(kept, ours, old | {"description": retired}, replace=False)
