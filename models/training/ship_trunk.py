@@ -6,7 +6,8 @@
 The new file takes the run's tensors and training metadata, and the shipped file's hint branch, so it takes
 hints from the start; that branch learnt on the old trunk, so train it on the new one next
 (`vidcolor train --model fusion --hints --init vidcolor/models/fusion.safetensors ...`, then
-`ship_hint_branch.py`). Scores are not carried over: measure them (`benchmarks/eval_photos.py --record`).
+`ship_hint_branch.py`; a trunk with tuned backbone stages needs the same `--tune-backbone` there). Scores are
+not carried over: measure them (`benchmarks/eval_photos.py --record`).
 """
 from __future__ import annotations
 
