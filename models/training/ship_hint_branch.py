@@ -34,7 +34,8 @@ def ship(run: Path, steps: int, shipped: Path = SHIPPED) -> dict[str, float]:
     if "val" not in run_meta:
         raise SystemExit(f"{run}: no validation recorded (train with --val, or take a file written after one)")
     val = {table: {k: round(v, 4) for k, v in scores.items()} for table, scores in run_meta["val"].items()}
-    meta["hint_branch"] = {**meta.get("hint_branch", {}), "steps": steps, "val": val}
+    earlier = {k: v for k, v in meta.get("hint_branch", {}).items() if k != "trunk"}  # ship_trunk's "train it on me"
+    meta["hint_branch"] = {**earlier, "steps": steps, "val": val}
     write_weights_file(shipped, {**{k: ours[k] for k in trunk}, **branch}, meta)
     return {k: v.tolist() for k, v in branch.items() if v.numel() <= 2}
 

@@ -25,8 +25,9 @@ def models_dir() -> Path:
 
 
 def shipped_models() -> dict[str, Path]:
-    """Models that come with vidcolor, by name (the file's stem)."""
-    return {p.stem: p for p in sorted(models_dir().glob("*.safetensors"))}
+    """Models that come with vidcolor, by name (the file's stem), the default first."""
+    found = sorted(models_dir().glob("*.safetensors"), key=lambda p: (p.stem != DEFAULT_MODEL, p.stem))
+    return {p.stem: p for p in found}
 
 
 def _score(meta: dict[str, Any], key: str) -> float | None:
