@@ -109,6 +109,8 @@ def main() -> None:
                         help="Which pictures of each table the grid shows.")
     args = parser.parse_args()
     torch.set_num_threads(2)
+    if args.grid:
+        args.grid.mkdir(parents=True, exist_ok=True)
 
     tables = {}
     for folder in args.folders:
