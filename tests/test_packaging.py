@@ -43,11 +43,12 @@ def test_a_user_lists_the_shipped_models_with_what_their_files_say():
     lines = result.output.splitlines()
     assert lines[0].split()[:3] == ["name", "family", "size"]
     rows = {line.split()[0]: line for line in lines[1:]}
-    assert set(rows) == set(shipped_models()) and lines[1].startswith(DEFAULT_MODEL + " ")  # the default first
+    assert set(rows) == set(shipped_models())
+    assert lines[1].startswith(DEFAULT_MODEL + " ")  # the default first
+    default_column = lines[0].index("default")
     for name, path in shipped_models().items():
         scores = read_metadata(path)["scores"]["photos/val"]
         assert f"{scores['psnr']:.2f}" in rows[name] and f"{scores['colourfulness']:.1f}" in rows[name]
-        default_column = lines[0].index("default")
         assert (rows[name][default_column:default_column + 3] == "yes") == (name == DEFAULT_MODEL)
 
 

@@ -14,21 +14,23 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from vidcolor.runtime.weights import load_model, read_metadata, save_weights
+from vidcolor.runtime.weights import load_model, save_weights
 
-FACTS_OF_ONE_RUN = ("val", "scores", "steps", "description", "chroma_gain")  # measured on `first`, not the average
+# What `first`'s file says of `first` alone (its run, its scores), not of the average: dropped.
+FACTS_OF_ONE_RUN = ("val", "scores", "steps", "init", "chroma_gain")
 
 
 def average(first: Path, second: Path, weight: float, out: Path) -> None:
-    """Write `weight`·first + (1 − weight)·second, in `first`'s architecture."""
-    model, _ = load_model(str(first))
+    """Write `weight`·first + (1 − weight)·second, in `first`'s architecture (counters such as
+    BatchNorm's `num_batches_tracked`, not weights, keep `first`'s value)."""
+    model, meta = load_model(str(first))
     other = load_model(str(second))[0].state_dict()
     state = model.state_dict()
     if state.keys() != other.keys() or any(v.shape != other[k].shape for k, v in state.items()):
         raise SystemExit(f"{second}: not the same network as {first}")
     model.load_state_dict({k: weight * v + (1 - weight) * other[k] if v.is_floating_point() else v
                            for k, v in state.items()})
-    meta = {k: v for k, v in read_metadata(first).items() if k not in FACTS_OF_ONE_RUN}
+    meta = {k: v for k, v in meta.items() if k not in FACTS_OF_ONE_RUN}
     meta["averaged"] = {"first": first.name, "second": second.name, "weight": weight}
     meta["description"] = f"{weight:g} x {first.name} + {1 - weight:g} x {second.name}"
     save_weights(out, model, meta)

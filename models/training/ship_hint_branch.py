@@ -4,7 +4,8 @@
 
 A `vidcolor train --hints` run learns only the `hint_*` tensors; its file carries the run's metadata. The
 shipped file keeps its own (scores, working size, the automatic model's training) and takes the run's branch,
-its total steps and its working-size validation under `hint_branch`. Refused if the run's trunk is not the
+its total steps and its working-size validation under `hint_branch` (and drops the note `ship_trunk.py` left there,
+that the branch still has to learn on this trunk). Refused if the run's trunk is not the
 shipped trunk bit for bit: told nothing, the default must stay exactly the automatic model.
 """
 from __future__ import annotations
@@ -34,7 +35,7 @@ def ship(run: Path, steps: int, shipped: Path = SHIPPED) -> dict[str, float]:
     if "val" not in run_meta:
         raise SystemExit(f"{run}: no validation recorded (train with --val, or take a file written after one)")
     val = {table: {k: round(v, 4) for k, v in scores.items()} for table, scores in run_meta["val"].items()}
-    earlier = {k: v for k, v in meta.get("hint_branch", {}).items() if k != "trunk"}  # ship_trunk's "train it on me"
+    earlier = {k: v for k, v in meta.get("hint_branch", {}).items() if k != "trunk"}  # ship_trunk's note
     meta["hint_branch"] = {**earlier, "steps": steps, "val": val}
     write_weights_file(shipped, {**{k: ours[k] for k in trunk}, **branch}, meta)
     return {k: v.tolist() for k, v in branch.items() if v.numel() <= 2}
