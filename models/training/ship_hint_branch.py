@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from vidcolor.runtime.archs.fusion import HINT_PREFIX
+from vidcolor.runtime.archs.fusion import split_hint_branch
 from vidcolor.runtime.weights import read_metadata, read_weights, write_weights_file
 
 SHIPPED = Path(__file__).resolve().parents[2] / "vidcolor" / "models" / "fusion.safetensors"
@@ -25,19 +25,17 @@ def ship(run: Path, steps: int, shipped: Path = SHIPPED) -> dict[str, float]:
     """Write the shipped file with `run`'s hint branch; returns the branch's scalar weights, to note."""
     ours, meta = read_weights(shipped), read_metadata(shipped)
     trained, run_meta = read_weights(run), read_metadata(run)
-    trunk = {k for k in ours if not k.startswith(HINT_PREFIX)}
-    if trunk != {k for k in trained if not k.startswith(HINT_PREFIX)} or not all(
-            torch.equal(ours[k], trained[k]) for k in trunk):
+    (trunk, shipped_branch), (trained_trunk, branch) = split_hint_branch(ours), split_hint_branch(trained)
+    if trunk.keys() != trained_trunk.keys() or not all(torch.equal(v, trained_trunk[k]) for k, v in trunk.items()):
         raise SystemExit(f"{run}: its trunk is not the shipped model's; train the branch with --init {shipped}")
-    branch = {k: v for k, v in trained.items() if k.startswith(HINT_PREFIX)}
-    if set(branch) != {k for k in ours if k.startswith(HINT_PREFIX)}:
+    if branch.keys() != shipped_branch.keys():
         raise SystemExit(f"{run}: its hint branch has other layers than the shipped one's")
     if "val" not in run_meta:
         raise SystemExit(f"{run}: no validation recorded (train with --val, or take a file written after one)")
     val = {table: {k: round(v, 4) for k, v in scores.items()} for table, scores in run_meta["val"].items()}
     earlier = {k: v for k, v in meta.get("hint_branch", {}).items() if k != "trunk"}  # ship_trunk's note
     meta["hint_branch"] = {**earlier, "steps": steps, "val": val}
-    write_weights_file(shipped, {**{k: ours[k] for k in trunk}, **branch}, meta)
+    write_weights_file(shipped, {**trunk, **branch}, meta)
     return {k: v.tolist() for k, v in branch.items() if v.numel() <= 2}
 
 

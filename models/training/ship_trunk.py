@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from vidcolor.runtime.archs.fusion import HINT_PREFIX
+from vidcolor.runtime.archs.fusion import split_hint_branch
 from vidcolor.runtime.weights import BACKBONE_PREFIX, read_metadata, read_weights, write_weights_file
 
 MODELS = Path(__file__).resolve().parents[2] / "vidcolor" / "models"
@@ -37,12 +37,12 @@ def ship(run: Path, keep_as: str, description: str, lineage: str, models: Path =
     if kept.exists():
         raise SystemExit(f"{kept} exists already: keep the old model under a new name")
     trunk, meta = read_weights(run), read_metadata(run)
-    if meta.get("family") != "fusion" or any(k.startswith(HINT_PREFIX) for k in trunk):
+    if meta.get("family") != "fusion" or split_hint_branch(trunk)[1]:
         raise SystemExit(f"{run}: not an automatic fusion model (train one without --hints)")
     old = read_metadata(shipped)
     ours = read_weights(shipped)
-    branch = {k: v for k, v in ours.items() if k.startswith(HINT_PREFIX)}
-    if _layers(trunk) != _layers(ours) - set(branch) or meta["arch"].get("width") != old["arch"].get("width"):
+    shipped_trunk, branch = split_hint_branch(ours)
+    if _layers(trunk) != _layers(shipped_trunk) or meta["arch"].get("width") != old["arch"].get("width"):
         raise SystemExit(f"{run}: its layers are not the shipped trunk's, so the hint branch would not fit")
     retired = f"{old['description']} (the default until a newer model replaced it)"
     write_weights_file(kept, ours, old | {"description": retired}, replace=False)

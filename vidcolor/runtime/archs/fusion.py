@@ -46,6 +46,12 @@ _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
+def split_hint_branch(tensors: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """A hint model's tensors as (trunk, hint branch): the two are trained, and shipped, one at a time."""
+    branch = {k: v for k, v in tensors.items() if k.startswith(HINT_PREFIX)}
+    return {k: v for k, v in tensors.items() if k not in branch}, branch
+
+
 class BackboneUnavailable(RuntimeError):
     """The pretrained weights package for a backbone is not installed."""
 
