@@ -55,7 +55,7 @@ from .common import friendly
               help="fusion: train a hint branch (colour points, reference palette) on the automatic model --init.")
 @click.option("--adversarial", is_flag=True, help="Train against a PatchGAN too (adversarial + λ·L1).")
 @click.option("--gan-warmup", type=click.IntRange(min=0), default=0, show_default=True,
-              help="gan, --adversarial: colour-loss-only steps first.")
+              help="gan, --adversarial: colour-loss-only steps first, while the PatchGAN learns.")
 @click.option("--lambda-l1", type=click.FloatRange(min=0), default=100.0, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--threads", type=click.IntRange(min=1), help="CPU threads for torch.")

@@ -85,7 +85,7 @@ class TrainOptions:
     continue_from: Path | None = None  # exported weights of a run, continued at the step they record
     hints: bool = False  # fusion: a hint branch trained on top of the automatic model --init, which stays as it is
     adversarial: bool = False  # against a PatchGAN (always so for the `gan` family)
-    gan_warmup: int = 0  # steps of pure L1 before the adversarial phase
+    gan_warmup: int = 0  # steps of the colour loss alone while the PatchGAN learns, before the adversarial phase
     lambda_l1: float = 100.0
     max_val_images: int = 200
     quiet: bool = False
@@ -359,20 +359,22 @@ class HintBatch:
 
 def train_step(run: Run, L_in: torch.Tensor, ab: torch.Tensor, opts: TrainOptions, loss_fn: nn.Module,
                device: torch.device, told: HintBatch | None = None) -> float:
-    """One optimiser step: the colour loss, and past the warm-up the PatchGAN's verdict on top of λ times it.
+    """One optimiser step: the colour loss, and past the warm-up the PatchGAN's verdict on top of λ times it;
+    the PatchGAN learns during the warm-up too, so the generator is first judged by a critic that already
+    tells its colours from real ones (DeOldify's "NoGAN" pretraining).
     A hint model is given what its batch is `told`."""
     with autocast(device, opts.precision):
         if told is not None:
             pred = run.model(L_in, hints=told.hints, reference=told.reference)
         else:
             pred = run.model(L_in, logits=True) if opts.loss == "bins" else run.model(L_in)
-    adversarial = run.disc is not None and run.step >= opts.gan_warmup
-    if adversarial:
+    if run.disc is not None:  # the critic learns from the first step, so the warm-up pretrains it
         with autocast(device, opts.precision):
             loss_d = 0.5 * (_real(run.disc(L_in, ab), True) + _real(run.disc(L_in, pred.detach()), False))
         run.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         run.opt_d.step()
+    if run.disc is not None and run.step >= opts.gan_warmup:
         with autocast(device, opts.precision):
             fooled = _real(run.disc(L_in, pred), True)
         loss = fooled + opts.lambda_l1 * loss_fn(pred.float(), ab)
