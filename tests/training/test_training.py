@@ -13,6 +13,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 from helpers.films import make_clip
+from helpers.models import write_tiny_hint_model
 from helpers.photos import landscape, photo_folder
 from safetensors.torch import load_file
 
@@ -381,6 +382,15 @@ def test_a_continued_run_warms_up_again_and_then_follows_the_cosine():
     fresh = train_module._lr_lambda(1000, 100)
     assert schedule(500) == pytest.approx(fresh(500) / 100)
     assert schedule(650) == pytest.approx(fresh(650))
+
+
+def test_the_shipped_hint_model_is_a_start_for_training_an_automatic_model_which_leaves_its_branch(tmp_path):
+    shipped = write_tiny_hint_model(tmp_path / "hinted.safetensors")
+    train(TrainOptions(model="fusion", data=[photo_folder(tmp_path / "photos", n=4)], out=tmp_path / "run", steps=1,
+                       init=shipped, **TINY))
+    trunk = load_file(tmp_path / "run" / "last.safetensors")
+    assert trunk and not any(name.startswith("hint_") for name in trunk)
+    assert trunk.keys() == {k for k in load_file(shipped) if not k.startswith("hint_")}
 
 
 def test_a_fusion_model_fine_tunes_against_a_patchgan_and_resumes_exactly(tmp_path, monkeypatch):

@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from ..evaluation.metrics import colourfulness, psnr, ssim
 from ..evaluation.report import sample_grid
-from ..runtime.archs import FAMILIES, HINT_PREFIX, PatchDiscriminator, build_model
+from ..runtime.archs import FAMILIES, HINT_PREFIX, PatchDiscriminator, build_model, split_hint_branch
 from ..runtime.archs.chroma_bins import valid_temperature
 from ..runtime.color import AB_SCALE, l_ab_to_rgb, rgb_to_lab, to_int_images
 from ..runtime.device import resolve_device
@@ -229,12 +229,14 @@ def _setup_distributed(device_name: str) -> tuple[int, int, torch.device]:
     return rank, world, device
 
 
-def _load_init(model: nn.Module, path: Path, ab_bins: int, flag: str) -> None:
-    """Start from exported weights; a binned head the file does not have (same grid) starts fresh."""
+def _load_init(model: nn.Module, path: Path, ab_bins: int, flag: str, hints: bool) -> None:
+    """Start from exported weights; a binned head the file does not have (same grid) starts fresh, and an
+    automatic model started from a hint model (the shipped one) takes its trunk and leaves the branch."""
     if not path.is_file():
         raise UserError(f"{path}: no such weights file for {flag}")
     new_head = ab_bins and read_metadata(path).get("arch", {}).get("ab_bins") != ab_bins
-    if not load_trainable_state(model, read_weights(path), untuned=True, fresh="head." if new_head else None,
+    state = read_weights(path) if hints else split_hint_branch(read_weights(path))[0]
+    if not load_trainable_state(model, state, untuned=True, fresh="head." if new_head else None,
                                 optional=HINT_PREFIX):
         raise UserError(f"{path}: weights do not fit this architecture")
 
@@ -280,7 +282,7 @@ def build_run(opts: TrainOptions, device: torch.device, total: int) -> Run:
     start = 0
     for flag, path in (("--init", opts.init), ("--continue-from", opts.continue_from)):
         if path:
-            _load_init(model, path, opts.ab_bins if opts.loss == "bins" else 0, flag)
+            _load_init(model, path, opts.ab_bins if opts.loss == "bins" else 0, flag, opts.hints)
     if opts.continue_from:
         start = int(read_metadata(opts.continue_from).get("steps") or 0)
         if start >= total:

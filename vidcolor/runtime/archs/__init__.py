@@ -9,7 +9,7 @@ from typing import Any
 
 from torch import nn
 
-from .fusion import HINT_PREFIX, FusionColorizer
+from .fusion import HINT_PREFIX, FusionColorizer, split_hint_branch
 from .patchgan import PatchDiscriminator
 from .unet import UNetColorizer
 
@@ -28,4 +28,5 @@ def build_model(family: str, **options: Any) -> nn.Module:
         raise ValueError(f"unknown model family {family!r} (choose from {', '.join(FAMILIES)})") from None
 
 
-__all__ = ["FAMILIES", "HINT_PREFIX", "FusionColorizer", "PatchDiscriminator", "UNetColorizer", "build_model"]
+__all__ = ["FAMILIES", "HINT_PREFIX", "FusionColorizer", "PatchDiscriminator", "UNetColorizer", "build_model",
+           "split_hint_branch"]
