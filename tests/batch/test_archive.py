@@ -136,6 +136,24 @@ def test_a_folder_with_nothing_to_colour_is_refused_and_leaves_nothing_behind(mo
     assert not (tmp_path / "film.mp4").exists()
 
 
+def test_a_folder_is_not_coloured_into_a_name_that_is_a_films(model_file, tmp_path):
+    (tmp_path / "archive").mkdir()
+    write_image(tmp_path / "archive" / "harbour.png", landscape(2))
+    result = run(tmp_path / "archive", tmp_path / "film.mp4", model_file)
+    assert result.exit_code == 1 and "a folder is coloured into a folder, not into a .mp4 file" in result.stderr
+    assert not (tmp_path / "film.mp4").exists()
+
+
+def test_an_earlier_output_inside_the_archive_is_not_coloured_again(model_file, tmp_path):
+    (tmp_path / "archive").mkdir()
+    write_image(tmp_path / "archive" / "harbour.png", landscape(2))
+    assert run(tmp_path / "archive", tmp_path / "archive" / "coloured", model_file).exit_code == 0
+    again = run(tmp_path / "archive", tmp_path / "archive" / "coloured-again", model_file)
+    assert again.exit_code == 0, again.output
+    assert outputs(tmp_path / "archive" / "coloured-again") == {"harbour.png"}
+    assert "coloured/: an earlier vidcolor output" in again.stderr
+
+
 def test_camcorder_and_broadcast_films_in_a_folder_are_coloured_into_mkv(model_file, tmp_path):
     archive = tmp_path / "archive"
     archive.mkdir()

@@ -65,6 +65,7 @@ def _refusal_cases(tmp_path: Path, src: Clip) -> dict[str, tuple[list[Any], str]
         "unknown container": ([src.path, "-o", tmp_path / "out.avi"], "must end in"),
         "codec the container cannot hold": ([src.path, "-o", tmp_path / "out.webm", "--codec", "libx264"],
                                            "cannot go into a .webm"),
+        "vp9 into a .mov": ([src.path, "-o", tmp_path / "out.mov", "--codec", "libvpx-vp9"], "cannot go into a .mov"),
         "crf out of range for x264": ([src.path, "-o", out, "--crf", "60"], "between 0 and 51"),
         "unknown model": ([src.path, "-o", out, "--model", "no-such-model"], "unknown model"),
     }
@@ -72,7 +73,7 @@ def _refusal_cases(tmp_path: Path, src: Clip) -> dict[str, tuple[list[Any], str]
 
 REFUSALS = ["missing file", "empty file", "not a media file", "no video stream", "truncated beyond use",
             "output exists", "output is the input", "missing output folder", "unknown container",
-            "codec the container cannot hold", "crf out of range for x264", "unknown model"]
+            "codec the container cannot hold", "vp9 into a .mov", "crf out of range for x264", "unknown model"]
 
 
 @pytest.mark.parametrize("case", REFUSALS)
@@ -85,6 +86,14 @@ def test_a_bad_request_is_refused_with_one_clear_line_and_nothing_written(clip, 
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("vidcolor: "), result.stderr
     assert message in result.stderr
     assert {p: p.read_bytes() for p in tmp_path.iterdir()} == before  # nothing new, nothing changed
+
+
+def test_a_folder_where_the_film_should_go_is_refused_before_any_work(clip, tmp_path):
+    src = clip("old.mp4")
+    (tmp_path / "new.mp4").mkdir()
+    result = cli(src.path, "-o", tmp_path / "new.mp4", "--overwrite", "--model", "no-such-model")
+    assert result.exit_code == 1 and "new.mp4: is a folder" in result.stderr  # before the model is even looked for
+    assert not any((tmp_path / "new.mp4").iterdir())
 
 
 @pytest.mark.parametrize("option", [["--batch-size", "0"], ["--crf", "good"], ["--temporal", "warp"],
@@ -173,3 +182,44 @@ def test_an_eval_report_names_each_photo_apart_and_is_replaced_only_when_asked(m
     again = CliRunner().invoke(main, command)
     assert again.exit_code == 1 and "holds a report already" in again.output
     assert CliRunner().invoke(main, [*command, "--overwrite"]).exit_code == 0
+
+
+def test_an_eval_that_scores_nothing_leaves_nothing_in_the_way_of_the_next_try(model_file, tmp_path):
+    (tmp_path / "notes.mp4").write_text("not a film")
+    command = ["eval", "--model", str(model_file), "-o", str(tmp_path / "report")]
+    failed = CliRunner().invoke(main, [*command, str(tmp_path / "notes.mp4")])
+    assert failed.exit_code == 1 and "1 of 1 could not be scored" in failed.stderr
+    assert not (tmp_path / "report").exists()
+    write_image(tmp_path / "harbour.png", landscape(3))
+    assert CliRunner().invoke(main, [*command, str(tmp_path / "harbour.png")]).exit_code == 0
+
+
+def test_an_eval_report_is_strict_json_even_where_a_score_is_perfect(model_file, tmp_path):
+    write_image(tmp_path / "night.png", np.zeros((32, 48, 3), np.uint8))  # black: any colour of it is black
+    result = CliRunner().invoke(main, ["eval", str(tmp_path / "night.png"), "--model", str(model_file),
+                                       "-o", str(tmp_path / "report")])
+    assert result.exit_code == 0, result.stderr
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} is not JSON")
+
+    report = json.loads((tmp_path / "report" / "report.json").read_text(), parse_constant=refuse)
+    assert report[str(tmp_path / "night.png")]["psnr"] is None  # infinite
+
+
+def test_eval_will_not_write_its_report_into_a_folder_it_scores(model_file, tmp_path):
+    (tmp_path / "photos").mkdir()
+    write_image(tmp_path / "photos" / "harbour.png", landscape(4))
+    result = CliRunner().invoke(main, ["eval", str(tmp_path / "photos"), "--model", str(model_file),
+                                       "-o", str(tmp_path / "photos" / "report")])
+    assert result.exit_code == 1 and "must not be inside a folder being scored" in result.stderr
+    assert not (tmp_path / "photos" / "report").exists()
+
+
+def test_frames_and_eval_read_past_a_damaged_frame_as_run_does(clip, model_file, tmp_path):
+    src = clip("damaged.mkv", video_codec="mjpeg", pix_fmt="yuvj420p", corrupt_frame=5, colour=True, audio=())
+    extracted = CliRunner().invoke(main, ["frames", str(src.path), "-o", str(tmp_path / "frames"), "--every", "1"])
+    assert extracted.exit_code == 0 and "skipped 1 undecodable video packet" in extracted.stderr
+    assert len(list((tmp_path / "frames").iterdir())) == 11
+    scored = CliRunner().invoke(main, ["eval", str(src.path), "--model", str(model_file), "--quiet"])
+    assert scored.exit_code == 0 and "| damaged.mkv |" in scored.output and "| 11 |" in scored.output

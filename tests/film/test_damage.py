@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import av
 import numpy as np
-from helpers.films import MS, probe
+from helpers.films import MS, probe, write_film
 
 
 def test_a_corrupt_frame_in_the_middle_is_skipped_with_a_warning(clip, colour, tmp_path):
@@ -20,6 +20,14 @@ def test_broken_audio_packets_do_not_stop_the_film(clip, colour, tmp_path):
     result, warnings = colour(src.path, tmp_path / "new.webm")  # webm: the mp3 must be decoded
     assert result.frames == len(probe(tmp_path / "new.webm").times) == 24
     assert any("undecodable audio packet" in w for w in warnings)
+
+
+def test_a_sound_track_with_nothing_readable_in_it_is_said_to_be_left_out(colour, tmp_path):
+    src = tmp_path / "lost_sound.mkv"
+    write_film(src, empty_sound_track=True)  # its track is announced, its sound is gone
+    result, warnings = colour(src, tmp_path / "new.mkv")
+    assert result.frames == len(probe(tmp_path / "new.mkv").times) == 5
+    assert any("nothing of audio stream #1 (aac) could be read" in w for w in warnings), warnings
 
 
 def test_a_film_cut_short_still_comes_out_with_every_readable_frame(clip, colour, tmp_path):

@@ -180,14 +180,16 @@ def cli(*args: object) -> Any:
 def write_film(path: Path, *, codec: str = "libx264", size: tuple[int, int] = (64, 48), frames: int = 5,
                container_format: str | None = None, options: dict[str, str] | None = None,
                tags: dict[str, str] | None = None,
-               picture: Callable[[int], np.ndarray] | None = None) -> None:
+               picture: Callable[[int], np.ndarray] | None = None, empty_sound_track: bool = False) -> None:
     """A silent film written by hand, for what make_clip does not set: encoder options, stream tags, a raw
-    container. Frame i is `picture(i)` (RGB), else a flat grey getting lighter."""
+    container, a sound track with nothing in it. Frame i is `picture(i)` (RGB), else a flat grey getting lighter."""
     width, height = size
     with av.open(str(path), "w", format=container_format) as out:
         video = out.add_stream(codec, rate=25, options=options or {})
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         video.metadata.update(tags or {})
+        if empty_sound_track:
+            out.add_stream("aac", rate=44100)
         for i in range(frames):
             rgb = picture(i) if picture else np.full((height, width, 3), 40 * i, np.uint8)
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")

@@ -105,6 +105,17 @@ def test_a_model_file_with_wrong_metadata_is_refused_in_one_line(tmp_path, meta,
     assert result.exit_code == 1 and complaint in result.output and len(result.output.splitlines()) == 1
 
 
+def test_weights_saved_by_another_tool_are_refused_as_not_a_vidcolor_model(tmp_path):
+    from safetensors.torch import save_file
+
+    save_file({"w": torch.zeros(2)}, str(tmp_path / "theirs.safetensors"), metadata={"format": "pt"})
+    write_image(tmp_path / "in.png", landscape(0))
+    result = CliRunner().invoke(main, ["run", str(tmp_path / "in.png"), "-o", str(tmp_path / "out.png"),
+                                       "--model", str(tmp_path / "theirs.safetensors")])
+    assert result.exit_code == 1 and len(result.output.splitlines()) == 1
+    assert "not a vidcolor model file (a safetensors file without vidcolor's metadata)" in result.output
+
+
 def test_patchgan_judges_patches():
     logits = PatchDiscriminator()(torch.rand(1, 1, 128, 128) * 100, torch.rand(1, 2, 128, 128))
     assert logits.shape[1] == 1 and logits.shape[-1] > 1

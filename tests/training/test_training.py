@@ -204,9 +204,18 @@ def _one_clear_line(done: subprocess.CompletedProcess, expected: str) -> None:
     assert expected in lines[0]
 
 
-def test_training_on_a_missing_folder_says_so(tmp_path):
+def test_training_on_a_missing_folder_says_so_and_leaves_no_run_folder(tmp_path):
     _one_clear_line(_run_cli(["train", "--model", "unet", "--data", str(tmp_path / "nope"), "--out",
                               str(tmp_path / "run")]), "no such folder")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_file_where_the_run_folder_should_go_is_refused_in_one_line(tmp_path):
+    photos = photo_folder(tmp_path / "photos", n=2)
+    (tmp_path / "run").write_text("my notes")
+    _one_clear_line(_run_cli(["train", "--model", "unet", "--data", str(photos), "--out", str(tmp_path / "run")]),
+                    "is a file; give a folder for the run")
+    assert (tmp_path / "run").read_text() == "my notes"
 
 
 def test_training_on_a_folder_without_images_says_so(tmp_path):
@@ -283,7 +292,7 @@ def test_a_run_resumed_with_other_options_says_which(tmp_path, capsys):
     capsys.readouterr()
     train(TrainOptions(model="unet", data=[photos], out=tmp_path / "run", steps=2, resume=True, **TINY))
     said = capsys.readouterr().err
-    assert "resumed with --val [] (the run was started with" in said and "--steps 2" in said
+    assert f"resumed with --val none (the run was started with {photos})" in said and "--steps 2" in said
 
 
 def test_a_folder_holding_a_run_is_not_trained_over_without_resume(tmp_path):

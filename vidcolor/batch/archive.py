@@ -20,10 +20,10 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..film.options import VideoOptions
-from ..utils.atomic import sweep_stale
+from ..utils.atomic import make_folder, sweep_stale
 from ..utils.choices import CRF_MAX, FILM_BITS
 from ..utils.errors import UserError
-from ..utils.paths import is_image
+from ..utils.paths import is_image, is_video
 from .manifest import Manifest, Record
 from .naming import output_names, survey
 from .options import ArchiveOptions, Summary
@@ -54,10 +54,9 @@ def colorize_archive(src: Path, dst: Path, settings: Settings, options: ArchiveO
     found, hints = survey(src, dst, options, summary)
     if not found:  # said before the output folder is made: a mistyped command leaves nothing behind
         raise UserError(f"{src}: no photos or films found" + (" (all excluded)" if summary.excluded else ""))
-    try:
-        dst.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"{dst}: cannot create the output folder ({exc.strerror or exc})") from None
+    if not dst.exists() and (is_image(dst) or is_video(dst)):  # a typo for a film's name, not a folder's
+        raise UserError(f"{dst}: a folder is coloured into a folder, not into a {dst.suffix} file")
+    make_folder(dst)
     with Manifest(dst) as manifest:
         _sweep(dst)
         jobs = _plan(found, hints, src, dst, settings, options, manifest, summary)

@@ -10,6 +10,7 @@ from pathlib import Path, PurePosixPath
 from ..utils.choices import CONTAINERS
 from ..utils.paths import is_image, is_video
 from ..utils.warn import default_warn
+from .manifest import MANIFEST_NAME
 from .options import ArchiveOptions, Summary
 
 FALLBACK_CONTAINER = ".mkv"  # for films in containers vidcolor does not write (.avi, .mpg, ...)
@@ -56,7 +57,8 @@ def survey(root: Path, skip: Path, options: ArchiveOptions, summary: Summary, wa
     sidecars: set[PurePosixPath] = set()
     skip = skip.resolve()
     for folder, subfolders, names in os.walk(root):
-        subfolders[:] = sorted(d for d in subfolders if not d.startswith(".") and Path(folder, d).resolve() != skip)
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith(".") and Path(folder, d).resolve() != skip
+                               and not _earlier_output(Path(folder, d), root, warn))
         media = {n for n in names if not n.startswith(".") and (is_image(Path(n)) or is_video(Path(n)))}
         for name in sorted(names):
             if name.startswith("."):
@@ -76,6 +78,14 @@ def survey(root: Path, skip: Path, options: ArchiveOptions, summary: Summary, wa
                 found.append(rel)
     hints = {rel: rel.with_name(rel.name + HINTS_SUFFIX) for rel in found}
     return sorted(found), {rel: h for rel, h in hints.items() if h in sidecars}
+
+
+def _earlier_output(folder: Path, root: Path, warn: Callable[[str], None]) -> bool:
+    """Whether `folder` is an earlier run's output (it holds a manifest): colouring it again would colour colour."""
+    if not (folder / MANIFEST_NAME).is_file():
+        return False
+    warn(f"{folder.relative_to(root).as_posix()}/: an earlier vidcolor output (it holds {MANIFEST_NAME}); left out")
+    return True
 
 
 def _matches(rel: PurePosixPath, globs: tuple[str, ...]) -> bool:

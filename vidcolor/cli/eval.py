@@ -13,14 +13,16 @@ from .common import MODEL_HELP, friendly
 @click.command("eval")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--model", default=DEFAULT_MODEL, show_default=True, help=MODEL_HELP)
-@click.option("--temporal", default="flow", type=click.Choice(TEMPORAL_MODES), show_default=True)
+@click.option("--temporal", default="flow", type=click.Choice(TEMPORAL_MODES), show_default=True,
+              help="Films: keep colours steady along motion (flow), by averaging (ema), or not, as `run` does.")
 @click.option("--window", type=click.IntRange(0, MAX_WINDOW), default=DEFAULT_WINDOW, show_default=True,
               help="Frames of look-ahead for the temporal smoothing.")
 @click.option("--no-reference", is_flag=True, help="Inputs are real black-and-white film: reference-free metrics.")
 @click.option("--max-frames", type=click.IntRange(min=1), help="Score at most this many frames per video.")
 @click.option("-o", "--output", "report_dir", type=click.Path(path_type=Path), help="Report folder (JSON, CSV, PNGs).")
 @click.option("--overwrite", is_flag=True, help="Replace the report an earlier eval wrote into that folder.")
-@click.option("--device", default="auto", type=click.Choice(DEVICES), show_default=True)
+@click.option("--device", default="auto", type=click.Choice(DEVICES), show_default=True,
+              help="Where the model runs (auto: a GPU if there is one).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @friendly
 def evaluate_cmd(inputs: tuple[Path, ...], model: str, temporal: str, window: int, no_reference: bool,

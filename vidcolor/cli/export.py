@@ -11,8 +11,9 @@ from .common import friendly
 
 @click.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("-o", "--output", "dst", required=True, type=click.Path(path_type=Path))
-@click.option("--overwrite", is_flag=True)
+@click.option("-o", "--output", "dst", required=True, type=click.Path(path_type=Path),
+              help="The .safetensors file to write.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing file.")
 @click.option("--temperature", type=float,
               help="Binned models (--loss bins): decode at this annealed-mean temperature (lower: more vivid).")
 @friendly

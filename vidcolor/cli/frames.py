@@ -19,7 +19,7 @@ def frames(videos: tuple[Path, ...], dst: Path, every: int, overwrite: bool) -> 
     """Extract a training set of frames from colour videos."""
     from ..film.frames import video_frames
     from ..photo.write import write_image
-    from ..utils.atomic import check_writable, written_atomically
+    from ..utils.atomic import check_writable, make_folder, written_atomically
     from ..utils.paths import distinct_stems, is_image
 
     videos = tuple({video.resolve(): video for video in videos}.values())  # each film once, however named
@@ -28,7 +28,7 @@ def frames(videos: tuple[Path, ...], dst: Path, every: int, overwrite: bool) -> 
             raise UserError(f"{video}: " + ("not a film file" if video.exists() else "no such file"))
         if is_image(video):
             raise UserError(f"{video}: a photo, not a film (training takes photo folders as they are)")
-    dst.mkdir(parents=True, exist_ok=True)
+    make_folder(dst)
     total = 0
     for video, stem in zip(videos, distinct_stems(videos), strict=True):
         for i, rgb in enumerate(video_frames(video, every)):

@@ -25,7 +25,8 @@ from .common import MODEL_HELP, count_or_auto, frame_and_picture, friendly
 @click.argument("src", type=click.Path(path_type=Path))
 @click.option("-o", "--output", "dst", required=True, type=click.Path(path_type=Path), help="Output file or folder.")
 @click.option("--model", default=DEFAULT_MODEL, show_default=True, help=MODEL_HELP)
-@click.option("--device", default="auto", type=click.Choice(DEVICES), show_default=True)
+@click.option("--device", default="auto", type=click.Choice(DEVICES), show_default=True,
+              help="Where the model runs (auto: a GPU if there is one).")
 @click.option("--working-size", type=click.IntRange(*WORKING_SIZES), default=None,
               help="Short side the model works at (default: the model's).")
 @click.option("--saturation", type=click.FloatRange(0.0, MAX_SATURATION), default=1.0, show_default=True,

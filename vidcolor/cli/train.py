@@ -11,7 +11,8 @@ from .common import friendly
 
 
 @click.command()
-@click.option("--model", "family", required=True, type=click.Choice(["unet", "gan", "fusion"]))
+@click.option("--model", "family", required=True, type=click.Choice(["unet", "gan", "fusion"]),
+              help="Architecture (models/README.md): fusion is the shipped one.")
 @click.option("--data", multiple=True, required=True, type=click.Path(path_type=Path),
               help="Folder of colour photos and/or videos (repeatable).")
 @click.option("--val", multiple=True, type=click.Path(path_type=Path),
@@ -21,9 +22,11 @@ from .common import friendly
 @click.option("--epochs", type=click.IntRange(min=1), help="Passes over the data.")
 @click.option("--size", type=click.IntRange(min=32), default=176, show_default=True, help="Training crop size.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True, help="Per process.")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=5e-4, show_default=True)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=5e-4, show_default=True,
+              help="Peak learning rate (after warm-up; cosine decay to the last step).")
 @click.option("--resume", is_flag=True, help="Continue from the run folder's checkpoint.")
-@click.option("--device", default="auto", type=click.Choice(DEVICES), show_default=True)
+@click.option("--device", default="auto", type=click.Choice(DEVICES), show_default=True,
+              help="Where to train (auto: a GPU if there is one).")
 @click.option("--loss", default="l1", type=click.Choice(["l1", "mse", "bins"]), show_default=True,
               help="bins (fusion): predict a distribution over a grid of colours.")
 @click.option("--ab-bins", type=click.IntRange(min=2), default=17, show_default=True,
@@ -38,7 +41,8 @@ from .common import friendly
               help="auto: bf16 autocast where the hardware has it (about 3x faster on such CPUs).")
 @click.option("--frame-stride", type=click.IntRange(min=1), default=10, show_default=True,
               help="Use every N-th video frame.")
-@click.option("--checkpoint-every", type=click.IntRange(min=1), default=250, show_default=True)
+@click.option("--checkpoint-every", type=click.IntRange(min=1), default=250, show_default=True,
+              help="Steps between checkpoints (what --resume continues from).")
 @click.option("--keep-weights", is_flag=True, help="Keep each checkpoint's weights as weights-STEP.safetensors.")
 @click.option("--val-every", type=click.IntRange(min=1), help="Validate every N steps (default: each epoch).")
 @click.option("--width", type=click.IntRange(min=1), default=32, show_default=True,
@@ -56,10 +60,11 @@ from .common import friendly
 @click.option("--adversarial", is_flag=True, help="Train against a PatchGAN too (adversarial + λ·L1).")
 @click.option("--gan-warmup", type=click.IntRange(min=0), default=0, show_default=True,
               help="gan, --adversarial: colour-loss-only steps first, while the PatchGAN learns.")
-@click.option("--lambda-l1", type=click.FloatRange(min=0), default=100.0, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--lambda-l1", type=click.FloatRange(min=0), default=100.0, show_default=True,
+              help="--adversarial, gan: weight of the colour loss beside the adversarial one.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the crops drawn and the initial weights.")
 @click.option("--threads", type=click.IntRange(min=1), help="CPU threads for torch.")
-@click.option("--quiet", is_flag=True)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
 @friendly
 def train(family: str, data: tuple[Path, ...], val: tuple[Path, ...], out: Path, threads: int | None,
           **kwargs: Any) -> None:

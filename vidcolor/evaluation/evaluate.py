@@ -25,10 +25,10 @@ from ..photo.read import read_image
 from ..runtime.color import fit_to_gamut, from_int_images, rgb_to_l
 from ..runtime.inference import Colorizer, FilmChroma, l_ab_to_image
 from ..runtime.temporal import make_smoother
-from ..utils.atomic import written_atomically
+from ..utils.atomic import make_folder, written_atomically
 from ..utils.choices import DEFAULT_WINDOW
 from ..utils.errors import UserError
-from ..utils.paths import distinct_stems, find_media, is_image, is_video
+from ..utils.paths import distinct_stems, find_media, is_image
 from ..utils.warn import default_warn
 from .metrics import CdcMeter, WarpErrorMeter, colourfulness, psnr, ssim
 from .report import sample_grid
@@ -103,7 +103,7 @@ def evaluate_item(colorizer: Colorizer, path: Path, reference: bool, temporal: s
                   name: str | None = None, batch_size: int = 8, quiet: bool = False) -> dict[str, float]:
     """Score one photo or video; writes its side-by-side PNG (or frame strip) into `report_dir`, named
     `name` (default: the file's stem)."""
-    video = is_video(path)
+    video = not is_image(path)  # a file named outside the usual endings is tried as a film, as `run` does
     frames: Iterator[np.ndarray] = islice(video_frames(path), max_frames) if video else iter([read_image(path)])
     chroma: FilmChroma[tuple[np.ndarray, np.ndarray]] = FilmChroma(
         colorizer, make_smoother(temporal if video else "none", window))
@@ -142,18 +142,10 @@ def evaluate(colorizer: Colorizer, inputs: list[Path], reference: bool = True, t
              window: int = DEFAULT_WINDOW, quiet: bool = False) -> tuple[dict[str, dict[str, float]], int]:
     """Score every photo and video in `inputs` (files or folders); optionally write a report folder.
     Returns the scores and how many files could not be scored (each named in a warning)."""
-    items: list[Path] = []
-    for p in inputs:
-        if p.is_dir():
-            items += find_media(p)
-        elif p.is_file() and (is_image(p) or is_video(p)):
-            items.append(p)
-        else:
-            raise UserError(f"{p}: " + ("not a photo, video or folder" if p.exists() else "no such file or folder"))
-    if not items:
-        raise UserError("nothing to evaluate: no photos or videos found")
+    items = _items(inputs, report_dir)
+    made = report_dir is not None and not report_dir.exists()
     if report_dir is not None:
-        report_dir.mkdir(parents=True, exist_ok=True)
+        make_folder(report_dir)
     names = distinct_stems(items)
     results, failed = {}, 0
     for p, name in tqdm(list(zip(items, names, strict=True)), desc="eval", unit="item",
@@ -168,9 +160,12 @@ def evaluate(colorizer: Colorizer, inputs: list[Path], reference: bool = True, t
         if reference and results[str(p)].get("truth_colourfulness", GREY_TRUTH) < GREY_TRUTH:
             default_warn(f"{p.name} is black and white, so its scores compare the colours with grey "
                          "(black-and-white film is scored with --no-reference)")
-    if report_dir is not None:
-        with written_atomically(report_dir / REPORT_NAME) as tmp:
-            tmp.write_text(json.dumps(results, indent=2))
+    if report_dir is not None and not results and made:
+        report_dir.rmdir()  # nothing scored, nothing written: a retry finds no report in the way
+    elif report_dir is not None and results:
+        with written_atomically(report_dir / REPORT_NAME) as tmp:  # strict JSON: a perfect score's PSNR is null
+            tmp.write_text(json.dumps({k: {m: v if math.isfinite(v) else None for m, v in r.items()}
+                                       for k, r in results.items()}, indent=2, allow_nan=False))
         keys = sorted({k for r in results.values() for k in r})
         with written_atomically(report_dir / "report.csv") as tmp, tmp.open("w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=["item", *keys])
@@ -178,6 +173,24 @@ def evaluate(colorizer: Colorizer, inputs: list[Path], reference: bool = True, t
             for item, row in results.items():
                 writer.writerow({"item": item, **row})
     return results, failed
+
+
+def _items(inputs: list[Path], report_dir: Path | None) -> list[Path]:
+    """The photos and films to score, each once; refuses a report folder among them (a second eval there would
+    score the first one's pictures as truths)."""
+    items: list[Path] = []
+    for p in inputs:
+        if p.is_dir():
+            if report_dir is not None and report_dir.resolve().is_relative_to(p.resolve()):
+                raise UserError(f"{report_dir}: the report folder must not be inside a folder being scored ({p})")
+            items += find_media(p)
+        elif p.is_file():
+            items.append(p)
+        else:
+            raise UserError(f"{p}: " + ("not a photo, video or folder" if p.exists() else "no such file or folder"))
+    if not items:
+        raise UserError("nothing to evaluate: no photos or videos found")
+    return list({p.resolve(): p for p in items}.values())
 
 
 def format_table(results: dict[str, dict[str, float]]) -> str:

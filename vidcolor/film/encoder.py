@@ -43,9 +43,14 @@ def writes_10_bit(codec: str) -> bool:
     return "yuv420p10le" in {f.name for f in av.Codec(codec, "w").video_formats or ()}
 
 
+# Codecs a muxer lists but refuses when it writes the header: FFmpeg's mov muxer writes VP9 only into .mp4.
+_REFUSED_AT_HEADER = {("mov", "libvpx-vp9")}
+
+
 def check_encoder(suffix: str, codec: str) -> None:
     """Refuse a video codec the container cannot hold (e.g. H.264 in .webm) before any work is done."""
-    with av.open(io.BytesIO(), "w", format=CONTAINERS[suffix][0]) as probe_out:
-        if codec not in probe_out.supported_codecs:
+    muxer = CONTAINERS[suffix][0]
+    with av.open(io.BytesIO(), "w", format=muxer) as probe_out:
+        if codec not in probe_out.supported_codecs or (muxer, codec) in _REFUSED_AT_HEADER:
             raise UserError(f"{codec} video cannot go into a {suffix} file (for {suffix} use --codec "
                             f"{CONTAINERS[suffix][1]})")

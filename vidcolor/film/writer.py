@@ -10,7 +10,7 @@ from av.container import OutputContainer
 
 from ..utils.choices import CONTAINERS
 from ..utils.errors import UserError
-from .reader import Incidents, Payload, reason
+from .reader import Incidents, Payload, label, reason
 from .streams import Route
 from .yuv import normalise
 
@@ -37,11 +37,15 @@ class OutputWriter:
         self.out, self.routes, self.incidents = out, routes, incidents
 
     def write(self, items: Iterable[tuple[Route, Payload]]) -> None:
+        heard: set[int] = set()
         for route, item in items:
+            heard.add(route.source.index)
             self._send(route, item)
         for route in self.routes:
             if route.mode != "copy":
                 self._send(route, None)
+            if route.source.index not in heard and route.source.type != "video":  # its index damaged, say
+                self.incidents.warn(f"nothing of {label(route.source)} could be read, so the output has no such track")
 
     def _send(self, route: Route, item: Payload | None) -> None:
         try:

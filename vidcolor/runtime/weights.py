@@ -92,7 +92,9 @@ def read_metadata(path: Path) -> dict[str, Any]:
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = json.loads((f.metadata() or {})["vidcolor"])
-    except (SafetensorError, KeyError, json.JSONDecodeError, OSError) as exc:
+    except KeyError:
+        raise UserError(f"{path}: not a vidcolor model file (a safetensors file without vidcolor's metadata)") from None
+    except (SafetensorError, json.JSONDecodeError, OSError) as exc:
         raise UserError(f"{path}: not a vidcolor model file ({exc})") from None
     if not isinstance(meta, dict):
         raise UserError(f"{path}: not a vidcolor model file (its metadata is not a JSON object)")

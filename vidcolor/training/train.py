@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -41,7 +42,7 @@ from ..runtime.weights import (
     save_weights,
     trainable_state,
 )
-from ..utils.atomic import written_atomically
+from ..utils.atomic import make_folder, written_atomically
 from ..utils.errors import UserError
 from .augment import make_batch
 from .data import BALANCES, TrainingSet, ab_histogram, load_images
@@ -147,6 +148,8 @@ def check_options(opts: TrainOptions) -> None:
         raise UserError(f"--precision must be one of {', '.join(PRECISIONS)}")
     if sum(map(bool, (opts.resume, opts.init, opts.continue_from))) > 1:
         raise UserError("--resume, --init and --continue-from each say where to start: give one")
+    if opts.out.exists() and not opts.out.is_dir():  # found now, not after the data has been read
+        raise UserError(f"{opts.out}: is a file; give a folder for the run")
     ckpt = opts.out / CHECKPOINT
     if opts.resume and not ckpt.is_file():
         raise UserError(f"{ckpt}: nothing to resume")
@@ -259,8 +262,14 @@ def _changed_on_resume(saved: dict[str, str], opts: TrainOptions) -> list[str]:
     changes = []
     for key in _CHANGES_TO_NOTE:
         if key in saved and saved[key] != str(getattr(opts, key)):
-            changes.append(f"--{key.replace('_', '-')} {getattr(opts, key)} (the run was started with {saved[key]})")
+            changes.append(f"--{key.replace('_', '-')} {_shown(str(getattr(opts, key)))} "
+                           f"(the run was started with {_shown(saved[key])})")
     return changes
+
+
+def _shown(saved: str) -> str:
+    """An option as a checkpoint keeps it (its str) as it was typed: `[PosixPath('val')]` is `val`."""
+    return re.sub(r"\w*Path\('([^']*)'\)", r"\1", saved).strip("[]") or "none"
 
 
 def _parameter_groups(model: nn.Module, opts: TrainOptions) -> list[dict[str, Any]]:
@@ -415,11 +424,11 @@ def train(opts: TrainOptions) -> dict[str, float]:
     check_options(opts)
     rank, world, device = _setup_distributed(opts.device)
     master = rank == 0
-    if master:
-        opts.out.mkdir(parents=True, exist_ok=True)
     data = load_images(opts.data, opts.frame_stride, max_short=2 * opts.size, quiet=opts.quiet or not master,
                        balance=opts.balance)
     val_sets = load_val_sets(opts) if master else []
+    if master:  # after the data: a run refused for its data leaves no empty folder behind
+        make_folder(opts.out)
     weights = rebalance_weights(ab_histogram(data.images), opts.rebalance) if opts.rebalance is not None else None
     loss_fn = ColorLoss(opts.loss, weights).to(device)
     draws = data.sampling_weights(opts.balance)

@@ -40,12 +40,24 @@ def partial_path(dst: Path) -> Path:
 
 def check_writable(dst: Path, overwrite: bool) -> None:
     """Refuse early, with one clear line, an output that may not or cannot be written."""
+    if dst.is_dir():  # no file can replace it: found out only at the end, after all the work
+        raise UserError(f"{dst}: is a folder; give the output's file name")
     if os.path.lexists(dst) and not overwrite:  # a link to nowhere is there too
         raise UserError(f"{dst}: already exists (use --overwrite to replace it)")
     if not dst.parent.is_dir():
         raise UserError(f"{dst.parent}: output folder does not exist")
     if not os.access(dst.parent, os.W_OK):
         raise UserError(f"{dst.parent}: output folder is not writable")
+
+
+def make_folder(path: Path) -> None:
+    """Make an output folder and its parents, refusing with one line a file in its place."""
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{path}: is a file; give a folder for the output")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"{path}: cannot make the folder ({exc.strerror or exc})") from None
 
 
 @contextmanager
