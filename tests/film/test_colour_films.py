@@ -28,7 +28,8 @@ def test_a_tinted_silent_film_is_black_and_white_to_us(colour, tmp_path, tint):
 @pytest.mark.parametrize("name", ["kept.mov", "kept.webm"])  # .mov: copied as is; .webm: re-encoded
 def test_skip_color_leaves_a_colour_film_as_it_is(clip, colour, tmp_path, name):
     src = clip("colour.mp4", colour=True)
-    _, warnings = colour(src.path, tmp_path / name, model="no-such-model", skip_color=True)  # no model needed
+    result, warnings = colour(src.path, tmp_path / name, model="no-such-model", skip_color=True)  # no model needed
+    assert result.summary() == f"12 frames kept as they were (already in colour) -> {tmp_path / name}"
     before, after = probe(src.path), probe(tmp_path / name)
     assert_same_timing(src, tmp_path / name)
     assert min(psnr(a, b) for a, b in zip(before.chroma, after.chroma, strict=True)) >= 30

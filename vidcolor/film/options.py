@@ -50,12 +50,15 @@ class FilmResult:
     output: Path
     frames: int
     seconds: float
+    kept: bool = False  # already in colour and --skip-color: its frames were copied, not coloured
 
     @property
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
     def summary(self) -> str:
+        if self.kept:
+            return f"{self.frames} frames kept as they were (already in colour) -> {self.output}"
         return f"{self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} fps) -> {self.output}"
 
 

@@ -57,4 +57,4 @@ def colour_film(job: FilmJob, colorizer: Colorizer | None, warn: Callable[[str],
     if reader.film_seconds < 0.9 * source.seconds:  # by time, not frame count: variable frame rates differ
         warn(f"only {reader.film_seconds:.1f} s of the {source.seconds:.1f} s the file announces could be read: "
              "it is probably damaged or cut short")
-    return FilmResult(job.dst, frames, time.perf_counter() - started)
+    return FilmResult(job.dst, frames, time.perf_counter() - started, kept=not job.needs_model)
