@@ -186,10 +186,10 @@ def test_an_eval_report_names_each_photo_apart_and_is_replaced_only_when_asked(m
 
 def test_an_eval_that_scores_nothing_leaves_nothing_in_the_way_of_the_next_try(model_file, tmp_path):
     (tmp_path / "notes.mp4").write_text("not a film")
-    command = ["eval", "--model", str(model_file), "-o", str(tmp_path / "report")]
+    command = ["eval", "--model", str(model_file), "-o", str(tmp_path / "reports" / "today")]
     failed = CliRunner().invoke(main, [*command, str(tmp_path / "notes.mp4")])
     assert failed.exit_code == 1 and "1 of 1 could not be scored" in failed.stderr
-    assert not (tmp_path / "report").exists()
+    assert not (tmp_path / "reports").exists()  # nor the folder made to hold it
     write_image(tmp_path / "harbour.png", landscape(3))
     assert CliRunner().invoke(main, [*command, str(tmp_path / "harbour.png")]).exit_code == 0
 
@@ -207,19 +207,31 @@ def test_an_eval_report_is_strict_json_even_where_a_score_is_perfect(model_file,
     assert report[str(tmp_path / "night.png")]["psnr"] is None  # infinite
 
 
-def test_eval_will_not_write_its_report_into_a_folder_it_scores(model_file, tmp_path):
+def test_eval_will_not_write_its_report_among_what_it_scores(model_file, tmp_path):
     (tmp_path / "photos").mkdir()
     write_image(tmp_path / "photos" / "harbour.png", landscape(4))
-    result = CliRunner().invoke(main, ["eval", str(tmp_path / "photos"), "--model", str(model_file),
-                                       "-o", str(tmp_path / "photos" / "report")])
-    assert result.exit_code == 1 and "must not be inside a folder being scored" in result.stderr
-    assert not (tmp_path / "photos" / "report").exists()
+    before = (tmp_path / "photos" / "harbour.png").read_bytes()
+    for scored, report, complaint in ((tmp_path / "photos", tmp_path / "photos" / "report", "must not be inside"),
+                                      (tmp_path / "photos" / "harbour.png", tmp_path / "photos", "must not hold")):
+        result = CliRunner().invoke(main, ["eval", str(scored), "--model", str(model_file), "-o", str(report)])
+        assert result.exit_code == 1 and complaint in result.stderr
+    assert {p.name for p in (tmp_path / "photos").iterdir()} == {"harbour.png"}
+    assert (tmp_path / "photos" / "harbour.png").read_bytes() == before  # its comparison did not take its name
+
+
+def test_a_photo_named_twice_is_scored_once(model_file, tmp_path):
+    write_image(tmp_path / "harbour.png", landscape(5))
+    result = CliRunner().invoke(main, ["eval", str(tmp_path / "harbour.png"), str(tmp_path / ".." / tmp_path.name /
+                                       "harbour.png"), "--model", str(model_file), "-o", str(tmp_path / "report")])
+    assert result.exit_code == 0, result.stderr
+    assert len(json.loads((tmp_path / "report" / "report.json").read_text())) == 1
+    assert {p.name for p in (tmp_path / "report").glob("*.png")} == {"harbour.png"}
 
 
 def test_frames_and_eval_read_past_a_damaged_frame_as_run_does(clip, model_file, tmp_path):
     src = clip("damaged.mkv", video_codec="mjpeg", pix_fmt="yuvj420p", corrupt_frame=5, colour=True, audio=())
     extracted = CliRunner().invoke(main, ["frames", str(src.path), "-o", str(tmp_path / "frames"), "--every", "1"])
-    assert extracted.exit_code == 0 and "skipped 1 undecodable video packet" in extracted.stderr
+    assert extracted.exit_code == 0 and "damaged.mkv: skipped undecodable video packet" in extracted.stderr
     assert len(list((tmp_path / "frames").iterdir())) == 11
     scored = CliRunner().invoke(main, ["eval", str(src.path), "--model", str(model_file), "--quiet"])
     assert scored.exit_code == 0 and "| damaged.mkv |" in scored.output and "| 11 |" in scored.output

@@ -143,9 +143,7 @@ def evaluate(colorizer: Colorizer, inputs: list[Path], reference: bool = True, t
     """Score every photo and video in `inputs` (files or folders); optionally write a report folder.
     Returns the scores and how many files could not be scored (each named in a warning)."""
     items = _items(inputs, report_dir)
-    made = report_dir is not None and not report_dir.exists()
-    if report_dir is not None:
-        make_folder(report_dir)
+    made = make_folder(report_dir) if report_dir is not None else None
     names = distinct_stems(items)
     results, failed = {}, 0
     for p, name in tqdm(list(zip(items, names, strict=True)), desc="eval", unit="item",
@@ -160,8 +158,12 @@ def evaluate(colorizer: Colorizer, inputs: list[Path], reference: bool = True, t
         if reference and results[str(p)].get("truth_colourfulness", GREY_TRUTH) < GREY_TRUTH:
             default_warn(f"{p.name} is black and white, so its scores compare the colours with grey "
                          "(black-and-white film is scored with --no-reference)")
-    if report_dir is not None and not results and made:
-        report_dir.rmdir()  # nothing scored, nothing written: a retry finds no report in the way
+    if report_dir is not None and not results and made is not None:
+        # nothing scored, nothing written: the folders made are taken back, so a retry finds no report in the way
+        for folder in (report_dir, *report_dir.parents):
+            folder.rmdir()
+            if folder == made:
+                break
     elif report_dir is not None and results:
         with written_atomically(report_dir / REPORT_NAME) as tmp:  # strict JSON: a perfect score's PSNR is null
             tmp.write_text(json.dumps({k: {m: v if math.isfinite(v) else None for m, v in r.items()}
@@ -176,8 +178,8 @@ def evaluate(colorizer: Colorizer, inputs: list[Path], reference: bool = True, t
 
 
 def _items(inputs: list[Path], report_dir: Path | None) -> list[Path]:
-    """The photos and films to score, each once; refuses a report folder among them (a second eval there would
-    score the first one's pictures as truths)."""
+    """The photos and films to score, each once. Refuses a report folder among them or holding one of them: a
+    second eval would score the first one's pictures as truths, and a picture named like a photo would replace it."""
     items: list[Path] = []
     for p in inputs:
         if p.is_dir():
@@ -190,6 +192,10 @@ def _items(inputs: list[Path], report_dir: Path | None) -> list[Path]:
             raise UserError(f"{p}: " + ("not a photo, video or folder" if p.exists() else "no such file or folder"))
     if not items:
         raise UserError("nothing to evaluate: no photos or videos found")
+    held = next((p for p in items if report_dir is not None and p.resolve().is_relative_to(report_dir.resolve())),
+                None)
+    if held is not None:
+        raise UserError(f"{report_dir}: the report folder must not hold what is scored ({held})")
     return list({p.resolve(): p for p in items}.values())
 
 

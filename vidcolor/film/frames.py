@@ -6,11 +6,12 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.container import InputContainer
 
 from ..utils.errors import UserError
 from ..utils.guard import check_claimed_size, watched
 from ..utils.warn import default_warn
-from .reader import film_stream, open_input, quarter_turns, reason
+from .reader import Incidents, film_stream, open_input, quarter_turns, reason
 
 
 def film_seconds(path: Path) -> float:
@@ -25,34 +26,56 @@ def video_frames(path: Path, every: int = 1, warn: Callable[[str], None] = defau
 
     Damage is read past as `vidcolor run` reads it: an undecodable packet is skipped, a read error ends the film
     early; both are said. Raises UserError if not even one frame decodes."""
-    decoded = skipped = 0
+    incidents, decoded = Incidents(lambda message: warn(f"{path.name}: {message}")), 0
     with open_input(path) as container:
         stream = film_stream(container, path)
         check_claimed_size(path, stream.codec_context.width * stream.codec_context.height, path.stat().st_size)
-        packets = container.demux(stream)
-        while True:
-            try:
-                with watched(path):  # not while the caller has the frame: it may take its time
-                    packet = next(packets, None)
-            except av.error.FFmpegError as exc:
-                warn(f"{path.name}: damaged or cut short after {decoded} frames ({reason(exc)}); keeping those")
-                break
-            if packet is None:
-                break
-            try:
-                with watched(path):
-                    frames = stream.decode(packet)
-            except av.error.FFmpegError:
-                skipped += 1
+        for i, frame in enumerate(_decoded(container, stream, incidents)):
+            decoded = i + 1
+            if i % every:
                 continue
-            for frame in frames:
-                if decoded % every == 0:
-                    yield _upright_rgb(frame)
-                decoded += 1
-    if skipped:
-        warn(f"{path.name}: skipped {skipped} undecodable video packet{'s' * (skipped != 1)}")
+            try:
+                rgb = _upright_rgb(frame)
+            except (av.error.FFmpegError, ValueError) as exc:  # a picture no RGB conversion takes
+                incidents.damage("unconvertible video frame", f"frame {i}: {exc}")
+                continue
+            yield rgb
+    incidents.summarise()
     if not decoded:
         raise UserError(f"{path}: no video frame could be decoded (the file is damaged or cut short)")
+
+
+def _decoded(container: InputContainer, stream: av.video.stream.VideoStream,
+             incidents: Incidents) -> Iterator[av.VideoFrame]:
+    """The stream's frames in display order; undecodable packets skipped, a read error the end (after the frames
+    the decoder still holds). Each call into FFmpeg is watched, never the caller's time with a frame."""
+    packets = container.demux(stream)  # its last packets are empty ones, which flush the decoder
+    while True:
+        try:
+            with watched(container.name):
+                packet = next(packets, None)
+        except av.error.FFmpegError as exc:
+            incidents.warn(f"damaged or cut short ({reason(exc)}); keeping the frames read up to there")
+            yield from _held(container, stream)
+            return
+        if packet is None:
+            return
+        try:
+            with watched(container.name):
+                frames = stream.decode(packet)
+        except av.error.FFmpegError as exc:
+            incidents.damage("undecodable video packet", reason(exc))
+            continue
+        yield from frames
+
+
+def _held(container: InputContainer, stream: av.video.stream.VideoStream) -> list[av.VideoFrame]:
+    """The frames a decoder still holds (B-frames waiting for their turn) when the file ends unannounced."""
+    try:
+        with watched(container.name):
+            return stream.decode(None)
+    except av.error.FFmpegError:
+        return []
 
 
 def _upright_rgb(frame: av.VideoFrame) -> np.ndarray:

@@ -45,7 +45,8 @@ class OutputWriter:
             if route.mode != "copy":
                 self._send(route, None)
             if route.source.index not in heard and route.source.type != "video":  # its index damaged, say
-                self.incidents.warn(f"nothing of {label(route.source)} could be read, so the output has no such track")
+                self.incidents.warn(f"{label(route.source)} held nothing that could be read (damaged, or an empty "
+                                    "track), so nothing of it is in the output")
 
     def _send(self, route: Route, item: Payload | None) -> None:
         try:

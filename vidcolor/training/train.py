@@ -262,14 +262,23 @@ def _changed_on_resume(saved: dict[str, str], opts: TrainOptions) -> list[str]:
     changes = []
     for key in _CHANGES_TO_NOTE:
         if key in saved and saved[key] != str(getattr(opts, key)):
-            changes.append(f"--{key.replace('_', '-')} {_shown(str(getattr(opts, key)))} "
-                           f"(the run was started with {_shown(saved[key])})")
+            changes.append(f"--{key.replace('_', '-')} {_shown(getattr(opts, key))} "
+                           f"(the run was started with {_shown_saved(saved[key])})")
     return changes
 
 
-def _shown(saved: str) -> str:
-    """An option as a checkpoint keeps it (its str) as it was typed: `[PosixPath('val')]` is `val`."""
-    return re.sub(r"\w*Path\('([^']*)'\)", r"\1", saved).strip("[]") or "none"
+def _shown(value: object) -> str:
+    """An option as it was typed: folders one after another, none as none."""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value)) or "none"
+    return "none" if value is None else str(value)
+
+
+def _shown_saved(saved: str) -> str:
+    """An option as a checkpoint keeps it (its str), as it was typed: `[PosixPath('val')]` is `val`."""
+    if not (saved.startswith("[") and saved.endswith("]")):
+        return "none" if saved == "None" else saved
+    return re.sub(r"""\w*Path\((['"])(.*?)\1\)""", r"\2", saved[1:-1]) or "none"
 
 
 def _parameter_groups(model: nn.Module, opts: TrainOptions) -> list[dict[str, Any]]:

@@ -50,14 +50,17 @@ def check_writable(dst: Path, overwrite: bool) -> None:
         raise UserError(f"{dst.parent}: output folder is not writable")
 
 
-def make_folder(path: Path) -> None:
-    """Make an output folder and its parents, refusing with one line a file in its place."""
+def make_folder(path: Path) -> Path | None:
+    """Make an output folder and its parents, refusing with one line a file in its place. Returns the
+    outermost folder it made (None: `path` was there), so that a command that writes nothing can take it back."""
     if path.exists() and not path.is_dir():
         raise UserError(f"{path}: is a file; give a folder for the output")
+    made = next((p for p in reversed((path, *path.parents)) if not p.exists()), None)
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(f"{path}: cannot make the folder ({exc.strerror or exc})") from None
+    return made
 
 
 @contextmanager
