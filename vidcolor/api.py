@@ -52,9 +52,12 @@ def colorize(src: str | Path, dst: str | Path, *, model: Model = DEFAULT_MODEL, 
     if src.is_file() and is_image(src) and (split is not None or ray is not None):
         raise UserError("--split and --ray are for films and folders")
     told = hints is not None or bool(keyframes) or reference is not None
-    if told and (src.is_dir() or split is not None or ray is not None):
-        raise UserError("--hints, --keyframe and --reference colour one file whole: in a folder, put each file's "
-                        "hints in FILE.hints.json beside it; leave out --split and --ray")
+    if told and src.is_dir():
+        raise UserError("--hints, --keyframe and --reference are for one file: in a folder, put each file's hints "
+                        "in FILE.hints.json beside it")
+    if told and (split is not None or ray is not None):
+        raise UserError("--hints, --keyframe and --reference colour a film whole, in one process: leave out "
+                        "--split and --ray")
     if src.is_dir() or split is not None or ray is not None:
         if not isinstance(model, str):
             raise UserError("workers load the model themselves: give its name or file, not a loaded one")

@@ -119,3 +119,17 @@ def test_hints_given_to_a_model_that_takes_none_are_refused_before_any_work(two_
     result = CliRunner().invoke(main, ["run", str(two_shots), "-o", str(tmp_path / "out.mkv"), "--model",
                                        str(model_file), "--hints", str(tmp_path / "hints.json")])
     assert result.exit_code == 1 and "this model takes no hints" in result.stderr
+
+
+@pytest.mark.parametrize(("where", "option", "message"), [
+    ("film", ["--split", "2"], "colour a film whole, in one process: leave out --split and --ray"),
+    ("folder", [], "in a folder, put each file's hints in FILE.hints.json beside it"),
+])
+def test_hints_that_cannot_be_followed_this_way_say_what_to_do_instead(two_shots, hint_model, tmp_path, where,
+                                                                       option, message):
+    (tmp_path / "hints.json").write_text(json.dumps([{"x": 10, "y": 10, "color": "#d02020"}]))
+    src = two_shots if where == "film" else two_shots.parent
+    result = CliRunner().invoke(main, ["run", str(src), "-o", str(tmp_path / "out"), "--model", str(hint_model),
+                                       "--hints", str(tmp_path / "hints.json"), *option])
+    assert result.exit_code == 1 and message in result.stderr, result.stderr
+    assert not (tmp_path / "out").exists()
