@@ -88,6 +88,15 @@ def test_a_bad_request_is_refused_with_one_clear_line_and_nothing_written(clip, 
     assert {p: p.read_bytes() for p in tmp_path.iterdir()} == before  # nothing new, nothing changed
 
 
+def test_a_usage_mistake_under_python_m_points_to_the_commands_help(tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "vidcolor", "run", "old.mp4", "-o", "new.mp4", "--crf", "good"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert done.returncode == 2 and done.stderr.strip().endswith("(see vidcolor run --help)"), done.stderr
+
+
 def test_a_folder_where_the_film_should_go_is_refused_before_any_work(clip, tmp_path):
     src = clip("old.mp4")
     (tmp_path / "new.mp4").mkdir()

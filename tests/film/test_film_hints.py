@@ -71,6 +71,14 @@ def test_a_hint_at_a_time_belongs_to_the_frame_shown_then(two_shots, hint_model,
     assert np.array_equal(told[15], plain[15])
 
 
+def test_a_hint_timed_within_the_last_frame_belongs_to_that_frame(two_shots, hint_model, tmp_path):
+    hints = tmp_path / "hints.json"
+    hints.write_text(json.dumps([{"x": 70, "y": 48, "color": "#2040d0", "time": 0.82}]))  # 24 fps: frame 19 of 20
+    told = _colour(two_shots, tmp_path / "told.mkv", hint_model, "--hints", str(hints))
+    plain = _colour(two_shots, tmp_path / "plain.mkv", hint_model)
+    assert np.abs(_spot(told[19], 70, 48) - _spot(plain[19], 70, 48)).mean() > 2
+
+
 def test_a_click_on_a_phone_film_lands_where_the_player_shows_it(hint_model, tmp_path):
     stored = [np.ascontiguousarray(frame[:60]) for frame in _pan(3, 4)]  # 90 wide, 60 high, stored sideways
     film = write_shots(tmp_path / "phone.mkv", [stored], rotation=90)  # a player shows it 60 wide, 90 high

@@ -1,11 +1,13 @@
 """The user's colours: hints files, keyframes, and hints carried through a film's shot."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from helpers.films import textured
 
-from vidcolor.hints.file import check_hints_fit, color_ab, parse_hints
+from vidcolor.hints.file import check_hints_fit, color_ab, parse_hints, read_hints
 from vidcolor.hints.keyframes import keyframe_points
 from vidcolor.hints.track import carry
 from vidcolor.utils.errors import UserError
@@ -72,6 +74,12 @@ def test_a_hint_colour_is_its_chroma_and_grey_means_no_colour():
 def test_a_malformed_hint_is_one_line_naming_its_entry(entries, message):
     with pytest.raises(UserError, match=message):
         parse_hints(entries, "hints.json")
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs a device that never ends")
+def test_a_hints_file_that_never_ends_is_refused_without_reading_it_all():
+    with pytest.raises(UserError, match="more than 20 MB is not a hints file"):
+        read_hints(Path("/dev/zero"))  # no size to check beforehand, and no end
 
 
 def test_a_hint_outside_the_picture_or_a_photo_hint_with_a_frame_is_refused():

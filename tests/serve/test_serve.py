@@ -197,6 +197,14 @@ def test_a_colour_hint_sent_with_a_photo_colours_the_photo_there(hint_client: Te
     assert upload(hint_client, "street.png", grey, []).content == plain.content  # no hints: as without
 
 
+def test_a_hints_file_sent_as_a_file_part_is_taken_like_the_field(hint_client: TestClient) -> None:
+    grey = png(photo(320, 200, seed=1))
+    as_field = upload(hint_client, "street.png", grey, GREEN_AT_80_50)
+    as_file = hint_client.post("/api/colorize", files={"file": ("street.png", grey),
+                                                      "hints": ("hints.json", json.dumps(GREEN_AT_80_50))})
+    assert as_file.status_code == 200 and as_file.content == as_field.content
+
+
 @pytest.mark.parametrize("hints, message", [
     ("{not json", "hints: not valid JSON (line 1, column 2: Expecting property name enclosed in double quotes)"),
     ({"x": 1, "y": 2, "color": "#fff"}, 'hints: a hints file is a JSON list of {"x", "y", "color"} entries'),
@@ -377,6 +385,29 @@ def test_a_film_over_the_length_limit_is_refused(sepia: Colorizer, clip: Callabl
         assert "0.5 s" in response.json()["detail"]
         [folder] = (tmp_path / "server").iterdir()
         assert list(folder.iterdir()) == []  # the refused upload is not kept
+
+
+def test_an_animated_gif_is_coloured_as_a_film_as_run_colours_it(client: TestClient, tmp_path: Path) -> None:
+    from PIL import Image
+
+    frames = [Image.fromarray(photo(48, 32, seed=i)) for i in range(4)]
+    frames[0].save(tmp_path / "loop.gif", save_all=True, append_images=frames[1:], duration=100)
+    response = upload(client, "loop.gif", (tmp_path / "loop.gif").read_bytes())
+    assert response.status_code == 202, response.text
+    assert finished(client, response.json()["id"])["state"] == "done"
+
+
+def test_a_film_that_understates_its_length_is_stopped_at_the_limit(sepia: Colorizer, clip: Callable[..., Clip],
+                                                                    tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    film = clip("feature.mp4", frames=48)  # two seconds, whose file (as far as the server can tell) says 0.2
+    monkeypatch.setattr("vidcolor.film.frames.film_seconds", lambda path: 0.2)
+    with serving(sepia, tmp_path / "server", max_video_seconds=0.5) as client:
+        response = upload(client, "feature.mp4", film.path.read_bytes())
+        assert response.status_code == 202
+        job = finished(client, response.json()["id"])
+        assert job["state"] == "failed" and "longer than it says" in job["error"] and "0.5 s" in job["error"]
+        assert job["frames_done"] < 48
 
 
 def test_a_path_like_file_name_never_becomes_a_path(sepia: Colorizer, clip: Callable[..., Clip],

@@ -248,12 +248,13 @@ def test_training_only_on_black_and_white_photos_is_refused(tmp_path):
                               str(tmp_path / "run")]), "no colour images")
 
 
-def test_starting_from_weights_of_another_shape_is_refused(tmp_path):
+def test_starting_from_weights_of_another_shape_is_refused_and_leaves_no_run_folder(tmp_path):
     photos = photo_folder(tmp_path / "photos", n=4)
     train(TrainOptions(model="unet", data=[photos], out=tmp_path / "narrow", steps=1, **TINY))
     _one_clear_line(_run_cli(["train", "--model", "unet", "--width", "16", "--data", str(photos),
                               "--init", str(tmp_path / "narrow" / "last.safetensors"), "--out",
                               str(tmp_path / "run")]), "do not fit")
+    assert not (tmp_path / "run").exists()
 
 
 def test_a_backbone_that_does_not_exist_is_refused_in_one_line(tmp_path):
@@ -292,7 +293,9 @@ def test_a_run_resumed_with_other_options_says_which(tmp_path, capsys):
     capsys.readouterr()
     train(TrainOptions(model="unet", data=[photos], out=tmp_path / "run", steps=2, resume=True, **TINY))
     said = capsys.readouterr().err
-    assert f"resumed with --val none (the run was started with {photos})" in said and "--steps 2" in said
+    assert f"resumed with --val none (its checkpoint was made with {photos})" in said and "--steps 2" in said
+    with pytest.raises(UserError, match="the run has done 2 steps already; give more --steps to continue it"):
+        train(TrainOptions(model="unet", data=[photos], out=tmp_path / "run", steps=2, resume=True, **TINY))
 
 
 def test_a_folder_holding_a_run_is_not_trained_over_without_resume(tmp_path):

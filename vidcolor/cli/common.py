@@ -69,7 +69,9 @@ class OneLineErrors(click.Group):
             exc.show()
             sys.exit(exc.exit_code)
         except click.UsageError as exc:
-            command = " ".join(["vidcolor", *(exc.ctx.command_path.split()[1:] if exc.ctx else [])])
+            # the subcommand after the root, however it was started (`vidcolor`, `python -m vidcolor`)
+            sub = exc.ctx.command_path.removeprefix(exc.ctx.find_root().command_path) if exc.ctx else ""
+            command = f"vidcolor{sub}"
             click.echo(f"vidcolor: {exc.format_message()} (see {command} --help)", err=True)
             sys.exit(exc.exit_code)
         except click.ClickException as exc:

@@ -4,6 +4,7 @@ the colouring pass is told, for each frame, the points that reach it. The pass s
 lost, and is skipped when the film is told no points."""
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -93,7 +94,7 @@ def _as_stored(points: np.ndarray, source: Source) -> np.ndarray:
 def _seeds(hints: list[Hint], hints_name: str, keyframes: list[Keyframe], rate: Fraction | None, source: Source
            ) -> tuple[dict[int, str], dict[int, np.ndarray]]:
     """Points (where they are stored) by the frame they are given on, and who gave each frame's first (for
-    messages). A time is the frame nearest it at the film's frame rate."""
+    messages). A time is the frame shown then, at the film's frame rate, as a paused player shows it."""
     owners: dict[int, str] = {}
     by_frame: dict[int, list[np.ndarray]] = {}
     for i, hint in enumerate(hints):
@@ -102,7 +103,7 @@ def _seeds(hints: list[Hint], hints_name: str, keyframes: list[Keyframe], rate: 
         elif rate is None:
             raise UserError(f"{hints_name}: entry {i}: the film states no frame rate; give a frame, not a time")
         else:
-            frame = round(min(hint.time, MAX_SECONDS) * float(rate))
+            frame = math.floor(min(hint.time, MAX_SECONDS) * float(rate) + 1e-6)  # 1e-6: 0.1 s at 30 fps is 3
             said = f"time {hint.time:g} s (frame {frame})"
         owners.setdefault(frame, f"{hints_name}: entry {i}: {said}")
         by_frame.setdefault(frame, []).append(_as_stored(points_of([hint]), source))

@@ -96,10 +96,11 @@ def parse_hints(data: Any, name: str) -> list[Hint]:
 def read_hints(path: Path) -> list[Hint]:
     """The hints in the file at `path`. Raises UserError for a missing, unreadable or malformed file."""
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise UserError(f"{path}: {path.stat().st_size / 1e6:.0f} MB is not a hints file (at most "
-                            f"{MAX_FILE_BYTES // 1_000_000} MB)")
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as f:  # read, not sized: a pipe or a device has no size and may never end
+            raw = f.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            raise UserError(f"{path}: more than {MAX_FILE_BYTES // 1_000_000} MB is not a hints file")
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise UserError(f"{path}: no such hints file") from None
     except (OSError, UnicodeDecodeError) as exc:

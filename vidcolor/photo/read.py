@@ -40,7 +40,8 @@ def image_format(path: Path) -> str:
 def _file_bytes(path: Path) -> np.ndarray:
     """The photo file's bytes, once its header is found to claim no more pixels than they could hold."""
     if not path.is_file():
-        raise UserError(f"{path}: " + ("a folder, not a photo" if path.is_dir() else "no such file"))
+        raise UserError(f"{path}: " + ("a folder, not a photo" if path.is_dir() else
+                                       "not a photo file" if path.exists() else "no such file"))
     data = np.fromfile(str(path), dtype=np.uint8)
     check_claimed_size(path, pixel_count(path) or 0, data.size)
     return data

@@ -77,8 +77,10 @@ def resolve_model_path(name_or_path: str) -> Path:
         return shipped[name_or_path]
     path = Path(name_or_path)
     if path.suffix == ".safetensors" or path.exists():
+        if path.is_dir():
+            raise UserError(f"{path}: a folder, not a model file (a training run's is its last.safetensors)")
         if not path.is_file():
-            raise UserError(f"{path}: no such model file")
+            raise UserError(f"{path}: " + ("not a model file" if path.exists() else "no such model file"))
         return path
     names = ", ".join(shipped) or "none installed"
     raise UserError(f"unknown model {name_or_path!r} (shipped models: {names}, see `vidcolor models`; "

@@ -15,6 +15,7 @@ stays fast and works without the `serve` extra; the web stack and torch load whe
 """
 import json
 import logging
+import math
 import queue
 import shutil
 import socket
@@ -47,6 +48,7 @@ FORM_OVERHEAD = 64 * 1024  # multipart boundaries and headers around the file it
 PAGE_POLICY = "default-src 'self'; img-src 'self' blob:; media-src 'self' blob:"
 MAX_HINTS = 1000  # entries in one request's hints
 MAX_HINTS_BYTES = 256 * 1024  # a preview request's body: its hints
+MAX_RATE = 120  # frames a second a film within --max-video-seconds is taken to have at most
 
 log = logging.getLogger("vidcolor.serve")
 
@@ -146,11 +148,14 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
     from fastapi.responses import FileResponse, JSONResponse, Response
     from fastapi.staticfiles import StaticFiles
     from PIL import Image
+    from starlette.datastructures import UploadFile as FilePart  # what a form's file part is
 
     from ..api import colorize_photo, colorize_video
     from ..film.frames import film_seconds
     from ..film.probe import probe
+    from ..film.reader import film_stream, frame_rate, open_input
     from ..hints.file import check_hints_fit, parse_hints, points_of
+    from ..photo.metadata import PILLOW_ERRORS
     from ..photo.read import photo_suffix, pixel_count, read_image, read_photo
     from ..runtime.hints import Told
     from ..runtime.inference import Colorizer
@@ -166,8 +171,20 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
     photo_lock = threading.Lock()
 
     def colour_film(job: Job) -> None:
+        def advance(frames: int) -> None:  # a file may understate its length: its frames are what count
+            job.advance(frames)
+            if job.frames_allowed is not None and job.frames_done > job.frames_allowed:
+                raise UserError(f"the film is longer than it says; this server takes films up to "
+                                f"{limits.max_video_seconds:g} s")
+
         colorize_video(job.upload, job.result, model=colorizer, max_bits=8,  # browsers play only 8-bit H.264
-                       quiet=True, warn=job.warnings.append, on_frames=job.advance)
+                       quiet=True, warn=job.warnings.append, on_frames=advance)
+
+    def frames_allowed(upload: Path) -> int:
+        """The most frames a film within the limit holds, at its stated rate (at most MAX_RATE: a rate can lie too)."""
+        with open_input(upload) as container:
+            rate = float(frame_rate(film_stream(container, upload)) or 25)
+        return math.ceil(limits.max_video_seconds * min(rate, MAX_RATE) * 1.05) + 1
 
     films = Films(colour_film, limits.retention_seconds, temp_root)
 
@@ -204,7 +221,7 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
                 "hints": colorizer.takes_hints}
 
     @app.post("/api/colorize")
-    def colorize(file: UploadFile, hints: Annotated[str | None, Form()] = None) -> Response:
+    def colorize(file: UploadFile, hints: Annotated[str | UploadFile | None, Form()] = None) -> Response:
         """A photo comes back coloured (PNG, same size); a film is queued: 202 and its job.
 
         `hints`: a photo's colour hints, the JSON list a hints file holds (`[{"x": 120, "y": 44, "color":
@@ -213,6 +230,10 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
         """
         if file.size is not None and file.size > limits.max_upload_bytes:  # the body's limit has some slack
             raise HTTPException(413, too_large)
+        if isinstance(hints, FilePart):  # a hints file sent as a file (curl -F hints=@h.json)
+            hints = hints.file.read(MAX_HINTS_BYTES + 1)
+            if len(hints) > MAX_HINTS_BYTES:
+                raise HTTPException(413, f"hints: more than {MAX_HINTS_BYTES // 1024} KB")
         told = _hints_of(hints)
         if told:
             hint_colorizer()  # refused before the upload is stored, if no model takes hints
@@ -224,6 +245,8 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
             upload.unlink()
             raise HTTPException(413, too_many_pixels)
         try:
+            if _pillow_format(upload) == "GIF":  # `vidcolor run` colours a GIF as a film, and so does the page
+                raise UserError("a GIF is coloured as a film")
             rgb = read_image(upload)
         except UserError:
             if told:
@@ -235,6 +258,13 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
             upload.unlink()
             raise HTTPException(413, too_many_pixels)
         return colour_photo(job_id, upload, rgb, told)
+
+    def _pillow_format(upload: Path) -> str | None:
+        try:
+            with Image.open(upload) as header:
+                return header.format
+        except PILLOW_ERRORS:
+            return None
 
     def colour_photo(job_id: str, upload: Path, rgb: "np.ndarray", told: list[dict[str, Any]]) -> Response:
         """As `vidcolor run` colours a photo into a PNG: depth, transparency and EXIF/ICC kept."""
@@ -314,7 +344,7 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
             if seconds > limits.max_video_seconds:
                 raise HTTPException(422, f"the film lasts {seconds:.0f} s; this server takes films up to "
                                          f"{limits.max_video_seconds:g} s")
-            job = Job(job_id, upload, films.folder / f"{job_id}.mp4", source.frames)
+            job = Job(job_id, upload, films.folder / f"{job_id}.mp4", source.frames, frames_allowed(upload))
             films.submit(job)
         except BaseException as exc:  # the upload goes, whatever went wrong
             upload.unlink(missing_ok=True)

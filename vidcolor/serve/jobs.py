@@ -27,6 +27,7 @@ class Job:
     upload: Path
     result: Path
     frames_total: int | None
+    frames_allowed: int | None = None  # past this many frames the film is longer than the server takes
     state: str = "queued"  # -> running -> done | failed
     frames_done: int = 0
     error: str | None = None

@@ -263,7 +263,7 @@ def _changed_on_resume(saved: dict[str, str], opts: TrainOptions) -> list[str]:
     for key in _CHANGES_TO_NOTE:
         if key in saved and saved[key] != str(getattr(opts, key)):
             changes.append(f"--{key.replace('_', '-')} {_shown(getattr(opts, key))} "
-                           f"(the run was started with {_shown_saved(saved[key])})")
+                           f"(its checkpoint was made with {_shown_saved(saved[key])})")
     return changes
 
 
@@ -436,8 +436,6 @@ def train(opts: TrainOptions) -> dict[str, float]:
     data = load_images(opts.data, opts.frame_stride, max_short=2 * opts.size, quiet=opts.quiet or not master,
                        balance=opts.balance)
     val_sets = load_val_sets(opts) if master else []
-    if master:  # after the data: a run refused for its data leaves no empty folder behind
-        make_folder(opts.out)
     weights = rebalance_weights(ab_histogram(data.images), opts.rebalance) if opts.rebalance is not None else None
     loss_fn = ColorLoss(opts.loss, weights).to(device)
     draws = data.sampling_weights(opts.balance)
@@ -446,8 +444,12 @@ def train(opts: TrainOptions) -> dict[str, float]:
     total = opts.steps or (opts.epochs or 1) * steps_per_epoch
     val_every = opts.val_every or steps_per_epoch
     run = build_run(opts, device, total)
+    if master:  # after the data and --init are read: a run refused for them leaves no empty folder behind
+        make_folder(opts.out)
     if opts.resume:
         load_checkpoint(run, opts, opts.out / CHECKPOINT, device, master)
+        if run.step >= total:
+            raise UserError(f"{opts.out}: the run has done {run.step} steps already; give more --steps to continue it")
     if world > 1:
         run.model = nn.parallel.DistributedDataParallel(run.model)
         if run.disc is not None:
