@@ -37,6 +37,7 @@ class Source:
     field_order: int = 0  # FFmpeg's AVFieldOrder: 0 unknown, 1 progressive, 2-5 interlaced (which field first)
     bits: int = 8  # per luma sample, as decoded
     turns: int = 0  # quarter turns counter-clockwise that stand a frame upright, as a player shows it
+    rate: float | None = None  # frames a second, as the file says (None: it does not say)
 
     def coded_format(self, encoder: EncoderSettings) -> str:
         """The pixel format the film is written in: 10-bit for a deeper film where the encoder may write it."""
@@ -63,7 +64,8 @@ def probe(path: Path) -> Source:
         seconds = _seconds(container, stream)
         return Source(path, first.width, first.height, _expected_frames(stream, seconds), seconds,
                       colour, Colorimetry.of(first), first.color_primaries, first.color_trc,
-                      matrix, _field_order(stream, first), luma_bits(first), quarter_turns(first))
+                      matrix, _field_order(stream, first), luma_bits(first), quarter_turns(first),
+                      float(rate) if (rate := frame_rate(stream)) else None)
 
 
 def _display_matrix(frame: av.VideoFrame) -> list[int] | None:

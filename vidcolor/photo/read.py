@@ -107,14 +107,19 @@ _SUFFIX_OF_FORMAT = {"PNG": ".png", "JPEG": ".jpg", "MPO": ".jpg", "TIFF": ".tif
                      "JPEG2000": ".jp2", "PPM": ".ppm"}  # Pillow's format names -> ours
 
 
+def pillow_format(path: Path) -> str | None:
+    """Pillow's name for the format of the file's bytes (PNG, GIF, ...), whatever its name; None if it cannot tell."""
+    try:
+        with decoding(path), Image.open(path) as header:
+            return header.format
+    except PILLOW_ERRORS:
+        return None
+
+
 def photo_suffix(path: Path) -> str | None:
     """The extension a photo's own bytes call for (a file named by nobody, e.g. an upload), since the reader
     goes by the name for 16-bit TIFFs, transparency and pages; None where Pillow cannot tell."""
-    try:
-        with decoding(path), Image.open(path) as header:
-            return _SUFFIX_OF_FORMAT.get(header.format or "")
-    except PILLOW_ERRORS:
-        return None
+    return _SUFFIX_OF_FORMAT.get(pillow_format(path) or "")
 
 
 def page_count(path: Path) -> int:

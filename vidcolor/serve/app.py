@@ -152,11 +152,9 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
 
     from ..api import colorize_photo, colorize_video
     from ..film.frames import film_seconds
-    from ..film.probe import probe
-    from ..film.reader import film_stream, frame_rate, open_input
+    from ..film.probe import Source, probe
     from ..hints.file import check_hints_fit, parse_hints, points_of
-    from ..photo.metadata import PILLOW_ERRORS
-    from ..photo.read import photo_suffix, pixel_count, read_image, read_photo
+    from ..photo.read import photo_suffix, pillow_format, pixel_count, read_image, read_photo
     from ..runtime.hints import Told
     from ..runtime.inference import Colorizer
     from .kept import KeptPhoto, KeptPhotos, small_picture
@@ -180,11 +178,9 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
         colorize_video(job.upload, job.result, model=colorizer, max_bits=8,  # browsers play only 8-bit H.264
                        quiet=True, warn=job.warnings.append, on_frames=advance)
 
-    def frames_allowed(upload: Path) -> int:
+    def frames_allowed(source: Source) -> int:
         """The most frames a film within the limit holds, at its stated rate (at most MAX_RATE: a rate can lie too)."""
-        with open_input(upload) as container:
-            rate = float(frame_rate(film_stream(container, upload)) or 25)
-        return math.ceil(limits.max_video_seconds * min(rate, MAX_RATE) * 1.05) + 1
+        return math.ceil(limits.max_video_seconds * min(source.rate or 25, MAX_RATE) * 1.05) + 1
 
     films = Films(colour_film, limits.retention_seconds, temp_root)
 
@@ -245,7 +241,7 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
             upload.unlink()
             raise HTTPException(413, too_many_pixels)
         try:
-            if _pillow_format(upload) == "GIF":  # `vidcolor run` colours a GIF as a film, and so does the page
+            if pillow_format(upload) == "GIF":  # `vidcolor run` colours a GIF as a film, and so does the page
                 raise UserError("a GIF is coloured as a film")
             rgb = read_image(upload)
         except UserError:
@@ -258,13 +254,6 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
             upload.unlink()
             raise HTTPException(413, too_many_pixels)
         return colour_photo(job_id, upload, rgb, told)
-
-    def _pillow_format(upload: Path) -> str | None:
-        try:
-            with Image.open(upload) as header:
-                return header.format
-        except PILLOW_ERRORS:
-            return None
 
     def colour_photo(job_id: str, upload: Path, rgb: "np.ndarray", told: list[dict[str, Any]]) -> Response:
         """As `vidcolor run` colours a photo into a PNG: depth, transparency and EXIF/ICC kept."""
@@ -344,7 +333,7 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
             if seconds > limits.max_video_seconds:
                 raise HTTPException(422, f"the film lasts {seconds:.0f} s; this server takes films up to "
                                          f"{limits.max_video_seconds:g} s")
-            job = Job(job_id, upload, films.folder / f"{job_id}.mp4", source.frames, frames_allowed(upload))
+            job = Job(job_id, upload, films.folder / f"{job_id}.mp4", source.frames, frames_allowed(source))
             films.submit(job)
         except BaseException as exc:  # the upload goes, whatever went wrong
             upload.unlink(missing_ok=True)
