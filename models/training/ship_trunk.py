@@ -27,7 +27,8 @@ def _shared_name(path: str) -> str:
 
 
 def _layers(tensors: dict[str, object]) -> set[str]:
-    """The names of a file's own layers: a trunk may also carry the backbone stages it fine-tuned."""
+    """The names of a file's own layers: a trunk may also carry the backbone stages it fine-tuned, and a grown one
+    layers the shipped trunk lacks (--blocks8), which the hint branch does not read directly."""
     return {k for k in tensors if not k.startswith(BACKBONE_PREFIX)}
 
 
@@ -42,8 +43,8 @@ def ship(run: Path, keep_as: str, description: str, lineage: str, models: Path =
     old = read_metadata(shipped)
     ours = read_weights(shipped)
     shipped_trunk, branch = split_hint_branch(ours)
-    if _layers(trunk) != _layers(shipped_trunk) or meta["arch"].get("width") != old["arch"].get("width"):
-        raise SystemExit(f"{run}: its layers are not the shipped trunk's, so the hint branch would not fit")
+    if not _layers(shipped_trunk) <= _layers(trunk) or meta["arch"].get("width") != old["arch"].get("width"):
+        raise SystemExit(f"{run}: it lacks layers of the shipped trunk, so the hint branch would not fit")
     retired = f"{old['description']} (the default until a newer model replaced it)"
     write_weights_file(kept, ours, old | {"description": retired}, replace=False)
     new = {k: v for k, v in meta.items() if k not in RUN_ONLY}

@@ -22,7 +22,7 @@ from vidcolor.cli import main
 from vidcolor.photo.read import read_image
 from vidcolor.photo.write import write_image
 from vidcolor.runtime.archs import build_model
-from vidcolor.runtime.weights import load_model, read_metadata
+from vidcolor.runtime.weights import load_model, load_trainable_state, read_metadata
 from vidcolor.training.data import TrainingSet, group_of
 from vidcolor.training.report import append_csv, read_csv
 from vidcolor.training.train import TrainOptions, train
@@ -403,6 +403,24 @@ def test_the_shipped_hint_model_is_a_start_for_training_an_automatic_model_which
     trunk = load_file(tmp_path / "run" / "last.safetensors")
     assert trunk and not any(name.startswith("hint_") for name in trunk)
     assert trunk.keys() == {k for k in load_file(shipped) if not k.startswith("hint_")}
+
+
+def test_a_model_grown_at_stride_8_starts_as_the_smaller_one_it_grew_from_then_learns(tmp_path):
+    photos = photo_folder(tmp_path / "photos", n=4)
+    small = tmp_path / "small" / "last.safetensors"
+    train(TrainOptions(model="fusion", data=[photos], out=small.parent, steps=2, **TINY))
+    grown = build_model("fusion", width=8, blocks8=2).eval()
+    assert load_trainable_state(grown, load_file(small), optional=("blocks8.",))
+    L = torch.rand(1, 1, 64, 96) * 100
+    with torch.no_grad():
+        torch.testing.assert_close(grown(L), load_model(str(small))[0](L), rtol=0, atol=0)
+
+    train(TrainOptions(model="fusion", data=[photos], out=tmp_path / "grown", steps=2, blocks8=2, init=small, **TINY))
+    model, meta = load_model(str(tmp_path / "grown" / "last.safetensors"))
+    assert meta["arch"]["blocks8"] == 2 and "blocks8" not in read_metadata(small)["arch"]
+    assert any(not torch.equal(p, torch.zeros_like(p)) for p in model.blocks8[-1].body[-1].parameters())
+    with pytest.raises(UserError, match="started with --blocks8 2; resume it with the same"):
+        train(TrainOptions(model="fusion", data=[photos], out=tmp_path / "grown", steps=3, resume=True, **TINY))
 
 
 def test_a_fusion_model_fine_tunes_against_a_patchgan_and_resumes_exactly(tmp_path, monkeypatch):

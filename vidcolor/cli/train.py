@@ -50,6 +50,8 @@ from .common import friendly
 @click.option("--backbones", default="lite0", show_default=True, help="fusion: e.g. lite0,lite1,lite2.")
 @click.option("--tune-backbone", type=click.IntRange(min=0), default=0, show_default=True,
               help="fusion: fine-tune this many deepest backbone stages (1: stride 32 and head).")
+@click.option("--blocks8", type=click.IntRange(min=0), default=0, show_default=True,
+              help="fusion: residual blocks at stride 8 (a larger model, cheap per frame); new ones start as identity.")
 @click.option("--backbone-lr-scale", type=click.FloatRange(min=0), default=0.1, show_default=True,
               help="fusion: learning rate of the tuned backbone stages relative to --lr.")
 @click.option("--init", type=click.Path(path_type=Path), help="Start from exported weights (gan: the L1 U-Net).")

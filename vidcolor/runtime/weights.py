@@ -37,13 +37,13 @@ def trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def load_trainable_state(model: nn.Module, state: dict[str, torch.Tensor], *, untuned: bool = False,
-                         fresh: str | None = None, optional: str | None = None) -> bool:
+                         fresh: str | None = None, optional: tuple[str, ...] = ()) -> bool:
     """Load our tensors over the package's; False when they do not fit the architecture.
 
     `untuned` accepts a file without the backbone stages this model tunes (a frozen-backbone
     model to train on from): those start from the package's weights. Tensors under the prefix
     `fresh` are neither loaded nor required: a new head trained on top of the file's features.
-    Those under `optional` are loaded where the file has them, else keep their own start (a hint
+    Those under the prefixes `optional` are loaded where the file has them, else keep their own start (a hint
     model's hint branch, trained on top of an automatic model).
     """
     if fresh:
@@ -53,7 +53,7 @@ def load_trainable_state(model: nn.Module, state: dict[str, torch.Tensor], *, un
     except RuntimeError:  # a tensor of the wrong shape: another width or family
         return False
     provided = {k for k in missing if k.startswith(BACKBONE_PREFIX)} if untuned else _package_keys(model)
-    provided |= {k for k in missing if any(p and k.startswith(p) for p in (fresh, optional))}
+    provided |= {k for k in missing if any(p and k.startswith(p) for p in (fresh, *optional))}
     return not (set(missing) - provided or unexpected)
 
 

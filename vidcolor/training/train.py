@@ -81,6 +81,7 @@ class TrainOptions:
     width: int = 32
     backbones: str = "lite0"
     tune_backbone: int = 0  # fusion: fine-tune this many deepest backbone stages
+    blocks8: int = 0  # fusion: residual blocks at stride 8; those --init's file lacks start as the identity
     backbone_lr_scale: float = 0.1  # their learning rate relative to --lr
     init: Path | None = None  # start from these exported weights (e.g. the L1 U-Net for `gan`)
     continue_from: Path | None = None  # exported weights of a run, continued at the step they record
@@ -95,8 +96,9 @@ class TrainOptions:
         if self.model == "fusion":
             binned = {"ab_bins": self.ab_bins, "temperature": self.temperature} if self.loss == "bins" else {}
             told = {"hints": True} if self.hints else {}
+            larger = {"blocks8": self.blocks8} if self.blocks8 else {}  # a file readable by versions without them
             return {"width": self.width, "backbones": self.backbones, "tune_backbone": self.tune_backbone, **binned,
-                    **told}
+                    **told, **larger}
         return {"width": self.width}
 
     def gan(self) -> bool:
@@ -233,20 +235,21 @@ def _setup_distributed(device_name: str) -> tuple[int, int, torch.device]:
 
 
 def _load_init(model: nn.Module, path: Path, ab_bins: int, flag: str, hints: bool) -> None:
-    """Start from exported weights; a binned head the file does not have (same grid) starts fresh, and an
-    automatic model started from a hint model (the shipped one) takes its trunk and leaves the branch."""
+    """Start from exported weights; a binned head the file does not have (same grid) starts fresh, stride-8 blocks
+    it does not have start as the identity, and an automatic model started from a hint model (the shipped one)
+    takes its trunk and leaves the branch."""
     if not path.is_file():
         raise UserError(f"{path}: no such weights file for {flag}")
     new_head = ab_bins and read_metadata(path).get("arch", {}).get("ab_bins") != ab_bins
     state = read_weights(path) if hints else split_hint_branch(read_weights(path))[0]
     if not load_trainable_state(model, state, untuned=True, fresh="head." if new_head else None,
-                                optional=HINT_PREFIX):
+                                optional=(HINT_PREFIX, "blocks8.")):
         raise UserError(f"{path}: weights do not fit this architecture")
 
 
 def _check_same_run(saved: dict[str, str], opts: TrainOptions, path: Path) -> None:
     """A resumed run must build the model it checkpointed; other options may change."""
-    for key in ("model", "loss", "ab_bins", "width", "backbones", "tune_backbone", "hints"):
+    for key in ("model", "loss", "ab_bins", "width", "backbones", "tune_backbone", "hints", "blocks8"):
         if key in saved and saved[key] != str(getattr(opts, key)):
             flag = "--" + key.replace("_", "-")
             raise UserError(f"{path}: this run was started with {flag} {saved[key]}; resume it with the same")

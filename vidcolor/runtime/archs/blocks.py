@@ -46,6 +46,22 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple
     return x, (h, w)
 
 
+class Residual(nn.Module):
+    """A bottleneck residual block (1x1 down to half, 3x3, 1x1 back) whose last BatchNorm starts at zero: added to a
+    trained model, it starts as the identity, so training goes on from what the model already does."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        inner = channels // 2
+        self.body = nn.Sequential(
+            nn.Conv2d(channels, inner, 1, bias=False), nn.BatchNorm2d(inner), nn.ReLU(inplace=True),
+            conv_block(inner, inner), nn.Conv2d(inner, channels, 1, bias=False), nn.BatchNorm2d(channels))
+        nn.init.zeros_(self.body[-1].weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(x + self.body(x))
+
+
 class SelfAttention(nn.Module):
     """Non-local self-attention (SAGAN style) with a learned residual gate starting at zero."""
 
