@@ -21,7 +21,7 @@ import vidcolor.training.train as train_module
 from vidcolor.cli import main
 from vidcolor.photo.read import read_image
 from vidcolor.photo.write import write_image
-from vidcolor.runtime.archs import build_model
+from vidcolor.runtime.archs import BLOCKS8_PREFIX, build_model
 from vidcolor.runtime.weights import load_model, load_trainable_state, read_metadata
 from vidcolor.training.data import TrainingSet, group_of
 from vidcolor.training.report import append_csv, read_csv
@@ -410,7 +410,7 @@ def test_a_model_grown_at_stride_8_starts_as_the_smaller_one_it_grew_from_then_l
     small = tmp_path / "small" / "last.safetensors"
     train(TrainOptions(model="fusion", data=[photos], out=small.parent, steps=2, **TINY))
     grown = build_model("fusion", width=8, blocks8=2).eval()
-    assert load_trainable_state(grown, load_file(small), optional=("blocks8.",))
+    assert load_trainable_state(grown, load_file(small), optional=(BLOCKS8_PREFIX,))
     L = torch.rand(1, 1, 64, 96) * 100
     with torch.no_grad():
         torch.testing.assert_close(grown(L), load_model(str(small))[0](L), rtol=0, atol=0)

@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from ..evaluation.metrics import colourfulness, psnr, ssim
 from ..evaluation.report import sample_grid
-from ..runtime.archs import FAMILIES, HINT_PREFIX, PatchDiscriminator, build_model, split_hint_branch
+from ..runtime.archs import BLOCKS8_PREFIX, FAMILIES, HINT_PREFIX, PatchDiscriminator, build_model, split_hint_branch
 from ..runtime.archs.chroma_bins import valid_temperature
 from ..runtime.color import AB_SCALE, l_ab_to_rgb, rgb_to_lab, to_int_images
 from ..runtime.device import resolve_device
@@ -243,7 +243,7 @@ def _load_init(model: nn.Module, path: Path, ab_bins: int, flag: str, hints: boo
     new_head = ab_bins and read_metadata(path).get("arch", {}).get("ab_bins") != ab_bins
     state = read_weights(path) if hints else split_hint_branch(read_weights(path))[0]
     if not load_trainable_state(model, state, untuned=True, fresh="head." if new_head else None,
-                                optional=(HINT_PREFIX, "blocks8.")):
+                                optional=(HINT_PREFIX, BLOCKS8_PREFIX)):
         raise UserError(f"{path}: weights do not fit this architecture")
 
 

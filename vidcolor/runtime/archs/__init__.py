@@ -9,7 +9,7 @@ from typing import Any
 
 from torch import nn
 
-from .fusion import HINT_PREFIX, FusionColorizer, split_hint_branch
+from .fusion import BLOCKS8_PREFIX, HINT_PREFIX, FusionColorizer, split_hint_branch
 from .patchgan import PatchDiscriminator
 from .unet import UNetColorizer
 
@@ -28,5 +28,5 @@ def build_model(family: str, **options: Any) -> nn.Module:
         raise ValueError(f"unknown model family {family!r} (choose from {', '.join(FAMILIES)})") from None
 
 
-__all__ = ["FAMILIES", "HINT_PREFIX", "FusionColorizer", "PatchDiscriminator", "UNetColorizer", "build_model",
-           "split_hint_branch"]
+__all__ = ["BLOCKS8_PREFIX", "FAMILIES", "HINT_PREFIX", "FusionColorizer", "PatchDiscriminator", "UNetColorizer",
+           "build_model", "split_hint_branch"]

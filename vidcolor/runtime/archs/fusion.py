@@ -44,6 +44,7 @@ BACKBONES = ("lite0", "lite1", "lite2")
 STAGE_DIMS = (16, 32, 64, 128, 256)
 GLOBAL_DIM = 256
 HINT_PREFIX = "hint_"  # the hint branch's layers: absent from an automatic model's file
+BLOCKS8_PREFIX = "blocks8."  # the stride-8 residual blocks' layers: absent from the file of a model without them
 HINT_WIDTH = 64  # channels of the hint branch
 LIKENESS_TEMPERATURE = 0.1  # the fixed attention's softmax temperature over cosine likeness of features
 DISTANCE_START = 1.0  # the attention's likeness falls by this times the squared distance (in picture widths)
