@@ -87,7 +87,9 @@ def test_a_click_on_a_phone_film_lands_where_the_player_shows_it(hint_model, tmp
     told = _colour(film, tmp_path / "told.mkv", hint_model, "--hints", str(hints))
     plain = _colour(film, tmp_path / "plain.mkv", hint_model)
     changed = np.abs(told[0] - plain[0]).sum(axis=0)  # stored: the upright (15, 70) is (90 - 1 - 70, 15)
-    assert _spot(changed[None], 19, 15).mean() > 2 and _spot(changed[None], 70, 15).mean() < 0.5
+    # where it was clicked the colour moves by tens of levels; elsewhere by 8-bit rounding at most (0-2 levels where
+    # the model runs in bf16), where a click put down unrotated would move it by tens there too
+    assert _spot(changed[None], 19, 15).mean() > 10 and _spot(changed[None], 70, 15).mean() < 2
 
 
 def test_a_hand_coloured_keyframe_colours_its_shot(two_shots, hint_model, tmp_path):
