@@ -14,8 +14,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from vidcolor.runtime.archs import build_model
 from vidcolor.runtime.archs.fusion import split_hint_branch
-from vidcolor.runtime.weights import BACKBONE_PREFIX, read_metadata, read_weights, write_weights_file
+from vidcolor.runtime.weights import load_trainable_state, read_metadata, read_weights, write_weights_file
 
 MODELS = Path(__file__).resolve().parents[2] / "vidcolor" / "models"
 RUN_ONLY = ("scores", "chroma_gain")  # facts of the old file that do not hold for the new one
@@ -26,10 +27,14 @@ def _shared_name(path: str) -> str:
     return "/".join(Path(path).parts[-2:])
 
 
-def _layers(tensors: dict[str, object]) -> set[str]:
-    """The names of a file's own layers: a trunk may also carry the backbone stages it fine-tuned, and a grown one
-    layers the shipped trunk lacks (--blocks8), which the hint branch does not read directly."""
-    return {k for k in tensors if not k.startswith(BACKBONE_PREFIX)}
+def _branch_fits(arch: dict[str, object], tensors: dict[str, object]) -> bool:
+    """Whether the trunk and the shipped hint branch make a hint model: the branch reads the trunk's features at
+    strides 8 and 2, whatever layers (grown at stride 8, a lighter decoder) made them."""
+    try:
+        model = build_model("fusion", **{**arch, "hints": True})
+    except (TypeError, ValueError):
+        return False
+    return load_trainable_state(model, tensors)
 
 
 def ship(run: Path, keep_as: str, description: str, lineage: str, models: Path = MODELS) -> Path:
@@ -42,9 +47,9 @@ def ship(run: Path, keep_as: str, description: str, lineage: str, models: Path =
         raise SystemExit(f"{run}: not an automatic fusion model (train one without --hints)")
     old = read_metadata(shipped)
     ours = read_weights(shipped)
-    shipped_trunk, branch = split_hint_branch(ours)
-    if not _layers(shipped_trunk) <= _layers(trunk) or meta["arch"].get("width") != old["arch"].get("width"):
-        raise SystemExit(f"{run}: it lacks layers of the shipped trunk, so the hint branch would not fit")
+    branch = split_hint_branch(ours)[1]
+    if not _branch_fits(meta["arch"], {**trunk, **branch}):
+        raise SystemExit(f"{run}: the shipped hint branch does not fit this trunk (another width?)")
     retired = f"{old['description']} (the default until a newer model replaced it)"
     write_weights_file(kept, ours, old | {"description": retired}, replace=False)
     new = {k: v for k, v in meta.items() if k not in RUN_ONLY}

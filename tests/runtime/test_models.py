@@ -12,6 +12,7 @@ from vidcolor.evaluation.metrics import colourfulness
 from vidcolor.photo.read import read_image
 from vidcolor.photo.write import write_image
 from vidcolor.runtime.archs import FAMILIES, PatchDiscriminator, build_model
+from vidcolor.runtime.archs.blocks import LightUpBlock, UpBlock
 from vidcolor.runtime.archs.chroma_bins import ChromaBins, grid_centres, soft_encode
 from vidcolor.runtime.archs.fusion import _by_likeness
 from vidcolor.runtime.color import from_int_images, rgb_to_l
@@ -37,6 +38,24 @@ def test_every_family_colours_odd_sizes(family, size):
         ab = model(torch.rand(2, 1, *size) * 100)
     assert ab.shape == (2, 2, *size)
     assert ab.abs().max() <= 1.0
+
+
+def test_a_light_decoder_colours_odd_sizes_too():
+    model = build_model("fusion", width=8, light_decoder=True).eval()
+    with torch.no_grad():
+        ab = model(torch.rand(1, 1, 97, 131) * 100)
+    assert ab.shape == (1, 2, 97, 131) and ab.abs().max() <= 1.0
+
+
+def test_a_light_up_block_loaded_from_a_full_one_gives_its_output_on_even_features():
+    full = UpBlock(16, 8, 12).eval()
+    for bn in (full.conv[0][1], full.conv[1][1]):  # BatchNorms with statistics of their own
+        bn.running_mean.uniform_(-1, 1), bn.running_var.uniform_(0.5, 2), bn.weight.data.uniform_(0.5, 2)
+    light = LightUpBlock(16, 8, 12).eval()
+    light.load_state_dict(full.state_dict())
+    x, skip = torch.rand(2, 16, 1, 1).expand(-1, -1, 4, 6), torch.rand(2, 8, 1, 1).expand(-1, -1, 8, 12)
+    with torch.no_grad():  # away from the zero-padded border a 3x3 conv of an even input is its taps' sum
+        torch.testing.assert_close(light(x, skip)[..., 2:-2, 2:-2], full(x, skip)[..., 2:-2, 2:-2])
 
 
 def test_binned_fusion_colours_odd_sizes():

@@ -52,6 +52,11 @@ from .common import friendly
               help="fusion: fine-tune this many deepest backbone stages (1: stride 32 and head).")
 @click.option("--blocks8", type=click.IntRange(min=0), default=0, show_default=True,
               help="fusion: residual blocks at stride 8 (a larger model, cheap per frame); new ones start as identity.")
+@click.option("--light-decoder", is_flag=True,
+              help="fusion: a decoder at about a third of the cost (a faster model); from a full one's file it starts "
+                   "from that decoder.")
+@click.option("--train-layers", default="", help="Only these top-level layers learn (e.g. up4,up2,head); the rest "
+                                                 "stay as --init has them.")
 @click.option("--backbone-lr-scale", type=click.FloatRange(min=0), default=0.1, show_default=True,
               help="fusion: learning rate of the tuned backbone stages relative to --lr.")
 @click.option("--init", type=click.Path(path_type=Path), help="Start from exported weights (gan: the L1 U-Net).")

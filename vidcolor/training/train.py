@@ -82,6 +82,8 @@ class TrainOptions:
     backbones: str = "lite0"
     tune_backbone: int = 0  # fusion: fine-tune this many deepest backbone stages
     blocks8: int = 0  # fusion: residual blocks at stride 8; those --init's file lacks start as the identity
+    light_decoder: bool = False  # fusion: LightUpBlocks; from a full decoder's file they start from its weights
+    train_layers: str = ""  # comma list of top-level layers that learn; empty: all of them
     backbone_lr_scale: float = 0.1  # their learning rate relative to --lr
     init: Path | None = None  # start from these exported weights (e.g. the L1 U-Net for `gan`)
     continue_from: Path | None = None  # exported weights of a run, continued at the step they record
@@ -97,8 +99,9 @@ class TrainOptions:
             binned = {"ab_bins": self.ab_bins, "temperature": self.temperature} if self.loss == "bins" else {}
             told = {"hints": True} if self.hints else {}
             larger = {"blocks8": self.blocks8} if self.blocks8 else {}  # a file readable by versions without them
+            light = {"light_decoder": True} if self.light_decoder else {}
             return {"width": self.width, "backbones": self.backbones, "tune_backbone": self.tune_backbone, **binned,
-                    **told, **larger}
+                    **told, **larger, **light}
         return {"width": self.width}
 
     def gan(self) -> bool:
@@ -144,6 +147,10 @@ def check_options(opts: TrainOptions) -> None:
         raise UserError("--loss bins needs --ab-bins of at least 2 and a positive --temperature")
     if opts.hints and (opts.model != "fusion" or opts.loss != "l1"):
         raise UserError("--hints trains a fusion model with --loss l1")
+    if opts.hints and opts.train_layers:
+        raise UserError("--hints trains the hint branch alone already: no --train-layers")
+    if opts.light_decoder and opts.model != "fusion":
+        raise UserError("--light-decoder is an option of --model fusion")
     if opts.balance not in BALANCES:
         raise UserError(f"--balance must be one of {', '.join(BALANCES)}")
     if opts.precision not in PRECISIONS:
@@ -219,7 +226,6 @@ def evaluate(model: nn.Module, images: list[np.ndarray], size: int, device: torc
             sums[k] = sums.get(k, 0.0) + v
         if i < 8:
             samples.append((grey, out, truth))
-    model.train()
     return {k: v / len(images) for k, v in sums.items()}, samples
 
 
@@ -249,14 +255,16 @@ def _load_init(model: nn.Module, path: Path, ab_bins: int, flag: str, hints: boo
 
 def _check_same_run(saved: dict[str, str], opts: TrainOptions, path: Path) -> None:
     """A resumed run must build the model it checkpointed; other options may change."""
-    for key in ("model", "loss", "ab_bins", "width", "backbones", "tune_backbone", "hints", "blocks8"):
+    for key in ("model", "loss", "ab_bins", "width", "backbones", "tune_backbone", "hints", "blocks8",
+                "light_decoder"):
         if key in saved and saved[key] != str(getattr(opts, key)):
             flag = "--" + key.replace("_", "-")
             raise UserError(f"{path}: this run was started with {flag} {saved[key]}; resume it with the same")
 
 
 _CHANGES_TO_NOTE = ("data", "val", "steps", "epochs", "size", "batch_size", "lr", "rebalance", "balance",
-                    "frame_stride", "val_every", "backbone_lr_scale", "adversarial", "gan_warmup", "lambda_l1")
+                    "frame_stride", "val_every", "backbone_lr_scale", "adversarial", "gan_warmup", "lambda_l1",
+                   "train_layers")
 
 
 def _changed_on_resume(saved: dict[str, str], opts: TrainOptions) -> list[str]:
@@ -293,6 +301,34 @@ def _parameter_groups(model: nn.Module, opts: TrainOptions) -> list[dict[str, An
     return [{"params": own}] + ([{"params": tuned, "lr": opts.lr * opts.backbone_lr_scale}] if tuned else [])
 
 
+def _layers_to_train(model: nn.Module, opts: TrainOptions) -> set[str]:
+    """The top-level layers --train-layers names (all of them when it names none), checked against the model's."""
+    names = {n.strip() for n in opts.train_layers.split(",") if n.strip()}
+    children = [name for name, _ in model.named_children()]
+    if names - set(children):
+        raise UserError(f"--train-layers: {', '.join(sorted(names - set(children)))} not a layer of this model "
+                        f"(its layers: {', '.join(children)})")
+    return names or set(children)
+
+
+def _freeze_others(model: nn.Module, opts: TrainOptions) -> None:
+    """Only the layers --train-layers names learn (a new decoder on a trained model's features): the others keep
+    their weights as --init has them."""
+    learning = _layers_to_train(model, opts)
+    for name, child in model.named_children():
+        if name not in learning:
+            child.requires_grad_(False)
+
+
+def _train_mode(model: nn.Module, opts: TrainOptions) -> None:
+    """Train mode for the layers that learn; the others keep their BatchNorm statistics as they are."""
+    model.train()
+    learning = _layers_to_train(_unwrap(model), opts)
+    for name, child in _unwrap(model).named_children():
+        if name not in learning:
+            child.eval()
+
+
 def build_run(opts: TrainOptions, device: torch.device, total: int) -> Run:
     """The nets, optimisers and schedule, started as the options say (fresh, --init or --continue-from)."""
     torch.manual_seed(opts.seed)
@@ -304,6 +340,7 @@ def build_run(opts: TrainOptions, device: torch.device, total: int) -> Run:
     for flag, path in (("--init", opts.init), ("--continue-from", opts.continue_from)):
         if path:
             _load_init(model, path, opts.ab_bins if opts.loss == "bins" else 0, flag, opts.hints)
+    _freeze_others(model, opts)
     if opts.continue_from:
         start = int(read_metadata(opts.continue_from).get("steps") or 0)
         if start >= total:
@@ -428,7 +465,8 @@ def _data_meta(opts: TrainOptions, data: TrainingSet, world: int) -> dict[str, A
             "data": [str(d) for d in opts.data], "val_data": [str(v) for v in opts.val], "loss": opts.loss,
             "rebalance": opts.rebalance, "balance": opts.balance, "groups": data.group_sizes(),
             "adversarial": opts.gan(), "batch_size": opts.batch_size * world, "images": len(data),
-            "init": str(opts.init or opts.continue_from or "") or None}
+            "init": str(opts.init or opts.continue_from or "") or None,
+            "trained_layers": opts.train_layers or None}
 
 
 def train(opts: TrainOptions) -> dict[str, float]:
@@ -462,7 +500,7 @@ def train(opts: TrainOptions) -> dict[str, float]:
     gen = torch.Generator()
     bar = tqdm(total=total, initial=run.step, disable=opts.quiet or not master, unit="step", dynamic_ncols=True)
     running, count, t0, metrics = 0.0, 0, time.time(), {}
-    run.model.train()
+    _train_mode(run.model, opts)
     while run.step < total:
         gen.manual_seed(opts.seed * 1_000_003 + run.step * 7919 + rank)
         idx = torch.multinomial(draws, opts.batch_size, replacement=True, generator=gen).tolist()
@@ -475,6 +513,7 @@ def train(opts: TrainOptions) -> dict[str, float]:
         bar.set_postfix(loss=f"{running / count:.4f}")
         if master and val_sets and (run.step % val_every == 0 or run.step == total):
             metrics = _validate_all(run, val_sets, opts, device, meta)
+            _train_mode(run.model, opts)
             append_csv(opts.out / "metrics.csv", {"step": run.step, "epoch": run.step / steps_per_epoch,
                                                   "train_loss": running / count, **metrics,
                                                   "seconds": time.time() - t0})

@@ -1,6 +1,8 @@
 """Building blocks shared by the colourizer architectures."""
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -21,6 +23,38 @@ class UpBlock(nn.Module):
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
         x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
         return self.conv(torch.cat([x, skip], dim=1))
+
+
+class LightUpBlock(nn.Module):
+    """An UpBlock at about a third of the cost: the input is mixed by a 1x1 conv, the coarse part before it is
+    upsampled (a 1x1 conv and bilinear upsampling commute: 4x fewer places), then one 3x3 conv block. The first
+    3x3 conv of a decoder's blocks is most of a fast colourizer's time; on upsampled, smooth features a 1x1 does
+    most of its work.
+
+    Loaded from a full UpBlock's tensors, it starts from them: the 1x1 is the 3x3 summed over its taps (the same
+    on a locally even input), the second conv block is the UpBlock's second."""
+
+    def __init__(self, cin: int, cskip: int, cout: int) -> None:
+        super().__init__()
+        self.cin = cin
+        self.coarse = nn.Conv2d(cin, cout, 1, bias=False)
+        self.fine = nn.Conv2d(cskip, cout, 1, bias=False)
+        self.mix = nn.Sequential(nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+        self.refine = conv_block(cout, cout)
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(self.coarse(x), size=skip.shape[-2:], mode="bilinear", align_corners=False)
+        return self.refine(self.mix(x + self.fine(skip)))
+
+    def _load_from_state_dict(self, state: dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
+        full = state.pop(prefix + "conv.0.0.weight", None)
+        if full is not None and prefix + "coarse.weight" not in state:
+            taps = full.sum(dim=(2, 3), keepdim=True)
+            state[prefix + "coarse.weight"], state[prefix + "fine.weight"] = taps[:, :self.cin], taps[:, self.cin:]
+            for key in [k for k in state if k.startswith(prefix + "conv.")]:
+                was = key[len(prefix + "conv."):]
+                state[prefix + ("mix.0." + was[4:] if was.startswith("0.1.") else "refine." + was[2:])] = state.pop(key)
+        super()._load_from_state_dict(state, prefix, *args, **kwargs)
 
 
 def normalise_l(L: torch.Tensor) -> torch.Tensor:

@@ -28,6 +28,7 @@ from torch import nn
 from ..color import lab_to_rgb
 from ..hints import HINT_CHANNELS, REFERENCE_BINS
 from .blocks import (
+    LightUpBlock,
     Residual,
     SelfAttention,
     UpBlock,
@@ -145,7 +146,7 @@ class FusionColorizer(nn.Module):
 
     def __init__(self, backbones: str = "lite0", width: int = 32, pretrained: bool = True,
                  tune_backbone: int = 0, ab_bins: int = 0, temperature: float = 1.0, hints: bool = False,
-                 blocks8: int = 0) -> None:
+                 blocks8: int = 0, light_decoder: bool = False) -> None:
         super().__init__()
         names = [b.strip() for b in backbones.split(",") if b.strip()]
         unknown = set(names) - set(BACKBONES)
@@ -168,8 +169,9 @@ class FusionColorizer(nn.Module):
         self.attention = SelfAttention(fused)
         self.post = conv_block(fused, fused)
         self.blocks8 = nn.Sequential(*(Residual(fused) for _ in range(blocks8)))  # none: no tensors, no change
-        self.up4 = UpBlock(fused, w * 2 + STAGE_DIMS[1], w * 4)
-        self.up2 = UpBlock(w * 4, w * 3 // 2 + STAGE_DIMS[0], w * 2)
+        up = LightUpBlock if light_decoder else UpBlock  # light: from a full decoder's file, it starts from that
+        self.up4 = up(fused, w * 2 + STAGE_DIMS[1], w * 4)
+        self.up2 = up(w * 4, w * 3 // 2 + STAGE_DIMS[0], w * 2)
         self.ab_bins = ab_bins
         self.head = ChromaBins(w * 2, ab_bins, temperature) if ab_bins else nn.Conv2d(w * 2, 2, 1)
         self.takes_hints = hints
