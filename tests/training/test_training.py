@@ -426,18 +426,20 @@ def test_a_model_grown_at_stride_8_starts_as_the_smaller_one_it_grew_from_then_l
 def test_a_faster_decoder_is_trained_on_a_model_whose_other_layers_stay_as_they_were(tmp_path):
     photos = photo_folder(tmp_path / "photos", n=4)
     full = tmp_path / "full" / "last.safetensors"
-    train(TrainOptions(model="fusion", data=[photos], out=full.parent, steps=2, **TINY))
+    train(TrainOptions(model="fusion", data=[photos], out=full.parent, steps=2, tune_backbone=1, **TINY))
     light = tmp_path / "light"
     train(TrainOptions(model="fusion", data=[photos], out=light, steps=2, light_decoder=True, init=full,
-                       train_layers="up4,up2,head", **TINY))
+                       train_layers="up4,up2,head", tune_backbone=1, **TINY))
     before, after = load_file(full), load_file(light / "last.safetensors")
     kept = [k for k in before if not k.startswith(("up4.", "up2.", "head."))]
+    assert any(k.startswith("backbones.") for k in kept)  # its tuned backbone stage is kept in its file too
     assert kept and all(torch.equal(before[k], after[k]) for k in kept)  # BatchNorm statistics too
+    load_model(str(light / "last.safetensors"))
     assert not torch.equal(before["head.weight"], after["head.weight"])
     assert "up4.coarse.weight" in after and "up4.conv.0.0.weight" not in after
     meta = read_metadata(light / "last.safetensors")
     assert meta["arch"]["light_decoder"] is True and meta["trained_layers"] == "up4,up2,head"
-    with pytest.raises(UserError, match="decoder: not a layer of this model"):
+    with pytest.raises(UserError, match="has no layer decoder"):
         train(TrainOptions(model="fusion", data=[photos], out=tmp_path / "typo", steps=1, init=full,
                            train_layers="decoder", **TINY))
 

@@ -19,6 +19,7 @@ from torch import nn
 from ..utils.atomic import written_atomically
 from ..utils.errors import UserError
 from .archs import FAMILIES, build_model
+from .archs.fusion import Backbone
 from .catalog import shipped_models
 
 BACKBONE_PREFIX = "backbones."
@@ -26,7 +27,7 @@ BACKBONE_PREFIX = "backbones."
 
 def _package_keys(model: nn.Module) -> set[str]:
     """State keys the backbone's package provides: everything of the backbone we did not tune."""
-    tuned = {k for k, p in model.named_parameters() if p.requires_grad}
+    tuned = {f"{name}.{k}" for name, m in model.named_modules() if isinstance(m, Backbone) for k in m.tuned}
     return {k for k in model.state_dict() if k.startswith(BACKBONE_PREFIX) and k not in tuned}
 
 

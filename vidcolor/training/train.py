@@ -306,7 +306,7 @@ def _layers_to_train(model: nn.Module, opts: TrainOptions) -> set[str]:
     names = {n.strip() for n in opts.train_layers.split(",") if n.strip()}
     children = [name for name, _ in model.named_children()]
     if names - set(children):
-        raise UserError(f"--train-layers: {', '.join(sorted(names - set(children)))} not a layer of this model "
+        raise UserError(f"--train-layers: this model has no layer {', '.join(sorted(names - set(children)))} "
                         f"(its layers: {', '.join(children)})")
     return names or set(children)
 

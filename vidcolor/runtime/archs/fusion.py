@@ -108,6 +108,8 @@ class Backbone(nn.Module):
                 block.requires_grad_(level > int(strides[-1]) - tune)
             self.net._conv_head.requires_grad_(True)
             self.net._bn1.requires_grad_(True)
+        # what our files store over the package's weights, even while a run leaves these stages as they are
+        self.tuned = frozenset(name for name, p in self.named_parameters() if p.requires_grad)
         self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         with torch.no_grad():
