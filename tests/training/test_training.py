@@ -444,6 +444,27 @@ def test_a_faster_decoder_is_trained_on_a_model_whose_other_layers_stay_as_they_
                            train_layers="decoder", **TINY))
 
 
+def test_a_model_distilled_from_another_learns_that_models_colours_not_the_photos(tmp_path, monkeypatch):
+    photos = photo_folder(tmp_path / "photos", n=4)
+    slow = tmp_path / "slow" / "last.safetensors"
+    train(TrainOptions(model="fusion", data=[photos], out=slow.parent, steps=1, **TINY))
+    learnt = []
+    step = train_module.train_step
+
+    def recording_step(run: object, L: torch.Tensor, ab: torch.Tensor, *rest: object) -> float:
+        learnt.append((L, ab))
+        return step(run, L, ab, *rest)
+
+    monkeypatch.setattr(train_module, "train_step", recording_step)
+    train(TrainOptions(model="fusion", data=[photos], out=tmp_path / "fast", steps=2, light_decoder=True, init=slow,
+                       train_layers="up4,up2,head", teacher=slow, precision="fp32", **TINY))
+    teacher = load_model(str(slow))[0]
+    with torch.no_grad():
+        for L, ab in learnt:
+            torch.testing.assert_close(ab, teacher(L), rtol=0, atol=1e-5)
+    assert read_metadata(tmp_path / "fast" / "last.safetensors")["teacher"] == str(slow)
+
+
 def test_a_fusion_model_fine_tunes_against_a_patchgan_and_resumes_exactly(tmp_path, monkeypatch):
     photos = photo_folder(tmp_path / "photos", n=6)
     opts = dict(model="fusion", data=[photos], steps=4, checkpoint_every=2, adversarial=True, gan_warmup=1, **TINY)

@@ -62,6 +62,8 @@ from .common import friendly
 @click.option("--init", type=click.Path(path_type=Path), help="Start from exported weights (gan: the L1 U-Net).")
 @click.option("--continue-from", type=click.Path(path_type=Path),
               help="A run's exported weights: continue at the step they record (the run folder gone).")
+@click.option("--teacher", type=click.Path(path_type=Path),
+              help="Learn this model's colours instead of the photos' (distil a faster model of the same look).")
 @click.option("--hints", is_flag=True,
               help="fusion: train a hint branch (colour points, reference palette) on the automatic model --init.")
 @click.option("--adversarial", is_flag=True, help="Train against a PatchGAN too (adversarial + λ·L1).")
