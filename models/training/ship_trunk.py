@@ -6,13 +6,15 @@
 The new file takes the run's tensors and training metadata, and the shipped file's hint branch, so it takes
 hints from the start; that branch learnt on the old trunk, so train it on the new one next
 (`vidcolor train --model fusion --hints --init vidcolor/models/fusion.safetensors ...`, then
-`ship_hint_branch.py`; a trunk with tuned backbone stages needs the same `--tune-backbone` there). Scores are
-not carried over: measure them (`benchmarks/eval_photos.py --record`).
+`ship_hint_branch.py`; give the same `--tune-backbone`, `--blocks8` and `--light-decoder` as the trunk's run).
+Scores are not carried over: measure them (`benchmarks/eval_photos.py --record`).
 """
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+
+import torch
 
 from vidcolor.runtime.archs import build_model
 from vidcolor.runtime.archs.fusion import split_hint_branch
@@ -27,7 +29,7 @@ def _shared_name(path: str) -> str:
     return "/".join(Path(path).parts[-2:])
 
 
-def _branch_fits(arch: dict[str, object], tensors: dict[str, object]) -> bool:
+def _branch_fits(arch: dict[str, object], tensors: dict[str, torch.Tensor]) -> bool:
     """Whether the trunk and the shipped hint branch make a hint model: the branch reads the trunk's features at
     strides 8 and 2, whatever layers (grown at stride 8, a lighter decoder) made them."""
     try:

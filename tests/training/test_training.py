@@ -428,7 +428,7 @@ def test_a_faster_decoder_is_trained_on_a_model_whose_other_layers_stay_as_they_
     full = tmp_path / "full" / "last.safetensors"
     train(TrainOptions(model="fusion", data=[photos], out=full.parent, steps=2, tune_backbone=1, **TINY))
     light = tmp_path / "light"
-    train(TrainOptions(model="fusion", data=[photos], out=light, steps=2, light_decoder=True, init=full,
+    train(TrainOptions(model="fusion", data=[photos], val=[photos], out=light, steps=2, light_decoder=True, init=full,
                        train_layers="up4,up2,head", tune_backbone=1, **TINY))
     before, after = load_file(full), load_file(light / "last.safetensors")
     kept = [k for k in before if not k.startswith(("up4.", "up2.", "head."))]
@@ -442,6 +442,25 @@ def test_a_faster_decoder_is_trained_on_a_model_whose_other_layers_stay_as_they_
     with pytest.raises(UserError, match="has no layer decoder"):
         train(TrainOptions(model="fusion", data=[photos], out=tmp_path / "typo", steps=1, init=full,
                            train_layers="decoder", **TINY))
+    with pytest.raises(UserError, match="blocks8: nothing in these layers learns"):
+        train(TrainOptions(model="fusion", data=[photos], out=tmp_path / "none", steps=1, init=full,
+                           train_layers="blocks8", tune_backbone=1, **TINY))
+    with pytest.raises(UserError, match="has a light decoder; start from it with --light-decoder"):
+        train(TrainOptions(model="fusion", data=[photos], out=tmp_path / "full again", steps=1,
+                           init=light / "last.safetensors", tune_backbone=1, **TINY))
+
+
+def test_options_a_faster_model_cannot_be_trained_with_are_refused_in_one_line(tmp_path):
+    photos = photo_folder(tmp_path / "photos", n=2)
+    run = ["train", "--data", str(photos), "--out", str(tmp_path / "run")]
+    _one_clear_line(_run_cli([*run, "--model", "unet", "--light-decoder"]),
+                    "--light-decoder is an option of --model fusion")
+    _one_clear_line(_run_cli([*run, "--model", "fusion", "--train-layers", "up2"]), "give the model they come from")
+    _one_clear_line(_run_cli([*run, "--model", "fusion", "--teacher", str(tmp_path / "nope.safetensors")]),
+                    "no such weights file for --teacher")
+    _one_clear_line(_run_cli([*run, "--model", "fusion", "--loss", "bins", "--teacher", str(photos)]),
+                    "--teacher gives the colours to learn with --loss l1 or mse")
+    assert not (tmp_path / "run").exists()
 
 
 def test_a_model_distilled_from_another_learns_that_models_colours_not_the_photos(tmp_path, monkeypatch):

@@ -172,6 +172,8 @@ def check_options(opts: TrainOptions) -> None:
         raise UserError(f"{opts.out}: holds a training run already (continue it with --resume, or give another --out)")
     if opts.hints and not (opts.init or opts.continue_from or opts.resume):
         raise UserError("--hints trains a hint branch on top of an automatic model: give it with --init")
+    if opts.train_layers and not (opts.init or opts.continue_from or opts.resume):
+        raise UserError("--train-layers leaves the other layers as they are: give the model they come from with --init")
 
 
 @dataclass
@@ -204,6 +206,7 @@ def evaluate(model: nn.Module, images: list[np.ndarray], size: int, device: torc
     """Colour each val image at the training scale; PSNR/SSIM/colourfulness/ab MSE vs the truth. A hint model
     is scored as well told HINTS_SCORED points of the truth (`psnr_hintsN`) and the truth's palette
     (`psnr_reference`), the same points for every model."""
+    modes = [(m, m.training) for m in model.modules()]  # restored after: layers kept frozen stay in eval mode
     model.eval()
     sums: dict[str, float] = {}
     samples = []
@@ -232,6 +235,8 @@ def evaluate(model: nn.Module, images: list[np.ndarray], size: int, device: torc
             sums[k] = sums.get(k, 0.0) + v
         if i < 8:
             samples.append((grey, out, truth))
+    for module, mode in modes:
+        module.training = mode
     return {k: v / len(images) for k, v in sums.items()}, samples
 
 
@@ -246,13 +251,16 @@ def _setup_distributed(device_name: str) -> tuple[int, int, torch.device]:
     return rank, world, device
 
 
-def _load_init(model: nn.Module, path: Path, ab_bins: int, flag: str, hints: bool) -> None:
+def _load_init(model: nn.Module, path: Path, ab_bins: int, flag: str, hints: bool, light_decoder: bool) -> None:
     """Start from exported weights; a binned head the file does not have (same grid) starts fresh, stride-8 blocks
-    it does not have start as the identity, and an automatic model started from a hint model (the shipped one)
-    takes its trunk and leaves the branch."""
+    it does not have start as the identity, a full decoder becomes a light one (LightUpBlock starts from it), and an
+    automatic model started from a hint model (the shipped one) takes its trunk and leaves the branch."""
     if not path.is_file():
         raise UserError(f"{path}: no such weights file for {flag}")
-    new_head = ab_bins and read_metadata(path).get("arch", {}).get("ab_bins") != ab_bins
+    arch = read_metadata(path).get("arch", {})
+    if arch.get("light_decoder") and not light_decoder:
+        raise UserError(f"{path}: has a light decoder; start from it with --light-decoder")
+    new_head = ab_bins and arch.get("ab_bins") != ab_bins
     state = read_weights(path) if hints else split_hint_branch(read_weights(path))[0]
     if not load_trainable_state(model, state, untuned=True, fresh="head." if new_head else None,
                                 optional=(HINT_PREFIX, BLOCKS8_PREFIX)):
@@ -262,7 +270,7 @@ def _load_init(model: nn.Module, path: Path, ab_bins: int, flag: str, hints: boo
 def _check_same_run(saved: dict[str, str], opts: TrainOptions, path: Path) -> None:
     """A resumed run must build the model it checkpointed; other options may change."""
     for key in ("model", "loss", "ab_bins", "width", "backbones", "tune_backbone", "hints", "blocks8",
-                "light_decoder"):
+                "light_decoder", "train_layers"):  # the layers learning: what the optimiser's state is of
         if key in saved and saved[key] != str(getattr(opts, key)):
             flag = "--" + key.replace("_", "-")
             raise UserError(f"{path}: this run was started with {flag} {saved[key]}; resume it with the same")
@@ -270,7 +278,7 @@ def _check_same_run(saved: dict[str, str], opts: TrainOptions, path: Path) -> No
 
 _CHANGES_TO_NOTE = ("data", "val", "steps", "epochs", "size", "batch_size", "lr", "rebalance", "balance",
                     "frame_stride", "val_every", "backbone_lr_scale", "adversarial", "gan_warmup", "lambda_l1",
-                   "train_layers", "teacher")
+                    "teacher")
 
 
 def _changed_on_resume(saved: dict[str, str], opts: TrainOptions) -> list[str]:
@@ -324,6 +332,8 @@ def _freeze_others(model: nn.Module, opts: TrainOptions) -> None:
     for name, child in model.named_children():
         if name not in learning:
             child.requires_grad_(False)
+    if not any(p.requires_grad for p in model.parameters()):
+        raise UserError(f"--train-layers {opts.train_layers}: nothing in these layers learns in this model")
 
 
 def _train_mode(model: nn.Module, opts: TrainOptions) -> None:
@@ -345,7 +355,7 @@ def build_run(opts: TrainOptions, device: torch.device, total: int) -> Run:
     start = 0
     for flag, path in (("--init", opts.init), ("--continue-from", opts.continue_from)):
         if path:
-            _load_init(model, path, opts.ab_bins if opts.loss == "bins" else 0, flag, opts.hints)
+            _load_init(model, path, opts.ab_bins if opts.loss == "bins" else 0, flag, opts.hints, opts.light_decoder)
     _freeze_others(model, opts)
     if opts.continue_from:
         start = int(read_metadata(opts.continue_from).get("steps") or 0)
@@ -530,7 +540,6 @@ def train(opts: TrainOptions) -> dict[str, float]:
         bar.set_postfix(loss=f"{running / count:.4f}")
         if master and val_sets and (run.step % val_every == 0 or run.step == total):
             metrics = _validate_all(run, val_sets, opts, device, meta)
-            _train_mode(run.model, opts)
             append_csv(opts.out / "metrics.csv", {"step": run.step, "epoch": run.step / steps_per_epoch,
                                                   "train_loss": running / count, **metrics,
                                                   "seconds": time.time() - t0})

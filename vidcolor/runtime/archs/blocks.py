@@ -47,13 +47,14 @@ class LightUpBlock(nn.Module):
         return self.refine(self.mix(x + self.fine(skip)))
 
     def _load_from_state_dict(self, state: dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
-        full = state.pop(prefix + "conv.0.0.weight", None)
-        if full is not None and prefix + "coarse.weight" not in state:
-            taps = full.sum(dim=(2, 3), keepdim=True)
+        if prefix + "conv.0.0.weight" in state and prefix + "coarse.weight" not in state:  # a full UpBlock's
+            taps = state.pop(prefix + "conv.0.0.weight").sum(dim=(2, 3), keepdim=True)
             state[prefix + "coarse.weight"], state[prefix + "fine.weight"] = taps[:, :self.cin], taps[:, self.cin:]
+            renamed = {"conv.0.1.": "mix.0.", "conv.1.": "refine."}  # its first BatchNorm, its second conv block
             for key in [k for k in state if k.startswith(prefix + "conv.")]:
-                was = key[len(prefix + "conv."):]
-                state[prefix + ("mix.0." + was[4:] if was.startswith("0.1.") else "refine." + was[2:])] = state.pop(key)
+                old = next((o for o in renamed if key.startswith(prefix + o)), None)
+                if old:
+                    state[prefix + renamed[old] + key[len(prefix + old):]] = state.pop(key)
         super()._load_from_state_dict(state, prefix, *args, **kwargs)
 
 
