@@ -301,6 +301,15 @@ def test_a_film_is_coloured_in_the_background_with_its_sound(client: TestClient,
     assert np.mean(out.chroma) > 10  # coloured
 
 
+def test_a_film_already_in_colour_is_coloured_again_with_a_warning_in_the_page_s_words(
+        client: TestClient, clip: Callable[..., Clip]) -> None:
+    film = clip("holiday.mp4", frames=12, colour=True)
+    job = finished(client, upload(client, "holiday.mp4", film.path.read_bytes()).json()["id"])
+    assert job["state"] == "done", job["error"]
+    assert "the film is already in colour; colouring it again from its luma" in job["warnings"]
+    assert not any("--" in warning for warning in job["warnings"])  # the page has no command-line options
+
+
 def test_an_unknown_job_is_a_json_404(client: TestClient) -> None:
     for url in ("/api/jobs/nope", "/api/jobs/nope/result", "/api/jobs/..%2F..%2Fetc%2Fpasswd"):
         response = client.get(url)

@@ -157,6 +157,7 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
     from ..photo.read import photo_suffix, pillow_format, pixel_count, read_image, read_photo
     from ..runtime.hints import Told
     from ..runtime.inference import Colorizer
+    from ..utils.in_colour import KEEP_ADVICE
     from .kept import KeptPhoto, KeptPhotos, small_picture
 
     colorizer, label = _load(model, device)
@@ -176,7 +177,8 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
                                 f"{limits.max_video_seconds:g} s")
 
         colorize_video(job.upload, job.result, model=colorizer, max_bits=8,  # browsers play only 8-bit H.264
-                       quiet=True, warn=job.warnings.append, on_frames=advance)
+                       quiet=True, warn=lambda message: job.warnings.append(message.removesuffix(KEEP_ADVICE)),
+                       on_frames=advance)
 
     def frames_allowed(source: Source) -> int:
         """The most frames a film within the limit holds, at its stated rate (at most MAX_RATE: a rate can lie too)."""

@@ -35,7 +35,10 @@ def looks_colour(luma: np.ndarray, chroma: np.ndarray) -> bool:
     return spread > COLOUR_SPREAD or float(np.percentile(along, 5)) < -COLOUR_OPPOSITE
 
 
+KEEP_ADVICE = " (--skip-color keeps them)"  # the command line's way out; the web page, which has none, drops it
+
+
 def already_in_colour(what: str, skip_color: bool) -> str:
     """The warning for a film or photo that is in colour already."""
     return f"the {what} is already in colour; " + ("keeping its colours (--skip-color)" if skip_color
-                                                   else "colouring it again from its luma (--skip-color keeps them)")
+                                                   else "colouring it again from its luma" + KEEP_ADVICE)
