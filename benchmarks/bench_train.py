@@ -3,6 +3,9 @@ batch 16, L1), data preparation included, on synthetic photos (no data set neede
 
     python benchmarks/bench_train.py                                   # as `vidcolor train` runs
     python benchmarks/bench_train.py --precision fp32 --layout contiguous   # the recipe before speed-ups
+    python benchmarks/bench_train.py --loss mse --tune-backbone 2 --blocks8 4 --light-decoder  # the default's net
+    python benchmarks/bench_train.py --loss mse --tune-backbone 2 --blocks8 4 --light-decoder \
+        --train-layers up4,up2,head --teacher models/training/fusion-full.safetensors   # its distillation
 
 Each configuration runs `--warmup` steps, then times `--steps`, `--repeats` times; the fastest is
 reported (as `timeit` advises: the slower ones measure whatever else the machine was doing).
@@ -16,9 +19,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vidcolor.runtime.weights import load_model
 from vidcolor.training.augment import make_batch
 from vidcolor.training.losses import ColorLoss
-from vidcolor.training.train import TrainOptions, build_run, train_step
+from vidcolor.training.train import TrainOptions, build_run, teacher_colours, train_step
 
 
 def main() -> None:
@@ -28,6 +32,12 @@ def main() -> None:
     parser.add_argument("--layout", default="channels_last", choices=["channels_last", "contiguous"])
     parser.add_argument("--adversarial", action="store_true")
     parser.add_argument("--size", type=int, default=160)
+    parser.add_argument("--loss", default="l1", choices=["l1", "mse"])
+    parser.add_argument("--tune-backbone", type=int, default=0)
+    parser.add_argument("--blocks8", type=int, default=0)
+    parser.add_argument("--light-decoder", action="store_true")
+    parser.add_argument("--train-layers", default="", help="Only these layers learn (the others frozen).")
+    parser.add_argument("--teacher", type=Path, help="Distil: the step also runs this model for its colours.")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=3)
@@ -37,7 +47,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     opts = TrainOptions(model=args.model, data=[], out=Path("."), size=args.size, batch_size=args.batch_size,
-                        precision=args.precision, adversarial=args.adversarial, lr=1e-4)
+                        precision=args.precision, adversarial=args.adversarial, lr=1e-4, loss=args.loss,
+                        tune_backbone=args.tune_backbone, blocks8=args.blocks8, light_decoder=args.light_decoder,
+                        train_layers=args.train_layers)
     device = torch.device("cpu")
     run = build_run(opts, device, total=10_000)
     if args.layout == "contiguous":
@@ -45,12 +57,15 @@ def main() -> None:
     rng = np.random.default_rng(0)
     photos = [rng.integers(0, 256, (2 * args.size, 3 * args.size, 3), np.uint8) for _ in range(64)]
     gen = torch.Generator().manual_seed(0)
-    loss_fn = ColorLoss("l1")
+    loss_fn = ColorLoss(args.loss)
     memory = torch.channels_last if args.layout == "channels_last" else torch.contiguous_format
+    teacher = load_model(str(args.teacher), device)[0].to(memory_format=memory) if args.teacher else None
 
     def one_step() -> None:
         L, _, ab = make_batch(photos, rng.integers(0, len(photos), args.batch_size).tolist(), args.size, gen)
-        train_step(run, L.contiguous(memory_format=memory), ab, opts, loss_fn, device)
+        L = L.contiguous(memory_format=memory)
+        train_step(run, L, teacher_colours(teacher, L, device, opts.precision) if teacher else ab, opts, loss_fn,
+                   device)
 
     for _ in range(args.warmup):
         one_step()
@@ -61,7 +76,9 @@ def main() -> None:
             one_step()
         rates.append(args.steps * args.batch_size / (time.perf_counter() - start))
     rate = max(rates)
-    print(f"{args.model} {args.precision} {args.layout}{' adversarial' if args.adversarial else ''}: "
+    recipe = " ".join(f"--{k.replace('_', '-')}" + ("" if v is True else f" {v}") for k, v in vars(args).items()
+                      if k in ("loss", "tune_backbone", "blocks8", "light_decoder", "train_layers", "teacher") and v)
+    print(f"{args.model} {args.precision} {args.layout}{' adversarial' if args.adversarial else ''} {recipe}: "
           f"{rate:.1f} samples/s ({args.batch_size / rate:.3f} s a step; runs {', '.join(f'{r:.1f}' for r in rates)})")
 
 

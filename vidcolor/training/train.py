@@ -486,7 +486,7 @@ def _data_meta(opts: TrainOptions, data: TrainingSet, world: int) -> dict[str, A
 
 
 @torch.no_grad()
-def _taught(teacher: nn.Module, L_in: torch.Tensor, device: torch.device, precision: str) -> torch.Tensor:
+def teacher_colours(teacher: nn.Module, L_in: torch.Tensor, device: torch.device, precision: str) -> torch.Tensor:
     """The teacher's colours for a batch: what a distilled model learns, so a faster model keeps a slower one's
     look rather than drifting along the accuracy-for-colour trade a restarted training makes."""
     with autocast(device, precision):
@@ -533,7 +533,7 @@ def train(opts: TrainOptions) -> dict[str, float]:
         told = HintBatch(*simulate_hints(ab, gen)).to(device) if opts.hints else None
         L_in = L_in.contiguous(memory_format=torch.channels_last)
         if teacher is not None:
-            ab = _taught(teacher, L_in, device, opts.precision)
+            ab = teacher_colours(teacher, L_in, device, opts.precision)
         running += train_step(run, L_in, ab, opts, loss_fn, device, told)
         count += 1
         bar.update(1)
