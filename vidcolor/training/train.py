@@ -336,12 +336,12 @@ def _freeze_others(model: nn.Module, opts: TrainOptions) -> None:
         raise UserError(f"--train-layers {opts.train_layers}: nothing in these layers learns in this model")
 
 
-def _train_mode(model: nn.Module, opts: TrainOptions) -> None:
-    """Train mode for the layers that learn; the others keep their BatchNorm statistics as they are."""
+def _train_mode(model: nn.Module) -> None:
+    """Train mode for the layers that learn; those `_freeze_others` froze keep their BatchNorm statistics as they
+    are."""
     model.train()
-    learning = _layers_to_train(_unwrap(model), opts)
-    for name, child in _unwrap(model).named_children():
-        if name not in learning:
+    for child in _unwrap(model).children():
+        if not any(p.requires_grad for p in child.parameters()):
             child.eval()
 
 
@@ -525,7 +525,7 @@ def train(opts: TrainOptions) -> dict[str, float]:
     gen = torch.Generator()
     bar = tqdm(total=total, initial=run.step, disable=opts.quiet or not master, unit="step", dynamic_ncols=True)
     running, count, t0, metrics = 0.0, 0, time.time(), {}
-    _train_mode(run.model, opts)
+    _train_mode(run.model)
     while run.step < total:
         gen.manual_seed(opts.seed * 1_000_003 + run.step * 7919 + rank)
         idx = torch.multinomial(draws, opts.batch_size, replacement=True, generator=gen).tolist()
