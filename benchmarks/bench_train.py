@@ -25,6 +25,9 @@ from vidcolor.training.losses import ColorLoss
 from vidcolor.training.train import TrainOptions, build_run, teacher_colours, train_step
 
 
+RECIPE_FLAGS = ("loss", "tune_backbone", "blocks8", "light_decoder", "train_layers", "teacher", "teacher_mirror")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="fusion")
@@ -37,7 +40,9 @@ def main() -> None:
     parser.add_argument("--blocks8", type=int, default=0)
     parser.add_argument("--light-decoder", action="store_true")
     parser.add_argument("--train-layers", default="", help="Only these layers learn (the others frozen).")
-    parser.add_argument("--teacher", type=Path, help="Distil: the step also runs this model for its colours.")
+    parser.add_argument("--teacher", type=Path, action="append", default=[],
+                        help="Distil: the step also runs this model for its colours (again: several, averaged).")
+    parser.add_argument("--teacher-mirror", action="store_true", help="Each teacher also on the mirror image.")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=3)
@@ -59,12 +64,12 @@ def main() -> None:
     gen = torch.Generator().manual_seed(0)
     loss_fn = ColorLoss(args.loss)
     memory = torch.channels_last if args.layout == "channels_last" else torch.contiguous_format
-    teacher = load_model(str(args.teacher), device)[0].to(memory_format=memory) if args.teacher else None
+    teachers = [load_model(str(t), device)[0].to(memory_format=memory) for t in args.teacher]
 
     def one_step() -> None:
         L, _, ab = make_batch(photos, rng.integers(0, len(photos), args.batch_size).tolist(), args.size, gen)
         L = L.contiguous(memory_format=memory)
-        train_step(run, L, teacher_colours(teacher, L, device, opts.precision) if teacher else ab, opts, loss_fn,
+        train_step(run, L, teacher_colours(teachers, L, device, opts.precision, args.teacher_mirror) if teachers else ab, opts, loss_fn,
                    device)
 
     for _ in range(args.warmup):
@@ -76,8 +81,9 @@ def main() -> None:
             one_step()
         rates.append(args.steps * args.batch_size / (time.perf_counter() - start))
     rate = max(rates)
-    recipe = " ".join(f"--{k.replace('_', '-')}" + ("" if v is True else f" {v}") for k, v in vars(args).items()
-                      if k in ("loss", "tune_backbone", "blocks8", "light_decoder", "train_layers", "teacher") and v)
+    recipe = " ".join(f"--{k.replace('_', '-')}" + ("" if v is True else f" {v}")
+                      for k, vs in vars(args).items() if k in RECIPE_FLAGS
+                      for v in (vs if isinstance(vs, list) else [vs]) if v)
     print(f"{args.model} {args.precision} {args.layout}{' adversarial' if args.adversarial else ''} {recipe}: "
           f"{rate:.1f} samples/s ({args.batch_size / rate:.3f} s a step; runs {', '.join(f'{r:.1f}' for r in rates)})")
 

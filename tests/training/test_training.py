@@ -460,13 +460,17 @@ def test_options_a_faster_model_cannot_be_trained_with_are_refused_in_one_line(t
                     "no such weights file for --teacher")
     _one_clear_line(_run_cli([*run, "--model", "fusion", "--loss", "bins", "--teacher", str(photos)]),
                     "--teacher gives the colours to learn with --loss l1 or mse")
+    _one_clear_line(_run_cli([*run, "--model", "fusion", "--teacher-mirror"]), "--teacher-mirror needs a --teacher")
     assert not (tmp_path / "run").exists()
 
 
-def test_a_model_distilled_from_another_learns_that_models_colours_not_the_photos(tmp_path, monkeypatch):
+@pytest.mark.parametrize("n_teachers, mirror", [(1, False), (2, True)])
+def test_a_model_distilled_from_others_learns_their_averaged_colours_not_the_photos(tmp_path, monkeypatch,
+                                                                                     n_teachers, mirror):
     photos = photo_folder(tmp_path / "photos", n=4)
-    slow = tmp_path / "slow" / "last.safetensors"
-    train(TrainOptions(model="fusion", data=[photos], out=slow.parent, steps=1, **TINY))
+    slow = [tmp_path / f"slow{seed}" / "last.safetensors" for seed in range(n_teachers)]
+    for seed, path in enumerate(slow):
+        train(TrainOptions(model="fusion", data=[photos], out=path.parent, steps=1, **{**TINY, "seed": seed}))
     learnt = []
     step = train_module.train_step
 
@@ -475,13 +479,16 @@ def test_a_model_distilled_from_another_learns_that_models_colours_not_the_photo
         return step(run, L, ab, *rest)
 
     monkeypatch.setattr(train_module, "train_step", recording_step)
-    train(TrainOptions(model="fusion", data=[photos], out=tmp_path / "fast", steps=2, light_decoder=True, init=slow,
-                       train_layers="up4,up2,head", teacher=slow, precision="fp32", **TINY))
-    teacher = load_model(str(slow))[0]
+    train(TrainOptions(model="fusion", data=[photos], out=tmp_path / "fast", steps=2, light_decoder=True,
+                       init=slow[0], train_layers="up4,up2,head", teachers=slow, teacher_mirror=mirror,
+                       precision="fp32", **TINY))
+    teachers = [load_model(str(path))[0] for path in slow]
     with torch.no_grad():
         for L, ab in learnt:
-            torch.testing.assert_close(ab, teacher(L), rtol=0, atol=1e-5)
-    assert read_metadata(tmp_path / "fast" / "last.safetensors")["teacher"] == str(slow)
+            views = [t(L) for t in teachers] + [t(L.flip(-1)).flip(-1) for t in teachers if mirror]
+            torch.testing.assert_close(ab, sum(views) / len(views), rtol=0, atol=1e-5)
+    meta = read_metadata(tmp_path / "fast" / "last.safetensors")
+    assert (meta["teachers"], meta["teacher_mirror"]) == ([str(path) for path in slow], mirror)
 
 
 def test_a_fusion_model_fine_tunes_against_a_patchgan_and_resumes_exactly(tmp_path, monkeypatch):

@@ -62,8 +62,12 @@ from .common import friendly
 @click.option("--init", type=click.Path(path_type=Path), help="Start from exported weights (gan: the L1 U-Net).")
 @click.option("--continue-from", type=click.Path(path_type=Path),
               help="A run's exported weights: continue at the step they record (the run folder gone).")
-@click.option("--teacher", type=click.Path(path_type=Path),
-              help="Learn this model's colours instead of the photos' (distil a faster model of the same look).")
+@click.option("--teacher", "teachers", type=click.Path(path_type=Path), multiple=True,
+              help="Learn this model's colours instead of the photos' (distil a faster model of the same look); "
+                   "given more than once, their colours averaged.")
+@click.option("--teacher-mirror", is_flag=True,
+              help="Each --teacher also colours the mirror image, the two averaged (a steadier teacher, twice "
+                   "its time).")
 @click.option("--hints", is_flag=True,
               help="fusion: train a hint branch (colour points, reference palette) on the automatic model --init.")
 @click.option("--adversarial", is_flag=True, help="Train against a PatchGAN too (adversarial + λ·L1).")
@@ -75,8 +79,8 @@ from .common import friendly
 @click.option("--threads", type=click.IntRange(min=1), help="CPU threads for torch.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @friendly
-def train(family: str, data: tuple[Path, ...], val: tuple[Path, ...], out: Path, threads: int | None,
-          **kwargs: Any) -> None:
+def train(family: str, data: tuple[Path, ...], val: tuple[Path, ...], out: Path, teachers: tuple[Path, ...],
+          threads: int | None, **kwargs: Any) -> None:
     """Train a colourizer on folders of colour photos and videos."""
     import torch
 
@@ -85,4 +89,5 @@ def train(family: str, data: tuple[Path, ...], val: tuple[Path, ...], out: Path,
 
     if threads:
         torch.set_num_threads(threads)
-    run_training(TrainOptions(model=family, data=list(data), val=list(val), out=out, **kwargs))
+    run_training(TrainOptions(model=family, data=list(data), val=list(val), out=out, teachers=list(teachers),
+                              **kwargs))

@@ -88,7 +88,8 @@ class TrainOptions:
     backbone_lr_scale: float = 0.1  # their learning rate relative to --lr
     init: Path | None = None  # start from these exported weights (e.g. the L1 U-Net for `gan`)
     continue_from: Path | None = None  # exported weights of a run, continued at the step they record
-    teacher: Path | None = None  # learn this model's colours instead of the photos' own (distillation)
+    teachers: list[Path] = field(default_factory=list)  # learn their averaged colours, not the photos' (distillation)
+    teacher_mirror: bool = False  # each teacher also colours the mirror image, averaged in: a steadier teacher
     hints: bool = False  # fusion: a hint branch trained on top of the automatic model --init, which stays as it is
     adversarial: bool = False  # against a PatchGAN (always so for the `gan` family)
     gan_warmup: int = 0  # steps of the colour loss alone while the PatchGAN learns, before the adversarial phase
@@ -151,10 +152,13 @@ def check_options(opts: TrainOptions) -> None:
         raise UserError("--hints trains a fusion model with --loss l1")
     if opts.hints and opts.train_layers:
         raise UserError("--hints trains the hint branch alone already: no --train-layers")
-    if opts.teacher and (opts.hints or opts.gan() or opts.loss == "bins"):
+    if opts.teachers and (opts.hints or opts.gan() or opts.loss == "bins"):
         raise UserError("--teacher gives the colours to learn with --loss l1 or mse (no --hints, gan or bins)")
-    if opts.teacher and not opts.teacher.is_file():
-        raise UserError(f"{opts.teacher}: no such weights file for --teacher")
+    if opts.teacher_mirror and not opts.teachers:
+        raise UserError("--teacher-mirror needs a --teacher")
+    for teacher in opts.teachers:
+        if not teacher.is_file():
+            raise UserError(f"{teacher}: no such weights file for --teacher")
     if opts.light_decoder and opts.model != "fusion":
         raise UserError("--light-decoder is an option of --model fusion")
     if opts.balance not in BALANCES:
@@ -278,7 +282,7 @@ def _check_same_run(saved: dict[str, str], opts: TrainOptions, path: Path) -> No
 
 _CHANGES_TO_NOTE = ("data", "val", "steps", "epochs", "size", "batch_size", "lr", "rebalance", "balance",
                     "frame_stride", "val_every", "backbone_lr_scale", "adversarial", "gan_warmup", "lambda_l1",
-                    "teacher")
+                    "teachers", "teacher_mirror")
 
 
 def _changed_on_resume(saved: dict[str, str], opts: TrainOptions) -> list[str]:
@@ -482,15 +486,21 @@ def _data_meta(opts: TrainOptions, data: TrainingSet, world: int) -> dict[str, A
             "rebalance": opts.rebalance, "balance": opts.balance, "groups": data.group_sizes(),
             "adversarial": opts.gan(), "batch_size": opts.batch_size * world, "images": len(data),
             "init": str(opts.init or opts.continue_from or "") or None,
-            "trained_layers": opts.train_layers or None, "teacher": str(opts.teacher or "") or None}
+            "trained_layers": opts.train_layers or None, "teachers": [str(t) for t in opts.teachers] or None,
+            "teacher_mirror": opts.teacher_mirror}
 
 
 @torch.no_grad()
-def teacher_colours(teacher: nn.Module, L_in: torch.Tensor, device: torch.device, precision: str) -> torch.Tensor:
-    """The teacher's colours for a batch: what a distilled model learns, so a faster model keeps a slower one's
-    look rather than drifting along the accuracy-for-colour trade a restarted training makes."""
+def teacher_colours(teachers: list[nn.Module], L_in: torch.Tensor, device: torch.device, precision: str,
+                    mirror: bool = False) -> torch.Tensor:
+    """The teachers' colours for a batch, averaged: what a distilled model learns, so a faster model keeps a slower
+    one's look rather than drifting along the accuracy-for-colour trade a restarted training makes; several
+    models (and each on the mirror image) average out what each gets wrong alone, a teacher none of them is."""
     with autocast(device, precision):
-        return teacher(L_in).float()
+        colours = [t(L_in).float() for t in teachers]
+        if mirror:
+            colours += [t(L_in.flip(-1)).float().flip(-1) for t in teachers]
+    return torch.stack(colours).mean(0)
 
 
 def train(opts: TrainOptions) -> dict[str, float]:
@@ -509,7 +519,7 @@ def train(opts: TrainOptions) -> dict[str, float]:
     total = opts.steps or (opts.epochs or 1) * steps_per_epoch
     val_every = opts.val_every or steps_per_epoch
     run = build_run(opts, device, total)
-    teacher = fast_layout(load_model(str(opts.teacher), device)[0]) if opts.teacher else None
+    teachers = [fast_layout(load_model(str(t), device)[0]) for t in opts.teachers]
     if master:  # after the data and --init are read: a run refused for them leaves no empty folder behind
         make_folder(opts.out)
     if opts.resume:
@@ -532,8 +542,8 @@ def train(opts: TrainOptions) -> dict[str, float]:
         L_in, _, ab = (t.to(device) for t in make_batch(data.images, idx, opts.size, gen))
         told = HintBatch(*simulate_hints(ab, gen)).to(device) if opts.hints else None
         L_in = L_in.contiguous(memory_format=torch.channels_last)
-        if teacher is not None:
-            ab = teacher_colours(teacher, L_in, device, opts.precision)
+        if teachers:
+            ab = teacher_colours(teachers, L_in, device, opts.precision, opts.teacher_mirror)
         running += train_step(run, L_in, ab, opts, loss_fn, device, told)
         count += 1
         bar.update(1)
