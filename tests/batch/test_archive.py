@@ -11,6 +11,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -422,6 +423,19 @@ def test_a_local_ray_runtime_colours_the_files_into_the_same_manifest(model_file
     assert {r["status"] for r in manifest(tmp_path / "coloured").values()} == {"done"}
 
 
+def test_a_ray_cluster_nothing_answers_at_is_refused_in_a_line_rather_than_waited_for(model_file, tmp_path):
+    pytest.importorskip("ray", reason='Ray is an optional extra: pip install "vidcolor[ray]"')
+    with socket.socket() as closed:  # a port that was free a moment ago: nothing listens there
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    write_image(archive / "harbour.png", landscape(2))
+    result = run(archive, tmp_path / "coloured", model_file, "--ray", f"127.0.0.1:{port}")
+    assert result.exit_code == 1
+    assert result.output.strip() == f"vidcolor: cannot reach the Ray cluster at 127.0.0.1:{port} (Connection refused)"
+
+
 @pytest.mark.parametrize("window", ["0", "5"])
 def test_a_film_split_into_pieces_equals_the_whole_run_frame_for_frame(model_file, tmp_path, window):
     archive = tmp_path / "archive"
@@ -458,7 +472,7 @@ def test_a_split_film_stopped_with_ctrl_c_leaves_neither_pieces_nor_a_film(model
            "--model", str(model_file), "--split", "4", "--jobs", "1", "--quiet"]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     deadline = time.monotonic() + 60
-    while not any(tmp_path.glob(".out.mp4.*.parts/*.packets")):  # a piece is being coloured
+    while not any(tmp_path.glob(".out.partial-*.parts/*.packets")):  # a piece is being coloured
         assert time.monotonic() < deadline and proc.poll() is None, "the run ended before it could be stopped"
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)

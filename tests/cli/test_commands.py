@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +146,13 @@ def test_frames_refuses_a_photo_rather_than_call_it_a_film(tmp_path):
     assert not (tmp_path / "set").exists()
 
 
+def test_frames_of_a_file_that_is_no_film_leave_no_empty_folder_behind(tmp_path):
+    (tmp_path / "notes.mp4").write_text("not a film")
+    result = CliRunner().invoke(main, ["frames", str(tmp_path / "notes.mp4"), "-o", str(tmp_path / "set" / "a")])
+    assert result.exit_code == 1 and result.output.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.mp4"]
+
+
 def test_frames_of_a_phone_film_come_out_upright(clip, tmp_path):
     film = clip("phone.mp4", frames=2, colour=True, rotation=90, audio=())  # stored sideways, turned when shown
     result = CliRunner().invoke(main, ["frames", str(film.path), "-o", str(tmp_path / "set")])
@@ -244,3 +253,20 @@ def test_frames_and_eval_read_past_a_damaged_frame_as_run_does(clip, model_file,
     assert len(list((tmp_path / "frames").iterdir())) == 11
     scored = CliRunner().invoke(main, ["eval", str(src.path), "--model", str(model_file), "--quiet"])
     assert scored.exit_code == 0 and "| damaged.mkv |" in scored.output and "| 11 |" in scored.output
+
+
+def test_a_stop_that_cuts_start_up_short_ends_as_a_stop_not_as_the_odd_error_it_leaves_behind():
+    """A signal in the first second may land in an import, leaving half-made modules whose users then fail
+    oddly (numpy without `iterable`); what the user sees is still the stop they asked for."""
+    command = ("import signal\n"
+               "from vidcolor.cli.common import friendly\n"
+               "@friendly\n"
+               "def start() -> None:\n"
+               "    try:\n"
+               "        signal.raise_signal(signal.SIGTERM)\n"
+               "    except KeyboardInterrupt:\n"
+               "        pass  # swallowed where it landed\n"
+               "    raise AttributeError(\"module 'numpy' has no attribute 'iterable'\")\n"
+               "start()\n")
+    done = subprocess.run([sys.executable, "-c", command], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (143, "vidcolor: stopped by SIGTERM\n")

@@ -96,6 +96,21 @@ def test_the_temporary_file_of_a_run_still_writing_is_never_swept(tmp_path):
     assert files_in(tmp_path) == {"theirs.mp4"}
 
 
+def test_the_pieces_of_a_split_film_are_kept_while_their_run_lives_and_swept_once_it_was_killed(tmp_path):
+    maker = ("import sys; from pathlib import Path; from vidcolor.utils.atomic import temporary_folder\n"
+             "folder = temporary_folder(Path(sys.argv[1])); (folder / '00000.packets').write_bytes(b'a piece')\n"
+             "print(folder, flush=True); sys.stdin.read()\n")
+    other = subprocess.Popen([sys.executable, "-c", maker, str(tmp_path / "film.mp4")], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+    pieces = Path(other.stdout.readline().strip())
+    sweep_stale(tmp_path)  # as a run starting meanwhile in the same folder does
+    assert (pieces / "00000.packets").exists()
+    other.kill()  # kill -9: nothing of its own clean-up runs
+    other.wait(timeout=30)
+    sweep_stale(tmp_path)
+    assert files_in(tmp_path) == set()
+
+
 def test_an_output_another_run_finishes_meanwhile_is_kept(clip, colorizer, tmp_path):
     src = clip("old.mp4", frames=24)
     other_run = OnSecondBatch(colorizer, lambda: (tmp_path / "new.mp4").write_bytes(b"the other run's film"))

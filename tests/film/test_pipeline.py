@@ -7,7 +7,7 @@ import av
 import numpy as np
 import pytest
 import torch
-from helpers.films import assert_same_timing, probe, psnr
+from helpers.films import assert_same_timing, files_in, probe, psnr
 from helpers.photos import landscape
 
 from vidcolor import colorize_video
@@ -93,6 +93,13 @@ def test_a_tiny_or_strip_like_film_is_smoothed_without_optical_flow(clip, colour
     src = clip("strip.mkv", width=size[0], height=size[1], frames=4, audio=())
     colour(src.path, tmp_path / "new.mkv", temporal="flow")
     assert (probe(tmp_path / "new.mkv").width, len(probe(tmp_path / "new.mkv").times)) == (size[0], 4)
+
+
+def test_a_film_too_small_for_the_codec_asked_is_refused_in_words_and_nothing_is_written(clip, colour, tmp_path):
+    src = clip("tiny.mkv", width=8, height=8, frames=3)  # with sound: its packets once hid the encoder's refusal
+    with pytest.raises(UserError, match=r"^libx265 cannot encode this 8x8 film .*try another --codec$"):
+        colour(src.path, tmp_path / "new.mkv", codec="libx265")
+    assert files_in(tmp_path) == {"tiny.mkv"}
 
 
 def test_an_intact_mkv_starting_late_with_longer_sound_is_not_called_damaged(clip, colour, tmp_path):

@@ -76,6 +76,12 @@ def test_a_malformed_hint_is_one_line_naming_its_entry(entries, message):
         parse_hints(entries, "hints.json")
 
 
+def test_a_hints_file_saved_by_notepad_with_a_byte_order_mark_is_read(tmp_path):
+    path = tmp_path / "hints.json"
+    path.write_text('[{"x": 10, "y": 20, "color": "#c02020"}]', encoding="utf-8-sig")
+    assert len(read_hints(path)) == 1
+
+
 @pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs a device that never ends")
 def test_a_hints_file_that_never_ends_is_refused_without_reading_it_all():
     with pytest.raises(UserError, match="more than 20 MB is not a hints file"):

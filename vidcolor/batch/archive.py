@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import time
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
@@ -83,9 +82,7 @@ def colorize_film_in_parallel(src: Path, dst: Path, settings: Settings, options:
 def _sweep(dst: Path) -> None:
     """Remove what a killed run left half done: hidden temporary outputs and pieces of films."""
     for folder, subfolders, _ in os.walk(dst):
-        for d in [d for d in subfolders if d.startswith(".") and d.endswith(".parts")]:
-            shutil.rmtree(Path(folder, d), ignore_errors=True)
-            subfolders.remove(d)
+        subfolders[:] = [d for d in subfolders if not d.endswith(".parts")]  # pieces: swept whole or kept
         sweep_stale(Path(folder))
 
 

@@ -3,7 +3,6 @@ pool of workers, their outcomes collected; a failure is only its own file's."""
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from collections import deque
 from dataclasses import dataclass, field, replace
@@ -12,6 +11,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from ..utils.atomic import remove_folder
 from ..utils.errors import UserError
 from ..utils.warn import default_warn
 from .manifest import Manifest, Record
@@ -99,7 +99,7 @@ class Run:
             pool.close()
             for job in jobs:  # pieces of a film left unjoined (Ctrl-C)
                 if job.parts:
-                    shutil.rmtree(job.parts, ignore_errors=True)
+                    remove_folder(job.parts)
 
     def _say(self, line: str) -> None:
         if self.options.verbose:
@@ -171,7 +171,7 @@ class Run:
 
     def _finish(self, job: Job) -> None:
         if job.parts:
-            shutil.rmtree(job.parts, ignore_errors=True)
+            remove_folder(job.parts)
         if self.manifest and job.record:
             self.manifest.write(job.record.update(status="failed" if job.error else "done", frames=job.frames,
                                                   seconds=job.seconds, duration=job.duration, error=job.error))

@@ -2,7 +2,6 @@
 and joins them), then the task that joins them."""
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 from ..film.frames import film_seconds
 from ..film.options import VideoOptions, prepare_film
 from ..film.split import Piece, colour_piece, join_pieces, plan_pieces
+from ..utils.atomic import temporary_folder
 from .workers import Outcome, Settings, colorizer
 
 
@@ -40,8 +40,8 @@ def split_film(name: str, src: Path, dst: Path, options: VideoOptions, pieces: i
     for note in notes:
         warn(note)
     # this run's own hidden folder beside the output (on the file system every worker sees): two runs
-    # writing one output never share it; a killed run's is swept by the next folder run
-    folder = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", suffix=".parts", dir=dst.parent))
+    # writing one output never share it; a killed run's is swept by the next run writing there
+    folder = temporary_folder(dst)
     tasks = [PieceTask(f"{name} (piece {p.index + 1}/{len(plan)})", src, dst, folder / f"{p.index:05d}.packets", p)
              for p in plan]
     join = JoinTask(f"{name} (joining {len(plan)} pieces)", src, dst, tuple(t.part for t in tasks))

@@ -210,6 +210,21 @@ class LocalPool:
                 worker.process.join()
 
 
+RAY_CONNECT_SECONDS = 10.0
+
+
+def _check_reachable(address: str) -> None:
+    """Refuse, in a line, a cluster address nothing answers at: Ray itself retries it for ever, in log lines."""
+    host, colon, port = address.removeprefix("ray://").rpartition(":")
+    if not colon or not port.isdigit():  # "auto", or no port to try: Ray's own lookup
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=RAY_CONNECT_SECONDS).close()
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot reach the Ray cluster at {address} ({getattr(exc, 'strerror', None) or exc})"
+                        ) from None
+
+
 class RayPool:
     """Tasks on a Ray cluster (or a local Ray runtime): one Ray task per file or piece of film.
 
@@ -228,6 +243,7 @@ class RayPool:
             ray.init(address="local", num_cpus=jobs, include_dashboard=False, logging_level=logging.ERROR,
                      log_to_driver=False)
         else:
+            _check_reachable(address)
             try:
                 ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
             except (ConnectionError, RuntimeError, ValueError) as exc:

@@ -12,7 +12,7 @@ import click
 from ..runtime.catalog import shipped_models
 from ..utils.errors import UserError
 from ..utils.guard import give_up, on_hang
-from ..utils.stopping import Stopped, stop_cleanly_on_signals
+from ..utils.stopping import Stopped, heard_stop, stop_cleanly_on_signals
 
 
 def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -33,15 +33,25 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
             click.echo(f"vidcolor: {exc.filename}: {exc.strerror}" if exc.filename and exc.strerror
                        else f"vidcolor: {exc}", err=True)
             sys.exit(1)
-        except Stopped as exc:
-            click.echo(f"vidcolor: stopped by {exc}", err=True)
-            sys.exit(128 + exc.signal_number)
-        except KeyboardInterrupt:
-            click.echo("vidcolor: interrupted", err=True)
-            sys.exit(130)
+        except KeyboardInterrupt as exc:
+            _exit_stopped(exc)
+        except Exception:
+            stop = heard_stop()
+            if stop is None:
+                raise
+            _exit_stopped(stop)
         finally:
             on_hang(before)  # called from Python, the caller's process is its own again
     return wrapper
+
+
+def _exit_stopped(stop: KeyboardInterrupt) -> None:
+    """Say how the run was stopped, and exit 128 + the signal's number, as a shell reports it."""
+    if isinstance(stop, Stopped):
+        click.echo(f"vidcolor: stopped by {stop}", err=True)
+        sys.exit(128 + stop.signal_number)
+    click.echo("vidcolor: interrupted", err=True)
+    sys.exit(130)
 
 
 def frame_and_picture(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]

@@ -19,7 +19,7 @@ def frames(videos: tuple[Path, ...], dst: Path, every: int, overwrite: bool) -> 
     """Extract a training set of frames from colour videos."""
     from ..film.frames import video_frames
     from ..photo.write import write_image
-    from ..utils.atomic import check_writable, make_folder, written_atomically
+    from ..utils.atomic import check_writable, make_folder, take_back, written_atomically
     from ..utils.paths import distinct_stems, is_image
 
     videos = tuple({video.resolve(): video for video in videos}.values())  # each film once, however named
@@ -28,13 +28,17 @@ def frames(videos: tuple[Path, ...], dst: Path, every: int, overwrite: bool) -> 
             raise UserError(f"{video}: " + ("not a film file" if video.exists() else "no such file"))
         if is_image(video):
             raise UserError(f"{video}: a photo, not a film (training takes photo folders as they are)")
-    make_folder(dst)
+    made = make_folder(dst)
     total = 0
-    for video, stem in zip(videos, distinct_stems(videos), strict=True):
-        for i, rgb in enumerate(video_frames(video, every)):
-            target = dst / f"{stem}_{i * every:06d}.png"
-            check_writable(target, overwrite)
-            with written_atomically(target, replace=overwrite) as tmp:
-                write_image(tmp, rgb)
-            total += 1
+    try:
+        for video, stem in zip(videos, distinct_stems(videos), strict=True):
+            for i, rgb in enumerate(video_frames(video, every)):
+                target = dst / f"{stem}_{i * every:06d}.png"
+                check_writable(target, overwrite)
+                with written_atomically(target, replace=overwrite) as tmp:
+                    write_image(tmp, rgb)
+                total += 1
+    except BaseException:  # not a film after all, say: the folder made for it is taken back while empty
+        take_back(dst, made)
+        raise
     click.echo(f"{total} frame{'s' * (total != 1)} written to {dst}", err=True)

@@ -25,7 +25,7 @@ from ..photo.read import read_image
 from ..runtime.color import fit_to_gamut, from_int_images, rgb_to_l
 from ..runtime.inference import Colorizer, FilmChroma, l_ab_to_image
 from ..runtime.temporal import make_smoother
-from ..utils.atomic import make_folder, written_atomically
+from ..utils.atomic import make_folder, take_back, written_atomically
 from ..utils.choices import DEFAULT_WINDOW
 from ..utils.errors import UserError
 from ..utils.paths import distinct_stems, find_media, is_image
@@ -158,12 +158,8 @@ def evaluate(colorizer: Colorizer, inputs: list[Path], reference: bool = True, t
         if reference and results[str(p)].get("truth_colourfulness", GREY_TRUTH) < GREY_TRUTH:
             default_warn(f"{p.name} is black and white, so its scores compare the colours with grey "
                          "(black-and-white film is scored with --no-reference)")
-    if report_dir is not None and not results and made is not None:
-        # nothing scored, nothing written: the folders made are taken back, so a retry finds no report in the way
-        for folder in (report_dir, *report_dir.parents):
-            folder.rmdir()
-            if folder == made:
-                break
+    if report_dir is not None and not results:  # nothing scored: a retry finds no empty report in the way
+        take_back(report_dir, made)
     elif report_dir is not None and results:
         with written_atomically(report_dir / REPORT_NAME) as tmp:  # strict JSON: a perfect score's PSNR is null
             tmp.write_text(json.dumps({k: {m: v if math.isfinite(v) else None for m, v in r.items()}

@@ -16,10 +16,11 @@ from av.container import InputContainer, OutputContainer
 from av.stream import Stream
 
 from ..utils.choices import CONTAINERS
+from ..utils.errors import UserError
 from ..utils.guard import watched
 from .encoder import EncoderSettings
 from .probe import BOTTOM_FIELD_FIRST, TOP_FIELD_FIRST, Source
-from .reader import Incidents, SourceReader, film_stream, frame_rate, label, open_input
+from .reader import Incidents, SourceReader, film_stream, frame_rate, label, open_input, reason
 from .yuv import LIMITED_RANGE, format_bits
 
 TRIAL_PACKETS = 2000  # how far into a film to look for each carried stream's first packet
@@ -105,6 +106,11 @@ def _video_route(video: Stream, out: OutputContainer, source: Source, encoder: E
     ctx.color_primaries, ctx.color_trc = source.color_primaries, source.color_trc
     if source.display_matrix:
         target.set_display_matrix(source.display_matrix)
+    try:  # now, not at the first packet: a film the encoder refuses (x265 below 16 pixels) is told so in words
+        ctx.open()
+    except av.error.FFmpegError as exc:
+        raise UserError(f"{encoder.codec} cannot encode this {source.width}x{source.height} film ({reason(exc)}); "
+                        "try another --codec") from None
     return Route(video, target, "encode" if keep_colours else "colour")
 
 

@@ -61,4 +61,4 @@ class OutputWriter:
         except av.error.FFmpegError as exc:
             if route.mode == "colour" or isinstance(exc, OSError):  # OSError: the file, not the packet
                 raise
-            self.incidents.damage(f"{route.source.type} packet the output could not take", reason(exc))
+            self.incidents.damage(f"{route.source.type} packet", f"the output could not take it: {reason(exc)}")

@@ -100,7 +100,7 @@ def read_hints(path: Path) -> list[Hint]:
             raw = f.read(MAX_FILE_BYTES + 1)
         if len(raw) > MAX_FILE_BYTES:
             raise UserError(f"{path}: more than {MAX_FILE_BYTES // 1_000_000} MB is not a hints file")
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # a byte-order mark, as Windows Notepad writes, is no part of the JSON
     except FileNotFoundError:
         raise UserError(f"{path}: no such hints file") from None
     except (OSError, UnicodeDecodeError) as exc:

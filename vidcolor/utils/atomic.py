@@ -10,6 +10,7 @@ import contextlib
 import os
 import re
 import secrets
+import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +24,8 @@ MAX_NAME_BYTES = 255  # the usual file-system limit on one name
 _swept: set[Path] = set()  # folders this process has swept already
 _swept_lock = threading.Lock()
 _unfinished: set[Path] = set()  # the temporary outputs this process is writing now
+_folder_locks: dict[Path, BinaryIO] = {}  # this process's temporary folders, each with its held lock file
+FOLDER_LOCK = ".lock"
 
 
 def partial_path(dst: Path) -> Path:
@@ -63,6 +66,20 @@ def make_folder(path: Path) -> Path | None:
     return made
 
 
+def take_back(path: Path, made: Path | None) -> None:
+    """Remove the folders `make_folder(path)` made (`made`: the outermost) while they are empty, so that a command
+    that wrote nothing leaves nothing in the way of the next try."""
+    if made is None:
+        return
+    for folder in (path, *path.parents):
+        try:
+            folder.rmdir()
+        except OSError:  # something is in it after all: kept
+            return
+        if folder == made:
+            return
+
+
 @contextmanager
 def written_atomically(dst: Path, replace: bool = True) -> Iterator[Path]:
     """Yield a new temporary path to write; it becomes `dst` if the block succeeds, else it is removed.
@@ -84,6 +101,28 @@ def written_atomically(dst: Path, replace: bool = True) -> Iterator[Path]:
         held.close()
         with contextlib.suppress(OSError):  # e.g. held open by a virus scanner on Windows: a stray, not a failure
             tmp.unlink(missing_ok=True)
+
+
+def temporary_folder(dst: Path) -> Path:
+    """A new hidden folder beside `dst` for the pieces a run makes of it (a split film's), named as a temporary
+    output is and holding a locked file while this process lives: a later run's sweep removes it once its run
+    is gone (`kill -9`), never before. `remove_folder` takes it away."""
+    _sweep_once(dst.parent)
+    folder = partial_path(dst).with_suffix(".parts")
+    try:
+        folder.mkdir()
+        _folder_locks[folder] = _held((folder / FOLDER_LOCK).open("xb"))
+    except OSError as exc:
+        raise UserError(f"{dst.parent}: cannot make a folder for the pieces there ({exc.strerror or exc})") from None
+    return folder
+
+
+def remove_folder(folder: Path) -> None:
+    """Remove a `temporary_folder` and all in it."""
+    handle = _folder_locks.pop(folder, None)
+    if handle is not None:
+        handle.close()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def remove_unfinished() -> None:
@@ -116,9 +155,13 @@ def sweep_stale(folder: Path) -> None:
         return
     for entry in entries:
         match = _PARTIAL_NAME.fullmatch(entry.name)
-        if match and entry.is_file(follow_symlinks=False) and _abandoned(Path(entry.path), int(match[1])):
+        if not match:
+            continue
+        if entry.is_file(follow_symlinks=False) and _abandoned(Path(entry.path), int(match[1])):
             with contextlib.suppress(OSError):
                 os.unlink(entry.path)
+        elif entry.is_dir(follow_symlinks=False) and _abandoned(Path(entry.path, FOLDER_LOCK), int(match[1])):
+            shutil.rmtree(entry.path, ignore_errors=True)
 
 
 def _sweep_once(folder: Path) -> None:

@@ -17,12 +17,32 @@ class Stopped(KeyboardInterrupt):
         self.signal_number = signal_number
 
 
+_heard: list[int] = []  # the stop signals this process has received
+
+
 def _raise_stopped(signal_number: int, frame: FrameType | None) -> None:
+    _heard.append(signal_number)
     raise Stopped(signal_number)
 
 
+def _raise_interrupted(signal_number: int, frame: FrameType | None) -> None:
+    _heard.append(signal_number)
+    raise KeyboardInterrupt
+
+
 def stop_cleanly_on_signals() -> None:
-    """From now on SIGTERM and SIGHUP (where there is one) stop the main thread as Ctrl-C does."""
+    """From now on SIGTERM and SIGHUP (where there is one) stop the main thread as Ctrl-C does, and each stop
+    is remembered (`heard_stop`)."""
     for name in ("SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), _raise_stopped)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not where Ctrl-C is ignored (`&` jobs)
+        signal.signal(signal.SIGINT, _raise_interrupted)
+
+
+def heard_stop() -> KeyboardInterrupt | None:
+    """The stop a signal asked for, if one came. An error raised after it is its echo, not a fault of its own:
+    an import the stop cut short leaves half-made modules behind, whose users then fail in odd ways."""
+    if not _heard:
+        return None
+    return KeyboardInterrupt() if _heard[-1] == signal.SIGINT else Stopped(_heard[-1])
