@@ -24,7 +24,6 @@ from vidcolor.training.augment import make_batch
 from vidcolor.training.losses import ColorLoss
 from vidcolor.training.train import TrainOptions, build_run, teacher_colours, train_step
 
-
 RECIPE_FLAGS = ("loss", "tune_backbone", "blocks8", "light_decoder", "train_layers", "teacher", "teacher_mirror")
 
 
@@ -69,8 +68,9 @@ def main() -> None:
     def one_step() -> None:
         L, _, ab = make_batch(photos, rng.integers(0, len(photos), args.batch_size).tolist(), args.size, gen)
         L = L.contiguous(memory_format=memory)
-        train_step(run, L, teacher_colours(teachers, L, device, opts.precision, args.teacher_mirror) if teachers else ab, opts, loss_fn,
-                   device)
+        if teachers:
+            ab = teacher_colours(teachers, L, device, opts.precision, args.teacher_mirror)
+        train_step(run, L, ab, opts, loss_fn, device)
 
     for _ in range(args.warmup):
         one_step()
