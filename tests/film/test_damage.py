@@ -59,3 +59,16 @@ def test_a_raw_stream_spliced_from_two_sizes_comes_out_whole_at_its_first_size(c
     assert result.frames == len(after.times) == 12 and (after.width, after.height) == (64, 48)
     assert warnings[0] == "scaled odd-sized frame (96x72 at 0.24 s; the film is 64x48)"
     assert warnings[-1] == "scaled 6 odd-sized frames in all" and len(warnings) == 4
+
+
+def test_two_recordings_joined_end_to_end_keep_their_sound_and_play_one_after_the_other(clip, colour, tmp_path):
+    """MPEG-TS files cat together: the second starts its times again near zero. Its picture and sound are moved
+    on to follow the first, as a player does, rather than its sound dropped for going back in time."""
+    first, second = clip("a.ts", frames=24), clip("b.ts", frames=24)
+    (tmp_path / "joined.ts").write_bytes(first.path.read_bytes() + second.path.read_bytes())
+    _, warnings = colour(tmp_path / "joined.ts", tmp_path / "new.mkv")
+    after = probe(tmp_path / "new.mkv")
+    assert len(after.times) == 48 and all(b > a for a, b in zip(after.times, after.times[1:]))
+    assert float(after.times[-1] - after.times[0]) > 1.9  # two seconds of picture, one after the other
+    assert after.audio_seconds[0] > 1.9  # and both halves of the sound (a packet at the join may be lost)
+    assert warnings[0].startswith("the film's times jump back") and len(warnings) <= 2

@@ -19,6 +19,8 @@ from ..utils.guard import watched
 REORDER_DEPTH = 16  # B-frames: how far decoding order may run ahead of display order (H.264's most)
 
 
+JOIN_SECONDS = Fraction(1, 10)  # a stream's time going back this much, in a container whose times may jump
+# (MPEG-TS), is where two recordings were joined end to end: what follows is moved on past it, as FFmpeg does
 MAX_FRAME_RATE = 1000  # past this a stream's rate is its time base, not its film's (DV reports 60000)
 
 
@@ -116,6 +118,9 @@ class SourceReader:
         self._held: deque[av.VideoFrame] = deque()  # decoded, in display order, waiting for their timestamp
         self._times: list[int] = []  # a heap of the held frames' timestamps
         self._time = 0.0
+        self._joined = bool(container.format.flags & av.format.Flags.ts_discont.value)  # times may jump back (MPEG-TS)
+        self._shift = Fraction(0)  # seconds added to every packet's times, past the joins met so far
+        self._ends: dict[int, Fraction] = {}  # each stream's latest time read (decoding time + duration), shifted
 
     def __iter__(self) -> Iterator[tuple[Stream, Payload]]:
         packets = self.container.demux(self.streams)
@@ -138,6 +143,8 @@ class SourceReader:
             packet = next(packets, None)
             if packet is None:
                 return None
+            if self._joined and packet.dts is not None and packet.time_base:
+                self._follow_joins(packet)
             if packet.pts is not None and packet.time_base:
                 self._time = float(packet.pts * packet.time_base)
             if packet.stream.index in self.decode:
@@ -147,6 +154,23 @@ class SourceReader:
             if packet.stream is self._video and packet.pts is not None:
                 self._cover(packet.pts)
             return [(packet.stream, packet)]
+
+    def _follow_joins(self, packet: av.Packet) -> None:
+        """Move the packet on past the joins met so far; a time going back is a new join. Two recordings joined
+        end to end (TS files cat together) both start near zero: unmoved, the second's sound would go back in
+        time and the output could not take it, and its picture would be retimed frame by frame."""
+        tb = packet.time_base
+        start = packet.dts * tb + self._shift
+        end = self._ends.get(packet.stream.index)
+        if end is not None and start < end - JOIN_SECONDS:
+            self._shift += end - start
+            self.incidents.warn(f"the film's times jump back {float(end - start):.2f} s at {float(end):.2f} s "
+                                "(recordings joined end to end?): what follows is moved on to follow what came before")
+        step = round(self._shift / tb)
+        packet.dts += step
+        if packet.pts is not None:
+            packet.pts += step
+        self._ends[packet.stream.index] = max(end or start, (packet.dts + (packet.duration or 0)) * tb)
 
     def _decoded(self, stream: Stream, packet: av.Packet | None) -> list[av.VideoFrame | av.AudioFrame]:
         try:
