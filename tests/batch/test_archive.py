@@ -137,11 +137,14 @@ def test_a_folder_with_nothing_to_colour_is_refused_and_leaves_nothing_behind(mo
     assert not (tmp_path / "film.mp4").exists()
 
 
-def test_a_folder_is_not_coloured_into_a_name_that_is_a_films(model_file, tmp_path):
-    (tmp_path / "archive").mkdir()
+def test_a_folder_is_not_coloured_into_a_name_that_is_a_films_and_that_is_all_it_says(model_file, tmp_path):
+    (tmp_path / "archive" / "coloured").mkdir(parents=True)
     write_image(tmp_path / "archive" / "harbour.png", landscape(2))
+    (tmp_path / "archive" / "coloured" / "vidcolor-manifest.jsonl").write_text("")  # an earlier output, not said
     result = run(tmp_path / "archive", tmp_path / "film.mp4", model_file)
-    assert result.exit_code == 1 and "a folder is coloured into a folder, not into a .mp4 file" in result.stderr
+    assert result.exit_code == 1
+    said = f"vidcolor: {tmp_path / 'film.mp4'}: a folder is coloured into a folder, not into a .mp4 file\n"
+    assert result.stderr == said
     assert not (tmp_path / "film.mp4").exists()
 
 

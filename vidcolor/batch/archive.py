@@ -49,12 +49,12 @@ def colorize_archive(src: Path, dst: Path, settings: Settings, options: ArchiveO
         raise UserError(f"{src}: no such folder")
     if src.resolve() == dst.resolve() or src.resolve().is_relative_to(dst.resolve()):
         raise UserError(f"{dst}: the output folder must not contain the archive")
+    if not dst.exists() and (is_image(dst) or is_video(dst)):  # a typo for a film's name, not a folder's
+        raise UserError(f"{dst}: a folder is coloured into a folder, not into a {dst.suffix} file")
     summary = Summary()
     found, hints = survey(src, dst, options, summary)
     if not found:  # said before the output folder is made: a mistyped command leaves nothing behind
         raise UserError(f"{src}: no photos or films found" + (" (all excluded)" if summary.excluded else ""))
-    if not dst.exists() and (is_image(dst) or is_video(dst)):  # a typo for a film's name, not a folder's
-        raise UserError(f"{dst}: a folder is coloured into a folder, not into a {dst.suffix} file")
     make_folder(dst)
     with Manifest(dst) as manifest:
         _sweep(dst)
