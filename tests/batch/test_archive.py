@@ -132,9 +132,9 @@ def test_include_and_exclude_choose_files_by_their_path_inside_the_archive(model
 def test_a_folder_with_nothing_to_colour_is_refused_and_leaves_nothing_behind(model_file, tmp_path):
     (tmp_path / "archive").mkdir()
     (tmp_path / "archive" / "notes.txt").write_text("catalogue")
-    result = run(tmp_path / "archive", tmp_path / "film.mp4", model_file)  # a folder given by mistake
+    result = run(tmp_path / "archive", tmp_path / "coloured", model_file)  # a folder given by mistake
     assert result.exit_code == 1 and "no photos or films found" in result.stderr
-    assert not (tmp_path / "film.mp4").exists()
+    assert not (tmp_path / "coloured").exists()
 
 
 def test_a_folder_is_not_coloured_into_a_name_that_is_a_films_and_that_is_all_it_says(model_file, tmp_path):

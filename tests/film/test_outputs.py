@@ -103,11 +103,13 @@ def test_the_pieces_of_a_split_film_are_kept_while_their_run_lives_and_swept_onc
     other = subprocess.Popen([sys.executable, "-c", maker, str(tmp_path / "film.mp4")], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, text=True)
     pieces = Path(other.stdout.readline().strip())
-    sweep_stale(tmp_path)  # as a run starting meanwhile in the same folder does
+    sweep_stale(tmp_path, folders=True)  # as a run starting meanwhile in the same folder does
     assert (pieces / "00000.packets").exists()
     other.kill()  # kill -9: nothing of its own clean-up runs
     other.wait(timeout=30)
-    sweep_stale(tmp_path)
+    sweep_stale(tmp_path)  # as a worker writing its part does: pieces are never its to judge
+    assert pieces.exists()
+    sweep_stale(tmp_path, folders=True)  # as the next run does
     assert files_in(tmp_path) == set()
 
 

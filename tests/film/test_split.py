@@ -47,3 +47,12 @@ def test_a_piece_ends_where_the_next_begins():
     piece = Piece(index=1, start=24, end=48, warm=0)
     assert not piece.past_end(47) and piece.past_end(48)
     assert not Piece(index=2, start=48, end=None, warm=0).past_end(10 ** 9)
+
+
+def test_recordings_joined_end_to_end_are_coloured_whole_since_a_piece_read_alone_would_miss_the_join(tmp_path):
+    later = [501 + round(i * 1000 / 24) for i in range(48)]  # starts again, though at no time the first has
+    parts = [make_clip(tmp_path / f"{n}.ts", frames=48, fps=24, video_options=KEYS, times_ms=times).path
+             for n, times in (("a", None), ("b", later))]
+    (tmp_path / "joined.ts").write_bytes(b"".join(p.read_bytes() for p in parts))
+    assert plan_pieces(parts[0], 2, 2, "flow") is not None  # one recording alone is cut
+    assert plan_pieces(tmp_path / "joined.ts", 2, 2, "flow") is None

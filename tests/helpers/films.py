@@ -81,13 +81,14 @@ def make_clip(path: Path, *, width: int = 64, height: int = 48, frames: int = 12
               pix_fmt: str | None = None, corrupt_frame: int | None = None,
               corrupt_audio_packet: int | None = None, metadata: dict[str, str] | None = None,
               layout: str = "stereo", audio_rate: int = AUDIO_RATE,
-              video_options: dict[str, str] | None = None) -> Clip:
+              video_options: dict[str, str] | None = None, sound_seconds: float | None = None) -> Clip:
     """Write a short film: a gradient with a moving disc, plus one sine tone per audio codec.
 
     times_ms gives explicit frame times (variable frame rate); corrupt_frame and
     corrupt_audio_packet replace that packet's bytes (of the video / first audio stream) with
     garbage, like a damaged file. A pix_fmt deeper than 8 bits gets the 8-bit picture widened;
-    audio_rate is for encoders that take only some (Opus: 48 kHz); video_options go to the encoder.
+    audio_rate is for encoders that take only some (Opus: 48 kHz); video_options go to the encoder;
+    sound_seconds makes the sound longer or shorter than the picture.
     """
     tb = Fraction(1, 1000) if times_ms is not None else Fraction(1, fps)
     pts_list = list(times_ms) if times_ms is not None else list(range(frames))
@@ -109,7 +110,7 @@ def make_clip(path: Path, *, width: int = 64, height: int = 48, frames: int = 12
             frame.pts, frame.time_base = pts, tb
             mux_video(video.encode(frame))
         mux_video(video.encode())
-        total = int(duration * audio_rate)
+        total = int((sound_seconds or duration) * audio_rate)
         for n, track in enumerate(tracks):
             mux_audio = _Muxer(out, corrupt_audio_packet if n == 0 else None)
             for start in range(0, total, 4096):

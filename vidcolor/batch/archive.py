@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..film.options import VideoOptions
-from ..utils.atomic import make_folder, sweep_stale
+from ..utils.atomic import is_temporary, make_folder, sweep_stale
 from ..utils.choices import CRF_MAX, FILM_BITS
 from ..utils.errors import UserError
 from ..utils.paths import is_image, is_video
@@ -82,8 +82,8 @@ def colorize_film_in_parallel(src: Path, dst: Path, settings: Settings, options:
 def _sweep(dst: Path) -> None:
     """Remove what a killed run left half done: hidden temporary outputs and pieces of films."""
     for folder, subfolders, _ in os.walk(dst):
-        subfolders[:] = [d for d in subfolders if not d.endswith(".parts")]  # pieces: swept whole or kept
-        sweep_stale(Path(folder))
+        subfolders[:] = [d for d in subfolders if not is_temporary(d)]  # a split film's pieces: swept whole or kept
+        sweep_stale(Path(folder), folders=True)
 
 
 def _fingerprint(settings: Settings) -> dict[str, dict[str, Any]]:

@@ -5,7 +5,7 @@ import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -26,26 +26,26 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
         before = on_hang(give_up())
         try:
             return fn(*args, **kwargs)
-        except UserError as exc:
-            click.echo(f"vidcolor: {exc}", err=True)
-            sys.exit(1)
-        except OSError as exc:
-            click.echo(f"vidcolor: {exc.filename}: {exc.strerror}" if exc.filename and exc.strerror
-                       else f"vidcolor: {exc}", err=True)
-            sys.exit(1)
         except KeyboardInterrupt as exc:
             _exit_stopped(exc)
-        except Exception:
+        except Exception as exc:
             stop = heard_stop()
-            if stop is None:
-                raise
-            _exit_stopped(stop)
+            if stop is not None:
+                _exit_stopped(stop)
+            if isinstance(exc, UserError):
+                click.echo(f"vidcolor: {exc}", err=True)
+                sys.exit(1)
+            if isinstance(exc, OSError):
+                click.echo(f"vidcolor: {exc.filename}: {exc.strerror}" if exc.filename and exc.strerror
+                           else f"vidcolor: {exc}", err=True)
+                sys.exit(1)
+            raise
         finally:
             on_hang(before)  # called from Python, the caller's process is its own again
     return wrapper
 
 
-def _exit_stopped(stop: KeyboardInterrupt) -> None:
+def _exit_stopped(stop: KeyboardInterrupt) -> NoReturn:
     """Say how the run was stopped, and exit 128 + the signal's number, as a shell reports it."""
     if isinstance(stop, Stopped):
         click.echo(f"vidcolor: stopped by {stop}", err=True)

@@ -19,7 +19,7 @@ from ..utils.guard import watched
 REORDER_DEPTH = 16  # B-frames: how far decoding order may run ahead of display order (H.264's most)
 
 
-JOIN_SECONDS = Fraction(1, 10)  # a stream's time going back this much, in a container whose times may jump
+JOIN_SECONDS = Fraction(1, 2)  # a stream's time going back this much, in a container whose times may jump
 # (MPEG-TS), is where two recordings were joined end to end: what follows is moved on past it, as FFmpeg does
 MAX_FRAME_RATE = 1000  # past this a stream's rate is its time base, not its film's (DV reports 60000)
 
@@ -118,7 +118,7 @@ class SourceReader:
         self._held: deque[av.VideoFrame] = deque()  # decoded, in display order, waiting for their timestamp
         self._times: list[int] = []  # a heap of the held frames' timestamps
         self._time = 0.0
-        self._joined = bool(container.format.flags & av.format.Flags.ts_discont.value)  # times may jump back (MPEG-TS)
+        self._joined = may_be_joined(container)
         self._shift = Fraction(0)  # seconds added to every packet's times, past the joins met so far
         self._ends: dict[int, Fraction] = {}  # each stream's latest time read (decoding time + duration), shifted
 
@@ -162,9 +162,10 @@ class SourceReader:
         tb = packet.time_base
         start = packet.dts * tb + self._shift
         end = self._ends.get(packet.stream.index)
-        if end is not None and start < end - JOIN_SECONDS:
-            self._shift += end - start
-            self.incidents.warn(f"the film's times jump back {float(end - start):.2f} s at {float(end):.2f} s "
+        if end is not None and start < end - JOIN_SECONDS:  # the next recording: it follows the end of all streams
+            latest = max(self._ends.values())
+            self._shift += latest - start
+            self.incidents.warn(f"the film's times jump back {float(end - start):.2f} s at {float(latest):.2f} s "
                                 "(recordings joined end to end?): what follows is moved on to follow what came before")
         step = round(self._shift / tb)
         packet.dts += step
@@ -228,6 +229,11 @@ class SourceReader:
     def film_seconds(self) -> float:
         """How much of the film was read so far: from its first frame to the end of its last."""
         return float((self._span[1] - self._span[0]) * self._video.time_base) if self._span else 0.0
+
+
+def may_be_joined(container: InputContainer) -> bool:
+    """Whether the container's times may jump (MPEG-TS), as where recordings were joined end to end."""
+    return bool(container.format.flags & av.format.Flags.ts_discont.value)
 
 
 def frame_rate(stream: Stream) -> Fraction | None:

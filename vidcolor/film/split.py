@@ -37,7 +37,7 @@ from ..utils.errors import UserError
 from .frames import film_seconds
 from .options import VideoOptions, prepare_film
 from .painter import Painter
-from .reader import Incidents, Payload, SourceReader, film_stream, open_input
+from .reader import JOIN_SECONDS, Incidents, Payload, SourceReader, film_stream, may_be_joined, open_input
 from .stages import run_stages
 from .streams import Route, plan_routes
 from .writer import OutputWriter, open_output
@@ -95,12 +95,16 @@ def _timeline(src: Path) -> tuple[list[int], list[int], Fraction] | None:
     try:
         with open_input(src) as container:
             video = film_stream(container, src)
-            time_base = video.time_base
+            time_base, joined, latest = video.time_base, may_be_joined(container), None
             for packet in container.demux(video):
                 if packet.size == 0:
                     continue
                 if packet.pts is None:
                     return None
+                if joined and packet.dts is not None:
+                    if latest is not None and (latest - packet.dts) * time_base > JOIN_SECONDS:
+                        return None  # recordings joined end to end: pieces read alone would not follow the join
+                    latest = packet.dts if latest is None else max(latest, packet.dts)
                 frames.append(packet.pts)
                 if packet.is_keyframe:
                     keys.append(packet.pts)

@@ -285,13 +285,16 @@ _CHANGES_TO_NOTE = ("data", "val", "steps", "epochs", "size", "batch_size", "lr"
                     "teachers", "teacher_mirror")
 
 
+_FLAGS = {"teachers": "teacher"}  # options whose flag, given once per value, is spelt otherwise
+
+
 def _changed_on_resume(saved: dict[str, str], opts: TrainOptions) -> list[str]:
     """Options a resumed run takes differently from the run it continues: allowed (more steps, another
     learning rate), but never silently, as a forgotten --val or --size would be."""
     changes = []
     for key in _CHANGES_TO_NOTE:
         if key in saved and saved[key] != str(getattr(opts, key)):
-            changes.append(f"--{key.replace('_', '-')} {_shown(getattr(opts, key))} "
+            changes.append(f"--{_FLAGS.get(key, key).replace('_', '-')} {_shown(getattr(opts, key))} "
                            f"(its checkpoint was made with {_shown_saved(saved[key])})")
     return changes
 

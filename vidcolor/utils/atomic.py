@@ -7,6 +7,7 @@ scheme lets a rerun sweep up what a killed run left behind.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import re
 import secrets
@@ -28,17 +29,23 @@ _folder_locks: dict[Path, BinaryIO] = {}  # this process's temporary folders, ea
 FOLDER_LOCK = ".lock"
 
 
-def partial_path(dst: Path) -> Path:
+def partial_path(dst: Path, suffix: str | None = None) -> Path:
     """A hidden temporary name for `dst`, new to this call, so two runs writing the same output never write
     one file, and no input that happens to bear such a name is ever written over. It keeps the extension,
-    which some writers go by; a name too long to grow is cut short (the tag tells it apart)."""
+    which some writers go by (or takes `suffix`); a name too long to grow is cut short (the tag tells it apart)."""
     tag = f"{os.getpid()}-{secrets.token_hex(3)}"
-    name = f".{dst.stem}.partial-{tag}{dst.suffix}"
+    suffix = dst.suffix if suffix is None else suffix
+    name = f".{dst.stem}.partial-{tag}{suffix}"
     if len(os.fsencode(name)) > MAX_NAME_BYTES:
-        keep = max(0, MAX_NAME_BYTES - len(os.fsencode(f"..partial-{tag}{dst.suffix}")))
+        keep = max(0, MAX_NAME_BYTES - len(os.fsencode(f"..partial-{tag}{suffix}")))
         stem = os.fsencode(dst.stem)[:keep].decode("utf-8", "ignore")  # whole characters only
-        name = f".{stem}.partial-{tag}{dst.suffix}"
+        name = f".{stem}.partial-{tag}{suffix}"
     return dst.with_name(name)
+
+
+def is_temporary(name: str) -> bool:
+    """Whether a file or folder name is one `partial_path` gives."""
+    return _PARTIAL_NAME.fullmatch(name) is not None
 
 
 def check_writable(dst: Path, overwrite: bool) -> None:
@@ -107,8 +114,8 @@ def temporary_folder(dst: Path) -> Path:
     """A new hidden folder beside `dst` for the pieces a run makes of it (a split film's), named as a temporary
     output is and holding a locked file while this process lives: a later run's sweep removes it once its run
     is gone (`kill -9`), never before. `remove_folder` takes it away."""
-    _sweep_once(dst.parent)
-    folder = partial_path(dst).with_suffix(".parts")
+    sweep_stale(dst.parent, folders=True)
+    folder = partial_path(dst, ".parts")
     try:
         folder.mkdir()
         _folder_locks[folder] = _held((folder / FOLDER_LOCK).open("xb"))
@@ -146,9 +153,12 @@ def _held(handle: BinaryIO) -> BinaryIO:
     return handle
 
 
-def sweep_stale(folder: Path) -> None:
+def sweep_stale(folder: Path, folders: bool = False) -> None:
     """Remove the temporary outputs in `folder` that runs which are gone left behind (a `kill -9`, a power cut),
-    never one a live run is writing: that run's process is alive and holds a lock on it."""
+    never one a live run is writing: that run's process is alive and holds a lock on it. With `folders`, so too
+    `temporary_folder`s: asked only where a run starts (its driver), never by a worker writing its part of a
+    run, which might take its own run's pieces for a dead one's where locks do not reach (Windows, another
+    node of a cluster)."""
     try:
         entries = list(os.scandir(folder))
     except OSError:  # not there (yet), or not ours to read
@@ -160,7 +170,8 @@ def sweep_stale(folder: Path) -> None:
         if entry.is_file(follow_symlinks=False) and _abandoned(Path(entry.path), int(match[1])):
             with contextlib.suppress(OSError):
                 os.unlink(entry.path)
-        elif entry.is_dir(follow_symlinks=False) and _abandoned(Path(entry.path, FOLDER_LOCK), int(match[1])):
+        elif folders and entry.is_dir(follow_symlinks=False) and _locks_tell() \
+                and _abandoned(Path(entry.path, FOLDER_LOCK), int(match[1])):
             shutil.rmtree(entry.path, ignore_errors=True)
 
 
@@ -171,6 +182,11 @@ def _sweep_once(folder: Path) -> None:
             return
         _swept.add(folder)
     sweep_stale(folder)
+
+
+def _locks_tell() -> bool:
+    """Whether this system has advisory locks to tell a live run's temporary folder from a dead one's."""
+    return importlib.util.find_spec("fcntl") is not None
 
 
 def _abandoned(path: Path, pid: int) -> bool:

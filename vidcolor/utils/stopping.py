@@ -32,7 +32,8 @@ def _raise_interrupted(signal_number: int, frame: FrameType | None) -> None:
 
 def stop_cleanly_on_signals() -> None:
     """From now on SIGTERM and SIGHUP (where there is one) stop the main thread as Ctrl-C does, and each stop
-    is remembered (`heard_stop`)."""
+    is remembered (`heard_stop`) from here on."""
+    _heard.clear()
     for name in ("SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), _raise_stopped)
