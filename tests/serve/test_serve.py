@@ -34,6 +34,7 @@ from vidcolor.runtime.archs import build_model
 from vidcolor.runtime.inference import Colorizer
 from vidcolor.runtime.weights import save_weights
 from vidcolor.serve.app import ServeLimits, create_app
+from vidcolor.serve.jobs import Films, Job
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -703,3 +704,25 @@ def test_in_a_browser_hints_are_picked_removed_undone_downloaded_and_coloured_at
         click_photo(page, 10, 10, size)
         expect(page.locator("#message")).to_have_text("hints: entry 1: refused for the test")
         expect(page.locator("#photo-result")).to_be_visible()
+
+
+def test_a_server_stopped_while_colouring_a_film_stops_the_film_and_waits_for_it(tmp_path):
+    """Left running into the interpreter's exit, a film's decoder and model threads abort the process (134)."""
+    started = threading.Event()
+
+    def colour(job: Job) -> None:
+        started.set()
+        while True:  # a long film: frames keep coming
+            films.check_open()
+            time.sleep(0.01)
+
+    films = Films(colour, retention=60.0, temp_root=tmp_path)
+    films.open()
+    job_id, upload = films.new_upload()
+    upload.write_bytes(b"a film")
+    job = Job(job_id, upload, tmp_path / "result.mp4", frames_total=None)
+    films.submit(job)
+    assert started.wait(10)
+    films.close()
+    assert (job.state, job.error) == ("failed", "the server stopped before the film was done")
+    assert not any(tmp_path.iterdir())

@@ -171,6 +171,7 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
 
     def colour_film(job: Job) -> None:
         def advance(frames: int) -> None:  # a file may understate its length: its frames are what count
+            films.check_open()
             job.advance(frames)
             if job.frames_allowed is not None and job.frames_done > job.frames_allowed:
                 raise UserError(f"the film is longer than it says; this server takes films up to "

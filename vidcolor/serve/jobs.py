@@ -18,6 +18,7 @@ from ..utils.errors import UserError
 
 log = logging.getLogger("vidcolor.serve")
 MAX_WAITING_FILMS = 16  # each waiting film holds its upload on disk
+CLOSE_SECONDS = 30.0  # how long closing waits for the film being coloured to stop at its next frames
 
 
 @dataclass
@@ -65,18 +66,28 @@ class Films:
         self._lock = threading.Lock()
         self._waiting: queue.Queue[Job] = queue.Queue(maxsize=MAX_WAITING_FILMS)
         self._stop = threading.Event()
+        self._worker: threading.Thread | None = None
         self.folder = Path()
 
     def open(self) -> None:
         """Make the private folder (mode 0700) and start the worker and the janitor."""
         self.folder = Path(tempfile.mkdtemp(prefix="vidcolor-serve-", dir=self._temp_root))
-        for name, target in (("worker", self._work), ("janitor", self._sweep)):
-            threading.Thread(target=target, name=f"vidcolor-serve-{name}", daemon=True).start()
+        self._worker = threading.Thread(target=self._work, name="vidcolor-serve-worker", daemon=True)
+        self._worker.start()
+        threading.Thread(target=self._sweep, name="vidcolor-serve-janitor", daemon=True).start()
 
     def close(self) -> None:
-        """Stop taking work and delete everything; a film being coloured just fails."""
+        """Stop taking work and delete everything. A film being coloured fails at its next frames (`check_open`),
+        and is waited for: left running into the interpreter's exit, its decoder and model threads abort it."""
         self._stop.set()
+        if self._worker is not None:
+            self._worker.join(CLOSE_SECONDS)
         shutil.rmtree(self.folder, ignore_errors=True)
+
+    def check_open(self) -> None:
+        """Raise UserError once the server is closing: what a film being coloured calls as its frames come."""
+        if self._stop.is_set():
+            raise UserError("the server stopped before the film was done")
 
     def new_upload(self) -> tuple[str, Path]:
         """A fresh id and the path its upload is stored at."""
