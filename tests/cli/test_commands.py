@@ -177,6 +177,7 @@ def test_eval_scores_what_it_can_and_says_what_it_cannot(clip, model_file, tmp_p
     clip("reels/still.mp4", frames=1, colour=True, audio=())  # one frame: no flicker to measure
     clip("reels/grey.mp4", audio=())  # black and white: no truth to score colours against
     (tmp_path / "reels" / "broken.mp4").write_bytes(b"not a film")
+    (tmp_path / "reels" / "._strip.mp4").write_bytes(b"\x00\x05\x16\x07")  # macOS's hidden twin: no film, not counted
     result = CliRunner().invoke(main, ["eval", str(tmp_path / "reels"), "--model", str(model_file), "-o",
                                        str(tmp_path / "report"), "--quiet"])
     assert result.exit_code == 1 and "1 of 4 could not be scored" in result.stderr
