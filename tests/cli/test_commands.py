@@ -146,6 +146,15 @@ def test_frames_refuses_a_photo_rather_than_call_it_a_film(tmp_path):
     assert not (tmp_path / "set").exists()
 
 
+def test_frames_of_a_black_and_white_film_are_written_with_a_warning_that_training_skips_them(clip, tmp_path):
+    grey, colour = clip("grey.mp4", frames=4, audio=()), clip("colour.mp4", frames=4, colour=True, audio=())
+    result = CliRunner().invoke(main, ["frames", str(grey.path), str(colour.path), "-o", str(tmp_path / "set"),
+                                       "--every", "2"])
+    assert result.exit_code == 0
+    assert "warning: 2 of the 4 frames are black and white (training skips them)" in result.stderr
+    assert len(list((tmp_path / "set").iterdir())) == 4
+
+
 def test_frames_of_a_file_that_is_no_film_leave_no_empty_folder_behind(tmp_path):
     (tmp_path / "notes.mp4").write_text("not a film")
     result = CliRunner().invoke(main, ["frames", str(tmp_path / "notes.mp4"), "-o", str(tmp_path / "set" / "a")])

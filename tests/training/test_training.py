@@ -289,11 +289,12 @@ def test_impossible_numbers_are_usage_errors(tmp_path, option):
 
 def test_a_run_resumed_with_other_options_says_which(tmp_path, capsys):
     photos = photo_folder(tmp_path / "photos", n=4)
-    train(TrainOptions(model="unet", data=[photos], val=[photos], out=tmp_path / "run", steps=1, **TINY))
+    train(TrainOptions(model="unet", data=[photos], val=[photos], out=tmp_path / "run", steps=1, epochs=1, **TINY))
     capsys.readouterr()
     train(TrainOptions(model="unet", data=[photos], out=tmp_path / "run", steps=2, resume=True, **TINY))
     said = capsys.readouterr().err
     assert f"resumed with --val none (its checkpoint was made with {photos})" in said and "--steps 2" in said
+    assert "--epochs" not in said  # --steps says how long the run is
     with pytest.raises(UserError, match="the run has done 2 steps already; give more --steps to continue it"):
         train(TrainOptions(model="unet", data=[photos], out=tmp_path / "run", steps=2, resume=True, **TINY))
 

@@ -19,6 +19,7 @@ def frames(videos: tuple[Path, ...], dst: Path, every: int, overwrite: bool) -> 
     """Extract a training set of frames from colour videos."""
     from ..film.frames import video_frames
     from ..photo.write import write_image
+    from ..training.data import GREY_CHROMA, mean_chroma
     from ..utils.atomic import check_writable, make_folder, take_back, written_atomically
     from ..utils.paths import distinct_stems, is_image
 
@@ -29,7 +30,7 @@ def frames(videos: tuple[Path, ...], dst: Path, every: int, overwrite: bool) -> 
         if is_image(video):
             raise UserError(f"{video}: a photo, not a film (training takes photo folders as they are)")
     made = make_folder(dst)
-    total = 0
+    total = grey = 0
     try:
         for video, stem in zip(videos, distinct_stems(videos), strict=True):
             for i, rgb in enumerate(video_frames(video, every)):
@@ -38,7 +39,11 @@ def frames(videos: tuple[Path, ...], dst: Path, every: int, overwrite: bool) -> 
                 with written_atomically(target, replace=overwrite) as tmp:
                     write_image(tmp, rgb)
                 total += 1
+                grey += mean_chroma(rgb) < GREY_CHROMA
     except BaseException:  # not a film after all, say: the folder made for it is taken back while empty
         take_back(dst, made)
         raise
+    if grey:  # written as asked, but a colour model learns nothing from them
+        click.echo(f"vidcolor: warning: {grey} of the {total} frames are black and white (training skips them)",
+                   err=True)
     click.echo(f"{total} frame{'s' * (total != 1)} written to {dst}", err=True)

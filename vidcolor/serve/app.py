@@ -389,10 +389,10 @@ def run_server(host: str, port: int, model: str, device: str = "auto", limits: S
         import uvicorn
     except ImportError:
         raise UserError("serving needs the web extra: pip install 'vidcolor[serve]'") from None
+    port = _free_port(host, port)  # first: an address it cannot listen on is all there is to say
     if host not in LOCAL_HOSTS:
         click.echo(f"vidcolor: warning: serving on {host}, not just this computer: anyone who can reach it can "
                    "upload files and use its processor, with no login", err=True)
-    port = _free_port(host, port)
     app = create_app(model, device=device, limits=limits)
     url_host = f"[{host}]" if ":" in host else host
     click.echo(f"vidcolor: serving {model} at http://{url_host}:{port}/ (Ctrl-C stops)", err=True)

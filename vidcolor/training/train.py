@@ -293,6 +293,8 @@ def _changed_on_resume(saved: dict[str, str], opts: TrainOptions) -> list[str]:
     learning rate), but never silently, as a forgotten --val or --size would be."""
     changes = []
     for key in _CHANGES_TO_NOTE:
+        if key == "epochs" and opts.steps:  # --steps says how long the run is; its epochs are not asked
+            continue
         if key in saved and saved[key] != str(getattr(opts, key)):
             changes.append(f"--{_FLAGS.get(key, key).replace('_', '-')} {_shown(getattr(opts, key))} "
                            f"(its checkpoint was made with {_shown_saved(saved[key])})")
