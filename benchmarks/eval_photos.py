@@ -33,7 +33,7 @@ from vidcolor.film.frames import video_frames
 from vidcolor.photo.read import read_image
 from vidcolor.runtime.inference import Colorizer
 from vidcolor.runtime.weights import read_metadata, resolve_model_path, shipped_models, update_metadata
-from vidcolor.training.data import GREY_CHROMA, mean_chroma
+from vidcolor.training.data import looks_grey
 from vidcolor.utils.paths import find_media, is_video
 
 
@@ -49,7 +49,7 @@ def pictures(folder: Path, frame_stride: int) -> list[np.ndarray]:
     found = []
     for path in find_media(folder):
         if is_video(path):
-            found += [rgb for rgb in video_frames(path, frame_stride) if mean_chroma(rgb) >= GREY_CHROMA]
+            found += [rgb for rgb in video_frames(path, frame_stride) if not looks_grey(rgb)]
         else:
             found.append(read_image(path))
     return found

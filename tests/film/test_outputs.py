@@ -83,13 +83,19 @@ def test_a_film_run_killed_outright_leaves_a_hidden_file_that_the_next_run_into_
     assert files_in(tmp_path) == {"old.mp4", "short.mp4", "short_color.mp4"}
 
 
+def _another_run_holding(code: str, dst: Path) -> tuple[subprocess.Popen[str], Path]:
+    """Another process that runs `code` (which prints the temporary it makes for `sys.argv[1]`, then waits on its
+    stdin), and that temporary."""
+    other = subprocess.Popen([sys.executable, "-c", "import sys; from pathlib import Path\n" + code, str(dst)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    return other, Path(other.stdout.readline().strip())
+
+
 def test_the_temporary_file_of_a_run_still_writing_is_never_swept(tmp_path):
-    writer = ("import sys; from pathlib import Path; from vidcolor.utils.atomic import written_atomically\n"
-              "with written_atomically(Path(sys.argv[1])) as tmp:\n"
-              "    tmp.write_bytes(b'half a film'); print(tmp, flush=True); sys.stdin.read()\n")
-    other = subprocess.Popen([sys.executable, "-c", writer, str(tmp_path / "theirs.mp4")], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, text=True)
-    theirs = Path(other.stdout.readline().strip())
+    other, theirs = _another_run_holding(
+        "from vidcolor.utils.atomic import written_atomically\n"
+        "with written_atomically(Path(sys.argv[1])) as tmp:\n"
+        "    tmp.write_bytes(b'half a film'); print(tmp, flush=True); sys.stdin.read()\n", tmp_path / "theirs.mp4")
     sweep_stale(tmp_path)  # as a run starting meanwhile in the same folder does
     assert theirs.exists()
     other.communicate("", timeout=30)  # it finishes
@@ -97,12 +103,10 @@ def test_the_temporary_file_of_a_run_still_writing_is_never_swept(tmp_path):
 
 
 def test_the_pieces_of_a_split_film_are_kept_while_their_run_lives_and_swept_once_it_was_killed(tmp_path):
-    maker = ("import sys; from pathlib import Path; from vidcolor.utils.atomic import temporary_folder\n"
-             "folder = temporary_folder(Path(sys.argv[1])); (folder / '00000.packets').write_bytes(b'a piece')\n"
-             "print(folder, flush=True); sys.stdin.read()\n")
-    other = subprocess.Popen([sys.executable, "-c", maker, str(tmp_path / "film.mp4")], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, text=True)
-    pieces = Path(other.stdout.readline().strip())
+    other, pieces = _another_run_holding(
+        "from vidcolor.utils.atomic import temporary_folder\n"
+        "folder = temporary_folder(Path(sys.argv[1])); (folder / '00000.packets').write_bytes(b'a piece')\n"
+        "print(folder, flush=True); sys.stdin.read()\n", tmp_path / "film.mp4")
     sweep_stale(tmp_path, folders=True)  # as a run starting meanwhile in the same folder does
     assert (pieces / "00000.packets").exists()
     other.kill()  # kill -9: nothing of its own clean-up runs

@@ -19,7 +19,7 @@ def frames(videos: tuple[Path, ...], dst: Path, every: int, overwrite: bool) -> 
     """Extract a training set of frames from colour videos."""
     from ..film.frames import video_frames
     from ..photo.write import write_image
-    from ..training.data import GREY_CHROMA, mean_chroma
+    from ..training.data import looks_grey
     from ..utils.atomic import check_writable, make_folder, take_back, written_atomically
     from ..utils.paths import distinct_stems, is_image
 
@@ -39,7 +39,7 @@ def frames(videos: tuple[Path, ...], dst: Path, every: int, overwrite: bool) -> 
                 with written_atomically(target, replace=overwrite) as tmp:
                     write_image(tmp, rgb)
                 total += 1
-                grey += mean_chroma(rgb) < GREY_CHROMA
+                grey += looks_grey(rgb)
     except BaseException:  # not a film after all, say: the folder made for it is taken back while empty
         take_back(dst, made)
         raise

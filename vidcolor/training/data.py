@@ -68,6 +68,11 @@ def mean_chroma(rgb: np.ndarray) -> float:
     return float(lab[1:].pow(2).sum(0).sqrt().mean())
 
 
+def looks_grey(rgb: np.ndarray) -> bool:
+    """Whether a picture is black and white to training, which skips it: it teaches no colour."""
+    return mean_chroma(rgb) < GREY_CHROMA
+
+
 def _fit(rgb: np.ndarray, max_short: int) -> np.ndarray:
     """Shrink so the short side is at most `max_short` (bounds memory for big photos and video)."""
     h, w = rgb.shape[:2]
@@ -87,7 +92,7 @@ def _read(path: Path, frame_stride: int, max_short: int) -> tuple[list[np.ndarra
     kept, grey = [], 0
     try:
         for rgb in _pictures(path, frame_stride):
-            if mean_chroma(rgb) < GREY_CHROMA:
+            if looks_grey(rgb):
                 grey += 1
             else:
                 kept.append(_fit(rgb, max_short))
