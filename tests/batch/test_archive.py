@@ -169,6 +169,19 @@ def test_camcorder_and_broadcast_films_in_a_folder_are_coloured_into_mkv(model_f
     assert len(probe(tmp_path / "coloured" / "holiday.mkv").times) == 6
 
 
+def test_an_animated_gif_in_a_folder_is_coloured_as_a_film_as_it_is_alone(model_file, tmp_path):
+    from PIL import Image
+
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    frames = [Image.fromarray(landscape(i)) for i in range(4)]
+    frames[0].save(archive / "loop.gif", save_all=True, append_images=frames[1:], duration=100)
+    result = run(archive, tmp_path / "coloured", model_file)
+    assert result.exit_code == 0, result.output
+    assert outputs(tmp_path / "coloured") == {"loop.mkv"}
+    assert len(probe(tmp_path / "coloured" / "loop.mkv").times) == 4
+
+
 def test_a_master_scan_beside_its_access_copy_gives_two_outputs_named_after_each(model_file, tmp_path):
     archive = tmp_path / "archive"
     (archive / "roll1").mkdir(parents=True)

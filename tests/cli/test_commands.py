@@ -265,6 +265,19 @@ def test_frames_and_eval_read_past_a_damaged_frame_as_run_does(clip, model_file,
     assert scored.exit_code == 0 and "| damaged.mkv |" in scored.output and "| 11 |" in scored.output
 
 
+def test_a_ctrl_c_while_the_command_line_is_still_loading_ends_in_a_line_not_a_traceback():
+    command = ("import sys\n"
+               "class CtrlC:  # the user's Ctrl-C, landing while the command line's modules load\n"
+               "    def find_spec(self, name, path=None, target=None):\n"
+               "        if name == 'vidcolor.cli':\n"
+               "            raise KeyboardInterrupt\n"
+               "sys.meta_path.insert(0, CtrlC())\n"
+               "from vidcolor.__main__ import main\n"
+               "main()\n")
+    done = subprocess.run([sys.executable, "-c", command], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (130, "vidcolor: interrupted\n")
+
+
 def test_a_stop_that_cuts_start_up_short_ends_as_a_stop_not_as_the_odd_error_it_leaves_behind():
     """A signal in the first second may land in an import, leaving half-made modules whose users then fail
     oddly (numpy without `iterable`); what the user sees is still the stop they asked for."""

@@ -11,7 +11,8 @@ IMAGE_EXTS = {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".tif", ".tiff", ".webp",
 
 
 VIDEO_EXTS = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ogv",
-              ".ts", ".mts", ".m2ts", ".vob", ".m2v", ".mxf", ".dv", ".3gp", ".3g2"}  # camcorder, DVD, broadcast, tape
+              ".ts", ".mts", ".m2ts", ".vob", ".m2v", ".mxf", ".dv", ".3gp", ".3g2",  # camcorder, DVD, broadcast, tape
+              ".gif"}  # coloured as a film (a still one too), as `vidcolor run` colours a GIF alone
 
 
 def distinct_stems(paths: Sequence[Path]) -> list[str]:
