@@ -6,7 +6,7 @@ import pytest
 import torch
 from skimage import color, data
 
-from vidcolor.runtime.color import lab_to_rgb, rgb_to_l, rgb_to_lab
+from vidcolor.runtime.color import lab_to_rgb, lab_to_rgb_unclipped, rgb_to_l, rgb_to_lab
 
 
 def _chw(img: np.ndarray) -> torch.Tensor:
@@ -34,3 +34,12 @@ def test_lab_to_rgb_matches_skimage_including_out_of_gamut_colours():
 def test_batched_float32_round_trip_keeps_colours():
     rgb = torch.rand(4, 3, 16, 16)
     assert (lab_to_rgb(rgb_to_lab(rgb)) - rgb).abs().max() < 1e-3
+
+
+def test_unclipped_rgb_is_the_clipped_one_where_srgb_can_show_the_colour_and_runs_on_past_it():
+    inside = rgb_to_lab(torch.rand(2, 3, 8, 8) * 0.8 + 0.1)
+    assert (lab_to_rgb_unclipped(inside) - lab_to_rgb(inside)).abs().max() < 1e-5
+    vivid = torch.tensor([60.0, 100.0, 0.0]).view(3, 1, 1)  # a magenta past sRGB's gamut
+    unclipped = lab_to_rgb_unclipped(vivid).flatten()
+    assert unclipped.max() > 1 or unclipped.min() < 0
+    assert torch.allclose(unclipped.clamp(0, 1), lab_to_rgb(vivid).flatten(), atol=1e-5)

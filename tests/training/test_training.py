@@ -24,6 +24,7 @@ from vidcolor.photo.write import write_image
 from vidcolor.runtime.archs import BLOCKS8_PREFIX, build_model
 from vidcolor.runtime.weights import load_model, load_trainable_state, read_metadata
 from vidcolor.training.data import TrainingSet, group_of
+from vidcolor.training.losses import ColorLoss
 from vidcolor.training.report import append_csv, read_csv
 from vidcolor.training.train import TrainOptions, train
 from vidcolor.utils.errors import UserError
@@ -37,7 +38,8 @@ def _metrics(run: Path) -> list[dict[str, float]]:
 
 
 @pytest.mark.parametrize(("family", "loss", "error"), [
-    ("unet", "l1", "photos/ab_mse"), ("fusion", "l1", "photos/ab_mse"), ("fusion", "bins", "train_loss")])
+    ("unet", "l1", "photos/ab_mse"), ("fusion", "l1", "photos/ab_mse"), ("fusion", "rgb", "photos/ab_mse"),
+    ("fusion", "bins", "train_loss")])
 def test_short_training_run_lowers_the_colour_error(tmp_path, family, loss, error):
     photos = photo_folder(tmp_path / "photos")
     run = tmp_path / "run"
@@ -46,6 +48,18 @@ def test_short_training_run_lowers_the_colour_error(tmp_path, family, loss, erro
     assert rows[-1][error] < rows[0][error]
     for artefact in ("checkpoint.pt", "last.safetensors", "curves.png", "samples-photos.png"):
         assert (run / artefact).is_file()
+
+
+def test_the_rgb_loss_weighs_a_colour_error_by_how_much_it_shows_on_screen():
+    loss = ColorLoss("rgb")
+    truth, off = torch.zeros(1, 2, 4, 4), torch.full((1, 2, 4, 4), 0.2)
+    error_at = {lightness: loss(off, truth, torch.full((1, 1, 4, 4), lightness)).item() for lightness in (10, 60)}
+    assert 0 < error_at[10] < error_at[60] / 1.5  # in the dark the same a/b error changes the picture less
+    beyond = torch.full((1, 2, 4, 4), 1.0, requires_grad=True)  # past what sRGB can show at this L
+    further = loss(beyond * 1.5, truth, torch.full((1, 1, 4, 4), 60.0))
+    assert further.item() > loss(beyond, truth, torch.full((1, 1, 4, 4), 60.0)).item()
+    further.backward()
+    assert beyond.grad.abs().sum() > 0  # unclipped, so still told which way is back
 
 
 def test_fine_tuned_backbone_stages_are_stored_and_used_by_run(tmp_path):
@@ -460,7 +474,7 @@ def test_options_a_faster_model_cannot_be_trained_with_are_refused_in_one_line(t
     _one_clear_line(_run_cli([*run, "--model", "fusion", "--teacher", str(tmp_path / "nope.safetensors")]),
                     "no such weights file for --teacher")
     _one_clear_line(_run_cli([*run, "--model", "fusion", "--loss", "bins", "--teacher", str(photos)]),
-                    "--teacher gives the colours to learn with --loss l1 or mse")
+                    "--teacher gives the colours to learn with --loss l1, mse or rgb")
     _one_clear_line(_run_cli([*run, "--model", "fusion", "--teacher-mirror"]), "--teacher-mirror needs a --teacher")
     assert not (tmp_path / "run").exists()
 

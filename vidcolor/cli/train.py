@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from ..utils.choices import DEVICES
+from ..utils.choices import DEVICES, LOSSES
 from .common import friendly
 
 
@@ -27,8 +27,9 @@ from .common import friendly
 @click.option("--resume", is_flag=True, help="Continue from the run folder's checkpoint.")
 @click.option("--device", default="auto", type=click.Choice(DEVICES), show_default=True,
               help="Where to train (auto: a GPU if there is one).")
-@click.option("--loss", default="l1", type=click.Choice(["l1", "mse", "bins"]), show_default=True,
-              help="bins (fusion): predict a distribution over a grid of colours.")
+@click.option("--loss", default="l1", type=click.Choice(LOSSES), show_default=True,
+              help="rgb: MSE of the RGB colours a/b make with the picture's L (what PSNR measures); "
+                   "bins (fusion): predict a distribution over a grid of colours.")
 @click.option("--ab-bins", type=click.IntRange(min=2), default=17, show_default=True,
               help="--loss bins: grid colours per a/b axis.")
 @click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,

@@ -49,11 +49,20 @@ def _lab_to_linear(lab: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return _channel_matmul(_RGB_FROM_XYZ, xyz), fz
 
 
+def _encode(linear: torch.Tensor) -> torch.Tensor:
+    """Linear light -> sRGB values (the transfer curve; values past 1 go on along it, below 0 along its line)."""
+    return torch.where(linear > 0.0031308, 1.055 * linear.clamp_min(1e-12) ** (1.0 / 2.4) - 0.055, 12.92 * linear)
+
+
 def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
     """(…, 3, H, W) Lab -> sRGB in [0, 1], clipped to the gamut like skimage."""
-    linear = _lab_to_linear(lab)[0].clamp_min(0.0)
-    rgb = torch.where(linear > 0.0031308, 1.055 * linear.clamp_min(1e-12) ** (1.0 / 2.4) - 0.055, 12.92 * linear)
-    return rgb.clamp(0.0, 1.0)
+    return _encode(_lab_to_linear(lab)[0].clamp_min(0.0)).clamp(0.0, 1.0)
+
+
+def lab_to_rgb_unclipped(lab: torch.Tensor) -> torch.Tensor:
+    """(…, 3, H, W) Lab -> sRGB, not clipped: a colour sRGB cannot show lands past [0, 1] by how far out it is,
+    so a loss on RGB still tells a model how far off such a colour is (clipping would hide it)."""
+    return _encode(_lab_to_linear(lab)[0])
 
 
 def _in_gamut(lab: torch.Tensor, tolerance: float = 1e-5) -> torch.Tensor:

@@ -1,10 +1,13 @@
-"""Losses on a/b: L1, MSE, or cross-entropy over colour bins, optionally weighted towards rare (vivid) colours."""
+"""Losses on a/b: L1, MSE, MSE of the RGB colours they make with the picture's L, or cross-entropy over colour
+bins; optionally weighted towards rare (vivid) colours."""
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
 from ..runtime.archs.chroma_bins import bins_cross_entropy
+from ..runtime.color import AB_SCALE, lab_to_rgb_unclipped
+from ..utils.choices import LOSSES
 
 
 def gaussian_smooth_2d(hist: torch.Tensor, sigma_bins: float) -> torch.Tensor:
@@ -32,14 +35,15 @@ def rebalance_weights(hist: torch.Tensor, lam: float = 0.5, sigma_bins: float = 
     return w / (p * w).sum()
 
 
-LOSSES = ("l1", "mse", "bins")
-
 
 class ColorLoss(torch.nn.Module):
     """Per-pixel loss on scaled a/b, weighted by the target colour's rebalancing weight.
 
-    `l1`/`mse` compare predicted a/b; `bins` takes a binned head's logits (`chroma_bins`) and
-    scores them against the target at their resolution.
+    `l1`/`mse` compare predicted a/b; `rgb` the sRGB colours predicted and target a/b make with the picture's
+    clean `L` (what PSNR is measured on and a viewer sees: an a/b error counts for less in the dark, where it
+    changes little on screen), with a little for how far a colour sRGB cannot show lies past it, so such a
+    colour is still drawn back where clipping would hide it; `bins` takes a binned head's logits (`chroma_bins`)
+    and scores them against the target at their resolution.
     """
 
     def __init__(self, kind: str = "l1", weights: torch.Tensor | None = None) -> None:
@@ -49,10 +53,16 @@ class ColorLoss(torch.nn.Module):
         self.kind = kind
         self.register_buffer("weights", weights if weights is not None else torch.ones(0, 0))
 
-    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def forward(self, pred: torch.Tensor, target: torch.Tensor, L: torch.Tensor | None = None) -> torch.Tensor:
         if self.kind == "bins":  # the logits are at half resolution: so are the target and its weights
             target = F.interpolate(target, size=pred.shape[-2:], mode="area")
             err = bins_cross_entropy(pred, target)
+        elif self.kind == "rgb":
+            if L is None:
+                raise ValueError("the rgb loss needs the pictures' L")
+            seen, truth = _rgb(L, pred), _rgb(L, target).clamp(0, 1)
+            shown = seen.clamp(0, 1)
+            err = (shown - truth) ** 2 + BEYOND_GAMUT_WEIGHT * (seen - shown) ** 2
         else:
             err = (pred - target).abs() if self.kind == "l1" else (pred - target) ** 2
         if self.weights.numel() == 0:
@@ -61,3 +71,10 @@ class ColorLoss(torch.nn.Module):
         idx = ((target.clamp(-1, 1 - 1e-6) + 1) / 2 * bins).long()
         w = self.weights[idx[:, 0], idx[:, 1]].unsqueeze(1)
         return (err * w).mean()
+
+
+BEYOND_GAMUT_WEIGHT = 0.1  # rgb loss: how much a colour past sRGB's gamut costs for how far past it is
+
+
+def _rgb(L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+    return lab_to_rgb_unclipped(torch.cat([L.float(), ab.float() * AB_SCALE], dim=1))

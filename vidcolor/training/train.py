@@ -153,7 +153,7 @@ def check_options(opts: TrainOptions) -> None:
     if opts.hints and opts.train_layers:
         raise UserError("--hints trains the hint branch alone already: no --train-layers")
     if opts.teachers and (opts.hints or opts.gan() or opts.loss == "bins"):
-        raise UserError("--teacher gives the colours to learn with --loss l1 or mse (no --hints, gan or bins)")
+        raise UserError("--teacher gives the colours to learn with --loss l1, mse or rgb (no --hints, gan or bins)")
     if opts.teacher_mirror and not opts.teachers:
         raise UserError("--teacher-mirror needs a --teacher")
     for teacher in opts.teachers:
@@ -443,11 +443,12 @@ class HintBatch:
 
 
 def train_step(run: Run, L_in: torch.Tensor, ab: torch.Tensor, opts: TrainOptions, loss_fn: nn.Module,
-               device: torch.device, told: HintBatch | None = None) -> float:
+               device: torch.device, told: HintBatch | None = None, L: torch.Tensor | None = None) -> float:
     """One optimiser step: the colour loss, and past the warm-up the PatchGAN's verdict on top of λ times it;
     the PatchGAN learns during the warm-up too, so the generator is first judged by a critic that already
     tells its colours from real ones (DeOldify's "NoGAN" pretraining).
-    A hint model is given what its batch is `told`."""
+    A hint model is given what its batch is `told`; `L`, the clean L (L_in is degraded), is what the rgb loss
+    joins the colours to."""
     with autocast(device, opts.precision):
         if told is not None:
             pred = run.model(L_in, hints=told.hints, reference=told.reference)
@@ -462,9 +463,9 @@ def train_step(run: Run, L_in: torch.Tensor, ab: torch.Tensor, opts: TrainOption
     if run.disc is not None and run.step >= opts.gan_warmup:
         with autocast(device, opts.precision):
             fooled = _real(run.disc(L_in, pred), True)
-        loss = fooled + opts.lambda_l1 * loss_fn(pred.float(), ab)
+        loss = fooled + opts.lambda_l1 * loss_fn(pred.float(), ab, L)
     else:
-        loss = loss_fn(pred.float(), ab)
+        loss = loss_fn(pred.float(), ab, L)
     run.opt.zero_grad(set_to_none=True)
     loss.backward()
     run.opt.step()
@@ -544,12 +545,12 @@ def train(opts: TrainOptions) -> dict[str, float]:
     while run.step < total:
         gen.manual_seed(opts.seed * 1_000_003 + run.step * 7919 + rank)
         idx = torch.multinomial(draws, opts.batch_size, replacement=True, generator=gen).tolist()
-        L_in, _, ab = (t.to(device) for t in make_batch(data.images, idx, opts.size, gen))
+        L_in, L, ab = (t.to(device) for t in make_batch(data.images, idx, opts.size, gen))
         told = HintBatch(*simulate_hints(ab, gen)).to(device) if opts.hints else None
         L_in = L_in.contiguous(memory_format=torch.channels_last)
         if teachers:
             ab = teacher_colours(teachers, L_in, device, opts.precision, opts.teacher_mirror)
-        running += train_step(run, L_in, ab, opts, loss_fn, device, told)
+        running += train_step(run, L_in, ab, opts, loss_fn, device, told, L)
         count += 1
         bar.update(1)
         bar.set_postfix(loss=f"{running / count:.4f}")

@@ -21,4 +21,5 @@ TEMPORAL_MODES = ("flow", "ema", "none")  # vidcolor.runtime.temporal.make_smoot
 DEFAULT_WINDOW = 8  # frames of temporal look-ahead: steadier colour than the past alone (benchmarks/README.md)
 MAX_WINDOW = 32  # frames of temporal look-ahead: up to twice as many decoded frames are held in memory
 WORKING_SIZES = (32, 4096)  # --working-size: the short side a model may work at (smaller loses the picture)
+LOSSES = ("l1", "mse", "rgb", "bins")  # vidcolor train --loss: vidcolor.training.losses.ColorLoss
 MAX_SATURATION = 3.0  # runtime.inference.Colorizer: beyond this any model's chroma is clipped to the gamut's edge
