@@ -7,7 +7,6 @@ scheme lets a rerun sweep up what a killed run left behind.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 import re
 import secrets
@@ -19,6 +18,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .errors import UserError
+
+try:
+    import fcntl  # advisory locks: how a sweep tells a live run's temporaries from a dead one's
+except ImportError:  # Windows, where a file being written cannot be removed anyway
+    fcntl = None  # type: ignore[assignment]
 
 _PARTIAL_NAME = re.compile(r"\..*\.partial-(\d+)-[0-9a-f]{6}(\.[^.]*)?", re.DOTALL)  # every name partial_path gives
 MAX_NAME_BYTES = 255  # the usual file-system limit on one name
@@ -143,9 +147,7 @@ def _held(handle: BinaryIO) -> BinaryIO:
     """Lock the new temporary file for as long as it stays open, so a sweep knows its run is alive (the system
     drops the lock when the process dies, however it dies). Without advisory locks (Windows) it is closed:
     there an open file could not be renamed."""
-    try:
-        import fcntl
-    except ImportError:
+    if fcntl is None:
         handle.close()
         return handle
     with contextlib.suppress(OSError):  # a file system without locks: then its process id alone tells
@@ -170,7 +172,7 @@ def sweep_stale(folder: Path, folders: bool = False) -> None:
         if entry.is_file(follow_symlinks=False) and _abandoned(Path(entry.path), int(match[1])):
             with contextlib.suppress(OSError):
                 os.unlink(entry.path)
-        elif folders and entry.is_dir(follow_symlinks=False) and _locks_tell() \
+        elif folders and entry.is_dir(follow_symlinks=False) and fcntl is not None \
                 and _abandoned(Path(entry.path, FOLDER_LOCK), int(match[1])):
             shutil.rmtree(entry.path, ignore_errors=True)
 
@@ -184,18 +186,11 @@ def _sweep_once(folder: Path) -> None:
     sweep_stale(folder)
 
 
-def _locks_tell() -> bool:
-    """Whether this system has advisory locks to tell a live run's temporary folder from a dead one's."""
-    return importlib.util.find_spec("fcntl") is not None
-
-
 def _abandoned(path: Path, pid: int) -> bool:
     """Whether no live run owns this temporary file: its process (named in it) is gone and nothing holds its
     lock (which, unlike the process id, holds across machines sharing the folder). Without advisory locks
     (Windows) a file being written cannot be removed anyway."""
-    try:
-        import fcntl
-    except ImportError:
+    if fcntl is None:
         return True
     if _alive(pid):  # also covers the moment between the file's creation and its lock
         return False
