@@ -101,6 +101,22 @@ def test_a_hand_coloured_keyframe_colours_its_shot(two_shots, hint_model, tmp_pa
     assert np.abs(told[5] - plain[5]).mean() > 2 and np.array_equal(told[14], plain[14])
 
 
+def test_a_click_on_a_hand_coloured_keyframe_wins_over_the_painting_where_it_is(two_shots, hint_model, tmp_path):
+    painted = np.zeros((SIZE, SIZE, 3), np.uint8)
+    painted[:] = (200, 120, 40)  # BGR: all blue
+    cv2.imwrite(str(tmp_path / "frame3.png"), painted)
+    hints = tmp_path / "hints.json"
+    hints.write_text(json.dumps([{"x": 30, "y": 48, "color": "#d02020", "frame": 3}]))
+    keyframe = ("--keyframe", f"3:{tmp_path / 'frame3.png'}")
+    both = _colour(two_shots, tmp_path / "both.mkv", hint_model, "--hints", str(hints), *keyframe)
+    click = _colour(two_shots, tmp_path / "click.mkv", hint_model, "--hints", str(hints))
+    painting = _colour(two_shots, tmp_path / "painting.mkv", hint_model, *keyframe)
+    at_click = [_spot(film[3], 30, 48).mean(axis=(1, 2)) for film in (both, click, painting)]
+    assert np.abs(at_click[0] - at_click[1]).max() < np.abs(at_click[2] - at_click[1]).max() / 4
+    far = [_spot(film[3], 70, 20) for film in (both, painting)]
+    assert np.abs(far[0] - far[1]).mean() < 2  # away from the click the painting holds
+
+
 @pytest.mark.parametrize(("hints", "keyframe", "message"), [
     ([{"x": 10, "y": 10, "color": "#d02020", "frame": 40}], None,
      "entry 0: frame 40 is past the film's end (20 frames)"),

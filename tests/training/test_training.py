@@ -460,9 +460,20 @@ def test_a_faster_decoder_is_trained_on_a_model_whose_other_layers_stay_as_they_
     with pytest.raises(UserError, match="blocks8: nothing in these layers learns"):
         train(TrainOptions(model="fusion", data=[photos], out=tmp_path / "none", steps=1, init=full,
                            train_layers="blocks8", tune_backbone=1, **TINY))
-    with pytest.raises(UserError, match="has a light decoder; start from it with --light-decoder"):
+    with pytest.raises(UserError, match="was trained with --light-decoder; give the same to start from it"):
         train(TrainOptions(model="fusion", data=[photos], out=tmp_path / "full again", steps=1,
                            init=light / "last.safetensors", tune_backbone=1, **TINY))
+
+
+def test_starting_from_a_model_without_the_options_that_keep_all_it_learnt_names_them(tmp_path):
+    """Started without them, a file's tuned backbone stages would train frozen and be left out of the export."""
+    photos = photo_folder(tmp_path / "photos", n=2)
+    grown = tmp_path / "grown"
+    train(TrainOptions(model="fusion", data=[photos], out=grown, steps=1, tune_backbone=1, blocks8=1, **TINY))
+    for flag in ("init", "continue_from"):
+        with pytest.raises(UserError, match="was trained with --tune-backbone 1 --blocks8 1; give the same"):
+            train(TrainOptions(model="fusion", data=[photos], out=tmp_path / flag, steps=2,
+                               **{flag: grown / "last.safetensors"}, **TINY))
 
 
 def test_options_a_faster_model_cannot_be_trained_with_are_refused_in_one_line(tmp_path):

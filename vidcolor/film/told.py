@@ -15,7 +15,7 @@ from av.container import InputContainer
 from av.video.stream import VideoStream
 
 from ..hints.file import Hint, check_hints_fit, points_of
-from ..hints.keyframes import keyframe_points
+from ..hints.keyframes import give_way_to_clicks, keyframe_points
 from ..hints.track import TRACK_SIZE, carry
 from ..runtime.hints import POINT_FIELDS, Told, no_points
 from ..utils.errors import UserError
@@ -110,8 +110,10 @@ def _seeds(hints: list[Hint], hints_name: str, keyframes: list[Keyframe], rate: 
     for key in keyframes:
         owners.setdefault(key.frame, f"{key.name}: frame {key.frame}")
         stored = np.ascontiguousarray(np.rot90(key.rgb, -source.turns))
-        by_frame.setdefault(key.frame, []).insert(0, keyframe_points(stored))  # clicks win over the painting
-    return owners, {f: np.concatenate(p).reshape(-1, POINT_FIELDS) for f, p in by_frame.items()}
+        by_frame.setdefault(key.frame, []).insert(0, keyframe_points(stored))
+    short_side = min(upright_size(source))
+    return owners, {f: give_way_to_clicks(np.concatenate(p).reshape(-1, POINT_FIELDS), short_side)
+                    for f, p in by_frame.items()}
 
 
 def _small_greys(container: InputContainer, stream: VideoStream, size: tuple[int, int]) -> Iterator[np.ndarray]:

@@ -9,6 +9,7 @@ import torch
 from ..runtime.color import AB_SCALE, from_int_images, rgb_to_lab
 
 CELLS = 64  # across the picture's short side: fine enough for a coat, coarse enough to follow cheaply
+CLICK_ROOM = 1 / 12  # of the short side, each way around a click on a keyframe's frame: there the click is told
 
 
 def keyframe_points(rgb: np.ndarray) -> np.ndarray:
@@ -22,3 +23,14 @@ def keyframe_points(rgb: np.ndarray) -> np.ndarray:
                             indexing="ij")
     size = torch.full_like(xs, max(h / rows, w / cols))
     return torch.stack([xs, ys, ab[0], ab[1], size], dim=-1).reshape(-1, 5).numpy().astype(np.float32)
+
+
+def give_way_to_clicks(points: np.ndarray, short_side: int) -> np.ndarray:
+    """(N, 5) points told of one frame, a keyframe's cells (size > 0) and clicks (size 0) -> the same without the
+    cells near a click. The model pools what it is told, so one click amid a dense painting would be drowned by
+    it; the user who clicks on a painted frame means the click."""
+    clicks, cells = points[points[:, 4] == 0], points[points[:, 4] > 0]
+    if not len(clicks) or not len(cells):
+        return points
+    near = (np.abs(cells[:, None, :2] - clicks[None, :, :2]).max(axis=-1) <= short_side * CLICK_ROOM).any(axis=1)
+    return np.concatenate([cells[~near], clicks])

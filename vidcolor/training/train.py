@@ -255,17 +255,23 @@ def _setup_distributed(device_name: str) -> tuple[int, int, torch.device]:
     return rank, world, device
 
 
-def _load_init(model: nn.Module, path: Path, ab_bins: int, flag: str, hints: bool, light_decoder: bool) -> None:
+def _load_init(model: nn.Module, path: Path, flag: str, opts: TrainOptions) -> None:
     """Start from exported weights; a binned head the file does not have (same grid) starts fresh, stride-8 blocks
     it does not have start as the identity, a full decoder becomes a light one (LightUpBlock starts from it), and an
-    automatic model started from a hint model (the shipped one) takes its trunk and leaves the branch."""
+    automatic model started from a hint model (the shipped one) takes its trunk and leaves the branch. What the
+    file has that the options would drop (tuned backbone stages, blocks, its light decoder) is refused, naming the
+    options that keep it."""
     if not path.is_file():
         raise UserError(f"{path}: no such weights file for {flag}")
     arch = read_metadata(path).get("arch", {})
-    if arch.get("light_decoder") and not light_decoder:
-        raise UserError(f"{path}: has a light decoder; start from it with --light-decoder")
+    kept = [f"--tune-backbone {arch.get('tune_backbone')}" if arch.get("tune_backbone", 0) > opts.tune_backbone
+            else "", f"--blocks8 {arch.get('blocks8')}" if arch.get("blocks8", 0) > opts.blocks8 else "",
+            "--light-decoder" if arch.get("light_decoder") and not opts.light_decoder else ""]
+    if any(kept):
+        raise UserError(f"{path}: was trained with {' '.join(k for k in kept if k)}; give the same to start from it")
+    ab_bins = opts.ab_bins if opts.loss == "bins" else 0
     new_head = ab_bins and arch.get("ab_bins") != ab_bins
-    state = read_weights(path) if hints else split_hint_branch(read_weights(path))[0]
+    state = read_weights(path) if opts.hints else split_hint_branch(read_weights(path))[0]
     if not load_trainable_state(model, state, untuned=True, fresh="head." if new_head else None,
                                 optional=(HINT_PREFIX, BLOCKS8_PREFIX)):
         raise UserError(f"{path}: weights do not fit this architecture")
@@ -364,7 +370,7 @@ def build_run(opts: TrainOptions, device: torch.device, total: int) -> Run:
     start = 0
     for flag, path in (("--init", opts.init), ("--continue-from", opts.continue_from)):
         if path:
-            _load_init(model, path, opts.ab_bins if opts.loss == "bins" else 0, flag, opts.hints, opts.light_decoder)
+            _load_init(model, path, flag, opts)
     _freeze_others(model, opts)
     if opts.continue_from:
         start = int(read_metadata(opts.continue_from).get("steps") or 0)
