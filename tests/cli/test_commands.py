@@ -135,8 +135,12 @@ def test_frames_of_two_films_with_one_name_are_all_kept_and_never_written_over(c
     assert result.exit_code == 0 and "4 frames written" in result.output
     assert sorted(p.name for p in (tmp_path / "set").iterdir()) == [
         "reel-1_000000.png", "reel-1_000004.png", "reel-2_000000.png", "reel-2_000004.png"]
+    for frame in (tmp_path / "set").glob("reel-1_*"):  # the first film's frames are gone, the second's not
+        frame.unlink()
+    before = sorted(p.name for p in (tmp_path / "set").iterdir())
     again = CliRunner().invoke(main, ["frames", *map(str, films), "-o", str(tmp_path / "set"), "--every", "4"])
-    assert again.exit_code == 1 and "already exists (use --overwrite" in again.output
+    assert again.exit_code == 1 and "reel-2_000000.png: already exists (use --overwrite" in again.output
+    assert sorted(p.name for p in (tmp_path / "set").iterdir()) == before  # refused before writing any frame
 
 
 def test_frames_refuses_a_photo_rather_than_call_it_a_film(tmp_path):
@@ -207,9 +211,12 @@ def test_an_eval_report_names_each_photo_apart_and_is_replaced_only_when_asked(m
     assert CliRunner().invoke(main, command).exit_code == 0
     assert {"harbour-1.png", "harbour-2.png", "report.json", "report.csv"} <= {p.name for p in
                                                                             (tmp_path / "report").iterdir()}
+    assert f"| {tmp_path / 'day' / 'harbour.png'} |" in CliRunner().invoke(main, command[:-2]).output  # no report
     again = CliRunner().invoke(main, command)
     assert again.exit_code == 1 and "holds a report already" in again.output
-    assert CliRunner().invoke(main, [*command, "--overwrite"]).exit_code == 0
+    replaced = CliRunner().invoke(main, [*command[:2], *command[3:], "--overwrite"])  # the day's photo alone
+    assert replaced.exit_code == 0 and "| harbour.png |" in replaced.output
+    assert {p.name for p in (tmp_path / "report").iterdir()} == {"harbour.png", "report.json", "report.csv"}
 
 
 def test_an_eval_that_scores_nothing_leaves_nothing_in_the_way_of_the_next_try(model_file, tmp_path):

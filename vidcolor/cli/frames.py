@@ -1,6 +1,8 @@
 """`vidcolor frames`: a training set of frames from colour films."""
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 import click
@@ -29,10 +31,16 @@ def frames(videos: tuple[Path, ...], dst: Path, every: int, overwrite: bool) -> 
             raise UserError(f"{video}: " + ("not a film file" if video.exists() else "no such file"))
         if is_image(video):
             raise UserError(f"{video}: a photo, not a film (training takes photo folders as they are)")
+    stems = distinct_stems(videos)
+    if not overwrite and dst.is_dir():  # an earlier extraction's frames: refused before any frame is written
+        earlier = re.compile("|".join(rf"{re.escape(stem)}_\d{{6}}\.png" for stem in stems))
+        for name in sorted(os.listdir(dst)):
+            if earlier.fullmatch(name):
+                check_writable(dst / name, overwrite)
     made = make_folder(dst)
     total = grey = 0
     try:
-        for video, stem in zip(videos, distinct_stems(videos), strict=True):
+        for video, stem in zip(videos, stems, strict=True):
             for i, rgb in enumerate(video_frames(video, every)):
                 target = dst / f"{stem}_{i * every:06d}.png"
                 check_writable(target, overwrite)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import islice
@@ -131,7 +132,7 @@ def evaluate_item(colorizer: Colorizer, path: Path, reference: bool, temporal: s
     if not meters.n:
         raise UserError(f"{path}: no frames could be decoded")
     if report_dir is not None:
-        picture = report_dir / f"{name or path.stem}{'_strip' if video else ''}.png"
+        picture = report_dir / _picture_name(path, name or path.stem)
         # a photo: one row grey | ours | truth; a video: a row of frames each for grey, ours, truth
         sample_grid([tuple(row) for row in zip(*shown)] if video else shown, picture)
     return meters.result(temporal=video)
@@ -143,6 +144,7 @@ def evaluate(colorizer: Colorizer, inputs: list[Path], reference: bool = True, t
     """Score every photo and video in `inputs` (files or folders); optionally write a report folder.
     Returns the scores and how many files could not be scored (each named in a warning)."""
     items = _items(inputs, report_dir)
+    earlier = _earlier_pictures(report_dir) if report_dir is not None else set()
     made = make_folder(report_dir) if report_dir is not None else None
     names = distinct_stems(items)
     results, failed = {}, 0
@@ -170,7 +172,24 @@ def evaluate(colorizer: Colorizer, inputs: list[Path], reference: bool = True, t
             writer.writeheader()
             for item, row in results.items():
                 writer.writerow({"item": item, **row})
+        for picture in earlier - {report_dir / _picture_name(p, n) for p, n in zip(items, names, strict=True)}:
+            picture.unlink(missing_ok=True)
     return results, failed
+
+
+def _picture_name(path: Path, name: str) -> str:
+    """The report's picture of an item: a photo's row, or a film's strip of frames."""
+    return f"{name}.png" if is_image(path) else f"{name}_strip.png"
+
+
+def _earlier_pictures(report_dir: Path) -> set[Path]:
+    """The pictures of the report a new one replaces (--overwrite), so that none is left beside a report that does
+    not list it."""
+    try:
+        items = [Path(item) for item in json.loads((report_dir / REPORT_NAME).read_text())]
+    except (OSError, ValueError, TypeError):  # no report there, or not one we wrote
+        return set()
+    return {report_dir / _picture_name(p, n) for p, n in zip(items, distinct_stems(items), strict=True)}
 
 
 def _items(inputs: list[Path], report_dir: Path | None) -> list[Path]:
@@ -199,7 +218,9 @@ def format_table(results: dict[str, dict[str, float]]) -> str:
     keys = [k for k in ("psnr", "ssim", "colourfulness", "truth_colourfulness", "cdc", "truth_cdc",
                         "warp_error", "truth_warp_error", "frames") if any(k in r for r in results.values())]
     lines = ["| item | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
+    names = Counter(Path(item).name for item in results)
     for item, row in results.items():
         cells = [f"{row[k]:.4g}" if k in row else "-" for k in keys]
-        lines.append(f"| {Path(item).name} | " + " | ".join(cells) + " |")
+        shown = Path(item).name if names[Path(item).name] == 1 else item  # two files of one name: their paths
+        lines.append(f"| {shown} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
