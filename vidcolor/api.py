@@ -37,7 +37,8 @@ def colorize(src: str | Path, dst: str | Path, *, model: Model = DEFAULT_MODEL, 
 
     Folders, and films with `split` (pieces side by side: a number, or "auto") or `ray` (a Ray address, or
     "local"), are coloured by worker processes (`jobs`; None: one per GPU, else one per 4 cores), which load
-    `model` themselves: a name or a file, not a loaded Colorizer. `include`/`exclude` are globs on the path
+    `model` themselves: a name or a file, not a loaded Colorizer; each starts by importing the calling script, so
+    a script keeps such a call under `if __name__ == "__main__":`. `include`/`exclude` are globs on the path
     inside the folder; `force` does every file again. `hints`, `keyframes` and `reference` tell the colours of one
     file (see `colorize_video`); in a folder, a file's hints are read from FILE.hints.json beside it (a rerun
     redoes the file when that changes).

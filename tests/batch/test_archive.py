@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 from helpers.films import make_clip, probe
 from helpers.models import write_tiny_hint_model
@@ -450,6 +451,16 @@ def test_a_ray_cluster_nothing_answers_at_is_refused_in_a_line_rather_than_waite
     result = run(archive, tmp_path / "coloured", model_file, "--ray", f"127.0.0.1:{port}")
     assert result.exit_code == 1
     assert result.output.strip() == f"vidcolor: cannot reach the Ray cluster at 127.0.0.1:{port} (Connection refused)"
+    assert not (tmp_path / "coloured").exists()  # refused before any output folder is made
+
+
+def test_a_device_this_machine_lacks_is_refused_once_before_any_file_of_a_folder(model_file, tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has the GPU the test asks for in vain")
+    archive = make_archive(tmp_path / "archive")
+    result = run(archive, tmp_path / "coloured", model_file, "--device", "cuda")
+    assert result.exit_code == 1 and result.output.count("vidcolor:") == 1 and "cuda" in result.output
+    assert not (tmp_path / "coloured").exists()
 
 
 @pytest.mark.parametrize("window", ["0", "5"])

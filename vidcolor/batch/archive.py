@@ -27,7 +27,7 @@ from .manifest import Manifest, Record
 from .naming import output_names, survey
 from .options import ArchiveOptions, Summary
 from .run import Job, Run, report_failure
-from .workers import Settings
+from .workers import Settings, check_reachable
 
 
 def worker_settings(model: str, device: str, working_size: int | None, video: VideoOptions,
@@ -51,6 +51,7 @@ def colorize_archive(src: Path, dst: Path, settings: Settings, options: ArchiveO
         raise UserError(f"{dst}: the output folder must not contain the archive")
     if not dst.exists() and (is_image(dst) or is_video(dst)):  # a typo for a film's name, not a folder's
         raise UserError(f"{dst}: a folder is coloured into a folder, not into a {dst.suffix} file")
+    _check_workers(settings, options)
     summary = Summary()
     found, hints = survey(src, dst, options, summary)
     if not found:  # said before the output folder is made: a mistyped command leaves nothing behind
@@ -72,11 +73,24 @@ def colorize_film_in_parallel(src: Path, dst: Path, settings: Settings, options:
     started = time.perf_counter()
     # without --overwrite its output must not exist now, nor be replaced if another run writes it meanwhile
     settings = replace(settings, video=replace(settings.video, overwrite=options.overwrite))
+    _check_workers(settings, options)
     prepare_film(src, dst, settings.video, lambda message: None)
     summary = Summary()
     Run(settings, options, summary, None).go([Job(src.name, src, dst, film=True)])
     summary.wall = time.perf_counter() - started
     return summary
+
+
+def _check_workers(settings: Settings, options: ArchiveOptions) -> None:
+    """Refuse, in a line and before anything is written, workers that could not start: a device this machine
+    lacks (its own workers, a local Ray runtime's too), a Ray cluster nothing answers at. Else every file would
+    fail alike, one line each, into an output folder made for nothing."""
+    from ..runtime.device import resolve_device
+
+    if options.ray in (None, "local"):
+        resolve_device(settings.device)
+    else:
+        check_reachable(options.ray)
 
 
 def _sweep(dst: Path) -> None:

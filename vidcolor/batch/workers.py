@@ -213,7 +213,7 @@ class LocalPool:
 RAY_CONNECT_SECONDS = 10.0
 
 
-def _check_reachable(address: str) -> None:
+def check_reachable(address: str) -> None:
     """Refuse, in a line, a cluster address nothing answers at: Ray itself retries it for ever, in log lines."""
     host, colon, port = address.removeprefix("ray://").rpartition(":")
     if not colon or not port.isdigit():  # "auto", or no port to try: Ray's own lookup
@@ -243,7 +243,6 @@ class RayPool:
             ray.init(address="local", num_cpus=jobs, include_dashboard=False, logging_level=logging.ERROR,
                      log_to_driver=False)
         else:
-            _check_reachable(address)
             try:
                 ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
             except (ConnectionError, RuntimeError, ValueError) as exc:
