@@ -104,6 +104,8 @@ def test_a_binned_head_trains_on_top_of_a_regression_models_features(tmp_path):
     assert load_model(str(vivid))[0].head.temperature == 0.3
     result = CliRunner().invoke(main, ["export", str(tmp_path / "l1"), "-o", str(vivid), "--temperature", "0.3"])
     assert result.exit_code == 1 and "only to models trained with --loss bins" in result.output
+    result = CliRunner().invoke(main, ["export", str(tmp_path / "bins"), "-o", str(vivid), "--temperature", "0"])
+    assert result.exit_code == 2 and "--temperature" in result.output  # a number out of range: a usage mistake
 
 
 def test_gan_training_runs_its_adversarial_phase_after_l1_warmup(tmp_path):
