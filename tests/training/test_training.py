@@ -458,7 +458,7 @@ def test_a_faster_decoder_is_trained_on_a_model_whose_other_layers_stay_as_they_
     assert meta["arch"]["light_decoder"] is True and meta["trained_layers"] == "up4,up2,head"
     with pytest.raises(UserError, match="has no layer decoder"):
         train(TrainOptions(model="fusion", data=[photos], out=tmp_path / "typo", steps=1, init=full,
-                           train_layers="decoder", **TINY))
+                           train_layers="decoder", tune_backbone=1, **TINY))
     with pytest.raises(UserError, match="blocks8: nothing in these layers learns"):
         train(TrainOptions(model="fusion", data=[photos], out=tmp_path / "none", steps=1, init=full,
                            train_layers="blocks8", tune_backbone=1, **TINY))
