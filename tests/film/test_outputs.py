@@ -50,6 +50,18 @@ def test_a_failure_half_way_leaves_nothing_behind(clip, colorizer, tmp_path, err
     assert files_in(tmp_path) == {"old.mp4"}
 
 
+def test_damage_no_stage_reads_past_is_one_line_and_leaves_nothing_behind(clip, colorizer, tmp_path):
+    """What fuzzing met once, under load: FFmpeg refusing a damaged film's frame half way (PatchWelcome)."""
+    import av
+
+    src = clip("old.mp4", frames=24)
+    with pytest.raises(UserError, match="old.mp4: the film is damaged past what could be coloured"):
+        colorize_video(src.path, tmp_path / "new.mp4", model=OnSecondBatch(colorizer, raising(
+            av.error.PatchWelcomeError(-1163346256, "Not yet implemented in FFmpeg, patches welcome"))),
+            batch_size=4, quiet=True)
+    assert files_in(tmp_path) == {"old.mp4"}
+
+
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP])  # a scheduler's kill; a closed terminal
 def test_a_run_stopped_from_outside_leaves_nothing_behind(clip, model_file, tmp_path, stop):
     src = clip("old.mp4", width=160, height=120, frames=480)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import av
+
 from ..runtime.inference import Colorizer
 from ..runtime.temporal import make_smoother
 from ..utils.atomic import check_writable, written_atomically
@@ -19,7 +21,7 @@ from ..utils.errors import UserError
 from ..utils.warn import default_warn
 from .options import FilmJob, FilmResult
 from .painter import Painter
-from .reader import Incidents, open_input
+from .reader import Incidents, open_input, reason
 from .stages import run_stages
 from .streams import plan_routes, route_reader
 from .writer import OutputWriter, open_output
@@ -53,6 +55,8 @@ def colour_film(job: FilmJob, colorizer: Colorizer | None, warn: Callable[[str],
                 raise UserError(f"{source.path}: no video frame could be decoded")
     except OSError as exc:  # disk full, folder gone, ...
         raise UserError(f"{job.dst}: could not write the film ({exc.strerror or exc})") from None
+    except av.error.FFmpegError as exc:  # damage no stage reads past (a frame no scaler takes, say): a line, no file
+        raise UserError(f"{source.path}: the film is damaged past what could be coloured ({reason(exc)})") from None
     incidents.summarise()
     if reader.film_seconds < 0.9 * source.seconds:  # by time, not frame count: variable frame rates differ
         warn(f"only {reader.film_seconds:.1f} s of the {source.seconds:.1f} s the file announces could be read: "
