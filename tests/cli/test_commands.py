@@ -272,6 +272,12 @@ def test_frames_and_eval_read_past_a_damaged_frame_as_run_does(clip, model_file,
     assert scored.exit_code == 0 and "| damaged.mkv |" in scored.output and "| 11 |" in scored.output
 
 
+def _exit_and_stderr(script: str) -> tuple[int, str]:
+    """A Python script run as a process of its own: its exit code and what it said on stderr."""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    return done.returncode, done.stderr
+
+
 def test_a_ctrl_c_while_the_command_line_is_still_loading_ends_in_a_line_not_a_traceback():
     command = ("import sys\n"
                "class CtrlC:  # the user's Ctrl-C, landing while the command line's modules load\n"
@@ -281,8 +287,7 @@ def test_a_ctrl_c_while_the_command_line_is_still_loading_ends_in_a_line_not_a_t
                "sys.meta_path.insert(0, CtrlC())\n"
                "from vidcolor.__main__ import main\n"
                "main()\n")
-    done = subprocess.run([sys.executable, "-c", command], capture_output=True, text=True, timeout=60)
-    assert (done.returncode, done.stderr) == (130, "vidcolor: interrupted\n")
+    assert _exit_and_stderr(command) == (130, "vidcolor: interrupted\n")
 
 
 def test_a_stop_that_cuts_start_up_short_ends_as_a_stop_not_as_the_odd_error_it_leaves_behind():
@@ -298,5 +303,4 @@ def test_a_stop_that_cuts_start_up_short_ends_as_a_stop_not_as_the_odd_error_it_
                "        pass  # swallowed where it landed\n"
                "    raise AttributeError(\"module 'numpy' has no attribute 'iterable'\")\n"
                "start()\n")
-    done = subprocess.run([sys.executable, "-c", command], capture_output=True, text=True, timeout=60)
-    assert (done.returncode, done.stderr) == (143, "vidcolor: stopped by SIGTERM\n")
+    assert _exit_and_stderr(command) == (143, "vidcolor: stopped by SIGTERM\n")
