@@ -43,7 +43,7 @@ from ..runtime.weights import (
     save_weights,
     trainable_state,
 )
-from ..utils.atomic import make_folder, written_atomically
+from ..utils.atomic import check_folder_makeable, make_folder, written_atomically
 from ..utils.errors import UserError
 from .augment import make_batch
 from .data import BALANCES, TrainingSet, ab_histogram, load_images
@@ -167,8 +167,7 @@ def check_options(opts: TrainOptions) -> None:
         raise UserError(f"--precision must be one of {', '.join(PRECISIONS)}")
     if sum(map(bool, (opts.resume, opts.init, opts.continue_from))) > 1:
         raise UserError("--resume, --init and --continue-from each say where to start: give one")
-    if opts.out.exists() and not opts.out.is_dir():  # found now, not after the data has been read
-        raise UserError(f"{opts.out}: is a file; give a folder for the run")
+    check_folder_makeable(opts.out)  # found now, not after the data has been read
     ckpt = opts.out / CHECKPOINT
     if opts.resume and not ckpt.is_file():
         raise UserError(f"{ckpt}: nothing to resume")

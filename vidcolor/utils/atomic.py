@@ -64,6 +64,17 @@ def check_writable(dst: Path, overwrite: bool) -> None:
         raise UserError(f"{dst.parent}: output folder is not writable")
 
 
+def check_folder_makeable(path: Path) -> None:
+    """Refuse now, in one line, a folder `make_folder` could not make: found before the work that would fill it."""
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{path}: is a file; give a folder for the output")
+    there = next(p for p in (path, *path.parents) if p.exists())
+    if not there.is_dir():
+        raise UserError(f"{path}: cannot make the folder ({there} is a file)")
+    if not os.access(there, os.W_OK):
+        raise UserError(f"{path}: cannot make the folder ({there} is not writable)")
+
+
 def make_folder(path: Path) -> Path | None:
     """Make an output folder and its parents, refusing with one line a file in its place. Returns the
     outermost folder it made (None: `path` was there), so that a command that writes nothing can take it back."""
