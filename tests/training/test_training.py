@@ -484,7 +484,9 @@ def test_options_a_faster_model_cannot_be_trained_with_are_refused_in_one_line(t
     photos = photo_folder(tmp_path / "photos", n=2)
     run = ["train", "--data", str(photos), "--out", str(tmp_path / "run")]
     _one_clear_line(_run_cli([*run, "--model", "unet", "--light-decoder"]),
-                    "--light-decoder is an option of --model fusion")
+                    "--light-decoder: an option of --model fusion")
+    _one_clear_line(_run_cli([*run, "--model", "unet", "--backbones", "lite2", "--blocks8", "2"]),
+                    "--backbones --blocks8: options of --model fusion")
     _one_clear_line(_run_cli([*run, "--model", "fusion", "--train-layers", "up2"]), "give the model they come from")
     _one_clear_line(_run_cli([*run, "--model", "fusion", "--teacher", str(tmp_path / "nope.safetensors")]),
                     "no such weights file for --teacher")

@@ -80,7 +80,7 @@ def prepare_film(src: Path, dst: Path, options: VideoOptions, warn: Callable[[st
     if is_image(src):  # FFmpeg would read it as a film of one frame
         raise UserError(f"{src}: a photo, not a film (`vidcolor run` colours photos into photos)")
     if is_image(dst):  # the input is what is wrong: its name does not say photo
-        raise UserError(f"{src}: not a photo by its name (.jpg, .png, .tif, .webp, ...), so it cannot become {dst.name}")
+        raise UserError(f"{src}: not a photo by its name (.jpg, .png, .tif, .webp, ...): it cannot become {dst.name}")
     if dst.suffix.lower() not in CONTAINERS:
         raise UserError(f"{dst}: the output must end in {', '.join(CONTAINERS)}")
     if src.exists() and (src.resolve() == dst.resolve() or (dst.exists() and dst.samefile(src))):

@@ -138,6 +138,9 @@ def _lr_lambda(total: int, warmup: int, start: int = 0) -> Callable[[int], float
     return f
 
 
+FUSION_ONLY = ("backbones", "tune_backbone", "blocks8", "light_decoder", "backbone_lr_scale")  # TrainOptions' names
+
+
 def check_options(opts: TrainOptions) -> None:
     """Mistakes that would waste a night's training, refused before any data is read."""
     if opts.model not in FAMILIES:
@@ -159,8 +162,9 @@ def check_options(opts: TrainOptions) -> None:
     for teacher in opts.teachers:
         if not teacher.is_file():
             raise UserError(f"{teacher}: no such weights file for --teacher")
-    if opts.light_decoder and opts.model != "fusion":
-        raise UserError("--light-decoder is an option of --model fusion")
+    given = [f"--{n.replace('_', '-')}" for n in FUSION_ONLY if getattr(opts, n) != getattr(TrainOptions, n)]
+    if given and opts.model != "fusion":  # else silently left out of a U-Net
+        raise UserError(f"{' '.join(given)}: {'options' if len(given) > 1 else 'an option'} of --model fusion")
     if opts.balance not in BALANCES:
         raise UserError(f"--balance must be one of {', '.join(BALANCES)}")
     if opts.precision not in PRECISIONS:
