@@ -78,8 +78,7 @@ def check_folder_makeable(path: Path) -> None:
 def make_folder(path: Path) -> Path | None:
     """Make an output folder and its parents, refusing with one line a file in its place. Returns the
     outermost folder it made (None: `path` was there), so that a command that writes nothing can take it back."""
-    if path.exists() and not path.is_dir():
-        raise UserError(f"{path}: is a file; give a folder for the output")
+    check_folder_makeable(path)
     made = next((p for p in reversed((path, *path.parents)) if not p.exists()), None)
     try:
         path.mkdir(parents=True, exist_ok=True)
