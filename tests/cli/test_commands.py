@@ -98,6 +98,7 @@ def test_a_usage_mistake_under_python_m_points_to_the_commands_help(tmp_path):
     done = subprocess.run([sys.executable, "-m", "vidcolor", "run", "old.mp4", "-o", "new.mp4", "--crf", "good"],
                           capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert done.returncode == 2 and done.stderr.strip().endswith("(see vidcolor run --help)"), done.stderr
+    assert "'good' is not a whole number" in done.stderr
 
 
 def test_a_folder_where_the_film_should_go_is_refused_before_any_work(clip, tmp_path):

@@ -68,6 +68,17 @@ def frame_and_picture(ctx: click.Context, param: click.Parameter, values: tuple[
     return tuple(pairs)
 
 
+# click names a bounded number's type after its class ("'abc' is not a valid integer range"); what the user gave is
+# not a number at all
+PLAIN_WORDS = {"a valid integer range": "a whole number", "a valid float range": "a number"}
+
+
+def _plain(message: str) -> str:
+    for click_words, ours in PLAIN_WORDS.items():
+        message = message.replace(click_words, ours)
+    return message
+
+
 class OneLineErrors(click.Group):
     """Usage mistakes (a missing -o, a number out of range) in one line on stderr, as every other mistake
     is, instead of click's usage block; exit code 2 as click gives them."""
@@ -82,7 +93,7 @@ class OneLineErrors(click.Group):
             # the subcommand after the root, however it was started (`vidcolor`, `python -m vidcolor`)
             sub = exc.ctx.command_path.removeprefix(exc.ctx.find_root().command_path) if exc.ctx else ""
             command = f"vidcolor{sub}"
-            click.echo(f"vidcolor: {exc.format_message()} (see {command} --help)", err=True)
+            click.echo(f"vidcolor: {_plain(exc.format_message())} (see {command} --help)", err=True)
             sys.exit(exc.exit_code)
         except click.ClickException as exc:
             click.echo(f"vidcolor: {exc.format_message()}", err=True)
