@@ -139,6 +139,12 @@ def _lr_lambda(total: int, warmup: int, start: int = 0) -> Callable[[int], float
 
 
 FUSION_ONLY = ("backbones", "tune_backbone", "blocks8", "light_decoder", "backbone_lr_scale")  # TrainOptions' names
+_FLAGS = {"teachers": "teacher"}  # options whose flag, given once per value, is spelt otherwise
+
+
+def _flag(name: str) -> str:
+    """The command line's flag of a TrainOptions field, as messages name it: tune_backbone -> --tune-backbone."""
+    return "--" + _FLAGS.get(name, name).replace("_", "-")
 
 
 def check_options(opts: TrainOptions) -> None:
@@ -162,7 +168,7 @@ def check_options(opts: TrainOptions) -> None:
     for teacher in opts.teachers:
         if not teacher.is_file():
             raise UserError(f"{teacher}: no such weights file for --teacher")
-    given = [f"--{n.replace('_', '-')}" for n in FUSION_ONLY if getattr(opts, n) != getattr(TrainOptions, n)]
+    given = [_flag(n) for n in FUSION_ONLY if getattr(opts, n) != getattr(TrainOptions, n)]
     if given and opts.model != "fusion":  # else silently left out of a U-Net
         raise UserError(f"{' '.join(given)}: {'options' if len(given) > 1 else 'an option'} of --model fusion")
     if opts.balance not in BALANCES:
@@ -285,16 +291,12 @@ def _check_same_run(saved: dict[str, str], opts: TrainOptions, path: Path) -> No
     for key in ("model", "loss", "ab_bins", "width", "backbones", "tune_backbone", "hints", "blocks8",
                 "light_decoder", "train_layers"):  # the layers learning: what the optimiser's state is of
         if key in saved and saved[key] != str(getattr(opts, key)):
-            flag = "--" + key.replace("_", "-")
-            raise UserError(f"{path}: this run was started with {flag} {saved[key]}; resume it with the same")
+            raise UserError(f"{path}: this run was started with {_flag(key)} {saved[key]}; resume it with the same")
 
 
 _CHANGES_TO_NOTE = ("data", "val", "steps", "epochs", "size", "batch_size", "lr", "rebalance", "balance",
                     "frame_stride", "val_every", "backbone_lr_scale", "adversarial", "gan_warmup", "lambda_l1",
                     "teachers", "teacher_mirror")
-
-
-_FLAGS = {"teachers": "teacher"}  # options whose flag, given once per value, is spelt otherwise
 
 
 def _changed_on_resume(saved: dict[str, str], opts: TrainOptions) -> list[str]:
@@ -305,7 +307,7 @@ def _changed_on_resume(saved: dict[str, str], opts: TrainOptions) -> list[str]:
         if key == "epochs" and opts.steps:  # --steps says how long the run is; its epochs are not asked
             continue
         if key in saved and saved[key] != str(getattr(opts, key)):
-            changes.append(f"--{_FLAGS.get(key, key).replace('_', '-')} {_shown(getattr(opts, key))} "
+            changes.append(f"{_flag(key)} {_shown(getattr(opts, key))} "
                            f"(its checkpoint was made with {_shown_saved(saved[key])})")
     return changes
 
