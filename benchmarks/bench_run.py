@@ -191,7 +191,7 @@ def split(film: Path, colorizer: Colorizer, options: VideoOptions, out: Path) ->
     timed = Colorizer(model, colorizer.meta, colorizer.device, colorizer.working_size)
     paint = Painter(timed, smoother, source, options.encoder_for(".mp4"))
     with open_input(film) as inp, open_output(out, ".mp4") as output:
-        routes = plan_routes(inp, output, source, ".mp4", options.encoder_for(".mp4"), keep_colours=False,
+        routes = plan_routes(inp, output, source, ".mp4", options.encoder_for(".mp4"), keep_colors=False,
                              incidents=incidents)
         by_index = {r.source.index: r for r in routes}
         start = time.perf_counter()
@@ -200,16 +200,16 @@ def split(film: Path, colorizer: Colorizer, options: VideoOptions, out: Path) ->
 
         start = time.perf_counter()
         frames = [item for route, item in items if route is routes[0]]
-        coloured, lows = [], []
+        colored, lows = [], []
         for i in range(0, len(frames), options.batch_size):
             batch = frames[i:i + options.batch_size]
             y, L = paint.prepare(batch)
             prediction = timed.predict_low(L)
-            coloured += paint.finish(batch, y, L, prediction)
+            colored += paint.finish(batch, y, L, prediction)
             lows.append(prediction[0])
-        coloured += paint.flush()
+        colored += paint.flush()
         painting = time.perf_counter() - start
-        done = iter(coloured)
+        done = iter(colored)
         items = [(route, next(done) if route is routes[0] else item) for route, item in items]
 
         start = time.perf_counter()
@@ -242,7 +242,7 @@ def transcode(film: Path, options: VideoOptions, out: Path) -> tuple[float, floa
     start, cpu = time.perf_counter(), _cpu_seconds()
     source, incidents = probe(film), Incidents(lambda message: None)
     with open_input(film) as inp, open_output(out, ".mp4") as output:
-        routes = plan_routes(inp, output, source, ".mp4", options.encoder_for(".mp4"), keep_colours=False,
+        routes = plan_routes(inp, output, source, ".mp4", options.encoder_for(".mp4"), keep_colors=False,
                              incidents=incidents)
         by_index = {r.source.index: r for r in routes}
         OutputWriter(output, routes, incidents).write(

@@ -22,7 +22,7 @@ import torch
 from vidcolor.runtime.weights import load_model
 from vidcolor.training.augment import make_batch
 from vidcolor.training.losses import ColorLoss
-from vidcolor.training.train import TrainOptions, build_run, teacher_colours, train_step
+from vidcolor.training.train import TrainOptions, build_run, teacher_colors, train_step
 
 RECIPE_FLAGS = ("loss", "tune_backbone", "blocks8", "light_decoder", "train_layers", "teacher", "teacher_mirror")
 
@@ -69,7 +69,7 @@ def main() -> None:
         L, _, ab = make_batch(photos, rng.integers(0, len(photos), args.batch_size).tolist(), args.size, gen)
         L = L.contiguous(memory_format=memory)
         if teachers:
-            ab = teacher_colours(teachers, L, device, opts.precision, args.teacher_mirror)
+            ab = teacher_colors(teachers, L, device, opts.precision, args.teacher_mirror)
         train_step(run, L, ab, opts, loss_fn, device)
 
     for _ in range(args.warmup):

@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from vidcolor import colorize_video
 from vidcolor.evaluation.evaluate import desaturate
-from vidcolor.evaluation.metrics import colourfulness, psnr
+from vidcolor.evaluation.metrics import colorfulness, psnr
 from vidcolor.film.frames import video_frames
 from vidcolor.photo.read import read_image
 from vidcolor.photo.reference import picture_ab
@@ -72,7 +72,7 @@ def photo_table(folder: Path, model: Colorizer, automatic: Colorizer | None) -> 
             ways["automatic model"] = (automatic, None)
         for way, (colorizer, told) in ways.items():
             out = colorizer.colorize_rgb(grey, told)
-            sums.setdefault(way, []).append((psnr(out, truth), colourfulness(out)))
+            sums.setdefault(way, []).append((psnr(out, truth), colorfulness(out)))
     return {way: {"psnr": float(np.mean([s[0] for s in v])), "colourfulness": float(np.mean([s[1] for s in v])),
                   "photos": len(v)} for way, v in sums.items()}
 
@@ -113,8 +113,8 @@ def film_table(folder: Path, model: str, clicks: int) -> dict[str, Any]:
             for way, told in (("told nothing", None), (f"told {clicks} points on frame 0", hints)):
                 out = Path(tmp) / "out.mp4"
                 colorize_video(grey, out, model=model, hints=told, overwrite=True, quiet=True, crf=12)
-                coloured = list(video_frames(out))
-                scores[way] = float(np.mean([psnr(coloured[i], frames[i]) for i in FILM_FRAMES]))
+                colored = list(video_frames(out))
+                scores[way] = float(np.mean([psnr(colored[i], frames[i]) for i in FILM_FRAMES]))
         rows[path.name] = scores
         print(f"{path.name}: {scores}", file=sys.stderr)
     overall = {way: float(np.mean([r[way] for r in rows.values()])) for way in next(iter(rows.values()), {})}

@@ -27,7 +27,7 @@ import torch
 from tqdm import tqdm
 
 from vidcolor.evaluation.evaluate import desaturate
-from vidcolor.evaluation.metrics import colourfulness, psnr, ssim
+from vidcolor.evaluation.metrics import colorfulness, psnr, ssim
 from vidcolor.evaluation.report import sample_grid
 from vidcolor.film.frames import video_frames
 from vidcolor.photo.read import read_image
@@ -40,7 +40,7 @@ from vidcolor.utils.paths import find_media, is_video
 def score(outputs: list[np.ndarray], truths: list[np.ndarray]) -> dict[str, float]:
     return {"psnr": float(np.mean([psnr(o, t) for o, t in zip(outputs, truths)])),
             "ssim": float(np.mean([ssim(o, t) for o, t in zip(outputs, truths)])),
-            "colourfulness": float(np.mean([colourfulness(o) for o in outputs]))}
+            "colourfulness": float(np.mean([colorfulness(o) for o in outputs]))}
 
 
 def pictures(folder: Path, frame_stride: int) -> list[np.ndarray]:

@@ -77,7 +77,7 @@ def test_a_film_whose_sound_track_header_is_damaged_comes_out_without_that_track
     assert len(after.times) == 8 and after.audio_codecs == []
 
 
-def test_a_still_picture_saved_under_a_film_name_is_coloured_as_a_film_of_one_frame(tmp_path, model_file):
+def test_a_still_picture_saved_under_a_film_name_is_colored_as_a_film_of_one_frame(tmp_path, model_file):
     """FFmpeg hands a TIFF's EXIF along as side data that PyAV has no name for, which it refuses to list."""
     write_image(tmp_path / "still.tif", landscape(0))
     (tmp_path / "still.tif").rename(tmp_path / "still.mkv")
@@ -88,7 +88,7 @@ def test_a_still_picture_saved_under_a_film_name_is_coloured_as_a_film_of_one_fr
 
 def test_a_film_whose_title_is_not_text_still_gives_its_frames_for_training(tmp_path):
     (tmp_path / "reels").mkdir()
-    film = make_clip(tmp_path / "reels" / "reel.mp4", frames=8, colour=True, metadata={"title": "Zzzzzz"}).path
+    film = make_clip(tmp_path / "reels" / "reel.mp4", frames=8, color=True, metadata={"title": "Zzzzzz"}).path
     film.write_bytes(film.read_bytes().replace(b"Zzzzzz", b"\xff\xfe\xfd\xfc\xfb\xfa"))  # not UTF-8
     result = cli("frames", film, "-o", tmp_path / "frames", "--every", "4")
     assert result.exit_code == 0, result.stderr

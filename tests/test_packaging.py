@@ -89,7 +89,7 @@ def test_the_run_help_names_the_shipped_models():
     assert all(name in result.output for name in shipped_models())
 
 
-def test_a_gan_family_file_still_colours_a_photo(tmp_path):
+def test_a_gan_family_file_still_colors_a_photo(tmp_path):
     """gan is no longer shipped, but a gan-family file a user trained still loads and colours."""
     model = tmp_path / "my_gan.safetensors"
     save_weights(model, build_model("gan", width=8), TINY | {"family": "gan"})

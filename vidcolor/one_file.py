@@ -10,10 +10,10 @@ from typing import Any
 import torch
 
 from .film.options import FilmResult, VideoOptions, prepare_film
-from .film.pipeline import colour_film
+from .film.pipeline import color_film
 from .film.told import Keyframe, film_told
 from .hints.file import Hint, parse_hints, read_hints
-from .photo.colorize import PhotoTold, check_photo_job, colour_photo
+from .photo.colorize import PhotoTold, check_photo_job, color_photo
 from .photo.read import read_image
 from .photo.reference import reference_palette
 from .runtime.inference import Colorizer
@@ -59,24 +59,24 @@ def colorize_file(src: Path, dst: Path, options: VideoOptions, model: Callable[[
     if is_image(src):
         check_photo_job(src, dst, options.overwrite)
         told = PhotoTold(*guidance.read_hints(), guidance.palette()) if guidance else None
-        colour_photo(_guided(model(), guidance), src, dst, options.overwrite, options.skip_color, warn, told)
+        color_photo(_guided(model(), guidance), src, dst, options.overwrite, options.skip_color, warn, told)
         return dst
-    return _colour_film(src, dst, options, model, warn, on_frames, guidance)
+    return _color_film(src, dst, options, model, warn, on_frames, guidance)
 
 
-def _colour_film(src: Path, dst: Path, options: VideoOptions, model: Callable[[], Colorizer],
+def _color_film(src: Path, dst: Path, options: VideoOptions, model: Callable[[], Colorizer],
                  warn: Callable[[str], None], on_frames: Callable[[int], None] | None,
                  guidance: Guidance) -> FilmResult:
     job = prepare_film(src, dst, options, warn)  # a photo is refused here
     if not guidance:
-        return colour_film(job, model() if job.needs_model else None, warn, on_frames)
+        return color_film(job, model() if job.needs_model else None, warn, on_frames)
     (hints, name), palette = guidance.read_hints(), guidance.palette()  # checked even when not used
     keyframes = [Keyframe(n, read_image(Path(path)), str(path)) for n, path in guidance.keyframes]
     if not job.needs_model:
         warn(f"{src.name} is kept as it is: the colours it was told are not used")
-        return colour_film(job, None, warn, on_frames)
+        return color_film(job, None, warn, on_frames)
     colorizer = _guided(model(), guidance)  # before the first pass over the film, which may take a while
-    return colour_film(replace(job, told=film_told(job.source, hints, name, keyframes, palette)), colorizer, warn,
+    return color_film(replace(job, told=film_told(job.source, hints, name, keyframes, palette)), colorizer, warn,
                        on_frames)
 
 
@@ -141,7 +141,7 @@ def colorize_video(src: str | Path, dst: str | Path, *, model: Model = DEFAULT_M
                            codec=codec, max_bits=max_bits, skip_color=skip_color, overwrite=overwrite, quiet=quiet)
     guidance = Guidance(hints, _frames_and_pictures(keyframes or {}),
                         Path(reference) if reference is not None else None)
-    return _colour_film(src, dst, options, _loader(model, device, working_size, saturation), warn, on_frames,
+    return _color_film(src, dst, options, _loader(model, device, working_size, saturation), warn, on_frames,
                         guidance)
 
 

@@ -29,7 +29,7 @@ from helpers.photos import landscape
 
 from vidcolor.batch.manifest import LOCK_NAME, MANIFEST_NAME
 from vidcolor.cli import main
-from vidcolor.evaluation.metrics import colourfulness
+from vidcolor.evaluation.metrics import colorfulness
 from vidcolor.photo.read import read_image, read_photo
 from vidcolor.photo.write import write_image
 
@@ -86,7 +86,7 @@ def assert_summary(result: Any, done: int, skipped: int, failed: int) -> None:
 
 # --- a whole archive, once -----------------------------------------------------------------------
 
-def test_an_archive_comes_out_as_the_same_tree_with_every_film_and_photo_in_colour(model_file, tmp_path):
+def test_an_archive_comes_out_as_the_same_tree_with_every_film_and_photo_in_color(model_file, tmp_path):
     archive = make_archive(tmp_path / "archive")
     result = run(archive, tmp_path / "coloured", model_file)
 
@@ -130,7 +130,7 @@ def test_include_and_exclude_choose_files_by_their_path_inside_the_archive(model
     assert "3 excluded" in result.stderr  # and case is ignored: Photos/* took photos/
 
 
-def test_a_folder_with_nothing_to_colour_is_refused_and_leaves_nothing_behind(model_file, tmp_path):
+def test_a_folder_with_nothing_to_color_is_refused_and_leaves_nothing_behind(model_file, tmp_path):
     (tmp_path / "archive").mkdir()
     (tmp_path / "archive" / "notes.txt").write_text("catalogue")
     result = run(tmp_path / "archive", tmp_path / "coloured", model_file)  # a folder given by mistake
@@ -138,7 +138,7 @@ def test_a_folder_with_nothing_to_colour_is_refused_and_leaves_nothing_behind(mo
     assert not (tmp_path / "coloured").exists()
 
 
-def test_a_folder_is_not_coloured_into_a_name_that_is_a_films_and_that_is_all_it_says(model_file, tmp_path):
+def test_a_folder_is_not_colored_into_a_name_that_is_a_films_and_that_is_all_it_says(model_file, tmp_path):
     (tmp_path / "archive" / "coloured").mkdir(parents=True)
     write_image(tmp_path / "archive" / "harbour.png", landscape(2))
     (tmp_path / "archive" / "coloured" / "vidcolor-manifest.jsonl").write_text("")  # an earlier output, not said
@@ -149,7 +149,7 @@ def test_a_folder_is_not_coloured_into_a_name_that_is_a_films_and_that_is_all_it
     assert not (tmp_path / "film.mp4").exists()
 
 
-def test_an_earlier_output_inside_the_archive_is_not_coloured_again(model_file, tmp_path):
+def test_an_earlier_output_inside_the_archive_is_not_colored_again(model_file, tmp_path):
     (tmp_path / "archive").mkdir()
     write_image(tmp_path / "archive" / "harbour.png", landscape(2))
     assert run(tmp_path / "archive", tmp_path / "archive" / "coloured", model_file).exit_code == 0
@@ -159,7 +159,7 @@ def test_an_earlier_output_inside_the_archive_is_not_coloured_again(model_file, 
     assert "coloured/: an earlier vidcolor output" in again.stderr
 
 
-def test_camcorder_and_broadcast_films_in_a_folder_are_coloured_into_mkv(model_file, tmp_path):
+def test_camcorder_and_broadcast_films_in_a_folder_are_colored_into_mkv(model_file, tmp_path):
     archive = tmp_path / "archive"
     archive.mkdir()
     make_clip(archive / "holiday.mts", frames=6, audio=())
@@ -170,7 +170,7 @@ def test_camcorder_and_broadcast_films_in_a_folder_are_coloured_into_mkv(model_f
     assert len(probe(tmp_path / "coloured" / "holiday.mkv").times) == 6
 
 
-def test_an_animated_gif_in_a_folder_is_coloured_as_a_film_as_it_is_alone(model_file, tmp_path):
+def test_an_animated_gif_in_a_folder_is_colored_as_a_film_as_it_is_alone(model_file, tmp_path):
     from PIL import Image
 
     archive = tmp_path / "archive"
@@ -216,7 +216,7 @@ def test_lossless_masters_of_a_whole_archive_all_go_into_mkv(model_file, tmp_pat
 
 
 @pytest.mark.skipif(sys.platform == "darwin", reason="macOS file systems refuse names that are not UTF-8")
-def test_a_file_name_from_an_old_latin_1_archive_is_coloured_and_remembered(model_file, tmp_path):
+def test_a_file_name_from_an_old_latin_1_archive_is_colored_and_remembered(model_file, tmp_path):
     archive = tmp_path / "archive"
     archive.mkdir()
     latin_1 = os.fsdecode(b"caf\xe9 1952.png")  # not UTF-8: as the file system holds it
@@ -257,10 +257,10 @@ def test_a_rerun_skips_what_is_done_and_redoes_only_what_changed_or_went_missing
     assert_summary(finer, done=2, skipped=2, failed=0)
     assert manifest(out)["reels/ferry.avi"]["options"]["crf"] == 12
 
-    muted = colourfulness(read_image(out / "photos" / "harbour.png"))
+    muted = colorfulness(read_image(out / "photos" / "harbour.png"))
     livelier = run(archive, out, model_file, "--crf", "12", "--saturation", "1.5")  # photos and films
     assert_summary(livelier, done=4, skipped=0, failed=0)
-    assert colourfulness(read_image(out / "photos" / "harbour.png")) > 1.2 * muted > 0
+    assert colorfulness(read_image(out / "photos" / "harbour.png")) > 1.2 * muted > 0
 
 
 def test_outputs_no_earlier_run_wrote_are_kept_unless_overwrite_is_given(model_file, tmp_path):
@@ -305,11 +305,11 @@ def write_hints(path: Path, *hints: dict[str, Any]) -> None:
     path.write_text(json.dumps(list(hints)))
 
 
-def colour_difference(a: Path, b: Path) -> np.ndarray:
+def color_difference(a: Path, b: Path) -> np.ndarray:
     return np.abs(read_image(a).astype(int) - read_image(b).astype(int)).sum(axis=-1)
 
 
-def test_a_hints_file_beside_a_photo_or_film_tells_its_colours_in_a_folder_run(hint_model, tmp_path):
+def test_a_hints_file_beside_a_photo_or_film_tells_its_colors_in_a_folder_run(hint_model, tmp_path):
     archive, out = tmp_path / "archive", tmp_path / "coloured"
     archive.mkdir()
     for name in ("told.png", "untold.png"):  # the same photo twice: one told a colour, one not
@@ -326,7 +326,7 @@ def test_a_hints_file_beside_a_photo_or_film_tells_its_colours_in_a_folder_run(h
     assert "reel.hints.json: no photo or film reel beside it" in result.stderr
     assert "reel.mp4 has hints (reel.mp4.hints.json): colouring it whole" in result.stderr  # not cut up
     assert "1 other file ignored" in result.stderr
-    difference = colour_difference(out / "told.png", out / "untold.png")
+    difference = color_difference(out / "told.png", out / "untold.png")
     assert difference[25:36, 15:26].mean() > 5 * max(difference.mean(), 1)  # there, and hardly elsewhere
     records = manifest(out)
     assert records["told.png"]["options"]["hints_sha256"] and records["reel.mp4"]["options"]["hints_sha256"]
@@ -407,7 +407,7 @@ def test_a_run_killed_mid_way_leaves_no_half_written_file_and_a_rerun_finishes_t
     assert {r["status"] for r in manifest(out).values()} == {"done"}
 
 
-def test_a_worker_that_dies_fails_only_the_file_it_was_colouring(model_file, tmp_path):
+def test_a_worker_that_dies_fails_only_the_file_it_was_coloring(model_file, tmp_path):
     archive, out = tmp_path / "archive", tmp_path / "coloured"
     archive.mkdir()
     make_clip(archive / "a_long_reel.mp4", width=320, height=240, frames=96)
@@ -426,7 +426,7 @@ def test_a_worker_that_dies_fails_only_the_file_it_was_colouring(model_file, tmp
 
 # --- more machines, longer films -----------------------------------------------------------------
 
-def test_a_local_ray_runtime_colours_the_files_into_the_same_manifest(model_file, tmp_path):
+def test_a_local_ray_runtime_colors_the_files_into_the_same_manifest(model_file, tmp_path):
     pytest.importorskip("ray", reason='Ray is an optional extra: pip install "vidcolor[ray]"')
     archive = tmp_path / "archive"
     archive.mkdir()

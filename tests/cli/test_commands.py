@@ -20,7 +20,7 @@ from vidcolor.photo.read import read_image
 from vidcolor.photo.write import write_image
 
 
-def test_the_command_line_colours_a_film_and_reports_frames_speed_and_output(clip, model_file, tmp_path):
+def test_the_command_line_colors_a_film_and_reports_frames_speed_and_output(clip, model_file, tmp_path):
     src = clip("old.mp4", frames=24)
     result = cli(src.path, "-o", tmp_path / "new.mp4", "--model", model_file, "--batch-size", "5", "--crf", "20")
     assert result.exit_code == 0, result.stderr
@@ -123,7 +123,7 @@ def test_a_malformed_option_is_a_usage_error(clip, tmp_path, option):
 @pytest.mark.parametrize("args", [["frames", "--every", "0"], ["frames", "--every", "-1"],
                                   ["eval", "--max-frames", "0"], ["eval", "--max-frames", "-3"]])
 def test_a_frame_count_below_one_is_a_usage_error_for_frames_and_eval(clip, tmp_path, args):
-    src = clip("old.mp4", colour=True)
+    src = clip("old.mp4", color=True)
     result = CliRunner().invoke(main, [args[0], str(src.path), "-o", str(tmp_path / "out"), *args[1:]])
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert not (tmp_path / "out").exists()
@@ -132,7 +132,7 @@ def test_a_frame_count_below_one_is_a_usage_error_for_frames_and_eval(clip, tmp_
 def test_frames_of_two_films_with_one_name_are_all_kept_and_never_written_over(clip, tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    films = [clip("a/reel.mp4", frames=8, colour=True).path, clip("b/reel.mkv", frames=8, colour=True).path]
+    films = [clip("a/reel.mp4", frames=8, color=True).path, clip("b/reel.mkv", frames=8, color=True).path]
     result = CliRunner().invoke(main, ["frames", *map(str, films), "-o", str(tmp_path / "set"), "--every", "4"])
     assert result.exit_code == 0 and "4 frames written" in result.output
     assert sorted(p.name for p in (tmp_path / "set").iterdir()) == [
@@ -153,8 +153,8 @@ def test_frames_refuses_a_photo_rather_than_call_it_a_film(tmp_path):
 
 
 def test_frames_of_a_black_and_white_film_are_written_with_a_warning_that_training_skips_them(clip, tmp_path):
-    grey, colour = clip("grey.mp4", frames=4, audio=()), clip("colour.mp4", frames=4, colour=True, audio=())
-    result = CliRunner().invoke(main, ["frames", str(grey.path), str(colour.path), "-o", str(tmp_path / "set"),
+    grey, color = clip("grey.mp4", frames=4, audio=()), clip("colour.mp4", frames=4, color=True, audio=())
+    result = CliRunner().invoke(main, ["frames", str(grey.path), str(color.path), "-o", str(tmp_path / "set"),
                                        "--every", "2"])
     assert result.exit_code == 0
     assert "warning: 2 of the 4 frames are black and white (training skips them)" in result.stderr
@@ -169,7 +169,7 @@ def test_frames_of_a_file_that_is_no_film_leave_no_empty_folder_behind(tmp_path)
 
 
 def test_frames_of_a_phone_film_come_out_upright(clip, tmp_path):
-    film = clip("phone.mp4", frames=2, colour=True, rotation=90, audio=())  # stored sideways, turned when shown
+    film = clip("phone.mp4", frames=2, color=True, rotation=90, audio=())  # stored sideways, turned when shown
     result = CliRunner().invoke(main, ["frames", str(film.path), "-o", str(tmp_path / "set")])
     assert result.exit_code == 0, result.output
     with av.open(str(film.path)) as container:
@@ -188,8 +188,8 @@ def test_names_made_apart_never_meet_another_film_or_a_case_twin():
 
 def test_eval_scores_what_it_can_and_says_what_it_cannot(clip, model_file, tmp_path):
     (tmp_path / "reels").mkdir()
-    clip("reels/strip.mp4", width=200, height=2, colour=True, audio=())  # too thin for optical flow
-    clip("reels/still.mp4", frames=1, colour=True, audio=())  # one frame: no flicker to measure
+    clip("reels/strip.mp4", width=200, height=2, color=True, audio=())  # too thin for optical flow
+    clip("reels/still.mp4", frames=1, color=True, audio=())  # one frame: no flicker to measure
     clip("reels/grey.mp4", audio=())  # black and white: no truth to score colours against
     (tmp_path / "reels" / "broken.mp4").write_bytes(b"not a film")
     (tmp_path / "reels" / "._strip.mp4").write_bytes(b"\x00\x05\x16\x07")  # macOS's hidden twin: no film, not counted
@@ -266,7 +266,7 @@ def test_a_photo_named_twice_is_scored_once(model_file, tmp_path):
 
 
 def test_frames_and_eval_read_past_a_damaged_frame_as_run_does(clip, model_file, tmp_path):
-    src = clip("damaged.mkv", video_codec="mjpeg", pix_fmt="yuvj420p", corrupt_frame=5, colour=True, audio=())
+    src = clip("damaged.mkv", video_codec="mjpeg", pix_fmt="yuvj420p", corrupt_frame=5, color=True, audio=())
     extracted = CliRunner().invoke(main, ["frames", str(src.path), "-o", str(tmp_path / "frames"), "--every", "1"])
     assert extracted.exit_code == 0 and "damaged.mkv: skipped undecodable video packet" in extracted.stderr
     assert len(list((tmp_path / "frames").iterdir())) == 11

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from vidcolor.evaluation.metrics import cdc, colourfulness, psnr, ssim, warping_error
+from vidcolor.evaluation.metrics import cdc, colorfulness, psnr, ssim, warping_error
 
 
 def test_psnr_of_a_uniform_error_of_one_grey_level():
@@ -20,16 +20,16 @@ def test_ssim_is_one_for_identical_images_and_lower_for_noise():
     assert ssim(np.clip(a + rng.normal(0, 40, a.shape), 0, 255).astype(np.uint8), a) < 0.9
 
 
-def test_colourfulness_by_hand():
+def test_colorfulness_by_hand():
     grey = np.full((4, 4, 3), 128, np.uint8)
-    assert colourfulness(grey) == 0.0
+    assert colorfulness(grey) == 0.0
     red = np.zeros((4, 4, 3), np.uint8)
     red[..., 0] = 200
     # rg = 200 and yb = 100 everywhere: no spread, so 0.3 * hypot(200, 100)
-    assert colourfulness(red) == pytest.approx(0.3 * math.hypot(200, 100))
+    assert colorfulness(red) == pytest.approx(0.3 * math.hypot(200, 100))
 
 
-def test_cdc_is_zero_for_a_steady_film_and_ln2_for_disjoint_colours():
+def test_cdc_is_zero_for_a_steady_film_and_ln2_for_disjoint_colors():
     steady = [np.full((4, 4, 3), 50, np.uint8)] * 6
     assert cdc(steady) == 0.0
     flicker = [np.full((4, 4, 3), 50 if t % 2 else 200, np.uint8) for t in range(9)]
@@ -37,7 +37,7 @@ def test_cdc_is_zero_for_a_steady_film_and_ln2_for_disjoint_colours():
     assert cdc(flicker) == pytest.approx(math.log(2) / 3)
 
 
-def test_warping_error_sees_colour_flicker_but_not_motion():
+def test_warping_error_sees_color_flicker_but_not_motion():
     rng = np.random.default_rng(1)
     texture = (rng.random((72, 96)) * 255).astype(np.uint8)
     import cv2

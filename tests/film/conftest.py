@@ -19,7 +19,7 @@ def colorizer() -> Colorizer:
 
 
 @pytest.fixture
-def colour(colorizer: Colorizer) -> Any:
+def color(colorizer: Colorizer) -> Any:
     """colour(src, dst, **options) -> (result, warnings): the Python API with the tiny model."""
     def run(src: Path, dst: Path, **options: Any) -> tuple[Any, list[str]]:
         warnings: list[str] = []

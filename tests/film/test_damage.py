@@ -7,41 +7,41 @@ import pytest
 from helpers.films import MS, probe, write_film
 
 
-def test_a_corrupt_frame_in_the_middle_is_skipped_with_a_warning(clip, colour, tmp_path):
+def test_a_corrupt_frame_in_the_middle_is_skipped_with_a_warning(clip, color, tmp_path):
     src = clip("damaged.mkv", video_codec="mjpeg", pix_fmt="yuvj420p", corrupt_frame=5)
-    result, warnings = colour(src.path, tmp_path / "new.mp4")
+    result, warnings = color(src.path, tmp_path / "new.mp4")
     times = probe(tmp_path / "new.mp4").times
     assert result.frames == len(times) == 11
     assert all(abs(float(a - b)) <= MS for a, b in zip(src.times[:5] + src.times[6:], times, strict=True))
     assert any("undecodable video packet" in w for w in warnings)
 
 
-def test_broken_audio_packets_do_not_stop_the_film(clip, colour, tmp_path):
+def test_broken_audio_packets_do_not_stop_the_film(clip, color, tmp_path):
     src = clip("bad_sound.mp4", frames=24, audio=("mp3",), corrupt_audio_packet=10)
-    result, warnings = colour(src.path, tmp_path / "new.webm")  # webm: the mp3 must be decoded
+    result, warnings = color(src.path, tmp_path / "new.webm")  # webm: the mp3 must be decoded
     assert result.frames == len(probe(tmp_path / "new.webm").times) == 24
     assert any("undecodable audio packet" in w for w in warnings)
 
 
-def test_a_sound_track_with_nothing_readable_in_it_is_said_to_be_left_out(colour, tmp_path):
+def test_a_sound_track_with_nothing_readable_in_it_is_said_to_be_left_out(color, tmp_path):
     src = tmp_path / "lost_sound.mkv"
     write_film(src, empty_sound_track=True)  # its track is announced, its sound is gone
-    result, warnings = colour(src, tmp_path / "new.mkv")
+    result, warnings = color(src, tmp_path / "new.mkv")
     assert result.frames == len(probe(tmp_path / "new.mkv").times) == 5
     assert any("audio stream #1 (aac) held nothing that could be read" in w for w in warnings), warnings
 
 
-def test_a_film_cut_short_still_comes_out_with_every_readable_frame(clip, colour, tmp_path):
+def test_a_film_cut_short_still_comes_out_with_every_readable_frame(clip, color, tmp_path):
     src = clip("cut.mkv", frames=48)
     data = src.path.read_bytes()
     src.path.write_bytes(data[: len(data) // 2])
-    result, warnings = colour(src.path, tmp_path / "new.mp4")
+    result, warnings = color(src.path, tmp_path / "new.mp4")
     assert 0 < result.frames < 48
     assert result.frames == len(probe(tmp_path / "new.mp4").times)
     assert any("cut short" in w for w in warnings)
 
 
-def test_a_raw_stream_spliced_from_two_sizes_comes_out_whole_at_its_first_size(colour, tmp_path):
+def test_a_raw_stream_spliced_from_two_sizes_comes_out_whole_at_its_first_size(color, tmp_path):
     """A raw H.264 stream has no timestamps (given quietly); its frames of another size are scaled, and said."""
     spliced = b""
     for width, height in ((64, 48), (96, 72)):
@@ -55,7 +55,7 @@ def test_a_raw_stream_spliced_from_two_sizes_comes_out_whole_at_its_first_size(c
             out.mux(video.encode())
         spliced += (tmp_path / "part.h264").read_bytes()
     (tmp_path / "reel.h264").write_bytes(spliced)
-    result, warnings = colour(tmp_path / "reel.h264", tmp_path / "new.mp4")
+    result, warnings = color(tmp_path / "reel.h264", tmp_path / "new.mp4")
     after = probe(tmp_path / "new.mp4")
     assert result.frames == len(after.times) == 12 and (after.width, after.height) == (64, 48)
     assert warnings[0] == "scaled odd-sized frame (96x72 at 0.24 s; the film is 64x48)"
@@ -64,13 +64,13 @@ def test_a_raw_stream_spliced_from_two_sizes_comes_out_whole_at_its_first_size(c
 
 @pytest.mark.parametrize("sound_outlasts_picture", [False, True])
 def test_two_recordings_joined_end_to_end_keep_their_sound_and_play_one_after_the_other(
-        clip, colour, tmp_path, sound_outlasts_picture):
+        clip, color, tmp_path, sound_outlasts_picture):
     """MPEG-TS files cat together: the second starts its times again near zero. Its picture and sound are moved
     on to follow the whole of the first, as a player does, rather than its sound dropped for going back in time."""
     first = clip("a.ts", frames=24, sound_seconds=1.5 if sound_outlasts_picture else None)
     second = clip("b.ts", frames=24)
     (tmp_path / "joined.ts").write_bytes(first.path.read_bytes() + second.path.read_bytes())
-    _, warnings = colour(tmp_path / "joined.ts", tmp_path / "new.mkv")
+    _, warnings = color(tmp_path / "joined.ts", tmp_path / "new.mkv")
     after = probe(tmp_path / "new.mkv")
     assert len(after.times) == len(first.times) + 24 and all(b > a for a, b in zip(after.times, after.times[1:]))
     first_sound, second_sound = probe(first.path).audio_seconds[0], probe(second.path).audio_seconds[0]

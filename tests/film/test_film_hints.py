@@ -37,7 +37,7 @@ def two_shots(tmp_path: Path) -> Path:
     return write_shots(tmp_path / "two_shots.mkv", [_pan(1, 12), _pan(2, 8, bright_sky=True)])
 
 
-def _colour(film: Path, out: Path, model: Path, *options: str) -> list[np.ndarray]:
+def _color(film: Path, out: Path, model: Path, *options: str) -> list[np.ndarray]:
     result = CliRunner().invoke(main, ["run", str(film), "-o", str(out), "--model", str(model), "--codec", "ffv1",
                                        "--temporal", "none", "--quiet", *options])
     assert result.exit_code == 0, result.output
@@ -49,12 +49,12 @@ def _spot(chroma: np.ndarray, x: float, y: float) -> np.ndarray:
     return chroma[:, int(y) - 4:int(y) + 5, int(x) - 4:int(x) + 5]
 
 
-def test_a_click_on_the_last_frame_of_a_shot_colours_that_spot_back_to_the_shots_start_and_not_past_the_cut(
+def test_a_click_on_the_last_frame_of_a_shot_colors_that_spot_back_to_the_shots_start_and_not_past_the_cut(
         two_shots, hint_model, tmp_path):
     hints = tmp_path / "hints.json"
     hints.write_text(json.dumps([{"x": 30, "y": 48, "color": "#d02020", "frame": 11}]))
-    told = _colour(two_shots, tmp_path / "told.mkv", hint_model, "--hints", str(hints))
-    plain = _colour(two_shots, tmp_path / "plain.mkv", hint_model)
+    told = _color(two_shots, tmp_path / "told.mkv", hint_model, "--hints", str(hints))
+    plain = _color(two_shots, tmp_path / "plain.mkv", hint_model)
     for frame in range(12):  # the spot was 2 px further right on each earlier frame
         x = 30 + 2 * (11 - frame)
         assert np.abs(_spot(told[frame], x, 48) - _spot(plain[frame], x, 48)).mean() > 2, frame
@@ -65,8 +65,8 @@ def test_a_click_on_the_last_frame_of_a_shot_colours_that_spot_back_to_the_shots
 def test_a_hint_at_a_time_belongs_to_the_frame_shown_then(two_shots, hint_model, tmp_path):
     hints = tmp_path / "hints.json"
     hints.write_text(json.dumps([{"x": 70, "y": 48, "color": "#2040d0", "time": 0.25}]))  # 24 fps: frame 6
-    told = _colour(two_shots, tmp_path / "told.mkv", hint_model, "--hints", str(hints))
-    plain = _colour(two_shots, tmp_path / "plain.mkv", hint_model)
+    told = _color(two_shots, tmp_path / "told.mkv", hint_model, "--hints", str(hints))
+    plain = _color(two_shots, tmp_path / "plain.mkv", hint_model)
     assert np.abs(_spot(told[6], 70, 48) - _spot(plain[6], 70, 48)).mean() > 2
     assert np.array_equal(told[15], plain[15])
 
@@ -74,8 +74,8 @@ def test_a_hint_at_a_time_belongs_to_the_frame_shown_then(two_shots, hint_model,
 def test_a_hint_timed_within_the_last_frame_belongs_to_that_frame(two_shots, hint_model, tmp_path):
     hints = tmp_path / "hints.json"
     hints.write_text(json.dumps([{"x": 70, "y": 48, "color": "#2040d0", "time": 0.82}]))  # 24 fps: frame 19 of 20
-    told = _colour(two_shots, tmp_path / "told.mkv", hint_model, "--hints", str(hints))
-    plain = _colour(two_shots, tmp_path / "plain.mkv", hint_model)
+    told = _color(two_shots, tmp_path / "told.mkv", hint_model, "--hints", str(hints))
+    plain = _color(two_shots, tmp_path / "plain.mkv", hint_model)
     assert np.abs(_spot(told[19], 70, 48) - _spot(plain[19], 70, 48)).mean() > 2
 
 
@@ -84,33 +84,33 @@ def test_a_click_on_a_phone_film_lands_where_the_player_shows_it(hint_model, tmp
     film = write_shots(tmp_path / "phone.mkv", [stored], rotation=90)  # a player shows it 60 wide, 90 high
     hints = tmp_path / "hints.json"
     hints.write_text(json.dumps([{"x": 15, "y": 70, "color": "#d02020"}]))  # a spot low on the left, upright
-    told = _colour(film, tmp_path / "told.mkv", hint_model, "--hints", str(hints))
-    plain = _colour(film, tmp_path / "plain.mkv", hint_model)
+    told = _color(film, tmp_path / "told.mkv", hint_model, "--hints", str(hints))
+    plain = _color(film, tmp_path / "plain.mkv", hint_model)
     changed = np.abs(told[0] - plain[0]).sum(axis=0)  # stored: the upright (15, 70) is (90 - 1 - 70, 15)
     # where it was clicked the colour moves by tens of levels; elsewhere by 8-bit rounding at most (0-2 levels where
     # the model runs in bf16), where a click put down unrotated would move it by tens there too
     assert _spot(changed[None], 19, 15).mean() > 10 and _spot(changed[None], 70, 15).mean() < 2
 
 
-def test_a_hand_coloured_keyframe_colours_its_shot(two_shots, hint_model, tmp_path):
+def test_a_hand_colored_keyframe_colors_its_shot(two_shots, hint_model, tmp_path):
     painted = np.zeros((SIZE, SIZE, 3), np.uint8)
     painted[:] = (40, 160, 60)
     cv2.imwrite(str(tmp_path / "frame3.png"), painted)
-    told = _colour(two_shots, tmp_path / "told.mkv", hint_model, "--keyframe", f"3:{tmp_path / 'frame3.png'}")
-    plain = _colour(two_shots, tmp_path / "plain.mkv", hint_model)
+    told = _color(two_shots, tmp_path / "told.mkv", hint_model, "--keyframe", f"3:{tmp_path / 'frame3.png'}")
+    plain = _color(two_shots, tmp_path / "plain.mkv", hint_model)
     assert np.abs(told[5] - plain[5]).mean() > 2 and np.array_equal(told[14], plain[14])
 
 
-def test_a_click_on_a_hand_coloured_keyframe_wins_over_the_painting_where_it_is(two_shots, hint_model, tmp_path):
+def test_a_click_on_a_hand_colored_keyframe_wins_over_the_painting_where_it_is(two_shots, hint_model, tmp_path):
     painted = np.zeros((SIZE, SIZE, 3), np.uint8)
     painted[:] = (200, 120, 40)  # BGR: all blue
     cv2.imwrite(str(tmp_path / "frame3.png"), painted)
     hints = tmp_path / "hints.json"
     hints.write_text(json.dumps([{"x": 30, "y": 48, "color": "#d02020", "frame": 3}]))
     keyframe = ("--keyframe", f"3:{tmp_path / 'frame3.png'}")
-    both = _colour(two_shots, tmp_path / "both.mkv", hint_model, "--hints", str(hints), *keyframe)
-    click = _colour(two_shots, tmp_path / "click.mkv", hint_model, "--hints", str(hints))
-    painting = _colour(two_shots, tmp_path / "painting.mkv", hint_model, *keyframe)
+    both = _color(two_shots, tmp_path / "both.mkv", hint_model, "--hints", str(hints), *keyframe)
+    click = _color(two_shots, tmp_path / "click.mkv", hint_model, "--hints", str(hints))
+    painting = _color(two_shots, tmp_path / "painting.mkv", hint_model, *keyframe)
     at_click = [_spot(film[3], 30, 48).mean(axis=(1, 2)) for film in (both, click, painting)]
     assert np.abs(at_click[0] - at_click[1]).max() < np.abs(at_click[2] - at_click[1]).max() / 4
     far = [_spot(film[3], 70, 20) for film in (both, painting)]

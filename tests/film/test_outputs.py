@@ -138,21 +138,21 @@ def test_an_output_another_run_finishes_meanwhile_is_kept(clip, colorizer, tmp_p
     assert files_in(tmp_path) == {"old.mp4", "new.mp4"}
 
 
-def test_an_input_named_like_a_temporary_file_is_read_not_written(clip, colour, tmp_path):
+def test_an_input_named_like_a_temporary_file_is_read_not_written(clip, color, tmp_path):
     """e.g. what a killed run of an older version left: `.new.partial.mp4` beside the `new.mp4` asked for."""
     src = clip(".new.partial.mp4", frames=12)
     before = hashlib.sha256(src.path.read_bytes()).hexdigest()
-    colour(src.path, tmp_path / "new.mp4")
+    color(src.path, tmp_path / "new.mp4")
     assert hashlib.sha256(src.path.read_bytes()).hexdigest() == before
     assert len(probe(tmp_path / "new.mp4").times) == 12
 
 
-def test_an_existing_output_is_replaced_only_when_asked(clip, colour, tmp_path):
+def test_an_existing_output_is_replaced_only_when_asked(clip, color, tmp_path):
     src = clip("old.mp4")
     (tmp_path / "new.mp4").write_bytes(b"precious")
     with pytest.raises(UserError, match="already exists"):
-        colour(src.path, tmp_path / "new.mp4")
+        color(src.path, tmp_path / "new.mp4")
     assert (tmp_path / "new.mp4").read_bytes() == b"precious"
-    colour(src.path, tmp_path / "new.mp4", overwrite=True)
+    color(src.path, tmp_path / "new.mp4", overwrite=True)
     assert len(probe(tmp_path / "new.mp4").times) == 12
     assert files_in(tmp_path) == {"old.mp4", "new.mp4"}

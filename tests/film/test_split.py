@@ -49,7 +49,7 @@ def test_a_piece_ends_where_the_next_begins():
     assert not Piece(index=2, start=48, end=None, warm=0).past_end(10 ** 9)
 
 
-def test_recordings_joined_end_to_end_are_coloured_whole_since_a_piece_read_alone_would_miss_the_join(tmp_path):
+def test_recordings_joined_end_to_end_are_colored_whole_since_a_piece_read_alone_would_miss_the_join(tmp_path):
     later = [501 + round(i * 1000 / 24) for i in range(48)]  # starts again, though at no time the first has
     parts = [make_clip(tmp_path / f"{n}.ts", frames=48, fps=24, video_options=KEYS, times_ms=times).path
              for n, times in (("a", None), ("b", later))]

@@ -13,18 +13,18 @@ from vidcolor.film.yuv import planes
 from vidcolor.utils.errors import UserError
 
 
-def test_aac_and_mp3_soundtracks_are_both_kept_untouched(clip, colour, tmp_path):
+def test_aac_and_mp3_soundtracks_are_both_kept_untouched(clip, color, tmp_path):
     src = clip("two_tracks.mp4", frames=24, audio=("aac", "mp3"))
-    _, warnings = colour(src.path, tmp_path / "new.mp4")
+    _, warnings = color(src.path, tmp_path / "new.mp4")
     before, after = probe(src.path), probe(tmp_path / "new.mp4")
     assert after.audio_codecs == ["aac", "mp3"]
     assert after.audio_seconds == pytest.approx(before.audio_seconds, abs=0.01)
     assert warnings == []
 
 
-def test_sound_a_webm_cannot_hold_is_re_encoded_to_opus_with_a_warning(clip, colour, tmp_path):
+def test_sound_a_webm_cannot_hold_is_re_encoded_to_opus_with_a_warning(clip, color, tmp_path):
     src = clip("two_tracks.mp4", frames=24, audio=("aac", "mp3"))
-    _, warnings = colour(src.path, tmp_path / "new.webm")
+    _, warnings = color(src.path, tmp_path / "new.webm")
     after = probe(tmp_path / "new.webm")
     assert after.audio_codecs == ["opus", "opus"]
     assert after.audio_seconds == pytest.approx([1.0, 1.0], abs=0.05)
@@ -36,35 +36,35 @@ def test_sound_a_webm_cannot_hold_is_re_encoded_to_opus_with_a_warning(clip, col
     ("capture.mkv", "pcm_s16le", "stereo", "new.mp4", "aac"),  # PCM with no channel layout: refused at the end
     ("dvd.mkv", "ac3", "5.1(side)", "new.webm", "opus"),  # Opus takes 5.1, not DVD's 5.1(side)
 ])
-def test_sound_a_container_refuses_late_is_re_encoded_from_the_start(clip, colour, tmp_path, name, codec, layout,
+def test_sound_a_container_refuses_late_is_re_encoded_from_the_start(clip, color, tmp_path, name, codec, layout,
                                                                       output, encoder):
     src = clip(name, frames=24, audio=(codec,), layout=layout)
-    _, warnings = colour(src.path, tmp_path / output)
+    _, warnings = color(src.path, tmp_path / output)
     after = probe(tmp_path / output)
     assert after.audio_codecs == [encoder] and len(after.times) == 24
     assert after.audio_seconds == pytest.approx(probe(src.path).audio_seconds, abs=0.05)
     assert len(warnings) == 1 and f"re-encoding it to {'lib' if encoder == 'opus' else ''}{encoder}" in warnings[0]
 
 
-def test_an_avi_film_with_b_frames_keeps_its_frame_times(clip, colour, tmp_path):
+def test_an_avi_film_with_b_frames_keeps_its_frame_times(clip, color, tmp_path):
     """AVI stores no presentation times: B-frames come out of the decoder with times in decoding order."""
     src = clip("capture.avi", frames=24, audio=())
     decoded = probe(src.path).times
     assert decoded != sorted(decoded)  # what the pipeline is handed
-    _, warnings = colour(src.path, tmp_path / "new.mp4")
+    _, warnings = color(src.path, tmp_path / "new.mp4")
     assert [float(t) for t in probe(tmp_path / "new.mp4").times] == pytest.approx(sorted(decoded), abs=1e-3)
     assert warnings == []
 
 
-def test_a_lossless_master_keeps_every_bit_of_luma(clip, colour, tmp_path):
+def test_a_lossless_master_keeps_every_bit_of_luma(clip, color, tmp_path):
     src = clip("scan.mp4", frames=12, audio=())
-    colour(src.path, tmp_path / "master.mkv", codec="ffv1")
+    color(src.path, tmp_path / "master.mkv", codec="ffv1")
     before, after = probe(src.path), probe(tmp_path / "master.mkv")
     assert_same_timing(src, tmp_path / "master.mkv")
     assert all((a == b).all() for a, b in zip(before.lumas, after.lumas, strict=True))
     assert min(c.mean() for c in after.chroma) > 5
     with pytest.raises(UserError, match="lossless"):
-        colour(src.path, tmp_path / "master.mp4", codec="ffv1")
+        color(src.path, tmp_path / "master.mp4", codec="ffv1")
 
 
 def lossless_scan(path: Path, pix_fmt: str = "yuv420p10le", width: int = 96, height: int = 64,
@@ -93,25 +93,25 @@ def deep_lumas(path: Path) -> tuple[str, list[np.ndarray]]:
     return frames[0].format.name, [planes(f)[0].copy() for f in frames]
 
 
-def test_a_10_bit_scan_keeps_its_10_bit_luma(colour, tmp_path):
+def test_a_10_bit_scan_keeps_its_10_bit_luma(color, tmp_path):
     scan = tmp_path / "scan.mkv"
     lumas = lossless_scan(scan)
 
-    _, warnings = colour(scan, tmp_path / "master.mkv", codec="ffv1")
+    _, warnings = color(scan, tmp_path / "master.mkv", codec="ffv1")
     fmt, kept = deep_lumas(tmp_path / "master.mkv")
     assert fmt == "yuv420p10le" and warnings == []
     assert all((a == b).all() for a, b in zip(lumas, kept, strict=True))  # to the last of the 10 bits
     assert min(c.mean() for c in probe(tmp_path / "master.mkv").chroma) > 5
 
-    colour(scan, tmp_path / "access.mp4")  # H.264 at CRF 18, in 10 bits
+    color(scan, tmp_path / "access.mp4")  # H.264 at CRF 18, in 10 bits
     fmt, coded = deep_lumas(tmp_path / "access.mp4")
     assert fmt == "yuv420p10le"
     assert min(psnr(a / 4, b / 4) for a, b in zip(lumas, coded, strict=True)) >= 40
 
-    _, warnings = colour(scan, tmp_path / "phone.mp4", max_bits=8)  # for players without 10-bit H.264
+    _, warnings = color(scan, tmp_path / "phone.mp4", max_bits=8)  # for players without 10-bit H.264
     assert deep_lumas(tmp_path / "phone.mp4")[0] == "yuv420p" and warnings == []
 
-    _, warnings = colour(scan, tmp_path / "web.webm")
+    _, warnings = color(scan, tmp_path / "web.webm")
     assert deep_lumas(tmp_path / "web.webm")[0] == "yuv420p"
     expected = ("the film's 10-bit picture is written in 8 bits (libvpx-vp9 here writes 8; libx264, libx265 and ffv1 "
                 "write 10)")
@@ -121,24 +121,24 @@ def test_a_10_bit_scan_keeps_its_10_bit_luma(colour, tmp_path):
 @pytest.mark.parametrize(("pix_fmt", "codec", "name"), [("yuv420p10le", "libx264", "master.mp4"),
                                                       ("yuv420p10le", "libx265", "master.mkv"),
                                                       ("yuv420p", "libvpx-vp9", "master.webm")])
-def test_crf_0_keeps_the_luma_bit_for_bit_whatever_the_codec(colour, tmp_path, pix_fmt, codec, name):
+def test_crf_0_keeps_the_luma_bit_for_bit_whatever_the_codec(color, tmp_path, pix_fmt, codec, name):
     """x264's CRF 0 is lossless only in 8 bits; x265's and VP9's never: CRF 0 asks each for its lossless mode."""
     scan = tmp_path / "scan.mkv"
     lumas = lossless_scan(scan, pix_fmt, frames=4)
-    colour(scan, tmp_path / name, codec=codec, crf=0, temporal="none")
+    color(scan, tmp_path / name, codec=codec, crf=0, temporal="none")
     assert all((a == b).all() for a, b in zip(lumas, deep_lumas(tmp_path / name)[1], strict=True))
 
 
 @pytest.mark.parametrize(("pix_fmt", "width"), [("yuv422p10le", 100), ("gray", 96), ("gray10le", 96)])
-def test_a_master_in_another_layout_keeps_its_luma_bit_for_bit(colour, tmp_path, pix_fmt, width):
+def test_a_master_in_another_layout_keeps_its_luma_bit_for_bit(color, tmp_path, pix_fmt, width):
     """4:2:2 (ProRes, DNxHR) and grey-only scans: their luma goes through unchanged, levels and all."""
     scan = tmp_path / "scan.mkv"
     lumas = lossless_scan(scan, pix_fmt, width=width, frames=12)
-    colour(scan, tmp_path / "master.mkv", codec="ffv1")
+    color(scan, tmp_path / "master.mkv", codec="ffv1")
     assert all((a == b).all() for a, b in zip(lumas, deep_lumas(tmp_path / "master.mkv")[1], strict=True))
 
 
-def test_a_16_bit_grey_scan_keeps_its_whites_in_an_8_bit_access_copy(colour, tmp_path):
+def test_a_16_bit_grey_scan_keeps_its_whites_in_an_8_bit_access_copy(color, tmp_path):
     scan = tmp_path / "scan.mkv"
     lumas = lossless_scan(scan, "gray16le", frames=4)  # detail below 8 bits...
     white = np.full((64, 96), 65535, np.uint16)  # ...and a frame of peak white, which rounds up past 8 bits
@@ -152,66 +152,66 @@ def test_a_16_bit_grey_scan_keeps_its_whites_in_an_8_bit_access_copy(colour, tmp
             frame.pts, frame.color_range = i, 1
             out.mux(video.encode(frame))
         out.mux(video.encode())
-    _, warnings = colour(scan, tmp_path / "access.mkv", codec="ffv1", max_bits=8)
+    _, warnings = color(scan, tmp_path / "access.mkv", codec="ffv1", max_bits=8)
     fmt, kept = deep_lumas(tmp_path / "access.mkv")
     assert fmt == "yuv420p" and warnings == []
     assert (kept[-1] == 255).all()  # white stays white, not wrapped round to black
     assert all((np.abs(a.astype(int) / 256 - b) <= 0.5 + 1e-9).all() for a, b in zip(lumas, kept, strict=False))
 
 
-def test_a_full_range_colour_film_kept_with_skip_color_keeps_its_levels(clip, colour, tmp_path):
-    src = clip("phone.mp4", frames=12, colour=True, pix_fmt="yuvj420p", audio=())
-    colour(src.path, tmp_path / "kept.webm", skip_color=True)  # VP9: re-encoded, not copied
+def test_a_full_range_color_film_kept_with_skip_color_keeps_its_levels(clip, color, tmp_path):
+    src = clip("phone.mp4", frames=12, color=True, pix_fmt="yuvj420p", audio=())
+    color(src.path, tmp_path / "kept.webm", skip_color=True)  # VP9: re-encoded, not copied
     before, after = probe(src.path), probe(tmp_path / "kept.webm")
     assert min(psnr(a, b) for a, b in zip(before.lumas, after.lumas, strict=True)) >= 40
 
 
-def test_an_interlaced_film_stays_interlaced_with_its_field_order(clip, colour, tmp_path):
+def test_an_interlaced_film_stays_interlaced_with_its_field_order(clip, color, tmp_path):
     src = tmp_path / "broadcast.mp4"  # top field first, like most HD broadcast and DV-to-H.264 transfers
     write_film(src, frames=6, options={"flags": "+ildct+ilme", "x264-params": "tff=1"})
-    colour(src, tmp_path / "new.mp4")
+    color(src, tmp_path / "new.mp4")
     with av.open(str(tmp_path / "new.mp4")) as film:
         assert film.streams.video[0].codec_context.field_order == 2  # AV_FIELD_TT
         assert all(frame.interlaced_frame for frame in film.decode(video=0))
     progressive = clip("old.mp4", audio=())
-    colour(progressive.path, tmp_path / "progressive.mp4")
+    color(progressive.path, tmp_path / "progressive.mp4")
     with av.open(str(tmp_path / "progressive.mp4")) as film:
         assert not any(frame.interlaced_frame for frame in film.decode(video=0))
 
 
-def test_a_dv_tape_capture_keeps_its_frame_rate_and_its_bottom_field_first_interlacing(colour, tmp_path):
+def test_a_dv_tape_capture_keeps_its_frame_rate_and_its_bottom_field_first_interlacing(color, tmp_path):
     src = tmp_path / "tape.dv"  # FFmpeg reads a raw DV file as 60000 fps, its fields unstated
     write_film(src, codec="dvvideo", size=(720, 576), container_format="dv")
-    colour(src, tmp_path / "tape.mp4")
+    color(src, tmp_path / "tape.mp4")
     with av.open(str(tmp_path / "tape.mp4")) as film:
         assert film.streams.video[0].average_rate == 25
         assert film.streams.video[0].codec_context.field_order == 3  # AV_FIELD_BB
         assert sum(frame.interlaced_frame for frame in film.decode(video=0)) == 5
 
 
-def test_hevc_in_mp4_is_tagged_for_apple_players(clip, colour, tmp_path):
+def test_hevc_in_mp4_is_tagged_for_apple_players(clip, color, tmp_path):
     src = clip("old.mp4", audio=())
-    colour(src.path, tmp_path / "new.mp4", codec="libx265")
+    color(src.path, tmp_path / "new.mp4", codec="libx265")
     with av.open(str(tmp_path / "new.mp4")) as film:
         assert film.streams.video[0].codec_context.codec_tag == "hvc1"
         assert film.streams.video[0].frames == 12
 
 
-def test_a_film_keeps_its_timecode(colour, tmp_path):
+def test_a_film_keeps_its_timecode(color, tmp_path):
     src = tmp_path / "reel.mov"
     write_film(src, tags={"timecode": "01:00:00:00"})  # the .mov muxer adds a timecode track from it
     for name in ("new.mov", "new.mkv"):
-        _, warnings = colour(src, tmp_path / name)
+        _, warnings = color(src, tmp_path / name)
         assert warnings == []
         with av.open(str(tmp_path / name)) as film:
             tags = {k.lower(): v for k, v in film.streams.video[0].metadata.items()}
         assert tags["timecode"] == "01:00:00:00"
-    colour(tmp_path / "new.mkv", tmp_path / "again.mov")  # Matroska spells the tag TIMECODE
+    color(tmp_path / "new.mkv", tmp_path / "again.mov")  # Matroska spells the tag TIMECODE
     with av.open(str(tmp_path / "again.mov")) as film:
         assert film.streams.video[0].metadata["timecode"] == "01:00:00:00"
 
 
-def test_sound_tracks_keep_their_names(colour, tmp_path):
+def test_sound_tracks_keep_their_names(color, tmp_path):
     src = tmp_path / "interview.mp4"
     with av.open(str(src), "w") as out:
         video = out.add_stream("libx264", rate=25)
@@ -229,13 +229,13 @@ def test_sound_tracks_keep_their_names(colour, tmp_path):
             out.mux(sound.encode(samples))
         out.mux(sound.encode())
     for name in ("new.mp4", "new.mkv"):
-        colour(src, tmp_path / name)
+        color(src, tmp_path / name)
         with av.open(str(tmp_path / name)) as film:
             tags = film.streams.audio[0].metadata
         assert tags["language"] == "fra" and tags.get("name", tags.get("title")) == "Commentary"
 
 
-def test_chapters_are_kept_and_the_film_beside_a_small_proxy_is_the_one_coloured(colour, tmp_path):
+def test_chapters_are_kept_and_the_film_beside_a_small_proxy_is_the_one_colored(color, tmp_path):
     src = tmp_path / "wedding.mkv"
     with av.open(str(src), "w") as out:
         proxy, film = (out.add_stream("libx264", rate=25) for _ in range(2))
@@ -251,29 +251,29 @@ def test_chapters_are_kept_and_the_film_beside_a_small_proxy_is_the_one_coloured
         out.mux(film.encode())
         out.set_chapters([{"id": n, "start": 120 * n, "end": 120 * (n + 1), "time_base": Fraction(1, 1000),
                            "metadata": {"title": title}} for n, title in enumerate(["Church", "Dance"])])
-    _, warnings = colour(src, tmp_path / "new.mp4")
+    _, warnings = color(src, tmp_path / "new.mp4")
     assert any("video stream #0" in w for w in warnings)  # the proxy is the one left out
     with av.open(str(tmp_path / "new.mp4")) as kept:
         assert (kept.streams.video[0].width, kept.streams.video[0].height) == (128, 96)
         assert [c["metadata"]["title"] for c in kept.chapters()] == ["Church", "Dance"]
 
 
-def test_a_silent_film_comes_out_silent(clip, colour, tmp_path):
+def test_a_silent_film_comes_out_silent(clip, color, tmp_path):
     src = clip("silent.mp4", audio=())
-    colour(src.path, tmp_path / "new.mov")
+    color(src.path, tmp_path / "new.mov")
     after = probe(tmp_path / "new.mov")
     assert after.audio_codecs == [] and len(after.times) == 12
 
 
-def test_a_phone_video_keeps_its_rotation(clip, colour, tmp_path):
+def test_a_phone_video_keeps_its_rotation(clip, color, tmp_path):
     src = clip("phone.mp4", rotation=90)
-    colour(src.path, tmp_path / "new.mp4")
+    color(src.path, tmp_path / "new.mp4")
     assert probe(tmp_path / "new.mp4").rotation == 90
 
 
-def test_title_and_creation_date_are_carried_over(clip, colour, tmp_path):
+def test_title_and_creation_date_are_carried_over(clip, color, tmp_path):
     tags = {"title": "Grandpa's wedding", "creation_time": "2024-05-01T10:00:00.000000Z"}
     src = clip("tagged.mp4", metadata=tags)
     for name in ("new.mp4", "new.mkv"):
-        colour(src.path, tmp_path / name)
+        color(src.path, tmp_path / name)
         assert tags.items() <= probe(tmp_path / name).metadata.items()

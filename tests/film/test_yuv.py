@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from vidcolor.film.yuv import Colorimetry, assemble, format_bits, normalise, pixel_format, planes
-from vidcolor.utils.in_colour import looks_colour
+from vidcolor.utils.in_color import looks_color
 
 
 def frame_of(fmt: str, y: np.ndarray, chroma: int = 128, color_range: int = 1) -> av.VideoFrame:
@@ -69,12 +69,12 @@ def test_a_new_frame_keeps_the_y_plane_byte_for_byte_and_the_timing_of_the_old()
     assert out.pts == like.pts and out.colorspace == 1
 
 
-def test_a_toned_print_is_black_and_white_and_two_hues_at_once_are_colour():
+def test_a_toned_print_is_black_and_white_and_two_hues_at_once_are_color():
     luma = np.repeat(np.linspace(20, 230, 64)[None], 48, axis=0).astype(np.uint8)
     sepia = np.stack([luma.astype(np.int16) // 12, -(luma.astype(np.int16) // 20)], axis=-1)  # colour follows density
-    assert not looks_colour(luma, np.zeros((48, 64, 2), np.int16))
-    assert not looks_colour(luma, sepia)
+    assert not looks_color(luma, np.zeros((48, 64, 2), np.int16))
+    assert not looks_color(luma, sepia)
     two = np.zeros((48, 64, 2), np.int16)
     two[:, ::2] = (30, -30)
     two[:, 1::2] = (-30, 30)  # red and green side by side at the same brightness
-    assert looks_colour(luma, two)
+    assert looks_color(luma, two)

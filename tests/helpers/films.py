@@ -17,7 +17,7 @@ from vidcolor.cli import main
 AUDIO_RATE = 44100
 
 
-def _picture(i: int, width: int, height: int, colour: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _picture(i: int, width: int, height: int, color: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Full-resolution Y, U, V planes of frame i: a smooth gradient with a moving bright disc.
 
     Smooth content compresses well, so luma comparisons measure the pipeline, not the codec.
@@ -26,7 +26,7 @@ def _picture(i: int, width: int, height: int, colour: bool) -> tuple[np.ndarray,
     y = 40 + 120 * xx / max(width - 1, 1) + 40 * yy / max(height - 1, 1)
     cx, cy = (i * 3) % width, height / 2
     y = np.where((xx - cx) ** 2 + (yy - cy) ** 2 < (min(width, height) / 4) ** 2, 220, y)
-    if colour:
+    if color:
         u = 128 + 60 * np.sin(xx / 7 + i / 3)
         v = 128 + 60 * np.cos(yy / 5)
     else:
@@ -76,7 +76,7 @@ class _Muxer:
 
 
 def make_clip(path: Path, *, width: int = 64, height: int = 48, frames: int = 12, fps: int = 24,
-              times_ms: Sequence[int] | None = None, colour: bool = False,
+              times_ms: Sequence[int] | None = None, color: bool = False,
               audio: Sequence[str] = ("aac",), rotation: int = 0, video_codec: str = "libx264",
               pix_fmt: str | None = None, corrupt_frame: int | None = None,
               corrupt_audio_packet: int | None = None, metadata: dict[str, str] | None = None,
@@ -104,7 +104,7 @@ def make_clip(path: Path, *, width: int = 64, height: int = 48, frames: int = 12
         tracks = [out.add_stream(codec, rate=audio_rate, layout=layout) for codec in audio]
         mux_video = _Muxer(out, corrupt_frame)
         for i, pts in enumerate(pts_list):
-            frame = _video_frame(_picture(i, width, height, colour), pix_fmt if "p10" not in pix_fmt else "yuv444p")
+            frame = _video_frame(_picture(i, width, height, color), pix_fmt if "p10" not in pix_fmt else "yuv444p")
             if "p10" in pix_fmt:
                 frame = frame.reformat(format=pix_fmt)
             frame.pts, frame.time_base = pts, tb

@@ -46,7 +46,7 @@ def test_a_frames_own_hint_wins_over_one_carried_to_it():
     assert points[2][-1, 2] == pytest.approx(-0.4)  # drawn last, so it is what the model sees there
 
 
-def test_a_hand_coloured_keyframe_becomes_dense_points_of_its_colours():
+def test_a_hand_colored_keyframe_becomes_dense_points_of_its_colors():
     painted = np.zeros((48, 96, 3), np.uint8)
     painted[:, :48] = (200, 30, 30)
     painted[:, 48:] = (30, 30, 200)
@@ -56,7 +56,7 @@ def test_a_hand_coloured_keyframe_becomes_dense_points_of_its_colours():
     assert (points[:, 4] > 0).all()  # each covers its cell
 
 
-def test_a_hint_colour_is_its_chroma_and_grey_means_no_colour():
+def test_a_hint_color_is_its_chroma_and_grey_means_no_color():
     assert color_ab("#808080") == pytest.approx((0.0, 0.0), abs=1e-3)
     assert color_ab("#f00") == pytest.approx(color_ab("ff0000"))
     assert color_ab("#c02020")[0] > 0.4

@@ -35,7 +35,7 @@ def _bgr(path: Path) -> np.ndarray:
     return cv2.imread(str(path)).astype(int)
 
 
-def test_a_click_colours_the_photo_where_it_is_given(photo, hint_model, tmp_path):
+def test_a_click_colors_the_photo_where_it_is_given(photo, hint_model, tmp_path):
     plain, told = tmp_path / "plain.png", tmp_path / "told.png"
     colorize_photo(photo, plain, model=str(hint_model))
     colorize_photo(photo, told, model=str(hint_model), hints=[{"x": 100, "y": 20, "color": "#d02020"}])
@@ -43,7 +43,7 @@ def test_a_click_colours_the_photo_where_it_is_given(photo, hint_model, tmp_path
     assert change[14:27, 94:107].mean() > 3 * change[60:, :40].mean()
 
 
-def test_a_reference_photo_changes_the_colours_and_a_grey_one_is_refused(photo, hint_model, tmp_path):
+def test_a_reference_photo_changes_the_colors_and_a_grey_one_is_refused(photo, hint_model, tmp_path):
     reference = tmp_path / "reference.png"
     cv2.imwrite(str(reference), np.dstack([np.full((32, 32), v, np.uint8) for v in (30, 60, 200)]))
     colorize_photo(photo, tmp_path / "plain.png", model=str(hint_model))
@@ -79,7 +79,7 @@ def test_a_keyframe_is_for_films_and_a_malformed_one_is_a_usage_mistake(photo, h
     assert malformed.exit_code == 2 and "is not N:PICTURE" in malformed.stderr
 
 
-def test_a_hint_model_told_nothing_colours_exactly_as_the_automatic_model_it_grew_from(hint_model):
+def test_a_hint_model_told_nothing_colors_exactly_as_the_automatic_model_it_grew_from(hint_model):
     told_model, meta = load_model(str(hint_model))
     automatic = build_model("fusion", width=8).eval()
     state = {k: v for k, v in told_model.state_dict().items() if not k.startswith(HINT_PREFIX)}
@@ -89,7 +89,7 @@ def test_a_hint_model_told_nothing_colours_exactly_as_the_automatic_model_it_gre
         assert torch.equal(told_model(L), automatic(L))  # the hint branch is not even run
 
 
-def test_turning_up_the_saturation_livens_the_models_colours_but_not_the_colour_the_user_clicked(hint_model):
+def test_turning_up_the_saturation_livens_the_models_colors_but_not_the_color_the_user_clicked(hint_model):
     model, meta = load_model(str(hint_model))
     with torch.no_grad():
         model.hint_out.bias[2] = 30.0  # the gate open: the clicked colour, carried by likeness, everywhere

@@ -37,9 +37,9 @@ def test_a_16_bit_scan_comes_back_16_bit_with_its_lightness_to_the_last_bit(mode
     scan = tmp_path / "scan.tif"
     cv2.imwrite(str(scan), grey_scan())
     assert run(scan, "-o", tmp_path / "colour.tif", "--model", model_file).exit_code == 0
-    coloured = read_photo(tmp_path / "colour.tif")
-    assert coloured.dtype == np.uint16 and coloured.shape == (40, 56, 3)
-    assert (L_of(coloured) - L_of(read_photo(scan))).abs().max() < 0.02  # 8 bits would be off by ~0.2
+    colored = read_photo(tmp_path / "colour.tif")
+    assert colored.dtype == np.uint16 and colored.shape == (40, 56, 3)
+    assert (L_of(colored) - L_of(read_photo(scan))).abs().max() < 0.02  # 8 bits would be off by ~0.2
 
     assert run(scan, "-o", tmp_path / "access.jpg", "--model", model_file).exit_code == 0
     assert read_photo(tmp_path / "access.jpg").dtype == np.uint8  # JPEG holds 8 bits
@@ -57,11 +57,11 @@ def test_transparency_is_kept_where_the_format_holds_it(model_file, tmp_path):
     assert (read_photo(tmp_path / "out.png")[..., 3] == alpha[..., 0]).all()
 
 
-def test_a_photo_already_in_colour_is_named_and_kept_with_skip_color(model_file, tmp_path):
+def test_a_photo_already_in_color_is_named_and_kept_with_skip_color(model_file, tmp_path):
     photo = tmp_path / "colour.png"
     write_image(photo, landscape(2))
-    recoloured = run(photo, "-o", tmp_path / "again.png", "--model", model_file)
-    assert recoloured.exit_code == 0 and "already in colour; colouring it again" in recoloured.stderr
+    recolored = run(photo, "-o", tmp_path / "again.png", "--model", model_file)
+    assert recolored.exit_code == 0 and "already in colour; colouring it again" in recolored.stderr
     kept = run(photo, "-o", tmp_path / "kept.png", "--model", model_file, "--skip-color")
     assert kept.exit_code == 0 and "keeping its colours" in kept.stderr
     assert (tmp_path / "kept.png").read_bytes() == photo.read_bytes()  # the very file
@@ -93,7 +93,7 @@ def test_a_name_at_the_file_system_limit_is_still_written(model_file, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["grey.png", long_name]
 
 
-def test_vivid_colours_are_fitted_into_rgb_so_lightness_is_kept():
+def test_vivid_colors_are_fitted_into_rgb_so_lightness_is_kept():
     L = torch.linspace(5, 95, 40).view(1, 1, 1, 40).expand(1, 1, 30, 40)
     ab = torch.stack(torch.meshgrid(torch.linspace(-110, 110, 30), torch.linspace(110, -110, 40), indexing="ij"))[None]
     clipped = rgb_to_l(lab_to_rgb(torch.cat([L, ab], dim=1)))
@@ -125,7 +125,7 @@ def test_options_for_films_or_folders_are_refused_for_a_single_photo(model_file,
 
 
 @pytest.mark.parametrize("output", ["out.jpg", "out.png"])
-def test_a_photo_keeps_its_caption_date_and_colour_profile_and_stays_upright(model_file, tmp_path, output):
+def test_a_photo_keeps_its_caption_date_and_color_profile_and_stays_upright(model_file, tmp_path, output):
     from PIL import Image, ImageCms
 
     scan = tmp_path / "wedding.jpg"
@@ -135,14 +135,14 @@ def test_a_photo_keeps_its_caption_date_and_colour_profile_and_stays_upright(mod
     Image.fromarray(np.repeat(landscape(4, 40, 56).mean(axis=2, keepdims=True), 3, axis=2).astype(np.uint8)).save(
         scan, exif=exif, icc_profile=srgb)
     assert run(scan, "-o", tmp_path / output, "--model", model_file).exit_code == 0
-    with Image.open(tmp_path / output) as coloured:
-        tags = coloured.getexif()
-        assert coloured.size == (40, 56)  # turned upright, as a viewer shows the scan
+    with Image.open(tmp_path / output) as colored:
+        tags = colored.getexif()
+        assert colored.size == (40, 56)  # turned upright, as a viewer shows the scan
         assert (tags[0x010E], tags[0x0132], tags[0x0112]) == ("Wedding, 1952", "1952:06:01 12:00:00", 1)
-        assert coloured.info["icc_profile"] == srgb
+        assert colored.info["icc_profile"] == srgb
 
 
-def test_a_sepia_print_is_black_and_white_to_us_and_is_coloured_without_a_warning(model_file, tmp_path):
+def test_a_sepia_print_is_black_and_white_to_us_and_is_colored_without_a_warning(model_file, tmp_path):
     grey = landscape(5, 48, 64).mean(axis=2) / 255.0
     sepia = np.clip(np.stack([grey * 1.07 + 0.05, grey * 0.95 + 0.02, grey * 0.74], axis=-1), 0, 1)
     print_ = tmp_path / "toned.png"
@@ -152,7 +152,7 @@ def test_a_sepia_print_is_black_and_white_to_us_and_is_coloured_without_a_warnin
     assert not (read_photo(tmp_path / "out.png") == read_photo(print_)).all()  # coloured, not kept
 
 
-def test_a_colour_photo_ruled_by_one_hue_is_still_colour_and_kept_with_skip_color(model_file, tmp_path):
+def test_a_color_photo_ruled_by_one_hue_is_still_color_and_kept_with_skip_color(model_file, tmp_path):
     from PIL import Image
     from skimage import data  # a rocket at night: orange lamps on a dark blue-grey scene
 
@@ -204,8 +204,8 @@ def test_a_tiff_scans_caption_reaches_its_jpeg_without_the_tiffs_own_layout(mode
     grey = np.repeat(landscape(7, 40, 56).mean(axis=2, keepdims=True), 3, axis=2).astype(np.uint8)
     Image.fromarray(grey).save(tmp_path / "harbour.tif", exif=tags, compression="tiff_lzw")
     assert run(tmp_path / "harbour.tif", "-o", tmp_path / "harbour.jpg", "--model", model_file).exit_code == 0
-    with Image.open(tmp_path / "harbour.jpg") as coloured:
-        carried = coloured.getexif()
+    with Image.open(tmp_path / "harbour.jpg") as colored:
+        carried = colored.getexif()
     assert (carried[0x010E], carried[0x013B], carried[0x8298]) == ("Harbour, 1931", "J. Smith", "City Archive")
     assert not {0x0100, 0x0102, 0x0103, 0x0111, 0x0117} & set(carried)  # width, bits, compression, strips
 
@@ -257,7 +257,7 @@ def test_a_floating_point_grey_scan_is_read_as_16_bit(model_file, tmp_path, dtyp
     assert (L_of(out) - L_of(expected)).abs().max() < 1.0  # half floats overflow if scaled as they are
 
 
-def test_only_the_first_page_of_a_multi_page_tiff_is_coloured_and_the_user_is_told(model_file, tmp_path):
+def test_only_the_first_page_of_a_multi_page_tiff_is_colored_and_the_user_is_told(model_file, tmp_path):
     import tifffile
 
     with tifffile.TiffWriter(tmp_path / "pages.tif") as pages:

@@ -21,7 +21,7 @@ def test_rgb_to_lab_matches_skimage(image):
     assert np.abs(rgb_to_l(_chw(image))[0].numpy() - color.rgb2lab(image)[..., 0]).max() < 1e-3
 
 
-def test_lab_to_rgb_matches_skimage_including_out_of_gamut_colours():
+def test_lab_to_rgb_matches_skimage_including_out_of_gamut_colors():
     rng = np.random.default_rng(1)
     lab = np.stack([rng.uniform(0, 100, (30, 30)), rng.uniform(-110, 110, (30, 30)),
                     rng.uniform(-110, 110, (30, 30))], axis=-1)
@@ -31,12 +31,12 @@ def test_lab_to_rgb_matches_skimage_including_out_of_gamut_colours():
     assert np.abs(lab_to_rgb(_chw(lab)).permute(1, 2, 0).numpy() - expected).max() < 1e-3
 
 
-def test_batched_float32_round_trip_keeps_colours():
+def test_batched_float32_round_trip_keeps_colors():
     rgb = torch.rand(4, 3, 16, 16)
     assert (lab_to_rgb(rgb_to_lab(rgb)) - rgb).abs().max() < 1e-3
 
 
-def test_unclipped_rgb_is_the_clipped_one_where_srgb_can_show_the_colour_and_runs_on_past_it():
+def test_unclipped_rgb_is_the_clipped_one_where_srgb_can_show_the_color_and_runs_on_past_it():
     inside = rgb_to_lab(torch.rand(2, 3, 8, 8) * 0.8 + 0.1)
     assert (lab_to_rgb_unclipped(inside) - lab_to_rgb(inside)).abs().max() < 1e-5
     vivid = torch.tensor([60.0, 100.0, 0.0]).view(3, 1, 1)  # a magenta past sRGB's gamut

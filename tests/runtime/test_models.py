@@ -8,7 +8,7 @@ from helpers.models import write_tiny_hint_model
 from helpers.photos import landscape
 
 from vidcolor.cli import main
-from vidcolor.evaluation.metrics import colourfulness
+from vidcolor.evaluation.metrics import colorfulness
 from vidcolor.photo.read import read_image
 from vidcolor.photo.write import write_image
 from vidcolor.runtime.archs import FAMILIES, PatchDiscriminator, build_model
@@ -32,7 +32,7 @@ from vidcolor.utils.errors import UserError
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 @pytest.mark.parametrize("size", [(97, 131), (64, 64), (33, 200)])
-def test_every_family_colours_odd_sizes(family, size):
+def test_every_family_colors_odd_sizes(family, size):
     model = build_model(family, width=8).eval()
     with torch.no_grad():
         ab = model(torch.rand(2, 1, *size) * 100)
@@ -40,7 +40,7 @@ def test_every_family_colours_odd_sizes(family, size):
     assert ab.abs().max() <= 1.0
 
 
-def test_a_light_decoder_colours_odd_sizes_too():
+def test_a_light_decoder_colors_odd_sizes_too():
     model = build_model("fusion", width=8, light_decoder=True).eval()
     with torch.no_grad():
         ab = model(torch.rand(1, 1, 97, 131) * 100)
@@ -58,7 +58,7 @@ def test_a_light_up_block_loaded_from_a_full_one_gives_its_output_on_even_featur
         torch.testing.assert_close(light(x, skip)[..., 2:-2, 2:-2], full(x, skip)[..., 2:-2, 2:-2])
 
 
-def test_binned_fusion_colours_odd_sizes():
+def test_binned_fusion_colors_odd_sizes():
     model = build_model("fusion", width=8, ab_bins=9, temperature=0.4).eval()
     with torch.no_grad():
         ab = model(torch.rand(1, 1, 97, 131) * 100)
@@ -67,14 +67,14 @@ def test_binned_fusion_colours_odd_sizes():
     assert logits.shape == (1, 81, 49, 66)  # half of the picture, not of its padding: targets line up
 
 
-def test_a_colour_encoded_over_the_grid_decodes_back_to_itself():
+def test_a_color_encoded_over_the_grid_decodes_back_to_itself():
     ab = torch.rand(2, 2, 5, 7) * 2 - 1
     weights = soft_encode(ab, 17)
     torch.testing.assert_close(weights.sum(dim=1), torch.ones(2, 5, 7))
     torch.testing.assert_close(torch.einsum("bqhw,cq->bchw", weights, grid_centres(17)), ab)
 
 
-def test_lower_temperature_paints_the_likeliest_colour_more_vividly():
+def test_lower_temperature_paints_the_likeliest_color_more_vividly():
     """Torn between a strong red and grey: the plain mean is a washed-out pink, T < 1 leans to red."""
     head = ChromaBins(4, 5)
     red, grey = soft_encode(torch.tensor([[[[0.5]], [[0.0]]]]), 5), soft_encode(torch.zeros(1, 2, 1, 1), 5)
@@ -141,16 +141,16 @@ def test_patchgan_judges_patches():
 
 
 @pytest.mark.parametrize("name", sorted(shipped_models()))
-def test_every_shipped_model_loads_and_colours_a_photo(name):
+def test_every_shipped_model_loads_and_colors_a_photo(name):
     colorizer = Colorizer.load(name, device="cpu")
     grey = np.repeat(np.linspace(0, 255, 48 * 80, dtype=np.float32).reshape(48, 80, 1), 3, axis=2).astype(np.uint8)
-    coloured = colorizer.colorize_rgb(grey)
-    assert coloured.shape == grey.shape
-    L_in, L_out = (rgb_to_l(from_int_images(img[None])) for img in (grey, coloured))
+    colored = colorizer.colorize_rgb(grey)
+    assert colored.shape == grey.shape
+    L_in, L_out = (rgb_to_l(from_int_images(img[None])) for img in (grey, colored))
     assert (L_in - L_out).abs().mean() < 1.0
 
 
-def test_a_user_who_finds_the_colours_muted_turns_up_the_saturation(tmp_path):
+def test_a_user_who_finds_the_colors_muted_turns_up_the_saturation(tmp_path):
     photo = tmp_path / "harbour.png"
     write_image(photo, np.repeat(landscape(3, 72, 96).mean(axis=2, keepdims=True), 3, axis=2).astype(np.uint8))
     vividness = {}
@@ -158,7 +158,7 @@ def test_a_user_who_finds_the_colours_muted_turns_up_the_saturation(tmp_path):
         out = tmp_path / f"harbour_{saturation}.png"
         result = CliRunner().invoke(main, ["run", str(photo), "-o", str(out), "--saturation", saturation])
         assert result.exit_code == 0, result.output
-        vividness[saturation] = colourfulness(read_image(out))
+        vividness[saturation] = colorfulness(read_image(out))
     assert vividness["0"] < 1.0 < vividness["1"] < vividness["1.6"]
 
 
@@ -190,7 +190,7 @@ def test_a_gpu_asked_for_on_a_machine_without_one_is_refused_in_words(name):
     assert resolve_device("auto").type in ("cpu", "mps")
 
 
-def test_a_tall_photo_is_coloured_in_strips_as_it_would_be_whole(monkeypatch):
+def test_a_tall_photo_is_colored_in_strips_as_it_would_be_whole(monkeypatch):
     from vidcolor.runtime import inference
     from vidcolor.runtime.color import fit_to_gamut
     from vidcolor.runtime.inference import l_ab_to_image
@@ -215,7 +215,7 @@ def _two_clicks(first: tuple[int, float], second: tuple[int, float], row_lightne
     return _by_likeness(features, pooled, lightness, torch.tensor(1.0), torch.tensor(5.0), torch.tensor(2.0))[0, 0, 0]
 
 
-def test_of_two_clicks_on_alike_things_the_nearer_tells_a_place_its_colour():
+def test_of_two_clicks_on_alike_things_the_nearer_tells_a_place_its_color():
     a = _two_clicks((0, 0.5), (7, 0.5), row_lightness=0.5)
     assert a[1] > 0.4 and a[6] < -0.4
 
@@ -225,7 +225,7 @@ def test_a_click_as_light_as_a_place_tells_it_more_than_one_as_near_but_lighter(
     assert a[4] > 0.4
 
 
-def test_a_thing_like_a_click_but_far_from_it_takes_its_colour_less_surely_than_one_beside_it():
+def test_a_thing_like_a_click_but_far_from_it_takes_its_color_less_surely_than_one_beside_it():
     features, pooled = torch.ones(1, 4, 1, 8), torch.zeros(1, 3, 1, 8)
     pooled[0, :, 0, 0] = torch.tensor([0.5, 0.0, 1.0])  # a click on a road at the left edge
     sure = _by_likeness(features, pooled, torch.full((1, 2, 1, 8), 0.5), torch.tensor(1.0), torch.tensor(5.0),

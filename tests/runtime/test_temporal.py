@@ -31,7 +31,7 @@ def test_smoothing_calms_flicker_on_a_still_shot(mode):
     assert smoothed[5:].std(dim=0).mean() < 0.5 * ab[5:].std(dim=0).mean()
 
 
-def test_flow_smoothing_follows_a_pan_and_keeps_colour_on_the_object():
+def test_flow_smoothing_follows_a_pan_and_keeps_color_on_the_object():
     base = _texture(1, 64, 160)
     L = _film([base[:, 2 * t:2 * t + 96] for t in range(10)])
     ab = _flickering_chroma(10)

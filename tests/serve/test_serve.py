@@ -122,17 +122,17 @@ def finished(client: TestClient, job_id: str, timeout: float = 120) -> dict[str,
 
 # --- photos ------------------------------------------------------------------------------------
 
-def test_a_photo_comes_back_coloured_at_the_same_size(client: TestClient) -> None:
+def test_a_photo_comes_back_colored_at_the_same_size(client: TestClient) -> None:
     grey = photo(90, 60)
     response = upload(client, "grandma.png", png(grey))
     assert response.status_code == 200
     assert response.headers["content-type"] == "image/png"
-    coloured = decode(response.content)
-    assert coloured.shape == grey.shape
-    assert is_warm(coloured)
+    colored = decode(response.content)
+    assert colored.shape == grey.shape
+    assert is_warm(colored)
 
 
-def test_the_page_says_which_model_colours_and_what_it_accepts(client: TestClient) -> None:
+def test_the_page_says_which_model_colors_and_what_it_accepts(client: TestClient) -> None:
     info = client.get("/api/info").json()
     assert info["model"] == "unet"
     assert info["max_upload_bytes"] == ServeLimits().max_upload_bytes
@@ -160,13 +160,13 @@ def test_a_16_bit_grey_photo_with_transparency_comes_back_16_bit_with_its_alpha(
     alpha = np.where(xx < 20, 0, np.where(yy < 10, 32768, 65535)).astype(np.uint16)
     response = upload(client, "scan.png", grey_alpha_png_16(grey, alpha))
     assert response.status_code == 200
-    coloured = cv2.imdecode(np.frombuffer(response.content, np.uint8), cv2.IMREAD_UNCHANGED)
-    assert coloured.dtype == np.uint16 and coloured.shape == (48, 64, 4)
-    assert (coloured[..., 3] == alpha).all()
-    assert len(np.unique(coloured[..., :3] >> 8 << 8 ^ coloured[..., :3])) > 1  # the low byte still says something
+    colored = cv2.imdecode(np.frombuffer(response.content, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert colored.dtype == np.uint16 and colored.shape == (48, 64, 4)
+    assert (colored[..., 3] == alpha).all()
+    assert len(np.unique(colored[..., :3] >> 8 << 8 ^ colored[..., :3])) > 1  # the low byte still says something
 
 
-def test_photos_sent_at_once_each_get_their_own_colours(client: TestClient) -> None:
+def test_photos_sent_at_once_each_get_their_own_colors(client: TestClient) -> None:
     photos = [png(photo(64, 48, seed)) for seed in range(3)]
     alone = [upload(client, "p.png", p).content for p in photos]
     with ThreadPoolExecutor(4) as pool:
@@ -185,7 +185,7 @@ def hint_client(hinted: Colorizer, tmp_path: Path) -> Iterator[TestClient]:
         yield client
 
 
-def test_a_colour_hint_sent_with_a_photo_colours_the_photo_there(hint_client: TestClient) -> None:
+def test_a_color_hint_sent_with_a_photo_colors_the_photo_there(hint_client: TestClient) -> None:
     grey = png(photo(320, 200, seed=1))
     plain = upload(hint_client, "street.png", grey)
     told = upload(hint_client, "street.png", grey, GREEN_AT_80_50)
@@ -280,7 +280,7 @@ def test_a_server_whose_model_takes_no_hints_says_so(client: TestClient) -> None
 
 # --- films -------------------------------------------------------------------------------------
 
-def test_a_film_is_coloured_in_the_background_with_its_sound(client: TestClient, clip: Callable[..., Clip],
+def test_a_film_is_colored_in_the_background_with_its_sound(client: TestClient, clip: Callable[..., Clip],
                                                              tmp_path: Path) -> None:
     film = clip("newsreel.mp4", frames=12, audio=("aac",))
     response = upload(client, "newsreel.mp4", film.path.read_bytes())
@@ -302,9 +302,9 @@ def test_a_film_is_coloured_in_the_background_with_its_sound(client: TestClient,
     assert np.mean(out.chroma) > 10  # coloured
 
 
-def test_a_film_already_in_colour_is_coloured_again_with_a_warning_in_the_page_s_words(
+def test_a_film_already_in_color_is_colored_again_with_a_warning_in_the_page_s_words(
         client: TestClient, clip: Callable[..., Clip]) -> None:
-    film = clip("holiday.mp4", frames=12, colour=True)
+    film = clip("holiday.mp4", frames=12, color=True)
     job = finished(client, upload(client, "holiday.mp4", film.path.read_bytes()).json()["id"])
     assert job["state"] == "done", job["error"]
     assert "the film is already in colour; colouring it again from its luma" in job["warnings"]
@@ -397,7 +397,7 @@ def test_a_film_over_the_length_limit_is_refused(sepia: Colorizer, clip: Callabl
         assert list(folder.iterdir()) == []  # the refused upload is not kept
 
 
-def test_an_animated_gif_is_coloured_as_a_film_as_run_colours_it(client: TestClient, tmp_path: Path) -> None:
+def test_an_animated_gif_is_colored_as_a_film_as_run_colors_it(client: TestClient, tmp_path: Path) -> None:
     from PIL import Image
 
     frames = [Image.fromarray(photo(48, 32, seed=i)) for i in range(4)]
@@ -537,7 +537,7 @@ DROP = """async ([name, bytes]) => {
 
 @pytest.mark.skipif(not Path(CHROMIUM).is_file(),
                     reason="no browser: install Debian's chromium (apt-get install chromium)")
-def test_in_a_browser_a_chosen_or_dropped_photo_comes_back_coloured(sepia: Colorizer, tmp_path: Path) -> None:
+def test_in_a_browser_a_chosen_or_dropped_photo_comes_back_colored(sepia: Colorizer, tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     street = tmp_path / "street.png"
@@ -584,7 +584,7 @@ SHOWN = """n => { const img = document.getElementById("after");
   return img.dataset.hints === String(n) && img.complete && img.naturalWidth > 0; }"""
 
 
-def colour_at(page: Any, x: int, y: int, r: int = 3) -> np.ndarray:
+def color_at(page: Any, x: int, y: int, r: int = 3) -> np.ndarray:
     """The mean RGB of the result shown, around (x, y) in its pixels."""
     return np.array(page.evaluate(AFTER_AT, [x, y, r]))
 
@@ -620,7 +620,7 @@ def upload_in_page(page: Any, path: Path) -> None:
 
 @pytest.mark.skipif(not Path(CHROMIUM).is_file(),
                     reason="no browser: install Debian's chromium (apt-get install chromium)")
-def test_in_a_browser_a_colour_clicked_onto_a_photo_comes_back_there(hinted: Colorizer, tmp_path: Path) -> None:
+def test_in_a_browser_a_color_clicked_onto_a_photo_comes_back_there(hinted: Colorizer, tmp_path: Path) -> None:
     from playwright.sync_api import expect
 
     street = tmp_path / "street.png"
@@ -628,14 +628,14 @@ def test_in_a_browser_a_colour_clicked_onto_a_photo_comes_back_there(hinted: Col
     (tmp_path / "server").mkdir()
     with real_server(hinted, tmp_path / "server") as url, browser_page(url) as page:
         upload_in_page(page, street)
-        there, far = colour_at(page, 80, 50), colour_at(page, 280, 170)
+        there, far = color_at(page, 80, 50), color_at(page, 280, 170)
 
-        page.locator("#colour").fill("#00c000")
+        page.locator("#color").fill("#00c000")
         click_photo(page, 80, 50, (320, 200))
         expect(page.locator("#hint-list li")).to_have_text(["#00c000 at (80, 50)Remove"])
         page.wait_for_function(SHOWN, arg=1, timeout=30_000)
-        assert np.abs(colour_at(page, 80, 50) - there).sum() > 15  # re-coloured where clicked
-        assert np.abs(colour_at(page, 280, 170) - far).sum() < 3  # and not far away
+        assert np.abs(color_at(page, 80, 50) - there).sum() > 15  # re-coloured where clicked
+        assert np.abs(color_at(page, 280, 170) - far).sum() < 3  # and not far away
         expect(page.locator(".marker")).to_have_count(1)
         expect(page.locator("#download")).to_be_hidden()  # the full-size result has no hints yet
         expect(page.locator("#full-size")).to_be_visible()
@@ -644,7 +644,7 @@ def test_in_a_browser_a_colour_clicked_onto_a_photo_comes_back_there(hinted: Col
 
 @pytest.mark.skipif(not Path(CHROMIUM).is_file(),
                     reason="no browser: install Debian's chromium (apt-get install chromium)")
-def test_in_a_browser_hints_are_picked_removed_undone_downloaded_and_coloured_at_full_size(
+def test_in_a_browser_hints_are_picked_removed_undone_downloaded_and_colored_at_full_size(
         hinted: Colorizer, tmp_path: Path) -> None:
     from playwright.sync_api import expect
 
@@ -654,23 +654,23 @@ def test_in_a_browser_hints_are_picked_removed_undone_downloaded_and_coloured_at
     size = (320, 200)
     with real_server(hinted, tmp_path / "server") as url, browser_page(url) as page:
         upload_in_page(page, street)
-        automatic = colour_at(page, 250, 150), colour_at(page, 80, 50)
+        automatic = color_at(page, 250, 150), color_at(page, 80, 50)
 
         def hex_at(x: int, y: int) -> str:
-            return "#" + "".join(f"{round(v):02x}" for v in colour_at(page, x, y, r=0))
+            return "#" + "".join(f"{round(v):02x}" for v in color_at(page, x, y, r=0))
 
         click_photo(page, 200, 100, size, modifiers=["Alt"])  # alt-click: the colour of the result there
-        expect(page.locator("#colour")).to_have_value(hex_at(200, 100))
+        expect(page.locator("#color")).to_have_value(hex_at(200, 100))
         page.locator("#pick").click()
         expect(page.locator("#pick")).to_have_attribute("aria-pressed", "true")
         click_photo(page, 30, 30, size)
-        expect(page.locator("#colour")).to_have_value(hex_at(30, 30))
+        expect(page.locator("#color")).to_have_value(hex_at(30, 30))
         expect(page.locator("#pick")).to_have_attribute("aria-pressed", "false")
         expect(page.locator("#hint-list li")).to_have_count(0)  # picking puts no hint
 
-        page.locator("#colour").fill("#2040e0")
+        page.locator("#color").fill("#2040e0")
         click_photo(page, 80, 50, size)
-        page.locator("#colour").fill("#e02020")
+        page.locator("#color").fill("#e02020")
         click_photo(page, 250, 150, size)
         expect(page.locator("#hint-list li")).to_have_count(2)
         with page.expect_download() as download:
@@ -687,7 +687,7 @@ def test_in_a_browser_hints_are_picked_removed_undone_downloaded_and_coloured_at
         expect(page.locator("#hint-list li")).to_have_count(0)
         expect(page.locator("#download")).to_be_visible()  # no hints: the full-size result again
         page.wait_for_function(SHOWN, arg=0)
-        assert np.abs(colour_at(page, 250, 150) - automatic[0]).sum() < 1
+        assert np.abs(color_at(page, 250, 150) - automatic[0]).sum() < 1
         page.locator("#undo").click()  # back to both
         page.locator("#undo").click()  # back to the first alone
         expect(page.locator("#hint-list li")).to_have_text(["#2040e0 at (80, 50)Remove"])
@@ -696,7 +696,7 @@ def test_in_a_browser_hints_are_picked_removed_undone_downloaded_and_coloured_at
         expect(page.locator("#download")).to_be_visible(timeout=60_000)
         page.wait_for_function(SHOWN, arg=1)
         assert page.evaluate("document.getElementById('after').naturalWidth") == 320
-        assert np.abs(colour_at(page, 80, 50) - automatic[1]).sum() > 15
+        assert np.abs(color_at(page, 80, 50) - automatic[1]).sum() > 15
 
         # What the server refuses is said in its own words, and the photo stays.
         page.route("**/preview", lambda route: route.fulfill(
@@ -706,17 +706,17 @@ def test_in_a_browser_hints_are_picked_removed_undone_downloaded_and_coloured_at
         expect(page.locator("#photo-result")).to_be_visible()
 
 
-def test_a_server_stopped_while_colouring_a_film_stops_the_film_and_waits_for_it(tmp_path):
+def test_a_server_stopped_while_coloring_a_film_stops_the_film_and_waits_for_it(tmp_path):
     """Left running into the interpreter's exit, a film's decoder and model threads abort the process (134)."""
     started = threading.Event()
 
-    def colour(job: Job) -> None:
+    def color(job: Job) -> None:
         started.set()
         while True:  # a long film: frames keep coming
             films.check_open()
             time.sleep(0.01)
 
-    films = Films(colour, retention=60.0, temp_root=tmp_path)
+    films = Films(color, retention=60.0, temp_root=tmp_path)
     films.open()
     job_id, upload = films.new_upload()
     upload.write_bytes(b"a film")

@@ -40,7 +40,7 @@ def _metrics(run: Path) -> list[dict[str, float]]:
 @pytest.mark.parametrize(("family", "loss", "error"), [
     ("unet", "l1", "photos/ab_mse"), ("fusion", "l1", "photos/ab_mse"), ("fusion", "rgb", "photos/ab_mse"),
     ("fusion", "bins", "train_loss")])
-def test_short_training_run_lowers_the_colour_error(tmp_path, family, loss, error):
+def test_short_training_run_lowers_the_color_error(tmp_path, family, loss, error):
     photos = photo_folder(tmp_path / "photos")
     run = tmp_path / "run"
     train(TrainOptions(model=family, data=[photos], val=[photos], out=run, steps=40, val_every=20, loss=loss, **TINY))
@@ -50,7 +50,7 @@ def test_short_training_run_lowers_the_colour_error(tmp_path, family, loss, erro
         assert (run / artefact).is_file()
 
 
-def test_the_rgb_loss_weighs_a_colour_error_by_how_much_it_shows_on_screen():
+def test_the_rgb_loss_weighs_a_color_error_by_how_much_it_shows_on_screen():
     loss = ColorLoss("rgb")
     truth, off = torch.zeros(1, 2, 4, 4), torch.full((1, 2, 4, 4), 0.2)
     error_at = {lightness: loss(off, truth, torch.full((1, 1, 4, 4), lightness)).item() for lightness in (10, 60)}
@@ -379,11 +379,11 @@ def test_training_on_two_folders_balances_them_by_prefix(tmp_path):
     assert read_metadata(tmp_path / "run" / "last.safetensors")["groups"] == {"face": 2, "photo": 8}
 
 
-def test_colour_films_validate_as_a_table_of_their_own(tmp_path):
+def test_color_films_validate_as_a_table_of_their_own(tmp_path):
     photos = photo_folder(tmp_path / "photos", n=4)
     films = tmp_path / "films"
     films.mkdir()
-    make_clip(films / "street.mp4", frames=20, colour=True, audio=())
+    make_clip(films / "street.mp4", frames=20, color=True, audio=())
     run = tmp_path / "run"
     train(TrainOptions(model="unet", data=[photos], val=[photos, films], out=run, steps=2, val_every=2,
                        frame_stride=5, **TINY))
@@ -497,7 +497,7 @@ def test_options_a_faster_model_cannot_be_trained_with_are_refused_in_one_line(t
 
 
 @pytest.mark.parametrize("n_teachers, mirror", [(1, False), (2, True)])
-def test_a_model_distilled_from_others_learns_their_averaged_colours_not_the_photos(tmp_path, monkeypatch,
+def test_a_model_distilled_from_others_learns_their_averaged_colors_not_the_photos(tmp_path, monkeypatch,
                                                                                      n_teachers, mirror):
     photos = photo_folder(tmp_path / "photos", n=4)
     slow = [tmp_path / f"slow{seed}" / "last.safetensors" for seed in range(n_teachers)]

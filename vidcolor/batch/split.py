@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..film.frames import film_seconds
 from ..film.options import VideoOptions, prepare_film
-from ..film.split import Piece, colour_piece, join_pieces, plan_pieces
+from ..film.split import Piece, color_piece, join_pieces, plan_pieces
 from ..utils.atomic import temporary_folder
 from .workers import Outcome, Settings, colorizer
 
@@ -59,7 +59,7 @@ class PieceTask:
     needs_model: bool = True
 
     def run(self, settings: Settings, warn: Callable[[str], None]) -> Outcome:
-        return Outcome(frames=colour_piece(self.src, self.dst, self.part, self.piece, settings.video,
+        return Outcome(frames=color_piece(self.src, self.dst, self.part, self.piece, settings.video,
                                            lambda: colorizer(settings), warn))
 
 

@@ -31,7 +31,7 @@ from ..utils.choices import DEFAULT_WINDOW
 from ..utils.errors import UserError
 from ..utils.paths import distinct_stems, find_media, is_image
 from ..utils.warn import default_warn
-from .metrics import CdcMeter, WarpErrorMeter, colourfulness, psnr, ssim
+from .metrics import CdcMeter, WarpErrorMeter, colorfulness, psnr, ssim
 from .report import sample_grid
 
 STRIP_FRAMES = 6
@@ -58,9 +58,10 @@ class Meters:
     warp_truth: WarpErrorMeter = field(default_factory=WarpErrorMeter)
 
     def add(self, out: np.ndarray, truth: np.ndarray, grey: np.ndarray, temporal: bool) -> None:
-        scores = {"colourfulness": colourfulness(out)}
+        scores = {"colourfulness": colorfulness(out)}
         if self.reference:
-            scores.update(psnr=psnr(out, truth), ssim=ssim(out, truth), truth_colourfulness=colourfulness(truth))
+            scores.update({"psnr": psnr(out, truth), "ssim": ssim(out, truth),
+                           "truth_colourfulness": colorfulness(truth)})
         for k, v in scores.items():
             self.sums[k] = self.sums.get(k, 0.0) + v
         self.n += 1

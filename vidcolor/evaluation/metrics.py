@@ -25,7 +25,7 @@ def ssim(pred: np.ndarray, truth: np.ndarray) -> float:
                                        win_size=min(7, side if side % 2 else side - 1)))
 
 
-def colourfulness(rgb: np.ndarray) -> float:
+def colorfulness(rgb: np.ndarray) -> float:
     """Hasler & Süsstrunk (2003) colourfulness of an RGB uint8 image: 0 for grey, ~40+ for vivid photos."""
     r, g, b = (rgb[..., i].astype(np.float64) for i in range(3))
     rg, yb = r - g, 0.5 * (r + g) - b

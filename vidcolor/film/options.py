@@ -11,7 +11,7 @@ import torch
 from ..utils.atomic import check_writable
 from ..utils.choices import CONTAINERS, CRF_MAX, DEFAULT_WINDOW, FILM_BITS, MAX_WINDOW, PRESETS, TEMPORAL_MODES
 from ..utils.errors import UserError
-from ..utils.in_colour import already_in_colour
+from ..utils.in_color import already_in_color
 from ..utils.paths import is_image
 from ..utils.warn import default_warn
 from .encoder import EncoderSettings, check_encoder
@@ -72,7 +72,7 @@ class FilmJob:
 
     @property
     def needs_model(self) -> bool:
-        return not (self.source.colour and self.options.skip_color)
+        return not (self.source.color and self.options.skip_color)
 
 
 def prepare_film(src: Path, dst: Path, options: VideoOptions, warn: Callable[[str], None] = default_warn) -> FilmJob:
@@ -106,6 +106,6 @@ def prepare_film(src: Path, dst: Path, options: VideoOptions, warn: Callable[[st
     check_encoder(dst.suffix.lower(), codec)
     check_writable(dst, options.overwrite)
     source = probe(src)
-    if source.colour:
-        warn(already_in_colour("film", options.skip_color))
+    if source.color:
+        warn(already_in_color("film", options.skip_color))
     return FilmJob(source, dst, options)

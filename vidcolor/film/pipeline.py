@@ -27,7 +27,7 @@ from .streams import plan_routes, route_reader
 from .writer import OutputWriter, open_output
 
 
-def colour_film(job: FilmJob, colorizer: Colorizer | None, warn: Callable[[str], None] = default_warn,
+def color_film(job: FilmJob, colorizer: Colorizer | None, warn: Callable[[str], None] = default_warn,
                 on_frames: Callable[[int], None] | None = None) -> FilmResult:
     """Run the pipeline for a prepared job; the output appears only if everything went through.
 
@@ -46,7 +46,7 @@ def colour_film(job: FilmJob, colorizer: Colorizer | None, warn: Callable[[str],
     try:
         with written_atomically(job.dst, replace=options.overwrite) as tmp:
             with open_input(source.path) as inp, open_output(tmp, suffix) as out:
-                routes = plan_routes(inp, out, source, suffix, encoder, keep_colours=paint is None,
+                routes = plan_routes(inp, out, source, suffix, encoder, keep_colors=paint is None,
                                      incidents=incidents)
                 reader = route_reader(inp, routes, incidents)
                 frames = run_stages(reader, OutputWriter(out, routes, incidents), routes, paint, source, options,

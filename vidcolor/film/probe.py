@@ -13,10 +13,10 @@ from av.stream import Stream
 
 from ..utils.errors import UserError
 from ..utils.guard import check_claimed_size
-from ..utils.in_colour import looks_colour
+from ..utils.in_color import looks_color
 from .encoder import EncoderSettings, writes_10_bit
 from .reader import Incidents, SourceReader, film_stream, frame_rate, open_input, quarter_turns
-from .yuv import Colorimetry, frame_colour, luma_bits, normalise, pixel_format
+from .yuv import Colorimetry, frame_color, luma_bits, normalise, pixel_format
 
 PROBE_FRAMES = 12
 
@@ -29,7 +29,7 @@ class Source:
     height: int
     frames: int | None  # expected frame count, for the progress bar (None: the file does not say)
     seconds: float  # how long the film is, as the file says (0: it does not)
-    colour: bool
+    color: bool
     colorimetry: Colorimetry
     color_primaries: int
     color_trc: int
@@ -57,13 +57,13 @@ def probe(path: Path) -> Source:
             raise UserError(f"{path}: no video frame could be decoded (the file is damaged or cut short)")
         first = frames[0]
         fmt = pixel_format(first.width, first.height)
-        lumas, chromas = zip(*(frame_colour(normalise(f, fmt, first.width, first.height)) for f in frames),
+        lumas, chromas = zip(*(frame_color(normalise(f, fmt, first.width, first.height)) for f in frames),
                              strict=True)
-        colour = looks_colour(np.stack(lumas), np.stack(chromas))
+        color = looks_color(np.stack(lumas), np.stack(chromas))
         matrix = _display_matrix(first)
         seconds = _seconds(container, stream)
         return Source(path, first.width, first.height, _expected_frames(stream, seconds), seconds,
-                      colour, Colorimetry.of(first), first.color_primaries, first.color_trc,
+                      color, Colorimetry.of(first), first.color_primaries, first.color_trc,
                       matrix, _field_order(stream, first), luma_bits(first), quarter_turns(first),
                       float(rate) if (rate := frame_rate(stream)) else None)
 

@@ -115,7 +115,7 @@ def _timeline(src: Path) -> tuple[list[int], list[int], Fraction] | None:
     return sorted(frames), keys, time_base
 
 
-def colour_piece(src: Path, dst: Path, part: Path, piece: Piece, options: VideoOptions,
+def color_piece(src: Path, dst: Path, part: Path, piece: Piece, options: VideoOptions,
                  model: Callable[[], Colorizer], warn: Callable[[str], None]) -> int:
     """Colour one piece of `src` (encoded exactly as a whole run into `dst` would be) and save its packets in
     `part`; returns how many frames it holds. `model()` is called once the film has been checked."""
@@ -125,7 +125,7 @@ def colour_piece(src: Path, dst: Path, part: Path, piece: Piece, options: VideoO
     paint = Painter(model(), make_smoother(options.temporal, options.window), source, encoder)
     with open_input(src) as inp, av.open(os.devnull, "w", format=CONTAINERS[suffix][0]) as scratch:
         # the film's route on a container that is never written: the encoder exactly as a whole run sets it up
-        film = plan_routes(inp, scratch, source, suffix, encoder, keep_colours=False,
+        film = plan_routes(inp, scratch, source, suffix, encoder, keep_colors=False,
                            incidents=Incidents(_ignore))[0]
         if piece.index:
             inp.seek(piece.warm, stream=film.source)
@@ -230,7 +230,7 @@ def join_pieces(src: Path, dst: Path, parts: tuple[Path, ...], options: VideoOpt
     try:
         with written_atomically(dst, replace=options.overwrite) as tmp:
             with open_input(src) as inp, open_output(tmp, suffix) as out:
-                routes = plan_routes(inp, out, source, suffix, options.encoder_for(suffix), keep_colours=False,
+                routes = plan_routes(inp, out, source, suffix, options.encoder_for(suffix), keep_colors=False,
                                      incidents=incidents)
                 film, by_index = routes[0], {r.source.index: r for r in routes}
                 reader = SourceReader(inp, [r.source for r in routes],

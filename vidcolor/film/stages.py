@@ -89,7 +89,7 @@ def run_stages(reader: Iterable[tuple[Stream, Payload]], writer: FrameWriter, ro
     abort = threading.Event()
     batch_size = options.batch_for(paint.colorizer.device if paint is not None else None)
     size = max(16, 2 * batch_size)
-    decoded, coloured = _Pipe(size, abort), _Pipe(size, abort)
+    decoded, colored = _Pipe(size, abort), _Pipe(size, abort)
     by_index = {r.source.index: r for r in routes}
 
     def read() -> None:
@@ -97,14 +97,14 @@ def run_stages(reader: Iterable[tuple[Stream, Payload]], writer: FrameWriter, ro
             decoded.put((by_index[stream.index], item))
         decoded.close()
 
-    stages = [_Stage("vidcolor-decode", read, abort), _Stage("vidcolor-encode", lambda: writer.write(coloured), abort)]
+    stages = [_Stage("vidcolor-decode", read, abort), _Stage("vidcolor-encode", lambda: writer.write(colored), abort)]
     frames = 0
     with keep_freed_memory:
         for stage in stages:
             stage.start()
         try:
-            frames = _colour(decoded, coloured, routes[0], paint, source, batch_size, options.quiet, on_frames)
-            coloured.close()
+            frames = _color(decoded, colored, routes[0], paint, source, batch_size, options.quiet, on_frames)
+            colored.close()
             for stage in stages:
                 while stage.is_alive():  # short joins, so Ctrl-C still gets through
                     stage.join(0.1)
@@ -120,7 +120,7 @@ def run_stages(reader: Iterable[tuple[Stream, Payload]], writer: FrameWriter, ro
     return frames
 
 
-def _colour(decoded: _Pipe, coloured: _Pipe, film: Route, paint: Painter | None, source: Source,
+def _color(decoded: _Pipe, colored: _Pipe, film: Route, paint: Painter | None, source: Source,
             batch_size: int, quiet: bool, on_frames: Callable[[int], None] | None) -> int:
     """The main thread's stage: film frames go through the model in batches, the rest passes on."""
     batch: list[av.VideoFrame] = []
@@ -131,7 +131,7 @@ def _colour(decoded: _Pipe, coloured: _Pipe, film: Route, paint: Painter | None,
         def deliver(route: Route, items: list[Payload]) -> None:
             nonlocal count
             for item in items:
-                coloured.put((route, item))
+                colored.put((route, item))
             if route is film and items:
                 count += len(items)
                 progress.update(len(items))

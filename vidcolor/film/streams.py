@@ -30,7 +30,7 @@ _TAG_SPELLINGS = {"name": "title"}  # as a reader names a tag -> as the muxers t
 _DEFAULT_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
 _ENCODER_LAYOUTS = set(_DEFAULT_LAYOUTS.values())  # ones both the AAC and the Opus encoder take
 
-Mode = Literal["colour", "encode", "copy"]
+Mode = Literal["color", "encode", "copy"]
 
 
 @dataclass(frozen=True)
@@ -42,10 +42,10 @@ class Route:
 
 
 def plan_routes(inp: InputContainer, out: OutputContainer, source: Source, suffix: str,
-                encoder: EncoderSettings, keep_colours: bool, incidents: Incidents) -> list[Route]:
+                encoder: EncoderSettings, keep_colors: bool, incidents: Incidents) -> list[Route]:
     """Add an output stream for every input stream worth keeping; the film's own route comes first."""
     video = film_stream(inp, source.path)
-    routes = [_video_route(video, out, source, encoder, keep_colours)]
+    routes = [_video_route(video, out, source, encoder, keep_colors)]
     written = format_bits(routes[0].target.codec_context.pix_fmt) if routes[0].mode != "copy" else source.bits
     if written < source.bits and encoder.max_bits > 8:
         incidents.warn(f"the film's {source.bits}-bit picture is written in {written} bits"
@@ -83,8 +83,8 @@ def _stream_tags(stream: Stream) -> dict[str, str]:
 
 
 def _video_route(video: Stream, out: OutputContainer, source: Source, encoder: EncoderSettings,
-                 keep_colours: bool) -> Route:
-    if keep_colours:
+                 keep_colors: bool) -> Route:
+    if keep_colors:
         try:
             return Route(video, out.add_stream_from_template(video), "copy")
         except ValueError:
@@ -111,7 +111,7 @@ def _video_route(video: Stream, out: OutputContainer, source: Source, encoder: E
     except av.error.FFmpegError as exc:
         raise UserError(f"{encoder.codec} cannot encode this {source.width}x{source.height} film ({reason(exc)}); "
                         "try another --codec") from None
-    return Route(video, target, "encode" if keep_colours else "colour")
+    return Route(video, target, "encode" if keep_colors else "color")
 
 
 def _muxer_takes(stream: Stream, suffix: str, first: av.Packet | None) -> bool:

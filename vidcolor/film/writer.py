@@ -59,6 +59,6 @@ class OutputWriter:
             else:
                 self.out.mux(route.target.encode(item))
         except av.error.FFmpegError as exc:
-            if route.mode == "colour" or isinstance(exc, OSError):  # OSError: the file, not the packet
+            if route.mode == "color" or isinstance(exc, OSError):  # OSError: the file, not the packet
                 raise
             self.incidents.damage(f"{route.source.type} packet", f"the output could not take it: {reason(exc)}")

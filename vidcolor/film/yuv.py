@@ -100,7 +100,7 @@ def planes(frame: av.VideoFrame) -> list[np.ndarray]:
             for p in frame.planes]
 
 
-def frame_colour(frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray]:
+def frame_color(frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray]:
     """A normalised frame's luma at its chroma planes' size, and (H', W', 2) Cb/Cr offsets from grey (128)."""
     y, u, v = planes(frame)
     if y.shape != u.shape:

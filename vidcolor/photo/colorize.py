@@ -16,13 +16,13 @@ from ..runtime.hints import Told
 from ..runtime.inference import Colorizer
 from ..utils.atomic import check_writable, written_atomically
 from ..utils.errors import UserError
-from ..utils.in_colour import already_in_colour, looks_colour
+from ..utils.in_color import already_in_color, looks_color
 from .metadata import read_metadata
 from .read import image_format, page_count, read_photo
 from .write import check_photo_output, write_image
 
 
-def photo_colour(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def photo_color(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Luma and (H, W, 2) Cr/Cb offsets from grey in 8-bit units, as `yuv.frame_colour` gives a film's."""
     rgb8 = rgb[..., :3] if rgb.dtype == np.uint8 else (rgb[..., :3] >> 8).astype(np.uint8)
     ycc = cv2.cvtColor(np.ascontiguousarray(rgb8), cv2.COLOR_RGB2YCrCb)
@@ -49,7 +49,7 @@ def check_photo_job(src: Path, dst: Path, overwrite: bool) -> None:
     check_writable(dst, overwrite)
 
 
-def colour_photo(colorizer: Colorizer, src: Path, dst: Path, overwrite: bool = False, skip_color: bool = False,
+def color_photo(colorizer: Colorizer, src: Path, dst: Path, overwrite: bool = False, skip_color: bool = False,
                  warn: Callable[[str], None] = lambda message: None, told: PhotoTold | None = None) -> None:
     """Colour one photo into `dst` (same pixel size, bit depth, transparency and EXIF/ICC where the format holds
     them), written atomically. A photo already in colour is coloured again from its L, or with `skip_color` kept.
@@ -60,17 +60,17 @@ def colour_photo(colorizer: Colorizer, src: Path, dst: Path, overwrite: bool = F
         check_hints_fit(told.hints, photo.shape[1], photo.shape[0], told.hints_name)
     if (pages := page_count(src)) > 1:
         warn(f"{src.name} holds {pages} pages or frames; only the first is coloured")
-    colour = looks_colour(*photo_colour(photo))
-    if colour:
-        warn(already_in_colour("photo", skip_color))
+    color = looks_color(*photo_color(photo))
+    if color:
+        warn(already_in_color("photo", skip_color))
         if skip_color and told is not None:
             warn(f"{src.name} is kept as it is: the colours it was told are not used")
     try:
         with written_atomically(dst, replace=overwrite) as tmp:
-            if colour and skip_color and image_format(src) == image_format(dst):
+            if color and skip_color and image_format(src) == image_format(dst):
                 shutil.copyfile(src, tmp)  # left alone: the very file, not a second encoding of it
             else:
-                coloured = photo if colour and skip_color else colorizer.colorize_rgb(photo, told and told.runtime())
-                write_image(tmp, coloured, read_metadata(src))
+                colored = photo if color and skip_color else colorizer.colorize_rgb(photo, told and told.runtime())
+                write_image(tmp, colored, read_metadata(src))
     except OSError as exc:  # disk full, folder gone, ...
         raise UserError(f"{dst}: could not write the photo ({exc.strerror or exc})") from None

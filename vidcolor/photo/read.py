@@ -193,20 +193,20 @@ def _tiff_by_tifffile(path: Path) -> np.ndarray | None:
         return None
     samples = np.moveaxis(samples, 0, -1) if axes == "SYX" else samples  # planar: one plane per sample
     samples = samples.reshape(*samples.shape[:2], -1)
-    colours = 1 if grey else 3
-    if samples.shape[-1] < colours + alpha:
+    colors = 1 if grey else 3
+    if samples.shape[-1] < colors + alpha:
         return None
     if samples.dtype.kind == "f":
         samples = _float_to_16_bit(samples)
-    pixels = samples[..., :colours]
+    pixels = samples[..., :colors]
     if alpha:
-        see = samples[..., colours:colours + 1]
+        see = samples[..., colors:colors + 1]
         if extras[0] == _ASSOCIATED_ALPHA:  # colours stored multiplied by alpha: divide it out
             top = np.iinfo(samples.dtype).max
             pixels = np.clip(np.round(pixels * (top / np.maximum(see, 1))), 0, top).astype(samples.dtype)
-        pixels = np.concatenate([np.repeat(pixels, 3 // colours, axis=-1), see], axis=-1)
+        pixels = np.concatenate([np.repeat(pixels, 3 // colors, axis=-1), see], axis=-1)
     else:
-        pixels = np.repeat(pixels, 3 // colours, axis=-1)
+        pixels = np.repeat(pixels, 3 // colors, axis=-1)
     return _upright(pixels, orientation)
 
 

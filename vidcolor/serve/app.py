@@ -157,7 +157,7 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
     from ..photo.read import photo_suffix, pillow_format, pixel_count, read_image, read_photo
     from ..runtime.hints import Told
     from ..runtime.inference import Colorizer
-    from ..utils.in_colour import KEEP_ADVICE
+    from ..utils.in_color import KEEP_ADVICE
     from .kept import KeptPhoto, KeptPhotos, small_picture
 
     colorizer, label = _load(model, device)
@@ -169,7 +169,7 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
     # in single-threaded workers (vidcolor.film.painter.model_pool), which share the cores with a photo fairly.
     photo_lock = threading.Lock()
 
-    def colour_film(job: Job) -> None:
+    def color_film(job: Job) -> None:
         def advance(frames: int) -> None:  # a file may understate its length: its frames are what count
             films.check_open()
             job.advance(frames)
@@ -185,7 +185,7 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
         """The most frames a film within the limit holds, at its stated rate (at most MAX_RATE: a rate can lie too)."""
         return math.ceil(limits.max_video_seconds * min(source.rate or 25, MAX_RATE) * 1.05) + 1
 
-    films = Films(colour_film, limits.retention_seconds, temp_root)
+    films = Films(color_film, limits.retention_seconds, temp_root)
 
     def hint_colorizer() -> Colorizer:
         """The served model, for photos given hints: refused if it takes none."""
@@ -256,9 +256,9 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
         if rgb.shape[0] * rgb.shape[1] > MAX_PHOTO_PIXELS:  # a format whose header Pillow cannot read (.hdr)
             upload.unlink()
             raise HTTPException(413, too_many_pixels)
-        return colour_photo(job_id, upload, rgb, told)
+        return color_photo(job_id, upload, rgb, told)
 
-    def colour_photo(job_id: str, upload: Path, rgb: "np.ndarray", told: list[dict[str, Any]]) -> Response:
+    def color_photo(job_id: str, upload: Path, rgb: "np.ndarray", told: list[dict[str, Any]]) -> Response:
         """As `vidcolor run` colours a photo into a PNG: depth, transparency and EXIF/ICC kept."""
         photo = upload.rename(upload.with_suffix(photo_suffix(upload) or upload.suffix))  # read as what it is
         result = films.folder / f"{job_id}-colour.png"
@@ -309,9 +309,9 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
         if photo is None:
             raise HTTPException(404, "this photo is no longer kept for hints (photos are dropped after a while); "
                                      "colour it again")
-        return await run_in_threadpool(colour_preview, photo, told)
+        return await run_in_threadpool(color_preview, photo, told)
 
-    def colour_preview(photo: KeptPhoto, told: list[dict[str, Any]]) -> Response:
+    def color_preview(photo: KeptPhoto, told: list[dict[str, Any]]) -> Response:
         hints = parse_hints(told, "hints")
         try:
             check_hints_fit(hints, photo.width, photo.height, "hints")
@@ -321,10 +321,10 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
         points[:, :2] *= photo.scale  # across, down
         with photo_lock:
             if hints:
-                coloured = hint_colorizer().colorize_rgb(photo.small, Told(points))
+                colored = hint_colorizer().colorize_rgb(photo.small, Told(points))
             else:
-                coloured = colorizer.colorize_rgb(photo.small)
-        return Response(cv2.imencode(".png", cv2.cvtColor(coloured, cv2.COLOR_RGB2BGR))[1].tobytes(),
+                colored = colorizer.colorize_rgb(photo.small)
+        return Response(cv2.imencode(".png", cv2.cvtColor(colored, cv2.COLOR_RGB2BGR))[1].tobytes(),
                         media_type="image/png")
 
     def queue_film(job_id: str, upload: Path) -> JSONResponse:

@@ -60,8 +60,8 @@ class Films:
     `retention` seconds after it finished. Uploads are deleted as soon as their film is done.
     """
 
-    def __init__(self, colour: Callable[[Job], None], retention: float, temp_root: Path | None) -> None:
-        self._colour, self._retention, self._temp_root = colour, retention, temp_root
+    def __init__(self, color: Callable[[Job], None], retention: float, temp_root: Path | None) -> None:
+        self._color, self._retention, self._temp_root = color, retention, temp_root
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
         self._waiting: queue.Queue[Job] = queue.Queue(maxsize=MAX_WAITING_FILMS)
@@ -113,7 +113,7 @@ class Films:
             job.state = "running"
             error = None
             try:
-                self._colour(job)
+                self._color(job)
             except UserError as exc:
                 error = str(exc).replace(str(job.upload), "the film")
             except Exception as exc:  # a bug, or the server closing under it: this film fails, the worker goes on

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from ..evaluation.metrics import colourfulness, psnr, ssim
+from ..evaluation.metrics import colorfulness, psnr, ssim
 from ..evaluation.report import sample_grid
 from ..runtime.archs import BLOCKS8_PREFIX, FAMILIES, HINT_PREFIX, PatchDiscriminator, build_model, split_hint_branch
 from ..runtime.archs.chroma_bins import valid_temperature
@@ -229,21 +229,21 @@ def evaluate(model: nn.Module, images: list[np.ndarray], size: int, device: torc
         lab = rgb_to_lab(F.interpolate(x, size=(h, w), mode="area"))
         L, ab = lab[:, :1], lab[:, 1:] / AB_SCALE
 
-        def colour(**told: torch.Tensor) -> torch.Tensor:
+        def color(**told: torch.Tensor) -> torch.Tensor:
             with autocast(device, precision):
                 return model(L.to(device), **{k: v.to(device) for k, v in told.items()}).float().cpu()
 
-        pred = colour()
+        pred = color()
         out, truth, grey = to_int_images(torch.cat([l_ab_to_rgb(L, c) for c in (pred, ab, torch.zeros_like(ab))]))
         scores = {"psnr": psnr(out, truth), "grey_psnr": psnr(grey, truth),  # grey: the floor PSNR must beat
-                  "ssim": ssim(out, truth), "colourfulness": colourfulness(out),
+                  "ssim": ssim(out, truth), "colourfulness": colorfulness(out),
                   "ab_mse": float(((pred - ab) ** 2).mean())}
         if getattr(model, "takes_hints", False):
             gen = torch.Generator().manual_seed(i)
             told = {f"hints{n}": {"hints": points_from_truth(ab[0], n, gen)[None]} for n in HINTS_SCORED}
             told["reference"] = {"reference": reference_histogram(ab)}
             for name, inputs in told.items():
-                scores[f"psnr_{name}"] = psnr(to_int_images(l_ab_to_rgb(L, colour(**inputs)))[0], truth)
+                scores[f"psnr_{name}"] = psnr(to_int_images(l_ab_to_rgb(L, color(**inputs)))[0], truth)
         for k, v in scores.items():
             sums[k] = sums.get(k, 0.0) + v
         if i < 8:
@@ -508,16 +508,16 @@ def _data_meta(opts: TrainOptions, data: TrainingSet, world: int) -> dict[str, A
 
 
 @torch.no_grad()
-def teacher_colours(teachers: list[nn.Module], L_in: torch.Tensor, device: torch.device, precision: str,
+def teacher_colors(teachers: list[nn.Module], L_in: torch.Tensor, device: torch.device, precision: str,
                     mirror: bool = False) -> torch.Tensor:
     """The teachers' colours for a batch, averaged: what a distilled model learns, so a faster model keeps a slower
     one's look rather than drifting along the accuracy-for-colour trade a restarted training makes; several
     models (and each on the mirror image) average out what each gets wrong alone, a teacher none of them is."""
     with autocast(device, precision):
-        colours = [t(L_in).float() for t in teachers]
+        colors = [t(L_in).float() for t in teachers]
         if mirror:
-            colours += [t(L_in.flip(-1)).float().flip(-1) for t in teachers]
-    return torch.stack(colours).mean(0)
+            colors += [t(L_in.flip(-1)).float().flip(-1) for t in teachers]
+    return torch.stack(colors).mean(0)
 
 
 def train(opts: TrainOptions) -> dict[str, float]:
@@ -560,7 +560,7 @@ def train(opts: TrainOptions) -> dict[str, float]:
         told = HintBatch(*simulate_hints(ab, gen)).to(device) if opts.hints else None
         L_in = L_in.contiguous(memory_format=torch.channels_last)
         if teachers:
-            ab = teacher_colours(teachers, L_in, device, opts.precision, opts.teacher_mirror)
+            ab = teacher_colors(teachers, L_in, device, opts.precision, opts.teacher_mirror)
         running += train_step(run, L_in, ab, opts, loss_fn, device, told, L)
         count += 1
         bar.update(1)

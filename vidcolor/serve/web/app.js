@@ -91,7 +91,7 @@ async function errorText(response) {
   }
 }
 
-async function colourise(file) {
+async function colorize(file) {
   const upload = ++current;
   objectUrls.forEach(URL.revokeObjectURL);
   objectUrls = [];
@@ -117,8 +117,8 @@ async function colourise(file) {
   } else if (response.status === 202) {
     await followFilm(upload, file, await response.json());
   } else {
-    const coloured = await response.blob();
-    if (upload === current) showPhoto(file, coloured, response.headers);
+    const colored = await response.blob();
+    if (upload === current) showPhoto(file, colored, response.headers);
   }
 }
 
@@ -127,7 +127,7 @@ function setSplit(percent) {
   $("compare").style.setProperty("--split", `${percent}%`);
 }
 
-function showPhoto(file, coloured, headers) {
+function showPhoto(file, colored, headers) {
   const section = $("photo-result");
   section.classList.remove("after-only");
   $("before").onerror = () => section.classList.add("after-only");
@@ -150,7 +150,7 @@ function showPhoto(file, coloured, headers) {
   $("no-hints").hidden = Boolean(photo) || info.hints !== false;
   $("compare").classList.toggle("hintable", Boolean(photo));
   $("hint-status").textContent = "";
-  showFull(objectUrl(coloured), "[]");
+  showFull(objectUrl(colored), "[]");
   offerDownload(after.src, `${stem(file.name)}-colour.png`);
   renderHints();
   show("photo-result", "download-row");
@@ -209,7 +209,7 @@ function pickColour({ fx, fy }) {
   const y = Math.floor(fy * after.naturalHeight);
   context.drawImage(after, x, y, 1, 1, 0, 0, 1, 1);
   const [r, g, b] = context.getImageData(0, 0, 1, 1).data;
-  $("colour").value = hex(r, g, b);
+  $("color").value = hex(r, g, b);
 }
 
 function clickPhoto(event) {
@@ -224,7 +224,7 @@ function clickPhoto(event) {
   const x = Math.min(photo.width - 1, Math.floor(point.fx * photo.width));
   const y = Math.min(photo.height - 1, Math.floor(point.fy * photo.height));
   if (point.fx * 100 < Number($("slider").value)) setSplit(0); // show the result where the colour goes
-  changeHints([...hints, { x, y, color: $("colour").value }]);
+  changeHints([...hints, { x, y, color: $("color").value }]);
 }
 
 function changeHints(next) {
@@ -334,7 +334,7 @@ async function preview() {
 }
 
 // The photo at full size with the hints: sent again with them, as `vidcolor run --hints` would colour it.
-async function colourFullSize() {
+async function colorFullSize() {
   const shown = photo;
   const sent = JSON.stringify(hints);
   const body = new FormData();
@@ -412,7 +412,7 @@ function setUp() {
   $("file").addEventListener("change", () => {
     const [file] = $("file").files;
     $("file").value = ""; // so choosing the same file again starts again
-    if (file) colourise(file);
+    if (file) colorize(file);
   });
   form.addEventListener("submit", (event) => event.preventDefault());
   form.addEventListener("dragover", (event) => {
@@ -423,14 +423,14 @@ function setUp() {
   form.addEventListener("drop", (event) => {
     event.preventDefault();
     form.classList.remove("over");
-    if (event.dataTransfer.files.length) colourise(event.dataTransfer.files[0]);
+    if (event.dataTransfer.files.length) colorize(event.dataTransfer.files[0]);
   });
   $("slider").addEventListener("input", () => setSplit($("slider").value));
   $("compare").addEventListener("click", clickPhoto);
   $("pick").addEventListener("click", () => setPicking(!picking));
   $("undo").addEventListener("click", undo);
   $("clear").addEventListener("click", () => changeHints([]));
-  $("full-size").addEventListener("click", colourFullSize);
+  $("full-size").addEventListener("click", colorFullSize);
   document.addEventListener("keydown", keyDown);
   loadInfo().catch(() => fail("The server did not answer; is vidcolor serve still running?"));
 }
