@@ -157,9 +157,6 @@ class Stopwatch(nn.Module):
         finally:
             self.seconds += time.perf_counter() - start
 
-    def reset(self) -> None:
-        self.inner.reset()  # type: ignore[union-attr]
-
 
 def _cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)

@@ -23,6 +23,7 @@ from vidcolor.runtime.weights import load_model
 from vidcolor.training.augment import make_batch
 from vidcolor.training.losses import ColorLoss
 from vidcolor.training.train import TrainOptions, build_run, teacher_colors, train_step
+from vidcolor.utils.choices import PRECISIONS
 
 RECIPE_FLAGS = ("loss", "tune_backbone", "blocks8", "light_decoder", "train_layers", "teacher", "teacher_mirror")
 
@@ -30,7 +31,7 @@ RECIPE_FLAGS = ("loss", "tune_backbone", "blocks8", "light_decoder", "train_laye
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="fusion")
-    parser.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"])
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS)
     parser.add_argument("--layout", default="channels_last", choices=["channels_last", "contiguous"])
     parser.add_argument("--adversarial", action="store_true")
     parser.add_argument("--size", type=int, default=160)

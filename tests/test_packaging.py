@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from helpers.models import TINY_UNET
 from helpers.photos import landscape
 
 import vidcolor
@@ -26,7 +27,6 @@ from vidcolor.runtime.archs import build_model
 from vidcolor.runtime.weights import read_metadata, read_weights, save_weights, shipped_models, update_metadata
 
 REPO = Path(__file__).resolve().parent.parent
-TINY = {"family": "unet", "arch": {"width": 8}, "working_size": 64}
 
 
 def test_the_shipped_weights_are_package_data_found_through_importlib_resources():
@@ -67,7 +67,7 @@ def test_a_script_reads_the_model_list_as_json():
 
 
 def test_a_model_whose_file_records_no_scores_shows_dashes_not_numbers(tmp_path, monkeypatch):
-    save_weights(tmp_path / "plain.safetensors", build_model("unet", width=8), TINY)
+    save_weights(tmp_path / "plain.safetensors", build_model("unet", width=8), TINY_UNET)
     monkeypatch.setattr(catalog, "models_dir", lambda: tmp_path)
     table = CliRunner().invoke(main, ["models"])
     listed = json.loads(CliRunner().invoke(main, ["models", "--json"]).output)
@@ -92,7 +92,7 @@ def test_the_run_help_names_the_shipped_models():
 def test_a_gan_family_file_still_colors_a_photo(tmp_path):
     """gan is no longer shipped, but a gan-family file a user trained still loads and colours."""
     model = tmp_path / "my_gan.safetensors"
-    save_weights(model, build_model("gan", width=8), TINY | {"family": "gan"})
+    save_weights(model, build_model("gan", width=8), TINY_UNET | {"family": "gan"})
     grey = np.repeat(landscape(1, 48, 64).mean(axis=2, keepdims=True), 3, axis=2).astype(np.uint8)
     write_image(tmp_path / "in.png", grey)
     result = CliRunner().invoke(main, ["run", str(tmp_path / "in.png"), "-o", str(tmp_path / "out.png"),
@@ -103,11 +103,11 @@ def test_a_gan_family_file_still_colors_a_photo(tmp_path):
 
 def test_rewriting_a_model_files_metadata_keeps_its_tensors_bit_for_bit(tmp_path):
     path = tmp_path / "m.safetensors"
-    save_weights(path, build_model("unet", width=8), TINY)
+    save_weights(path, build_model("unet", width=8), TINY_UNET)
     before, data_before = read_weights(path), path.read_bytes()[-1000:]
     update_metadata(path, {"description": "a test model", "hints": False})
     after = read_weights(path)
-    assert read_metadata(path) == TINY | {"description": "a test model", "hints": False}
+    assert read_metadata(path) == TINY_UNET | {"description": "a test model", "hints": False}
     assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
     assert path.read_bytes()[-1000:] == data_before  # the data section itself, byte for byte
 

@@ -51,8 +51,7 @@ class Guidance:
 
 
 def colorize_file(src: Path, dst: Path, options: VideoOptions, model: Callable[[], Colorizer],
-                  warn: Callable[[str], None] = default_warn,
-                  on_frames: Callable[[int], None] | None = None, guidance: Guidance = Guidance()) -> FilmResult | Path:
+                  warn: Callable[[str], None] = default_warn, guidance: Guidance = Guidance()) -> FilmResult | Path:
     """Colour the photo or film `src` into `dst`: a photo by its extension, anything else as a film. Everything
     is checked before `model()` is called, and it is called only if the file needs it (not for a colour film
     kept with `skip_color`); `guidance` needs a hint model. Returns the film's FilmResult, or the photo's path."""
@@ -61,7 +60,7 @@ def colorize_file(src: Path, dst: Path, options: VideoOptions, model: Callable[[
         told = PhotoTold(*guidance.read_hints(), guidance.palette()) if guidance else None
         color_photo(_guided(model(), guidance), src, dst, options.overwrite, options.skip_color, warn, told)
         return dst
-    return _color_film(src, dst, options, model, warn, on_frames, guidance)
+    return _color_film(src, dst, options, model, warn, None, guidance)
 
 
 def _color_film(src: Path, dst: Path, options: VideoOptions, model: Callable[[], Colorizer],

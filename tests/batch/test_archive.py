@@ -121,6 +121,19 @@ def test_a_broken_file_is_named_with_its_reason_and_the_rest_of_the_archive_goes
     assert manifest(tmp_path / "coloured")["photos/torn.jpg"]["status"] == "failed"
 
 
+def test_a_file_where_an_output_folder_should_go_fails_the_files_below_it_in_one_line(model_file, tmp_path):
+    archive = make_archive(tmp_path / "archive")
+    (tmp_path / "colored" / "reels").mkdir(parents=True)
+    (tmp_path / "colored" / "reels" / "1920s").write_text("a note someone saved under the folder's name")
+    result = run(archive, tmp_path / "colored", model_file)
+
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert re.search(r"failed reels/1920s/parade\.mp4: .*1920s: is a file; give a folder for the output", result.stderr)
+    assert outputs(tmp_path / "colored") == {"photos/family/wedding.png", "photos/harbour.png", "reels/1920s",
+                                             "reels/ferry.mkv"}
+    assert_summary(result, done=3, skipped=0, failed=1)
+
+
 def test_include_and_exclude_choose_files_by_their_path_inside_the_archive(model_file, tmp_path):
     archive = make_archive(tmp_path / "archive")
     result = run(archive, tmp_path / "coloured", model_file, "--include", "Photos/*", "--exclude", "*/family/*")

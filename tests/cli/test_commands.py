@@ -101,6 +101,15 @@ def test_a_usage_mistake_under_python_m_points_to_the_commands_help(tmp_path):
     assert "'good' is not a whole number" in done.stderr
 
 
+@pytest.mark.parametrize("args", [("serve", "--max-upload-mb", "inf"), ("serve", "--max-video-seconds", "nan"),
+                                  ("train", "--data", "photos", "--out", "run", "--lr", "nan"),
+                                  ("export", "run", "-o", "m.safetensors", "--temperature", "1e400")])
+def test_a_number_that_is_not_finite_is_a_usage_mistake_not_a_traceback(args):
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert f"{args[-1]!r} is not a number" in result.stderr
+
+
 def test_a_folder_where_the_film_should_go_is_refused_before_any_work(clip, tmp_path):
     src = clip("old.mp4")
     (tmp_path / "new.mp4").mkdir()

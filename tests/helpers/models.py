@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+TINY_UNET = {"family": "unet", "arch": {"width": 8}, "working_size": 64}  # a tiny U-Net's metadata
+
 
 def write_tiny_model(path: Path) -> Path:
     """A tiny untrained U-Net saved as a model file: what `--model` needs, at a fraction of a real one's cost."""
@@ -12,7 +14,7 @@ def write_tiny_model(path: Path) -> Path:
     from vidcolor.runtime.weights import save_weights
 
     torch.manual_seed(0)
-    save_weights(path, build_model("unet", width=8), {"family": "unet", "arch": {"width": 8}, "working_size": 64})
+    save_weights(path, build_model("unet", width=8), TINY_UNET)
     return path
 
 

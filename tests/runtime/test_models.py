@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from click.testing import CliRunner
-from helpers.models import write_tiny_hint_model
+from helpers.models import TINY_UNET, write_tiny_hint_model
 from helpers.photos import landscape
 
 from vidcolor.cli import main
@@ -27,7 +27,12 @@ from vidcolor.runtime.weights import (
     shipped_models,
     write_weights_file,
 )
+from vidcolor.utils import choices
 from vidcolor.utils.errors import UserError
+
+
+def test_every_family_train_offers_is_one_the_runtime_builds():
+    assert set(choices.FAMILIES) == set(FAMILIES)
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
@@ -116,8 +121,7 @@ def test_unknown_family_is_refused():
 ])
 def test_a_model_file_with_wrong_metadata_is_refused_in_one_line(tmp_path, meta, complaint):
     path = tmp_path / "odd.safetensors"
-    save_weights(path, build_model("unet", width=8), {"family": "unet", "arch": {"width": 8}, "working_size": 64}
-                 | meta)
+    save_weights(path, build_model("unet", width=8), TINY_UNET | meta)
     write_image(tmp_path / "in.png", landscape(0))
     result = CliRunner().invoke(main, ["run", str(tmp_path / "in.png"), "-o", str(tmp_path / "out.png"),
                                        "--model", str(path)])

@@ -27,7 +27,7 @@ import torch
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from helpers.films import Clip, probe
-from helpers.models import write_tiny_hint_model
+from helpers.models import TINY_UNET, write_tiny_hint_model
 
 from vidcolor.cli import main
 from vidcolor.runtime.archs import build_model
@@ -40,7 +40,6 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SCREENSHOT = Path("/tmp/serve_screenshot.png")
-TINY = {"family": "unet", "arch": {"width": 8}, "working_size": 64}
 
 
 def tinted_unet() -> torch.nn.Module:
@@ -52,7 +51,7 @@ def tinted_unet() -> torch.nn.Module:
 
 @pytest.fixture(scope="module")
 def sepia() -> Colorizer:
-    return Colorizer(tinted_unet(), TINY)
+    return Colorizer(tinted_unet(), TINY_UNET)
 
 
 @pytest.fixture(scope="module")
@@ -411,7 +410,7 @@ def test_a_film_that_understates_its_length_is_stopped_at_the_limit(sepia: Color
                                                                     tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     film = clip("feature.mp4", frames=48)  # two seconds, whose file (as far as the server can tell) says 0.2
-    monkeypatch.setattr("vidcolor.film.frames.film_seconds", lambda path: 0.2)
+    monkeypatch.setattr("vidcolor.film.probe._seconds", lambda container, stream: 0.2)
     with serving(sepia, tmp_path / "server", max_video_seconds=0.5) as client:
         response = upload(client, "feature.mp4", film.path.read_bytes())
         assert response.status_code == 202
@@ -443,7 +442,7 @@ def test_a_path_like_file_name_never_becomes_a_path(sepia: Colorizer, clip: Call
 @pytest.fixture
 def model_file(tmp_path: Path) -> Path:
     path = tmp_path / "sepia.safetensors"
-    save_weights(path, tinted_unet(), TINY)
+    save_weights(path, tinted_unet(), TINY_UNET)
     return path
 
 

@@ -6,10 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..film.frames import film_seconds
 from ..film.options import VideoOptions, prepare_film
+from ..film.probe import film_seconds
 from ..film.split import Piece, color_piece, join_pieces, plan_pieces
-from ..utils.atomic import temporary_folder
+from ..utils.atomic import make_folder, temporary_folder
 from .workers import Outcome, Settings, colorizer
 
 
@@ -28,7 +28,7 @@ def split_film(name: str, src: Path, dst: Path, options: VideoOptions, pieces: i
     The film is checked first, like any film; a film kept as it is (--skip-color) is not cut.
     """
     notes: list[str] = []  # said only if the film is cut: whole, its own task says them
-    dst.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(dst.parent)
     if not prepare_film(src, dst, options, notes.append).needs_model:
         return None
     plan = plan_pieces(src, pieces, workers, options.temporal)

@@ -21,9 +21,10 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..film.frames import film_seconds
 from ..film.options import VideoOptions
+from ..film.probe import film_seconds
 from ..runtime.inference import Colorizer
+from ..utils.atomic import make_folder
 from ..utils.errors import UserError
 from ..utils.guard import HUNG, give_up, hang_reason, on_hang
 from ..utils.stopping import stop_cleanly_on_signals
@@ -81,7 +82,7 @@ class FileTask:
     def run(self, settings: Settings, warn: Callable[[str], None]) -> Outcome:
         from ..one_file import Guidance, colorize_file
 
-        self.dst.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(self.dst.parent)
         result = colorize_file(self.src, self.dst, settings.video, lambda: colorizer(settings), warn,
                                guidance=Guidance(hints=self.hints))
         return Outcome() if isinstance(result, Path) else Outcome(frames=result.frames,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -68,6 +69,17 @@ def frame_and_picture(ctx: click.Context, param: click.Parameter, values: tuple[
     return tuple(pairs)
 
 
+class Number(click.FloatRange):
+    """click's FloatRange, less the floats that are not numbers to a user: click lets `nan` through any bounds
+    (it compares false with both) and `inf` through an open one, and either would fail far downstream."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        return number
+
+
 # click names a bounded number's type after its class ("'abc' is not a valid integer range"); what the user gave is
 # not a number at all
 PLAIN_WORDS = {"a valid integer range": "a whole number", "a valid float range": "a number"}
@@ -106,8 +118,16 @@ class OneLineErrors(click.Group):
         return code
 
 
-MODEL_HELP = f"Shipped model ({', '.join(shipped_models()) or 'none installed'}; see `vidcolor models`) " \
-             "or a .safetensors file."
+def _shipped_names() -> str:
+    """The shipped models' names for the help, which must print even where they cannot be found: the
+    command that needs one says why, in its one line."""
+    try:
+        return ", ".join(shipped_models()) or "none installed"
+    except UserError:
+        return "none found"
+
+
+MODEL_HELP = f"Shipped model ({_shipped_names()}; see `vidcolor models`) or a .safetensors file."
 
 
 def count_or_auto(minimum: int) -> Callable[[click.Context, click.Parameter, str | None], int | str | None]:

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from ..utils.errors import UserError
-from .common import friendly
+from .common import Number, friendly
 
 
 @click.command()
@@ -14,7 +14,7 @@ from .common import friendly
 @click.option("-o", "--output", "dst", required=True, type=click.Path(path_type=Path),
               help="The .safetensors file to write.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing file.")
-@click.option("--temperature", type=click.FloatRange(min=0, min_open=True),
+@click.option("--temperature", type=Number(min=0, min_open=True),
               help="Binned models (--loss bins): decode at this annealed-mean temperature (lower: more vivid).")
 @friendly
 def export(run_dir: Path, dst: Path, overwrite: bool, temperature: float | None) -> None:

@@ -18,7 +18,7 @@ from ..utils.choices import (
     VIDEO_CODECS,
     WORKING_SIZES,
 )
-from .common import MODEL_HELP, count_or_auto, frame_and_picture, friendly
+from .common import MODEL_HELP, Number, count_or_auto, frame_and_picture, friendly
 
 
 @click.command()
@@ -29,7 +29,7 @@ from .common import MODEL_HELP, count_or_auto, frame_and_picture, friendly
               help="Where the model runs (auto: a GPU if there is one).")
 @click.option("--working-size", type=click.IntRange(*WORKING_SIZES), default=None,
               help="Short side the model works at (default: the model's).")
-@click.option("--saturation", type=click.FloatRange(0.0, MAX_SATURATION), default=1.0, show_default=True,
+@click.option("--saturation", type=Number(0.0, MAX_SATURATION), default=1.0, show_default=True,
               help="Scale the predicted colour: 1 the model's own, 0 grey, 1.3 livelier.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
               help="Film frames coloured at once  [default: 8 on CPU, 16 on a GPU]")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from ..utils.choices import DEFAULT_MODEL, DEVICES
-from .common import friendly
+from .common import Number, friendly
 
 
 @click.command()
@@ -14,16 +14,17 @@ from .common import friendly
 @click.option("--model", default=None, help="Shipped model name or a .safetensors file  [default: as for run]")
 @click.option("--device", default="auto", type=click.Choice(DEVICES), show_default=True,
               help="Where the model runs (auto: a GPU if there is one).")
-@click.option("--max-upload-mb", type=click.FloatRange(min=0, min_open=True), default=200, show_default=True,
+@click.option("--max-upload-mb", type=Number(min=0, min_open=True), default=200, show_default=True,
               help="Largest photo or film accepted.")
-@click.option("--max-video-seconds", type=click.FloatRange(min=0, min_open=True), default=600, show_default=True,
+@click.option("--max-video-seconds", type=Number(min=0, min_open=True), default=600, show_default=True,
               help="Longest film accepted.")
-@click.option("--retention-minutes", type=click.FloatRange(min=0, min_open=True), default=60, show_default=True,
+@click.option("--retention-minutes", type=Number(min=0, min_open=True), default=60, show_default=True,
               help="How long a coloured film is kept for download, and a photo with hints in memory while unused.")
+@friendly
 def serve_command(host: str, port: int, model: str | None, device: str, max_upload_mb: float,
                   max_video_seconds: float, retention_minutes: float) -> None:
     """Serve a web page on this computer for colouring photos and short films."""
     from ..serve.app import ServeLimits, run_server
 
     limits = ServeLimits(int(max_upload_mb * 1024 * 1024), max_video_seconds, retention_minutes * 60)
-    friendly(run_server)(host, port, model or DEFAULT_MODEL, device, limits)
+    run_server(host, port, model or DEFAULT_MODEL, device, limits)

@@ -6,12 +6,12 @@ from typing import Any
 
 import click
 
-from ..utils.choices import DEVICES, LOSSES
-from .common import friendly
+from ..utils.choices import BALANCES, DEVICES, FAMILIES, LOSSES, PRECISIONS
+from .common import Number, friendly
 
 
 @click.command()
-@click.option("--model", "family", required=True, type=click.Choice(["unet", "gan", "fusion"]),
+@click.option("--model", "family", required=True, type=click.Choice(FAMILIES),
               help="Architecture (models/README.md): fusion is the shipped one.")
 @click.option("--data", multiple=True, required=True, type=click.Path(path_type=Path),
               help="Folder of colour photos and/or videos (repeatable).")
@@ -22,7 +22,7 @@ from .common import friendly
 @click.option("--epochs", type=click.IntRange(min=1), help="Passes over the data.")
 @click.option("--size", type=click.IntRange(min=32), default=176, show_default=True, help="Training crop size.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True, help="Per process.")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=5e-4, show_default=True,
+@click.option("--lr", type=Number(min=0, min_open=True), default=5e-4, show_default=True,
               help="Peak learning rate (after warm-up; cosine decay to the last step).")
 @click.option("--resume", is_flag=True, help="Continue from the run folder's checkpoint.")
 @click.option("--device", default="auto", type=click.Choice(DEVICES), show_default=True,
@@ -32,13 +32,13 @@ from .common import friendly
                    "bins (fusion): predict a distribution over a grid of colours.")
 @click.option("--ab-bins", type=click.IntRange(min=2), default=17, show_default=True,
               help="--loss bins: grid colours per a/b axis.")
-@click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+@click.option("--temperature", type=Number(min=0, min_open=True), default=1.0, show_default=True,
               help="--loss bins: annealed-mean temperature (lower: more vivid).")
-@click.option("--rebalance", type=click.FloatRange(0, 1, min_open=True), default=None,
+@click.option("--rebalance", type=Number(0, 1, min_open=True), default=None,
               help="Colour rebalancing with this λ (e.g. 0.5).")
-@click.option("--balance", default="none", type=click.Choice(["none", "prefix", "folder"]), show_default=True,
+@click.option("--balance", default="none", type=click.Choice(BALANCES), show_default=True,
               help="Draw groups (file-name prefix before '_', or folder) by the square root of their size.")
-@click.option("--precision", default="auto", type=click.Choice(["auto", "bf16", "fp32"]), show_default=True,
+@click.option("--precision", default="auto", type=click.Choice(PRECISIONS), show_default=True,
               help="auto: bf16 autocast where the hardware has it (about 3x faster on such CPUs).")
 @click.option("--frame-stride", type=click.IntRange(min=1), default=10, show_default=True,
               help="Use every N-th video frame.")
@@ -58,7 +58,7 @@ from .common import friendly
                    "from that decoder.")
 @click.option("--train-layers", default="", help="Only these top-level layers learn (e.g. up4,up2,head); the rest "
                                                  "stay as --init has them.")
-@click.option("--backbone-lr-scale", type=click.FloatRange(min=0), default=0.1, show_default=True,
+@click.option("--backbone-lr-scale", type=Number(min=0), default=0.1, show_default=True,
               help="fusion: learning rate of the tuned backbone stages relative to --lr.")
 @click.option("--init", type=click.Path(path_type=Path), help="Start from exported weights (gan: the L1 U-Net).")
 @click.option("--continue-from", type=click.Path(path_type=Path),
@@ -74,7 +74,7 @@ from .common import friendly
 @click.option("--adversarial", is_flag=True, help="Train against a PatchGAN too (adversarial + λ·L1).")
 @click.option("--gan-warmup", type=click.IntRange(min=0), default=0, show_default=True,
               help="gan, --adversarial: colour-loss-only steps first, while the PatchGAN learns.")
-@click.option("--lambda-l1", type=click.FloatRange(min=0), default=100.0, show_default=True,
+@click.option("--lambda-l1", type=Number(min=0), default=100.0, show_default=True,
               help="--adversarial, gan: weight of the colour loss beside the adversarial one.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the crops drawn and the initial weights.")
 @click.option("--threads", type=click.IntRange(min=1), help="CPU threads for torch.")

@@ -35,6 +35,7 @@ from .metrics import CdcMeter, WarpErrorMeter, colorfulness, psnr, ssim
 from .report import sample_grid
 
 STRIP_FRAMES = 6
+BATCH_FRAMES = 8  # frames colored at once
 REPORT_NAME = "report.json"  # with report.csv and the pictures, in the report folder
 GREY_TRUTH = 2.0  # mean colourfulness of a truth below which it is black and white (colour film: 10-60)
 
@@ -102,7 +103,7 @@ def _frame_count(path: Path) -> int:
 
 def evaluate_item(colorizer: Colorizer, path: Path, reference: bool, temporal: str,
                   max_frames: int | None, report_dir: Path | None, window: int = DEFAULT_WINDOW,
-                  name: str | None = None, batch_size: int = 8, quiet: bool = False) -> dict[str, float]:
+                  name: str | None = None, quiet: bool = False) -> dict[str, float]:
     """Score one photo or video; writes its side-by-side PNG (or frame strip) into `report_dir`, named
     `name` (default: the file's stem)."""
     video = not is_image(path)  # a file named outside the usual endings is tried as a film, as `run` does
@@ -124,7 +125,7 @@ def evaluate_item(colorizer: Colorizer, path: Path, reference: bool, temporal: s
             meters.add(out, truth, grey, temporal=video)
         bar.update(len(tags))
 
-    for batch in _batches(frames, batch_size):
+    for batch in _batches(frames, BATCH_FRAMES):
         greys = desaturate(batch)
         L = rgb_to_l(from_int_images(greys))
         score(*chroma.push(L, list(zip(batch, greys))))

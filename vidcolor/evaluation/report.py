@@ -1,5 +1,5 @@
-"""Pictures a person can look at: a grid of (grey | ours | truth) rows, for eval's report and training's
-validation."""
+"""Pictures a person can look at: a grid of pictures side by side (grey | ours | truth, a film's frames, one
+model after another), for eval's report, training's validation and the model card."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,12 +9,15 @@ import numpy as np
 
 from ..utils.atomic import written_atomically
 
+GRID_HEIGHT = 128  # pixels of each picture in the grid: small enough for many rows, big enough to judge colour
 
-def sample_grid(triples: list[tuple[np.ndarray, np.ndarray, np.ndarray]], path: Path, height: int = 128) -> None:
-    """Rows of (grey | ours | truth), RGB uint8, each scaled to `height`."""
+
+def sample_grid(rows_of_pictures: list[tuple[np.ndarray, ...]], path: Path) -> None:
+    """A PNG of the rows one above the other, each a row of RGB uint8 pictures side by side, scaled to one height
+    (a row shorter than the widest is padded white)."""
     rows = []
-    for images in triples:
-        scaled = [cv2.resize(im, (round(im.shape[1] * height / im.shape[0]), height)) for im in images]
+    for images in rows_of_pictures:
+        scaled = [cv2.resize(im, (round(im.shape[1] * GRID_HEIGHT / im.shape[0]), GRID_HEIGHT)) for im in images]
         rows.append(np.concatenate(scaled, axis=1))
     width = max(r.shape[1] for r in rows)
     rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]

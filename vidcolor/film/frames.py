@@ -1,7 +1,7 @@
-"""A film's frames as RGB pictures (for `vidcolor frames`, training and eval), and how long a film lasts."""
+"""A film's frames as RGB pictures (for `vidcolor frames`, training and eval)."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import av
@@ -14,19 +14,13 @@ from ..utils.warn import default_warn
 from .reader import Incidents, film_stream, open_input, quarter_turns, reason
 
 
-def film_seconds(path: Path) -> float:
-    """How long a film lasts, as its container says; 0.0 when it does not say."""
-    with open_input(path) as container:
-        return container.duration / av.time_base if container.duration else 0.0
-
-
-def video_frames(path: Path, every: int = 1, warn: Callable[[str], None] = default_warn) -> Iterator[np.ndarray]:
+def video_frames(path: Path, every: int = 1) -> Iterator[np.ndarray]:
     """Every `every`-th decoded frame of the film (its stream `vidcolor run` colours) as RGB uint8, upright as a
     player shows it (a phone's film is stored sideways with a rotation tag, which FFmpeg gives counter-clockwise).
 
     Damage is read past as `vidcolor run` reads it: an undecodable packet is skipped, a read error ends the film
     early; both are said. Raises UserError if not even one frame decodes."""
-    incidents, decoded = Incidents(lambda message: warn(f"{path.name}: {message}")), 0
+    incidents, decoded = Incidents(lambda message: default_warn(f"{path.name}: {message}")), 0
     with open_input(path) as container:
         stream = film_stream(container, path)
         check_claimed_size(path, stream.codec_context.width * stream.codec_context.height, path.stat().st_size)

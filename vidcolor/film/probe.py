@@ -88,6 +88,12 @@ def _field_order(stream: Stream, first: av.VideoFrame) -> int:
     return order
 
 
+def film_seconds(path: Path) -> float:
+    """How long a film lasts, as its container says; 0.0 when it does not say."""
+    with open_input(path) as container:
+        return container.duration / av.time_base if container.duration else 0.0
+
+
 def _seconds(container: InputContainer, stream: Stream) -> float:
     """How long the film's picture lasts, as the file says (0: it does not say): its stream's duration; else
     Matroska's DURATION tag, the track's end time, less its start; else the container's duration, which

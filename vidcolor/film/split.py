@@ -34,9 +34,9 @@ from ..runtime.temporal import frames_ahead, make_smoother
 from ..utils.atomic import check_writable, written_atomically
 from ..utils.choices import CONTAINERS
 from ..utils.errors import UserError
-from .frames import film_seconds
 from .options import VideoOptions, prepare_film
 from .painter import Painter
+from .probe import film_seconds
 from .reader import JOIN_SECONDS, Incidents, Payload, SourceReader, film_stream, may_be_joined, open_input
 from .stages import run_stages
 from .streams import Route, plan_routes

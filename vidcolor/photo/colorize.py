@@ -18,14 +18,13 @@ from ..utils.atomic import check_writable, written_atomically
 from ..utils.errors import UserError
 from ..utils.in_color import already_in_color, looks_color
 from .metadata import read_metadata
-from .read import image_format, page_count, read_photo
+from .read import image_format, page_count, read_photo, to_depth
 from .write import check_photo_output, write_image
 
 
 def photo_color(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Luma and (H, W, 2) Cr/Cb offsets from grey in 8-bit units, as `yuv.frame_colour` gives a film's."""
-    rgb8 = rgb[..., :3] if rgb.dtype == np.uint8 else (rgb[..., :3] >> 8).astype(np.uint8)
-    ycc = cv2.cvtColor(np.ascontiguousarray(rgb8), cv2.COLOR_RGB2YCrCb)
+    """Luma and (H, W, 2) Cr/Cb offsets from grey in 8-bit units, as `yuv.frame_color` gives a film's."""
+    ycc = cv2.cvtColor(np.ascontiguousarray(to_depth(rgb[..., :3], np.uint8)), cv2.COLOR_RGB2YCrCb)
     return ycc[..., 0], ycc[..., 1:].astype(np.int16) - 128
 
 

@@ -234,5 +234,18 @@ def _upright(plane: np.ndarray, orientation: int) -> np.ndarray:
 
 
 def to_depth(img: np.ndarray, dtype: type[np.unsignedinteger]) -> np.ndarray:
+    """Integer pixels at another bit depth, white kept white (65535 <-> 255), rounded."""
+    if img.dtype == dtype:
+        return img
     scale = np.iinfo(dtype).max / np.iinfo(img.dtype).max
     return (img.astype(np.float64) * scale + 0.5).astype(dtype)
+
+
+def shrunk(rgb: np.ndarray, long_side: int) -> np.ndarray:
+    """The picture scaled down (by area, as a smaller picture would have been taken) so its longer side is at
+    most `long_side`; as it is when it already fits."""
+    h, w = rgb.shape[:2]
+    scale = min(1.0, long_side / max(h, w))
+    if scale == 1.0:
+        return rgb
+    return cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)

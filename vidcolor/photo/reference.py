@@ -3,14 +3,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
 from ..runtime.color import AB_SCALE, from_int_images, rgb_to_lab
 from ..runtime.hints import reference_histogram
 from ..utils.errors import UserError
-from .read import read_image
+from .read import read_image, shrunk
 
 PALETTE_SIZE = 256  # pixels on the long side: plenty for a histogram of colours
 
@@ -18,12 +17,7 @@ PALETTE_SIZE = 256  # pixels on the long side: plenty for a histogram of colours
 def reference_palette(path: Path) -> torch.Tensor:
     """The (REFERENCE_BINS²,) a/b histogram of the photo at `path`. Raises UserError if it cannot be read or
     holds no colour to take."""
-    rgb = read_image(path)
-    scale = min(1.0, PALETTE_SIZE / max(rgb.shape[:2]))
-    if scale < 1.0:
-        rgb = cv2.resize(rgb, (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale))),
-                         interpolation=cv2.INTER_AREA)
-    ab = picture_ab(rgb)
+    ab = picture_ab(shrunk(read_image(path), PALETTE_SIZE))
     if float(ab.abs().max()) * AB_SCALE < 2.0:
         raise UserError(f"{path}: a black-and-white picture has no colours to take as a reference")
     return reference_histogram(ab)[0]

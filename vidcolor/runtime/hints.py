@@ -55,12 +55,10 @@ def hint_planes(points: np.ndarray, h: int, w: int, sx: float, sy: float) -> tor
     return torch.from_numpy(planes.reshape(HINT_CHANNELS, h, w))
 
 
-def reference_histogram(ab: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
-    """(B, 2, h, w) scaled a/b -> (B, REFERENCE_BINS²) histograms summing to 1 (`weight` (B, 1, h, w): a
-    pixel's share, e.g. a mask)."""
+def reference_histogram(ab: torch.Tensor) -> torch.Tensor:
+    """(B, 2, h, w) scaled a/b -> (B, REFERENCE_BINS²) histograms summing to 1, each pixel counting once."""
     n = REFERENCE_BINS
     cells = ((ab.float().clamp(-REFERENCE_RANGE, REFERENCE_RANGE * 0.999) / REFERENCE_RANGE + 1) * (n / 2)).long()
     index = (cells[:, 0] * n + cells[:, 1]).flatten(1)
-    share = torch.ones_like(index, dtype=torch.float32) if weight is None else weight.float().flatten(1)
-    hist = torch.zeros(ab.shape[0], n * n).scatter_add_(1, index, share)
+    hist = torch.zeros(ab.shape[0], n * n).scatter_add_(1, index, torch.ones_like(index, dtype=torch.float32))
     return hist / hist.sum(1, keepdim=True).clamp_min(1e-6)

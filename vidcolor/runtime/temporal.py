@@ -34,9 +34,6 @@ class TemporalSmoother(Protocol):
     def flush(self) -> torch.Tensor:
         """The smoothed a/b of the frames still held back: the film has ended."""
 
-    def reset(self) -> None:
-        """Forget the past (a new film or a seek)."""
-
 
 def _luma_signature(L: np.ndarray) -> np.ndarray | None:
     """Histogram of contrast-normalised L: unchanged by fades, changed by cuts. None for flat frames."""
@@ -62,9 +59,6 @@ class SceneCutDetector:
             self.previous = sig
         return bool(cut)
 
-    def reset(self) -> None:
-        self.previous = None
-
 
 class NoSmoothing:
     """Frame-by-frame colour, exactly as the model predicts it."""
@@ -76,9 +70,6 @@ class NoSmoothing:
 
     def flush(self) -> torch.Tensor:
         return torch.empty(0, 2, 0, 0)
-
-    def reset(self) -> None:
-        pass
 
 
 class Link(NamedTuple):
@@ -169,11 +160,6 @@ class RecurrentSmoothing:
         self.prev_out: np.ndarray | None = None
         self.held: deque[_Held] = deque()
         self.empty = torch.empty(0, 2, 0, 0)
-
-    def reset(self) -> None:
-        self.cuts.reset()
-        self.prev_L = self.prev_out = None
-        self.held.clear()
 
     def __call__(self, L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
         self.empty = ab[:0]

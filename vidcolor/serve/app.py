@@ -151,7 +151,6 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
     from starlette.datastructures import UploadFile as FilePart  # what a form's file part is
 
     from ..api import colorize_photo, colorize_video
-    from ..film.frames import film_seconds
     from ..film.probe import Source, probe
     from ..hints.file import check_hints_fit, parse_hints, points_of
     from ..photo.read import photo_suffix, pillow_format, pixel_count, read_image, read_photo
@@ -330,7 +329,7 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
     def queue_film(job_id: str, upload: Path) -> JSONResponse:
         try:
             source = probe(upload)
-            seconds = film_seconds(upload)
+            seconds = source.seconds
             if not seconds:
                 raise HTTPException(422, "the film does not say how long it is, so it cannot be checked")
             if seconds > limits.max_video_seconds:

@@ -9,8 +9,9 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
+
+from ..photo.read import shrunk, to_depth
 
 PREVIEW_LONG_SIDE = 1024  # a preview's longer side at most, in pixels: about what the page shows
 MAX_KEPT_PHOTOS = 32  # each holds up to PREVIEW_LONG_SIDE² RGB bytes (3 MB)
@@ -31,14 +32,7 @@ class KeptPhoto:
 
 def small_picture(rgb: np.ndarray) -> np.ndarray:
     """(H, W, C) RGB(A), uint8 or uint16 -> uint8 RGB whose longer side is at most PREVIEW_LONG_SIDE."""
-    rgb = rgb[..., :3]
-    if rgb.dtype != np.uint8:
-        rgb = (rgb >> 8).astype(np.uint8)
-    h, w = rgb.shape[:2]
-    scale = min(1.0, PREVIEW_LONG_SIDE / max(h, w))
-    if scale < 1.0:
-        rgb = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-    return np.ascontiguousarray(rgb)
+    return np.ascontiguousarray(shrunk(to_depth(rgb[..., :3], np.uint8), PREVIEW_LONG_SIDE))
 
 
 class KeptPhotos:

@@ -64,11 +64,11 @@ def degrade_l(L: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return x.clamp(0, 1) * 100.0
 
 
-def make_batch(images: list[np.ndarray], indices: list[int], size: int, gen: torch.Generator,
-               augment: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(L_input, L_clean, ab_target): L in [0, 100], ab scaled to [-1, 1]."""
+def make_batch(images: list[np.ndarray], indices: list[int], size: int, gen: torch.Generator
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(L_input, L_clean, ab_target): L in [0, 100], ab scaled to [-1, 1]; the input L degraded as old film
+    is, the clean L what the colours are scored against."""
     crops = np.stack([random_crop(images[i], size, gen) for i in indices])
     lab = rgb_to_lab(from_int_images(crops))
     L, ab = lab[:, :1], lab[:, 1:] / AB_SCALE
-    L_in = torch.stack([degrade_l(one, gen) for one in L]) if augment else L
-    return L_in, L, ab
+    return torch.stack([degrade_l(one, gen) for one in L]), L, ab

@@ -25,7 +25,6 @@ from ..utils.errors import UserError
 from ..utils.paths import find_media, is_video
 
 GREY_CHROMA = 3.0  # mean Lab chroma below which an image is treated as black-and-white
-BALANCES = ("none", "prefix", "folder")
 _READERS = 2  # decoding threads: OpenCV and PyAV release the GIL, so two cores read at twice the speed
 
 

@@ -13,8 +13,6 @@ from torch import nn
 
 from ..runtime.device import bf16_native
 
-PRECISIONS = ("auto", "bf16", "fp32")
-
 
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
     """bf16 autocast for `bf16`, and for `auto` where the hardware has it; fp32 otherwise."""

