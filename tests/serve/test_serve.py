@@ -33,8 +33,9 @@ from vidcolor.cli import main
 from vidcolor.runtime.archs import build_model
 from vidcolor.runtime.inference import Colorizer
 from vidcolor.runtime.weights import save_weights
-from vidcolor.serve.app import ServeLimits, create_app
+from vidcolor.serve.app import create_app
 from vidcolor.serve.jobs import Films, Job
+from vidcolor.serve.limits import ServeLimits
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -377,9 +378,9 @@ def test_a_small_file_that_would_decode_to_a_huge_photo_is_refused_unread(client
 
 def test_a_photo_whose_header_pillow_cannot_read_is_held_to_the_limit_once_decoded(
         client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from vidcolor.serve import app as serve
+    from vidcolor.serve import service
 
-    monkeypatch.setattr(serve, "MAX_PHOTO_PIXELS", 1000)
+    monkeypatch.setattr(service, "MAX_PHOTO_PIXELS", 1000)
     cv2.imwrite(str(tmp_path / "radiance.hdr"), np.full((100, 100, 3), 0.5, np.float32))  # OpenCV reads it
     response = upload(client, "radiance.hdr", (tmp_path / "radiance.hdr").read_bytes())
     assert response.status_code == 413 and "pixels" in response.json()["detail"]

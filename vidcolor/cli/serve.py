@@ -24,7 +24,8 @@ from .common import Number, friendly
 def serve_command(host: str, port: int, model: str | None, device: str, max_upload_mb: float,
                   max_video_seconds: float, retention_minutes: float) -> None:
     """Serve a web page on this computer for colouring photos and short films."""
-    from ..serve.app import ServeLimits, run_server
+    from ..serve.app import run_server
+    from ..serve.limits import ServeLimits
 
     limits = ServeLimits(int(max_upload_mb * 1024 * 1024), max_video_seconds, retention_minutes * 60)
     run_server(host, port, model or DEFAULT_MODEL, device, limits)
