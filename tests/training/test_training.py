@@ -22,7 +22,7 @@ from vidcolor.cli import main
 from vidcolor.photo.read import read_image
 from vidcolor.photo.write import write_image
 from vidcolor.runtime.archs import BLOCKS8_PREFIX, build_model
-from vidcolor.runtime.weights import load_model, load_trainable_state, read_metadata
+from vidcolor.runtime.weights import load_model, load_trainable_state, read_metadata, read_weights, write_weights_file
 from vidcolor.training.data import TrainingSet, group_of
 from vidcolor.training.losses import ColorLoss
 from vidcolor.training.report import append_csv, read_csv
@@ -161,6 +161,26 @@ def _assert_same_weights(run: Path, other: Path) -> None:
     assert straight.keys() == resumed.keys()
     for key in straight:
         torch.testing.assert_close(resumed[key], straight[key], rtol=0, atol=1e-6)
+
+
+def test_a_run_that_diverges_stops_in_one_line_and_keeps_only_sound_checkpoints(tmp_path):
+    photos = photo_folder(tmp_path / "photos", n=6)
+    run = tmp_path / "run"
+    with pytest.raises(UserError, match=r"the run diverged at step \d+ .*a learning rate too high"):
+        train(TrainOptions(model="unet", data=[photos], out=run, steps=30, checkpoint_every=1, **TINY | {"lr": 1e6}))
+    if (run / "last.safetensors").exists():  # the steps before it went wrong
+        load_model(str(run / "last.safetensors"))
+
+
+def test_weights_a_diverged_run_left_are_not_exported(tmp_path):
+    photos = photo_folder(tmp_path / "photos", n=6)
+    train(TrainOptions(model="unet", data=[photos], out=tmp_path / "run", steps=2, **TINY))
+    last = tmp_path / "run" / "last.safetensors"
+    broken = {k: torch.full_like(v, torch.nan) if v.is_floating_point() else v for k, v in read_weights(last).items()}
+    write_weights_file(last, broken, read_metadata(last), replace=True)
+    result = CliRunner().invoke(main, ["export", str(tmp_path / "run"), "-o", str(tmp_path / "m.safetensors")])
+    assert result.exit_code == 1 and "NaN or infinite" in result.stderr
+    assert not (tmp_path / "m.safetensors").exists()
 
 
 def test_export_then_run_uses_the_trained_weights(tmp_path):

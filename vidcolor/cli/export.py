@@ -25,7 +25,7 @@ def export(run_dir: Path, dst: Path, overwrite: bool, temperature: float | None)
     if dst.suffix != ".safetensors":
         raise UserError(f"{dst}: the exported file must end in .safetensors")
     from ..runtime.archs.chroma_bins import valid_temperature
-    from ..runtime.weights import read_metadata, read_weights, write_weights_file
+    from ..runtime.weights import check_finite, read_metadata, read_weights, write_weights_file
     from ..utils.atomic import check_writable
 
     meta = read_metadata(src)
@@ -35,6 +35,8 @@ def export(run_dir: Path, dst: Path, overwrite: bool, temperature: float | None)
         if not valid_temperature(temperature):
             raise UserError("--temperature must be a positive number")
         meta["arch"]["temperature"] = temperature
+    state = read_weights(src)
+    check_finite(src, state)
     check_writable(dst, overwrite)
-    write_weights_file(dst, read_weights(src), meta, replace=overwrite)
+    write_weights_file(dst, state, meta, replace=overwrite)
     click.echo(f"exported {dst}", err=True)

@@ -118,6 +118,12 @@ def read_weights(path: Path) -> dict[str, torch.Tensor]:
         raise UserError(f"{path}: cannot read weights ({exc})") from None
 
 
+def check_finite(path: Path, state: dict[str, torch.Tensor]) -> None:
+    """Refuse weights a diverged training run left (NaN or infinite): they would colour every picture black."""
+    if not all(torch.isfinite(t).all() for t in state.values() if t.is_floating_point()):
+        raise UserError(f"{path}: its weights hold NaN or infinite values (a training run that diverged?)")
+
+
 def load_model(name_or_path: str, device: torch.device | str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
     """Build the architecture named in the file's metadata and load its weights (eval mode)."""
     path = resolve_model_path(name_or_path)
@@ -136,6 +142,5 @@ def load_model(name_or_path: str, device: torch.device | str = "cpu") -> tuple[n
     state = read_weights(path)
     if not load_trainable_state(model, state):
         raise UserError(f"{path}: weights do not fit a {meta['family']} model ({meta.get('arch', {})})")
-    if not all(torch.isfinite(t).all() for t in state.values() if t.is_floating_point()):
-        raise UserError(f"{path}: its weights hold NaN or infinite values (a training run that diverged?)")
+    check_finite(path, state)
     return model.to(device).eval(), meta

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import torch
@@ -478,12 +478,20 @@ def train_step(run: Run, L_in: torch.Tensor, ab: torch.Tensor, opts: TrainOption
         loss = fooled + opts.lambda_l1 * loss_fn(pred.float(), ab, L)
     else:
         loss = loss_fn(pred.float(), ab, L)
+    if not torch.isfinite(loss):
+        _diverged(run.step + 1, f"the loss became {loss.item()}")
     run.opt.zero_grad(set_to_none=True)
     loss.backward()
     run.opt.step()
     run.sched.step()
     run.step += 1
     return loss.item()
+
+
+def _diverged(step: int, what: str) -> NoReturn:
+    """Stop a run that diverged: it only gets worse, and its checkpoints so far are sound, kept as they are."""
+    raise UserError(f"the run diverged at step {step} ({what}; a learning rate too high for it?): "
+                    "its checkpoints before then are kept")
 
 
 def _validate_all(run: Run, sets: list[ValSet], opts: TrainOptions, device: torch.device,
@@ -566,7 +574,11 @@ def train(opts: TrainOptions) -> dict[str, float]:
         count += 1
         bar.update(1)
         bar.set_postfix(loss=f"{running / count:.4f}")
-        if master and val_sets and (run.step % val_every == 0 or run.step == total):
+        validate = master and val_sets and (run.step % val_every == 0 or run.step == total)
+        keep = master and (run.step % opts.checkpoint_every == 0 or run.step == total)
+        if (validate or keep) and not all(torch.isfinite(p).all() for p in run.model.parameters()):
+            _diverged(run.step, "its weights hold NaN or infinite values")  # the last update broke them
+        if validate:
             metrics = _validate_all(run, val_sets, opts, device, meta)
             append_csv(opts.out / "metrics.csv", {"step": run.step, "epoch": run.step / steps_per_epoch,
                                                   "train_loss": running / count, **metrics,
@@ -575,7 +587,7 @@ def train(opts: TrainOptions) -> dict[str, float]:
             running, count = 0.0, 0
             if not opts.quiet:
                 bar.write(f"step {run.step}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
-        if master and (run.step % opts.checkpoint_every == 0 or run.step == total):
+        if keep:
             save_checkpoint(run, opts, meta)
     bar.close()
     if world > 1:
