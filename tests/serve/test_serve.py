@@ -30,6 +30,7 @@ from helpers.films import Clip, probe
 from helpers.models import TINY_UNET, write_tiny_hint_model
 
 from vidcolor.cli import main
+from vidcolor.photo.write import write_image
 from vidcolor.runtime.archs import build_model
 from vidcolor.runtime.inference import Colorizer
 from vidcolor.runtime.weights import save_weights
@@ -342,8 +343,13 @@ def test_garbage_is_refused_with_a_json_message(client: TestClient, name: str, d
     assert "neither a photo nor a film" in response.json()["detail"]
 
 
-def test_a_form_without_a_file_is_refused(client: TestClient) -> None:
-    assert client.post("/api/colorize", data={"note": "hello"}).status_code == 422
+@pytest.mark.parametrize("form", [{"data": {"note": "hello"}}, {"files": {"image": ("a.png", png(photo(8, 8)))}},
+                                  {"files": {"file": ("", b"bytes a user should not see echoed")}}])
+def test_a_form_without_a_file_is_refused_in_one_line_that_names_the_field(client: TestClient, form: dict) -> None:
+    response = client.post("/api/colorize", **form)
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert isinstance(detail, str) and "\n" not in detail and "file" in detail and "echoed" not in detail, detail
 
 
 def test_a_file_over_the_size_limit_is_refused(sepia: Colorizer, tmp_path: Path) -> None:
@@ -397,14 +403,24 @@ def test_a_film_over_the_length_limit_is_refused(sepia: Colorizer, clip: Callabl
         assert list(folder.iterdir()) == []  # the refused upload is not kept
 
 
-def test_an_animated_gif_is_colored_as_a_film_as_run_colors_it(client: TestClient, tmp_path: Path) -> None:
+@pytest.mark.parametrize("frame_count", [4, 1])
+def test_a_gif_animated_or_still_is_colored_as_a_film_as_run_colors_it(client: TestClient, tmp_path: Path,
+                                                                      frame_count: int) -> None:
     from PIL import Image
 
-    frames = [Image.fromarray(photo(48, 32, seed=i)) for i in range(4)]
+    frames = [Image.fromarray(photo(48, 32, seed=i)) for i in range(frame_count)]
     frames[0].save(tmp_path / "loop.gif", save_all=True, append_images=frames[1:], duration=100)
-    response = upload(client, "loop.gif", (tmp_path / "loop.gif").read_bytes())
+    response = upload(client, "loop.gif", (tmp_path / "loop.gif").read_bytes())  # a still one states no length
     assert response.status_code == 202, response.text
     assert finished(client, response.json()["id"])["state"] == "done"
+
+
+def test_a_damaged_photo_is_refused_as_a_photo_not_tried_as_a_film(client: TestClient, tmp_path: Path) -> None:
+    write_image(tmp_path / "torn.jpg", photo(320, 240))
+    whole = (tmp_path / "torn.jpg").read_bytes()
+    response = upload(client, "torn.jpg", whole[:len(whole) // 3])
+    assert response.status_code == 415, response.text
+    assert response.json()["detail"].startswith("not a photo vidcolor can use")
 
 
 def test_a_film_that_understates_its_length_is_stopped_at_the_limit(sepia: Colorizer, clip: Callable[..., Clip],

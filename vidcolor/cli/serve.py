@@ -27,5 +27,5 @@ def serve_command(host: str, port: int, model: str | None, device: str, max_uplo
     from ..serve.app import run_server
     from ..serve.limits import ServeLimits
 
-    limits = ServeLimits(int(max_upload_mb * 1024 * 1024), max_video_seconds, retention_minutes * 60)
+    limits = ServeLimits(max(1, round(max_upload_mb * 1024 * 1024)), max_video_seconds, retention_minutes * 60)
     run_server(host, port, model or DEFAULT_MODEL, device, limits)

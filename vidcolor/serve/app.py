@@ -102,11 +102,12 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
     """
     from fastapi import FastAPI, Form, HTTPException, Request, UploadFile
     from fastapi.concurrency import run_in_threadpool
-    from fastapi.responses import FileResponse, Response
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import FileResponse, JSONResponse, Response
     from fastapi.staticfiles import StaticFiles
     from starlette.datastructures import UploadFile as FilePart  # what a form's file part is
 
-    from .service import ColorService, hints_body, hints_file_part, hints_of
+    from .service import ColorService, form_mistake, hints_body, hints_file_part, hints_of
 
     colorizer, label = _load(model, device)
     service = ColorService(colorizer, limits, temp_root)
@@ -124,9 +125,13 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
             service.kept.clear()
 
     app = FastAPI(title="vidcolor", lifespan=lifespan, docs_url=None, redoc_url=None)
-    too_large = f"the file is larger than this server's limit of {limits.max_upload_bytes / 1024 ** 2:g} MB"
+    too_large = f"the file is larger than this server's limit of {limits.max_upload_bytes / 1024 ** 2:.3g} MB"
     app.add_middleware(_UploadLimit, max_bytes=limits.max_upload_bytes + FORM_OVERHEAD, message=too_large)
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+
+    @app.exception_handler(RequestValidationError)
+    async def malformed(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": form_mistake(exc.errors())}, status_code=422)
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:

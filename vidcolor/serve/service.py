@@ -10,6 +10,7 @@ import math
 import queue
 import shutil
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -55,6 +56,18 @@ def hints_of(text: str | bytes | None) -> list[dict[str, Any]]:
     except UserError as exc:
         raise HTTPException(422, str(exc)) from None
     return list(data)
+
+
+def form_mistake(errors: Sequence[Any]) -> str:
+    """FastAPI's account of a malformed request (a list of dicts, echoing what was sent) as one line that
+    names the field and says nothing back of what was sent."""
+    first = errors[0] if errors else {}
+    field = ".".join(str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path"))
+    if field == "file":  # missing, or sent as a plain field (a part with no file name)
+        return "the form needs the photo or film as its file part `file` (e.g. curl -F file=@photo.jpg)"
+    if first.get("type") == "missing":
+        return f"the form has no `{field}` field"
+    return f"{field or 'the request'}: {str(first.get('msg', 'not understood')).lower()}"
 
 
 def hints_file_part(part: BinaryIO) -> bytes:
@@ -111,11 +124,15 @@ class ColorService:
         if (pixel_count(upload) or 0) > MAX_PHOTO_PIXELS:  # told by the header: never decoded
             upload.unlink()
             raise HTTPException(413, TOO_MANY_PIXELS)
+        picture_format = pillow_format(upload)
         try:
-            if pillow_format(upload) == "GIF":
+            if picture_format == "GIF":
                 raise UserError("a GIF is coloured as a film")
             rgb = read_image(upload)
-        except UserError:
+        except UserError as exc:
+            if picture_format not in (None, "GIF"):  # a photo by its bytes, damaged: not a film either
+                upload.unlink()
+                raise HTTPException(415, f"not a photo vidcolor can use: {str(exc).replace(f'{upload}: ', '')}")
             if told:
                 upload.unlink()
                 raise HTTPException(422, "hints are taken here for photos only; colour a film with hints by "
@@ -179,11 +196,10 @@ class ColorService:
                         media_type="image/png")
 
     def _queue_film(self, job_id: str, upload: Path) -> JSONResponse:
-        """The film queued, when its stated length is within the limit; the upload gone otherwise."""
+        """The film queued, when its stated length is within the limit; the upload gone otherwise. A film that
+        states no length (a still GIF) is held to the frames the limit allows, as one that understates it is."""
         try:
             source = probe(upload)
-            if not source.seconds:
-                raise HTTPException(422, "the film does not say how long it is, so it cannot be checked")
             if source.seconds > self.limits.max_video_seconds:
                 raise HTTPException(422, f"the film lasts {source.seconds:.0f} s; this server takes films up to "
                                          f"{self.limits.max_video_seconds:g} s")

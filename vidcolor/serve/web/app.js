@@ -391,7 +391,13 @@ async function followFilm(upload, file, job) {
       working(`Colouring ${file.name}…${percent}`, job.progress);
     }
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-    const response = await fetch(`/api/jobs/${encodeURIComponent(job.id)}`);
+    let response;
+    try {
+      response = await fetch(`/api/jobs/${encodeURIComponent(job.id)}`);
+    } catch (error) {
+      if (upload === current) fail(`The server stopped answering (${error.message}); is vidcolor serve still running?`);
+      return;
+    }
     if (!response.ok) {
       if (upload === current) fail(await errorText(response));
       return;
