@@ -128,7 +128,8 @@ def test_a_file_where_an_output_folder_should_go_fails_the_files_below_it_in_one
     result = run(archive, tmp_path / "colored", model_file)
 
     assert result.exit_code == 1 and "Traceback" not in result.output
-    assert re.search(r"failed reels/1920s/parade\.mp4: .*1920s: is a file; give a folder for the output", result.stderr)
+    assert re.search(r"failed reels/1920s/parade\.mp4: .*1920s: is a file, where the output folder should be",
+                     result.stderr)
     assert outputs(tmp_path / "colored") == {"photos/family/wedding.png", "photos/harbour.png", "reels/1920s",
                                              "reels/ferry.mkv"}
     assert_summary(result, done=3, skipped=0, failed=1)

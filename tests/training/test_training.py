@@ -250,7 +250,7 @@ def test_a_file_where_the_run_folder_should_go_is_refused_in_one_line(tmp_path):
     photos = photo_folder(tmp_path / "photos", n=2)
     (tmp_path / "run").write_text("my notes")
     _one_clear_line(_run_cli(["train", "--model", "unet", "--data", str(photos), "--out", str(tmp_path / "run")]),
-                    "is a file; give a folder for the output")
+                    "is a file, where the output folder should be")
     _one_clear_line(_run_cli(["train", "--model", "unet", "--data", str(photos), "--out", str(tmp_path / "run" / "a")]),
                     f"cannot make the folder ({tmp_path / 'run'} is a file)")
     assert (tmp_path / "run").read_text() == "my notes"

@@ -67,7 +67,7 @@ def check_writable(dst: Path, overwrite: bool) -> None:
 def check_folder_makeable(path: Path) -> None:
     """Refuse now, in one line, a folder `make_folder` could not make: found before the work that would fill it."""
     if path.exists() and not path.is_dir():
-        raise UserError(f"{path}: is a file; give a folder for the output")
+        raise UserError(f"{path}: is a file, where the output folder should be")
     there = next(p for p in (path, *path.parents) if p.exists())
     if not there.is_dir():
         raise UserError(f"{path}: cannot make the folder ({there} is a file)")
