@@ -237,6 +237,8 @@ def to_depth(img: np.ndarray, dtype: type[np.unsignedinteger]) -> np.ndarray:
     """Integer pixels at another bit depth, white kept white (65535 <-> 255), rounded."""
     if img.dtype == dtype:
         return img
+    if img.dtype == np.uint16 and dtype == np.uint8:  # the same numbers, without a float copy of a big scan
+        return cv2.convertScaleAbs(img, alpha=255 / 65535)
     scale = np.iinfo(dtype).max / np.iinfo(img.dtype).max
     return (img.astype(np.float64) * scale + 0.5).astype(dtype)
 

@@ -32,7 +32,7 @@ class KeptPhoto:
 
 def small_picture(rgb: np.ndarray) -> np.ndarray:
     """(H, W, C) RGB(A), uint8 or uint16 -> uint8 RGB whose longer side is at most PREVIEW_LONG_SIDE."""
-    return np.ascontiguousarray(shrunk(to_depth(rgb[..., :3], np.uint8), PREVIEW_LONG_SIDE))
+    return np.ascontiguousarray(to_depth(shrunk(rgb[..., :3], PREVIEW_LONG_SIDE), np.uint8))
 
 
 class KeptPhotos:

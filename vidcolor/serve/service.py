@@ -92,7 +92,8 @@ async def hints_body(request: Request) -> bytes:
     return body
 
 
-TOO_MANY_PIXELS = f"the photo has more than this server's limit of {MAX_PHOTO_PIXELS:,} pixels"
+def _too_many_pixels() -> HTTPException:
+    return HTTPException(413, f"the photo has more than this server's limit of {MAX_PHOTO_PIXELS:,} pixels")
 
 
 class ColorService:
@@ -123,14 +124,13 @@ class ColorService:
             shutil.copyfileobj(data, out)
         if (pixel_count(upload) or 0) > MAX_PHOTO_PIXELS:  # told by the header: never decoded
             upload.unlink()
-            raise HTTPException(413, TOO_MANY_PIXELS)
-        picture_format = pillow_format(upload)
+            raise _too_many_pixels()
         try:
-            if picture_format == "GIF":
+            if pillow_format(upload) == "GIF":
                 raise UserError("a GIF is coloured as a film")
             rgb = read_image(upload)
         except UserError as exc:
-            if picture_format not in (None, "GIF"):  # a photo by its bytes, damaged: not a film either
+            if photo_suffix(upload) is not None:  # a photo by its bytes, damaged: not a film either
                 upload.unlink()
                 raise HTTPException(415, f"not a photo vidcolor can use: {str(exc).replace(f'{upload}: ', '')}")
             if told:
@@ -140,7 +140,7 @@ class ColorService:
             return self._queue_film(job_id, upload)
         if rgb.shape[0] * rgb.shape[1] > MAX_PHOTO_PIXELS:  # a format whose header Pillow cannot read (.hdr)
             upload.unlink()
-            raise HTTPException(413, TOO_MANY_PIXELS)
+            raise _too_many_pixels()
         return self._color_photo(job_id, upload, rgb, told)
 
     def _color_photo(self, job_id: str, upload: Path, rgb: np.ndarray, told: list[dict[str, Any]]) -> Response:

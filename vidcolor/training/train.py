@@ -478,8 +478,6 @@ def train_step(run: Run, L_in: torch.Tensor, ab: torch.Tensor, opts: TrainOption
         loss = fooled + opts.lambda_l1 * loss_fn(pred.float(), ab, L)
     else:
         loss = loss_fn(pred.float(), ab, L)
-    if not torch.isfinite(loss):
-        _diverged(run.step + 1, f"the loss became {loss.item()}")
     run.opt.zero_grad(set_to_none=True)
     loss.backward()
     run.opt.step()
@@ -488,10 +486,16 @@ def train_step(run: Run, L_in: torch.Tensor, ab: torch.Tensor, opts: TrainOption
     return loss.item()
 
 
-def _diverged(step: int, what: str) -> NoReturn:
+def _diverged(step: int, what: str, out: Path) -> NoReturn:
     """Stop a run that diverged: it only gets worse, and its checkpoints so far are sound, kept as they are."""
-    raise UserError(f"the run diverged at step {step} ({what}; a learning rate too high for it?): "
-                    "its checkpoints before then are kept")
+    kept = "its checkpoints before then are kept" if (out / CHECKPOINT).exists() else "it made no checkpoint before"
+    raise UserError(f"the run diverged at step {step} ({what}; a learning rate too high for it?): {kept}")
+
+
+def _weights_finite(run: Run) -> bool:
+    """Whether the model (and the critic) hold only finite numbers: every process's copy is the same."""
+    nets = [run.model] + ([run.disc] if run.disc is not None else [])
+    return all(torch.isfinite(p).all() for net in nets for p in net.parameters())
 
 
 def _validate_all(run: Run, sets: list[ValSet], opts: TrainOptions, device: torch.device,
@@ -570,15 +574,18 @@ def train(opts: TrainOptions) -> dict[str, float]:
         L_in = L_in.contiguous(memory_format=torch.channels_last)
         if teachers:
             ab = teacher_colors(teachers, L_in, device, opts.precision, opts.teacher_mirror)
-        running += train_step(run, L_in, ab, opts, loss_fn, device, told, L)
+        loss = train_step(run, L_in, ab, opts, loss_fn, device, told, L)
+        if world == 1 and not math.isfinite(loss):  # across processes the weights below tell every one at once
+            _diverged(run.step, f"the loss became {loss}", opts.out)
+        running += loss
         count += 1
         bar.update(1)
         bar.set_postfix(loss=f"{running / count:.4f}")
-        validate = master and val_sets and (run.step % val_every == 0 or run.step == total)
-        keep = master and (run.step % opts.checkpoint_every == 0 or run.step == total)
-        if (validate or keep) and not all(torch.isfinite(p).all() for p in run.model.parameters()):
-            _diverged(run.step, "its weights hold NaN or infinite values")  # the last update broke them
-        if validate:
+        validate = bool(opts.val) and (run.step % val_every == 0 or run.step == total)
+        keep = run.step % opts.checkpoint_every == 0 or run.step == total
+        if (validate or keep) and not _weights_finite(run):  # checked by every process, the weights being one
+            _diverged(run.step, "its weights hold NaN or infinite values", opts.out)
+        if master and validate:
             metrics = _validate_all(run, val_sets, opts, device, meta)
             append_csv(opts.out / "metrics.csv", {"step": run.step, "epoch": run.step / steps_per_epoch,
                                                   "train_loss": running / count, **metrics,
@@ -587,7 +594,7 @@ def train(opts: TrainOptions) -> dict[str, float]:
             running, count = 0.0, 0
             if not opts.quiet:
                 bar.write(f"step {run.step}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
-        if keep:
+        if master and keep:
             save_checkpoint(run, opts, meta)
     bar.close()
     if world > 1:

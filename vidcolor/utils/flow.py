@@ -6,8 +6,8 @@ import math
 
 
 def dis_fits(h: int, w: int) -> bool:
-    """Whether OpenCV's DIS flow works on an h x w frame, at any of the presets used here (8 px patches; the
-    ultrafast preset's finest scale 2 is the strictest; the others were checked on the sizes it accepts).
+    """Whether OpenCV's DIS flow works on an h x w frame, at any of the presets used here: the ultrafast preset
+    (8 px patches, finest scale 2) is the strictest; the fast and medium ones were checked on the sizes it accepts.
     Where its coarsest pyramid level would be under a patch high or wide it fails, or crashes the process:
     tiny and strip-like films, linked as still instead. The level is chosen as OpenCV's dis_flow.cpp does."""
     if min(h, w) < 8 or max(h, w) < 12:

@@ -198,7 +198,7 @@ function onPhoto(event) {
 }
 
 // The colour of the result shown, at a point: into the colour picker.
-function pickColour({ fx, fy }) {
+function pickColor({ fx, fy }) {
   const after = $("after");
   const canvas = document.createElement("canvas");
   canvas.width = 1;
@@ -217,7 +217,7 @@ function clickPhoto(event) {
   const point = onPhoto(event);
   if (!point) return;
   if (picking || event.altKey) {
-    pickColour(point);
+    pickColor(point);
     setPicking(false);
     return;
   }
