@@ -230,6 +230,18 @@ def test_an_eval_report_names_each_photo_apart_and_is_replaced_only_when_asked(m
     assert {p.name for p in (tmp_path / "report").iterdir()} == {"harbour.png", "report.json", "report.csv"}
 
 
+def test_an_eval_never_writes_its_pictures_over_a_users_file_without_overwrite(model_file, tmp_path):
+    (tmp_path / "photos").mkdir()
+    write_image(tmp_path / "photos" / "harbour.png", landscape(1))
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "harbour.png").write_bytes(b"the user's own picture")
+    result = CliRunner().invoke(main, ["eval", str(tmp_path / "photos"), "--model", str(model_file),
+                                       "-o", str(tmp_path / "notes")])
+    assert result.exit_code == 1 and "harbour.png: is where the report would write" in result.stderr
+    assert (tmp_path / "notes" / "harbour.png").read_bytes() == b"the user's own picture"
+    assert {p.name for p in (tmp_path / "notes").iterdir()} == {"harbour.png"}
+
+
 def test_an_eval_that_scores_nothing_leaves_nothing_in_the_way_of_the_next_try(model_file, tmp_path):
     (tmp_path / "notes.mp4").write_text("not a film")
     command = ["eval", "--model", str(model_file), "-o", str(tmp_path / "reports" / "today")]

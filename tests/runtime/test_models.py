@@ -128,6 +128,19 @@ def test_a_model_file_with_wrong_metadata_is_refused_in_one_line(tmp_path, meta,
     assert result.exit_code == 1 and complaint in result.output and len(result.output.splitlines()) == 1
 
 
+def test_a_model_whose_weights_blew_up_is_refused_rather_than_painting_black(tmp_path):
+    model = build_model("unet", width=8)
+    with torch.no_grad():
+        for param in model.parameters():
+            param.mul_(1e30)  # finite, as a run on its way to diverging leaves them
+    save_weights(tmp_path / "blown.safetensors", model, TINY_UNET)
+    write_image(tmp_path / "in.png", landscape(0))
+    result = CliRunner().invoke(main, ["run", str(tmp_path / "in.png"), "-o", str(tmp_path / "out.png"),
+                                       "--model", str(tmp_path / "blown.safetensors")])
+    assert result.exit_code == 1 and "colours are not numbers" in result.output, result.output
+    assert not (tmp_path / "out.png").exists()
+
+
 def test_weights_saved_by_another_tool_are_refused_as_not_a_vidcolor_model(tmp_path):
     from safetensors.torch import save_file
 

@@ -28,13 +28,11 @@ from .common import MODEL_HELP, friendly
 def evaluate_cmd(inputs: tuple[Path, ...], model: str, temporal: str, window: int, no_reference: bool,
                  max_frames: int | None, report_dir: Path | None, overwrite: bool, device: str, quiet: bool) -> None:
     """Score colourization of colour photos/videos against the truth (or B&W film without one)."""
-    from ..evaluation.evaluate import REPORT_NAME, evaluate, format_table
+    from ..evaluation.evaluate import evaluate, format_table
     from ..runtime.inference import Colorizer
 
-    if report_dir is not None and (report_dir / REPORT_NAME).exists() and not overwrite:
-        raise UserError(f"{report_dir}: holds a report already (use --overwrite to replace it)")
     results, failed = evaluate(Colorizer.load(model, device), list(inputs), not no_reference, temporal, max_frames,
-                               report_dir, window, quiet)
+                               report_dir, window, quiet, overwrite)
     if results:
         click.echo(format_table(results))
     if failed:

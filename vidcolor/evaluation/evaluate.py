@@ -142,13 +142,17 @@ def evaluate_item(colorizer: Colorizer, path: Path, reference: bool, temporal: s
 
 def evaluate(colorizer: Colorizer, inputs: list[Path], reference: bool = True, temporal: str = "flow",
              max_frames: int | None = None, report_dir: Path | None = None,
-             window: int = DEFAULT_WINDOW, quiet: bool = False) -> tuple[dict[str, dict[str, float]], int]:
-    """Score every photo and video in `inputs` (files or folders); optionally write a report folder.
-    Returns the scores and how many files could not be scored (each named in a warning)."""
+             window: int = DEFAULT_WINDOW, quiet: bool = False, overwrite: bool = False
+             ) -> tuple[dict[str, dict[str, float]], int]:
+    """Score every photo and video in `inputs` (files or folders); optionally write a report folder, replacing
+    files already there only with `overwrite`. Returns the scores and how many files could not be scored (each
+    named in a warning)."""
     items = _items(inputs, report_dir)
+    names = distinct_stems(items)
+    if report_dir is not None and not overwrite:
+        _check_nothing_in_the_way(report_dir, [_picture_name(p, n) for p, n in zip(items, names, strict=True)])
     earlier = _earlier_pictures(report_dir) if report_dir is not None else set()
     made = make_folder(report_dir) if report_dir is not None else None
-    names = distinct_stems(items)
     results, failed = {}, 0
     for p, name in tqdm(list(zip(items, names, strict=True)), desc="eval", unit="item",
                         disable=quiet or len(items) == 1):
@@ -182,6 +186,16 @@ def evaluate(colorizer: Colorizer, inputs: list[Path], reference: bool = True, t
 def _picture_name(path: Path, name: str) -> str:
     """The report's picture of an item: a photo's row, or a film's strip of frames."""
     return f"{name}.png" if is_image(path) else f"{name}_strip.png"
+
+
+def _check_nothing_in_the_way(report_dir: Path, pictures: list[str]) -> None:
+    """Refuse, before any work, a report folder holding a file the report would write: an earlier report, or a
+    file of the user's that happens to bear a picture's name."""
+    if (report_dir / REPORT_NAME).exists():
+        raise UserError(f"{report_dir}: holds a report already (use --overwrite to replace it)")
+    there = next((report_dir / f for f in ("report.csv", *pictures) if (report_dir / f).exists()), None)
+    if there is not None:
+        raise UserError(f"{there}: is where the report would write (use --overwrite to replace it, or another -o)")
 
 
 def _earlier_pictures(report_dir: Path) -> set[Path]:

@@ -83,8 +83,13 @@ class Colorizer:
         told = {k: v.to(self.device) for k, v in (("hints", hints), ("reference", reference)) if v is not None}
         with reduced_precision(self.device):
             if told:  # the gain is on the model's own colours: what the user told it stays as told
-                return self.model(L_low.to(self.device), gain=self.chroma_gain, **told).float()
-            return self.model(L_low.to(self.device)).float() * self.chroma_gain
+                ab = self.model(L_low.to(self.device), gain=self.chroma_gain, **told).float()
+            else:
+                ab = self.model(L_low.to(self.device)).float() * self.chroma_gain
+        if not torch.isfinite(ab).all():  # weights finite but blown up (a run on its way to diverging)
+            raise UserError("the model's colours are not numbers: its weights are broken (a training run that "
+                            "diverged?)")
+        return ab
 
     @torch.no_grad()
     def predict_low(self, L: torch.Tensor, told: Sequence[Told] | None = None) -> tuple[torch.Tensor, torch.Tensor]:

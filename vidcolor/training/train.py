@@ -487,9 +487,10 @@ def train_step(run: Run, L_in: torch.Tensor, ab: torch.Tensor, opts: TrainOption
 
 
 def _diverged(step: int, what: str, out: Path) -> NoReturn:
-    """Stop a run that diverged: it only gets worse, and its checkpoints so far are sound, kept as they are."""
-    kept = "its checkpoints before then are kept" if (out / CHECKPOINT).exists() else "it made no checkpoint before"
-    raise UserError(f"the run diverged at step {step} ({what}; a learning rate too high for it?): {kept}")
+    """Stop a run that diverged: it only gets worse. Its checkpoints are kept as they are, none of them NaN."""
+    again = ("resume it with a lower --lr (or start again, if its last checkpoint was already on the way there)"
+             if (out / CHECKPOINT).exists() else "start again with a lower --lr")
+    raise UserError(f"the run diverged at step {step} ({what}; a learning rate too high for it?): {again}")
 
 
 def _weights_finite(run: Run) -> bool:
