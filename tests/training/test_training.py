@@ -132,8 +132,9 @@ def test_resume_continues_exactly_where_training_stopped(tmp_path, monkeypatch, 
     train(TrainOptions(out=tmp_path / "straight", **opts))
 
     _stopped_by_ctrl_c_after(4, monkeypatch, TrainOptions(out=tmp_path / "stopped", **opts))
-    assert int(torch.load(tmp_path / "stopped" / "checkpoint.pt", weights_only=True)["step"]) == 3
-    capsys.readouterr()
+    # checkpoints every 3 steps, and the step since is kept as Ctrl-C stops it
+    assert int(torch.load(tmp_path / "stopped" / "checkpoint.pt", weights_only=True)["step"]) == 4
+    assert "stopped at step 4: its checkpoint is kept" in capsys.readouterr().err
     train(TrainOptions(out=tmp_path / "stopped", resume=True, **opts))
     assert "resumed with" not in capsys.readouterr().err  # the same options: nothing to say
     _assert_same_weights(tmp_path / "straight", tmp_path / "stopped")

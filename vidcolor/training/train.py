@@ -46,6 +46,7 @@ from ..runtime.weights import (
 from ..utils.atomic import check_folder_makeable, make_folder, written_atomically
 from ..utils.choices import BALANCES, PRECISIONS
 from ..utils.errors import UserError
+from ..utils.warn import default_warn
 from .augment import make_batch
 from .data import TrainingSet, ab_histogram, load_images
 from .hints import points_from_truth, simulate_hints
@@ -486,6 +487,12 @@ def train_step(run: Run, L_in: torch.Tensor, ab: torch.Tensor, opts: TrainOption
     return loss.item()
 
 
+def _seconds_so_far(opts: TrainOptions) -> float:
+    """The training time a resumed run had spent by its last validation, so metrics.csv's `seconds` goes on."""
+    rows = read_csv(opts.out / "metrics.csv") if opts.resume and (opts.out / "metrics.csv").exists() else []
+    return rows[-1].get("seconds", 0.0) if rows else 0.0
+
+
 def _diverged(step: int, what: str, out: Path) -> NoReturn:
     """Stop a run that diverged: it only gets worse. Its checkpoints are kept as they are, none of them NaN."""
     again = ("resume it with a lower --lr (or start again, if its last checkpoint was already on the way there)"
@@ -565,39 +572,46 @@ def train(opts: TrainOptions) -> dict[str, float]:
 
     gen = torch.Generator()
     bar = tqdm(total=total, initial=run.step, disable=opts.quiet or not master, unit="step", dynamic_ncols=True)
-    running, count, t0, metrics = 0.0, 0, time.time(), {}
+    running, count, t0, metrics = 0.0, 0, time.time() - _seconds_so_far(opts), {}
     _train_mode(run.model)
-    while run.step < total:
-        gen.manual_seed(opts.seed * 1_000_003 + run.step * 7919 + rank)
-        idx = torch.multinomial(draws, opts.batch_size, replacement=True, generator=gen).tolist()
-        L_in, L, ab = (t.to(device) for t in make_batch(data.images, idx, opts.size, gen))
-        told = HintBatch(*simulate_hints(ab, gen)).to(device) if opts.hints else None
-        L_in = L_in.contiguous(memory_format=torch.channels_last)
-        if teachers:
-            ab = teacher_colors(teachers, L_in, device, opts.precision, opts.teacher_mirror)
-        loss = train_step(run, L_in, ab, opts, loss_fn, device, told, L)
-        if world == 1 and not math.isfinite(loss):  # across processes the weights below tell every one at once
-            _diverged(run.step, f"the loss became {loss}", opts.out)
-        running += loss
-        count += 1
-        bar.update(1)
-        bar.set_postfix(loss=f"{running / count:.4f}")
-        validate = bool(opts.val) and (run.step % val_every == 0 or run.step == total)
-        keep = run.step % opts.checkpoint_every == 0 or run.step == total
-        if (validate or keep) and not _weights_finite(run):  # checked by every process, the weights being one
-            _diverged(run.step, "its weights hold NaN or infinite values", opts.out)
-        if master and validate:
-            metrics = _validate_all(run, val_sets, opts, device, meta)
-            append_csv(opts.out / "metrics.csv", {"step": run.step, "epoch": run.step / steps_per_epoch,
-                                                  "train_loss": running / count, **metrics,
-                                                  "seconds": time.time() - t0})
-            plot_curves(read_csv(opts.out / "metrics.csv"), opts.out / "curves.png")
-            running, count = 0.0, 0
-            if not opts.quiet:
-                bar.write(f"step {run.step}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
-        if master and keep:
+    try:
+        while run.step < total:
+            gen.manual_seed(opts.seed * 1_000_003 + run.step * 7919 + rank)
+            idx = torch.multinomial(draws, opts.batch_size, replacement=True, generator=gen).tolist()
+            L_in, L, ab = (t.to(device) for t in make_batch(data.images, idx, opts.size, gen))
+            told = HintBatch(*simulate_hints(ab, gen)).to(device) if opts.hints else None
+            L_in = L_in.contiguous(memory_format=torch.channels_last)
+            if teachers:
+                ab = teacher_colors(teachers, L_in, device, opts.precision, opts.teacher_mirror)
+            loss = train_step(run, L_in, ab, opts, loss_fn, device, told, L)
+            if world == 1 and not math.isfinite(loss):  # across processes the weights below tell every one at once
+                _diverged(run.step, f"the loss became {loss}", opts.out)
+            running += loss
+            count += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{running / count:.4f}")
+            validate = bool(opts.val) and (run.step % val_every == 0 or run.step == total)
+            keep = run.step % opts.checkpoint_every == 0 or run.step == total
+            if (validate or keep) and not _weights_finite(run):  # checked by every process, the weights being one
+                _diverged(run.step, "its weights hold NaN or infinite values", opts.out)
+            if master and validate:
+                metrics = _validate_all(run, val_sets, opts, device, meta)
+                append_csv(opts.out / "metrics.csv", {"step": run.step, "epoch": run.step / steps_per_epoch,
+                                                      "train_loss": running / count, **metrics,
+                                                      "seconds": time.time() - t0})
+                plot_curves(read_csv(opts.out / "metrics.csv"), opts.out / "curves.png")
+                running, count = 0.0, 0
+                if not opts.quiet:
+                    bar.write(f"step {run.step}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+            if master and keep:
+                save_checkpoint(run, opts, meta)
+    except KeyboardInterrupt:  # Ctrl-C, SIGTERM: the steps since the last checkpoint are kept too
+        if master and run.step % opts.checkpoint_every and _weights_finite(run):
             save_checkpoint(run, opts, meta)
-    bar.close()
+            default_warn(f"stopped at step {run.step}: its checkpoint is kept, and --resume continues from it")
+        raise
+    finally:
+        bar.close()  # before the line that says why it stopped, so that line is the last
     if world > 1:
         dist.barrier()
     return metrics
