@@ -154,6 +154,17 @@ def test_frames_of_two_films_with_one_name_are_all_kept_and_never_written_over(c
     assert sorted(p.name for p in (tmp_path / "set").iterdir()) == before  # refused before writing any frame
 
 
+def test_frames_of_a_folder_go_on_past_a_film_that_cannot_be_read_and_say_so(clip, tmp_path):
+    (tmp_path / "reels").mkdir()
+    clip("reels/harbour.mp4", frames=8, color=True)
+    (tmp_path / "reels" / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 and then nothing")
+    result = CliRunner().invoke(main, ["frames", str(tmp_path / "reels"), "-o", str(tmp_path / "set"), "--every", "4"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "not read: " in result.stderr and "broken.mp4" in result.stderr
+    assert result.stderr.strip().endswith("1 of 2 films could not be read")
+    assert sorted(p.name for p in (tmp_path / "set").iterdir()) == ["harbour_000000.png", "harbour_000004.png"]
+
+
 def test_frames_refuses_a_photo_rather_than_call_it_a_film(tmp_path):
     write_image(tmp_path / "portrait.jpg", landscape(0))
     result = CliRunner().invoke(main, ["frames", str(tmp_path / "portrait.jpg"), "-o", str(tmp_path / "set")])

@@ -12,25 +12,20 @@ from .common import friendly
 
 
 @click.command()
-@click.argument("videos", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", "dst", required=True, type=click.Path(path_type=Path), help="Folder for the frames.")
 @click.option("--every", type=click.IntRange(min=1), default=10, show_default=True, help="Keep every N-th frame.")
 @click.option("--overwrite", is_flag=True, help="Replace frames an earlier extraction wrote.")
 @friendly
-def frames(videos: tuple[Path, ...], dst: Path, every: int, overwrite: bool) -> None:
-    """Extract a training set of frames from colour videos."""
+def frames(inputs: tuple[Path, ...], dst: Path, every: int, overwrite: bool) -> None:
+    """Extract a training set of frames from colour videos (files, or folders of them)."""
     from ..film.frames import video_frames
     from ..photo.write import write_image
     from ..training.data import looks_grey
     from ..utils.atomic import check_writable, make_folder, take_back, written_atomically
-    from ..utils.paths import distinct_stems, is_image
+    from ..utils.paths import distinct_stems
 
-    videos = tuple({video.resolve(): video for video in videos}.values())  # each film once, however named
-    for video in videos:
-        if not video.is_file():
-            raise UserError(f"{video}: " + ("not a film file" if video.exists() else "no such file"))
-        if is_image(video):
-            raise UserError(f"{video}: a photo, not a film (training takes photo folders as they are)")
+    videos = _films(inputs)
     stems = distinct_stems(videos)
     if not overwrite and dst.is_dir():  # an earlier extraction's frames: refused before any frame is written
         earlier = re.compile("|".join(rf"{re.escape(stem)}_\d{{6}}\.png" for stem in stems))
@@ -38,16 +33,22 @@ def frames(videos: tuple[Path, ...], dst: Path, every: int, overwrite: bool) -> 
             if earlier.fullmatch(name):
                 check_writable(dst / name, overwrite)
     made = make_folder(dst)
-    total = grey = 0
+    total = grey = failed = 0
     try:
         for video, stem in zip(videos, stems, strict=True):
-            for i, rgb in enumerate(video_frames(video, every)):
-                target = dst / f"{stem}_{i * every:06d}.png"
-                check_writable(target, overwrite)
-                with written_atomically(target, replace=overwrite) as tmp:
-                    write_image(tmp, rgb)
-                total += 1
-                grey += looks_grey(rgb)
+            try:  # one film that cannot be read does not cost the others theirs
+                for i, rgb in enumerate(video_frames(video, every)):
+                    target = dst / f"{stem}_{i * every:06d}.png"
+                    check_writable(target, overwrite)
+                    with written_atomically(target, replace=overwrite) as tmp:
+                        write_image(tmp, rgb)
+                    total += 1
+                    grey += looks_grey(rgb)
+            except UserError as exc:
+                if len(videos) == 1:
+                    raise
+                click.echo(f"vidcolor: warning: not read: {exc}", err=True)
+                failed += 1
     except BaseException:  # not a film after all, say: the folder made for it is taken back while empty
         take_back(dst, made)
         raise
@@ -55,3 +56,26 @@ def frames(videos: tuple[Path, ...], dst: Path, every: int, overwrite: bool) -> 
         click.echo(f"vidcolor: warning: {grey} of the {total} frames are black and white (training skips them)",
                    err=True)
     click.echo(f"{total} frame{'s' * (total != 1)} written to {dst}", err=True)
+    if failed:
+        take_back(dst, made)  # if nothing at all was written
+        raise UserError(f"{failed} of {len(videos)} films could not be read")
+
+
+def _films(inputs: tuple[Path, ...]) -> list[Path]:
+    """The films named, and those in the folders named, each once however named; a photo or a missing file is
+    refused before any frame is written."""
+    from ..utils.paths import find_media, is_image
+
+    films: list[Path] = []
+    for path in inputs:
+        if path.is_dir():
+            films += [p for p in find_media(path) if not is_image(p)]
+        elif not path.is_file():
+            raise UserError(f"{path}: no such file or folder")
+        elif is_image(path):
+            raise UserError(f"{path}: a photo, not a film (training takes photo folders as they are)")
+        else:
+            films.append(path)
+    if not films:
+        raise UserError(f"{', '.join(map(str, inputs))}: no films found")
+    return list({film.resolve(): film for film in films}.values())

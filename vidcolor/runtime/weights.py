@@ -97,7 +97,11 @@ def read_metadata(path: Path) -> dict[str, Any]:
             meta = json.loads((f.metadata() or {})["vidcolor"])
     except KeyError:
         raise UserError(f"{path}: not a vidcolor model file (a safetensors file without vidcolor's metadata)") from None
-    except (SafetensorError, json.JSONDecodeError, OSError) as exc:
+    except SafetensorError:
+        raise UserError(f"{path}: not a vidcolor model file (not a .safetensors file" + (
+            "; a training checkpoint? `vidcolor export RUN -o MODEL.safetensors` makes a model of its run)"
+            if path.suffix == ".pt" else ")")) from None
+    except (json.JSONDecodeError, OSError) as exc:
         raise UserError(f"{path}: not a vidcolor model file ({exc})") from None
     if not isinstance(meta, dict):
         raise UserError(f"{path}: not a vidcolor model file (its metadata is not a JSON object)")
