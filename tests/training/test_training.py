@@ -292,7 +292,7 @@ def test_starting_from_weights_of_another_shape_is_refused_and_leaves_no_run_fol
     train(TrainOptions(model="unet", data=[photos], out=tmp_path / "narrow", steps=1, **TINY))
     _one_clear_line(_run_cli(["train", "--model", "unet", "--width", "16", "--data", str(photos),
                               "--init", str(tmp_path / "narrow" / "last.safetensors"), "--out",
-                              str(tmp_path / "run")]), "do not fit")
+                              str(tmp_path / "run")]), "was trained with --width 8; give the same")
     assert not (tmp_path / "run").exists()
 
 
@@ -499,6 +499,16 @@ def test_starting_from_a_model_without_the_options_that_keep_all_it_learnt_names
         with pytest.raises(UserError, match="was trained with --tune-backbone 1 --blocks8 1; give the same"):
             train(TrainOptions(model="fusion", data=[photos], out=tmp_path / flag, steps=2,
                                **{flag: grown / "last.safetensors"}, **TINY))
+
+
+def test_starting_from_a_model_of_another_family_or_width_says_which_to_give(tmp_path):
+    photos = photo_folder(tmp_path / "photos", n=2)
+    fusion = write_tiny_hint_model(tmp_path / "fusion.safetensors")
+    with pytest.raises(UserError, match="a fusion model; start from it with --model fusion"):
+        train(TrainOptions(model="unet", data=[photos], out=tmp_path / "a", steps=1, init=fusion, **TINY))
+    with pytest.raises(UserError, match="was trained with --width 8; give the same"):
+        train(TrainOptions(model="fusion", data=[photos], out=tmp_path / "b", steps=1, continue_from=fusion,
+                           **TINY | {"width": 16}))
 
 
 def test_options_a_faster_model_cannot_be_trained_with_are_refused_in_one_line(tmp_path):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -274,7 +273,12 @@ def _load_init(model: nn.Module, path: Path, flag: str, opts: TrainOptions) -> N
     options that keep it."""
     if not path.is_file():
         raise UserError(f"{path}: no such weights file for {flag}")
-    arch = read_metadata(path).get("arch", {})
+    meta = read_metadata(path)
+    arch, family = meta.get("arch", {}), meta.get("family")
+    if FAMILIES.get(family) is not FAMILIES[opts.model]:  # unet and gan share a network: one starts the other
+        raise UserError(f"{path}: a {family} model; start from it with --model {family}")
+    if arch.get("width", opts.width) != opts.width:
+        raise UserError(f"{path}: was trained with --width {arch['width']}; give the same to start from it")
     kept = [f"--tune-backbone {arch.get('tune_backbone')}" if arch.get("tune_backbone", 0) > opts.tune_backbone
             else "", f"--blocks8 {arch.get('blocks8')}" if arch.get("blocks8", 0) > opts.blocks8 else "",
             "--light-decoder" if arch.get("light_decoder") and not opts.light_decoder else ""]
@@ -397,8 +401,9 @@ def build_run(opts: TrainOptions, device: torch.device, total: int) -> Run:
     return run
 
 
-def load_checkpoint(run: Run, opts: TrainOptions, path: Path, device: torch.device, master: bool) -> None:
-    """Continue exactly where the checkpoint stopped; a damaged or foreign file is one line."""
+def load_checkpoint(run: Run, opts: TrainOptions, path: Path, device: torch.device) -> list[str]:
+    """Continue exactly where the checkpoint stopped; a damaged or foreign file is one line. Returns the options
+    changed since the run was checkpointed (each `--flag value`), for the caller to name once it goes on."""
     try:  # weights_only: a checkpoint is never unpickled beyond tensors and plain values
         ckpt = torch.load(path, map_location=device, weights_only=True)
     except Exception:  # noqa: BLE001 -- whatever a damaged file makes the reader raise; its message
@@ -407,9 +412,6 @@ def load_checkpoint(run: Run, opts: TrainOptions, path: Path, device: torch.devi
     if not isinstance(ckpt, dict):
         raise UserError(f"{path}: damaged, or not a vidcolor checkpoint")
     _check_same_run(ckpt.get("options", {}), opts, path)
-    if master:
-        for change in _changed_on_resume(ckpt.get("options", {}), opts):
-            print(f"vidcolor: warning: resumed with {change}", file=sys.stderr)
     try:
         run.model.load_state_dict(ckpt["model"], strict=False)
         run.opt.load_state_dict(ckpt["optimizer"])
@@ -420,6 +422,7 @@ def load_checkpoint(run: Run, opts: TrainOptions, path: Path, device: torch.devi
         run.step = int(ckpt["step"])
     except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as exc:  # torch's are many lines
         raise UserError(f"{path}: does not fit this run, or is damaged ({str(exc).splitlines()[0]})") from None
+    return _changed_on_resume(ckpt.get("options", {}), opts)
 
 
 def save_checkpoint(run: Run, opts: TrainOptions, meta: dict[str, Any]) -> None:
@@ -561,9 +564,11 @@ def train(opts: TrainOptions) -> dict[str, float]:
     if master:  # after the data and --init are read: a run refused for them leaves no empty folder behind
         make_folder(opts.out)
     if opts.resume:
-        load_checkpoint(run, opts, opts.out / CHECKPOINT, device, master)
+        changes = load_checkpoint(run, opts, opts.out / CHECKPOINT, device)
         if run.step >= total:
             raise UserError(f"{opts.out}: the run has done {run.step} steps already; give more --steps to continue it")
+        for change in changes if master else []:
+            default_warn(f"resumed with {change}")
     if world > 1:
         run.model = nn.parallel.DistributedDataParallel(run.model)
         if run.disc is not None:

@@ -35,7 +35,7 @@ def looks_color(luma: np.ndarray, chroma: np.ndarray) -> bool:
     return spread > COLOR_SPREAD or float(np.percentile(along, 5)) < -COLOR_OPPOSITE
 
 
-KEEP_ADVICE = " (--skip-color keeps them)"  # the command line's way out; the web page, which has none, drops it
+KEEP_ADVICE = " (--skip-color keeps it as it is)"  # the command line's way out; the web page, which has none, drops it
 
 
 def already_in_color(what: str, skip_color: bool) -> str:
