@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -122,9 +123,14 @@ def read_weights(path: Path) -> dict[str, torch.Tensor]:
         raise UserError(f"{path}: cannot read weights ({exc})") from None
 
 
+def all_finite(tensors: Iterable[torch.Tensor]) -> bool:
+    """Whether the tensors hold no NaN or infinite number (integer ones cannot)."""
+    return all(torch.isfinite(t).all() for t in tensors if t.is_floating_point())
+
+
 def check_finite(path: Path, state: dict[str, torch.Tensor]) -> None:
     """Refuse weights a diverged training run left (NaN or infinite): they would colour every picture black."""
-    if not all(torch.isfinite(t).all() for t in state.values() if t.is_floating_point()):
+    if not all_finite(state.values()):
         raise UserError(f"{path}: its weights hold NaN or infinite values (a training run that diverged?)")
 
 

@@ -35,6 +35,7 @@ from ..runtime.hints import reference_histogram
 from ..runtime.inference import working_shape
 from ..runtime.weights import (
     BACKBONE_PREFIX,
+    all_finite,
     load_model,
     load_trainable_state,
     read_metadata,
@@ -506,7 +507,7 @@ def _diverged(step: int, what: str, out: Path) -> NoReturn:
 def _weights_finite(run: Run) -> bool:
     """Whether the model (and the critic) hold only finite numbers: every process's copy is the same."""
     nets = [run.model] + ([run.disc] if run.disc is not None else [])
-    return all(torch.isfinite(p).all() for net in nets for p in net.parameters())
+    return all_finite(p for net in nets for p in net.parameters())
 
 
 def _validate_all(run: Run, sets: list[ValSet], opts: TrainOptions, device: torch.device,
