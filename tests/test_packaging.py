@@ -42,7 +42,7 @@ def test_a_user_lists_the_shipped_models_with_what_their_files_say():
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0].split()[:3] == ["name", "family", "size"]
-    rows = {line.split()[0]: line for line in lines[1:]}
+    rows = {line.split()[0]: line for line in lines[1:] if not line.startswith(" ")}
     assert set(rows) == set(shipped_models())
     assert lines[1].startswith(DEFAULT_MODEL + " ")  # the default first
     default_column = lines[0].index("default")
@@ -50,6 +50,19 @@ def test_a_user_lists_the_shipped_models_with_what_their_files_say():
         scores = read_metadata(path)["scores"]["photos/val"]
         assert f"{scores['psnr']:.2f}" in rows[name] and f"{scores['colourfulness']:.1f}" in rows[name]
         assert (rows[name][default_column:default_column + 3] == "yes") == (name == DEFAULT_MODEL)
+
+
+@pytest.mark.parametrize("columns", [80, 140])
+def test_the_model_list_fits_a_narrow_terminal_with_every_description_whole(monkeypatch, columns):
+    monkeypatch.setenv("COLUMNS", str(columns))
+    result = CliRunner().invoke(main, ["models"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert max(len(line) for line in lines) <= columns
+    words = " ".join(line.strip() for line in lines).split()
+    for path in shipped_models().values():
+        description = read_metadata(path)["description"].split()
+        assert any(words[i:i + len(description)] == description for i in range(len(words)))
 
 
 def test_a_script_reads_the_model_list_as_json():

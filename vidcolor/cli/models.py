@@ -14,6 +14,7 @@ from .common import friendly
 def models(as_json: bool) -> None:
     """List the shipped models: family, size, validation scores, the default, whether they take hints."""
     import json
+    import shutil
 
     from ..runtime.catalog import describe, format_models
     from ..runtime.weights import read_metadata
@@ -21,4 +22,4 @@ def models(as_json: bool) -> None:
     rows = [describe(name, path, read_metadata(path)) for name, path in shipped_models().items()]
     if not rows:
         raise UserError("no shipped models found (a broken install? reinstall vidcolor)")
-    click.echo(json.dumps(rows, indent=2) if as_json else format_models(rows))
+    click.echo(json.dumps(rows, indent=2) if as_json else format_models(rows, shutil.get_terminal_size().columns))

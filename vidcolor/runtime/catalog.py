@@ -6,6 +6,7 @@ the command line lists the names in its help without loading a model.
 """
 from __future__ import annotations
 
+import textwrap
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -48,13 +49,35 @@ def _cell(value: Any, fmt: str) -> str:
     return "-" if value is None else format(value, fmt)
 
 
-def format_models(rows: list[dict[str, Any]]) -> str:
-    """The models as an aligned text table, scores '-' where a file records none."""
-    header = ["name", "family", "size MB", f"PSNR dB ({SCORED_ON})", "colourfulness", "default", "hints",
-              "description"]
+def format_models(rows: list[dict[str, Any]], width: int | None = None) -> str:
+    """The models as an aligned text table, scores '-' where a file records none.
+
+    Given a terminal `width`, the descriptions wrap under their own column instead of running past the
+    screen's edge and breaking the table's alignment; where that column would be narrower than 30
+    characters, each description goes on its own indented lines under its model's row.
+    """
+    header = ["name", "family", "size MB", f"PSNR dB ({SCORED_ON})", "colourfulness", "default", "hints"]
     lines = [[r["name"], str(r["family"]), _cell(r["size_mb"], ".1f"), _cell(r["psnr"], ".2f"),
-              _cell(r["colourfulness"], ".1f"), "yes" if r["default"] else "", "yes" if r["hints"] else "no",
-              r["description"]] for r in rows]
+              _cell(r["colourfulness"], ".1f"), "yes" if r["default"] else "", "yes" if r["hints"] else "no"]
+             for r in rows]
     widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-                     for row in [header, *lines])
+    column = sum(widths) + 2 * len(widths)
+    beside = width is None or width - column >= 30
+    indent = column if beside else 4
+    wrap = (width - indent) if width else None
+
+    def described(text: str) -> list[str]:
+        return textwrap.wrap(text, wrap) if wrap else [text]
+
+    out = []
+    for cells, text in [(header, "description"), *zip(lines, (r["description"] for r in rows), strict=True)]:
+        head = "  ".join(cell.ljust(w) for cell, w in zip(cells, widths, strict=True))
+        text_lines = described(text) if text else []
+        if beside:
+            out.append((head + "  " + (text_lines[0] if text_lines else "")).rstrip())
+            text_lines = text_lines[1:]
+        else:
+            out.append(head.rstrip())
+            text_lines = [] if cells is header else text_lines
+        out.extend(" " * indent + line for line in text_lines)
+    return "\n".join(out)
