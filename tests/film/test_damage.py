@@ -41,6 +41,22 @@ def test_a_film_cut_short_still_comes_out_with_every_readable_frame(clip, color,
     assert any("cut short" in w for w in warnings)
 
 
+def test_a_film_cut_short_mid_sound_packet_leaves_that_packet_out_instead_of_copying_it_broken(
+        clip, color, tmp_path):
+    """An MP4 with its index at the front (as vidcolor writes them) cut short: its last sound packet is half there."""
+    src = clip("source.mp4", frames=48, width=128, height=96)
+    whole = tmp_path / "whole.mp4"
+    color(src.path, whole)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole.read_bytes()[: int(whole.stat().st_size * 0.9)])
+    result, warnings = color(cut, tmp_path / "new.mp4")
+    assert any("skipped damaged audio packet" in w for w in warnings), warnings
+    with av.open(str(tmp_path / "new.mp4")) as out:
+        sound = out.streams.audio[0]
+        decoded = [sound.decode(packet) for packet in out.demux(sound)]  # raises on a broken packet
+    assert sum(len(frames) for frames in decoded) > 0 and result.frames > 0
+
+
 def test_a_raw_stream_spliced_from_two_sizes_comes_out_whole_at_its_first_size(color, tmp_path):
     """A raw H.264 stream has no timestamps (given quietly); its frames of another size are scaled, and said."""
     spliced = b""

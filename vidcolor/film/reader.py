@@ -97,7 +97,8 @@ def film_stream(container: InputContainer, path: Path) -> av.video.stream.VideoS
 class SourceReader:
     """Demuxes the kept streams once, in file order, decoding the ones that need it.
 
-    Undecodable packets are skipped, a read error ends the film early (keeping what was read),
+    Undecodable packets are skipped, as are copied packets the demuxer flags as damaged (the last one of a file
+    cut short), a read error ends the film early (keeping what was read),
     and broken video timestamps are mended so the encoder always sees increasing ones. Video frames
     are held back a few at a time so that each takes the earliest timestamp among those decoded so
     far: containers with no presentation times of their own (AVI, raw streams) hand B-frame films'
@@ -150,6 +151,9 @@ class SourceReader:
             if packet.stream.index in self.decode:
                 return [(packet.stream, frame) for frame in self._decoded(packet.stream, packet)]
             if not packet.size:  # the end-of-stream marker, nothing to copy
+                return []
+            if packet.is_corrupt:  # cut off by the file's end (or flagged by the demuxer): no player could decode it
+                self.incidents.damage(f"damaged {packet.stream.type} packet", f"at {self._time:.1f} s")
                 return []
             if packet.stream is self._video and packet.pts is not None:
                 self._cover(packet.pts)
