@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -120,7 +121,8 @@ def test_a_folder_where_the_film_should_go_is_refused_before_any_work(clip, tmp_
 
 @pytest.mark.parametrize("option", [["--batch-size", "0"], ["--crf", "good"], ["--temporal", "warp"],
                                     ["--codec", "divx"], ["--preset", "warp"], ["--window", "-1"],
-                                    ["--window", "1000"]])
+                                    ["--window", "1000"], ["--jobs", "\u00b2"], ["--split", "\u0663"],
+                                    ["--keyframe", "\u00b2:painted.png"]])
 def test_a_malformed_option_is_a_usage_error(clip, tmp_path, option):
     src = clip("old.mp4")
     result = cli(src.path, "-o", tmp_path / "out.mp4", *option)
@@ -338,3 +340,23 @@ def test_a_stop_that_cuts_start_up_short_ends_as_a_stop_not_as_the_odd_error_it_
                "    raise AttributeError(\"module 'numpy' has no attribute 'iterable'\")\n"
                "start()\n")
     assert _exit_and_stderr(command) == (143, "vidcolor: stopped by SIGTERM\n")
+
+
+def test_a_stop_while_the_interpreter_shuts_down_adds_nothing_after_the_runs_last_line():
+    """A supervisor's SIGTERM landing after the error line, in another library's exit handler (torch's)."""
+    command = ("import atexit, signal\n"
+               "atexit.register(signal.raise_signal, signal.SIGTERM)  # runs while the interpreter shuts down\n"
+               "from vidcolor.cli.common import friendly\n"
+               "from vidcolor.utils.errors import UserError\n"
+               "@friendly\n"
+               "def start() -> None:\n"
+               "    raise UserError('hints.json: entry 0: (200, 44) is outside the picture')\n"
+               "start()\n")
+    code, stderr = _exit_and_stderr(command)
+    assert code != 0 and stderr == "vidcolor: hints.json: entry 0: (200, 44) is outside the picture\n"
+
+
+def test_a_command_called_from_python_gives_the_caller_its_signal_handlers_back(tmp_path):
+    before = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    CliRunner().invoke(main, ["run", str(tmp_path / "missing.mp4"), "-o", str(tmp_path / "out.mp4")])
+    assert {number: signal.getsignal(number) for number in before} == before

@@ -91,8 +91,9 @@ def test_a_hints_file_that_never_ends_is_refused_without_reading_it_all():
 def test_a_hint_outside_the_picture_or_a_photo_hint_with_a_frame_is_refused():
     with pytest.raises(UserError, match=r"entry 0: \(10, 20\) is outside the picture \(8 x 8 pixels\)"):
         check_hints_fit(parse_hints([RED], "h.json"), 8, 8, "h.json")
-    with pytest.raises(UserError, match="entry 0: a photo has no frames or times"):
-        check_hints_fit(parse_hints([{**RED, "frame": 3}], "h.json"), 64, 64, "h.json")
+    for when in ({"frame": 3}, {"frame": 0}, {"time": 0}):  # the film's first frame is a frame too
+        with pytest.raises(UserError, match="entry 0: a photo has no frames or times"):
+            check_hints_fit(parse_hints([{**RED, **when}], "h.json"), 64, 64, "h.json")
 
 
 def test_a_click_on_a_flat_sky_stays_with_its_shot_rather_than_being_lost():

@@ -27,6 +27,7 @@ from ..runtime.inference import Colorizer
 from ..utils.atomic import make_folder
 from ..utils.errors import UserError
 from ..utils.guard import HUNG, give_up, hang_reason, on_hang
+from ..utils.numbers import is_whole_number
 from ..utils.stopping import stop_cleanly_on_signals
 
 RAY_RETRIES = 3  # times Ray runs a task again after losing the worker or node doing it
@@ -217,7 +218,7 @@ RAY_CONNECT_SECONDS = 10.0
 def check_reachable(address: str) -> None:
     """Refuse, in a line, a cluster address nothing answers at: Ray itself retries it for ever, in log lines."""
     host, colon, port = address.removeprefix("ray://").rpartition(":")
-    if not colon or not port.isdigit():  # "auto", or no port to try: Ray's own lookup
+    if not colon or not is_whole_number(port):  # "auto", or no port to try: Ray's own lookup
         return
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=RAY_CONNECT_SECONDS).close()

@@ -13,7 +13,8 @@ import click
 from ..runtime.catalog import shipped_models
 from ..utils.errors import UserError
 from ..utils.guard import give_up, on_hang
-from ..utils.stopping import Stopped, heard_stop, stop_cleanly_on_signals
+from ..utils.numbers import is_whole_number
+from ..utils.stopping import Stopped, heard_stop, restore_signals, stop_cleanly_on_signals
 
 
 def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -23,7 +24,7 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
     code 1 (see vidcolor.utils.guard)."""
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        stop_cleanly_on_signals()
+        handlers = stop_cleanly_on_signals()
         before = on_hang(give_up())
         try:
             return fn(*args, **kwargs)
@@ -43,6 +44,7 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise
         finally:
             on_hang(before)  # called from Python, the caller's process is its own again
+            restore_signals(handlers)
     return wrapper
 
 
@@ -61,7 +63,7 @@ def frame_and_picture(ctx: click.Context, param: click.Parameter, values: tuple[
     pairs = []
     for value in values:
         frame, _, picture = value.partition(":")
-        if not frame.strip().isdigit() or not picture:
+        if not is_whole_number(frame.strip()) or not picture:
             raise click.BadParameter(f"{value!r} is not N:PICTURE (a frame number, then the picture)")
         pairs.append((int(frame), Path(picture)))
     if len({n for n, _ in pairs}) < len(pairs):
@@ -135,7 +137,7 @@ def count_or_auto(minimum: int) -> Callable[[click.Context, click.Parameter, str
     def convert(ctx: click.Context, param: click.Parameter, value: str | None) -> int | str | None:
         if value is None or value == "auto":
             return value
-        if not value.isdigit() or int(value) < minimum:
+        if not is_whole_number(value) or int(value) < minimum:
             raise click.BadParameter(f"give a whole number from {minimum} up, or auto")
         return int(value)
     return convert

@@ -125,5 +125,5 @@ def check_hints_fit(hints: list[Hint], width: int, height: int, name: str, film:
         if not (0 <= hint.x < width and 0 <= hint.y < height):
             raise UserError(f"{name}: entry {i}: ({hint.x:g}, {hint.y:g}) is outside the picture "
                             f"({width} x {height} pixels)")
-        if not film and (hint.frame or hint.time):
+        if not film and (hint.frame is not None or hint.time is not None):
             raise UserError(f"{name}: entry {i}: a photo has no frames or times")

@@ -8,6 +8,7 @@ import torch
 
 from ..utils.choices import DEVICES
 from ..utils.errors import UserError
+from ..utils.numbers import is_whole_number
 
 
 def bf16_native(device: torch.device) -> bool:
@@ -35,7 +36,7 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
             return torch.device("cuda", local_rank)
         return torch.device("mps" if mps else "cpu")
     kind, colon, number = name.partition(":")
-    if kind not in DEVICES[1:] or (colon and (kind != "cuda" or not (number.isascii() and number.isdigit()))):
+    if kind not in DEVICES[1:] or (colon and (kind != "cuda" or not is_whole_number(number))):
         raise UserError(f"unknown device {name!r} (auto, cpu, cuda, cuda:N or mps)")
     if kind == "cuda" and not torch.cuda.is_available():
         raise UserError(f"--device {name} asked for, but no CUDA GPU is available")

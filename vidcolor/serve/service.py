@@ -28,6 +28,7 @@ from ..runtime.hints import Told
 from ..runtime.inference import Colorizer
 from ..utils.errors import UserError
 from ..utils.in_color import KEEP_ADVICE
+from ..utils.numbers import is_whole_number
 from .jobs import Films, Job
 from .kept import KeptPhoto, KeptPhotos, small_picture
 from .limits import ServeLimits
@@ -82,7 +83,7 @@ async def hints_body(request: Request) -> bytes:
     """A preview request's body, read no further than the limit."""
     declared = request.headers.get("content-length", "")
     too_long = f"the hints are larger than this server's limit of {MAX_HINTS_BYTES // 1024} kB"
-    if declared.isdigit() and int(declared) > MAX_HINTS_BYTES:
+    if is_whole_number(declared) and int(declared) > MAX_HINTS_BYTES:
         raise HTTPException(413, too_long)
     body = b""
     async for chunk in request.stream():

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import signal
 from types import FrameType
+from typing import Any
 
 
 class Stopped(KeyboardInterrupt):
@@ -30,15 +31,27 @@ def _raise_interrupted(signal_number: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def stop_cleanly_on_signals() -> None:
+def stop_cleanly_on_signals() -> dict[int, Any]:
     """From now on SIGTERM and SIGHUP (where there is one) stop the main thread as Ctrl-C does, and each stop
-    is remembered (`heard_stop`) from here on."""
+    is remembered (`heard_stop`) from here on. Returns the handlers replaced, for `restore_signals`."""
     _heard.clear()
+    replaced = {}
     for name in ("SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
-            signal.signal(getattr(signal, name), _raise_stopped)
+            number = getattr(signal, name)
+            replaced[number] = signal.signal(number, _raise_stopped)
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not where Ctrl-C is ignored (`&` jobs)
-        signal.signal(signal.SIGINT, _raise_interrupted)
+        replaced[signal.SIGINT] = signal.signal(signal.SIGINT, _raise_interrupted)
+    return replaced
+
+
+def restore_signals(replaced: dict[int, Any]) -> None:
+    """Put back the handlers `stop_cleanly_on_signals` replaced, once the run is over: a stop that comes while
+    the interpreter shuts down must not raise inside other libraries' exit handlers (a traceback after the
+    run's last line), and a caller from Python gets its own handlers back."""
+    for number, handler in replaced.items():
+        if handler is not None:  # None: a handler not set from Python, which Python cannot put back
+            signal.signal(number, handler)
 
 
 def heard_stop() -> KeyboardInterrupt | None:
