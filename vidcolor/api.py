@@ -14,6 +14,7 @@ from .batch.archive import colorize_archive, colorize_film_in_parallel, worker_s
 from .batch.options import ArchiveOptions, Summary
 from .film.options import FilmResult, VideoOptions
 from .one_file import Hints, Model, colorize_photo, colorize_video
+from .utils.atomic import sweep_stale
 from .utils.choices import DEFAULT_MODEL, DEFAULT_WINDOW, FILM_BITS
 from .utils.errors import UserError
 from .utils.paths import is_image
@@ -69,6 +70,7 @@ def colorize(src: str | Path, dst: str | Path, *, model: Model = DEFAULT_MODEL, 
         if src.is_dir():
             return colorize_archive(src, dst, settings, options)
         return colorize_film_in_parallel(src, dst, settings, options)
+    sweep_stale(dst.parent, folders=True)  # what killed runs left there, a --split run's pieces too: this run leads
     if is_image(src):
         if keyframes:
             raise UserError("--keyframe is for films; a photo takes --hints")

@@ -129,6 +129,19 @@ def test_the_pieces_of_a_split_film_are_kept_while_their_run_lives_and_swept_onc
     assert files_in(tmp_path) == set()
 
 
+def test_the_pieces_a_killed_split_run_left_are_swept_by_the_next_one_file_run_into_the_folder(
+        clip, model_file, tmp_path):
+    other, pieces = _another_run_holding(
+        "from vidcolor.utils.atomic import temporary_folder\n"
+        "folder = temporary_folder(Path(sys.argv[1])); (folder / '00000.packets').write_bytes(b'a piece')\n"
+        "print(folder, flush=True); sys.stdin.read()\n", tmp_path / "long.mp4")
+    other.kill()  # a --split run killed outright
+    other.wait(timeout=30)
+    short = clip("short.mp4", frames=6)
+    assert cli(short.path, "-o", tmp_path / "short_color.mp4", "--model", model_file, "--quiet").exit_code == 0
+    assert files_in(tmp_path) == {"short.mp4", "short_color.mp4"}
+
+
 def test_an_output_another_run_finishes_meanwhile_is_kept(clip, colorizer, tmp_path):
     src = clip("old.mp4", frames=24)
     other_run = OnSecondBatch(colorizer, lambda: (tmp_path / "new.mp4").write_bytes(b"the other run's film"))
