@@ -15,7 +15,7 @@ from .film.told import Keyframe, film_told
 from .hints.file import Hint, parse_hints, read_hints
 from .photo.colorize import PhotoTold, check_photo_job, color_photo
 from .photo.read import read_image
-from .photo.reference import reference_palette
+from .photo.reference import has_color, reference_palette
 from .runtime.inference import Colorizer
 from .utils.choices import DEFAULT_MODEL, DEFAULT_WINDOW, FILM_BITS
 from .utils.errors import UserError
@@ -75,8 +75,12 @@ def _color_film(src: Path, dst: Path, options: VideoOptions, model: Callable[[],
         warn(f"{src.name} is kept as it is: the colours it was told are not used")
         return color_film(job, None, warn, on_frames)
     colorizer = _guided(model(), guidance)  # before the first pass over the film, which may take a while
-    return color_film(replace(job, told=film_told(job.source, hints, name, keyframes, palette)), colorizer, warn,
-                       on_frames)
+    told = film_told(job.source, hints, name, keyframes, palette)
+    for key in keyframes:  # taken, yet telling nothing a user would want
+        if not has_color(key.rgb):
+            warn(f"{key.name}: the keyframe holds no colour, so the shot it is in comes out black and white "
+                 "(paint it, or leave it out)")
+    return color_film(replace(job, told=told), colorizer, warn, on_frames)
 
 
 def _guided(colorizer: Colorizer, guidance: Guidance) -> Colorizer:

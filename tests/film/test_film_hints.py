@@ -101,6 +101,15 @@ def test_a_hand_colored_keyframe_colors_its_shot(two_shots, hint_model, tmp_path
     assert np.abs(told[5] - plain[5]).mean() > 2 and np.array_equal(told[14], plain[14])
 
 
+def test_a_keyframe_left_grey_is_said_to_make_its_shot_black_and_white(two_shots, hint_model, tmp_path):
+    """A painted keyframe is the film's frame, painted: one saved before painting tells the shot 'grey'."""
+    cv2.imwrite(str(tmp_path / "frame3.png"), np.full((SIZE, SIZE, 3), 120, np.uint8))
+    result = CliRunner().invoke(main, ["run", str(two_shots), "-o", str(tmp_path / "told.mkv"), "--model",
+                                       str(hint_model), "--quiet", "--keyframe", f"3:{tmp_path / 'frame3.png'}"])
+    assert result.exit_code == 0, result.output
+    assert "frame3.png: the keyframe holds no colour, so the shot it is in comes out black and white" in result.stderr
+
+
 def test_a_click_on_a_hand_colored_keyframe_wins_over_the_painting_where_it_is(two_shots, hint_model, tmp_path):
     painted = np.zeros((SIZE, SIZE, 3), np.uint8)
     painted[:] = (200, 120, 40)  # BGR: all blue

@@ -18,9 +18,18 @@ def reference_palette(path: Path) -> torch.Tensor:
     """The (REFERENCE_BINS²,) a/b histogram of the photo at `path`. Raises UserError if it cannot be read or
     holds no colour to take."""
     ab = picture_ab(shrunk(read_image(path), PALETTE_SIZE))
-    if float(ab.abs().max()) * AB_SCALE < 2.0:
+    if not _has_color(ab):
         raise UserError(f"{path}: a black-and-white picture has no colours to take as a reference")
     return reference_histogram(ab)[0]
+
+
+def has_color(rgb: np.ndarray) -> bool:
+    """Whether a picture holds any colour at all: a keyframe or reference left grey tells only grey."""
+    return _has_color(picture_ab(shrunk(rgb, PALETTE_SIZE)))
+
+
+def _has_color(ab: torch.Tensor) -> bool:
+    return float(ab.abs().max()) * AB_SCALE >= 2.0  # a/b within 2 Lab units of grey everywhere: none
 
 
 def picture_ab(rgb: np.ndarray) -> torch.Tensor:
