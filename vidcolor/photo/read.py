@@ -105,6 +105,7 @@ def pixel_count(path: Path) -> int | None:
 
 _SUFFIX_OF_FORMAT = {"PNG": ".png", "JPEG": ".jpg", "MPO": ".jpg", "TIFF": ".tif", "WEBP": ".webp", "BMP": ".bmp",
                      "JPEG2000": ".jp2", "PPM": ".ppm"}  # Pillow's format names -> ours
+_SIGNATURES = {b"\xff\xd8\xff": ".jpg", b"\x89PNG\r\n\x1a\n": ".png"}  # the first bytes of every such file
 
 
 def pillow_format(path: Path) -> str | None:
@@ -118,8 +119,17 @@ def pillow_format(path: Path) -> str | None:
 
 def photo_suffix(path: Path) -> str | None:
     """The extension a photo's own bytes call for (a file named by nobody, e.g. an upload), since the reader
-    goes by the name for 16-bit TIFFs, transparency and pages; None where Pillow cannot tell."""
-    return _SUFFIX_OF_FORMAT.get(pillow_format(path) or "")
+    goes by the name for 16-bit TIFFs, transparency and pages; by its first bytes alone where Pillow cannot
+    tell (a JPEG or PNG damaged just past them); None where they say nothing either."""
+    suffix = _SUFFIX_OF_FORMAT.get(pillow_format(path) or "")
+    if suffix is None:
+        try:
+            with path.open("rb") as file:
+                head = file.read(8)
+        except OSError:
+            return None
+        suffix = next((ours for signature, ours in _SIGNATURES.items() if head.startswith(signature)), None)
+    return suffix
 
 
 def page_count(path: Path) -> int:
