@@ -424,16 +424,18 @@ def test_a_damaged_photo_is_refused_as_a_photo_not_tried_as_a_film(client: TestC
         assert response.json()["detail"].startswith("not a photo vidcolor can use")
 
 
+@pytest.mark.parametrize(("stated", "said"), [(0.2, "longer than it says"),
+                                             (0.0, "does not say how long it is, and runs longer")])
 def test_a_film_that_understates_its_length_is_stopped_at_the_limit(sepia: Colorizer, clip: Callable[..., Clip],
-                                                                    tmp_path: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    film = clip("feature.mp4", frames=48)  # two seconds, whose file (as far as the server can tell) says 0.2
-    monkeypatch.setattr("vidcolor.film.probe._seconds", lambda container, stream: 0.2)
+                                                                    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                    stated: float, said: str) -> None:
+    film = clip("feature.mp4", frames=48)  # two seconds, whose file (as far as the server can tell) says `stated`
+    monkeypatch.setattr("vidcolor.film.probe._seconds", lambda container, stream: stated)
     with serving(sepia, tmp_path / "server", max_video_seconds=0.5) as client:
         response = upload(client, "feature.mp4", film.path.read_bytes())
         assert response.status_code == 202
         job = finished(client, response.json()["id"])
-        assert job["state"] == "failed" and "longer than it says" in job["error"] and "0.5 s" in job["error"]
+        assert job["state"] == "failed" and said in job["error"] and "0.5 s" in job["error"]
         assert job["frames_done"] < 48
 
 

@@ -29,6 +29,7 @@ class Job:
     result: Path
     frames_total: int | None
     frames_allowed: int | None = None  # past this many frames the film is longer than the server takes
+    seconds: float = 0.0  # how long the film says it is; 0 where it does not say (a raw stream)
     state: str = "queued"  # -> running -> done | failed
     frames_done: int = 0
     error: str | None = None

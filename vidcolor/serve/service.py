@@ -204,7 +204,8 @@ class ColorService:
             if source.seconds > self.limits.max_video_seconds:
                 raise HTTPException(422, f"the film lasts {source.seconds:.0f} s; this server takes films up to "
                                          f"{self.limits.max_video_seconds:g} s")
-            job = Job(job_id, upload, self.films.folder / f"{job_id}.mp4", source.frames, self._frames_allowed(source))
+            job = Job(job_id, upload, self.films.folder / f"{job_id}.mp4", source.frames, self._frames_allowed(source),
+                      seconds=source.seconds)
             self.films.submit(job)
         except BaseException as exc:  # the upload goes, whatever went wrong
             upload.unlink(missing_ok=True)
@@ -227,8 +228,8 @@ class ColorService:
             self.films.check_open()
             job.advance(frames)
             if job.frames_allowed is not None and job.frames_done > job.frames_allowed:
-                raise UserError(f"the film is longer than it says; this server takes films up to "
-                                f"{self.limits.max_video_seconds:g} s")
+                said = "is longer than it says" if job.seconds else "does not say how long it is, and runs longer"
+                raise UserError(f"the film {said}; this server takes films up to {self.limits.max_video_seconds:g} s")
 
         colorize_video(job.upload, job.result, model=self.colorizer, max_bits=8,  # browsers play only 8-bit H.264
                        quiet=True, warn=lambda message: job.warnings.append(message.removesuffix(KEEP_ADVICE)),
