@@ -64,20 +64,11 @@ def format_models(rows: list[dict[str, Any]], width: int | None = None) -> str:
     column = sum(widths) + 2 * len(widths)
     beside = width is None or width - column >= 30
     indent = column if beside else 4
-    wrap = (width - indent) if width else None
-
-    def described(text: str) -> list[str]:
-        return textwrap.wrap(text, wrap) if wrap else [text]
-
     out = []
-    for cells, text in [(header, "description"), *zip(lines, (r["description"] for r in rows), strict=True)]:
-        head = "  ".join(cell.ljust(w) for cell, w in zip(cells, widths, strict=True))
-        text_lines = described(text) if text else []
-        if beside:
-            out.append((head + "  " + (text_lines[0] if text_lines else "")).rstrip())
-            text_lines = text_lines[1:]
-        else:
-            out.append(head.rstrip())
-            text_lines = [] if cells is header else text_lines
-        out.extend(" " * indent + line for line in text_lines)
+    for cells, text in [(header, "description" if beside else ""),
+                        *zip(lines, (r["description"] for r in rows), strict=True)]:
+        wrapped = textwrap.wrap(text, width - indent) if width else [text]
+        first, rest = (wrapped[:1], wrapped[1:]) if beside else ([], wrapped)
+        out.append("  ".join([*(cell.ljust(w) for cell, w in zip(cells, widths, strict=True)), *first]).rstrip())
+        out.extend(" " * indent + line for line in rest)
     return "\n".join(out)
