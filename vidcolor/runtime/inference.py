@@ -22,7 +22,7 @@ from .device import reduced_precision, resolve_device
 from .guided import apply_coefficients, guided_coefficients, guided_upsample, pool, resized_rows
 from .hints import REFERENCE_BINS, Told, hint_planes
 from .temporal import TemporalSmoother
-from .weights import load_model
+from .weights import all_finite, load_model
 
 DEFAULT_WORKING_SIZE = 224
 AB_LIMIT = AB_SCALE * 1.2  # upsampled chroma is clamped here: the guided filter may overshoot the model's range
@@ -86,7 +86,7 @@ class Colorizer:
                 ab = self.model(L_low.to(self.device), gain=self.chroma_gain, **told).float()
             else:
                 ab = self.model(L_low.to(self.device)).float() * self.chroma_gain
-        if not torch.isfinite(ab).all():  # weights finite but blown up (a run on its way to diverging)
+        if not all_finite((ab,)):  # weights finite but blown up (a run on its way to diverging)
             raise UserError("the model's colours are not numbers: its weights are broken (a training run that "
                             "diverged?)")
         return ab
