@@ -318,7 +318,8 @@ def test_a_binned_head_is_refused_for_a_family_without_one(tmp_path):
 
 @pytest.mark.parametrize("option", [["--ab-bins", "1"], ["--temperature", "0"], ["--steps", "0"], ["--epochs", "0"],
                                     ["--batch-size", "0"], ["--size", "0"], ["--lr", "-1"], ["--width", "0"],
-                                    ["--threads", "-1"], ["--rebalance", "2"]])
+                                    ["--threads", "-1"], ["--rebalance", "2"], ["--group-weight", "davis=0"],
+                                    ["--group-weight", "davis=x"], ["--group-weight", "davis"]])
 def test_impossible_numbers_are_usage_errors(tmp_path, option):
     result = CliRunner().invoke(main, ["train", "--model", "fusion", "--data", str(tmp_path), "--out",
                                        str(tmp_path / "run"), *option])
@@ -330,9 +331,11 @@ def test_a_run_resumed_with_other_options_says_which(tmp_path, capsys):
     photos = photo_folder(tmp_path / "photos", n=4)
     train(TrainOptions(model="unet", data=[photos], val=[photos], out=tmp_path / "run", steps=1, epochs=1, **TINY))
     capsys.readouterr()
-    train(TrainOptions(model="unet", data=[photos], out=tmp_path / "run", steps=2, resume=True, **TINY))
+    train(TrainOptions(model="unet", data=[photos], out=tmp_path / "run", steps=2, resume=True,
+                       group_weights={"photos": 2.0}, **TINY))
     said = capsys.readouterr().err
     assert f"resumed with --val none (its checkpoint was made with {photos})" in said and "--steps 2" in said
+    assert "resumed with --group-weight photos=2.0 (its checkpoint was made with none)" in said
     assert "--epochs" not in said  # --steps says how long the run is
     with pytest.raises(UserError, match="the run has done 2 steps already; give more --steps to continue it"):
         train(TrainOptions(model="unet", data=[photos], out=tmp_path / "run", steps=2, resume=True, **TINY))
@@ -382,6 +385,21 @@ def test_balanced_sampling_keeps_a_big_group_from_drowning_a_small_one():
              for g in ("scene", "face")}
     assert share["face"] == pytest.approx(2 / 12)  # sqrt(4) : sqrt(100), rather than 4 : 100
     assert torch.equal(data.sampling_weights("none"), torch.ones(104, dtype=torch.float64))
+
+
+def test_a_group_given_weight_3_is_drawn_three_times_as_often():
+    data = TrainingSet(images=[np.zeros((4, 4, 3), np.uint8)] * 104, groups=["scene"] * 100 + ["davis"] * 4)
+    plain, weighted = data.sampling_weights("prefix"), data.sampling_weights("prefix", {"davis": 3.0})
+    assert torch.equal(weighted[:100], plain[:100]) and torch.equal(weighted[100:], 3 * plain[100:])
+    assert torch.equal(data.sampling_weights("none", {"davis": 3.0})[100:], torch.full((4,), 3.0, dtype=torch.float64))
+
+
+def test_a_misspelt_group_weight_is_refused_naming_the_groups_there_are(tmp_path):
+    photos = photo_folder(tmp_path / "photos", n=2)
+    with pytest.raises(UserError, match=r"--group-weight davs: no such group in the data \(its groups: photos\)"):
+        train(TrainOptions(model="unet", data=[photos], out=tmp_path / "run", steps=1, group_weights={"davs": 3.0},
+                           **TINY))
+    assert not (tmp_path / "run").exists()
 
 
 def test_groups_come_from_the_file_names_prefix_or_else_the_folder():

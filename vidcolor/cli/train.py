@@ -10,6 +10,20 @@ from ..utils.choices import BALANCES, DEVICES, FAMILIES, LOSSES, PRECISIONS
 from .common import Number, friendly
 
 
+class GroupWeight(click.ParamType):
+    """`--group-weight davis=3`: a group's name and how many times as often it is drawn."""
+
+    name = "GROUP=W"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, tuple):
+            return value
+        group, sep, weight = str(value).partition("=")
+        if not (group and sep):
+            self.fail(f"{value!r} is not GROUP=W (e.g. davis=3)", param, ctx)
+        return group, Number(min=0, min_open=True).convert(weight, param, ctx)
+
+
 @click.command()
 @click.option("--model", "family", required=True, type=click.Choice(FAMILIES),
               help="Architecture (models/README.md): fusion is the shipped one.")
@@ -38,6 +52,8 @@ from .common import Number, friendly
               help="Colour rebalancing with this λ (e.g. 0.5).")
 @click.option("--balance", default="none", type=click.Choice(BALANCES), show_default=True,
               help="Draw groups (file-name prefix before '_', or folder) by the square root of their size.")
+@click.option("--group-weight", "group_weights", multiple=True, type=GroupWeight(), metavar="GROUP=W",
+              help="Draw this group W times as often (repeatable; e.g. davis=3 for frames of video clips).")
 @click.option("--precision", default="auto", type=click.Choice(PRECISIONS), show_default=True,
               help="auto: bf16 autocast where the hardware has it (about 3x faster on such CPUs).")
 @click.option("--frame-stride", type=click.IntRange(min=1), default=10, show_default=True,
@@ -81,7 +97,7 @@ from .common import Number, friendly
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @friendly
 def train(family: str, data: tuple[Path, ...], val: tuple[Path, ...], out: Path, teachers: tuple[Path, ...],
-          threads: int | None, **kwargs: Any) -> None:
+          group_weights: tuple[tuple[str, float], ...], threads: int | None, **kwargs: Any) -> None:
     """Train a colourizer on folders of colour photos and videos."""
     import torch
 
@@ -91,4 +107,4 @@ def train(family: str, data: tuple[Path, ...], val: tuple[Path, ...], out: Path,
     if threads:
         torch.set_num_threads(threads)
     run_training(TrainOptions(model=family, data=list(data), val=list(val), out=out, teachers=list(teachers),
-                              **kwargs))
+                              group_weights=dict(group_weights), **kwargs))

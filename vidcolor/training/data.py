@@ -38,14 +38,20 @@ class TrainingSet:
     def __len__(self) -> int:
         return len(self.images)
 
-    def sampling_weights(self, balance: str) -> torch.Tensor:
+    def sampling_weights(self, balance: str, group_weights: dict[str, float] | None = None) -> torch.Tensor:
         """Per-image draw weights: uniform, or each group drawn in proportion to the square root of its size
         (600 faces beside 6,000 scenes get a third of the scenes' draws rather than a tenth, without 18
-        sample photos being drawn as often as 6,000 scenes and learnt by heart)."""
-        if balance == "none":
-            return torch.ones(len(self.images), dtype=torch.float64)
+        sample photos being drawn as often as 6,000 scenes and learnt by heart); `group_weights` then
+        multiplies a group's draws (frames of video clips drawn 3x as often, for a model that colours films).
+        Raises UserError for a group the data does not have: a misspelt name would change nothing."""
         sizes = Counter(self.groups)
-        return torch.tensor([sizes[g] ** -0.5 for g in self.groups], dtype=torch.float64)
+        unknown = sorted(set(group_weights or {}) - set(sizes))
+        if unknown:
+            raise UserError(f"--group-weight {unknown[0]}: no such group in the data (its groups: "
+                            f"{', '.join(sorted(sizes))})")
+        scale = group_weights or {}
+        per_group = {g: (1.0 if balance == "none" else n ** -0.5) * scale.get(g, 1.0) for g, n in sizes.items()}
+        return torch.tensor([per_group[g] for g in self.groups], dtype=torch.float64)
 
     def group_sizes(self) -> dict[str, int]:
         return dict(sorted(Counter(self.groups).items()))

@@ -75,6 +75,7 @@ class TrainOptions:
     temperature: float = 1.0  # loss "bins": annealed-mean temperature used to decode (and validate)
     rebalance: float | None = None  # λ of the uniform mix; None = plain loss
     balance: str = "none"  # sampling: "prefix" or "folder" groups drawn by the square root of their size
+    group_weights: dict[str, float] = field(default_factory=dict)  # a group's draws multiplied (davis: 3.0)
     precision: str = "auto"  # bf16 autocast where the hardware has it, else fp32
     frame_stride: int = 10
     checkpoint_every: int = 250
@@ -141,7 +142,8 @@ def _lr_lambda(total: int, warmup: int, start: int = 0) -> Callable[[int], float
 
 
 FUSION_ONLY = ("backbones", "tune_backbone", "blocks8", "light_decoder", "backbone_lr_scale")  # TrainOptions' names
-_FLAGS = {"teachers": "teacher"}  # options whose flag, given once per value, is spelt otherwise
+# options whose flag, given once per value, is spelt otherwise
+_FLAGS = {"teachers": "teacher", "group_weights": "group_weight"}
 
 
 def _flag(name: str) -> str:
@@ -175,6 +177,9 @@ def check_options(opts: TrainOptions) -> None:
         raise UserError(f"{' '.join(given)}: {'options' if len(given) > 1 else 'an option'} of --model fusion")
     if opts.balance not in BALANCES:
         raise UserError(f"--balance must be one of {', '.join(BALANCES)}")
+    for group, weight in opts.group_weights.items():
+        if not (math.isfinite(weight) and weight > 0):
+            raise UserError(f"--group-weight {group}={weight}: a group's weight is a positive number")
     if opts.precision not in PRECISIONS:
         raise UserError(f"--precision must be one of {', '.join(PRECISIONS)}")
     if sum(map(bool, (opts.resume, opts.init, opts.continue_from))) > 1:
@@ -302,8 +307,8 @@ def _check_same_run(saved: dict[str, str], opts: TrainOptions, path: Path) -> No
 
 
 _CHANGES_TO_NOTE = ("data", "val", "steps", "epochs", "size", "batch_size", "lr", "rebalance", "balance",
-                    "frame_stride", "val_every", "backbone_lr_scale", "adversarial", "gan_warmup", "lambda_l1",
-                    "teachers", "teacher_mirror")
+                    "group_weights", "frame_stride", "val_every", "backbone_lr_scale", "adversarial", "gan_warmup",
+                    "lambda_l1", "teachers", "teacher_mirror")
 
 
 def _changed_on_resume(saved: dict[str, str], opts: TrainOptions) -> list[str]:
@@ -323,11 +328,16 @@ def _shown(value: object) -> str:
     """An option as it was typed: folders one after another, none as none."""
     if isinstance(value, (list, tuple)):
         return ", ".join(map(str, value)) or "none"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items()) or "none"
     return "none" if value is None else str(value)
 
 
 def _shown_saved(saved: str) -> str:
-    """An option as a checkpoint keeps it (its str), as it was typed: `[PosixPath('val')]` is `val`."""
+    """An option as a checkpoint keeps it (its str), as it was typed: `[PosixPath('val')]` is `val`,
+    `{'davis': 3.0}` is `davis=3.0`."""
+    if saved.startswith("{") and saved.endswith("}"):
+        return _shown(dict(re.findall(r"'(.*?)': ([^,}]+)", saved)))
     if not (saved.startswith("[") and saved.endswith("]")):
         return "none" if saved == "None" else saved
     return re.sub(r"""\w*Path\((['"])(.*?)\1\)""", r"\2", saved[1:-1]) or "none"
@@ -526,6 +536,7 @@ def _data_meta(opts: TrainOptions, data: TrainingSet, world: int) -> dict[str, A
     return {"family": opts.model, "arch": opts.arch(), "working_size": opts.size,
             "data": [str(d) for d in opts.data], "val_data": [str(v) for v in opts.val], "loss": opts.loss,
             "rebalance": opts.rebalance, "balance": opts.balance, "groups": data.group_sizes(),
+            "group_weights": opts.group_weights or None,
             "adversarial": opts.gan(), "batch_size": opts.batch_size * world, "images": len(data),
             "init": str(opts.init or opts.continue_from or "") or None,
             "trained_layers": opts.train_layers or None, "teachers": [str(t) for t in opts.teachers] or None,
@@ -555,7 +566,7 @@ def train(opts: TrainOptions) -> dict[str, float]:
     val_sets = load_val_sets(opts) if master else []
     weights = rebalance_weights(ab_histogram(data.images), opts.rebalance) if opts.rebalance is not None else None
     loss_fn = ColorLoss(opts.loss, weights).to(device)
-    draws = data.sampling_weights(opts.balance)
+    draws = data.sampling_weights(opts.balance, opts.group_weights)
 
     steps_per_epoch = max(1, math.ceil(len(data) / (opts.batch_size * world)))
     total = opts.steps or (opts.epochs or 1) * steps_per_epoch
