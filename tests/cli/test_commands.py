@@ -13,7 +13,7 @@ import av
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from helpers.films import Clip, cli, probe
+from helpers.films import Clip, cli, probe, write_film
 from helpers.photos import landscape
 
 from vidcolor.cli import main
@@ -111,6 +111,17 @@ def test_a_number_that_is_not_finite_is_a_usage_mistake_not_a_traceback(args):
     assert f"{args[-1]!r} is not a number" in result.stderr
 
 
+@pytest.mark.parametrize("args", [("run", "", "-o", "new.mp4"), ("run", "old.mp4", "-o", ""), ("eval", ""),
+                                  ("eval", "old.mp4", "-o", ""), ("frames", "old.mp4", "-o", ""),
+                                  ("export", "", "-o", "m.safetensors"), ("train", "--model", "unet", "--data", "",
+                                                                          "--out", "run")])
+def test_an_empty_path_is_a_usage_mistake_not_the_folder_the_command_runs_in(args, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # '' would be read as '.': here, where a stray frame or report would land
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2 and "an empty path names no file or folder" in result.stderr
+    assert result.stderr.count("\n") == 1 and not any(tmp_path.iterdir())
+
+
 def test_a_folder_where_the_film_should_go_is_refused_before_any_work(clip, tmp_path):
     src = clip("old.mp4")
     (tmp_path / "new.mp4").mkdir()
@@ -165,6 +176,15 @@ def test_frames_of_a_folder_go_on_past_a_film_that_cannot_be_read_and_say_so(cli
     assert "not read: " in result.stderr and "broken.mp4" in result.stderr
     assert result.stderr.strip().endswith("1 of 2 films could not be read")
     assert sorted(p.name for p in (tmp_path / "set").iterdir()) == ["harbour_000000.png", "harbour_000004.png"]
+
+
+def test_frames_of_films_none_of_which_can_be_read_write_and_claim_nothing(tmp_path):
+    for name in ("broken.mp4", "empty.mp4"):
+        (tmp_path / name).write_bytes(b"not a film" if name == "broken.mp4" else b"")
+    result = CliRunner().invoke(main, ["frames", str(tmp_path / "broken.mp4"), str(tmp_path / "empty.mp4"),
+                                       "-o", str(tmp_path / "set")])
+    assert result.exit_code == 1 and result.stderr.endswith("vidcolor: 2 of 2 films could not be read\n")
+    assert "written to" not in result.stderr and not (tmp_path / "set").exists()
 
 
 def test_frames_refuses_a_photo_rather_than_call_it_a_film(tmp_path):
@@ -258,11 +278,45 @@ def test_an_eval_never_writes_its_pictures_over_a_users_file_without_overwrite(m
 def test_an_eval_that_scores_nothing_leaves_nothing_in_the_way_of_the_next_try(model_file, tmp_path):
     (tmp_path / "notes.mp4").write_text("not a film")
     command = ["eval", "--model", str(model_file), "-o", str(tmp_path / "reports" / "today")]
-    failed = CliRunner().invoke(main, [*command, str(tmp_path / "notes.mp4")])
-    assert failed.exit_code == 1 and "1 of 1 could not be scored" in failed.stderr
+    failed = CliRunner().invoke(main, [*command, str(tmp_path / "notes.mp4"), "--quiet"])
+    assert failed.exit_code == 1 and failed.stderr.startswith(f"vidcolor: {tmp_path / 'notes.mp4'}: not a ")
+    assert failed.stderr.count("\n") == 1  # the one thing asked: its reason, once
     assert not (tmp_path / "reports").exists()  # nor the folder made to hold it
     write_image(tmp_path / "harbour.png", landscape(3))
     assert CliRunner().invoke(main, [*command, str(tmp_path / "harbour.png")]).exit_code == 0
+
+
+def test_an_eval_report_keeps_a_films_strip_and_a_photo_that_bears_its_name_apart(clip, model_file, tmp_path):
+    (tmp_path / "reels").mkdir()
+    clip("reels/harbour.mp4", color=True, audio=())
+    write_image(tmp_path / "reels" / "harbour_strip.png", landscape(6))
+    result = CliRunner().invoke(main, ["eval", str(tmp_path / "reels"), "--model", str(model_file),
+                                       "-o", str(tmp_path / "report"), "--quiet"])
+    assert result.exit_code == 0, result.stderr
+    assert {p.name for p in (tmp_path / "report").glob("*.png")} == {"harbour_strip-1.png", "harbour_strip-2.png"}
+
+
+def test_an_eval_report_written_over_keeps_no_picture_of_a_film_it_could_not_score(clip, model_file, tmp_path):
+    (tmp_path / "reels").mkdir()
+    film = clip("reels/harbour.mp4", color=True, audio=())
+    write_image(tmp_path / "reels" / "night.png", landscape(7))
+    command = ["eval", str(tmp_path / "reels"), "--model", str(model_file), "-o", str(tmp_path / "report"), "--quiet"]
+    assert CliRunner().invoke(main, command).exit_code == 0
+    film.path.write_bytes(b"damaged since")
+    again = CliRunner().invoke(main, [*command, "--overwrite"])
+    assert again.exit_code == 1 and "1 of 2 could not be scored" in again.stderr
+    assert {p.name for p in (tmp_path / "report").iterdir()} == {"night.png", "report.json", "report.csv"}
+
+
+def test_frames_and_eval_say_when_a_film_is_cut_short(model_file, tmp_path):
+    src = tmp_path / "reel.mkv"
+    write_film(src, codec="ffv1", frames=10, picture=lambda i: landscape(i))
+    src.write_bytes(src.read_bytes()[: src.stat().st_size * 6 // 10])
+    for command in (["frames", str(src), "-o", str(tmp_path / "frames")], ["eval", str(src), "--model",
+                                                                            str(model_file), "--quiet"]):
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == 0 and "reel.mkv: only 0." in result.stderr, result.stderr
+        assert "of the 0.4 s the file announces could be read" in result.stderr
 
 
 def test_an_eval_report_is_strict_json_even_where_a_score_is_perfect(model_file, tmp_path):

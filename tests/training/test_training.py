@@ -104,8 +104,13 @@ def test_a_binned_head_trains_on_top_of_a_regression_models_features(tmp_path):
     assert load_model(str(vivid))[0].head.temperature == 0.3
     result = CliRunner().invoke(main, ["export", str(tmp_path / "l1"), "-o", str(vivid), "--temperature", "0.3"])
     assert result.exit_code == 1 and "only to models trained with --loss bins" in result.output
-    result = CliRunner().invoke(main, ["export", str(tmp_path / "bins"), "-o", str(vivid), "--temperature", "0"])
-    assert result.exit_code == 2 and "--temperature" in result.output  # a number out of range: a usage mistake
+    export = ["export", str(tmp_path / "bins"), "-o"]
+    for too_low in ("0", "1e-320"):  # far below 0.01, logits divided by it overflow: colours of NaN
+        result = CliRunner().invoke(main, [*export, str(vivid), "--temperature", too_low])
+        assert result.exit_code == 2 and "--temperature" in result.output  # a number out of range: a usage mistake
+    result = CliRunner().invoke(main, [*export, str(tmp_path / "bins" / "last.safetensors"), "--temperature", "0.5",
+                                       "--overwrite"])
+    assert result.exit_code == 1 and "output would overwrite the input" in result.output
 
 
 def test_gan_training_runs_its_adversarial_phase_after_l1_warmup(tmp_path):

@@ -71,6 +71,19 @@ def frame_and_picture(ctx: click.Context, param: click.Parameter, values: tuple[
     return tuple(pairs)
 
 
+class GivenPath(click.Path):
+    """click's Path, less the empty string: pathlib reads '' as '.', the folder the command runs in, so
+    `vidcolor eval ''` scored everything under it and `frames -o ''` wrote frames there."""
+
+    def __init__(self) -> None:
+        super().__init__(path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value == "":
+            self.fail("an empty path names no file or folder", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 class Number(click.FloatRange):
     """click's FloatRange, less the floats that are not numbers to a user: click lets `nan` through any bounds
     (it compares false with both) and `inf` through an open one, and either would fail far downstream."""

@@ -7,11 +7,11 @@ import click
 
 from ..utils.choices import DEFAULT_MODEL, DEFAULT_WINDOW, DEVICES, MAX_WINDOW, TEMPORAL_MODES
 from ..utils.errors import UserError
-from .common import MODEL_HELP, friendly
+from .common import MODEL_HELP, GivenPath, friendly
 
 
 @click.command("eval")
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("inputs", nargs=-1, required=True, type=GivenPath())
 @click.option("--model", default=DEFAULT_MODEL, show_default=True, help=MODEL_HELP)
 @click.option("--temporal", default="flow", type=click.Choice(TEMPORAL_MODES), show_default=True,
               help="Films: keep colours steady along motion (flow), by averaging (ema), or not, as `run` does.")
@@ -19,7 +19,7 @@ from .common import MODEL_HELP, friendly
               help="Frames of look-ahead for the temporal smoothing.")
 @click.option("--no-reference", is_flag=True, help="Inputs are real black-and-white film: reference-free metrics.")
 @click.option("--max-frames", type=click.IntRange(min=1), help="Score at most this many frames per video.")
-@click.option("-o", "--output", "report_dir", type=click.Path(path_type=Path), help="Report folder (JSON, CSV, PNGs).")
+@click.option("-o", "--output", "report_dir", type=GivenPath(), help="Report folder (JSON, CSV, PNGs).")
 @click.option("--overwrite", is_flag=True, help="Replace the report an earlier eval wrote into that folder.")
 @click.option("--device", default="auto", type=click.Choice(DEVICES), show_default=True,
               help="Where the model runs (auto: a GPU if there is one).")

@@ -5,16 +5,17 @@ from pathlib import Path
 
 import click
 
+from ..utils.choices import MIN_TEMPERATURE
 from ..utils.errors import UserError
-from .common import Number, friendly
+from .common import GivenPath, Number, friendly
 
 
 @click.command()
-@click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("-o", "--output", "dst", required=True, type=click.Path(path_type=Path),
+@click.argument("run_dir", type=GivenPath())
+@click.option("-o", "--output", "dst", required=True, type=GivenPath(),
               help="The .safetensors file to write.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing file.")
-@click.option("--temperature", type=Number(min=0, min_open=True),
+@click.option("--temperature", type=Number(min=MIN_TEMPERATURE),
               help="Binned models (--loss bins): decode at this annealed-mean temperature (lower: more vivid).")
 @friendly
 def export(run_dir: Path, dst: Path, overwrite: bool, temperature: float | None) -> None:
@@ -24,19 +25,17 @@ def export(run_dir: Path, dst: Path, overwrite: bool, temperature: float | None)
         raise UserError(f"{run_dir}: not a training run folder (no last.safetensors)")
     if dst.suffix != ".safetensors":
         raise UserError(f"{dst}: the exported file must end in .safetensors")
-    from ..runtime.archs.chroma_bins import valid_temperature
     from ..runtime.weights import check_finite, read_metadata, read_weights, write_weights_file
-    from ..utils.atomic import check_writable
+    from ..utils.atomic import check_not_the_input, check_writable
 
     meta = read_metadata(src)
     if temperature is not None:
         if not meta.get("arch", {}).get("ab_bins"):
             raise UserError(f"{run_dir}: --temperature applies only to models trained with --loss bins")
-        if not valid_temperature(temperature):
-            raise UserError("--temperature must be a positive number")
         meta["arch"]["temperature"] = temperature
     state = read_weights(src)
     check_finite(src, state)
+    check_not_the_input(src, dst)
     check_writable(dst, overwrite)
     write_weights_file(dst, state, meta, replace=overwrite)
     click.echo(f"exported {dst}", err=True)

@@ -8,12 +8,12 @@ from pathlib import Path
 import click
 
 from ..utils.errors import UserError
-from .common import friendly
+from .common import GivenPath, friendly
 
 
 @click.command()
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-o", "--output", "dst", required=True, type=click.Path(path_type=Path), help="Folder for the frames.")
+@click.argument("inputs", nargs=-1, required=True, type=GivenPath())
+@click.option("-o", "--output", "dst", required=True, type=GivenPath(), help="Folder for the frames.")
 @click.option("--every", type=click.IntRange(min=1), default=10, show_default=True, help="Keep every N-th frame.")
 @click.option("--overwrite", is_flag=True, help="Replace frames an earlier extraction wrote.")
 @friendly
@@ -55,7 +55,8 @@ def frames(inputs: tuple[Path, ...], dst: Path, every: int, overwrite: bool) -> 
     if grey:  # written as asked, but a colour model learns nothing from them
         click.echo(f"vidcolor: warning: {grey} of the {total} frames are black and white (training skips them)",
                    err=True)
-    click.echo(f"{total} frame{'s' * (total != 1)} written to {dst}", err=True)
+    if total or not failed:  # no films read at all: the folder is taken back, and the error says why
+        click.echo(f"{total} frame{'s' * (total != 1)} written to {dst}", err=True)
     if failed:
         take_back(dst, made)  # if nothing at all was written
         raise UserError(f"{failed} of {len(videos)} films could not be read")

@@ -18,12 +18,12 @@ from ..utils.choices import (
     VIDEO_CODECS,
     WORKING_SIZES,
 )
-from .common import MODEL_HELP, Number, count_or_auto, frame_and_picture, friendly
+from .common import MODEL_HELP, GivenPath, Number, count_or_auto, frame_and_picture, friendly
 
 
 @click.command()
-@click.argument("src", type=click.Path(path_type=Path))
-@click.option("-o", "--output", "dst", required=True, type=click.Path(path_type=Path), help="Output file or folder.")
+@click.argument("src", type=GivenPath())
+@click.option("-o", "--output", "dst", required=True, type=GivenPath(), help="Output file or folder.")
 @click.option("--model", default=DEFAULT_MODEL, show_default=True, help=MODEL_HELP)
 @click.option("--device", default="auto", type=click.Choice(DEVICES), show_default=True,
               help="Where the model runs (auto: a GPU if there is one).")
@@ -59,12 +59,12 @@ from .common import MODEL_HELP, Number, count_or_auto, frame_and_picture, friend
               help="Run the work on a Ray cluster (e.g. auto, or HOST:6379), or on a local Ray runtime (local).")
 @click.option("--split", default=None, callback=count_or_auto(2), metavar="auto|N",
               help="Cut long films at keyframes into N pieces coloured side by side (auto: by length and workers).")
-@click.option("--hints", type=click.Path(path_type=Path), metavar="FILE",
+@click.option("--hints", type=GivenPath(), metavar="FILE",
               help='Colours you know: a JSON list of {"x": 120, "y": 44, "color": "#a03020"} (films: a "frame" or '
                    '"time" each), carried through the shot. A folder: FILE.hints.json beside each file.')
 @click.option("--keyframe", "keyframes", multiple=True, callback=frame_and_picture, metavar="N:PICTURE",
               help="Film: frame N coloured by hand (same size), carried through its shot (repeatable).")
-@click.option("--reference", type=click.Path(path_type=Path), metavar="PHOTO",
+@click.option("--reference", type=GivenPath(), metavar="PHOTO",
               help="A colour photo whose palette to follow.")
 @click.option("--verbose", is_flag=True, help="A line for every file as workers start and finish it.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")

@@ -6,8 +6,8 @@ from typing import Any
 
 import click
 
-from ..utils.choices import BALANCES, DEVICES, FAMILIES, LOSSES, PRECISIONS
-from .common import Number, friendly
+from ..utils.choices import BALANCES, DEVICES, FAMILIES, LOSSES, MIN_TEMPERATURE, PRECISIONS
+from .common import GivenPath, Number, friendly
 
 
 class GroupWeight(click.ParamType):
@@ -27,11 +27,11 @@ class GroupWeight(click.ParamType):
 @click.command()
 @click.option("--model", "family", required=True, type=click.Choice(FAMILIES),
               help="Architecture (models/README.md): fusion is the shipped one.")
-@click.option("--data", multiple=True, required=True, type=click.Path(path_type=Path),
+@click.option("--data", multiple=True, required=True, type=GivenPath(),
               help="Folder of colour photos and/or videos (repeatable).")
-@click.option("--val", multiple=True, type=click.Path(path_type=Path),
+@click.option("--val", multiple=True, type=GivenPath(),
               help="Folder of validation photos or colour films (repeatable: a table each).")
-@click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder (checkpoints, logs).")
+@click.option("--out", required=True, type=GivenPath(), help="Run folder (checkpoints, logs).")
 @click.option("--steps", type=click.IntRange(min=1), help="Training steps (overrides --epochs).")
 @click.option("--epochs", type=click.IntRange(min=1), help="Passes over the data.")
 @click.option("--size", type=click.IntRange(min=32), default=176, show_default=True, help="Training crop size.")
@@ -46,7 +46,7 @@ class GroupWeight(click.ParamType):
                    "bins (fusion): predict a distribution over a grid of colours.")
 @click.option("--ab-bins", type=click.IntRange(min=2), default=17, show_default=True,
               help="--loss bins: grid colours per a/b axis.")
-@click.option("--temperature", type=Number(min=0, min_open=True), default=1.0, show_default=True,
+@click.option("--temperature", type=Number(min=MIN_TEMPERATURE), default=1.0, show_default=True,
               help="--loss bins: annealed-mean temperature (lower: more vivid).")
 @click.option("--rebalance", type=Number(0, 1, min_open=True), default=None,
               help="Colour rebalancing with this λ (e.g. 0.5).")
@@ -76,10 +76,10 @@ class GroupWeight(click.ParamType):
                                                  "stay as --init has them.")
 @click.option("--backbone-lr-scale", type=Number(min=0), default=0.1, show_default=True,
               help="fusion: learning rate of the tuned backbone stages relative to --lr.")
-@click.option("--init", type=click.Path(path_type=Path), help="Start from exported weights (gan: the L1 U-Net).")
-@click.option("--continue-from", type=click.Path(path_type=Path),
+@click.option("--init", type=GivenPath(), help="Start from exported weights (gan: the L1 U-Net).")
+@click.option("--continue-from", type=GivenPath(),
               help="A run's exported weights: continue at the step they record (the run folder gone).")
-@click.option("--teacher", "teachers", type=click.Path(path_type=Path), multiple=True,
+@click.option("--teacher", "teachers", type=GivenPath(), multiple=True,
               help="Learn this model's colours instead of the photos' (distil a faster model of the same look); "
                    "given more than once, their colours averaged.")
 @click.option("--teacher-mirror", is_flag=True,

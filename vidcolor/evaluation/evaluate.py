@@ -103,9 +103,9 @@ def _frame_count(path: Path) -> int:
 
 def evaluate_item(colorizer: Colorizer, path: Path, reference: bool, temporal: str,
                   max_frames: int | None, report_dir: Path | None, window: int = DEFAULT_WINDOW,
-                  name: str | None = None, quiet: bool = False) -> dict[str, float]:
+                  picture: str | None = None, quiet: bool = False) -> dict[str, float]:
     """Score one photo or video; writes its side-by-side PNG (or frame strip) into `report_dir`, named
-    `name` (default: the file's stem)."""
+    `picture` (default: after the file's stem)."""
     video = not is_image(path)  # a file named outside the usual endings is tried as a film, as `run` does
     frames: Iterator[np.ndarray] = islice(video_frames(path), max_frames) if video else iter([read_image(path)])
     chroma: FilmChroma[tuple[np.ndarray, np.ndarray]] = FilmChroma(
@@ -125,18 +125,18 @@ def evaluate_item(colorizer: Colorizer, path: Path, reference: bool, temporal: s
             meters.add(out, truth, grey, temporal=video)
         bar.update(len(tags))
 
-    for batch in _batches(frames, BATCH_FRAMES):
-        greys = desaturate(batch)
-        L = rgb_to_l(from_int_images(greys))
-        score(*chroma.push(L, list(zip(batch, greys))))
-    score(*chroma.flush())
-    bar.close()
+    with bar:  # closed, and its line cleared, also when the film turns out not to be one
+        for batch in _batches(frames, BATCH_FRAMES):
+            greys = desaturate(batch)
+            L = rgb_to_l(from_int_images(greys))
+            score(*chroma.push(L, list(zip(batch, greys))))
+        score(*chroma.flush())
     if not meters.n:
         raise UserError(f"{path}: no frames could be decoded")
     if report_dir is not None:
-        picture = report_dir / _picture_name(path, name or path.stem)
         # a photo: one row grey | ours | truth; a video: a row of frames each for grey, ours, truth
-        sample_grid([tuple(row) for row in zip(*shown)] if video else shown, picture)
+        sample_grid([tuple(row) for row in zip(*shown)] if video else shown,
+                    report_dir / (picture or _picture_names([path])[0]))
     return meters.result(temporal=video)
 
 
@@ -148,18 +148,22 @@ def evaluate(colorizer: Colorizer, inputs: list[Path], reference: bool = True, t
     files already there only with `overwrite`. Returns the scores and how many files could not be scored (each
     named in a warning)."""
     items = _items(inputs, report_dir)
-    names = distinct_stems(items)
+    pictures = _picture_names(items)
     if report_dir is not None and not overwrite:
-        _check_nothing_in_the_way(report_dir, [_picture_name(p, n) for p, n in zip(items, names, strict=True)])
+        _check_nothing_in_the_way(report_dir, pictures)
     earlier = _earlier_pictures(report_dir) if report_dir is not None else set()
     made = make_folder(report_dir) if report_dir is not None else None
     results, failed = {}, 0
-    for p, name in tqdm(list(zip(items, names, strict=True)), desc="eval", unit="item",
-                        disable=quiet or len(items) == 1):
+    for p, picture in tqdm(list(zip(items, pictures, strict=True)), desc="eval", unit="item",
+                           disable=quiet or len(items) == 1):
         try:  # one damaged file does not cost the report on the others
-            results[str(p)] = evaluate_item(colorizer, p, reference, temporal, max_frames, report_dir, window, name,
-                                            quiet=quiet)
+            results[str(p)] = evaluate_item(colorizer, p, reference, temporal, max_frames, report_dir, window,
+                                            picture, quiet=quiet)
         except UserError as exc:
+            if len(items) == 1:  # the one thing asked: its reason is the command's one line
+                if report_dir is not None:
+                    take_back(report_dir, made)
+                raise
             default_warn(f"not scored: {exc}")
             failed += 1
             continue
@@ -178,14 +182,18 @@ def evaluate(colorizer: Colorizer, inputs: list[Path], reference: bool = True, t
             writer.writeheader()
             for item, row in results.items():
                 writer.writerow({"item": item, **row})
-        for picture in earlier - {report_dir / _picture_name(p, n) for p, n in zip(items, names, strict=True)}:
-            picture.unlink(missing_ok=True)
+        shown = {report_dir / picture for p, picture in zip(items, pictures, strict=True) if str(p) in results}
+        for stale in earlier - shown:  # the earlier report's, and this one's of a file it could not score
+            stale.unlink(missing_ok=True)
     return results, failed
 
 
-def _picture_name(path: Path, name: str) -> str:
-    """The report's picture of an item: a photo's row, or a film's strip of frames."""
-    return f"{name}.png" if is_image(path) else f"{name}_strip.png"
+def _picture_names(items: list[Path]) -> list[str]:
+    """The report's picture of each item, a photo's row (`harbour.png`) or a film's strip of frames
+    (`reel_strip.png`), numbered where two would share a name: two of one stem, or a film `x.mp4` beside a
+    photo `x_strip.png`."""
+    names = [Path(f"{p.stem}.png" if is_image(p) else f"{p.stem}_strip.png") for p in items]
+    return [f"{stem}.png" for stem in distinct_stems(names)]
 
 
 def _check_nothing_in_the_way(report_dir: Path, pictures: list[str]) -> None:
@@ -205,7 +213,7 @@ def _earlier_pictures(report_dir: Path) -> set[Path]:
         items = [Path(item) for item in json.loads((report_dir / REPORT_NAME).read_text())]
     except (OSError, ValueError, TypeError):  # no report there, or not one we wrote
         return set()
-    return {report_dir / _picture_name(p, n) for p, n in zip(items, distinct_stems(items), strict=True)}
+    return {report_dir / picture for picture in _picture_names(items)}
 
 
 def _items(inputs: list[Path], report_dir: Path | None) -> list[Path]:

@@ -11,7 +11,16 @@ from av.container import InputContainer
 from ..utils.errors import UserError
 from ..utils.guard import check_claimed_size, watched
 from ..utils.warn import default_warn
-from .reader import Incidents, film_stream, open_input, quarter_turns, reason
+from .reader import (
+    Incidents,
+    announced_seconds,
+    film_stream,
+    frame_rate,
+    open_input,
+    quarter_turns,
+    reason,
+    warn_if_cut_short,
+)
 
 
 def video_frames(path: Path, every: int = 1) -> Iterator[np.ndarray]:
@@ -21,11 +30,16 @@ def video_frames(path: Path, every: int = 1) -> Iterator[np.ndarray]:
     Damage is read past as `vidcolor run` reads it: an undecodable packet is skipped, a read error ends the film
     early; both are said. Raises UserError if not even one frame decodes."""
     incidents, decoded = Incidents(lambda message: default_warn(f"{path.name}: {message}")), 0
+    first: float | None = None  # the time of the first frame read, and of the last: how much of the film was read
+    last: float | None = None
     with open_input(path) as container:
         stream = film_stream(container, path)
         check_claimed_size(path, stream.codec_context.width * stream.codec_context.height, path.stat().st_size)
+        announced, rate = announced_seconds(container, stream), frame_rate(stream)
         for i, frame in enumerate(_decoded(container, stream, incidents)):
             decoded = i + 1
+            if frame.time is not None:
+                first, last = frame.time if first is None else first, frame.time
             if i % every:
                 continue
             try:
@@ -37,6 +51,8 @@ def video_frames(path: Path, every: int = 1) -> Iterator[np.ndarray]:
     incidents.summarise()
     if not decoded:
         raise UserError(f"{path}: no video frame could be decoded (the file is damaged or cut short)")
+    if first is not None and last is not None and rate:
+        warn_if_cut_short(last - first + float(1 / rate), announced, incidents.warn)
 
 
 def _decoded(container: InputContainer, stream: av.video.stream.VideoStream,

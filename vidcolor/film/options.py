@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from ..utils.atomic import check_writable
+from ..utils.atomic import check_not_the_input, check_writable
 from ..utils.choices import CONTAINERS, CRF_MAX, DEFAULT_WINDOW, FILM_BITS, MAX_WINDOW, PRESETS, TEMPORAL_MODES
 from ..utils.errors import UserError
 from ..utils.in_color import already_in_color
@@ -83,8 +83,7 @@ def prepare_film(src: Path, dst: Path, options: VideoOptions, warn: Callable[[st
         raise UserError(f"{src}: not a photo by its name (.jpg, .png, .tif, .webp, ...): it cannot become {dst.name}")
     if dst.suffix.lower() not in CONTAINERS:
         raise UserError(f"{dst}: the output must end in {', '.join(CONTAINERS)}")
-    if src.exists() and (src.resolve() == dst.resolve() or (dst.exists() and dst.samefile(src))):
-        raise UserError(f"{dst}: output would overwrite the input")
+    check_not_the_input(src, dst)
     if options.temporal not in TEMPORAL_MODES:
         raise UserError(f"unknown temporal mode {options.temporal!r} (choose from {', '.join(TEMPORAL_MODES)})")
     if options.batch_size is not None and options.batch_size < 1:

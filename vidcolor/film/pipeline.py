@@ -21,7 +21,7 @@ from ..utils.errors import UserError
 from ..utils.warn import default_warn
 from .options import FilmJob, FilmResult
 from .painter import Painter
-from .reader import Incidents, open_input, reason
+from .reader import Incidents, open_input, reason, warn_if_cut_short
 from .stages import run_stages
 from .streams import plan_routes, route_reader
 from .writer import OutputWriter, open_output
@@ -58,7 +58,5 @@ def color_film(job: FilmJob, colorizer: Colorizer | None, warn: Callable[[str], 
     except av.error.FFmpegError as exc:  # damage no stage reads past (a frame no scaler takes, say): a line, no file
         raise UserError(f"{source.path}: the film is damaged past what could be coloured ({reason(exc)})") from None
     incidents.summarise()
-    if reader.film_seconds < 0.9 * source.seconds:  # by time, not frame count: variable frame rates differ
-        warn(f"only {reader.film_seconds:.1f} s of the {source.seconds:.1f} s the file announces could be read: "
-             "it is probably damaged or cut short")
+    warn_if_cut_short(reader.film_seconds, source.seconds, warn)
     return FilmResult(job.dst, frames, time.perf_counter() - started, kept=not job.needs_model)

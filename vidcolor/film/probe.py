@@ -8,14 +8,13 @@ from pathlib import Path
 
 import av
 import numpy as np
-from av.container import InputContainer
 from av.stream import Stream
 
 from ..utils.errors import UserError
 from ..utils.guard import check_claimed_size
 from ..utils.in_color import looks_color
 from .encoder import EncoderSettings, writes_10_bit
-from .reader import Incidents, SourceReader, film_stream, frame_rate, open_input, quarter_turns
+from .reader import Incidents, SourceReader, announced_seconds, film_stream, frame_rate, open_input, quarter_turns
 from .yuv import Colorimetry, frame_color, luma_bits, normalise, pixel_format
 
 PROBE_FRAMES = 12
@@ -61,7 +60,7 @@ def probe(path: Path) -> Source:
                              strict=True)
         color = looks_color(np.stack(lumas), np.stack(chromas))
         matrix = _display_matrix(first)
-        seconds = _seconds(container, stream)
+        seconds = announced_seconds(container, stream)
         return Source(path, first.width, first.height, _expected_frames(stream, seconds), seconds,
                       color, Colorimetry.of(first), first.color_primaries, first.color_trc,
                       matrix, _field_order(stream, first), luma_bits(first), quarter_turns(first),
@@ -92,29 +91,6 @@ def film_seconds(path: Path) -> float:
     """How long a film lasts, as its container says; 0.0 when it does not say."""
     with open_input(path) as container:
         return container.duration / av.time_base if container.duration else 0.0
-
-
-def _seconds(container: InputContainer, stream: Stream) -> float:
-    """How long the film's picture lasts, as the file says (0: it does not say): its stream's duration; else
-    Matroska's DURATION tag, the track's end time, less its start; else the container's duration, which
-    spans every stream (so may be longer: Matroska writes no duration of a stream but that tag)."""
-    if stream.duration and stream.time_base:
-        return float(stream.duration * stream.time_base)
-    tag = next((v for k, v in stream.metadata.items() if k.upper().split("-")[0] == "DURATION"), "")  # or DURATION-eng
-    end = _clock_seconds(tag)
-    if end is not None:
-        start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
-        return max(0.0, end - start)
-    return (container.duration or 0) / av.time_base
-
-
-def _clock_seconds(clock: str) -> float | None:
-    """'01:02:03.500000000' -> 3723.5; None for anything else."""
-    try:
-        hours, minutes, seconds = clock.split(":")
-        return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
-    except ValueError:
-        return None
 
 
 def _expected_frames(stream: Stream, seconds: float) -> int | None:

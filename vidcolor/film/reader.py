@@ -235,6 +235,37 @@ class SourceReader:
         return float((self._span[1] - self._span[0]) * self._video.time_base) if self._span else 0.0
 
 
+def announced_seconds(container: InputContainer, stream: Stream) -> float:
+    """How long the film's picture lasts, as the file says (0: it does not say): its stream's duration; else
+    Matroska's DURATION tag, the track's end time, less its start; else the container's duration, which
+    spans every stream (so may be longer: Matroska writes no duration of a stream but that tag)."""
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    tag = next((v for k, v in stream.metadata.items() if k.upper().split("-")[0] == "DURATION"), "")  # or DURATION-eng
+    end = _clock_seconds(tag)
+    if end is not None:
+        start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+        return max(0.0, end - start)
+    return (container.duration or 0) / av.time_base
+
+
+def _clock_seconds(clock: str) -> float | None:
+    """'01:02:03.500000000' -> 3723.5; None for anything else."""
+    try:
+        hours, minutes, seconds = clock.split(":")
+        return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    except ValueError:
+        return None
+
+
+def warn_if_cut_short(read: float, announced: float, warn: Callable[[str], None]) -> None:
+    """Say so when much less of the film could be read than the file announces: by time, not frame count
+    (variable frame rates differ), so a film cut short or damaged past reading is not taken for a whole one."""
+    if read < 0.9 * announced:
+        warn(f"only {read:.1f} s of the {announced:.1f} s the file announces could be read: "
+             "it is probably damaged or cut short")
+
+
 def may_be_joined(container: InputContainer) -> bool:
     """Whether the container's times may jump (MPEG-TS), as where recordings were joined end to end."""
     return bool(container.format.flags & av.format.Flags.ts_discont.value)

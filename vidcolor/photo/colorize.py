@@ -14,7 +14,7 @@ import torch
 from ..hints.file import Hint, check_hints_fit, points_of
 from ..runtime.hints import Told
 from ..runtime.inference import Colorizer
-from ..utils.atomic import check_writable, written_atomically
+from ..utils.atomic import check_not_the_input, check_writable, written_atomically
 from ..utils.errors import UserError
 from ..utils.in_color import already_in_color, looks_color
 from .metadata import read_metadata
@@ -42,8 +42,7 @@ class PhotoTold:
 
 def check_photo_job(src: Path, dst: Path, overwrite: bool) -> None:
     """Refuse, before any work, an output that would replace the input or cannot be written."""
-    if src.resolve() == dst.resolve():
-        raise UserError(f"{dst}: output would overwrite the input")
+    check_not_the_input(src, dst)
     check_photo_output(dst)
     check_writable(dst, overwrite)
 

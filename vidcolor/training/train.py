@@ -44,7 +44,7 @@ from ..runtime.weights import (
     trainable_state,
 )
 from ..utils.atomic import check_folder_makeable, make_folder, written_atomically
-from ..utils.choices import BALANCES, PRECISIONS
+from ..utils.choices import BALANCES, MIN_TEMPERATURE, PRECISIONS
 from ..utils.errors import UserError
 from ..utils.warn import default_warn
 from .augment import make_batch
@@ -160,7 +160,7 @@ def check_options(opts: TrainOptions) -> None:
     if opts.loss != "bins" and (opts.ab_bins, opts.temperature) != (TrainOptions.ab_bins, TrainOptions.temperature):
         raise UserError("--ab-bins and --temperature apply only to --loss bins")
     if opts.loss == "bins" and (opts.ab_bins < 2 or not valid_temperature(opts.temperature)):
-        raise UserError("--loss bins needs --ab-bins of at least 2 and a positive --temperature")
+        raise UserError(f"--loss bins needs --ab-bins of at least 2 and a --temperature of at least {MIN_TEMPERATURE}")
     if opts.hints and (opts.model != "fusion" or opts.loss != "l1"):
         raise UserError("--hints trains a fusion model with --loss l1")
     if opts.hints and opts.train_layers:

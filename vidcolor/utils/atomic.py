@@ -64,6 +64,12 @@ def check_writable(dst: Path, overwrite: bool) -> None:
         raise UserError(f"{dst.parent}: output folder is not writable")
 
 
+def check_not_the_input(src: Path, dst: Path) -> None:
+    """Refuse an output that is the input, by name or through a link: writing it would destroy what it is made from."""
+    if src.exists() and (src.resolve() == dst.resolve() or (dst.exists() and dst.samefile(src))):
+        raise UserError(f"{dst}: output would overwrite the input")
+
+
 def check_folder_makeable(path: Path) -> None:
     """Refuse now, in one line, a folder `make_folder` could not make: found before the work that would fill it."""
     if path.exists() and not path.is_dir():

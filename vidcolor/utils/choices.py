@@ -25,4 +25,7 @@ LOSSES = ("l1", "mse", "rgb", "bins")  # vidcolor train --loss: vidcolor.trainin
 FAMILIES = ("unet", "gan", "fusion")  # vidcolor train --model: vidcolor.runtime.archs.FAMILIES builds each
 BALANCES = ("none", "prefix", "folder")  # vidcolor train --balance: vidcolor.training.data.TrainingSet
 PRECISIONS = ("auto", "bf16", "fp32")  # vidcolor train --precision: vidcolor.training.speed.autocast
+# a binned head's annealed-mean temperature (--temperature): below it the colour is its likeliest bin's already,
+# and far below, logits divided by it overflow and the softmax is NaN
+MIN_TEMPERATURE = 0.01
 MAX_SATURATION = 3.0  # runtime.inference.Colorizer: beyond this any model's chroma is clipped to the gamut's edge

@@ -13,10 +13,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...utils.choices import MIN_TEMPERATURE
+
 
 def valid_temperature(t: float) -> bool:
-    """Positive and finite: anything else turns the softmax into NaN or a single bin's centre."""
-    return 0 < t < math.inf
+    """At least MIN_TEMPERATURE and finite: anything else turns the softmax into NaN or a single bin's centre."""
+    return MIN_TEMPERATURE <= t < math.inf
 
 
 def grid_centres(n: int) -> torch.Tensor:
@@ -51,7 +53,8 @@ class ChromaBins(nn.Module):
     def __init__(self, channels: int, n: int, temperature: float = 1.0) -> None:
         super().__init__()
         if n < 2 or not valid_temperature(temperature):
-            raise ValueError("ab_bins needs at least 2 values per axis and a positive temperature")
+            raise ValueError(f"ab_bins needs at least 2 values per axis, and a temperature of at least "
+                             f"{MIN_TEMPERATURE}")
         self.temperature = temperature
         self.conv = nn.Conv2d(channels, n * n, 1)
         self.register_buffer("centres", grid_centres(n), persistent=False)
