@@ -196,6 +196,9 @@ def test_export_then_run_uses_the_trained_weights(tmp_path):
                                   "--steps", "4", "--size", "32", "--batch-size", "2", "--width", "8", "--quiet"])
     assert result.exit_code == 0, result.output
     exported = tmp_path / "tiny.safetensors"
+    named_by_file = runner.invoke(main, ["export", str(tmp_path / "run" / "last.safetensors"), "-o", str(exported)])
+    assert named_by_file.exit_code == 1 and f"give the run's folder, {tmp_path / 'run'}, not its file" in \
+        named_by_file.stderr
     result = runner.invoke(main, ["export", str(tmp_path / "run"), "-o", str(exported)])
     assert result.exit_code == 0, result.output
     meta = read_metadata(exported)

@@ -21,6 +21,8 @@ from .common import GivenPath, Number, friendly
 def export(run_dir: Path, dst: Path, overwrite: bool, temperature: float | None) -> None:
     """Write a run's trained weights and metadata to a .safetensors file."""
     src = run_dir / "last.safetensors"
+    if run_dir.is_file() and run_dir.name == src.name:  # the run's file named for its folder
+        raise UserError(f"{run_dir}: give the run's folder, {run_dir.parent}, not its file")
     if not src.is_file():
         raise UserError(f"{run_dir}: not a training run folder (no last.safetensors)")
     if dst.suffix != ".safetensors":
