@@ -44,12 +44,11 @@ class TrainingSet:
         sample photos being drawn as often as 6,000 scenes and learnt by heart); `group_weights` then
         multiplies a group's draws (frames of video clips drawn 3x as often, for a model that colours films).
         Raises UserError for a group the data does not have: a misspelt name would change nothing."""
-        sizes = Counter(self.groups)
-        unknown = sorted(set(group_weights or {}) - set(sizes))
+        sizes, scale = Counter(self.groups), group_weights or {}
+        unknown = sorted(set(scale) - set(sizes))
         if unknown:
             raise UserError(f"--group-weight {unknown[0]}: no such group in the data (its groups: "
                             f"{', '.join(sorted(sizes))})")
-        scale = group_weights or {}
         per_group = {g: (1.0 if balance == "none" else n ** -0.5) * scale.get(g, 1.0) for g, n in sizes.items()}
         return torch.tensor([per_group[g] for g in self.groups], dtype=torch.float64)
 
