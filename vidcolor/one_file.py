@@ -58,7 +58,7 @@ def colorize_file(src: Path, dst: Path, options: VideoOptions, model: Callable[[
     if is_image(src):
         check_photo_job(src, dst, options.overwrite)
         told = PhotoTold(*guidance.read_hints(), guidance.palette()) if guidance else None
-        color_photo(_guided(model(), guidance), src, dst, options.overwrite, options.skip_color, warn, told)
+        color_photo(lambda: _guided(model(), guidance), src, dst, options.overwrite, options.skip_color, warn, told)
         return dst
     return _color_film(src, dst, options, model, warn, None, guidance)
 

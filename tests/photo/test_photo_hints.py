@@ -18,6 +18,7 @@ from vidcolor.runtime.archs import HINT_PREFIX, build_model
 from vidcolor.runtime.hints import Told
 from vidcolor.runtime.inference import Colorizer
 from vidcolor.runtime.weights import load_model
+from vidcolor.utils.errors import UserError
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +70,16 @@ def test_a_hints_file_that_does_not_fit_the_photo_is_one_line_and_nothing_is_wri
                                        str(tmp_path / "hints.json")])
     assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
     assert message in result.stderr and not out.exists()
+
+
+def test_a_hint_off_the_photo_or_a_damaged_photo_is_said_before_the_model_is_loaded(photo, tmp_path):
+    loads = []
+    (tmp_path / "damaged.png").write_bytes(photo.read_bytes()[:200])
+    for src, hints, message in [(photo, [{"x": 300, "y": 10, "color": "#d02020"}], "is outside the picture"),
+                                (tmp_path / "damaged.png", None, "damaged.png")]:
+        with pytest.raises(UserError, match=message):
+            colorize_photo(src, tmp_path / "out.png", model=lambda: loads.append(1), hints=hints)
+    assert not loads and not (tmp_path / "out.png").exists()  # loading a model may take a minute: not for this
 
 
 def test_a_keyframe_is_for_films_and_a_malformed_one_is_a_usage_mistake(photo, hint_model, tmp_path):

@@ -47,11 +47,14 @@ def check_photo_job(src: Path, dst: Path, overwrite: bool) -> None:
     check_writable(dst, overwrite)
 
 
-def color_photo(colorizer: Colorizer, src: Path, dst: Path, overwrite: bool = False, skip_color: bool = False,
-                 warn: Callable[[str], None] = lambda message: None, told: PhotoTold | None = None) -> None:
+def color_photo(model: Callable[[], Colorizer], src: Path, dst: Path, overwrite: bool = False,
+                skip_color: bool = False, warn: Callable[[str], None] = lambda message: None,
+                told: PhotoTold | None = None) -> None:
     """Colour one photo into `dst` (same pixel size, bit depth, transparency and EXIF/ICC where the format holds
     them), written atomically. A photo already in colour is coloured again from its L, or with `skip_color` kept.
-    `told`: the user's hints and reference palette, checked against the photo before anything is written."""
+    `told`: the user's hints and reference palette, checked against the photo before anything is written.
+    `model()` is called once the photo is read and the hints fit it (loading may take a while, and a damaged
+    photo or a hint off its edge should be said at once), and not at all for a photo kept as it is."""
     check_photo_job(src, dst, overwrite)
     photo = read_photo(src)
     if told is not None:
@@ -63,12 +66,13 @@ def color_photo(colorizer: Colorizer, src: Path, dst: Path, overwrite: bool = Fa
         warn(already_in_color("photo", skip_color))
         if skip_color and told is not None:
             warn(f"{src.name} is kept as it is: the colours it was told are not used")
+    colorizer = None if color and skip_color else model()
     try:
         with written_atomically(dst, replace=overwrite) as tmp:
             if color and skip_color and image_format(src) == image_format(dst):
                 shutil.copyfile(src, tmp)  # left alone: the very file, not a second encoding of it
             else:
-                colored = photo if color and skip_color else colorizer.colorize_rgb(photo, told and told.runtime())
+                colored = photo if colorizer is None else colorizer.colorize_rgb(photo, told and told.runtime())
                 write_image(tmp, colored, read_metadata(src))
     except OSError as exc:  # disk full, folder gone, ...
         raise UserError(f"{dst}: could not write the photo ({exc.strerror or exc})") from None
