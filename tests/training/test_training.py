@@ -340,10 +340,11 @@ def test_a_run_resumed_with_other_options_says_which(tmp_path, capsys):
     train(TrainOptions(model="unet", data=[photos], val=[photos], out=tmp_path / "run", steps=1, epochs=1, **TINY))
     capsys.readouterr()
     train(TrainOptions(model="unet", data=[photos], out=tmp_path / "run", steps=2, resume=True,
-                       group_weights={"photos": 2.0}, **TINY))
+                       group_weights={"photos": 2.0}, seed=1, **TINY))
     said = capsys.readouterr().err
     assert f"resumed with --val none (its checkpoint was made with {photos})" in said and "--steps 2" in said
     assert "resumed with --group-weight photos=2.0 (its checkpoint was made with none)" in said
+    assert "resumed with --seed 1 (its checkpoint was made with 0)" in said  # other batches from here on
     assert "--epochs" not in said  # --steps says how long the run is
     with pytest.raises(UserError, match="the run has done 2 steps already; give more --steps to continue it"):
         train(TrainOptions(model="unet", data=[photos], out=tmp_path / "run", steps=2, resume=True, **TINY))

@@ -14,7 +14,7 @@ import os
 import re
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -298,25 +298,25 @@ def _load_init(model: nn.Module, path: Path, flag: str, opts: TrainOptions) -> N
         raise UserError(f"{path}: weights do not fit this architecture")
 
 
+_THE_MODELS_OWN = ("model", "loss", "ab_bins", "width", "backbones", "tune_backbone", "hints", "blocks8",
+                   "light_decoder", "train_layers")  # the layers learning: what the optimiser's state is of
+_NOT_OF_THE_RUN = ("out", "resume", "init", "continue_from", "quiet")  # where it starts, whether it shows progress
+
+
 def _check_same_run(saved: dict[str, str], opts: TrainOptions, path: Path) -> None:
     """A resumed run must build the model it checkpointed; other options may change."""
-    for key in ("model", "loss", "ab_bins", "width", "backbones", "tune_backbone", "hints", "blocks8",
-                "light_decoder", "train_layers"):  # the layers learning: what the optimiser's state is of
+    for key in _THE_MODELS_OWN:
         if key in saved and saved[key] != str(getattr(opts, key)):
             raise UserError(f"{path}: this run was started with {_flag(key)} {saved[key]}; resume it with the same")
 
 
-_CHANGES_TO_NOTE = ("data", "val", "steps", "epochs", "size", "batch_size", "lr", "rebalance", "balance",
-                    "group_weights", "frame_stride", "val_every", "backbone_lr_scale", "adversarial", "gan_warmup",
-                    "lambda_l1", "teachers", "teacher_mirror")
-
-
 def _changed_on_resume(saved: dict[str, str], opts: TrainOptions) -> list[str]:
     """Options a resumed run takes differently from the run it continues: allowed (more steps, another
-    learning rate), but never silently, as a forgotten --val or --size would be."""
+    learning rate), but never silently, as a forgotten --val or --size would be, or another --seed (other
+    batches from there on: no longer the run it continues)."""
     changes = []
-    for key in _CHANGES_TO_NOTE:
-        if key == "epochs" and opts.steps:  # --steps says how long the run is; its epochs are not asked
+    for key in (f.name for f in fields(TrainOptions)):
+        if key in _THE_MODELS_OWN + _NOT_OF_THE_RUN or (key == "epochs" and opts.steps):  # --steps: its length
             continue
         if key in saved and saved[key] != str(getattr(opts, key)):
             changes.append(f"{_flag(key)} {_shown(getattr(opts, key))} "
