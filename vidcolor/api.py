@@ -45,6 +45,8 @@ def colorize(src: str | Path, dst: str | Path, *, model: Model = DEFAULT_MODEL, 
     redoes the file when that changes).
     Returns the photo's output path, the film's FilmResult, or for workers' runs a Summary (its `failures`
     name the files that failed; the others are done). Raises UserError for anything wrong with the request.
+    Warnings go to `warn` when this process colours the file; workers, processes of their own, write theirs to
+    stderr.
     """
     src, dst = Path(src), Path(dst)
     if not src.exists():

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+import click
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -109,6 +110,11 @@ def test_a_number_that_is_not_finite_is_a_usage_mistake_not_a_traceback(args):
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.stderr
     assert f"{args[-1]!r} is not a number" in result.stderr
+
+
+def test_a_script_calling_the_command_line_not_standalone_gets_the_usage_error_to_handle_itself():
+    with pytest.raises(click.UsageError, match="Missing"):
+        main.main(["run", "old.mp4"], standalone_mode=False)  # not an exit of the calling script
 
 
 @pytest.mark.parametrize("args", [("run", "", "-o", "new.mp4"), ("run", "old.mp4", "-o", ""), ("eval", ""),

@@ -1,5 +1,5 @@
 """The `vidcolor` command line: a module per command, each a thin layer that parses its options, calls the
-Python API and reports. Importing it loads only click and the light `utils.choices`, so --help is fast."""
+Python API and reports. Importing it loads click and light modules (no torch, no PyAV), so --help is fast."""
 from __future__ import annotations
 
 import click

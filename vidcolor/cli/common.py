@@ -111,6 +111,8 @@ class OneLineErrors(click.Group):
     is, instead of click's usage block; exit code 2 as click gives them."""
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        if not standalone_mode:  # a caller handling click's exceptions itself, as click's own main lets it
+            return super().main(*args, standalone_mode=False, **kwargs)
         try:
             code = super().main(*args, standalone_mode=False, **kwargs)
         except click.exceptions.NoArgsIsHelpError as exc:  # plain `vidcolor`: the help is what was wanted

@@ -54,20 +54,22 @@ from .common import MODEL_HELP, GivenPath, Number, count_or_auto, frame_and_pict
 @click.option("--force", is_flag=True, help="Folder: colour every file again, even those done before "
               "(files no run of this archive wrote still need --overwrite).")
 @click.option("--jobs", default="auto", show_default=True, callback=count_or_auto(1), metavar="N|auto",
-              help="Worker processes (auto: one per GPU, else one per 4 CPU cores).")
+              help="Worker processes (auto: one per GPU, else one per 4 CPU cores). With --ray: the local runtime's "
+                   "CPUs; a cluster's resources set its own.")
 @click.option("--ray", "ray_address", metavar="ADDRESS",
               help="Run the work on a Ray cluster (e.g. auto, or HOST:6379), or on a local Ray runtime (local).")
 @click.option("--split", default=None, callback=count_or_auto(2), metavar="auto|N",
               help="Cut long films at keyframes into N pieces coloured side by side (auto: by length and workers).")
 @click.option("--hints", type=GivenPath(), metavar="FILE",
               help='Colours you know: a JSON list of {"x": 120, "y": 44, "color": "#a03020"} (films: a "frame" or '
-                   '"time" each), carried through the shot. A folder: FILE.hints.json beside each file.')
+                   '"time" each), carried through the shot. One file only: in a folder, each file\'s hints go in '
+                   'FILE.hints.json beside it.')
 @click.option("--keyframe", "keyframes", multiple=True, callback=frame_and_picture, metavar="N:PICTURE",
               help="Film: frame N coloured by hand (same size), carried through its shot (repeatable).")
 @click.option("--reference", type=GivenPath(), metavar="PHOTO",
               help="A colour photo whose palette to follow.")
 @click.option("--verbose", is_flag=True, help="A line for every file as workers start and finish it.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--quiet", is_flag=True, help="No progress bar, and no closing summary or table.")
 @friendly
 def run(src: Path, dst: Path, model: str, device: str, working_size: int | None, saturation: float,
         batch_size: int | None,

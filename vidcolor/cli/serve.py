@@ -19,7 +19,8 @@ from .common import Number, friendly
 @click.option("--max-video-seconds", type=Number(min=0, min_open=True), default=600, show_default=True,
               help="Longest film accepted.")
 @click.option("--retention-minutes", type=Number(min=0, min_open=True), default=60, show_default=True,
-              help="How long a coloured film is kept for download, and a photo with hints in memory while unused.")
+              help="How long a coloured film is kept for download, and a coloured photo (kept for hints, with a "
+                   "hint model) while unused.")
 @friendly
 def serve_command(host: str, port: int, model: str | None, device: str, max_upload_mb: float,
                   max_video_seconds: float, retention_minutes: float) -> None:

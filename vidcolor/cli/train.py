@@ -26,7 +26,7 @@ class GroupWeight(click.ParamType):
 
 @click.command()
 @click.option("--model", "family", required=True, type=click.Choice(FAMILIES),
-              help="Architecture (models/README.md): fusion is the shipped one.")
+              help="Architecture (models/README.md): fusion is the default model's.")
 @click.option("--data", multiple=True, required=True, type=GivenPath(),
               help="Folder of colour photos and/or videos (repeatable).")
 @click.option("--val", multiple=True, type=GivenPath(),
@@ -94,7 +94,8 @@ class GroupWeight(click.ParamType):
               help="--adversarial, gan: weight of the colour loss beside the adversarial one.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the crops drawn and the initial weights.")
 @click.option("--threads", type=click.IntRange(min=1), help="CPU threads for torch.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--quiet", is_flag=True,
+              help="No progress bar, no line per validation, no count of black-and-white images left out.")
 @friendly
 def train(family: str, data: tuple[Path, ...], val: tuple[Path, ...], out: Path, teachers: tuple[Path, ...],
           group_weights: tuple[tuple[str, float], ...], threads: int | None, **kwargs: Any) -> None:

@@ -149,7 +149,7 @@ def l_ab_to_image(L: torch.Tensor, ab: torch.Tensor, dtype: type[np.unsignedinte
 class FilmChroma(Generic[Tag]):
     """Chroma for the consecutive frames of one film: model, temporal smoothing, then upsampling.
 
-    With look-ahead smoothing a frame's chroma is final only `window` frames after it came in,
+    With look-ahead smoothing a frame's chroma is final only up to `frames_ahead(window)` frames after it came in,
     so `push` hands back the oldest frames that are ready (fewer than it was given, at first)
     and `flush` the rest at the end. Each frame travels with a caller's tag (the decoded frame,
     the reference image...) so the caller never has to count.

@@ -25,7 +25,7 @@ from ..utils.flow import dis_fits
 
 
 class TemporalSmoother(Protocol):
-    window: int  # frames of look-ahead: a frame's chroma is final only this many frames later
+    window: int  # frames of look-ahead: a frame's chroma is final up to frames_ahead(window) frames later
 
     def __call__(self, L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
         """(B, 1, h, w) L in [0, 100] and (B, 2, h, w) predicted a/b of the next frames -> the smoothed a/b
