@@ -59,14 +59,14 @@ def color_photo(model: Callable[[], Colorizer], src: Path, dst: Path, overwrite:
     photo = read_photo(src)
     if told is not None:
         check_hints_fit(told.hints, photo.shape[1], photo.shape[0], told.hints_name)
+    color = looks_color(*photo_color(photo))
+    colorizer = None if color and skip_color else model()  # a model that cannot be loaded: its line alone
     if (pages := page_count(src)) > 1:
         warn(f"{src.name} holds {pages} pages or frames; only the first is coloured")
-    color = looks_color(*photo_color(photo))
     if color:
         warn(already_in_color("photo", skip_color))
         if skip_color and told is not None:
             warn(f"{src.name} is kept as it is: the colours it was told are not used")
-    colorizer = None if color and skip_color else model()
     try:
         with written_atomically(dst, replace=overwrite) as tmp:
             if color and skip_color and image_format(src) == image_format(dst):
