@@ -69,7 +69,7 @@ def color_photo(model: Callable[[], Colorizer], src: Path, dst: Path, overwrite:
             warn(f"{src.name} is kept as it is: the colours it was told are not used")
     try:
         with written_atomically(dst, replace=overwrite) as tmp:
-            if color and skip_color and image_format(src) == image_format(dst):
+            if colorizer is None and image_format(src) == image_format(dst):
                 shutil.copyfile(src, tmp)  # left alone: the very file, not a second encoding of it
             else:
                 colored = photo if colorizer is None else colorizer.colorize_rgb(photo, told and told.runtime())
