@@ -3,7 +3,8 @@ batch 16, L1), data preparation included, on synthetic photos (no data set neede
 
     python benchmarks/bench_train.py                                   # as `vidcolor train` runs
     python benchmarks/bench_train.py --precision fp32 --layout contiguous   # the recipe before speed-ups
-    python benchmarks/bench_train.py --loss mse --tune-backbone 2 --blocks8 4 --light-decoder  # the default's net
+    python benchmarks/bench_train.py --loss mse --tune-backbone 3 --blocks8 4 --light-decoder  # the default's net
+    python benchmarks/bench_train.py --loss mse --tune-backbone 3 --blocks8 4 --light-decoder --backbones lite2
     python benchmarks/bench_train.py --loss mse --tune-backbone 2 --blocks8 4 --light-decoder \
         --train-layers up4,up2,head --teacher models/training/fusion-full.safetensors   # its distillation
 
@@ -25,7 +26,8 @@ from vidcolor.training.losses import ColorLoss
 from vidcolor.training.train import TrainOptions, build_run, teacher_colors, train_step
 from vidcolor.utils.choices import PRECISIONS
 
-RECIPE_FLAGS = ("loss", "tune_backbone", "blocks8", "light_decoder", "train_layers", "teacher", "teacher_mirror")
+RECIPE_FLAGS = ("backbones", "loss", "tune_backbone", "blocks8", "light_decoder", "train_layers", "teacher",
+                "teacher_mirror")
 
 
 def main() -> None:
@@ -36,6 +38,7 @@ def main() -> None:
     parser.add_argument("--adversarial", action="store_true")
     parser.add_argument("--size", type=int, default=160)
     parser.add_argument("--loss", default="l1", choices=["l1", "mse"])
+    parser.add_argument("--backbones", default="lite0", help="fusion: e.g. lite2 (what a stronger backbone costs).")
     parser.add_argument("--tune-backbone", type=int, default=0)
     parser.add_argument("--blocks8", type=int, default=0)
     parser.add_argument("--light-decoder", action="store_true")
@@ -53,6 +56,7 @@ def main() -> None:
 
     opts = TrainOptions(model=args.model, data=[], out=Path("."), size=args.size, batch_size=args.batch_size,
                         precision=args.precision, adversarial=args.adversarial, lr=1e-4, loss=args.loss,
+                        backbones=args.backbones,
                         tune_backbone=args.tune_backbone, blocks8=args.blocks8, light_decoder=args.light_decoder,
                         train_layers=args.train_layers)
     device = torch.device("cpu")
