@@ -88,6 +88,33 @@ def test_a_model_whose_file_records_no_scores_shows_dashes_not_numbers(tmp_path,
     assert listed[0]["psnr"] is None and listed[0]["colourfulness"] is None and listed[0]["hints"] is False
 
 
+def test_a_user_reads_a_model_they_trained_beside_a_shipped_one(tmp_path):
+    mine = tmp_path / "my_model.safetensors"
+    save_weights(mine, build_model("unet", width=8), TINY_UNET | {
+        "description": "my own", "scores": {"photos/val": {"psnr": 21.5, "colourfulness": 9.5}}})
+    exported = tmp_path / "run_export.safetensors"  # as `vidcolor export` leaves it: no description, no scores
+    save_weights(exported, build_model("unet", width=8), TINY_UNET | {
+        "steps": 1200, "val": {"val": {"psnr": 20.123, "colourfulness": 7.34}}})
+    default_file = str(shipped_models()[DEFAULT_MODEL])
+    result = CliRunner().invoke(main, ["models", str(mine), str(exported), "unet", default_file, "--json"])
+    assert result.exit_code == 0, result.output
+    listed = {row["name"]: row for row in json.loads(result.output)}
+    assert list(listed) == [str(mine), str(exported), "unet", default_file]  # as named, in the order named
+    assert listed[str(mine)]["psnr"] == 21.5 and listed[str(mine)]["description"] == "my own"
+    assert listed[str(exported)]["psnr"] is None  # its run's validation is not a full-path score...
+    assert "trained 1,200 steps" in listed[str(exported)]["description"]  # ...but it is said, as what it is
+    assert "val 20.12 dB / 7.3" in listed[str(exported)]["description"]
+    assert [name for name, row in listed.items() if row["default"]] == [default_file]  # the default's file
+
+
+def test_listing_a_file_that_is_no_model_says_so_in_one_line(tmp_path):
+    (tmp_path / "notes.safetensors").write_text("not weights")
+    for named, said in [(tmp_path / "gone.safetensors", "no such model file"),
+                        (tmp_path / "notes.safetensors", "not a vidcolor model file")]:
+        result = CliRunner().invoke(main, ["models", str(named)])
+        assert result.exit_code == 1 and said in result.output and len(result.output.splitlines()) == 1
+
+
 def test_an_unknown_model_name_is_refused_with_the_shipped_names(tmp_path):
     write_image(tmp_path / "in.png", landscape(0))
     result = CliRunner().invoke(main, ["run", str(tmp_path / "in.png"), "-o", str(tmp_path / "out.png"),

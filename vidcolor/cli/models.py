@@ -1,4 +1,4 @@
-"""`vidcolor models`: list the shipped models as their files describe them."""
+"""`vidcolor models`: list the shipped models, or model files, as their files describe them."""
 from __future__ import annotations
 
 import click
@@ -9,17 +9,21 @@ from .common import friendly
 
 
 @click.command()
+@click.argument("names", metavar="[MODEL]...", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="The same as a JSON list, for scripts.")
 @friendly
-def models(as_json: bool) -> None:
-    """List the shipped models: family, size, validation scores, the default, whether they take hints."""
+def models(names: tuple[str, ...], as_json: bool) -> None:
+    """List the shipped models, or the MODELs named (a shipped name, or a .safetensors file: a model you trained,
+    one kept in models/training/), so a model of your own is read beside ours: family, size, validation scores,
+    the default, whether they take hints."""
     import json
     import shutil
 
     from ..runtime.catalog import describe, format_models
-    from ..runtime.weights import read_metadata
+    from ..runtime.weights import read_metadata, resolve_model_path
 
-    rows = [describe(name, path, read_metadata(path)) for name, path in shipped_models().items()]
+    chosen = {name: resolve_model_path(name) for name in names} if names else shipped_models()
+    rows = [describe(name, path, read_metadata(path)) for name, path in chosen.items()]
     if not rows:
         raise UserError("no shipped models found (a broken install? reinstall vidcolor)")
     click.echo(json.dumps(rows, indent=2) if as_json else format_models(rows, shutil.get_terminal_size().columns))

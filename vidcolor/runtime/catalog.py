@@ -37,12 +37,28 @@ def _score(meta: dict[str, Any], key: str) -> float | None:
     return float(value) if isinstance(value, (int, float)) else None
 
 
+def _run_said(meta: dict[str, Any]) -> str:
+    """What an exported run's file says of its training, for a file no one has described: its steps and its
+    run's own validation (at working size, so not the full-path scores of the columns)."""
+    steps, val = meta.get("steps"), meta.get("val")
+    if not isinstance(steps, int):
+        return ""
+    tables = [f"{label} {t['psnr']:.2f} dB / {t['colourfulness']:.1f}"
+              for label, t in (val.items() if isinstance(val, dict) else ())
+              if isinstance(t, dict) and all(isinstance(t.get(k), (int, float)) for k in ("psnr", "colourfulness"))]
+    said = f"; its run's validation at working size: {', '.join(tables)}" if tables else ""
+    return f"trained {steps:,} steps{said}"
+
+
 def describe(name: str, path: Path, meta: dict[str, Any]) -> dict[str, Any]:
-    """One shipped model as `vidcolor models` reports it: only what its file says, never a guess."""
-    return {"name": name, "family": meta.get("family"), "description": meta.get("description", ""),
+    """One model as `vidcolor models` reports it: only what its file says, never a guess. It is the default
+    when it is the default's file, however it was named."""
+    default = shipped_models().get(DEFAULT_MODEL)
+    return {"name": name, "family": meta.get("family"), "description": meta.get("description") or _run_said(meta),
             "size_mb": round(path.stat().st_size / 1e6, 1), "psnr": _score(meta, "psnr"),
             "ssim": _score(meta, "ssim"), "colourfulness": _score(meta, "colourfulness"),
-            "default": name == DEFAULT_MODEL, "hints": bool(meta.get("arch", {}).get("hints"))}
+            "default": default is not None and path.resolve() == default.resolve(),
+            "hints": bool(meta.get("arch", {}).get("hints"))}
 
 
 def _cell(value: Any, fmt: str) -> str:
