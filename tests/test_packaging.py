@@ -115,6 +115,32 @@ def test_listing_a_file_that_is_no_model_says_so_in_one_line(tmp_path):
         assert result.exit_code == 1 and said in result.output and len(result.output.splitlines()) == 1
 
 
+@pytest.mark.parametrize("odd", [
+    {"scores": [23.0], "arch": "fusion", "description": 5, "family": {"x": 1}},
+    {"scores": {"photos/val": {"psnr": float("nan"), "colourfulness": 10 ** 400}}, "arch": None, "steps": True},
+    {"scores": {"photos/val": [1]}, "description": "red \x1b[31mtext", "steps": 30, "val": {"val": "high"}}])
+def test_a_model_file_with_odd_metadata_is_listed_with_what_it_gets_right(tmp_path, monkeypatch, odd):
+    """A file's metadata is what its maker wrote: a field that is not what vidcolor writes counts as missing."""
+    odd_file = tmp_path / "odd.safetensors"
+    save_weights(odd_file, build_model("unet", width=8), TINY_UNET | odd)
+    monkeypatch.setenv("COLUMNS", "4")  # and a terminal far too narrow
+    table = CliRunner().invoke(main, ["models", str(odd_file)])
+    as_json = CliRunner().invoke(main, ["models", str(odd_file), "--json"])
+    assert table.exit_code == 0 and as_json.exit_code == 0, table.output + as_json.output
+    row = json.loads(as_json.output, parse_constant=pytest.fail)[0]  # strict JSON: no NaN, no Infinity
+    assert row["psnr"] is None and row["colourfulness"] is None and row["hints"] is False
+    assert isinstance(row["description"], str) and "\x1b" not in row["description"] + table.output
+    assert row["family"] in (None, "unet")
+
+
+def test_an_empty_model_name_is_said_to_be_empty(tmp_path):
+    write_image(tmp_path / "in.png", landscape(0))
+    for args in (["models", ""], ["run", str(tmp_path / "in.png"), "-o", str(tmp_path / "out.png"), "--model", ""]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 1 and result.output.splitlines() == [
+            "vidcolor: an empty model name (a shipped model's name, or a .safetensors file)"]
+
+
 def test_an_unknown_model_name_is_refused_with_the_shipped_names(tmp_path):
     write_image(tmp_path / "in.png", landscape(0))
     result = CliRunner().invoke(main, ["run", str(tmp_path / "in.png"), "-o", str(tmp_path / "out.png"),

@@ -6,6 +6,7 @@ the command line lists the names in its help without loading a model.
 """
 from __future__ import annotations
 
+import math
 import textwrap
 from importlib.resources import files
 from pathlib import Path
@@ -31,34 +32,54 @@ def shipped_models() -> dict[str, Path]:
     return {p.stem: p for p in found}
 
 
-def _score(meta: dict[str, Any], key: str) -> float | None:
-    """A full-path score on SCORED_ON from the metadata, or None where the file records none."""
-    value = meta.get("scores", {}).get(SCORED_ON, {}).get(key)
-    return float(value) if isinstance(value, (int, float)) else None
+def _field(meta: Any, *keys: str) -> Any:
+    """meta[k1][k2]..., or None where the file's metadata lacks the field or has something else than an object
+    on the way: a model file is the user's, and what it holds is read, not trusted."""
+    for key in keys:
+        meta = meta.get(key) if isinstance(meta, dict) else None
+    return meta
+
+
+def _number(value: Any) -> float | None:
+    """A finite number, or None (a score of NaN, infinity, True or text is no score)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _text(value: Any) -> str:
+    """Text to show on a terminal: a string's printable characters (no escape codes from a file), else ''."""
+    return "".join(ch for ch in value if ch.isprintable()) if isinstance(value, str) else ""
 
 
 def _run_said(meta: dict[str, Any]) -> str:
     """What an exported run's file says of its training, for a file no one has described: its steps and its
     run's own validation (at working size, so not the full-path scores of the columns)."""
     steps, val = meta.get("steps"), meta.get("val")
-    if not isinstance(steps, int):
+    if type(steps) is not int or steps < 0:
         return ""
-    tables = [f"{label} {t['psnr']:.2f} dB / {t['colourfulness']:.1f}"
-              for label, t in (val.items() if isinstance(val, dict) else ())
-              if isinstance(t, dict) and all(isinstance(t.get(k), (int, float)) for k in ("psnr", "colourfulness"))]
+    tables = [f"{_text(label)} {psnr:.2f} dB / {colour:.1f}"
+              for label in (val if isinstance(val, dict) else ())
+              if (psnr := _number(_field(val, label, "psnr"))) is not None
+              and (colour := _number(_field(val, label, "colourfulness"))) is not None]
     said = f"; its run's validation at working size: {', '.join(tables)}" if tables else ""
     return f"trained {steps:,} steps{said}"
 
 
 def describe(name: str, path: Path, meta: dict[str, Any]) -> dict[str, Any]:
-    """One model as `vidcolor models` reports it: only what its file says, never a guess. It is the default
-    when it is the default's file, however it was named."""
+    """One model as `vidcolor models` reports it: only what its file says, never a guess, and a field the file
+    gets wrong as if it were missing. It is the default when it is the default's file, however it was named."""
     default = shipped_models().get(DEFAULT_MODEL)
-    return {"name": name, "family": meta.get("family"), "description": meta.get("description") or _run_said(meta),
-            "size_mb": round(path.stat().st_size / 1e6, 1), "psnr": _score(meta, "psnr"),
-            "ssim": _score(meta, "ssim"), "colourfulness": _score(meta, "colourfulness"),
+    return {"name": name, "family": _text(meta.get("family")) or None,
+            "description": _text(meta.get("description")) or _run_said(meta),
+            "size_mb": round(path.stat().st_size / 1e6, 1),
+            **{key: _number(_field(meta, "scores", SCORED_ON, key)) for key in ("psnr", "ssim", "colourfulness")},
             "default": default is not None and path.resolve() == default.resolve(),
-            "hints": bool(meta.get("arch", {}).get("hints"))}
+            "hints": _field(meta, "arch", "hints") is True}
 
 
 def _cell(value: Any, fmt: str) -> str:
@@ -73,7 +94,7 @@ def format_models(rows: list[dict[str, Any]], width: int | None = None) -> str:
     characters, each description goes on its own indented lines under its model's row.
     """
     header = ["name", "family", "size MB", f"PSNR dB ({SCORED_ON})", "colourfulness", "default", "hints"]
-    lines = [[r["name"], str(r["family"]), _cell(r["size_mb"], ".1f"), _cell(r["psnr"], ".2f"),
+    lines = [[r["name"], r["family"] or "-", _cell(r["size_mb"], ".1f"), _cell(r["psnr"], ".2f"),
               _cell(r["colourfulness"], ".1f"), "yes" if r["default"] else "", "yes" if r["hints"] else "no"]
              for r in rows]
     widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
@@ -83,7 +104,7 @@ def format_models(rows: list[dict[str, Any]], width: int | None = None) -> str:
     out = []
     for cells, text in [(header, "description" if beside else ""),
                         *zip(lines, (r["description"] for r in rows), strict=True)]:
-        wrapped = textwrap.wrap(text, width - indent) if width else [text]
+        wrapped = textwrap.wrap(text, max(width - indent, 20)) if width else [text]  # a terminal too narrow wraps
         first, rest = (wrapped[:1], wrapped[1:]) if beside else ([], wrapped)
         out.append("  ".join([*(cell.ljust(w) for cell, w in zip(cells, widths, strict=True)), *first]).rstrip())
         out.extend(" " * indent + line for line in rest)
