@@ -6,9 +6,11 @@ guided upsampling to full resolution) and compared with the original in colour. 
 table of its own; a folder of colour films is scored on every `--frame-stride`-th frame, frame by
 frame (no temporal smoothing), so a model that gains on photos but loses on film shows it.
 
-    python benchmarks/eval_photos.py ../shared/data/photos/val ../shared/data/videos/color --record
+    python benchmarks/eval_photos.py ../shared/data/photos/val ../shared/data/videos/color --fp32 --record
 
-(every shipped model by default). `--record` writes each model's scores into its file's metadata, a
+(every shipped model by default). `--fp32` turns bf16 off, so the numbers are those of a CPU without native bf16
+(the precision the shipped files' scores are recorded in; on a CPU with it, inference runs in bf16, within a few
+hundredths of a dB). `--record` writes each model's scores into its file's metadata, a
 table under its folder's last two names (`photos/val`, `videos/color`), where `vidcolor models` shows
 them; the tensors are kept bit for bit.
 
@@ -31,6 +33,7 @@ from vidcolor.evaluation.metrics import colorfulness, psnr, ssim
 from vidcolor.evaluation.report import sample_grid
 from vidcolor.film.frames import video_frames
 from vidcolor.photo.read import read_image
+from vidcolor.runtime import device
 from vidcolor.runtime.inference import Colorizer
 from vidcolor.runtime.weights import read_metadata, resolve_model_path, shipped_models, update_metadata
 from vidcolor.training.data import looks_grey
@@ -104,11 +107,14 @@ def main() -> None:
     parser.add_argument("--temperatures", type=float, nargs="+", help="Binned models: score each temperature.")
     parser.add_argument("--json", type=Path, help="Also write the tables as JSON here.")
     parser.add_argument("--record", action="store_true", help="Write the scores into each model file's metadata.")
+    parser.add_argument("--fp32", action="store_true", help="bf16 off, as on CPUs without it (as scores are recorded).")
     parser.add_argument("--grid", type=Path, help="Write a sample grid (grey | each model | truth) per table here.")
     parser.add_argument("--grid-rows", type=int, nargs="+", default=list(range(8)),
                         help="Which pictures of each table the grid shows.")
     args = parser.parse_args()
     torch.set_num_threads(2)
+    if args.fp32:  # what reduced_precision asks before it turns bf16 on
+        device.bf16_native = lambda _device: False
     if args.grid:
         args.grid.mkdir(parents=True, exist_ok=True)
 
