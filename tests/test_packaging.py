@@ -76,6 +76,7 @@ def test_a_script_reads_the_model_list_as_json():
         meta = read_metadata(shipped_models()[name])
         assert row["family"] == meta["family"] and row["hints"] is bool(meta.get("arch", {}).get("hints"))
         assert row["psnr"] == meta["scores"]["photos/val"]["psnr"]
+        assert row["film_psnr"] == meta["scores"]["videos/color"]["psnr"]  # the film frames', what vidcolor is for
         assert row["size_mb"] == pytest.approx(shipped_models()[name].stat().st_size / 1e6, abs=0.05)
 
 

@@ -16,6 +16,7 @@ from ..utils.choices import DEFAULT_MODEL
 from ..utils.errors import UserError
 
 SCORED_ON = "photos/val"  # the validation set whose full-path scores `vidcolor models` shows
+FILM_SCORED_ON = "videos/color"  # the film frames', in --json (the table keeps to a terminal's width)
 
 
 def models_dir() -> Path:
@@ -78,6 +79,8 @@ def describe(name: str, path: Path, meta: dict[str, Any]) -> dict[str, Any]:
             "description": _text(meta.get("description")) or _run_said(meta),
             "size_mb": round(path.stat().st_size / 1e6, 1),
             **{key: _number(_field(meta, "scores", SCORED_ON, key)) for key in ("psnr", "ssim", "colourfulness")},
+            **{f"film_{key}": _number(_field(meta, "scores", FILM_SCORED_ON, key))
+               for key in ("psnr", "colourfulness")},
             "default": default is not None and path.resolve() == default.resolve(),
             "hints": _field(meta, "arch", "hints") is True}
 
