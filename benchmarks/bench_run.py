@@ -25,6 +25,7 @@ at 640x360, 854x480 and 1280x720; or `--film`) it measures, after a warm-up run:
     python benchmarks/bench_run.py --json bench.json              # the default model (fusion)
     python benchmarks/bench_run.py --film ../shared/data/videos/bw/chaplin.mp4 --no-memory
     python benchmarks/bench_run.py --hints 10 --sizes 640x360 --no-disk --no-memory
+    python benchmarks/bench_run.py --fp32 --sizes 640x360 --no-disk   # as on a CPU without native bf16
 """
 from __future__ import annotations
 
@@ -57,6 +58,7 @@ from vidcolor.film.reader import Incidents, open_input
 from vidcolor.film.streams import plan_routes, route_reader
 from vidcolor.film.writer import OutputWriter, open_output
 from vidcolor.film.yuv import planes
+from vidcolor.runtime import device
 from vidcolor.runtime.color import from_int_images, rgb_to_l
 from vidcolor.runtime.inference import Colorizer, FilmChroma, l_ab_to_image
 from vidcolor.runtime.temporal import make_smoother
@@ -340,11 +342,11 @@ def measure(film: Path, warmup: Path, colorizer: Colorizer, options: VideoOption
     return row
 
 
-def peak_rss(film: Path, model: str, options: VideoOptions) -> Row:
+def peak_rss(film: Path, model: str, options: VideoOptions, fp32: bool) -> Row:
     """Peak RSS of a fresh process that loads the model and colours `film`."""
     args = [sys.executable, __file__, "--rss-of", str(film), "--model", model, "--batch-size", str(options.batch_size),
             "--temporal", options.temporal, "--window", str(options.window), "--crf", str(options.crf),
-            "--preset", options.preset]
+            "--preset", options.preset, *(["--fp32"] if fp32 else [])]
     done = subprocess.run(args, capture_output=True, text=True, check=False)
     if done.returncode:
         raise SystemExit(f"the memory run on {film} failed:\n{done.stderr}")
@@ -437,8 +439,11 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="Also write the results as JSON here.")
     parser.add_argument("--hints", type=int, default=0, metavar="N",
                         help="Also time the film told N clicks per shot (a model that takes hints).")
+    parser.add_argument("--fp32", action="store_true", help="bf16 off: the speed of a CPU without native bf16.")
     parser.add_argument("--rss-of", type=Path, help=argparse.SUPPRESS)  # the child of a memory run
     args = parser.parse_args()
+    if args.fp32:  # what reduced_precision asks before it turns bf16 on
+        device.bf16_native = lambda _device: False
     options = VideoOptions(batch_size=args.batch_size, temporal=args.temporal, window=args.window, crf=args.crf,
                            preset=args.preset)
     if args.rss_of:
@@ -450,7 +455,7 @@ def main() -> None:
     films = [sample_film(args.workdir, size, args.seconds) for size in sizes] + args.film
     colorizer = Colorizer.load(args.model)
     options = replace(options, batch_size=options.batch_for(colorizer.device))
-    settings = {"model": args.model, "cpus": _cores(), "torch_threads": torch.get_num_threads(),
+    settings = {"model": args.model, "fp32": args.fp32, "cpus": _cores(), "torch_threads": torch.get_num_threads(),
                 "torch": torch.__version__, "pyav": av.__version__,
                 "options": {"batch_size": options.batch_size, "temporal": options.temporal, "window": options.window,
                             "crf": options.crf, "preset": options.preset},
@@ -465,7 +470,8 @@ def main() -> None:
     memory = None
     if not args.no_memory:
         short, long = (sample_film(args.workdir, SIZES[0], s) for s in (args.memory_seconds, 8 * args.memory_seconds))
-        memory = {"short": peak_rss(short, args.model, options), "long": peak_rss(long, args.model, options)}
+        memory = {"short": peak_rss(short, args.model, options, args.fp32),
+                  "long": peak_rss(long, args.model, options, args.fp32)}
         memory["delta_mb"] = memory["long"]["peak_rss_mb"] - memory["short"]["peak_rss_mb"]
     settings["load_after"] = os.getloadavg()
     _report(settings, rows, memory)
