@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from ..runtime.catalog import shipped_models
+from ..utils.choices import DEFAULT_MODEL
 from ..utils.errors import UserError
 from .common import friendly
 
@@ -22,8 +23,9 @@ def models(names: tuple[str, ...], as_json: bool) -> None:
     from ..runtime.catalog import describe, format_models
     from ..runtime.weights import read_metadata, resolve_model_path
 
-    chosen = {name: resolve_model_path(name) for name in names} if names else shipped_models()
-    rows = [describe(name, path, read_metadata(path)) for name, path in chosen.items()]
+    shipped = shipped_models()
+    chosen = {name: resolve_model_path(name) for name in names} if names else shipped
+    rows = [describe(name, path, read_metadata(path), shipped.get(DEFAULT_MODEL)) for name, path in chosen.items()]
     if not rows:
         raise UserError("no shipped models found (a broken install? reinstall vidcolor)")
     click.echo(json.dumps(rows, indent=2) if as_json else format_models(rows, shutil.get_terminal_size().columns))

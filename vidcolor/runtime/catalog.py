@@ -71,10 +71,10 @@ def _run_said(meta: dict[str, Any]) -> str:
     return f"trained {steps:,} steps{said}"
 
 
-def describe(name: str, path: Path, meta: dict[str, Any]) -> dict[str, Any]:
+def describe(name: str, path: Path, meta: dict[str, Any], default: Path | None) -> dict[str, Any]:
     """One model as `vidcolor models` reports it: only what its file says, never a guess, and a field the file
-    gets wrong as if it were missing. It is the default when it is the default's file, however it was named."""
-    default = shipped_models().get(DEFAULT_MODEL)
+    gets wrong as if it were missing. It is the default when it is the `default` model's file, however it was
+    named."""
     return {"name": name, "family": _text(meta.get("family")) or None,
             "description": _text(meta.get("description")) or _run_said(meta),
             "size_mb": round(path.stat().st_size / 1e6, 1),

@@ -74,9 +74,9 @@ def write_weights_file(path: Path, tensors: dict[str, torch.Tensor], meta: dict[
 
 def resolve_model_path(name_or_path: str) -> Path:
     """A shipped model name, or a path to an exported .safetensors file."""
-    shipped = shipped_models()
     if not name_or_path.strip():  # pathlib reads '' as '.', the folder the command runs in
         raise UserError("an empty model name (a shipped model's name, or a .safetensors file)")
+    shipped = shipped_models()
     if name_or_path in shipped:
         return shipped[name_or_path]
     path = Path(name_or_path)
