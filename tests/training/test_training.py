@@ -189,6 +189,17 @@ def test_weights_a_diverged_run_left_are_not_exported(tmp_path):
     assert not (tmp_path / "m.safetensors").exists()
 
 
+def test_an_export_onto_an_existing_file_is_refused_before_the_weights_are_read(tmp_path):
+    photos = photo_folder(tmp_path / "photos", n=6)
+    train(TrainOptions(model="unet", data=[photos], out=tmp_path / "run", steps=2, **TINY))
+    last = tmp_path / "run" / "last.safetensors"
+    last.write_bytes(last.read_bytes()[:100])  # weights that cannot be read: not reached
+    (tmp_path / "m.safetensors").write_text("mine")
+    result = CliRunner().invoke(main, ["export", str(tmp_path / "run"), "-o", str(tmp_path / "m.safetensors")])
+    assert result.exit_code == 1 and "already exists (use --overwrite" in result.stderr
+    assert (tmp_path / "m.safetensors").read_text() == "mine"
+
+
 def test_export_then_run_uses_the_trained_weights(tmp_path):
     photos = photo_folder(tmp_path / "photos", n=6)
     runner = CliRunner()

@@ -30,6 +30,8 @@ def export(run_dir: Path, dst: Path, overwrite: bool, temperature: float | None)
     from ..runtime.weights import check_finite, read_metadata, read_weights, write_weights_file
     from ..utils.atomic import check_not_the_input, check_writable
 
+    check_not_the_input(src, dst)
+    check_writable(dst, overwrite)  # before the weights are read: a big model takes a while
     meta = read_metadata(src)
     if temperature is not None:
         if not meta.get("arch", {}).get("ab_bins"):
@@ -37,7 +39,5 @@ def export(run_dir: Path, dst: Path, overwrite: bool, temperature: float | None)
         meta["arch"]["temperature"] = temperature
     state = read_weights(src)
     check_finite(src, state)
-    check_not_the_input(src, dst)
-    check_writable(dst, overwrite)
     write_weights_file(dst, state, meta, replace=overwrite)
     click.echo(f"exported {dst}", err=True)
