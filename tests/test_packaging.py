@@ -108,6 +108,15 @@ def test_a_user_reads_a_model_they_trained_beside_a_shipped_one(tmp_path):
     assert [name for name, row in listed.items() if row["default"]] == [default_file]  # the default's file
 
 
+def test_a_model_named_twice_by_name_and_by_file_is_listed_once(tmp_path, monkeypatch):
+    default_file = shipped_models()[DEFAULT_MODEL]
+    monkeypatch.chdir(default_file.parent)
+    result = CliRunner().invoke(main, ["models", DEFAULT_MODEL, "unet", default_file.name, str(default_file),
+                                       "--json"])
+    assert result.exit_code == 0, result.output
+    assert [row["name"] for row in json.loads(result.output)] == [DEFAULT_MODEL, "unet"]
+
+
 def test_listing_a_file_that_is_no_model_says_so_in_one_line(tmp_path):
     (tmp_path / "notes.safetensors").write_text("not weights")
     for named, said in [(tmp_path / "gone.safetensors", "no such model file"),

@@ -1,6 +1,8 @@
 """`vidcolor models`: list the shipped models, or model files, as their files describe them."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from ..runtime.catalog import shipped_models
@@ -25,7 +27,10 @@ def models(names: tuple[str, ...], as_json: bool) -> None:
 
     shipped = shipped_models()
     chosen = {name: resolve_model_path(name) for name in names} if names else shipped
-    rows = [describe(name, path, read_metadata(path), shipped.get(DEFAULT_MODEL)) for name, path in chosen.items()]
+    once: dict[Path, tuple[str, Path]] = {}  # one file named two ways is one row, under the first name
+    for name, path in chosen.items():
+        once.setdefault(path.resolve(), (name, path))
+    rows = [describe(name, path, read_metadata(path), shipped.get(DEFAULT_MODEL)) for name, path in once.values()]
     if not rows:
         raise UserError("no shipped models found (a broken install? reinstall vidcolor)")
     click.echo(json.dumps(rows, indent=2) if as_json else format_models(rows, shutil.get_terminal_size().columns))
