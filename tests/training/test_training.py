@@ -102,7 +102,8 @@ def test_a_binned_head_trains_on_top_of_a_regression_models_features(tmp_path):
     result = CliRunner().invoke(main, ["export", str(tmp_path / "bins"), "-o", str(vivid), "--temperature", "0.3"])
     assert result.exit_code == 0, result.output
     assert load_model(str(vivid))[0].head.temperature == 0.3
-    result = CliRunner().invoke(main, ["export", str(tmp_path / "l1"), "-o", str(vivid), "--temperature", "0.3"])
+    plain = tmp_path / "plain.safetensors"
+    result = CliRunner().invoke(main, ["export", str(tmp_path / "l1"), "-o", str(plain), "--temperature", "0.3"])
     assert result.exit_code == 1 and "only to models trained with --loss bins" in result.output
     export = ["export", str(tmp_path / "bins"), "-o"]
     for too_low in ("0", "1e-320"):  # far below 0.01, logits divided by it overflow: colours of NaN
