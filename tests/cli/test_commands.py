@@ -67,6 +67,8 @@ def _refusal_cases(tmp_path: Path, src: Clip) -> dict[str, tuple[list[Any], str]
         "output is the input": ([src.path, "-o", src.path, "--overwrite"], "overwrite the input"),
         "missing output folder": ([src.path, "-o", tmp_path / "nowhere" / "out.mp4"], "does not exist"),
         "unknown container": ([src.path, "-o", tmp_path / "out.avi"], "must end in"),
+        "output is a folder": ([src.path, "-o", tmp_path], f"is a folder; give the film's output file name, e.g. "
+                                                           f"{tmp_path / 'old_color.mp4'}"),
         "a film into a photo": ([text, "-o", tmp_path / "out.png"], "not a photo by its name"),
         "codec the container cannot hold": ([src.path, "-o", tmp_path / "out.webm", "--codec", "libx264"],
                                            "cannot go into a .webm"),
@@ -77,7 +79,8 @@ def _refusal_cases(tmp_path: Path, src: Clip) -> dict[str, tuple[list[Any], str]
 
 
 REFUSALS = ["missing file", "empty file", "not a media file", "no video stream", "truncated beyond use",
-            "output exists", "output is the input", "missing output folder", "unknown container", "a film into a photo",
+            "output exists", "output is the input", "missing output folder", "unknown container", "output is a folder",
+            "a film into a photo",
             "codec the container cannot hold", "vp9 into a .mov", "crf out of range for x264", "unknown model"]
 
 
