@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from ..utils.atomic import check_not_the_input, check_writable
+from ..utils.atomic import check_not_a_folder, check_not_the_input, check_writable
 from ..utils.choices import CONTAINERS, CRF_MAX, DEFAULT_WINDOW, FILM_BITS, MAX_WINDOW, PRESETS, TEMPORAL_MODES
 from ..utils.errors import UserError
 from ..utils.in_color import already_in_color
@@ -81,8 +81,7 @@ def prepare_film(src: Path, dst: Path, options: VideoOptions, warn: Callable[[st
         raise UserError(f"{src}: a photo, not a film (`vidcolor run` colours photos into photos)")
     if is_image(dst):  # the input is what is wrong: its name does not say photo
         raise UserError(f"{src}: not a photo by its name (.jpg, .png, .tif, .webp, ...): it cannot become {dst.name}")
-    if dst.is_dir():  # as a photo's output is told
-        raise UserError(f"{dst}: is a folder; give the film's output file name, e.g. {dst / (src.stem + '_color.mp4')}")
+    check_not_a_folder(dst, "the film's output file name", f"{src.stem}_color.mp4")  # said before its missing extension
     if dst.suffix.lower() not in CONTAINERS:
         raise UserError(f"{dst}: the output must end in {', '.join(CONTAINERS)}")
     check_not_the_input(src, dst)

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import tifffile
 
+from ..utils.atomic import check_not_a_folder
 from ..utils.errors import UserError
 from .metadata import PhotoMetadata, with_metadata
 from .read import ALPHA_EXTS, TIFF_EXTS, to_depth
@@ -21,8 +22,7 @@ DEEP_EXTS = {".png", *TIFF_EXTS}  # photo formats that keep 16 bits per channel;
 
 def check_photo_output(path: Path) -> None:
     """Refuse, before any work, a photo output whose name no image format goes by."""
-    if path.is_dir():
-        raise UserError(f"{path}: is a folder; give the photo's output file name, e.g. {path / 'photo_color.png'}")
+    check_not_a_folder(path, "the photo's output file name", "photo_color.png")
     if path.suffix.lower() not in PHOTO_OUTPUT_EXTS:
         raise UserError(f"{path}: cannot write a photo with this name (use .png, .jpg, .tif, .webp or .bmp)")
 

@@ -52,10 +52,16 @@ def is_temporary(name: str) -> bool:
     return _PARTIAL_NAME.fullmatch(name) is not None
 
 
+def check_not_a_folder(dst: Path, asked: str = "the output's file name", example: str | None = None) -> None:
+    """Refuse a folder where a file is to be written: no file can replace it, found out only at the end, after all
+    the work. `asked`: what to give instead; `example`: a file name in that folder to suggest."""
+    if dst.is_dir():
+        raise UserError(f"{dst}: is a folder; give {asked}" + (f", e.g. {dst / example}" if example else ""))
+
+
 def check_writable(dst: Path, overwrite: bool) -> None:
     """Refuse early, with one clear line, an output that may not or cannot be written."""
-    if dst.is_dir():  # no file can replace it: found out only at the end, after all the work
-        raise UserError(f"{dst}: is a folder; give the output's file name")
+    check_not_a_folder(dst)
     if os.path.lexists(dst) and not overwrite:  # a link to nowhere is there too
         raise UserError(f"{dst}: already exists (use --overwrite to replace it)")
     if not dst.parent.is_dir():
