@@ -8,6 +8,7 @@ by real worker processes, so each run costs a few seconds of start-up.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import re
 import signal
@@ -28,6 +29,7 @@ from helpers.models import write_tiny_hint_model
 from helpers.photos import landscape
 
 from vidcolor.batch.manifest import LOCK_NAME, MANIFEST_NAME
+from vidcolor.batch.workers import FileTask, LocalPool, Settings
 from vidcolor.cli import main
 from vidcolor.evaluation.metrics import colorfulness
 from vidcolor.photo.read import read_image, read_photo
@@ -436,6 +438,33 @@ def test_a_worker_that_dies_fails_only_the_file_it_was_coloring(model_file, tmp_
     assert proc.wait() == 1
     assert "failed a_long_reel.mp4: the worker process died" in stderr
     assert outputs(out) == {"b_photo.png", "c_reel.mp4"}
+
+
+def test_more_workers_than_cores_asked_for_run_one_per_core_and_say_so(model_file, tmp_path, monkeypatch):
+    """--jobs 1000 once started a thousand worker processes, each with its own model: the machine ran out of
+    memory."""
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    archive, out = make_archive(tmp_path / "archive"), tmp_path / "coloured"
+    result = run(archive, out, model_file, "--jobs", "3")  # a few too many: were they started, no harm done
+    assert result.exit_code == 0, result.stderr
+    assert "--jobs 3: this machine has 2 CPU cores; running 2 workers" in result.stderr
+    assert len(outputs(out)) == 4
+
+
+def test_workers_are_started_only_as_the_files_need_them(model_file, tmp_path):
+    """A photo or two need one worker, however many --jobs allows: each worker costs a model's memory."""
+    write_image(tmp_path / "a.png", landscape(1))
+    write_image(tmp_path / "b.png", landscape(2))
+    pool = LocalPool(Settings(str(model_file)), jobs=4)
+    try:
+        for name in ("a.png", "b.png"):  # one after the other: the first's worker is free again for the second
+            pool.submit(name, FileTask(name, tmp_path / name, tmp_path / "out" / name))
+            key, outcome = pool.next_result()
+            assert key == name and outcome.error is None
+        workers = [p.name for p in multiprocessing.active_children() if p.name.startswith("vidcolor-worker")]
+        assert workers == ["vidcolor-worker-1"] and pool.has_room()
+    finally:
+        pool.close()
 
 
 # --- more machines, longer films -----------------------------------------------------------------

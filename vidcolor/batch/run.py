@@ -67,7 +67,11 @@ def make_pool(settings: Settings, options: ArchiveOptions) -> Pool:
         return RayPool(settings, options.ray, options.jobs or os.cpu_count() or 1)
     default, gpus = auto_jobs(settings.device)
     jobs = options.jobs or default
-    threads = max(1, (os.cpu_count() or 1) // jobs)  # torch's threads, shared out among the workers
+    cores = os.cpu_count() or 1
+    if jobs > cores:  # each worker holds a model in memory: a thousand would exhaust it, and only fight over the cores
+        default_warn(f"--jobs {jobs}: this machine has {cores} CPU cores; running {cores} workers")
+        jobs = cores
+    threads = cores // jobs  # torch's threads, shared out among the workers
     return LocalPool(replace(settings, threads=threads), jobs, gpus)
 
 

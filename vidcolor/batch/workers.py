@@ -160,7 +160,7 @@ class LocalPool:
         # with several GPUs, worker n uses GPU n mod their number
         self._settings = [replace(settings, device=f"cuda:{n % gpus}") if gpus > 1 else settings
                           for n in range(jobs)]
-        self._workers = [self._start(n) for n in range(jobs)]
+        self._workers: list[_Worker] = []  # started as tasks come, up to `jobs`: a short list needs fewer
         self.workers = jobs
 
     def _start(self, number: int) -> _Worker:
@@ -172,11 +172,14 @@ class LocalPool:
         return _Worker(number, process, conn)
 
     def has_room(self) -> bool:
-        return any(w.key is None for w in self._workers)
+        return len(self._workers) < self.workers or any(w.key is None for w in self._workers)
 
     def submit(self, key: Hashable, task: Task) -> str:
-        worker = next(w for w in self._workers if w.key is None)
-        if not worker.process.is_alive():  # died while idle
+        worker = next((w for w in self._workers if w.key is None), None)
+        if worker is None:
+            worker = self._start(len(self._workers))
+            self._workers.append(worker)
+        elif not worker.process.is_alive():  # died while idle
             worker = self._replace(worker)
         worker.conn.send(task)
         worker.key = key

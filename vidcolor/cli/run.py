@@ -54,8 +54,8 @@ from .common import MODEL_HELP, GivenPath, Number, count_or_auto, frame_and_pict
 @click.option("--force", is_flag=True, help="Folder: colour every file again, even those done before "
               "(files no run of this archive wrote still need --overwrite).")
 @click.option("--jobs", default="auto", show_default=True, callback=count_or_auto(1), metavar="N|auto",
-              help="Worker processes (auto: one per GPU, else one per 4 CPU cores). With --ray: the local runtime's "
-                   "CPUs; a cluster's resources set its own.")
+              help="Worker processes (auto: one per GPU, else one per 4 CPU cores; at most one per core). With "
+                   "--ray: the local runtime's CPUs; a cluster's resources set its own.")
 @click.option("--ray", "ray_address", metavar="ADDRESS",
               help="Run the work on a Ray cluster (e.g. auto, or HOST:6379), or on a local Ray runtime (local).")
 @click.option("--split", default=None, callback=count_or_auto(2), metavar="auto|N",
