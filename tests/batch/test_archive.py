@@ -527,6 +527,23 @@ def test_a_film_split_into_pieces_equals_the_whole_run_frame_for_frame(model_fil
     assert outputs(tmp_path / "coloured") == {"feature.mp4"}  # the pieces are gone
 
 
+@pytest.mark.parametrize("temporal", ["none", "flow"])
+def test_a_split_film_with_a_damaged_frame_comes_out_as_it_does_whole_and_says_so_once(model_file, tmp_path,
+                                                                                        temporal):
+    """Every frame its own piece: the damaged frame's piece starts at it and holds nothing else, and the pieces
+    around it read it too (to warm up, to look ahead). It once failed the film, or was told by every piece."""
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    make_clip(archive / "reel.avi", frames=24, video_codec="mjpeg", pix_fmt="yuvj420p", corrupt_frame=12, audio=())
+    whole = CliRunner().invoke(main, ["run", str(archive / "reel.avi"), "-o", str(tmp_path / "whole.mkv"),
+                                      "--model", str(model_file), "--temporal", temporal])
+    split = run(archive, tmp_path / "coloured", model_file, "--split", "23", "--temporal", temporal, "--verbose")
+    assert whole.exit_code == 0 and split.exit_code == 0, split.stderr
+    assert "(piece 23/23)" in split.stderr and split.stderr.count("skipped undecodable video packet") == 1
+    assert probe(tmp_path / "coloured" / "reel.mkv").times == probe(tmp_path / "whole.mkv").times
+    assert len(probe(tmp_path / "whole.mkv").times) == 23
+
+
 @pytest.fixture
 def ctrl_c_heard() -> Iterator[None]:
     """Ctrl-C reaches the runs this test starts: a test run started as a background job (`.ci/run &`) ignores

@@ -1,11 +1,17 @@
-"""Cutting a long film into pieces for workers: where the cuts fall (the join is tested end to end in
-test_archive, against a whole run)."""
+"""Cutting a long film into pieces for workers: where the cuts fall, and a piece that cannot be written (the join
+is tested end to end in test_archive, against a whole run)."""
 from __future__ import annotations
 
+import errno
+import os
+
 import av
+import pytest
 from helpers.films import make_clip
 
-from vidcolor.film.split import WARMUP_SECONDS, Piece, plan_pieces
+from vidcolor.film.options import VideoOptions
+from vidcolor.film.split import WARMUP_SECONDS, Piece, _PieceWriter, color_piece, plan_pieces
+from vidcolor.utils.errors import UserError
 
 KEYS = {"g": "24", "keyint_min": "24", "sc_threshold": "0"}  # a keyframe every second at 24 fps
 
@@ -56,3 +62,17 @@ def test_recordings_joined_end_to_end_are_colored_whole_since_a_piece_read_alone
     (tmp_path / "joined.ts").write_bytes(b"".join(p.read_bytes() for p in parts))
     assert plan_pieces(parts[0], 2, 2, "flow") is not None  # one recording alone is cut
     assert plan_pieces(tmp_path / "joined.ts", 2, 2, "flow") is None
+
+
+def test_a_piece_that_finds_the_disk_full_says_so_in_the_words_of_a_whole_run(tmp_path, colorizer, monkeypatch):
+    """It once said "OSError: [Errno 28] No space left on device", Python's words."""
+    film = make_clip(tmp_path / "reel.mp4", frames=48, fps=24, video_options=KEYS).path
+    piece = plan_pieces(film, 2, 2, "none")[1]
+
+    def disk_full(out: object, packets: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(_PieceWriter, "_save", staticmethod(disk_full))
+    with pytest.raises(UserError, match=r"color\.mp4: could not write the film \(No space left on device\)$"):
+        color_piece(film, tmp_path / "color.mp4", tmp_path / "00001.packets", piece, VideoOptions(quiet=True),
+                    lambda: colorizer, print)

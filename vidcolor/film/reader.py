@@ -28,21 +28,31 @@ Payload = av.Packet | av.VideoFrame | av.AudioFrame
 
 
 class Incidents:
-    """Warnings for the user; damage that repeats is shown a few times, then only counted."""
+    """Warnings for the user; damage that repeats is shown a few times, then only counted.
+
+    A piece of a film (--split) reads a little of its neighbours too; given `within`, the seconds it is
+    answerable for, it tells only what happens there, so that each damage is told once, by its own piece.
+    """
 
     SHOWN = 3
 
-    def __init__(self, warn: Callable[[str], None]) -> None:
-        self._warn = warn
+    def __init__(self, warn: Callable[[str], None], within: tuple[float, float] | None = None) -> None:
+        self._warn, self._within = warn, within
         self._counts: Counter[str] = Counter()
         self._actions: dict[str, str] = {}
         self._lock = threading.Lock()
 
-    def warn(self, message: str) -> None:
-        self._warn(message)
+    def _ours(self, at: float | None) -> bool:
+        return at is None or self._within is None or self._within[0] <= at < self._within[1]
 
-    def damage(self, kind: str, detail: str, action: str = "skipped") -> None:
-        """One more piece of `kind` skipped (e.g. "undecodable video packet"), or mended (`action`)."""
+    def warn(self, message: str, at: float | None = None) -> None:
+        if self._ours(at):
+            self._warn(message)
+
+    def damage(self, kind: str, detail: str, action: str = "skipped", at: float | None = None) -> None:
+        """One more piece of `kind` (e.g. "undecodable video packet") skipped, or mended (`action`), `at` seconds."""
+        if not self._ours(at):
+            return
         with self._lock:
             self._counts[kind] += 1
             self._actions[kind] = action
@@ -130,7 +140,7 @@ class SourceReader:
                 yield from read
         except av.error.FFmpegError as exc:
             self.incidents.warn(f"the file is damaged or cut short at {self._time:.1f} s ({reason(exc)}); "
-                                "keeping everything read up to there")
+                                "keeping everything read up to there", at=self._time)
             for stream in self.streams:
                 if stream.index in self.decode:
                     with watched(self.container.name):
@@ -153,7 +163,7 @@ class SourceReader:
             if not packet.size:  # the end-of-stream marker, nothing to copy
                 return []
             if packet.is_corrupt:  # cut off by the file's end (or flagged by the demuxer): no player could decode it
-                self.incidents.damage(f"damaged {packet.stream.type} packet", f"at {self._time:.1f} s")
+                self.incidents.damage(f"damaged {packet.stream.type} packet", f"at {self._time:.1f} s", at=self._time)
                 return []
             if packet.stream is self._video and packet.pts is not None:
                 self._cover(packet.pts)
@@ -181,7 +191,8 @@ class SourceReader:
         try:
             frames = stream.decode(packet)
         except av.error.FFmpegError as exc:
-            self.incidents.damage(f"undecodable {stream.type} packet", f"at {self._time:.1f} s: {reason(exc)}")
+            self.incidents.damage(f"undecodable {stream.type} packet", f"at {self._time:.1f} s: {reason(exc)}",
+                                  at=self._time)
             return []
         if stream.type == "video":
             return self._in_display_time(frames, final=packet is None or not packet.size)
@@ -210,8 +221,9 @@ class SourceReader:
         if missing or (self._last_pts is not None and frame.pts <= self._last_pts):
             frame.pts = 0 if self._last_pts is None else self._last_pts + self._video_step
             if not (missing and self._untimed):
-                self.incidents.damage("broken video timestamp",
-                                      f"frame retimed to {float(frame.pts * frame.time_base):.3f} s", action="mended")
+                seconds = float(frame.pts * frame.time_base)
+                self.incidents.damage("broken video timestamp", f"frame retimed to {seconds:.3f} s", action="mended",
+                                      at=seconds)
         self._last_pts = frame.pts
         self._cover(frame.pts)
 
@@ -223,7 +235,7 @@ class SourceReader:
         if size != self._size:
             seconds = float(frame.pts * self._video.time_base)
             self.incidents.damage("odd-sized frame", f"{size[0]}x{size[1]} at {seconds:.2f} s; the film is "
-                                  f"{self._size[0]}x{self._size[1]}", action="scaled")
+                                  f"{self._size[0]}x{self._size[1]}", action="scaled", at=seconds)
 
     def _cover(self, pts: int) -> None:
         start, end = self._span or (pts, pts)

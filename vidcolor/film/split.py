@@ -17,6 +17,7 @@ exactly the frames and timestamps of a whole run.
 from __future__ import annotations
 
 import heapq
+import math
 import os
 import struct
 from bisect import bisect_left
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import av
+from av.container import InputContainer
 from av.stream import Stream
 
 from ..runtime.inference import Colorizer
@@ -57,6 +59,10 @@ class Piece:
 
     def past_end(self, pts: int) -> bool:
         return self.end is not None and pts >= self.end
+
+    def seconds(self, time_base: Fraction) -> tuple[float, float]:
+        """Where the piece starts and ends, in seconds: what it answers for."""
+        return float(self.start * time_base), math.inf if self.end is None else float(self.end * time_base)
 
 
 def _ignore(message: str) -> None:
@@ -128,24 +134,33 @@ def color_piece(src: Path, dst: Path, part: Path, piece: Piece, options: VideoOp
         film = plan_routes(inp, scratch, source, suffix, encoder, keep_colors=False,
                            incidents=Incidents(_ignore))[0]
         if piece.index:
-            inp.seek(piece.warm, stream=film.source)
-        reader = SourceReader(inp, [film.source], {film.source.index}, Incidents(warn))
+            _seek(inp, film.source, piece)
+        reader = SourceReader(inp, [film.source], {film.source.index},
+                              Incidents(warn, within=piece.seconds(film.source.time_base)))
         writer = _PieceWriter(part, piece)
         frames = _window(reader, piece, frames_ahead(options.window))
-        run_stages(frames, writer, [film], paint, source, options)
-    if writer.frames == 0:
-        raise UserError(f"{src}: no frame of piece {piece.index + 1} could be decoded")
-    return writer.frames
+        try:
+            run_stages(frames, writer, [film], paint, source, options)
+        except OSError as exc:  # the piece's file: a full disk
+            raise UserError(f"{dst}: could not write the film ({exc.strerror or exc})") from None
+    return writer.frames  # 0 when every frame of the piece is damaged: the join leaves it out
+
+
+def _seek(container: InputContainer, stream: Stream, piece: Piece) -> None:
+    """Go to where the piece's decoding begins; refused where the film cannot land there (the piece would lose
+    frames). Judged by the first packet there, not the first frame: that one may be damaged, and skipped."""
+    container.seek(piece.warm, stream=stream)
+    first = next((p.pts for p in container.demux(stream) if p.size), None)
+    if first is None or first > piece.start:
+        raise UserError("cannot seek precisely in this film (pieces would lose frames); colour it without --split")
+    container.seek(piece.warm, stream=stream)
 
 
 def _window(reader: Iterable[tuple[Stream, Payload]], piece: Piece,
             lookahead: int) -> Iterator[tuple[Stream, Payload]]:
     """The decoded frames from the warm-up on to the end of the piece, and the smoother's look-ahead beyond."""
-    first, beyond = True, 0
+    beyond = 0
     for stream, frame in reader:
-        if first and frame.pts > piece.start:
-            raise UserError("cannot seek precisely in this film (pieces would lose frames); colour it without --split")
-        first = False
         if piece.past_end(frame.pts):
             if beyond == lookahead:
                 return
@@ -227,6 +242,9 @@ def join_pieces(src: Path, dst: Path, parts: tuple[Path, ...], options: VideoOpt
     suffix = dst.suffix.lower()
     incidents = Incidents(warn)
     check_writable(dst, overwrite=True)
+    parts = tuple(p for p in parts if p.stat().st_size)  # a piece whose every frame was damaged holds nothing
+    if not parts:
+        raise UserError(f"{src}: no video frame could be decoded (the file is damaged or cut short)")
     try:
         with written_atomically(dst, replace=options.overwrite) as tmp:
             with open_input(src) as inp, open_output(tmp, suffix) as out:
