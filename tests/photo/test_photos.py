@@ -12,6 +12,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 from helpers.photos import landscape
+from PIL import Image
 
 from vidcolor.cli import main
 from vidcolor.photo.read import read_photo
@@ -266,6 +267,15 @@ def test_only_the_first_page_of_a_multi_page_tiff_is_colored_and_the_user_is_tol
     result = run(tmp_path / "pages.tif", "-o", tmp_path / "out.png", "--model", model_file)
     assert result.exit_code == 0
     assert "pages.tif holds 3 pages or frames; only the first is coloured" in result.stderr
+
+
+def test_only_the_first_frame_of_an_animated_png_is_colored_and_the_user_is_told(model_file, tmp_path):
+    """An animated PNG once lost its other frames without a word, though a WebP's and a TIFF's were told."""
+    frames = [Image.fromarray(landscape(seed, 40, 56).mean(axis=2).astype(np.uint8)) for seed in (1, 2, 3, 4)]
+    frames[0].save(tmp_path / "spin.png", save_all=True, append_images=frames[1:], duration=100)
+    result = run(tmp_path / "spin.png", "-o", tmp_path / "out.png", "--model", model_file)
+    assert result.exit_code == 0
+    assert "spin.png holds 4 pages or frames; only the first is coloured" in result.stderr
 
 
 def test_an_output_that_cannot_be_written_is_one_line_and_leaves_nothing(model_file, tmp_path):

@@ -133,9 +133,9 @@ def photo_suffix(path: Path) -> str | None:
 
 
 def page_count(path: Path) -> int:
-    """Pages (a multi-page TIFF) or frames (an animated WebP) in a photo file; 1 where Pillow cannot tell.
+    """Pages (a multi-page TIFF) or frames (an animated WebP or PNG) in a photo file; 1 where Pillow cannot tell.
     A JPEG's second image is the camera's preview (MPO), not a page."""
-    if path.suffix.lower() not in {*TIFF_EXTS, ".webp"}:
+    if path.suffix.lower() not in {*TIFF_EXTS, ".webp", ".png"}:
         return 1
     try:
         with decoding(path), Image.open(path) as image:
