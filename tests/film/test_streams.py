@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from helpers.films import assert_same_timing, probe, psnr, write_film
 
+from vidcolor.film.probe import probe as probe_film
 from vidcolor.film.yuv import planes
 from vidcolor.utils.errors import UserError
 
@@ -269,6 +270,17 @@ def test_a_phone_video_keeps_its_rotation(clip, color, tmp_path):
     src = clip("phone.mp4", rotation=90)
     color(src.path, tmp_path / "new.mp4")
     assert probe(tmp_path / "new.mp4").rotation == 90
+
+
+def test_a_film_whose_rotation_tag_is_all_zeros_is_taken_as_stored_as_players_show_it(clip, tmp_path):
+    """Its hints and keyframes were once checked against the picture turned a quarter."""
+    src = clip("odd_tag.mp4", rotation=90)
+    data = bytearray(src.path.read_bytes())
+    matrix = data.find(b"tkhd") + 44  # past the box's version, flags, times, track, duration, layer and volume
+    data[matrix:matrix + 36] = bytes(36)
+    src.path.write_bytes(data)
+    assert probe(src.path).rotation != 0  # FFmpeg's reading of a matrix of zeros
+    assert probe_film(src.path).turns == 0
 
 
 def test_title_and_creation_date_are_carried_over(clip, color, tmp_path):
