@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from helpers.films import Clip, cli, probe, write_film
 from helpers.photos import landscape
 
+import vidcolor.evaluation.evaluate
 from vidcolor.cli import main
 from vidcolor.photo.read import read_image
 from vidcolor.photo.write import write_image
@@ -293,6 +294,27 @@ def test_an_eval_that_scores_nothing_leaves_nothing_in_the_way_of_the_next_try(m
     assert not (tmp_path / "reports").exists()  # nor the folder made to hold it
     write_image(tmp_path / "harbour.png", landscape(3))
     assert CliRunner().invoke(main, [*command, str(tmp_path / "harbour.png")]).exit_code == 0
+
+
+def test_an_eval_stopped_half_way_leaves_no_pictures_in_the_way_of_the_next_try(model_file, tmp_path, monkeypatch):
+    """Its first photo's picture was once left behind, and the next eval refused to write over it."""
+    (tmp_path / "photos").mkdir()
+    for name, seed in (("a_harbour.png", 1), ("b_night.png", 2)):
+        write_image(tmp_path / "photos" / name, landscape(seed))
+    score = vidcolor.evaluation.evaluate.evaluate_item
+
+    def ctrl_c_at_the_second(colorizer: object, path: Path, *args: object, **kwargs: object) -> object:
+        if path.name == "b_night.png":
+            raise KeyboardInterrupt
+        return score(colorizer, path, *args, **kwargs)
+
+    command = ["eval", str(tmp_path / "photos"), "--model", str(model_file), "-o", str(tmp_path / "report"), "--quiet"]
+    with monkeypatch.context() as patched:
+        patched.setattr(vidcolor.evaluation.evaluate, "evaluate_item", ctrl_c_at_the_second)
+        stopped = CliRunner().invoke(main, command)
+    assert stopped.exit_code == 130 and stopped.stderr == "vidcolor: interrupted\n"
+    assert not (tmp_path / "report").exists()
+    assert CliRunner().invoke(main, command).exit_code == 0
 
 
 def test_an_eval_report_keeps_a_films_strip_and_a_photo_that_bears_its_name_apart(clip, model_file, tmp_path):

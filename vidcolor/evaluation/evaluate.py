@@ -152,24 +152,19 @@ def evaluate(colorizer: Colorizer, inputs: list[Path], reference: bool = True, t
     if report_dir is not None and not overwrite:
         _check_nothing_in_the_way(report_dir, pictures)
     earlier = _earlier_pictures(report_dir) if report_dir is not None else set()
+    there = set(report_dir.iterdir()) if report_dir is not None and report_dir.is_dir() else set()
     made = make_folder(report_dir) if report_dir is not None else None
-    results, failed = {}, 0
-    for p, picture in tqdm(list(zip(items, pictures, strict=True)), desc="eval", unit="item",
-                           disable=quiet or len(items) == 1):
-        try:  # one damaged file does not cost the report on the others
-            results[str(p)] = evaluate_item(colorizer, p, reference, temporal, max_frames, report_dir, window,
-                                            picture, quiet=quiet)
-        except UserError as exc:
-            if len(items) == 1:  # the one thing asked: its reason is the command's one line
-                if report_dir is not None:
-                    take_back(report_dir, made)
-                raise
-            default_warn(f"not scored: {exc}")
-            failed += 1
-            continue
-        if reference and results[str(p)].get("truth_colourfulness", GREY_TRUTH) < GREY_TRUTH:
-            default_warn(f"{p.name} is black and white, so its scores compare the colours with grey "
-                         "(black-and-white film is scored with --no-reference)")
+    results: dict[str, dict[str, float]] = {}
+    try:
+        failed = _score_all(colorizer, items, pictures, results, reference, temporal, max_frames, report_dir,
+                            window, quiet)
+    except BaseException:  # the one file's error, or a stop (Ctrl-C): no report, so none of its pictures either
+        if report_dir is not None:
+            for picture in pictures:
+                if report_dir / picture not in there:
+                    (report_dir / picture).unlink(missing_ok=True)
+            take_back(report_dir, made)
+        raise
     if report_dir is not None and not results:  # nothing scored: a retry finds no empty report in the way
         take_back(report_dir, made)
     elif report_dir is not None and results:
@@ -186,6 +181,29 @@ def evaluate(colorizer: Colorizer, inputs: list[Path], reference: bool = True, t
         for stale in earlier - shown:  # the earlier report's, and this one's of a file it could not score
             stale.unlink(missing_ok=True)
     return results, failed
+
+
+def _score_all(colorizer: Colorizer, items: list[Path], pictures: list[str], results: dict[str, dict[str, float]],
+               reference: bool, temporal: str, max_frames: int | None, report_dir: Path | None, window: int,
+               quiet: bool) -> int:
+    """Score the items into `results`, each one's picture into `report_dir`; returns how many could not be scored.
+    A damaged file among several is named in a warning, and the others scored; alone, its error is raised."""
+    failed = 0
+    for p, picture in tqdm(list(zip(items, pictures, strict=True)), desc="eval", unit="item",
+                           disable=quiet or len(items) == 1):
+        try:
+            results[str(p)] = evaluate_item(colorizer, p, reference, temporal, max_frames, report_dir, window,
+                                            picture, quiet=quiet)
+        except UserError as exc:
+            if len(items) == 1:  # the one thing asked: its reason is the command's one line
+                raise
+            default_warn(f"not scored: {exc}")
+            failed += 1
+            continue
+        if reference and results[str(p)].get("truth_colourfulness", GREY_TRUTH) < GREY_TRUTH:
+            default_warn(f"{p.name} is black and white, so its scores compare the colours with grey "
+                         "(black-and-white film is scored with --no-reference)")
+    return failed
 
 
 def _picture_names(items: list[Path]) -> list[str]:
