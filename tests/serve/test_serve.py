@@ -7,6 +7,7 @@ go to a tiny hint model whose ways in for hints are random, so a hint changes th
 """
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import socket
@@ -28,6 +29,7 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from helpers.films import Clip, probe
 from helpers.models import TINY_UNET, write_tiny_hint_model
+from PIL import Image
 
 from vidcolor.cli import main
 from vidcolor.photo.write import write_image
@@ -165,6 +167,16 @@ def test_a_16_bit_grey_photo_with_transparency_comes_back_16_bit_with_its_alpha(
     assert colored.dtype == np.uint16 and colored.shape == (48, 64, 4)
     assert (colored[..., 3] == alpha).all()
     assert len(np.unique(colored[..., :3] >> 8 << 8 ^ colored[..., :3])) > 1  # the low byte still says something
+
+
+def test_a_floating_point_tiff_scan_is_colored_as_vidcolor_run_colors_it(client: TestClient) -> None:
+    """It was once refused as "not a readable image": the upload has no name, and deep TIFFs are read by theirs."""
+    scan = io.BytesIO()
+    Image.fromarray(photo(64, 48).mean(axis=2).astype(np.float32) / 255.0).save(scan, format="TIFF")
+    response = upload(client, "scan.tif", scan.getvalue())
+    assert response.status_code == 200, response.text
+    colored = cv2.imdecode(np.frombuffer(response.content, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert colored.dtype == np.uint16 and colored.shape == (48, 64, 3)
 
 
 def test_photos_sent_at_once_each_get_their_own_colors(client: TestClient) -> None:

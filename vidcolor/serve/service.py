@@ -18,12 +18,11 @@ import cv2
 import numpy as np
 from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse, Response
-from PIL import Image
 
 from ..api import colorize_photo, colorize_video
 from ..film.probe import Source, probe
 from ..hints.file import check_hints_fit, parse_hints, points_of
-from ..photo.read import photo_suffix, pillow_format, pixel_count, read_image, read_photo
+from ..photo.read import photo_suffix, pillow_format, pixel_count, read_photo
 from ..runtime.hints import Told
 from ..runtime.inference import Colorizer
 from ..utils.errors import UserError
@@ -126,12 +125,15 @@ class ColorService:
         if (pixel_count(upload) or 0) > MAX_PHOTO_PIXELS:  # told by the header: never decoded
             upload.unlink()
             raise _too_many_pixels()
+        suffix = photo_suffix(upload)
+        if suffix is not None:  # read as what it is: the reader goes by the name for deep TIFFs, transparency, pages
+            upload = upload.rename(upload.with_suffix(suffix))
         try:
             if pillow_format(upload) == "GIF":
                 raise UserError("a GIF is coloured as a film")
-            rgb = read_image(upload)
+            rgb = read_photo(upload)
         except UserError as exc:
-            if photo_suffix(upload) is not None:  # a photo by its bytes, damaged: not a film either
+            if suffix is not None:  # a photo by its bytes, damaged: not a film either
                 upload.unlink()
                 raise HTTPException(415, f"not a photo vidcolor can use: {str(exc).replace(f'{upload}: ', '')}")
             if told:
@@ -144,15 +146,14 @@ class ColorService:
             raise _too_many_pixels()
         return self._color_photo(job_id, upload, rgb, told)
 
-    def _color_photo(self, job_id: str, upload: Path, rgb: np.ndarray, told: list[dict[str, Any]]) -> Response:
+    def _color_photo(self, job_id: str, photo: Path, rgb: np.ndarray, told: list[dict[str, Any]]) -> Response:
         """As `vidcolor run` colours a photo into a PNG: depth, transparency and EXIF/ICC kept."""
-        photo = upload.rename(upload.with_suffix(photo_suffix(upload) or upload.suffix))  # read as what it is
         result = self.films.folder / f"{job_id}-color.png"
         try:
             with self.photo_lock:
                 colorize_photo(photo, result, model=self.colorizer, hints=told or None,
                                overwrite=True, warn=lambda message: None)
-            headers = self._keep_for_hints(photo, rgb, result) if self.colorizer.takes_hints else {}
+            headers = self._keep_for_hints(rgb) if self.colorizer.takes_hints else {}
             return Response(result.read_bytes(), media_type="image/png", headers=headers)
         except UserError as exc:
             reason = str(exc).replace(f"{photo}: ", "")
@@ -163,12 +164,10 @@ class ColorService:
             photo.unlink(missing_ok=True)
             result.unlink(missing_ok=True)
 
-    def _keep_for_hints(self, photo: Path, rgb: np.ndarray, result: Path) -> dict[str, str]:
-        """Keep the photo small for previews; the answer's headers that say under which id, and its size."""
-        with Image.open(result) as written:
-            width, height = written.size  # upright, as the page's clicks are measured
-        if rgb.shape[:2] != (height, width):  # the quick decode turned it otherwise (some TIFFs): as coloured
-            rgb = read_photo(photo)
+    def _keep_for_hints(self, rgb: np.ndarray) -> dict[str, str]:
+        """Keep the photo small for previews; the answer's headers that say under which id, and its size (upright,
+        as it was coloured and as the page's clicks are measured)."""
+        height, width = rgb.shape[:2]
         photo_id = self.kept.keep(KeptPhoto(width, height, small_picture(rgb)))
         return {"X-Photo-Id": photo_id, "X-Photo-Size": f"{width}x{height}"}
 
