@@ -560,6 +560,10 @@ def test_options_a_faster_model_cannot_be_trained_with_are_refused_in_one_line(t
     _one_clear_line(_run_cli([*run, "--model", "fusion", "--train-layers", "up2"]), "give the model they come from")
     _one_clear_line(_run_cli([*run, "--model", "fusion", "--teacher", str(tmp_path / "nope.safetensors")]),
                     "no such weights file for --teacher")
+    _one_clear_line(_run_cli([*run, "--model", "fusion", "--teacher", str(photos)]),
+                    "a folder, not a weights file for --teacher (a training run's is its last.safetensors)")
+    _one_clear_line(_run_cli([*run, "--model", "fusion", "--init", str(photos)]),
+                    "a folder, not a weights file for --init")
     _one_clear_line(_run_cli([*run, "--model", "fusion", "--loss", "bins", "--teacher", str(photos)]),
                     "--teacher gives the colours to learn with --loss l1, mse or rgb")
     _one_clear_line(_run_cli([*run, "--model", "fusion", "--teacher-mirror"]), "--teacher-mirror needs a --teacher")

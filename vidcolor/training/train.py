@@ -170,8 +170,7 @@ def check_options(opts: TrainOptions) -> None:
     if opts.teacher_mirror and not opts.teachers:
         raise UserError("--teacher-mirror needs a --teacher")
     for teacher in opts.teachers:
-        if not teacher.is_file():
-            raise UserError(f"{teacher}: no such weights file for --teacher")
+        _check_weights_file(teacher, "--teacher")
     given = [_flag(n) for n in FUSION_ONLY if getattr(opts, n) != getattr(TrainOptions, n)]
     if given and opts.model != "fusion":  # else silently left out of a U-Net
         raise UserError(f"{' '.join(given)}: {'options' if len(given) > 1 else 'an option'} of --model fusion")
@@ -271,14 +270,21 @@ def _setup_distributed(device_name: str) -> tuple[int, int, torch.device]:
     return rank, world, device
 
 
+def _check_weights_file(path: Path, flag: str) -> None:
+    """The weights file an option names; a run's folder, the likely slip, is told as such, as `--model` tells it."""
+    if path.is_dir():
+        raise UserError(f"{path}: a folder, not a weights file for {flag} (a training run's is its last.safetensors)")
+    if not path.is_file():
+        raise UserError(f"{path}: no such weights file for {flag}")
+
+
 def _load_init(model: nn.Module, path: Path, flag: str, opts: TrainOptions) -> None:
     """Start from exported weights; a binned head the file does not have (same grid) starts fresh, stride-8 blocks
     it does not have start as the identity, a full decoder becomes a light one (LightUpBlock starts from it), and an
     automatic model started from a hint model (the shipped one) takes its trunk and leaves the branch. What the
     file has that the options would drop (tuned backbone stages, blocks, its light decoder) is refused, naming the
     options that keep it."""
-    if not path.is_file():
-        raise UserError(f"{path}: no such weights file for {flag}")
+    _check_weights_file(path, flag)
     meta = read_metadata(path)
     arch, family = meta.get("arch", {}), meta.get("family")
     if FAMILIES.get(family) is not FAMILIES[opts.model]:  # unet and gan share a network: one starts the other
