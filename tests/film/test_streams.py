@@ -279,7 +279,6 @@ def test_a_film_whose_rotation_tag_is_all_zeros_is_taken_as_stored_as_players_sh
     matrix = data.find(b"tkhd") + 44  # past the box's version, flags, times, track, duration, layer and volume
     data[matrix:matrix + 36] = bytes(36)
     src.path.write_bytes(data)
-    assert probe(src.path).rotation != 0  # FFmpeg's reading of a matrix of zeros
     assert probe_film(src.path).turns == 0
 
 

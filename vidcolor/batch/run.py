@@ -63,16 +63,23 @@ def auto_jobs(device: str) -> tuple[int, int]:
 
 def make_pool(settings: Settings, options: ArchiveOptions) -> Pool:
     """Workers on this machine, or on the Ray cluster that --ray names."""
-    if options.ray:
-        return RayPool(settings, options.ray, options.jobs or os.cpu_count() or 1)
-    default, gpus = auto_jobs(settings.device)
-    jobs = options.jobs or default
     cores = os.cpu_count() or 1
-    if jobs > cores:  # each worker holds a model in memory: a thousand would exhaust it, and only fight over the cores
-        default_warn(f"--jobs {jobs}: this machine has {cores} CPU cores; running {cores} workers")
-        jobs = cores
+    if options.ray:  # a cluster's resources are its own; a local runtime's are this machine's
+        return RayPool(settings, options.ray, _held_to(cores, options.jobs or cores) if options.ray == "local"
+                       else options.jobs or cores)
+    default, gpus = auto_jobs(settings.device)
+    jobs = _held_to(cores, options.jobs or default, asked=options.jobs is not None)
     threads = cores // jobs  # torch's threads, shared out among the workers
     return LocalPool(replace(settings, threads=threads), jobs, gpus)
+
+
+def _held_to(cores: int, jobs: int, asked: bool = True) -> int:
+    """At most one worker per core: each holds a model in memory (a thousand would exhaust it), and more only
+    fight over the cores."""
+    if jobs > cores:
+        default_warn(f"{f'--jobs {jobs}' if asked else f'{jobs} GPUs'}: this machine has {cores} CPU cores; "
+                     f"running {cores} workers")
+    return min(jobs, cores)
 
 
 class Run:

@@ -1,9 +1,9 @@
 """Workers: colour one file (or one piece of a film) at a time, in processes of their own.
 
-A worker process loads the model the first time it needs it and keeps it. `LocalPool` runs
-`--jobs` spawned processes on this machine; `RayPool` runs the same tasks on a Ray cluster. Either
-way the driver hears back one Outcome per task, also when the process doing it died (a crash, the
-OOM killer): then that task has failed, and the others go on.
+A worker process loads the model the first time it needs it and keeps it. `LocalPool` runs up to
+`--jobs` spawned processes on this machine, started as tasks need them; `RayPool` runs the same tasks
+on a Ray cluster. Either way the driver hears back one Outcome per task, also when the process doing
+it died (a crash, the OOM killer): then that task has failed, and the others go on.
 """
 from __future__ import annotations
 
@@ -153,7 +153,8 @@ class _Worker:
 
 
 class LocalPool:
-    """`jobs` worker processes on this machine (spawned, so each has a clean torch and its own model)."""
+    """Up to `jobs` worker processes on this machine, started as tasks need them (spawned, so each has a clean
+    torch and its own model)."""
 
     def __init__(self, settings: Settings, jobs: int, gpus: int = 0) -> None:
         self._context = multiprocessing.get_context("spawn")

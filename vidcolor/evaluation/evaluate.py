@@ -154,11 +154,10 @@ def evaluate(colorizer: Colorizer, inputs: list[Path], reference: bool = True, t
     earlier = _earlier_pictures(report_dir) if report_dir is not None else set()
     there = set(report_dir.iterdir()) if report_dir is not None and report_dir.is_dir() else set()
     made = make_folder(report_dir) if report_dir is not None else None
-    results: dict[str, dict[str, float]] = {}
     try:
-        failed = _score_all(colorizer, items, pictures, results, reference, temporal, max_frames, report_dir,
-                            window, quiet)
-    except BaseException:  # the one file's error, or a stop (Ctrl-C): no report, so none of its pictures either
+        results, failed = _score_all(colorizer, items, pictures, reference, temporal, max_frames, report_dir,
+                                     window, quiet)
+    except BaseException:  # the one file's error, or a stop (Ctrl-C): no report, so none of the pictures it added
         if report_dir is not None:
             for picture in pictures:
                 if report_dir / picture not in there:
@@ -183,12 +182,12 @@ def evaluate(colorizer: Colorizer, inputs: list[Path], reference: bool = True, t
     return results, failed
 
 
-def _score_all(colorizer: Colorizer, items: list[Path], pictures: list[str], results: dict[str, dict[str, float]],
-               reference: bool, temporal: str, max_frames: int | None, report_dir: Path | None, window: int,
-               quiet: bool) -> int:
-    """Score the items into `results`, each one's picture into `report_dir`; returns how many could not be scored.
-    A damaged file among several is named in a warning, and the others scored; alone, its error is raised."""
-    failed = 0
+def _score_all(colorizer: Colorizer, items: list[Path], pictures: list[str], reference: bool, temporal: str,
+               max_frames: int | None, report_dir: Path | None, window: int, quiet: bool
+               ) -> tuple[dict[str, dict[str, float]], int]:
+    """The items' scores, each one's picture written into `report_dir`, and how many could not be scored. A damaged
+    file among several is named in a warning, and the others scored; alone, its error is raised."""
+    results, failed = {}, 0
     for p, picture in tqdm(list(zip(items, pictures, strict=True)), desc="eval", unit="item",
                            disable=quiet or len(items) == 1):
         try:
@@ -203,7 +202,7 @@ def _score_all(colorizer: Colorizer, items: list[Path], pictures: list[str], res
         if reference and results[str(p)].get("truth_colourfulness", GREY_TRUTH) < GREY_TRUTH:
             default_warn(f"{p.name} is black and white, so its scores compare the colours with grey "
                          "(black-and-white film is scored with --no-reference)")
-    return failed
+    return results, failed
 
 
 def _picture_names(items: list[Path]) -> list[str]:

@@ -290,7 +290,7 @@ def frame_rate(stream: Stream) -> Fraction | None:
 
 def quarter_turns(frame: av.VideoFrame) -> int:
     """Quarter turns counter-clockwise that stand the frame upright, as a player shows it (a phone's film is
-    stored sideways with a rotation tag). A degenerate display matrix (all zeros) reads as a huge angle: players
-    show such a film as it is stored."""
+    stored sideways with a rotation tag). FFmpeg finds no angle in a degenerate display matrix (all zeros), which
+    PyAV turns into a meaningless integer: players show such a film as it is stored."""
     rotation = frame.rotation
     return round(rotation / 90) % 4 if abs(rotation) <= 360 else 0

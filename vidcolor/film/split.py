@@ -36,6 +36,7 @@ from ..runtime.temporal import frames_ahead, make_smoother
 from ..utils.atomic import check_writable, written_atomically
 from ..utils.choices import CONTAINERS
 from ..utils.errors import UserError
+from ..utils.guard import watched
 from .options import VideoOptions, prepare_film
 from .painter import Painter
 from .probe import film_seconds
@@ -61,8 +62,10 @@ class Piece:
         return self.end is not None and pts >= self.end
 
     def seconds(self, time_base: Fraction) -> tuple[float, float]:
-        """Where the piece starts and ends, in seconds: what it answers for."""
-        return float(self.start * time_base), math.inf if self.end is None else float(self.end * time_base)
+        """Where the piece starts and ends, in seconds: what it answers for (the first piece, all before it too;
+        the last, all after)."""
+        return (float(self.start * time_base) if self.index else -math.inf,
+                math.inf if self.end is None else float(self.end * time_base))
 
 
 def _ignore(message: str) -> None:
@@ -135,22 +138,27 @@ def color_piece(src: Path, dst: Path, part: Path, piece: Piece, options: VideoOp
                            incidents=Incidents(_ignore))[0]
         if piece.index:
             _seek(inp, film.source, piece)
-        reader = SourceReader(inp, [film.source], {film.source.index},
-                              Incidents(warn, within=piece.seconds(film.source.time_base)))
+        incidents = Incidents(warn, within=piece.seconds(film.source.time_base))
+        reader = SourceReader(inp, [film.source], {film.source.index}, incidents)
         writer = _PieceWriter(part, piece)
         frames = _window(reader, piece, frames_ahead(options.window))
         try:
             run_stages(frames, writer, [film], paint, source, options)
         except OSError as exc:  # the piece's file: a full disk
             raise UserError(f"{dst}: could not write the film ({exc.strerror or exc})") from None
+    incidents.summarise()
     return writer.frames  # 0 when every frame of the piece is damaged: the join leaves it out
 
 
 def _seek(container: InputContainer, stream: Stream, piece: Piece) -> None:
     """Go to where the piece's decoding begins; refused where the film cannot land there (the piece would lose
     frames). Judged by the first packet there, not the first frame: that one may be damaged, and skipped."""
-    container.seek(piece.warm, stream=stream)
-    first = next((p.pts for p in container.demux(stream) if p.size), None)
+    try:
+        with watched(container.name):
+            container.seek(piece.warm, stream=stream)
+            first = next((p.pts for p in container.demux(stream) if p.size), None)
+    except av.error.FFmpegError:
+        first = None
     if first is None or first > piece.start:
         raise UserError("cannot seek precisely in this film (pieces would lose frames); colour it without --split")
     container.seek(piece.warm, stream=stream)
