@@ -296,25 +296,47 @@ def test_an_eval_that_scores_nothing_leaves_nothing_in_the_way_of_the_next_try(m
     assert CliRunner().invoke(main, [*command, str(tmp_path / "harbour.png")]).exit_code == 0
 
 
-def test_an_eval_stopped_half_way_leaves_no_pictures_in_the_way_of_the_next_try(model_file, tmp_path, monkeypatch):
-    """Its first photo's picture was once left behind, and the next eval refused to write over it."""
-    (tmp_path / "photos").mkdir()
-    for name, seed in (("a_harbour.png", 1), ("b_night.png", 2)):
-        write_image(tmp_path / "photos" / name, landscape(seed))
+def ctrl_c_at(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The user's Ctrl-C while eval scores the file called `name`."""
     score = vidcolor.evaluation.evaluate.evaluate_item
 
-    def ctrl_c_at_the_second(colorizer: object, path: Path, *args: object, **kwargs: object) -> object:
-        if path.name == "b_night.png":
+    def stopped_there(colorizer: object, path: Path, *args: object, **kwargs: object) -> object:
+        if path.name == name:
             raise KeyboardInterrupt
         return score(colorizer, path, *args, **kwargs)
 
-    command = ["eval", str(tmp_path / "photos"), "--model", str(model_file), "-o", str(tmp_path / "report"), "--quiet"]
+    monkeypatch.setattr(vidcolor.evaluation.evaluate, "evaluate_item", stopped_there)
+
+
+def two_photos(folder: Path) -> Path:
+    folder.mkdir()
+    for name, seed in (("a_harbour.png", 1), ("b_night.png", 2)):
+        write_image(folder / name, landscape(seed))
+    return folder
+
+
+def test_an_eval_stopped_half_way_leaves_no_pictures_in_the_way_of_the_next_try(model_file, tmp_path, monkeypatch):
+    """Its first photo's picture was once left behind, and the next eval refused to write over it."""
+    command = ["eval", str(two_photos(tmp_path / "photos")), "--model", str(model_file), "-o", str(tmp_path / "report"),
+               "--quiet"]
     with monkeypatch.context() as patched:
-        patched.setattr(vidcolor.evaluation.evaluate, "evaluate_item", ctrl_c_at_the_second)
+        ctrl_c_at("b_night.png", patched)
         stopped = CliRunner().invoke(main, command)
     assert stopped.exit_code == 130 and stopped.stderr == "vidcolor: interrupted\n"
     assert not (tmp_path / "report").exists()
     assert CliRunner().invoke(main, command).exit_code == 0
+
+
+def test_an_eval_stopped_while_replacing_a_report_leaves_the_earlier_one_whole(model_file, tmp_path, monkeypatch):
+    command = ["eval", str(two_photos(tmp_path / "photos")), "--model", str(model_file), "-o", str(tmp_path / "report"),
+               "--quiet"]
+    assert CliRunner().invoke(main, command).exit_code == 0
+    before = {p.name: p.read_bytes() for p in (tmp_path / "report").iterdir()}
+    write_image(tmp_path / "photos" / "a_harbour.png", landscape(3))  # a better scan since
+    with monkeypatch.context() as patched:
+        ctrl_c_at("b_night.png", patched)
+        assert CliRunner().invoke(main, [*command, "--overwrite"]).exit_code == 130
+    assert {p.name: p.read_bytes() for p in (tmp_path / "report").iterdir()} == before
 
 
 def test_an_eval_report_keeps_a_films_strip_and_a_photo_that_bears_its_name_apart(clip, model_file, tmp_path):

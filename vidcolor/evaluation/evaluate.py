@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from ..photo.read import read_image
 from ..runtime.color import fit_to_gamut, from_int_images, rgb_to_l
 from ..runtime.inference import Colorizer, FilmChroma, l_ab_to_image
 from ..runtime.temporal import make_smoother
-from ..utils.atomic import make_folder, take_back, written_atomically
+from ..utils.atomic import make_folder, remove_folder, take_back, temporary_folder, written_atomically
 from ..utils.choices import DEFAULT_WINDOW
 from ..utils.errors import UserError
 from ..utils.paths import distinct_stems, find_media, is_image
@@ -151,47 +152,53 @@ def evaluate(colorizer: Colorizer, inputs: list[Path], reference: bool = True, t
     pictures = _picture_names(items)
     if report_dir is not None and not overwrite:
         _check_nothing_in_the_way(report_dir, pictures)
-    earlier = _earlier_pictures(report_dir) if report_dir is not None else set()
-    there = set(report_dir.iterdir()) if report_dir is not None and report_dir.is_dir() else set()
     made = make_folder(report_dir) if report_dir is not None else None
+    # the pictures wait in a hidden folder until the report is written: a stop (Ctrl-C) leaves the folder as it was
+    staging = temporary_folder(report_dir / REPORT_NAME) if report_dir is not None else None
     try:
-        results, failed = _score_all(colorizer, items, pictures, reference, temporal, max_frames, report_dir,
-                                     window, quiet)
-    except BaseException:  # the one file's error, or a stop (Ctrl-C): no report, so none of the pictures it added
-        if report_dir is not None:
-            for picture in pictures:
-                if report_dir / picture not in there:
-                    (report_dir / picture).unlink(missing_ok=True)
-            take_back(report_dir, made)
-        raise
-    if report_dir is not None and not results:  # nothing scored: a retry finds no empty report in the way
-        take_back(report_dir, made)
-    elif report_dir is not None and results:
-        with written_atomically(report_dir / REPORT_NAME) as tmp:  # strict JSON: a perfect score's PSNR is null
-            tmp.write_text(json.dumps({k: {m: v if math.isfinite(v) else None for m, v in r.items()}
-                                       for k, r in results.items()}, indent=2, allow_nan=False))
-        keys = sorted({k for r in results.values() for k in r})
-        with written_atomically(report_dir / "report.csv") as tmp, tmp.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=["item", *keys])
-            writer.writeheader()
-            for item, row in results.items():
-                writer.writerow({"item": item, **row})
-        shown = {report_dir / picture for p, picture in zip(items, pictures, strict=True) if str(p) in results}
-        for stale in earlier - shown:  # the earlier report's, and this one's of a file it could not score
-            stale.unlink(missing_ok=True)
+        results, failed = _score_all(colorizer, items, pictures, reference, temporal, max_frames, staging, window,
+                                     quiet)
+        if report_dir is not None and staging is not None and results:
+            _publish(report_dir, staging, results, [pic for p, pic in zip(items, pictures, strict=True)
+                                                    if str(p) in results])
+    finally:
+        if staging is not None:
+            remove_folder(staging)
+            if not (report_dir / REPORT_NAME).exists():  # nothing written: a retry finds nothing in the way
+                take_back(report_dir, made)
     return results, failed
 
 
+def _publish(report_dir: Path, staging: Path, results: dict[str, dict[str, float]], shown: list[str]) -> None:
+    """The report, then its pictures moved in from `staging`; an earlier report's pictures this one has not are
+    removed (a file no longer scored, or not scored this time), so none is left beside a report that does not
+    name it."""
+    earlier = _earlier_pictures(report_dir)
+    with written_atomically(report_dir / REPORT_NAME) as tmp:  # strict JSON: a perfect score's PSNR is null
+        tmp.write_text(json.dumps({k: {m: v if math.isfinite(v) else None for m, v in r.items()}
+                                   for k, r in results.items()}, indent=2, allow_nan=False))
+    keys = sorted({k for r in results.values() for k in r})
+    with written_atomically(report_dir / "report.csv") as tmp, tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["item", *keys])
+        writer.writeheader()
+        for item, row in results.items():
+            writer.writerow({"item": item, **row})
+    for picture in shown:
+        os.replace(staging / picture, report_dir / picture)
+    for stale in earlier - {report_dir / picture for picture in shown}:
+        stale.unlink(missing_ok=True)
+
+
 def _score_all(colorizer: Colorizer, items: list[Path], pictures: list[str], reference: bool, temporal: str,
-               max_frames: int | None, report_dir: Path | None, window: int, quiet: bool
+               max_frames: int | None, pictures_dir: Path | None, window: int, quiet: bool
                ) -> tuple[dict[str, dict[str, float]], int]:
-    """The items' scores, each one's picture written into `report_dir`, and how many could not be scored. A damaged
+    """The items' scores, each one's picture written into `pictures_dir`, and how many could not be scored. A damaged
     file among several is named in a warning, and the others scored; alone, its error is raised."""
     results, failed = {}, 0
     for p, picture in tqdm(list(zip(items, pictures, strict=True)), desc="eval", unit="item",
                            disable=quiet or len(items) == 1):
         try:
-            results[str(p)] = evaluate_item(colorizer, p, reference, temporal, max_frames, report_dir, window,
+            results[str(p)] = evaluate_item(colorizer, p, reference, temporal, max_frames, pictures_dir, window,
                                             picture, quiet=quiet)
         except UserError as exc:
             if len(items) == 1:  # the one thing asked: its reason is the command's one line

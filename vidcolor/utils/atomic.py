@@ -137,16 +137,17 @@ def written_atomically(dst: Path, replace: bool = True) -> Iterator[Path]:
 
 
 def temporary_folder(dst: Path) -> Path:
-    """A new hidden folder beside `dst` for the pieces a run makes of it (a split film's), named as a temporary
-    output is and holding a locked file while this process lives: a later run's sweep removes it once its run
-    is gone (`kill -9`), never before. `remove_folder` takes it away."""
+    """A new hidden folder beside `dst` for what a run makes on the way to it (a split film's pieces, an eval's
+    pictures until its report is written), named as a temporary output is and holding a locked file while this
+    process lives: a later run's sweep removes it once its run is gone (`kill -9`), never before. `remove_folder`
+    takes it away."""
     sweep_stale(dst.parent, folders=True)
     folder = partial_path(dst, ".parts")
     try:
         folder.mkdir()
         _folder_locks[folder] = _held((folder / FOLDER_LOCK).open("xb"))
     except OSError as exc:
-        raise UserError(f"{dst.parent}: cannot make a folder for the pieces there ({exc.strerror or exc})") from None
+        raise UserError(f"{dst.parent}: cannot make a working folder there ({exc.strerror or exc})") from None
     return folder
 
 
