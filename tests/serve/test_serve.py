@@ -382,6 +382,8 @@ def test_a_file_over_the_size_limit_is_refused(sepia: Colorizer, tmp_path: Path)
         response = client.post("/api/colorize", content=chunks(),
                                headers={"content-type": "multipart/form-data; boundary=b"})
         assert response.status_code == 413
+    with serving(sepia, tmp_path / "small", max_upload_bytes=round(0.005 * 1024 ** 2)) as client:  # 0.005 MB
+        assert upload(client, "noise.png", noise).json()["detail"].endswith("limit of 0.005 MB")  # once "0.01 MB"
 
 
 def test_a_small_file_that_would_decode_to_a_huge_photo_is_refused_unread(client: TestClient) -> None:

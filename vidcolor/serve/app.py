@@ -125,7 +125,8 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
             service.kept.clear()
 
     app = FastAPI(title="vidcolor", lifespan=lifespan, docs_url=None, redoc_url=None)
-    too_large = f"the file is larger than this server's limit of {round(limits.max_upload_bytes / 1024 ** 2, 2):g} MB"
+    megabytes = float(f"{limits.max_upload_bytes / 1024 ** 2:.3g}")  # three figures: 200, 1.5, 0.005 (not 0.01)
+    too_large = f"the file is larger than this server's limit of {megabytes:g} MB"
     app.add_middleware(_UploadLimit, max_bytes=limits.max_upload_bytes + FORM_OVERHEAD, message=too_large)
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
 
