@@ -364,6 +364,12 @@ def test_a_form_without_a_file_is_refused_in_one_line_that_names_the_field(clien
     assert isinstance(detail, str) and "\n" not in detail and "file" in detail and "echoed" not in detail, detail
 
 
+def test_two_files_in_one_request_are_refused_rather_than_one_coloured_unsaid(client: TestClient) -> None:
+    files = [("file", ("a.png", png(photo(8, 8)))), ("file", ("b.png", png(photo(8, 8, seed=1))))]
+    response = client.post("/api/colorize", files=files)
+    assert response.status_code == 422 and response.json()["detail"].startswith("one photo or film per request")
+
+
 def test_a_file_over_the_size_limit_is_refused(sepia: Colorizer, tmp_path: Path) -> None:
     noise = png(np.random.default_rng(0).integers(0, 256, (100, 100, 3), np.uint8))  # ~30 kB
     with serving(sepia, tmp_path / "server", max_upload_bytes=len(noise)) as client:

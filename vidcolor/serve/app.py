@@ -146,7 +146,8 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
                 "hints": colorizer.takes_hints}
 
     @app.post("/api/colorize")
-    def colorize(file: UploadFile, hints: Annotated[str | UploadFile | None, Form()] = None) -> Response:
+    async def colorize(request: Request, file: UploadFile,
+                       hints: Annotated[str | UploadFile | None, Form()] = None) -> Response:
         """A photo comes back coloured (PNG, same size); a film is queued: 202 and its job.
 
         `hints`: a photo's colour hints, the JSON list a hints file holds (`[{"x": 120, "y": 44, "color":
@@ -155,8 +156,10 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
         """
         if file.size is not None and file.size > limits.max_upload_bytes:  # the body's limit has some slack
             raise HTTPException(413, too_large)
+        if len((await request.form()).getlist("file")) > 1:  # the form already read: only the last would be kept
+            raise HTTPException(422, "one photo or film per request, as the form's file part `file`")
         told = hints_of(hints_file_part(hints.file) if isinstance(hints, FilePart) else hints)
-        return service.receive(file.file, told)
+        return await run_in_threadpool(service.receive, file.file, told)
 
     @app.post("/api/photos/{photo_id}/preview")
     async def preview(photo_id: str, request: Request) -> Response:
