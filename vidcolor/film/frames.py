@@ -8,7 +8,6 @@ import av
 import numpy as np
 from av.container import InputContainer
 
-from ..utils.errors import UserError
 from ..utils.guard import check_claimed_size, watched
 from ..utils.warn import default_warn
 from .reader import (
@@ -16,6 +15,7 @@ from .reader import (
     announced_seconds,
     film_stream,
     frame_rate,
+    nothing_decoded,
     open_input,
     quarter_turns,
     reason,
@@ -50,7 +50,7 @@ def video_frames(path: Path, every: int = 1) -> Iterator[np.ndarray]:
             yield rgb
     incidents.summarise()
     if not decoded:
-        raise UserError(f"{path}: no video frame could be decoded (the file is damaged or cut short)")
+        raise nothing_decoded(path)
     if first is not None and last is not None and rate:
         warn_if_cut_short(last - first + float(1 / rate), announced, incidents.warn)
 

@@ -24,7 +24,7 @@ from .painter import Painter
 from .reader import Incidents, open_input, reason, warn_if_cut_short
 from .stages import run_stages
 from .streams import plan_routes, route_reader
-from .writer import OutputWriter, open_output
+from .writer import OutputWriter, cannot_write, open_output
 
 
 def color_film(job: FilmJob, colorizer: Colorizer | None, warn: Callable[[str], None] = default_warn,
@@ -54,7 +54,7 @@ def color_film(job: FilmJob, colorizer: Colorizer | None, warn: Callable[[str], 
             if frames == 0:
                 raise UserError(f"{source.path}: no video frame could be decoded")
     except OSError as exc:  # disk full, folder gone, ...
-        raise UserError(f"{job.dst}: could not write the film ({exc.strerror or exc})") from None
+        raise cannot_write(job.dst, exc) from None
     except av.error.FFmpegError as exc:  # damage no stage reads past (a frame no scaler takes, say): a line, no file
         raise UserError(f"{source.path}: the film is damaged past what could be coloured ({reason(exc)})") from None
     incidents.summarise()

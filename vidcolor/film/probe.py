@@ -10,11 +10,19 @@ import av
 import numpy as np
 from av.stream import Stream
 
-from ..utils.errors import UserError
 from ..utils.guard import check_claimed_size
 from ..utils.in_color import looks_color
 from .encoder import EncoderSettings, writes_10_bit
-from .reader import Incidents, SourceReader, announced_seconds, film_stream, frame_rate, open_input, quarter_turns
+from .reader import (
+    Incidents,
+    SourceReader,
+    announced_seconds,
+    film_stream,
+    frame_rate,
+    nothing_decoded,
+    open_input,
+    quarter_turns,
+)
 from .yuv import Colorimetry, frame_color, luma_bits, normalise, pixel_format
 
 PROBE_FRAMES = 12
@@ -53,7 +61,7 @@ def probe(path: Path) -> Source:
         reader = SourceReader(container, [stream], {stream.index}, quiet)
         frames = [frame for _, frame in islice(reader, PROBE_FRAMES)]
         if not frames:
-            raise UserError(f"{path}: no video frame could be decoded (the file is damaged or cut short)")
+            raise nothing_decoded(path)
         first = frames[0]
         fmt = pixel_format(first.width, first.height)
         lumas, chromas = zip(*(frame_color(normalise(f, fmt, first.width, first.height)) for f in frames),

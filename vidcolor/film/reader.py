@@ -66,6 +66,11 @@ class Incidents:
                 self._warn(f"{self._actions[kind]} {n} {kind}s in all")
 
 
+def nothing_decoded(path: Path) -> UserError:
+    """The film held no frame that could be decoded: said alike wherever that is found."""
+    return UserError(f"{path}: no video frame could be decoded (the file is damaged or cut short)")
+
+
 def reason(exc: av.error.FFmpegError) -> str:
     return exc.strerror or str(exc)
 

@@ -40,10 +40,19 @@ from ..utils.guard import watched
 from .options import VideoOptions, prepare_film
 from .painter import Painter
 from .probe import film_seconds
-from .reader import JOIN_SECONDS, Incidents, Payload, SourceReader, film_stream, may_be_joined, open_input
+from .reader import (
+    JOIN_SECONDS,
+    Incidents,
+    Payload,
+    SourceReader,
+    film_stream,
+    may_be_joined,
+    nothing_decoded,
+    open_input,
+)
 from .stages import run_stages
 from .streams import Route, plan_routes
-from .writer import OutputWriter, open_output
+from .writer import OutputWriter, cannot_write, open_output
 
 WARMUP_SECONDS = 2.0  # smoothing forgets what came before within a second or so
 MIN_PIECE_SECONDS = 60.0  # --split auto: shorter pieces are not worth the warm-up and the join
@@ -145,7 +154,7 @@ def color_piece(src: Path, dst: Path, part: Path, piece: Piece, options: VideoOp
         try:
             run_stages(frames, writer, [film], paint, source, options)
         except OSError as exc:  # the piece's file: a full disk
-            raise UserError(f"{dst}: could not write the film ({exc.strerror or exc})") from None
+            raise cannot_write(dst, exc) from None
     incidents.summarise()
     return writer.frames  # 0 when every frame of the piece is damaged: the join leaves it out
 
@@ -252,7 +261,7 @@ def join_pieces(src: Path, dst: Path, parts: tuple[Path, ...], options: VideoOpt
     check_writable(dst, overwrite=True)
     parts = tuple(p for p in parts if p.stat().st_size)  # a piece whose every frame was damaged holds nothing
     if not parts:
-        raise UserError(f"{src}: no video frame could be decoded (the file is damaged or cut short)")
+        raise nothing_decoded(src)
     try:
         with written_atomically(dst, replace=options.overwrite) as tmp:
             with open_input(src) as inp, open_output(tmp, suffix) as out:
@@ -268,5 +277,5 @@ def join_pieces(src: Path, dst: Path, parts: tuple[Path, ...], options: VideoOpt
                        for p in parts):
                     raise UserError("the pieces were encoded unlike the output; colour it without --split")
     except OSError as exc:
-        raise UserError(f"{dst}: could not write the film ({exc.strerror or exc})") from None
+        raise cannot_write(dst, exc) from None
     incidents.summarise()

@@ -17,6 +17,12 @@ from .yuv import normalise
 _FAST_START = {"movflags": "+faststart"}  # index at the front: playable while still downloading
 
 
+def cannot_write(dst: Path, exc: OSError) -> UserError:
+    """The film's output could not be written (disk full, folder gone): said alike by a whole run, a piece and the
+    join."""
+    return UserError(f"{dst}: could not write the film ({exc.strerror or exc})")
+
+
 def open_output(path: Path, suffix: str) -> OutputContainer:
     """Open the (temporary) output file in the container its final name asks for."""
     muxer = CONTAINERS[suffix][0]
