@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 from helpers.films import MS, probe, write_film
 
+from vidcolor.film.frames import video_frames
+
 
 def test_a_corrupt_frame_in_the_middle_is_skipped_with_a_warning(clip, color, tmp_path):
     src = clip("damaged.mkv", video_codec="mjpeg", pix_fmt="yuvj420p", corrupt_frame=5)
@@ -39,6 +41,14 @@ def test_a_film_cut_short_still_comes_out_with_every_readable_frame(clip, color,
     assert 0 < result.frames < 48
     assert result.frames == len(probe(tmp_path / "new.mp4").times)
     assert any("cut short" in w for w in warnings)
+
+
+def test_a_film_whose_sound_outlasts_its_picture_is_not_taken_for_one_cut_short(clip, color, tmp_path, capsys):
+    """FLV says how long the file lasts, not its picture: the sound's 0.4 s more is no missing picture."""
+    src = clip("talk.flv", video_codec="flv", frames=24, sound_seconds=1.4)
+    result, warnings = color(src.path, tmp_path / "new.mp4")
+    assert result.frames == 24 and warnings == []
+    assert len(list(video_frames(src.path))) == 24 and capsys.readouterr().err == ""
 
 
 def test_a_film_cut_short_mid_sound_packet_leaves_that_packet_out_instead_of_copying_it_broken(

@@ -12,6 +12,7 @@ from ..utils.guard import check_claimed_size, watched
 from ..utils.warn import default_warn
 from .reader import (
     Incidents,
+    Reach,
     announced_seconds,
     film_stream,
     frame_rate,
@@ -35,8 +36,8 @@ def video_frames(path: Path, every: int = 1) -> Iterator[np.ndarray]:
     with open_input(path) as container:
         stream = film_stream(container, path)
         check_claimed_size(path, stream.codec_context.width * stream.codec_context.height, path.stat().st_size)
-        announced, rate = announced_seconds(container, stream), frame_rate(stream)
-        for i, frame in enumerate(_decoded(container, stream, incidents)):
+        (announced, span_streams), rate, reach = announced_seconds(container, stream), frame_rate(stream), Reach()
+        for i, frame in enumerate(_decoded(container, stream, incidents, reach)):
             decoded = i + 1
             if frame.time is not None:
                 first, last = frame.time if first is None else first, frame.time
@@ -52,14 +53,16 @@ def video_frames(path: Path, every: int = 1) -> Iterator[np.ndarray]:
     if not decoded:
         raise nothing_decoded(path)
     if first is not None and last is not None and rate:
-        warn_if_cut_short(last - first + float(1 / rate), announced, incidents.warn)
+        read = reach.seconds - first if span_streams else last - first + float(1 / rate)
+        warn_if_cut_short(read, announced, incidents.warn)
 
 
-def _decoded(container: InputContainer, stream: av.video.stream.VideoStream,
-             incidents: Incidents) -> Iterator[av.VideoFrame]:
+def _decoded(container: InputContainer, stream: av.video.stream.VideoStream, incidents: Incidents,
+             reach: Reach) -> Iterator[av.VideoFrame]:
     """The stream's frames in display order; undecodable packets skipped, a read error the end (after the frames
-    the decoder still holds). Each call into FFmpeg is watched, never the caller's time with a frame."""
-    packets = container.demux(stream)  # its last packets are empty ones, which flush the decoder
+    the decoder still holds). Each call into FFmpeg is watched, never the caller's time with a frame. Every
+    stream's packets are read, so that `reach` knows how far into the file reading got."""
+    packets = container.demux()  # its last packets are empty ones, which flush the decoders
     while True:
         try:
             with watched(container.name):
@@ -70,6 +73,9 @@ def _decoded(container: InputContainer, stream: av.video.stream.VideoStream,
             return
         if packet is None:
             return
+        reach.note(packet)
+        if packet.stream is not stream:
+            continue
         try:
             with watched(container.name):
                 frames = stream.decode(packet)

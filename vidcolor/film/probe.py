@@ -45,6 +45,7 @@ class Source:
     bits: int = 8  # per luma sample, as decoded
     turns: int = 0  # quarter turns counter-clockwise that stand a frame upright, as a player shows it
     rate: float | None = None  # frames a second, as the file says (None: it does not say)
+    seconds_span_streams: bool = False  # whether `seconds` is the container's, all streams', not the picture's own
 
     def coded_format(self, encoder: EncoderSettings) -> str:
         """The pixel format the film is written in: 10-bit for a deeper film where the encoder may write it."""
@@ -68,11 +69,11 @@ def probe(path: Path) -> Source:
                              strict=True)
         color = looks_color(np.stack(lumas), np.stack(chromas))
         matrix = _display_matrix(first)
-        seconds = announced_seconds(container, stream)
+        seconds, span_streams = announced_seconds(container, stream)
         return Source(path, first.width, first.height, _expected_frames(stream, seconds), seconds,
                       color, Colorimetry.of(first), first.color_primaries, first.color_trc,
                       matrix, _field_order(stream, first), luma_bits(first), quarter_turns(first),
-                      float(rate) if (rate := frame_rate(stream)) else None)
+                      float(rate) if (rate := frame_rate(stream)) else None, span_streams)
 
 
 def _display_matrix(frame: av.VideoFrame) -> list[int] | None:

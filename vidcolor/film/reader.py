@@ -109,6 +109,17 @@ def film_stream(container: InputContainer, path: Path) -> av.video.stream.VideoS
                                      s.codec_context.width * s.codec_context.height, -s.index))
 
 
+class Reach:
+    """How far into a file reading got: the furthest end of any stream's packets, in seconds."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def note(self, packet: av.Packet) -> None:
+        if packet.pts is not None and packet.time_base:
+            self.seconds = max(self.seconds, float((packet.pts + (packet.duration or 0)) * packet.time_base))
+
+
 class SourceReader:
     """Demuxes the kept streams once, in file order, decoding the ones that need it.
 
@@ -134,6 +145,7 @@ class SourceReader:
         self._held: deque[av.VideoFrame] = deque()  # decoded, in display order, waiting for their timestamp
         self._times: list[int] = []  # a heap of the held frames' timestamps
         self._time = 0.0
+        self._reach = Reach()
         self._joined = may_be_joined(container)
         self._shift = Fraction(0)  # seconds added to every packet's times, past the joins met so far
         self._ends: dict[int, Fraction] = {}  # each stream's latest time read (decoding time + duration), shifted
@@ -163,6 +175,7 @@ class SourceReader:
                 self._follow_joins(packet)
             if packet.pts is not None and packet.time_base:
                 self._time = float(packet.pts * packet.time_base)
+            self._reach.note(packet)
             if packet.stream.index in self.decode:
                 return [(packet.stream, frame) for frame in self._decoded(packet.stream, packet)]
             if not packet.size:  # the end-of-stream marker, nothing to copy
@@ -251,19 +264,26 @@ class SourceReader:
         """How much of the film was read so far: from its first frame to the end of its last."""
         return float((self._span[1] - self._span[0]) * self._video.time_base) if self._span else 0.0
 
+    @property
+    def file_seconds(self) -> float:
+        """How much of the file was read so far: from the film's first frame to the furthest end of any stream's
+        packets (its sound may outlast its picture), to set against a length that spans every stream."""
+        return self._reach.seconds - float(self._span[0] * self._video.time_base) if self._span else 0.0
 
-def announced_seconds(container: InputContainer, stream: Stream) -> float:
-    """How long the film's picture lasts, as the file says (0: it does not say): its stream's duration; else
-    Matroska's DURATION tag, the track's end time, less its start; else the container's duration, which
-    spans every stream (so may be longer: Matroska writes no duration of a stream but that tag)."""
+
+def announced_seconds(container: InputContainer, stream: Stream) -> tuple[float, bool]:
+    """How long the film lasts, as the file says (0: it does not say), and whether that is the container's length,
+    which spans every stream (a film's sound may outlast its picture), rather than the picture's own: its stream's
+    duration; else Matroska's DURATION tag, the track's end time, less its start; else the container's duration
+    (Matroska writes no duration of a stream but that tag; FLV none at all)."""
     if stream.duration and stream.time_base:
-        return float(stream.duration * stream.time_base)
+        return float(stream.duration * stream.time_base), False
     tag = next((v for k, v in stream.metadata.items() if k.upper().split("-")[0] == "DURATION"), "")  # or DURATION-eng
     end = _clock_seconds(tag)
     if end is not None:
         start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
-        return max(0.0, end - start)
-    return (container.duration or 0) / av.time_base
+        return max(0.0, end - start), False
+    return (container.duration or 0) / av.time_base, True
 
 
 def _clock_seconds(clock: str) -> float | None:
