@@ -450,7 +450,7 @@ def test_a_film_that_understates_its_length_is_stopped_at_the_limit(sepia: Color
                                                                     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                     stated: float, said: str) -> None:
     film = clip("feature.mp4", frames=48)  # two seconds, whose file (as far as the server can tell) says `stated`
-    monkeypatch.setattr("vidcolor.film.probe.announced_seconds", lambda container, stream: stated)
+    monkeypatch.setattr("vidcolor.film.probe.announced_seconds", lambda container, stream: (stated, False))
     with serving(sepia, tmp_path / "server", max_video_seconds=0.5) as client:
         response = upload(client, "feature.mp4", film.path.read_bytes())
         assert response.status_code == 202
