@@ -258,6 +258,22 @@ def test_a_floating_point_grey_scan_is_read_as_16_bit(model_file, tmp_path, dtyp
     assert (L_of(out) - L_of(expected)).abs().max() < 1.0  # half floats overflow if scaled as they are
 
 
+@pytest.mark.parametrize("dtype", [np.uint32, np.int32, np.int16])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_a_scientific_scan_of_32_bit_or_signed_integers_is_read_by_its_range(model_file, tmp_path, dtype, channels):
+    import tifffile
+
+    top = np.iinfo(dtype).max
+    scan = np.linspace(0, top, 40 * 56).reshape(40, 56).astype(dtype)
+    tifffile.imwrite(tmp_path / "scan.tif", np.dstack([scan] * channels).squeeze(),
+                     photometric="rgb" if channels == 3 else "minisblack")
+    assert run(tmp_path / "scan.tif", "-o", tmp_path / "out.png", "--model", model_file).exit_code == 0
+    out = read_photo(tmp_path / "out.png")
+    assert out.dtype == np.uint16 and out.shape == (40, 56, 3)
+    expected = np.repeat(scan[..., None] / top * 65535.0 + 0.5, 3, axis=2).astype(np.uint16)
+    assert (L_of(out) - L_of(expected)).abs().max() < 1.0
+
+
 def test_only_the_first_page_of_a_multi_page_tiff_is_colored_and_the_user_is_told(model_file, tmp_path):
     import tifffile
 

@@ -75,10 +75,7 @@ def _read_photo(path: Path) -> np.ndarray:
     if path.suffix.lower() in TIFF_EXTS and (as_stored := _tiff_by_tifffile(path)) is not None:
         return as_stored
     img = _decode(data, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH, path)  # upright, CMYK and palettes resolved
-    if img.dtype.kind == "f":  # float TIFFs and the like: to 16 bits
-        img = _float_to_16_bit(img)
-    elif img.dtype not in (np.uint8, np.uint16):
-        raise UserError(f"{path}: {img.dtype} samples are not supported (8- or 16-bit, or floating point)")
+    img = _to_16_bit(img)
     rgb = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
     if path.suffix.lower() in TIFF_EXTS and rgb.dtype == np.uint8:
         straight = _straight_tiff_rgba(path)
@@ -144,9 +141,16 @@ def page_count(path: Path) -> int:
         return 1
 
 
-def _float_to_16_bit(img: np.ndarray) -> np.ndarray:
-    """Floating-point samples (0-1; half floats too, which would overflow if scaled as they are) -> uint16."""
-    return (np.clip(np.nan_to_num(img.astype(np.float32)), 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
+def _to_16_bit(img: np.ndarray) -> np.ndarray:
+    """Samples of any other kind than 8 or 16 unsigned bits (float and 32-bit scientific TIFFs, say) -> uint16:
+    floats by 0-1 (half floats too, which would overflow if scaled as they are), integers by their type's range,
+    negative ones black."""
+    if img.dtype in (np.uint8, np.uint16):
+        return img
+    if img.dtype.kind == "f":
+        return (np.clip(np.nan_to_num(img.astype(np.float32)), 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
+    top = float(np.iinfo(img.dtype).max)
+    return (np.clip(img, 0, None).astype(np.float64) * (65535.0 / top) + 0.5).astype(np.uint16)
 
 
 def _alpha(data: np.ndarray, path: Path) -> np.ndarray | None:
@@ -182,9 +186,10 @@ def _keyed_alpha(grey: np.ndarray, key: int, bits: int) -> np.ndarray:
 def _tiff_by_tifffile(path: Path) -> np.ndarray | None:
     """A TIFF that OpenCV reads wrongly, read as stored and turned upright here: one with transparency
     (OpenCV goes through libtiff's RGBA interface, which premultiplies 8-bit colours, loses a grey cutout's
-    alpha and 16-bit grey+alpha's depth, and garbles EXIF orientations 5-8), or a one-channel float one
-    (refused). None for any other TIFF, or one tifffile cannot decode on its own (LZW and JPEG need
-    imagecodecs) or make sense of, which the other readers then take."""
+    alpha and 16-bit grey+alpha's depth, and garbles EXIF orientations 5-8), a one-channel float one
+    (refused), or one of 32-bit or signed integers (refused, or read with their sign or depth wrong). None for
+    any other TIFF, or one tifffile cannot decode on its own (LZW and JPEG need imagecodecs) or make sense of,
+    which the other readers then take."""
     try:
         with tifffile.TiffFile(path) as tif:
             page = tif.pages[0]
@@ -192,8 +197,9 @@ def _tiff_by_tifffile(path: Path) -> np.ndarray | None:
             extras = [int(e) for e in page.extrasamples]
             alpha = extras[:1] in ([_ASSOCIATED_ALPHA], [_UNASSOCIATED_ALPHA])
             kind = page.dtype.kind if page.dtype is not None else ""
+            odd = kind in "iu" and page.dtype not in (np.uint8, np.uint16)  # 32-bit or signed: OpenCV mangles them
             if not (grey or page.photometric == tifffile.PHOTOMETRIC.RGB) or page.axes not in ("YX", "YXS", "SYX") \
-                    or not (alpha and page.dtype in (np.uint8, np.uint16) or kind == "f" and (alpha or grey)):
+                    or not (alpha and page.dtype in (np.uint8, np.uint16) or kind == "f" and (alpha or grey) or odd):
                 return None
             samples = page.asarray()
             orientation, axes = int(page.tags.valueof(0x0112, 1)), page.axes
@@ -206,8 +212,7 @@ def _tiff_by_tifffile(path: Path) -> np.ndarray | None:
     colors = 1 if grey else 3
     if samples.shape[-1] < colors + alpha:
         return None
-    if samples.dtype.kind == "f":
-        samples = _float_to_16_bit(samples)
+    samples = _to_16_bit(samples)
     pixels = samples[..., :colors]
     if alpha:
         see = samples[..., colors:colors + 1]
