@@ -277,9 +277,21 @@ def test_a_file_where_the_run_folder_should_go_is_refused_in_one_line(tmp_path):
     assert (tmp_path / "run").read_text() == "my notes"
 
 
+def test_a_run_folder_inside_the_photos_it_learns_or_is_scored_from_is_refused(tmp_path):
+    """Its sample grids would be read as photos by the next run."""
+    photos = photo_folder(tmp_path / "photos", n=2)
+    before = sorted(p.name for p in photos.iterdir())
+    for given in (["--data", str(photos)], ["--data", str(photo_folder(tmp_path / "more", n=2)), "--val", str(photos)]):
+        for out in (photos, photos / "run"):
+            _one_clear_line(_run_cli(["train", "--model", "unet", *given, "--out", str(out)]),
+                            f"the run's folder must not be inside a folder it learns or is scored from ({photos})")
+    assert sorted(p.name for p in photos.iterdir()) == before
+
+
 def test_training_on_a_folder_without_images_says_so(tmp_path):
-    (tmp_path / "notes.txt").write_text("not a photo")
-    _one_clear_line(_run_cli(["train", "--model", "unet", "--data", str(tmp_path), "--out",
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "notes.txt").write_text("not a photo")
+    _one_clear_line(_run_cli(["train", "--model", "unet", "--data", str(tmp_path / "data"), "--out",
                               str(tmp_path / "run")]), "no images")
 
 
