@@ -285,6 +285,18 @@ def test_an_eval_never_writes_its_pictures_over_a_users_file_without_overwrite(m
     assert {p.name for p in (tmp_path / "notes").iterdir()} == {"harbour.png"}
 
 
+def test_an_eval_over_a_report_folder_holding_a_folder_by_a_pictures_name_is_refused_before_any_work(
+        model_file, tmp_path):
+    write_image(tmp_path / "harbour.png", landscape(1))
+    (tmp_path / "report" / "harbour.png").mkdir(parents=True)
+    result = CliRunner().invoke(main, ["eval", str(tmp_path / "harbour.png"), "--model", str(model_file),
+                                       "-o", str(tmp_path / "report"), "--overwrite"])
+    assert result.exit_code == 1
+    assert result.stderr == (f"vidcolor: {tmp_path / 'report' / 'harbour.png'}: is a folder, where the report "
+                             "would write a file (give another -o)\n")
+    assert {p.name for p in (tmp_path / "report").iterdir()} == {"harbour.png"}  # no report naming a lost picture
+
+
 def test_an_eval_that_scores_nothing_leaves_nothing_in_the_way_of_the_next_try(model_file, tmp_path):
     (tmp_path / "notes.mp4").write_text("not a film")
     command = ["eval", "--model", str(model_file), "-o", str(tmp_path / "reports" / "today")]

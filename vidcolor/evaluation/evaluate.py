@@ -150,8 +150,8 @@ def evaluate(colorizer: Colorizer, inputs: list[Path], reference: bool = True, t
     named in a warning)."""
     items = _items(inputs, report_dir)
     pictures = _picture_names(items)
-    if report_dir is not None and not overwrite:
-        _check_nothing_in_the_way(report_dir, pictures)
+    if report_dir is not None:
+        _check_nothing_in_the_way(report_dir, pictures, overwrite)
     made = make_folder(report_dir) if report_dir is not None else None
     # the pictures wait in a hidden folder until the report is written: a stop (Ctrl-C) leaves the folder as it was
     staging = temporary_folder(report_dir / REPORT_NAME) if report_dir is not None else None
@@ -220,9 +220,15 @@ def _picture_names(items: list[Path]) -> list[str]:
     return [f"{stem}.png" for stem in distinct_stems(names)]
 
 
-def _check_nothing_in_the_way(report_dir: Path, pictures: list[str]) -> None:
-    """Refuse, before any work, a report folder holding a file the report would write: an earlier report, or a
-    file of the user's that happens to bear a picture's name."""
+def _check_nothing_in_the_way(report_dir: Path, pictures: list[str], overwrite: bool) -> None:
+    """Refuse, before any work, a report folder holding a file the report would write (an earlier report, or a
+    file of the user's that happens to bear a picture's name) unless `overwrite`, and a folder there always: no
+    file can replace it, and the report would be left half written."""
+    folder = next((report_dir / f for f in (REPORT_NAME, "report.csv", *pictures) if (report_dir / f).is_dir()), None)
+    if folder is not None:
+        raise UserError(f"{folder}: is a folder, where the report would write a file (give another -o)")
+    if overwrite:
+        return
     if (report_dir / REPORT_NAME).exists():
         raise UserError(f"{report_dir}: holds a report already (use --overwrite to replace it)")
     there = next((report_dir / f for f in ("report.csv", *pictures) if (report_dir / f).exists()), None)
