@@ -23,7 +23,7 @@ from vidcolor.photo.read import read_image
 from vidcolor.photo.write import write_image
 from vidcolor.runtime.archs import BLOCKS8_PREFIX, build_model
 from vidcolor.runtime.weights import load_model, load_trainable_state, read_metadata, read_weights, write_weights_file
-from vidcolor.training.data import TrainingSet, group_of
+from vidcolor.training.data import TrainingSet, group_of, load_images
 from vidcolor.training.losses import ColorLoss
 from vidcolor.training.report import append_csv, read_csv
 from vidcolor.training.train import TrainOptions, train
@@ -317,6 +317,14 @@ def test_training_only_on_black_and_white_photos_is_refused(tmp_path):
     write_image(photos / "grey.png", np.repeat(landscape(0)[..., 1:2], 3, axis=2))
     _one_clear_line(_run_cli(["train", "--model", "unet", "--data", str(photos), "--out",
                               str(tmp_path / "run")]), "no colour images")
+
+
+def test_black_and_white_photos_among_the_data_are_left_out_with_a_warning(tmp_path, capsys):
+    photos = photo_folder(tmp_path / "photos", n=2)
+    write_image(photos / "grey.png", np.repeat(landscape(0)[..., 1:2], 3, axis=2))
+    assert len(load_images([photos], frame_stride=1, max_short=64).images) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == ("vidcolor: warning: skipped 1 black-and-white image "
+                                                        "(no colour to learn from)")
 
 
 def test_starting_from_weights_of_another_shape_is_refused_and_leaves_no_run_folder(tmp_path):

@@ -6,7 +6,6 @@ Each image belongs to a group, so a sampler can keep 6,000 scenes from drowning 
 """
 from __future__ import annotations
 
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +22,7 @@ from ..photo.read import read_image
 from ..runtime.color import AB_SCALE, rgb_to_lab
 from ..utils.errors import UserError
 from ..utils.paths import find_media, is_video
+from ..utils.warn import default_warn
 
 GREY_CHROMA = 3.0  # mean Lab chroma below which an image is treated as black-and-white
 _READERS = 2  # decoding threads: OpenCV and PyAV release the GIL, so two cores read at twice the speed
@@ -101,7 +101,7 @@ def _read(path: Path, frame_stride: int, max_short: int) -> tuple[list[np.ndarra
             else:
                 kept.append(_fit(rgb, max_short))
     except UserError as exc:
-        print(f"vidcolor: warning: skipped {path.name}: {str(exc).removeprefix(f'{path}: ')}", file=sys.stderr)
+        default_warn(f"skipped {path.name}: {str(exc).removeprefix(f'{path}: ')}")
     return kept, grey
 
 
@@ -136,7 +136,7 @@ def load_images(dirs: list[Path], frame_stride: int, max_short: int, quiet: bool
     if not data.images:
         raise UserError(f"no colour images in {', '.join(map(str, dirs))} ({skipped} grey ones skipped)")
     if skipped and not quiet:
-        print(f"skipped {skipped} black-and-white image{'s' * (skipped != 1)}", file=sys.stderr)
+        default_warn(f"skipped {skipped} black-and-white image{'s' * (skipped != 1)} (no colour to learn from)")
     return data
 
 
