@@ -22,6 +22,7 @@ from vidcolor.cli import main
 from vidcolor.photo.read import read_image
 from vidcolor.photo.write import write_image
 from vidcolor.runtime.archs import BLOCKS8_PREFIX, build_model
+from vidcolor.runtime.catalog import shipped_models
 from vidcolor.runtime.weights import load_model, load_trainable_state, read_metadata, read_weights, write_weights_file
 from vidcolor.training.data import TrainingSet, group_of, load_images
 from vidcolor.training.losses import ColorLoss
@@ -588,6 +589,17 @@ def test_options_a_faster_model_cannot_be_trained_with_are_refused_in_one_line(t
                     "--teacher gives the colours to learn with --loss l1, mse or rgb")
     _one_clear_line(_run_cli([*run, "--model", "fusion", "--teacher-mirror"]), "--teacher-mirror needs a --teacher")
     assert not (tmp_path / "run").exists()
+
+
+def test_a_shipped_model_is_named_for_init_or_teacher_as_for_model(tmp_path, monkeypatch):
+    given: list[TrainOptions] = []
+    monkeypatch.setattr(train_module, "train", given.append)
+    photos = photo_folder(tmp_path / "photos", n=2)
+    result = CliRunner().invoke(main, ["train", "--model", "fusion", "--data", str(photos), "--out",
+                                       str(tmp_path / "run"), "--init", "fusion", "--teacher", "fusion-v1"])
+    assert result.exit_code == 0, result.output
+    shipped = shipped_models()
+    assert (given[0].init, given[0].teachers) == (shipped["fusion"], [shipped["fusion-v1"]])
 
 
 @pytest.mark.parametrize("n_teachers, mirror", [(1, False), (2, True)])

@@ -76,12 +76,14 @@ class GroupWeight(click.ParamType):
                                                  "stay as --init has them.")
 @click.option("--backbone-lr-scale", type=Number(min=0), default=0.1, show_default=True,
               help="fusion: learning rate of the tuned backbone stages relative to --lr.")
-@click.option("--init", type=GivenPath(), help="Start from exported weights (gan: the L1 U-Net).")
+@click.option("--init", type=GivenPath(),
+              help="Start from exported weights or a shipped model's name (gan: the L1 U-Net).")
 @click.option("--continue-from", type=GivenPath(),
-              help="A run's exported weights: continue at the step they record (the run folder gone).")
+              help="A run's exported weights (or a shipped model's name): continue at the step they record (the run "
+                   "folder gone).")
 @click.option("--teacher", "teachers", type=GivenPath(), multiple=True,
-              help="Learn this model's colours instead of the photos' (distil a faster model of the same look); "
-                   "given more than once, their colours averaged.")
+              help="Learn this model's colours (a .safetensors file or a shipped model's name) instead of the photos' "
+                   "(distil a faster model of the same look); given more than once, their colours averaged.")
 @click.option("--teacher-mirror", is_flag=True,
               help="Each --teacher also colours the mirror image, the two averaged (a steadier teacher, twice "
                    "its time).")
@@ -107,5 +109,14 @@ def train(family: str, data: tuple[Path, ...], val: tuple[Path, ...], out: Path,
 
     if threads:
         torch.set_num_threads(threads)
-    run_training(TrainOptions(model=family, data=list(data), val=list(val), out=out, teachers=list(teachers),
-                              group_weights=dict(group_weights), **kwargs))
+    kwargs.update({flag: kwargs[flag] and _shipped_or_given(kwargs[flag]) for flag in ("init", "continue_from")})
+    run_training(TrainOptions(model=family, data=list(data), val=list(val), out=out,
+                              teachers=[_shipped_or_given(t) for t in teachers], group_weights=dict(group_weights),
+                              **kwargs))
+
+
+def _shipped_or_given(path: Path) -> Path:
+    """A shipped model's name (`--teacher fusion`) as its file, as `--model` takes it elsewhere; a path as given."""
+    from ..runtime.catalog import shipped_models
+
+    return path if path.exists() else shipped_models().get(str(path), path)
