@@ -285,6 +285,14 @@ def test_an_eval_never_writes_its_pictures_over_a_users_file_without_overwrite(m
     assert {p.name for p in (tmp_path / "notes").iterdir()} == {"harbour.png"}
 
 
+def test_an_eval_told_to_write_its_report_over_the_photo_it_scores_says_so_before_loading_a_model(tmp_path):
+    write_image(tmp_path / "harbour.png", landscape(1))
+    result = CliRunner().invoke(main, ["eval", str(tmp_path / "harbour.png"), "--model", "no-such-model",
+                                       "-o", str(tmp_path / "harbour.png")])
+    assert result.exit_code == 1
+    assert result.stderr == f"vidcolor: {tmp_path / 'harbour.png'}: is a file, where the output folder should be\n"
+
+
 def test_an_eval_over_a_report_folder_holding_a_folder_by_a_pictures_name_is_refused_before_any_work(
         model_file, tmp_path):
     write_image(tmp_path / "harbour.png", landscape(1))

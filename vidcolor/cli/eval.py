@@ -31,8 +31,8 @@ def evaluate_cmd(inputs: tuple[Path, ...], model: str, temporal: str, window: in
     from ..evaluation.evaluate import evaluate, format_table
     from ..runtime.inference import Colorizer
 
-    results, failed = evaluate(Colorizer.load(model, device), list(inputs), not no_reference, temporal, max_frames,
-                               report_dir, window, quiet, overwrite)
+    results, failed = evaluate(lambda: Colorizer.load(model, device), list(inputs), not no_reference, temporal,
+                               max_frames, report_dir, window, quiet, overwrite)
     if results:
         click.echo(format_table(results))
     if failed:

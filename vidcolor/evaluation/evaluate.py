@@ -12,7 +12,7 @@ import json
 import math
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -27,7 +27,14 @@ from ..photo.read import read_image
 from ..runtime.color import fit_to_gamut, from_int_images, rgb_to_l
 from ..runtime.inference import Colorizer, FilmChroma, l_ab_to_image
 from ..runtime.temporal import make_smoother
-from ..utils.atomic import make_folder, remove_folder, take_back, temporary_folder, written_atomically
+from ..utils.atomic import (
+    check_folder_makeable,
+    make_folder,
+    remove_folder,
+    take_back,
+    temporary_folder,
+    written_atomically,
+)
 from ..utils.choices import DEFAULT_WINDOW
 from ..utils.errors import UserError
 from ..utils.paths import distinct_stems, find_media, is_image
@@ -141,17 +148,21 @@ def evaluate_item(colorizer: Colorizer, path: Path, reference: bool, temporal: s
     return meters.result(temporal=video)
 
 
-def evaluate(colorizer: Colorizer, inputs: list[Path], reference: bool = True, temporal: str = "flow",
+def evaluate(load: Callable[[], Colorizer], inputs: list[Path], reference: bool = True, temporal: str = "flow",
              max_frames: int | None = None, report_dir: Path | None = None,
              window: int = DEFAULT_WINDOW, quiet: bool = False, overwrite: bool = False
              ) -> tuple[dict[str, dict[str, float]], int]:
     """Score every photo and video in `inputs` (files or folders); optionally write a report folder, replacing
-    files already there only with `overwrite`. Returns the scores and how many files could not be scored (each
-    named in a warning)."""
+    files already there only with `overwrite`. The model is loaded (`load`) only once the inputs and the report
+    folder are found fit, so that a slip is told at once. Returns the scores and how many files could not be
+    scored (each named in a warning)."""
+    if report_dir is not None:
+        check_folder_makeable(report_dir)
     items = _items(inputs, report_dir)
     pictures = _picture_names(items)
     if report_dir is not None:
         _check_nothing_in_the_way(report_dir, pictures, overwrite)
+    colorizer = load()
     made = make_folder(report_dir) if report_dir is not None else None
     # the pictures wait in a hidden folder until the report is written: a stop (Ctrl-C) leaves the folder as it was
     staging = temporary_folder(report_dir / REPORT_NAME) if report_dir is not None else None
