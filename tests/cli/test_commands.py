@@ -177,6 +177,16 @@ def test_frames_of_two_films_with_one_name_are_all_kept_and_never_written_over(c
     assert sorted(p.name for p in (tmp_path / "set").iterdir()) == before  # refused before writing any frame
 
 
+@pytest.mark.parametrize("overwrite", [[], ["--overwrite"]])
+def test_frames_where_a_folder_bears_a_frames_name_say_so_and_how_to_go_on(clip, tmp_path, overwrite):
+    film = clip("reel.mp4", frames=4, color=True).path
+    (tmp_path / "set" / "reel_000000.png").mkdir(parents=True)
+    result = CliRunner().invoke(main, ["frames", str(film), "-o", str(tmp_path / "set"), *overwrite])
+    assert result.exit_code == 1
+    assert result.stderr == (f"vidcolor: {tmp_path / 'set' / 'reel_000000.png'}: is a folder; give another -o "
+                             "(this frame's name is taken)\n")
+
+
 def test_frames_of_a_folder_go_on_past_a_film_that_cannot_be_read_and_say_so(clip, tmp_path):
     (tmp_path / "reels").mkdir()
     clip("reels/harbour.mp4", frames=8, color=True)
