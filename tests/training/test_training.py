@@ -571,7 +571,7 @@ def test_starting_from_a_model_of_another_family_or_width_says_which_to_give(tmp
                            **TINY | {"width": 16}))
 
 
-def test_options_a_faster_model_cannot_be_trained_with_are_refused_in_one_line(tmp_path):
+def test_options_that_would_do_nothing_for_the_model_trained_are_refused_in_one_line(tmp_path):
     photos = photo_folder(tmp_path / "photos", n=2)
     run = ["train", "--data", str(photos), "--out", str(tmp_path / "run")]
     _one_clear_line(_run_cli([*run, "--model", "unet", "--light-decoder"]),
@@ -588,6 +588,9 @@ def test_options_a_faster_model_cannot_be_trained_with_are_refused_in_one_line(t
     _one_clear_line(_run_cli([*run, "--model", "fusion", "--loss", "bins", "--teacher", str(photos)]),
                     "--teacher gives the colours to learn with --loss l1, mse or rgb")
     _one_clear_line(_run_cli([*run, "--model", "fusion", "--teacher-mirror"]), "--teacher-mirror needs a --teacher")
+    _one_clear_line(_run_cli([*run, "--model", "unet", "--gan-warmup", "5", "--lambda-l1", "3"]),
+                    "--gan-warmup --lambda-l1: options of --model gan or --adversarial")
+    _one_clear_line(_run_cli([*run, "--model", "unet", "--val-every", "1"]), "--val-every needs a --val folder")
     assert not (tmp_path / "run").exists()
 
 

@@ -142,6 +142,7 @@ def _lr_lambda(total: int, warmup: int, start: int = 0) -> Callable[[int], float
 
 
 FUSION_ONLY = ("backbones", "tune_backbone", "blocks8", "light_decoder", "backbone_lr_scale")  # TrainOptions' names
+GAN_ONLY = ("gan_warmup", "lambda_l1")
 # options whose flag, given once per value, is spelt otherwise
 _FLAGS = {"teachers": "teacher", "group_weights": "group_weight"}
 
@@ -174,6 +175,12 @@ def check_options(opts: TrainOptions) -> None:
     given = [_flag(n) for n in FUSION_ONLY if getattr(opts, n) != getattr(TrainOptions, n)]
     if given and opts.model != "fusion":  # else silently left out of a U-Net
         raise UserError(f"{' '.join(given)}: {'options' if len(given) > 1 else 'an option'} of --model fusion")
+    given = [_flag(n) for n in GAN_ONLY if getattr(opts, n) != getattr(TrainOptions, n)]
+    if given and not opts.gan():  # else silently without effect
+        raise UserError(f"{' '.join(given)}: {'options' if len(given) > 1 else 'an option'} of --model gan or "
+                        "--adversarial")
+    if opts.val_every is not None and not opts.val:
+        raise UserError("--val-every needs a --val folder to validate on")
     if opts.balance not in BALANCES:
         raise UserError(f"--balance must be one of {', '.join(BALANCES)}")
     for group, weight in opts.group_weights.items():
