@@ -49,6 +49,9 @@ def test_a_film_whose_sound_outlasts_its_picture_is_not_taken_for_one_cut_short(
     result, warnings = color(src.path, tmp_path / "new.mp4")
     assert result.frames == 24 and warnings == []
     assert len(list(video_frames(src.path))) == 24 and capsys.readouterr().err == ""
+    src.path.write_bytes(src.path.read_bytes()[: src.path.stat().st_size // 2])  # cut short, sound and all
+    assert any("could be read: it is probably damaged or cut short" in w
+               for w in color(src.path, tmp_path / "cut.mp4")[1])
 
 
 def test_a_film_cut_short_mid_sound_packet_leaves_that_packet_out_instead_of_copying_it_broken(

@@ -274,6 +274,15 @@ def test_a_scientific_scan_of_32_bit_or_signed_integers_is_read_by_its_range(mod
     assert (L_of(out) - L_of(expected)).abs().max() < 1.0
 
 
+def test_a_signed_scan_stored_white_is_zero_is_refused_rather_than_coloured_as_its_negative(model_file, tmp_path):
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "scan.tif", np.zeros((40, 56), np.int16), photometric="miniswhite")
+    result = run(tmp_path / "scan.tif", "-o", tmp_path / "out.png", "--model", model_file)
+    assert result.exit_code == 1 and "int16 samples are not supported in this file" in result.stderr
+    assert not (tmp_path / "out.png").exists()
+
+
 def test_only_the_first_page_of_a_multi_page_tiff_is_colored_and_the_user_is_told(model_file, tmp_path):
     import tifffile
 

@@ -287,6 +287,9 @@ def test_a_run_folder_inside_the_photos_it_learns_or_is_scored_from_is_refused(t
             _one_clear_line(_run_cli(["train", "--model", "unet", *given, "--out", str(out)]),
                             f"the run's folder must not be inside a folder it learns or is scored from ({photos})")
     assert sorted(p.name for p in photos.iterdir()) == before
+    hidden = _run_cli(["train", "--model", "unet", "--data", str(photos), "--out", str(photos / ".run"), "--steps",
+                       "1", "--size", "32", "--width", "4", "--batch-size", "2", "--quiet"])  # never read as photos
+    assert hidden.returncode == 0, hidden.stderr
 
 
 def test_training_on_a_folder_without_images_says_so(tmp_path):

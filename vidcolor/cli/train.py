@@ -116,7 +116,7 @@ def train(family: str, data: tuple[Path, ...], val: tuple[Path, ...], out: Path,
 
 
 def _shipped_or_given(path: Path) -> Path:
-    """A shipped model's name (`--teacher fusion`) as its file, as `--model` takes it elsewhere; a path as given."""
+    """A shipped model's name (`--teacher fusion`) as its file, first, as `--model` takes it; a path as given."""
     from ..runtime.catalog import shipped_models
 
-    return path if path.exists() else shipped_models().get(str(path), path)
+    return shipped_models().get(str(path), path)

@@ -110,13 +110,14 @@ def film_stream(container: InputContainer, path: Path) -> av.video.stream.VideoS
 
 
 class Reach:
-    """How far into a file reading got: the furthest end of any stream's packets, in seconds."""
+    """How far into a file reading got: the furthest end of any picture or sound packet, in seconds."""
 
     def __init__(self) -> None:
         self.seconds = 0.0
 
     def note(self, packet: av.Packet) -> None:
-        if packet.pts is not None and packet.time_base:
+        """Count a picture or sound packet in (a subtitle's display time says nothing of how far the file goes)."""
+        if packet.stream.type in ("video", "audio") and packet.pts is not None and packet.time_base:
             self.seconds = max(self.seconds, float((packet.pts + (packet.duration or 0)) * packet.time_base))
 
 

@@ -75,7 +75,11 @@ def _read_photo(path: Path) -> np.ndarray:
     if path.suffix.lower() in TIFF_EXTS and (as_stored := _tiff_by_tifffile(path)) is not None:
         return as_stored
     img = _decode(data, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH, path)  # upright, CMYK and palettes resolved
-    img = _to_16_bit(img)
+    if img.dtype.kind == "f":  # float TIFFs and the like; deeper or signed integers only as tifffile reads them above
+        img = _to_16_bit(img)
+    elif img.dtype not in (np.uint8, np.uint16):
+        raise UserError(f"{path}: {img.dtype} samples are not supported in this file (8- or 16-bit, floating "
+                        "point, or an uncompressed or deflated TIFF of 32-bit or signed integers)")
     rgb = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
     if path.suffix.lower() in TIFF_EXTS and rgb.dtype == np.uint8:
         straight = _straight_tiff_rgba(path)
@@ -149,8 +153,11 @@ def _to_16_bit(img: np.ndarray) -> np.ndarray:
         return img
     if img.dtype.kind == "f":
         return (np.clip(np.nan_to_num(img.astype(np.float32)), 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
-    top = float(np.iinfo(img.dtype).max)
-    return (np.clip(img, 0, None).astype(np.float64) * (65535.0 / top) + 0.5).astype(np.uint16)
+    scaled = img.astype(np.float32)  # exact enough for 16 bits, and one copy of a big scan, not three
+    np.clip(scaled, 0.0, None, out=scaled)
+    scaled *= 65535.0 / float(np.iinfo(img.dtype).max)
+    scaled += 0.5
+    return scaled.astype(np.uint16)
 
 
 def _alpha(data: np.ndarray, path: Path) -> np.ndarray | None:

@@ -191,8 +191,9 @@ def check_options(opts: TrainOptions) -> None:
     if sum(map(bool, (opts.resume, opts.init, opts.continue_from))) > 1:
         raise UserError("--resume, --init and --continue-from each say where to start: give one")
     check_folder_makeable(opts.out)  # found now, not after the data has been read
-    for folder in (*opts.data, *opts.val):  # its pictures would be read as photos by the next run, and vice versa
-        if folder.is_dir() and opts.out.resolve().is_relative_to(folder.resolve()):
+    for folder in (*opts.data, *opts.val):  # its pictures would be read as photos by the next run (a hidden one not)
+        if folder.is_dir() and opts.out.resolve().is_relative_to(folder.resolve()) and not any(
+                part.startswith(".") for part in opts.out.resolve().relative_to(folder.resolve()).parts):
             raise UserError(f"{opts.out}: the run's folder must not be inside a folder it learns or is scored from "
                             f"({folder})")
     ckpt = opts.out / CHECKPOINT
