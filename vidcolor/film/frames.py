@@ -36,7 +36,7 @@ def video_frames(path: Path, every: int = 1) -> Iterator[np.ndarray]:
     with open_input(path) as container:
         stream = film_stream(container, path)
         check_claimed_size(path, stream.codec_context.width * stream.codec_context.height, path.stat().st_size)
-        (announced, span_streams), rate, reach = announced_seconds(container, stream), frame_rate(stream), Reach()
+        announced, rate, reach = announced_seconds(container, stream), frame_rate(stream), Reach()
         for i, frame in enumerate(_decoded(container, stream, incidents, reach)):
             decoded = i + 1
             if frame.time is not None:
@@ -53,8 +53,7 @@ def video_frames(path: Path, every: int = 1) -> Iterator[np.ndarray]:
     if not decoded:
         raise nothing_decoded(path)
     if first is not None and last is not None and rate:
-        read = reach.seconds - first if span_streams else last - first + float(1 / rate)
-        warn_if_cut_short(read, announced, incidents.warn)
+        warn_if_cut_short(last - first + float(1 / rate), reach.seconds - first, announced, incidents.warn)
 
 
 def _decoded(container: InputContainer, stream: av.video.stream.VideoStream, incidents: Incidents,

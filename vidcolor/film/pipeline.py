@@ -58,5 +58,5 @@ def color_film(job: FilmJob, colorizer: Colorizer | None, warn: Callable[[str], 
     except av.error.FFmpegError as exc:  # damage no stage reads past (a frame no scaler takes, say): a line, no file
         raise UserError(f"{source.path}: the film is damaged past what could be coloured ({reason(exc)})") from None
     incidents.summarise()
-    warn_if_cut_short(reader.file_seconds if source.seconds_span_streams else reader.film_seconds, source.seconds, warn)
+    warn_if_cut_short(reader.film_seconds, reader.file_seconds, (source.seconds, source.seconds_span_streams), warn)
     return FilmResult(job.dst, frames, time.perf_counter() - started, kept=not job.needs_model)

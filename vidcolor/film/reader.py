@@ -296,11 +296,16 @@ def _clock_seconds(clock: str) -> float | None:
         return None
 
 
-def warn_if_cut_short(read: float, announced: float, warn: Callable[[str], None]) -> None:
+def warn_if_cut_short(picture: float, file: float, announced: tuple[float, bool], warn: Callable[[str], None]) -> None:
     """Say so when much less of the film could be read than the file announces: by time, not frame count
-    (variable frame rates differ), so a film cut short or damaged past reading is not taken for a whole one."""
-    if read < 0.9 * announced:
-        warn(f"only {read:.1f} s of the {announced:.1f} s the file announces could be read: "
+    (variable frame rates differ), so a film cut short or damaged past reading is not taken for a whole one.
+    `picture`, `file`: the seconds of picture read, and how far into the file every stream was read; `announced`:
+    as `announced_seconds` gives it. A length that spans every stream is set against the file read, so a film
+    whose sound outlasts its picture is not taken for one cut short."""
+    seconds, spans_streams = announced
+    read = file if spans_streams else picture
+    if read < 0.9 * seconds:
+        warn(f"only {read:.1f} s of the {seconds:.1f} s the file announces could be read: "
              "it is probably damaged or cut short")
 
 
