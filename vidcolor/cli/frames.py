@@ -10,6 +10,8 @@ import click
 from ..utils.errors import UserError
 from .common import GivenPath, friendly
 
+FRAME_TAKEN = "another -o (this frame's name is taken)"  # for a folder by a frame's name: no file name is asked here
+
 
 @click.command()
 @click.argument("inputs", nargs=-1, required=True, type=GivenPath())
@@ -22,7 +24,7 @@ def frames(inputs: tuple[Path, ...], dst: Path, every: int, overwrite: bool) -> 
     from ..film.frames import video_frames
     from ..photo.write import write_image
     from ..training.data import looks_grey
-    from ..utils.atomic import make_folder, take_back, written_atomically
+    from ..utils.atomic import check_writable, make_folder, take_back, written_atomically
     from ..utils.paths import distinct_stems
 
     videos = _films(inputs)
@@ -31,7 +33,7 @@ def frames(inputs: tuple[Path, ...], dst: Path, every: int, overwrite: bool) -> 
         earlier = re.compile("|".join(rf"{re.escape(stem)}_\d{{6}}\.png" for stem in stems))
         for name in sorted(os.listdir(dst)):
             if earlier.fullmatch(name):
-                _check_frame_writable(dst / name, overwrite)
+                check_writable(dst / name, overwrite, FRAME_TAKEN)
     made = make_folder(dst)
     total = grey = failed = 0
     try:
@@ -39,7 +41,7 @@ def frames(inputs: tuple[Path, ...], dst: Path, every: int, overwrite: bool) -> 
             try:  # one film that cannot be read does not cost the others theirs
                 for i, rgb in enumerate(video_frames(video, every)):
                     target = dst / f"{stem}_{i * every:06d}.png"
-                    _check_frame_writable(target, overwrite)
+                    check_writable(target, overwrite, FRAME_TAKEN)
                     with written_atomically(target, replace=overwrite) as tmp:
                         write_image(tmp, rgb)
                     total += 1
@@ -81,10 +83,3 @@ def _films(inputs: tuple[Path, ...]) -> list[Path]:
         raise UserError(f"{', '.join(map(str, inputs))}: no films found")
     return list({film.resolve(): film for film in films}.values())
 
-
-def _check_frame_writable(target: Path, overwrite: bool) -> None:
-    """A frame's file may be written: a folder by its name is told as such (no file name can be given here)."""
-    from ..utils.atomic import check_not_a_folder, check_writable
-
-    check_not_a_folder(target, "another -o (this frame's name is taken)")
-    check_writable(target, overwrite)

@@ -59,9 +59,10 @@ def check_not_a_folder(dst: Path, asked: str = "the output's file name", example
         raise UserError(f"{dst}: is a folder; give {asked}" + (f", e.g. {dst / example}" if example else ""))
 
 
-def check_writable(dst: Path, overwrite: bool) -> None:
-    """Refuse early, with one clear line, an output that may not or cannot be written."""
-    check_not_a_folder(dst)
+def check_writable(dst: Path, overwrite: bool, asked: str = "the output's file name") -> None:
+    """Refuse early, with one clear line, an output that may not or cannot be written (`asked`: what to give
+    instead of a folder in its place)."""
+    check_not_a_folder(dst, asked)
     if os.path.lexists(dst) and not overwrite:  # a link to nowhere is there too
         raise UserError(f"{dst}: already exists (use --overwrite to replace it)")
     if not dst.parent.is_dir():
