@@ -46,6 +46,7 @@ from ..runtime.weights import (
 from ..utils.atomic import check_folder_makeable, make_folder, written_atomically
 from ..utils.choices import BALANCES, MIN_TEMPERATURE, PRECISIONS
 from ..utils.errors import UserError
+from ..utils.paths import hidden_below
 from ..utils.warn import default_warn
 from .augment import make_batch
 from .data import TrainingSet, ab_histogram, load_images
@@ -191,9 +192,9 @@ def check_options(opts: TrainOptions) -> None:
     if sum(map(bool, (opts.resume, opts.init, opts.continue_from))) > 1:
         raise UserError("--resume, --init and --continue-from each say where to start: give one")
     check_folder_makeable(opts.out)  # found now, not after the data has been read
+    out = opts.out.resolve()
     for folder in (*opts.data, *opts.val):  # its pictures would be read as photos by the next run (a hidden one not)
-        if folder.is_dir() and opts.out.resolve().is_relative_to(folder.resolve()) and not any(
-                part.startswith(".") for part in opts.out.resolve().relative_to(folder.resolve()).parts):
+        if folder.is_dir() and out.is_relative_to(root := folder.resolve()) and not hidden_below(out, root):
             raise UserError(f"{opts.out}: the run's folder must not be inside a folder it learns or is scored from "
                             f"({folder})")
     ckpt = opts.out / CHECKPOINT

@@ -45,4 +45,9 @@ def find_media(root: Path) -> list[Path]:
     """All images and videos under `root` (recursively, sorted so runs are reproducible), hidden files and
     folders left out as a folder run leaves them (macOS's `._` twins, a run's temporary files)."""
     return sorted(p for p in root.rglob("*") if p.is_file() and (is_image(p) or is_video(p))
-                  and not any(part.startswith(".") for part in p.relative_to(root).parts))
+                  and not hidden_below(p, root))
+
+
+def hidden_below(path: Path, root: Path) -> bool:
+    """Whether `path`, under `root`, is hidden there or lies in a hidden folder: what `find_media` leaves out."""
+    return any(part.startswith(".") for part in path.relative_to(root).parts)
