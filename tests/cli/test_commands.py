@@ -497,3 +497,21 @@ def test_a_command_called_from_python_gives_the_caller_its_signal_handlers_back(
     before = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
     CliRunner().invoke(main, ["run", str(tmp_path / "missing.mp4"), "-o", str(tmp_path / "out.mp4")])
     assert {number: signal.getsignal(number) for number in before} == before
+
+
+def test_a_folder_run_whose_log_reader_has_gone_still_colors_every_photo(model_file, tmp_path):
+    """`vidcolor run scans -o out 2>&1 | head -1`: the warnings after the first line met a closed pipe, and the
+    first of them stopped the run."""
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    for n in range(4):
+        write_image(scans / f"scan{n}.png", np.repeat(landscape(n).mean(axis=2, keepdims=True), 3, axis=2)
+                    .astype(np.uint8) if n else landscape(n))  # the first is in colour already: a warning
+    command = [sys.executable, "-m", "vidcolor", "run", str(scans), "-o", str(tmp_path / "out"),
+               "--model", str(model_file)]
+    with subprocess.Popen(command, stderr=subprocess.PIPE) as run:
+        assert run.stderr is not None
+        run.stderr.readline()  # as `head -1` does, and then it is gone
+        run.stderr.close()
+        assert run.wait(timeout=120) == 0
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == [f"scan{n}.png" for n in range(4)]

@@ -14,6 +14,7 @@ from ..runtime.catalog import shipped_models
 from ..utils.errors import UserError
 from ..utils.guard import give_up, on_hang
 from ..utils.numbers import is_whole_number
+from ..utils.stderr import outliving_stderr
 from ..utils.stopping import Stopped, heard_stop, restore_signals, stop_cleanly_on_signals
 
 
@@ -108,11 +109,16 @@ def _plain(message: str) -> str:
 
 class OneLineErrors(click.Group):
     """Usage mistakes (a missing -o, a number out of range) in one line on stderr, as every other mistake
-    is, instead of click's usage block; exit code 2 as click gives them."""
+    is, instead of click's usage block; exit code 2 as click gives them. A stderr whose reader has gone
+    stops nothing (`vidcolor.utils.stderr`)."""
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
         if not standalone_mode:  # a caller handling click's exceptions itself, as click's own main lets it
             return super().main(*args, standalone_mode=False, **kwargs)
+        with outliving_stderr():
+            return self._main_in_one_line(*args, **kwargs)
+
+    def _main_in_one_line(self, *args: Any, **kwargs: Any) -> Any:
         try:
             code = super().main(*args, standalone_mode=False, **kwargs)
         except click.exceptions.NoArgsIsHelpError as exc:  # plain `vidcolor`: the help is what was wanted

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TextIO
 
 from .errors import UserError
+from .stderr import Outliving
 
 DECODE_SECONDS = 120.0  # one decoder call longer than this is a hang (a 100-megapixel scan decodes in seconds)
 HUNG = 3  # a worker process's exit code after giving up on a hang (the command line's is 1, as for any failure)
@@ -29,7 +30,7 @@ PIXELS_PER_BYTE = 10_000  # ...at this ratio, past what any photo codec reaches 
 _quiet_lock = threading.Lock()
 _quiet_depth = 0  # threads inside `library_noise_silenced` now
 _saved_stderr: int | None = None  # the real file descriptor 2 meanwhile
-_swapped: tuple[TextIO, TextIO] | None = None  # sys.stderr as it was, and ours on the real stderr meanwhile
+_swapped: tuple[TextIO, Outliving] | None = None  # sys.stderr as it was, and ours on the real stderr meanwhile
 
 
 def check_claimed_size(path: Path, pixels: int, size: int) -> None:
@@ -71,9 +72,9 @@ def _silence_stderr() -> None:
     sys.stderr.flush()
     if _writes_to_descriptor_2(sys.stderr):
         # it owns the kept descriptor: a thread still writing to it when fd 2 is given back writes safely
-        ours = open(_saved_stderr, "w", buffering=1, encoding=sys.stderr.encoding,  # noqa: SIM115
-                    errors=sys.stderr.errors)
-        _swapped, sys.stderr = (sys.stderr, ours), ours
+        ours = Outliving(open(_saved_stderr, "w", buffering=1, encoding=sys.stderr.encoding,  # noqa: SIM115
+                              errors=sys.stderr.errors))
+        _swapped, sys.stderr = (sys.stderr, ours), ours  # type: ignore[assignment]
     null = os.open(os.devnull, os.O_WRONLY)
     os.dup2(null, 2)
     os.close(null)
@@ -176,7 +177,7 @@ def _give_up(what: str, exit_code: int, say: bool) -> None:
     remove_unfinished()
     if say:
         line = f"vidcolor: {what}: {hang_reason()}\n"
-        with _quiet_lock:  # stderr may be silenced by the very call that hangs
+        with _quiet_lock, contextlib.suppress(OSError):  # stderr may be silenced by the very call that hangs
             os.write(_saved_stderr if _saved_stderr is not None else 2, line.encode(errors="replace"))
     os._exit(exit_code)
 
