@@ -310,3 +310,16 @@ def test_an_output_that_cannot_be_written_is_one_line_and_leaves_nothing(model_f
     assert result.exit_code == 1 and "File name too long" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.png"]
+
+
+def test_a_scan_of_32_bit_integers_is_read_for_eval_training_and_keyframes_as_run_reads_it(model_file, tmp_path):
+    """Eval, training and keyframes read photos with a reader of their own, which took 32-bit TIFFs for
+    damaged ones."""
+    import tifffile
+
+    from vidcolor.photo.read import read_image
+
+    scan = np.linspace(0, np.iinfo(np.uint32).max, 40 * 56 * 3).reshape(40, 56, 3).astype(np.uint32)
+    tifffile.imwrite(tmp_path / "scan.tif", scan, photometric="rgb")
+    expected = (scan / np.iinfo(np.uint32).max * 255 + 0.5).astype(np.uint8)
+    assert np.abs(read_image(tmp_path / "scan.tif").astype(int) - expected).max() <= 1

@@ -58,9 +58,9 @@ def _decode(data: np.ndarray, flags: int, path: Path) -> np.ndarray:
 
 
 def read_image(path: Path) -> np.ndarray:
-    """(H, W, 3) uint8 RGB; greyscale and alpha images are converted. Raises UserError if unreadable."""
-    with decoding(path):
-        return cv2.cvtColor(_decode(_file_bytes(path), cv2.IMREAD_COLOR, path), cv2.COLOR_BGR2RGB)
+    """(H, W, 3) uint8 RGB, as `read_photo` reads it (so eval, training and keyframes take every photo `run`
+    colours), less its transparency and at 8 bits. Raises UserError if unreadable."""
+    return to_depth(np.ascontiguousarray(read_photo(path)[..., :3]), np.uint8)
 
 
 def read_photo(path: Path) -> np.ndarray:
