@@ -608,6 +608,18 @@ def test_a_shipped_model_is_named_for_init_or_teacher_as_for_model(tmp_path, mon
     assert (given[0].init, given[0].teachers) == (shipped["fusion"], [shipped["fusion-v1"]])
 
 
+def test_a_file_named_as_a_shipped_model_is_taken_when_given_as_a_path(tmp_path, monkeypatch):
+    """`--teacher ./fusion` is the file in this folder, as `--model ./fusion` is."""
+    given: list[TrainOptions] = []
+    monkeypatch.setattr(train_module, "train", given.append)
+    monkeypatch.chdir(tmp_path)
+    photos = photo_folder(tmp_path / "photos", n=2)
+    result = CliRunner().invoke(main, ["train", "--model", "fusion", "--data", str(photos), "--out", "run",
+                                       "--teacher", "./fusion", "--init", "./fusion-v1"])
+    assert result.exit_code == 0, result.output
+    assert (given[0].init, given[0].teachers) == (Path("fusion-v1"), [Path("fusion")])
+
+
 @pytest.mark.parametrize("n_teachers, mirror", [(1, False), (2, True)])
 def test_a_model_distilled_from_others_learns_their_averaged_colors_not_the_photos(tmp_path, monkeypatch,
                                                                                      n_teachers, mirror):

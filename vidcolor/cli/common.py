@@ -85,6 +85,16 @@ class GivenPath(click.Path):
         return super().convert(value, param, ctx)
 
 
+class ModelFile(GivenPath):
+    """A model file, or a shipped model's name (`fusion`) as its file, the name first, as `--model` takes it.
+    The name as typed: `./fusion` is the file of that name, which a Path would have made `fusion`."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and value in (shipped := _shipped_or_none()):
+            return shipped[value]
+        return super().convert(value, param, ctx)
+
+
 class Number(click.FloatRange):
     """click's FloatRange, less the floats that are not numbers to a user: click lets `nan` through any bounds
     (it compares false with both) and `inf` through an open one, and either would fail far downstream."""
@@ -141,13 +151,18 @@ class OneLineErrors(click.Group):
         return code
 
 
-def _shipped_names() -> str:
-    """The shipped models' names for the help, which must print even where they cannot be found: the
-    command that needs one says why, in its one line."""
+def _shipped_or_none() -> dict[str, Path]:
+    """The shipped models, or none where they cannot be found: the command that needs one says why, in its
+    one line."""
     try:
-        return ", ".join(shipped_models()) or "none installed"
+        return shipped_models()
     except UserError:
-        return "none found"
+        return {}
+
+
+def _shipped_names() -> str:
+    """The shipped models' names for the help, which must print even where they cannot be found."""
+    return ", ".join(_shipped_or_none()) or "none found"
 
 
 MODEL_HELP = f"Shipped model ({_shipped_names()}; see `vidcolor models`) or a .safetensors file."

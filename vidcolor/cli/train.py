@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from ..utils.choices import BALANCES, DEVICES, FAMILIES, LOSSES, MIN_TEMPERATURE, PRECISIONS
-from .common import GivenPath, Number, friendly
+from .common import GivenPath, ModelFile, Number, friendly
 
 
 class GroupWeight(click.ParamType):
@@ -76,12 +76,12 @@ class GroupWeight(click.ParamType):
                                                  "stay as --init has them.")
 @click.option("--backbone-lr-scale", type=Number(min=0), default=0.1, show_default=True,
               help="fusion: learning rate of the tuned backbone stages relative to --lr.")
-@click.option("--init", type=GivenPath(),
+@click.option("--init", type=ModelFile(),
               help="Start from exported weights or a shipped model's name (gan: the L1 U-Net).")
-@click.option("--continue-from", type=GivenPath(),
+@click.option("--continue-from", type=ModelFile(),
               help="A run's exported weights (or a shipped model's name): continue at the step they record (the run "
                    "folder gone).")
-@click.option("--teacher", "teachers", type=GivenPath(), multiple=True,
+@click.option("--teacher", "teachers", type=ModelFile(), multiple=True,
               help="Learn this model's colours (a .safetensors file or a shipped model's name) instead of the photos' "
                    "(distil a faster model of the same look); given more than once, their colours averaged.")
 @click.option("--teacher-mirror", is_flag=True,
@@ -109,14 +109,7 @@ def train(family: str, data: tuple[Path, ...], val: tuple[Path, ...], out: Path,
 
     if threads:
         torch.set_num_threads(threads)
-    kwargs.update({flag: kwargs[flag] and _shipped_or_given(kwargs[flag]) for flag in ("init", "continue_from")})
     run_training(TrainOptions(model=family, data=list(data), val=list(val), out=out,
-                              teachers=[_shipped_or_given(t) for t in teachers], group_weights=dict(group_weights),
+                              teachers=list(teachers), group_weights=dict(group_weights),
                               **kwargs))
 
-
-def _shipped_or_given(path: Path) -> Path:
-    """A shipped model's name (`--teacher fusion`) as its file, first, as `--model` takes it; a path as given."""
-    from ..runtime.catalog import shipped_models
-
-    return shipped_models().get(str(path), path)
