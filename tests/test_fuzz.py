@@ -96,14 +96,16 @@ def test_a_film_whose_title_is_not_text_still_gives_its_frames_for_training(tmp_
     assert len(load_images([tmp_path / "reels"], frame_stride=4, max_short=64, quiet=True)) == 2
 
 
-def test_frames_refuses_a_film_in_which_no_frame_decodes_in_one_line(tmp_path):
+@pytest.mark.parametrize("command", ["frames", "run"])
+def test_a_film_in_which_no_frame_decodes_is_refused_in_one_line_and_leaves_nothing(tmp_path, model_file, command):
     film = make_clip(tmp_path / "reel.mkv", frames=8, audio=()).path
     data = film.read_bytes()
     film.write_bytes(data[:data.find(b"\x1f\x43\xb6\x75") + 40])  # cut short in its first cluster
-    result = cli("frames", film, "-o", tmp_path / "frames")
+    out = tmp_path / ("frames" if command == "frames" else "out.mkv")
+    result = cli(command, film, "-o", out, *(["--model", model_file] if command == "run" else []))
     assert result.exit_code == 1
     assert result.stderr == f"vidcolor: {film}: no video frame could be decoded (the file is damaged or cut short)\n"
-    assert not (tmp_path / "frames").exists()  # nor an empty folder made for the frames
+    assert not out.exists()  # nor an empty folder made for the frames
 
 
 def test_a_damaged_png_is_refused_in_vidcolors_one_line_with_nothing_from_libpng(tmp_path, model_file, capfd):

@@ -21,7 +21,7 @@ from ..utils.errors import UserError
 from ..utils.warn import default_warn
 from .options import FilmJob, FilmResult
 from .painter import Painter
-from .reader import Incidents, open_input, reason, warn_if_cut_short
+from .reader import Incidents, nothing_decoded, open_input, reason, warn_if_cut_short
 from .stages import run_stages
 from .streams import plan_routes, route_reader
 from .writer import OutputWriter, cannot_write, open_output
@@ -52,7 +52,7 @@ def color_film(job: FilmJob, colorizer: Colorizer | None, warn: Callable[[str], 
                 frames = run_stages(reader, OutputWriter(out, routes, incidents), routes, paint, source, options,
                                     on_frames)
             if frames == 0:
-                raise UserError(f"{source.path}: no video frame could be decoded")
+                raise nothing_decoded(source.path)
     except OSError as exc:  # disk full, folder gone, ...
         raise cannot_write(job.dst, exc) from None
     except av.error.FFmpegError as exc:  # damage no stage reads past (a frame no scaler takes, say): a line, no file
