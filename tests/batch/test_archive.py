@@ -223,6 +223,32 @@ def test_a_master_added_later_leaves_the_access_copy_done_under_its_name(model_f
     assert outputs(out) == {"frame.png", "frame.tif.png"}
 
 
+def test_a_scan_named_as_anothers_output_would_be_still_gets_a_file_of_its_own_and_every_rerun_skips_all(
+        model_file, tmp_path):
+    """p.jpg and p.png both turn into p.png, so each keeps its whole name: p.jpg.png, which is the output of the
+    scan p.jpg.png itself. Two of the three failed on every run, and could never be coloured."""
+    archive, out = tmp_path / "archive", tmp_path / "coloured"
+    archive.mkdir()
+    for seed, name in enumerate(("p.jpg", "p.png", "p.jpg.png")):
+        write_image(archive / name, landscape(seed))
+    first = run(archive, out, model_file)
+    assert first.exit_code == 0, first.stderr
+    assert outputs(out) == {"p.jpg-2.png", "p.png.png", "p.jpg.png"}
+    assert {r["input"]: r["output"] for r in manifest(out).values()} == {
+        "p.jpg": "p.jpg-2.png", "p.png": "p.png.png", "p.jpg.png": "p.jpg.png"}
+    assert_summary(run(archive, out, model_file), done=0, skipped=3, failed=0)
+
+
+def test_scans_whose_names_differ_only_in_case_get_outputs_apart_on_any_disk(model_file, tmp_path):
+    """A.jpg and a.jpg are two files here, but A.png and a.png one on a Windows or macOS disk."""
+    archive, out = tmp_path / "archive", tmp_path / "coloured"
+    archive.mkdir()
+    write_image(archive / "A.jpg", landscape(1))
+    write_image(archive / "a.jpg", landscape(2))
+    assert run(archive, out, model_file).exit_code == 0
+    assert outputs(out) == {"A.jpg.png", "a.jpg-2.png"}  # A.jpg.png and a.jpg.png: one file there too
+
+
 def test_lossless_masters_of_a_whole_archive_all_go_into_mkv(model_file, tmp_path):
     archive = make_archive(tmp_path / "archive")
     result = run(archive, tmp_path / "masters", model_file, "--codec", "ffv1")

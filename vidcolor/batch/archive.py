@@ -124,8 +124,7 @@ def _plan(found: list[PurePosixPath], hints: dict[PurePosixPath, PurePosixPath],
     fingerprint = _fingerprint(settings)
     codec = settings.video.codec
     recorded = {PurePosixPath(r.input): PurePosixPath(r.output) for r in manifest.records.values()}
-    owners = output_names(found, recorded, ".mkv" if codec and CRF_MAX.get(codec, 0) is None else None)
-    out_of = {rel: out for out, rels in owners.items() for rel in rels}
+    out_of = output_names(found, recorded, ".mkv" if codec and CRF_MAX.get(codec, 0) is None else None)
     jobs, archive = [], str(src.resolve())
     for rel in found:
         out = out_of[rel]
@@ -147,9 +146,7 @@ def _plan(found: list[PurePosixPath], hints: dict[PurePosixPath, PurePosixPath],
                         fingerprint["film" if film else "photo"] | told, archive=archive)
         old = manifest.get(str(rel))
         job = Job(str(rel), path, target, film, record, hints=sidecar)
-        if len(owners[out]) > 1:
-            job.error = f"{out} would also be written from " + ", ".join(str(o) for o in owners[out] if o != rel)
-        elif old is None and target.exists() and not options.overwrite:
+        if old is None and target.exists() and not options.overwrite:
             job.error = f"{target} already exists and no earlier run wrote it (use --overwrite to replace it)"
         elif old is not None and not options.force and _done_before(old, record, target):
             summary.skipped.add(old.frames, old.duration)

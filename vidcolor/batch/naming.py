@@ -3,8 +3,10 @@ their outputs so that no two inputs write one file."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
 from fnmatch import fnmatchcase
+from itertools import count
 from pathlib import Path, PurePosixPath
 
 from ..utils.choices import CONTAINERS
@@ -28,22 +30,58 @@ def output_name(rel: PurePosixPath, film_suffix: str | None = None) -> PurePosix
 
 
 def output_names(found: list[PurePosixPath], recorded: dict[PurePosixPath, PurePosixPath],
-                 film_suffix: str | None = None) -> dict[PurePosixPath, list[PurePosixPath]]:
-    """Each output name and the inputs that would write it (more than one only in a clash nothing resolves).
+                 film_suffix: str | None = None) -> dict[PurePosixPath, PurePosixPath]:
+    """Each input's output name, no two alike, nor alike but for case (one file on Windows and macOS disks).
 
-    Inputs whose outputs would share a name (a master a.tif beside its access copy a.jpg) keep their
-    whole name in front of the output's extension instead: a.tif.png and a.jpg.png; except one that an
-    earlier run already wrote under the shared name (`recorded`: input -> output), which keeps it.
+    Inputs whose outputs would share a name (a master a.tif beside its access copy a.jpg) keep their whole
+    name in front of the output's extension instead: a.tif.png and a.jpg.png; numbered (a.tif-2.png) where
+    that name is another input's own. An output an earlier run wrote (`recorded`: input -> output) stays its
+    input's, while it is still a name that input could get: whatever arrives in the archive later is named
+    around it.
     """
-    natural: dict[PurePosixPath, list[PurePosixPath]] = {}
+    natural = {rel: output_name(rel, film_suffix) for rel in found}
+    named: dict[PurePosixPath, PurePosixPath] = {}
+    taken: set[str] = set()
+
+    def give(rel: PurePosixPath, out: PurePosixPath) -> None:
+        named[rel] = out
+        taken.add(_folded(out))
+
     for rel in found:
-        natural.setdefault(output_name(rel, film_suffix), []).append(rel)
-    owners: dict[PurePosixPath, list[PurePosixPath]] = {}
-    for out, rels in natural.items():
-        keeper = next((r for r in rels if recorded.get(r) == out), rels[0] if len(rels) == 1 else None)
-        for rel in rels:
-            owners.setdefault(out if rel == keeper else rel.with_name(rel.name + out.suffix), []).append(rel)
-    return owners
+        kept = recorded.get(rel)
+        if kept is not None and _folded(kept) not in taken and _one_of_its_names(rel, kept, natural[rel]):
+            give(rel, kept)
+    claims: dict[str, list[PurePosixPath]] = {}
+    for rel in found:
+        if rel not in named:
+            claims.setdefault(_folded(natural[rel]), []).append(rel)
+    for key, rels in claims.items():
+        if len(rels) == 1 and key not in taken:
+            give(rels[0], natural[rels[0]])
+    for rel in found:
+        if rel not in named:
+            give(rel, next(out for out in _own_names(rel, natural[rel].suffix) if _folded(out) not in taken))
+    return named
+
+
+def _own_names(rel: PurePosixPath, suffix: str) -> Iterator[PurePosixPath]:
+    """a.tif -> a.tif.png, a.tif-2.png, a.tif-3.png, ...: names that say which input they came from."""
+    yield rel.with_name(rel.name + suffix)
+    for n in count(2):
+        yield rel.with_name(f"{rel.name}-{n}{suffix}")
+
+
+def _one_of_its_names(rel: PurePosixPath, out: PurePosixPath, natural: PurePosixPath) -> bool:
+    """Whether `out` is a name `rel` could get now (not one in another container, say, after --codec ffv1)."""
+    if out == natural:
+        return True
+    if out.parent != rel.parent or out.suffix != natural.suffix or not out.name.startswith(rel.name):
+        return False
+    return re.fullmatch(r"(-([2-9]|[1-9]\d+))?", out.name[len(rel.name):-len(out.suffix)]) is not None
+
+
+def _folded(out: PurePosixPath) -> str:
+    return str(out).casefold()
 
 
 def survey(root: Path, skip: Path, options: ArchiveOptions, summary: Summary, warn: Callable[[str], None] = default_warn
