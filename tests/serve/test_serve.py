@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
+import signal
 import socket
 import struct
+import subprocess
+import sys
 import threading
 import time
 import zlib
@@ -765,3 +769,32 @@ def test_a_server_stopped_while_coloring_a_film_stops_the_film_and_waits_for_it(
     films.close()
     assert (job.state, job.error) == ("failed", "the server stopped before the film was done")
     assert not any(tmp_path.iterdir())
+
+
+def test_ctrl_c_pressed_twice_stops_the_server_quietly_and_deletes_what_it_kept(model_file: Path, tmp_path: Path
+                                                                               ) -> None:
+    """The second Ctrl-C is uvicorn's forced stop, which skips the app's shutdown: it ended in a traceback."""
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    command = [sys.executable, "-m", "vidcolor", "serve", "--port", "0", "--model", str(model_file)]
+    with subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env) as server:
+        assert server.stderr is not None
+        announced = server.stderr.readline()
+        port = int(announced.rsplit(":", 1)[1].split("/")[0])
+        deadline = time.monotonic() + 60
+        while list(tmp_path.glob("vidcolor-serve-*")) == [] or not _answers(port):
+            assert time.monotonic() < deadline, "the server never answered"
+            time.sleep(0.1)
+        server.send_signal(signal.SIGINT)
+        time.sleep(0.05)
+        server.send_signal(signal.SIGINT)
+        assert server.wait(timeout=60) == 0
+        assert server.stderr.read() == ""
+    assert list(tmp_path.glob("vidcolor-serve-*")) == []
+
+
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False

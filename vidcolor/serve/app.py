@@ -13,6 +13,7 @@ small in memory for a while, so that the page's clicks are answered by re-colour
 Only click and the standard library are imported here at module level, so `vidcolor --help`
 stays fast and works without the `serve` extra; the web stack and torch load when serving.
 """
+import asyncio
 import logging
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
@@ -120,6 +121,8 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
         service.films.open()
         try:
             yield
+        except asyncio.CancelledError:  # a forced stop (Ctrl-C twice) goes without the shutdown, not in a traceback
+            pass
         finally:
             service.films.close()
             service.kept.clear()
