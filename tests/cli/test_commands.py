@@ -493,6 +493,24 @@ def test_a_stop_while_the_interpreter_shuts_down_adds_nothing_after_the_runs_las
     assert code != 0 and stderr == "vidcolor: hints.json: entry 0: (200, 44) is outside the picture\n"
 
 
+def test_a_second_ctrl_c_long_after_the_first_ends_a_run_that_swallows_its_stops():
+    """A stop can land in a library that catches everything; pressed again once the first one's clean-up
+    should have ended, Ctrl-C ends the process, saying so."""
+    command = ("import signal\n"
+               "from vidcolor.cli.common import friendly\n"
+               "from vidcolor.utils import stopping\n"
+               "stopping.GRACE_SECONDS = 0.0\n"
+               "@friendly\n"
+               "def start() -> None:\n"
+               "    for _ in range(2):\n"
+               "        try:\n"
+               "            signal.raise_signal(signal.SIGINT)\n"
+               "        except KeyboardInterrupt:\n"
+               "            pass  # swallowed where it landed\n"
+               "start()\n")
+    assert _exit_and_stderr(command) == (130, "\nvidcolor: interrupted\n")  # a line of its own after any bar
+
+
 def test_a_command_called_from_python_gives_the_caller_its_signal_handlers_back(tmp_path):
     before = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
     CliRunner().invoke(main, ["run", str(tmp_path / "missing.mp4"), "-o", str(tmp_path / "out.mp4")])

@@ -77,6 +77,26 @@ def test_a_run_stopped_from_outside_leaves_nothing_behind(clip, model_file, tmp_
     assert files_in(tmp_path) == {"old.mp4"}
 
 
+def test_ctrl_c_pressed_twice_ends_a_run_as_once_does(clip, model_file, tmp_path):
+    """The second, landing in the first one's clean-up, cut it short: the process then aborted ("terminate
+    called without an active exception", exit code 134) or printed a traceback of the interpreter's exit."""
+    src = clip("old.mp4", width=160, height=120, frames=480)
+    cmd = [sys.executable, "-m", "vidcolor", "run", str(src.path), "-o", str(tmp_path / "new.mp4"),
+           "--model", str(model_file), "--quiet"]
+    for gap in (0.0, 0.1, 0.3):
+        proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+        deadline = time.monotonic() + 60
+        while not any(p.stat().st_size for p in tmp_path.glob(".new.partial-*")):  # frames are being written
+            assert time.monotonic() < deadline and proc.poll() is None, "the run ended before it could be stopped"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(gap)
+        proc.send_signal(signal.SIGINT)
+        # 130, or ended by the signal itself when it lands after the run's last line (a shell says 130 for both)
+        assert proc.wait(timeout=60) in (130, -signal.SIGINT) and proc.stderr.read() == "vidcolor: interrupted\n"
+        assert files_in(tmp_path) == {"old.mp4"}
+
+
 def test_a_film_run_killed_outright_leaves_a_hidden_file_that_the_next_run_into_the_folder_sweeps(
         clip, model_file, tmp_path):
     src = clip("old.mp4", width=160, height=120, frames=480)

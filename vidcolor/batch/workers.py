@@ -127,7 +127,7 @@ def _serve(conn: Connection, settings: Settings, parent: int) -> None:
     if settings.threads:
         torch.set_num_threads(settings.threads)
         cv2.setNumThreads(settings.threads)
-    stop_cleanly_on_signals()  # the driver's terminate() must not leave this worker's half-written file
+    stop_cleanly_on_signals(say=False)  # the driver's terminate() must not leave this worker's half-written file
     on_hang(give_up(HUNG, say=False))  # the driver says why, as for any failed file
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     try:

@@ -161,10 +161,13 @@ def remove_folder(folder: Path) -> None:
 
 
 def remove_unfinished() -> None:
-    """Remove the temporary outputs being written now, for a process about to end without its clean-up."""
+    """Remove the temporary outputs and working folders of now, for a process about to end without its
+    clean-up."""
     for tmp in list(_unfinished):
         with contextlib.suppress(OSError):
             tmp.unlink()
+    for folder in list(_folder_locks):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _held(handle: BinaryIO) -> BinaryIO:

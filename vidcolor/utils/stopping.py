@@ -5,7 +5,10 @@ half-written outputs. SIGTERM and SIGHUP are made to raise a KeyboardInterrupt t
 """
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
+import time
 from types import FrameType
 from typing import Any
 
@@ -18,23 +21,53 @@ class Stopped(KeyboardInterrupt):
         self.signal_number = signal_number
 
 
-_heard: list[int] = []  # the stop signals this process has received
+GRACE_SECONDS = 5.0  # a stop's clean-up takes well under this; another stop after it ends the process at once
+
+_heard: list[int] = []  # the stop signals this process has received (a repeat under way not counted)
+_first_heard = 0.0  # time.monotonic() of the first
+_say_when_ending = True  # whether ending at once says so (a worker process leaves that to its driver)
 
 
 def _raise_stopped(signal_number: int, frame: FrameType | None) -> None:
-    _heard.append(signal_number)
-    raise Stopped(signal_number)
+    if _heard_first(signal_number):
+        raise Stopped(signal_number)
 
 
 def _raise_interrupted(signal_number: int, frame: FrameType | None) -> None:
-    _heard.append(signal_number)
-    raise KeyboardInterrupt
+    if _heard_first(signal_number):
+        raise KeyboardInterrupt
 
 
-def stop_cleanly_on_signals() -> dict[int, Any]:
+def _heard_first(signal_number: int) -> bool:
+    """Whether this stop is the first, to be raised. One while the first's clean-up is under way (Ctrl-C pressed
+    twice) is not: raised again, it cut that clean-up short, left the decoder's and model's threads running, and
+    the interpreter's exit aborted ("terminate called without an active exception"). One after GRACE_SECONDS,
+    when the clean-up should have ended (the first stop met something that would not stop), ends the process
+    at once, as a hang is given up on: the outputs being written removed, a line said."""
+    global _first_heard
+    if not _heard:
+        _heard.append(signal_number)
+        _first_heard = time.monotonic()
+        return True
+    if time.monotonic() - _first_heard < GRACE_SECONDS:
+        return False
+    from .atomic import remove_unfinished
+
+    remove_unfinished()
+    if _say_when_ending:
+        line = "interrupted" if signal_number == signal.SIGINT else f"stopped by {signal.Signals(signal_number).name}"
+        with contextlib.suppress(OSError):  # on a line of its own, not after a progress bar's
+            os.write(2, ("\r\x1b[K" if os.isatty(2) else "\n").encode() + f"vidcolor: {line}\n".encode())
+    os._exit(128 + signal_number)
+
+
+def stop_cleanly_on_signals(say: bool = True) -> dict[int, Any]:
     """From now on SIGTERM and SIGHUP (where there is one) stop the main thread as Ctrl-C does, and each stop
-    is remembered (`heard_stop`) from here on. Returns the handlers replaced, for `restore_signals`."""
+    is remembered (`heard_stop`) from here on; `say`: whether a process ended at once by a late repeat says so.
+    Returns the handlers replaced, for `restore_signals`."""
+    global _say_when_ending
     _heard.clear()
+    _say_when_ending = say
     replaced = {}
     for name in ("SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
