@@ -52,7 +52,7 @@ class OutputWriter:
                 self._send(route, None)
             if route.source.index not in heard and route.source.type != "video":  # its index damaged, say
                 self.incidents.warn(f"{label(route.source)} held nothing that could be read (damaged, or an empty "
-                                    "track), so nothing of it is in the output")
+                                    "track), so the output holds nothing from it")
 
     def _send(self, route: Route, item: Payload | None) -> None:
         try:
