@@ -58,6 +58,8 @@ def _refusal_cases(tmp_path: Path, src: Clip) -> dict[str, tuple[list[Any], str]
     exists = tmp_path / "exists.mp4"
     exists.write_bytes(b"keep me")
     out = tmp_path / "out.mp4"
+    photo = tmp_path / "scan.png"
+    write_image(photo, landscape(1))
     return {
         "missing file": ([tmp_path / "nope.mp4", "-o", out], "no such file"),
         "empty file": ([empty, "-o", out], "empty"),
@@ -76,13 +78,20 @@ def _refusal_cases(tmp_path: Path, src: Clip) -> dict[str, tuple[list[Any], str]
         "vp9 into a .mov": ([src.path, "-o", tmp_path / "out.mov", "--codec", "libvpx-vp9"], "cannot go into a .mov"),
         "crf out of range for x264": ([src.path, "-o", out, "--crf", "60"], "between 0 and 51"),
         "unknown model": ([src.path, "-o", out, "--model", "no-such-model"], "unknown model"),
+        "film options with a photo": ([photo, "-o", tmp_path / "out.png", "--crf", "3", "--temporal", "none"],
+                                      f"--temporal, --crf are for films, and {photo} is a photo"),
+        "a preset for vp9": ([src.path, "-o", tmp_path / "out.webm", "--preset", "slow"],
+                             "--preset is for libx264 and libx265; libvpx-vp9 has none"),
+        "a quality for lossless ffv1": ([src.path, "-o", tmp_path / "out.mkv", "--codec", "ffv1", "--crf", "3"],
+                                        "--crf: ffv1 is lossless"),
     }
 
 
 REFUSALS = ["missing file", "empty file", "not a media file", "no video stream", "truncated beyond use",
             "output exists", "output is the input", "missing output folder", "unknown container", "output is a folder",
             "a film into a photo",
-            "codec the container cannot hold", "vp9 into a .mov", "crf out of range for x264", "unknown model"]
+            "codec the container cannot hold", "vp9 into a .mov", "crf out of range for x264", "unknown model",
+            "film options with a photo", "a preset for vp9", "a quality for lossless ffv1"]
 
 
 @pytest.mark.parametrize("case", REFUSALS)

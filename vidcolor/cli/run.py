@@ -7,6 +7,8 @@ from pathlib import Path
 import click
 
 from ..utils.choices import (
+    CONTAINERS,
+    CRF_MAX,
     DEFAULT_MODEL,
     DEFAULT_WINDOW,
     DEVICES,
@@ -18,6 +20,8 @@ from ..utils.choices import (
     VIDEO_CODECS,
     WORKING_SIZES,
 )
+from ..utils.errors import UserError
+from ..utils.paths import is_image
 from .common import MODEL_HELP, GivenPath, Number, count_or_auto, frame_and_picture, friendly
 
 
@@ -70,8 +74,9 @@ from .common import MODEL_HELP, GivenPath, Number, count_or_auto, frame_and_pict
               help="A colour photo whose palette to follow.")
 @click.option("--verbose", is_flag=True, help="A line for every file as workers start and finish it.")
 @click.option("--quiet", is_flag=True, help="No progress bar, and no closing summary or table.")
+@click.pass_context
 @friendly
-def run(src: Path, dst: Path, model: str, device: str, working_size: int | None, saturation: float,
+def run(ctx: click.Context, src: Path, dst: Path, model: str, device: str, working_size: int | None, saturation: float,
         batch_size: int | None,
         temporal: str, window: int, crf: int, preset: str, codec: str | None, max_bits: str, skip_color: bool,
         overwrite: bool,
@@ -81,6 +86,7 @@ def run(src: Path, dst: Path, model: str, device: str, working_size: int | None,
     """Colour a film, a photo, or a whole folder (recursively: photos and films) into OUTPUT."""
     from ..api import FilmResult, Summary, colorize
 
+    _refuse_options_that_would_do_nothing(ctx, src, dst, codec)
     result = colorize(src, dst, model=model, device=device, working_size=working_size, saturation=saturation,
                       batch_size=batch_size, temporal=temporal, window=window, crf=crf, preset=preset, codec=codec,
                       max_bits=int(max_bits), skip_color=skip_color, overwrite=overwrite, include=include,
@@ -96,3 +102,21 @@ def run(src: Path, dst: Path, model: str, device: str, working_size: int | None,
             sys.exit(1)
     elif isinstance(result, FilmResult) and not quiet:
         click.echo(result.summary(), err=True)
+
+
+FILM_ONLY = ("batch_size", "temporal", "window", "crf", "preset", "codec", "max_bits")
+PRESET_CODECS = ("libx264", "libx265")  # the encoders with a --preset
+
+
+def _refuse_options_that_would_do_nothing(ctx: click.Context, src: Path, dst: Path, codec: str | None) -> None:
+    """Options the user gave that this run would ignore, in one line, as --split with a photo is: a photo takes
+    no film option, an encoder without presets no --preset, a lossless one no --crf."""
+    given = [name for name in FILM_ONLY if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE]
+    if given and src.is_file() and is_image(src):
+        flags = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise UserError(f"{flags} {'is' if len(given) == 1 else 'are'} for films, and {src} is a photo")
+    encoder = codec if codec or src.is_dir() else CONTAINERS.get(dst.suffix.lower(), ("", ""))[1]
+    if "preset" in given and encoder and encoder not in PRESET_CODECS:
+        raise UserError(f"--preset is for {' and '.join(PRESET_CODECS)}; {encoder} has none")
+    if "crf" in given and encoder and CRF_MAX[encoder] is None:
+        raise UserError(f"--crf: {encoder} is lossless, with no quality to choose")
