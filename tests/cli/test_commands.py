@@ -69,6 +69,8 @@ def _refusal_cases(tmp_path: Path, src: Clip) -> dict[str, tuple[list[Any], str]
         "output exists": ([src.path, "-o", exists], "already exists"),
         "output is the input": ([src.path, "-o", src.path, "--overwrite"], "overwrite the input"),
         "missing output folder": ([src.path, "-o", tmp_path / "nowhere" / "out.mp4"], "does not exist"),
+        "a file for the output folder": ([src.path, "-o", exists / "out.mp4"],
+                                         f"{exists}: is a file, where the output folder should be"),
         "unknown container": ([src.path, "-o", tmp_path / "out.avi"], "must end in"),
         "output is a folder": ([src.path, "-o", tmp_path], f"is a folder; give the film's output file name, e.g. "
                                                            f"{tmp_path / 'old_color.mp4'}"),
@@ -88,7 +90,8 @@ def _refusal_cases(tmp_path: Path, src: Clip) -> dict[str, tuple[list[Any], str]
 
 
 REFUSALS = ["missing file", "empty file", "not a media file", "no video stream", "truncated beyond use",
-            "output exists", "output is the input", "missing output folder", "unknown container", "output is a folder",
+            "output exists", "output is the input", "missing output folder", "a file for the output folder",
+            "unknown container", "output is a folder",
             "a film into a photo",
             "codec the container cannot hold", "vp9 into a .mov", "crf out of range for x264", "unknown model",
             "film options with a photo", "a preset for vp9", "a quality for lossless ffv1"]

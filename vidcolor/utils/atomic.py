@@ -26,6 +26,7 @@ except ImportError:  # Windows, where a file being written cannot be removed any
 
 _PARTIAL_NAME = re.compile(r"\..*\.partial-(\d+)-[0-9a-f]{6}(\.[^.]*)?", re.DOTALL)  # every name partial_path gives
 MAX_NAME_BYTES = 255  # the usual file-system limit on one name
+FILE_FOR_FOLDER = "is a file, where the output folder should be"  # what a file in an output folder's place is told
 _swept: set[Path] = set()  # folders this process has swept already
 _swept_lock = threading.Lock()
 _unfinished: set[Path] = set()  # the temporary outputs this process is writing now
@@ -66,7 +67,7 @@ def check_writable(dst: Path, overwrite: bool, asked: str = "the output's file n
     if os.path.lexists(dst) and not overwrite:  # a link to nowhere is there too
         raise UserError(f"{dst}: already exists (use --overwrite to replace it)")
     if not dst.parent.is_dir():
-        raise UserError(f"{dst.parent}: output folder does not exist")
+        raise UserError(f"{dst.parent}: {FILE_FOR_FOLDER if dst.parent.exists() else 'output folder does not exist'}")
     if not os.access(dst.parent, os.W_OK):
         raise UserError(f"{dst.parent}: output folder is not writable")
 
@@ -80,7 +81,7 @@ def check_not_the_input(src: Path, dst: Path) -> None:
 def check_folder_makeable(path: Path) -> None:
     """Refuse now, in one line, a folder `make_folder` could not make: found before the work that would fill it."""
     if path.exists() and not path.is_dir():
-        raise UserError(f"{path}: is a file, where the output folder should be")
+        raise UserError(f"{path}: {FILE_FOR_FOLDER}")
     there = next(p for p in (path, *path.parents) if p.exists())
     if not there.is_dir():
         raise UserError(f"{path}: cannot make the folder ({there} is a file)")
