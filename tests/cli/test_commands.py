@@ -57,6 +57,14 @@ def _refusal_cases(tmp_path: Path, src: Clip) -> dict[str, tuple[list[Any], str]
     cut.write_bytes(src.path.read_bytes()[: src.path.stat().st_size // 2])  # index (moov) is at the end
     exists = tmp_path / "exists.mp4"
     exists.write_bytes(b"keep me")
+    index_cut = tmp_path / "web.mp4"  # a film made for the web, its index first, cut inside that index
+    with av.open(str(src.path)) as film, av.open(str(index_cut), "w", options={"movflags": "faststart"}) as web:
+        stream = web.add_stream_from_template(film.streams.video[0])
+        for packet in film.demux(film.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                web.mux(packet)
+    index_cut.write_bytes(index_cut.read_bytes()[:index_cut.read_bytes().find(b"mdia") + 8])
     out = tmp_path / "out.mp4"
     photo = tmp_path / "scan.png"
     write_image(photo, landscape(1))
@@ -66,6 +74,7 @@ def _refusal_cases(tmp_path: Path, src: Clip) -> dict[str, tuple[list[Any], str]
         "not a media file": ([text, "-o", out], "not a video file"),
         "no video stream": ([song, "-o", out], "no video stream"),
         "truncated beyond use": ([cut, "-o", out], "damaged beyond use"),
+        "cut inside its index": ([index_cut, "-o", out], "has no video stream (nor sound: it is damaged, cut short"),
         "output exists": ([src.path, "-o", exists], "already exists"),
         "output is the input": ([src.path, "-o", src.path, "--overwrite"], "overwrite the input"),
         "missing output folder": ([src.path, "-o", tmp_path / "nowhere" / "out.mp4"], "does not exist"),
@@ -90,6 +99,7 @@ def _refusal_cases(tmp_path: Path, src: Clip) -> dict[str, tuple[list[Any], str]
 
 
 REFUSALS = ["missing file", "empty file", "not a media file", "no video stream", "truncated beyond use",
+            "cut inside its index",
             "output exists", "output is the input", "missing output folder", "a file for the output folder",
             "unknown container", "output is a folder",
             "a film into a photo",

@@ -100,7 +100,8 @@ def film_stream(container: InputContainer, path: Path) -> av.video.stream.VideoS
     biggest picture (a proxy or thumbnail track beside the film is smaller), else the first, as FFmpeg picks."""
     films = [s for s in container.streams.video if not s.disposition & Disposition.attached_pic]
     if not films:
-        raise UserError(f"{path}: has no video stream")
+        raise UserError(f"{path}: has no video stream" + ("" if container.streams.audio else
+                                                          " (nor sound: it is damaged, cut short, or no film)"))
     films = [s for s in films if s.codec_context is not None]  # FFmpeg knows no decoder for the others
     if not films:
         raise UserError(f"{path}: its video is in a codec FFmpeg does not know (the file is damaged, or made by a "
