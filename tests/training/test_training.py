@@ -13,7 +13,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 from helpers.films import make_clip
-from helpers.models import write_tiny_hint_model
+from helpers.models import write_tiny_hint_model, write_tiny_model
 from helpers.photos import landscape, photo_folder
 from safetensors.torch import load_file
 
@@ -609,15 +609,17 @@ def test_a_shipped_model_is_named_for_init_or_teacher_as_for_model(tmp_path, mon
 
 
 def test_a_file_named_as_a_shipped_model_is_taken_when_given_as_a_path(tmp_path, monkeypatch):
-    """`--teacher ./fusion` is the file in this folder, as `--model ./fusion` is."""
+    """`--teacher ./fusion` is the file in this folder, as `--model ./fusion` is: a small U-Net here."""
     given: list[TrainOptions] = []
     monkeypatch.setattr(train_module, "train", given.append)
     monkeypatch.chdir(tmp_path)
+    write_tiny_model(tmp_path / "fusion")
     photos = photo_folder(tmp_path / "photos", n=2)
     result = CliRunner().invoke(main, ["train", "--model", "fusion", "--data", str(photos), "--out", "run",
                                        "--teacher", "./fusion", "--init", "./fusion-v1"])
     assert result.exit_code == 0, result.output
     assert (given[0].init, given[0].teachers) == (Path("fusion-v1"), [Path("fusion")])
+    assert load_model(given[0].teachers[0])[1]["family"] == "unet"  # not the shipped fusion model
 
 
 @pytest.mark.parametrize("n_teachers, mirror", [(1, False), (2, True)])

@@ -47,10 +47,12 @@ def output_names(found: list[PurePosixPath], recorded: dict[PurePosixPath, PureP
         named[rel] = out
         taken.add(_folded(out))
 
+    kept_names: set[PurePosixPath] = set()  # alike but for case among themselves too: the disk they are on tells
     for rel in found:
         kept = recorded.get(rel)
-        if kept is not None and _folded(kept) not in taken and _one_of_its_names(rel, kept, natural[rel]):
+        if kept is not None and kept not in kept_names and _one_of_its_names(rel, kept, natural[rel]):
             give(rel, kept)
+            kept_names.add(kept)
     claims: dict[str, list[PurePosixPath]] = {}
     for rel in found:
         if rel not in named:

@@ -60,7 +60,8 @@ def _decode(data: np.ndarray, flags: int, path: Path) -> np.ndarray:
 def read_image(path: Path) -> np.ndarray:
     """(H, W, 3) uint8 RGB, as `read_photo` reads it (so eval, training and keyframes take every photo `run`
     colours), less its transparency and at 8 bits. Raises UserError if unreadable."""
-    return to_depth(np.ascontiguousarray(read_photo(path)[..., :3]), np.uint8)
+    with decoding(path):
+        return to_depth(np.ascontiguousarray(_read_photo(path, with_alpha=False)[..., :3]), np.uint8)
 
 
 def read_photo(path: Path) -> np.ndarray:
@@ -70,7 +71,8 @@ def read_photo(path: Path) -> np.ndarray:
         return _read_photo(path)
 
 
-def _read_photo(path: Path) -> np.ndarray:
+def _read_photo(path: Path, with_alpha: bool = True) -> np.ndarray:
+    """`with_alpha`: its transparency too, where it has one (read again for it: a second decode)."""
     data = _file_bytes(path)
     if path.suffix.lower() in TIFF_EXTS and (as_stored := _tiff_by_tifffile(path)) is not None:
         return as_stored
@@ -81,6 +83,8 @@ def _read_photo(path: Path) -> np.ndarray:
         raise UserError(f"{path}: {img.dtype} samples are not supported in this file (8- or 16-bit, floating "
                         "point, or an uncompressed or deflated TIFF of 32-bit or signed integers)")
     rgb = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    if not with_alpha:
+        return rgb
     if path.suffix.lower() in TIFF_EXTS and rgb.dtype == np.uint8:
         straight = _straight_tiff_rgba(path)
         if straight is not None and straight.shape[:2] == rgb.shape[:2]:

@@ -72,15 +72,16 @@ def write_weights_file(path: Path, tensors: dict[str, torch.Tensor], meta: dict[
         tmp.write_bytes(save(tensors, metadata={"vidcolor": json.dumps(meta)}))
 
 
-def resolve_model_path(name_or_path: str) -> Path:
-    """A shipped model name, or a path to an exported .safetensors file."""
-    if not name_or_path.strip():  # pathlib reads '' as '.', the folder the command runs in
+def resolve_model_path(name_or_path: str | Path) -> Path:
+    """A shipped model name, or a path to an exported .safetensors file; a Path is always a file (`./fusion` too,
+    which a Path spells `fusion`)."""
+    if isinstance(name_or_path, str) and not name_or_path.strip():  # pathlib reads '' as '.', the folder it runs in
         raise UserError("an empty model name (a shipped model's name, or a .safetensors file)")
     shipped = shipped_models()
-    if name_or_path in shipped:
+    if isinstance(name_or_path, str) and name_or_path in shipped:
         return shipped[name_or_path]
     path = Path(name_or_path)
-    if path.suffix == ".safetensors" or path.exists():
+    if isinstance(name_or_path, Path) or path.suffix == ".safetensors" or path.exists():
         if path.is_dir():
             raise UserError(f"{path}: a folder, not a model file (a training run's is its last.safetensors)")
         if not path.is_file():
@@ -136,8 +137,9 @@ def check_finite(path: Path, state: dict[str, torch.Tensor]) -> None:
         raise UserError(f"{path}: its weights hold NaN or infinite values (a training run that diverged?)")
 
 
-def load_model(name_or_path: str, device: torch.device | str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
-    """Build the architecture named in the file's metadata and load its weights (eval mode)."""
+def load_model(name_or_path: str | Path, device: torch.device | str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+    """Build the architecture named in the file's metadata and load its weights (eval mode); a str may name a
+    shipped model, a Path is a file (`resolve_model_path`)."""
     path = resolve_model_path(name_or_path)
     meta = read_metadata(path)
     if not isinstance(meta.get("family"), str) or meta["family"] not in FAMILIES:

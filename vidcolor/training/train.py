@@ -591,7 +591,7 @@ def train(opts: TrainOptions) -> dict[str, float]:
     total = opts.steps or (opts.epochs or 1) * steps_per_epoch
     val_every = opts.val_every or steps_per_epoch
     run = build_run(opts, device, total)
-    teachers = [fast_layout(load_model(str(t), device)[0]) for t in opts.teachers]
+    teachers = [fast_layout(load_model(t, device)[0]) for t in opts.teachers]
     if master:  # after the data and --init are read: a run refused for them leaves no empty folder behind
         make_folder(opts.out)
     if opts.resume:

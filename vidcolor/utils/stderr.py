@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
@@ -35,7 +35,15 @@ class Outliving:
             except BrokenPipeError:
                 self._let_go()
 
-    def __getattr__(self, name: str) -> Any:  # encoding, isatty, fileno...: the stream's own
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        """encoding, isatty, fileno...: the stream's own; not its `buffer`, through which click writes past us
+        where the stream's encoding is ASCII."""
+        if name == "buffer":
+            raise AttributeError(name)
         return getattr(self._stream, name)
 
     def _let_go(self) -> None:
