@@ -66,8 +66,6 @@ def _refusal_cases(tmp_path: Path, src: Clip) -> dict[str, tuple[list[Any], str]
                 web.mux(packet)
     index_cut.write_bytes(index_cut.read_bytes()[:index_cut.read_bytes().find(b"mdia") + 8])
     out = tmp_path / "out.mp4"
-    photo = tmp_path / "scan.png"
-    write_image(photo, landscape(1))
     return {
         "missing file": ([tmp_path / "nope.mp4", "-o", out], "no such file"),
         "empty file": ([empty, "-o", out], "empty"),
@@ -89,8 +87,6 @@ def _refusal_cases(tmp_path: Path, src: Clip) -> dict[str, tuple[list[Any], str]
         "vp9 into a .mov": ([src.path, "-o", tmp_path / "out.mov", "--codec", "libvpx-vp9"], "cannot go into a .mov"),
         "crf out of range for x264": ([src.path, "-o", out, "--crf", "60"], "between 0 and 51"),
         "unknown model": ([src.path, "-o", out, "--model", "no-such-model"], "unknown model"),
-        "film options with a photo": ([photo, "-o", tmp_path / "out.png", "--crf", "3", "--temporal", "none"],
-                                      f"--temporal, --crf are for films, and {photo} is a photo"),
         "a preset for vp9": ([src.path, "-o", tmp_path / "out.webm", "--preset", "slow"],
                              "--preset is for libx264 and libx265; libvpx-vp9 has none"),
         "a quality for lossless ffv1": ([src.path, "-o", tmp_path / "out.mkv", "--codec", "ffv1", "--crf", "3"],
@@ -104,7 +100,7 @@ REFUSALS = ["missing file", "empty file", "not a media file", "no video stream",
             "unknown container", "output is a folder",
             "a film into a photo",
             "codec the container cannot hold", "vp9 into a .mov", "crf out of range for x264", "unknown model",
-            "film options with a photo", "a preset for vp9", "a quality for lossless ffv1"]
+            "a preset for vp9", "a quality for lossless ffv1"]
 
 
 @pytest.mark.parametrize("case", REFUSALS)
@@ -117,6 +113,24 @@ def test_a_bad_request_is_refused_with_one_clear_line_and_nothing_written(clip, 
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("vidcolor: "), result.stderr
     assert message in result.stderr
     assert {p: p.read_bytes() for p in tmp_path.iterdir()} == before  # nothing new, nothing changed
+
+
+def test_film_options_given_with_a_photo_are_named_in_a_warning_and_the_photo_is_colored(model_file, tmp_path):
+    """A script may give every file of a folder the same options, one `vidcolor run` each."""
+    write_image(tmp_path / "scan.png", landscape(1))
+    result = cli(tmp_path / "scan.png", "-o", tmp_path / "out.png", "--model", model_file, "--crf", "3",
+                 "--temporal", "none")
+    assert result.exit_code == 0
+    assert result.stderr.startswith(f"vidcolor: warning: --temporal, --crf are for films; {tmp_path / 'scan.png'} "
+                                    "is a photo, coloured without them\n")
+    assert (tmp_path / "out.png").exists()
+
+
+def test_a_lossless_master_may_say_its_quality_is_lossless(clip, model_file, tmp_path):
+    """--crf 0 is every codec's lossless mode, FFV1's too."""
+    src = clip("old.mp4")
+    result = cli(src.path, "-o", tmp_path / "master.mkv", "--model", model_file, "--codec", "ffv1", "--crf", "0")
+    assert result.exit_code == 0, result.stderr
 
 
 def test_a_usage_mistake_under_python_m_points_to_the_commands_help(tmp_path):

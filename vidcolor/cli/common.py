@@ -90,8 +90,15 @@ class ModelFile(GivenPath):
     The name as typed: `./fusion` is the file of that name, which a Path would have made `fusion`."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, str) and value in (shipped := _shipped_or_none()):
-            return shipped[value]
+        if isinstance(value, str):
+            try:
+                shipped = shipped_models()
+            except UserError as exc:
+                if not Path(value).exists():  # a broken install: its reason, not "no such weights file"
+                    self.fail(str(exc), param, ctx)
+                shipped = {}
+            if value in shipped:
+                return shipped[value]
         return super().convert(value, param, ctx)
 
 
@@ -151,18 +158,13 @@ class OneLineErrors(click.Group):
         return code
 
 
-def _shipped_or_none() -> dict[str, Path]:
-    """The shipped models, or none where they cannot be found: the command that needs one says why, in its
-    one line."""
-    try:
-        return shipped_models()
-    except UserError:
-        return {}
-
-
 def _shipped_names() -> str:
-    """The shipped models' names for the help, which must print even where they cannot be found."""
-    return ", ".join(_shipped_or_none()) or "none found"
+    """The shipped models' names for the help, which must print even where they cannot be found: the
+    command that needs one says why, in its one line."""
+    try:
+        return ", ".join(shipped_models()) or "none installed"
+    except UserError:
+        return "none found"
 
 
 MODEL_HELP = f"Shipped model ({_shipped_names()}; see `vidcolor models`) or a .safetensors file."

@@ -22,6 +22,7 @@ from ..utils.choices import (
 )
 from ..utils.errors import UserError
 from ..utils.paths import is_image
+from ..utils.warn import default_warn
 from .common import MODEL_HELP, GivenPath, Number, count_or_auto, frame_and_picture, friendly
 
 
@@ -86,7 +87,7 @@ def run(ctx: click.Context, src: Path, dst: Path, model: str, device: str, worki
     """Colour a film, a photo, or a whole folder (recursively: photos and films) into OUTPUT."""
     from ..api import FilmResult, Summary, colorize
 
-    _refuse_options_that_would_do_nothing(ctx, src, dst, codec)
+    _check_options_that_would_do_nothing(ctx, src, dst, codec)
     result = colorize(src, dst, model=model, device=device, working_size=working_size, saturation=saturation,
                       batch_size=batch_size, temporal=temporal, window=window, crf=crf, preset=preset, codec=codec,
                       max_bits=int(max_bits), skip_color=skip_color, overwrite=overwrite, include=include,
@@ -108,15 +109,18 @@ FILM_ONLY = ("batch_size", "temporal", "window", "crf", "preset", "codec", "max_
 PRESET_CODECS = ("libx264", "libx265")  # the encoders with a --preset
 
 
-def _refuse_options_that_would_do_nothing(ctx: click.Context, src: Path, dst: Path, codec: str | None) -> None:
-    """Options the user gave that this run would ignore, in one line, as --split with a photo is: a photo takes
-    no film option, an encoder without presets no --preset, a lossless one no --crf."""
+def _check_options_that_would_do_nothing(ctx: click.Context, src: Path, dst: Path, codec: str | None) -> None:
+    """Options the user gave that this run would ignore: film options with a photo are named in a warning (a
+    script may give every file the same options); a --preset for an encoder without presets, or a quality for a
+    lossless one, is refused in one line before any work."""
     given = [name for name in FILM_ONLY if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE]
     if given and src.is_file() and is_image(src):
         flags = ", ".join("--" + name.replace("_", "-") for name in given)
-        raise UserError(f"{flags} {'is' if len(given) == 1 else 'are'} for films, and {src} is a photo")
+        default_warn(f"{flags} {'is' if len(given) == 1 else 'are'} for films; {src} is a photo, coloured without "
+                     f"{'it' if len(given) == 1 else 'them'}")
+        return
     encoder = codec if codec or src.is_dir() else CONTAINERS.get(dst.suffix.lower(), ("", ""))[1]
     if "preset" in given and encoder and encoder not in PRESET_CODECS:
         raise UserError(f"--preset is for {' and '.join(PRESET_CODECS)}; {encoder} has none")
-    if "crf" in given and encoder and CRF_MAX[encoder] is None:
-        raise UserError(f"--crf: {encoder} is lossless, with no quality to choose")
+    if "crf" in given and encoder and CRF_MAX[encoder] is None and ctx.params["crf"] != 0:
+        raise UserError(f"--crf: {encoder} is lossless, with no quality to choose (--crf 0 or none)")

@@ -121,8 +121,8 @@ def create_app(model: "str | Colorizer", *, device: str = "auto", limits: ServeL
         service.films.open()
         try:
             yield
-        except asyncio.CancelledError:  # a forced stop (Ctrl-C twice) goes without the shutdown, not in a traceback
-            pass
+        except asyncio.CancelledError:  # a forced stop (Ctrl-C twice): the process ends, quietly, not in a traceback
+            pass  # of the cancelled shutdown (uvicorn skips it); what was kept is still deleted below
         finally:
             service.films.close()
             service.kept.clear()

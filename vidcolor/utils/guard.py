@@ -176,10 +176,15 @@ def _give_up(what: str, exit_code: int, say: bool) -> None:
 
     remove_unfinished()
     if say:
-        line = f"vidcolor: {what}: {hang_reason()}\n"
-        with _quiet_lock, contextlib.suppress(OSError):  # stderr may be silenced by the very call that hangs
-            os.write(_saved_stderr if _saved_stderr is not None else 2, line.encode(errors="replace"))
+        say_at_the_end(f"vidcolor: {what}: {hang_reason()}\n")
     os._exit(exit_code)
+
+
+def say_at_the_end(text: str) -> None:
+    """Write `text` on the real stderr, for a process about to end at once: past a photo decoder's silencing of
+    descriptor 2 (the call that hangs may be under it) and past Python's own streams."""
+    with _quiet_lock, contextlib.suppress(OSError):
+        os.write(_saved_stderr if _saved_stderr is not None else 2, text.encode(errors="replace"))
 
 
 def hang_reason() -> str:

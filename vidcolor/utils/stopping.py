@@ -5,7 +5,6 @@ half-written outputs. SIGTERM and SIGHUP are made to raise a KeyboardInterrupt t
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import time
@@ -52,12 +51,12 @@ def _heard_first(signal_number: int) -> bool:
     if time.monotonic() - _first_heard < GRACE_SECONDS:
         return False
     from .atomic import remove_unfinished
+    from .guard import say_at_the_end
 
     remove_unfinished()
     if _say_when_ending:
         line = "interrupted" if signal_number == signal.SIGINT else f"stopped by {signal.Signals(signal_number).name}"
-        with contextlib.suppress(OSError):  # on a line of its own, not after a progress bar's
-            os.write(2, ("\r\x1b[K" if os.isatty(2) else "\n").encode() + f"vidcolor: {line}\n".encode())
+        say_at_the_end(("\r\x1b[K" if os.isatty(2) else "\n") + f"vidcolor: {line}\n")  # not after a bar's text
     os._exit(128 + signal_number)
 
 
