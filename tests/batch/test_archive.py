@@ -239,6 +239,18 @@ def test_a_scan_named_as_anothers_output_would_be_still_gets_a_file_of_its_own_a
     assert_summary(run(archive, out, model_file), done=0, skipped=3, failed=0)
 
 
+def test_a_scan_whose_output_would_bear_a_folders_name_is_named_after_itself(model_file, tmp_path):
+    """p.jpg becomes p.png, and p.png/ is also a folder of the archive (of its scans, q.jpg): one of them could
+    not be written."""
+    archive, out = tmp_path / "archive", tmp_path / "coloured"
+    (archive / "p.png").mkdir(parents=True)
+    write_image(archive / "p.jpg", landscape(1))
+    write_image(archive / "p.png" / "q.jpg", landscape(2))
+    result = run(archive, out, model_file)
+    assert result.exit_code == 0, result.stderr
+    assert outputs(out) == {"p.jpg.png", "p.png/q.png"}
+
+
 def _ignores_case(folder: Path) -> bool:
     (folder / "Case").touch()
     try:
