@@ -35,9 +35,9 @@ def output_names(found: list[PurePosixPath], recorded: dict[PurePosixPath, PureP
 
     Inputs whose outputs would share a name (a master a.tif beside its access copy a.jpg) keep their whole
     name in front of the output's extension instead: a.tif.png and a.jpg.png; numbered (a.tif-2.png) where
-    that name is another input's own, or a folder's (p.jpg beside a folder p.png/). An output an earlier run wrote (`recorded`: input -> output) stays its
-    input's, while it is still a name that input could get: whatever arrives in the archive later is named
-    around it.
+    that name is another input's own, or a folder's (p.jpg beside a folder p.png/). An output an earlier run
+    wrote (`recorded`: input -> output) stays its input's, while it is still a name that input could get:
+    whatever arrives in the archive later is named around it.
     """
     natural = {rel: output_name(rel, film_suffix) for rel in found}
     named: dict[PurePosixPath, PurePosixPath] = {}
