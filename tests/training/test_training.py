@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -144,6 +145,48 @@ def test_resume_continues_exactly_where_training_stopped(tmp_path, monkeypatch, 
     assert "stopped at step 4: its checkpoint is kept" in capsys.readouterr().err
     train(TrainOptions(out=tmp_path / "stopped", resume=True, **opts))
     assert "resumed with" not in capsys.readouterr().err  # the same options: nothing to say
+    _assert_same_weights(tmp_path / "straight", tmp_path / "stopped")
+
+
+def test_a_stop_during_the_validation_before_a_checkpoint_keeps_that_checkpoint(tmp_path, monkeypatch, capsys):
+    """The validation at step 2 comes before step 2's checkpoint is written: a Ctrl-C there lost it."""
+    photos = photo_folder(tmp_path / "photos", n=6)
+
+    def ctrl_c(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module, "_validate_all", ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        train(TrainOptions(model="unet", data=[photos], val=[photos], out=tmp_path / "run", steps=4,
+                           checkpoint_every=2, val_every=2, **TINY))
+    assert int(torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["step"]) == 2
+    assert "stopped at step 2: its checkpoint is kept" in capsys.readouterr().err
+
+
+def test_a_stop_in_the_middle_of_a_step_lets_the_step_end_so_resume_continues_exactly(tmp_path, monkeypatch):
+    """Stopped between the model's pass (which moves its normalisation statistics) and the optimiser's step, the
+    checkpoint held the weights of one step and the statistics of the next, and --resume did that step again."""
+    photos = photo_folder(tmp_path / "photos", n=6)
+    opts = dict(model="unet", data=[photos], steps=5, checkpoint_every=10, **TINY)
+    train(TrainOptions(out=tmp_path / "straight", **opts))
+    real_step, calls = torch.optim.AdamW.step, []
+
+    def ctrl_c_in_step_3(self: torch.optim.Optimizer, *args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 3:
+            signal.raise_signal(signal.SIGINT)
+        return real_step(self, *args, **kwargs)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(torch.optim.AdamW, "step", ctrl_c_in_step_3)
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                train(TrainOptions(out=tmp_path / "stopped", **opts))
+        finally:
+            signal.signal(signal.SIGINT, previous)
+    assert int(torch.load(tmp_path / "stopped" / "checkpoint.pt", weights_only=True)["step"]) == 3
+    train(TrainOptions(out=tmp_path / "stopped", resume=True, **opts))
     _assert_same_weights(tmp_path / "straight", tmp_path / "stopped")
 
 

@@ -47,6 +47,7 @@ from ..utils.atomic import check_folder_makeable, make_folder, written_atomicall
 from ..utils.choices import BALANCES, MIN_TEMPERATURE, PRECISIONS
 from ..utils.errors import UserError
 from ..utils.paths import hidden_below
+from ..utils.stopping import stops_deferred
 from ..utils.warn import default_warn
 from .augment import make_batch
 from .data import TrainingSet, ab_histogram, load_images
@@ -610,6 +611,7 @@ def train(opts: TrainOptions) -> dict[str, float]:
     bar = tqdm(total=total, initial=run.step, disable=opts.quiet or not master, unit="step", dynamic_ncols=True)
     running, count, t0, metrics = 0.0, 0, time.time() - _seconds_so_far(opts), {}
     _train_mode(run.model)
+    saved = run.step  # the step of the last checkpoint (or the run's start: nothing to keep)
     try:
         while run.step < total:
             gen.manual_seed(opts.seed * 1_000_003 + run.step * 7919 + rank)
@@ -619,7 +621,8 @@ def train(opts: TrainOptions) -> dict[str, float]:
             L_in = L_in.contiguous(memory_format=torch.channels_last)
             if teachers:
                 ab = teacher_colors(teachers, L_in, device, opts.precision, opts.teacher_mirror)
-            loss = train_step(run, L_in, ab, opts, loss_fn, device, told, L)
+            with stops_deferred():
+                loss = train_step(run, L_in, ab, opts, loss_fn, device, told, L)
             if world == 1 and not math.isfinite(loss):  # across processes the weights below tell every one at once
                 _diverged(run.step, f"the loss became {loss}", opts.out)
             running += loss
@@ -641,8 +644,10 @@ def train(opts: TrainOptions) -> dict[str, float]:
                     bar.write(f"step {run.step}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
             if master and keep:
                 save_checkpoint(run, opts, meta)
-    except KeyboardInterrupt:  # Ctrl-C, SIGTERM: the steps since the last checkpoint are kept too
-        if master and run.step % opts.checkpoint_every and _weights_finite(run):
+                saved = run.step
+    except KeyboardInterrupt:  # Ctrl-C, SIGTERM: the steps since the last checkpoint are kept too (a checkpoint's
+        # own step among them, when the stop cut short the validation before it)
+        if master and run.step != saved and _weights_finite(run):
             save_checkpoint(run, opts, meta)
             default_warn(f"stopped at step {run.step}: its checkpoint is kept, and --resume continues from it")
         raise

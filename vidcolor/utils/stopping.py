@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
@@ -92,3 +95,23 @@ def heard_stop() -> KeyboardInterrupt | None:
     if not _heard:
         return None
     return KeyboardInterrupt() if _heard[-1] == signal.SIGINT else Stopped(_heard[-1])
+
+
+@contextmanager
+def stops_deferred() -> Iterator[None]:
+    """Meanwhile a stop (Ctrl-C, SIGTERM, SIGHUP) waits for the end of the block, then comes as it would have:
+    for work that must be done whole or not at all. A training step stopped half-way left its checkpoint with the
+    weights of one step and the normalisation statistics (or the critic) of the next. The main thread only, where
+    signals are handled."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    heard: list[int] = []
+    numbers = [getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    replaced = {number: signal.signal(number, lambda number, frame: heard.append(number)) for number in numbers}
+    try:
+        yield
+    finally:
+        restore_signals(replaced)
+        if heard:
+            signal.raise_signal(heard[0])
