@@ -7,6 +7,7 @@ with the same checks and behaviour as `vidcolor run`; `colorize_photo` and `colo
 """
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -27,7 +28,7 @@ def colorize(src: str | Path, dst: str | Path, *, model: Model = DEFAULT_MODEL, 
              working_size: int | None = None, saturation: float = 1.0, batch_size: int | None = None,
              temporal: str = "flow", window: int = DEFAULT_WINDOW, crf: int = 18, preset: str = "medium",
              codec: str | None = None, max_bits: int = FILM_BITS[-1], skip_color: bool = False,
-             overwrite: bool = False, include: tuple[str, ...] = (), exclude: tuple[str, ...] = (),
+             overwrite: bool = False, include: str | tuple[str, ...] = (), exclude: str | tuple[str, ...] = (),
              force: bool = False, jobs: int | None = None, ray: str | None = None, split: int | str | None = None,
              verbose: bool = False, quiet: bool = False, hints: Hints | None = None,
              keyframes: Mapping[int, str | Path] | None = None, reference: str | Path | None = None,
@@ -40,14 +41,25 @@ def colorize(src: str | Path, dst: str | Path, *, model: Model = DEFAULT_MODEL, 
     "local"), are coloured by worker processes (`jobs`; None: one per GPU, else one per 4 cores), which load
     `model` themselves: a name or a file, not a loaded Colorizer; each starts by importing the calling script, so
     a script keeps such a call under `if __name__ == "__main__":`. `include`/`exclude` are globs on the path
-    inside the folder; `force` does every file again. `hints`, `keyframes` and `reference` tell the colours of one
-    file (see `colorize_video`); in a folder, a file's hints are read from FILE.hints.json beside it (a rerun
-    redoes the file when that changes).
+    inside the folder (one string: one glob); `force` does every file again. `hints`, `keyframes` and
+    `reference` tell the colours of one file (see `colorize_video`); in a folder, a file's hints are read from
+    FILE.hints.json beside it (a rerun redoes the file when that changes).
     Returns the photo's output path, the film's FilmResult, or for workers' runs a Summary (its `failures`
     name the files that failed; the others are done). Raises UserError for anything wrong with the request.
     Warnings go to `warn` when this process colours the file; workers, processes of their own, write theirs to
     stderr.
     """
+    include, exclude = _globs(include), _globs(exclude)
+    _check_types(whole={"working_size": working_size, "batch_size": batch_size, "window": window, "crf": crf,
+                        "max_bits": max_bits}, reals={"saturation": saturation},
+                 flags={"skip_color": skip_color, "overwrite": overwrite, "force": force, "verbose": verbose,
+                        "quiet": quiet})
+    if jobs is not None and (not _is_whole(jobs) or jobs < 1):
+        raise UserError(f"jobs: {jobs!r}; give a whole number from 1 up, or None (one per GPU, else per 4 cores)")
+    if split is not None and split != "auto" and (not _is_whole(split) or split < 2):
+        raise UserError(f"split: {split!r}; give a whole number from 2 up, or 'auto'")
+    if hints is not None and not isinstance(hints, (str, Path, list)):
+        raise UserError("hints: give a hints file, or a list of its entries ({'x': ..., 'y': ..., 'color': ...})")
     src, dst = Path(src), Path(dst)
     if not src.exists():
         raise UserError(f"{src}: no such file or folder")
@@ -82,3 +94,26 @@ def colorize(src: str | Path, dst: str | Path, *, model: Model = DEFAULT_MODEL, 
                           batch_size=batch_size, temporal=temporal, window=window, crf=crf, preset=preset,
                           codec=codec, max_bits=max_bits, skip_color=skip_color, overwrite=overwrite, quiet=quiet,
                           hints=hints, keyframes=keyframes, reference=reference, warn=warn)
+
+
+def _globs(globs: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """`include`/`exclude` as globs; one string is one glob (read letter by letter, its `*` took every file)."""
+    return (globs,) if isinstance(globs, str) else tuple(globs)
+
+
+def _is_whole(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)  # numpy's integers too
+
+
+def _check_types(whole: dict[str, object], reals: dict[str, object], flags: dict[str, object]) -> None:
+    """Arguments of the wrong kind from a script, in one line as the command line's parser says it: deeper down
+    they failed in a traceback (`saturation="1.3"`), or meant something else (`skip_color="no"` is true)."""
+    for name, value in whole.items():
+        if value is not None and not _is_whole(value):
+            raise UserError(f"{name}: {value!r} is not a whole number")
+    for name, value in reals.items():
+        if not isinstance(value, numbers.Real) or isinstance(value, bool):
+            raise UserError(f"{name}: {value!r} is not a number")
+    for name, value in flags.items():
+        if not isinstance(value, bool):
+            raise UserError(f"{name}: {value!r} is not True or False")

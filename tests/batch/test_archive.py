@@ -251,6 +251,35 @@ def test_a_scan_whose_output_would_bear_a_folders_name_is_named_after_itself(mod
     assert outputs(out) == {"p.jpg.png", "p.png/q.png"}
 
 
+@pytest.mark.parametrize("mistake, said", [
+    ({"jobs": -1}, "jobs: -1; give a whole number from 1 up"),  # it spun for ever
+    ({"jobs": 0}, "jobs: 0; give a whole number from 1 up"),  # it was taken as None
+    ({"split": "many"}, "split: 'many'; give a whole number from 2 up, or 'auto'"),
+    ({"saturation": "1.3"}, "saturation: '1.3' is not a number"),
+    ({"window": "8"}, "window: '8' is not a whole number"),
+    ({"skip_color": "no"}, "skip_color: 'no' is not True or False"),  # a string that is true
+    ({"hints": {"x": 1, "y": 2, "color": "#a03020"}}, "hints: give a hints file, or a list of its entries"),
+])
+def test_a_scripts_argument_of_the_wrong_kind_is_told_in_one_line(model_file, tmp_path, mistake, said):
+    from vidcolor import colorize
+    from vidcolor.utils.errors import UserError
+
+    photo = tmp_path / "scan.png"
+    write_image(photo, landscape(1))
+    with pytest.raises(UserError, match=re.escape(said)):
+        colorize(photo, tmp_path / "out.png", model=str(model_file), **mistake)
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_one_glob_given_to_a_script_as_a_string_is_one_glob(model_file, tmp_path):
+    """`include="reel1/*"` was read letter by letter, and its `*` took every file."""
+    from vidcolor import colorize
+
+    archive = make_archive(tmp_path / "archive")
+    colorize(archive, tmp_path / "coloured", model=str(model_file), jobs=1, include="photos/family/*", quiet=True)
+    assert outputs(tmp_path / "coloured") == {"photos/family/wedding.png"}
+
+
 def _ignores_case(folder: Path) -> bool:
     (folder / "Case").touch()
     try:
