@@ -358,6 +358,15 @@ def test_a_folder_named_twice_is_read_once(tmp_path):
     assert len(load_images([photos, Path(f"{photos}/"), photos / "."], 10, 256)) == 3
 
 
+def test_a_folder_given_beside_one_inside_it_reads_each_photo_once(tmp_path):
+    """`--data scans --data scans/portraits`: the portraits were read, and drawn, twice."""
+    from vidcolor.training.data import load_images
+
+    photos = photo_folder(tmp_path / "scans", n=2)
+    photo_folder(photos / "portraits", n=3)
+    assert len(load_images([photos, photos / "portraits"], 10, 256)) == 5
+
+
 def test_training_only_on_black_and_white_photos_is_refused(tmp_path):
     photos = tmp_path / "bw"
     photos.mkdir()

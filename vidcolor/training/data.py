@@ -106,15 +106,18 @@ def _read(path: Path, frame_stride: int, max_short: int) -> tuple[list[np.ndarra
 
 
 def _files(dirs: list[Path]) -> list[Path]:
-    files: list[Path] = []
-    for d in {d.resolve(): d for d in dirs}.values():  # `--data x --data x/` reads x once
+    """The media under `dirs`, each file once: `--data x --data x/`, or a folder and one inside it, would have
+    read (and drawn) some twice."""
+    files: dict[Path, Path] = {}
+    for d in dirs:
         if not d.is_dir():
             raise UserError(f"{d}: " + ("not a folder" if d.exists() else "no such folder"))
         found = find_media(d)
         if not found:
             raise UserError(f"{d}: no images or videos found")
-        files += found
-    return files
+        for path in found:
+            files.setdefault(path.resolve(), path)
+    return list(files.values())
 
 
 def load_images(dirs: list[Path], frame_stride: int, max_short: int, quiet: bool = False,
