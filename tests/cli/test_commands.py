@@ -319,6 +319,22 @@ def test_an_eval_report_names_each_photo_apart_and_is_replaced_only_when_asked(m
     assert {p.name for p in (tmp_path / "report").iterdir()} == {"harbour.png", "report.json", "report.csv"}
 
 
+def test_an_eval_replacing_a_report_that_had_a_file_it_could_not_score_leaves_none_of_its_pictures(
+        model_file, tmp_path):
+    """day/harbour.png could not be scored, so night/harbour.png's picture was harbour-2.png, which the earlier
+    report's list (night's photo alone) did not give: it stayed beside a report that does not name it."""
+    for folder, seed in (("day", 1), ("night", 2)):
+        (tmp_path / folder).mkdir()
+        write_image(tmp_path / folder / "harbour.png", landscape(seed))
+    (tmp_path / "day" / "harbour.png").write_bytes(b"not a photo")
+    command = ["eval", "--model", str(model_file), "-o", str(tmp_path / "report"), "--quiet"]
+    assert CliRunner().invoke(main, [*command, str(tmp_path / "day"), str(tmp_path / "night")]).exit_code == 1
+    assert "harbour-2.png" in {p.name for p in (tmp_path / "report").iterdir()}
+    write_image(tmp_path / "dusk.png", landscape(3))
+    assert CliRunner().invoke(main, [*command, str(tmp_path / "dusk.png"), "--overwrite"]).exit_code == 0
+    assert {p.name for p in (tmp_path / "report").iterdir()} == {"dusk.png", "report.json", "report.csv"}
+
+
 def test_an_eval_never_writes_its_pictures_over_a_users_file_without_overwrite(model_file, tmp_path):
     (tmp_path / "photos").mkdir()
     write_image(tmp_path / "photos" / "harbour.png", landscape(1))

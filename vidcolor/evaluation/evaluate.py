@@ -11,6 +11,7 @@ import csv
 import json
 import math
 import os
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -228,8 +229,12 @@ def _picture_names(items: list[Path]) -> list[str]:
     """The report's picture of each item, a photo's row (`harbour.png`) or a film's strip of frames
     (`reel_strip.png`), numbered where two would share a name: two of one stem, or a film `x.mp4` beside a
     photo `x_strip.png`."""
-    names = [Path(f"{p.stem}.png" if is_image(p) else f"{p.stem}_strip.png") for p in items]
-    return [f"{stem}.png" for stem in distinct_stems(names)]
+    return [f"{stem}.png" for stem in distinct_stems([_own_picture(p) for p in items])]
+
+
+def _own_picture(item: Path) -> Path:
+    """An item's picture before numbering: a photo's row (`harbour.png`), a film's strip (`reel_strip.png`)."""
+    return Path(f"{item.stem}.png" if is_image(item) else f"{item.stem}_strip.png")
 
 
 def _check_nothing_in_the_way(report_dir: Path, pictures: list[str], overwrite: bool) -> None:
@@ -255,7 +260,9 @@ def _earlier_pictures(report_dir: Path) -> set[Path]:
         items = [Path(item) for item in json.loads((report_dir / REPORT_NAME).read_text())]
     except (OSError, ValueError, TypeError):  # no report there, or not one we wrote
         return set()
-    return {report_dir / picture for picture in _picture_names(items)}
+    # numbered as that eval numbered them, which counted the files it could not score too (x-2.png for one x)
+    own = {_own_picture(item).stem for item in items}
+    return {p for p in report_dir.glob("*.png") if p.stem in own or re.sub(r"-\d+$", "", p.stem) in own}
 
 
 def _items(inputs: list[Path], report_dir: Path | None) -> list[Path]:
