@@ -259,6 +259,26 @@ def test_frames_of_a_black_and_white_film_are_written_with_a_warning_that_traini
     assert len(list((tmp_path / "set").iterdir())) == 4
 
 
+def test_frames_show_their_progress_and_quiet_silences_it(clip, tmp_path, monkeypatch):
+    """Frames of a long film took minutes without a word."""
+    import tqdm
+
+    monkeypatch.setattr(tqdm.tqdm, "__init__", _drawn_at_once(tqdm.tqdm.__init__))
+    film = clip("reel.mp4", frames=8, color=True).path
+    shown = CliRunner().invoke(main, ["frames", str(film), "-o", str(tmp_path / "shown"), "--every", "4"])
+    assert shown.exit_code == 0 and "reel.mp4: " in shown.stderr and "frame/s" in shown.stderr
+    quiet = CliRunner().invoke(main, ["frames", str(film), "-o", str(tmp_path / "quiet"), "--every", "4", "--quiet"])
+    assert (quiet.exit_code, quiet.stderr) == (0, "")
+    assert len(list((tmp_path / "quiet").iterdir())) == 2
+
+
+def _drawn_at_once(init: Any) -> Any:
+    """tqdm's __init__, less its delay: a bar of a test's tiny film is drawn, as a long film's is."""
+    def drawn(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **{**kwargs, "delay": 0, "mininterval": 0})
+    return drawn
+
+
 def test_frames_of_a_file_that_is_no_film_leave_no_empty_folder_behind(tmp_path):
     (tmp_path / "notes.mp4").write_text("not a film")
     result = CliRunner().invoke(main, ["frames", str(tmp_path / "notes.mp4"), "-o", str(tmp_path / "set" / "a")])

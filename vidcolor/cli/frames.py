@@ -18,14 +18,18 @@ FRAME_TAKEN = "another -o (this frame's name is taken)"  # for a folder by a fra
 @click.option("-o", "--output", "dst", required=True, type=GivenPath(), help="Folder for the frames.")
 @click.option("--every", type=click.IntRange(min=1), default=10, show_default=True, help="Keep every N-th frame.")
 @click.option("--overwrite", is_flag=True, help="Replace frames an earlier extraction wrote.")
+@click.option("--quiet", is_flag=True, help="No progress bar, and no closing line.")
 @friendly
-def frames(inputs: tuple[Path, ...], dst: Path, every: int, overwrite: bool) -> None:
+def frames(inputs: tuple[Path, ...], dst: Path, every: int, overwrite: bool, quiet: bool) -> None:
     """Extract a training set of frames from colour videos (files, or folders of them)."""
+    from tqdm import tqdm
+
     from ..film.frames import video_frames
     from ..photo.write import write_image
     from ..training.data import looks_grey
     from ..utils.atomic import check_writable, make_folder, take_back, written_atomically
     from ..utils.paths import distinct_stems
+    from ..utils.warn import default_warn
 
     videos = _films(inputs)
     stems = distinct_stems(videos)
@@ -36,8 +40,11 @@ def frames(inputs: tuple[Path, ...], dst: Path, every: int, overwrite: bool) -> 
                 check_writable(dst / name, overwrite, FRAME_TAKEN)
     made = make_folder(dst)
     total = grey = failed = 0
+    # drawn once the extraction takes a while: a film that turns out to be none leaves its one line alone
+    bar = tqdm(unit="frame", disable=quiet, leave=False, delay=1, dynamic_ncols=True)
     try:
         for video, stem in zip(videos, stems, strict=True):
+            bar.set_description(video.name, refresh=False)
             try:  # one film that cannot be read does not cost the others theirs
                 for i, rgb in enumerate(video_frames(video, every)):
                     target = dst / f"{stem}_{i * every:06d}.png"
@@ -46,18 +53,20 @@ def frames(inputs: tuple[Path, ...], dst: Path, every: int, overwrite: bool) -> 
                         write_image(tmp, rgb)
                     total += 1
                     grey += looks_grey(rgb)
+                    bar.update(1)
             except UserError as exc:
                 if len(videos) == 1:
                     raise
-                click.echo(f"vidcolor: warning: not read: {exc}", err=True)
+                default_warn(f"not read: {exc}")
                 failed += 1
     except BaseException:  # not a film after all, say: the folder made for it is taken back while empty
         take_back(dst, made)
         raise
+    finally:
+        bar.close()
     if grey:  # written as asked, but a colour model learns nothing from them
-        click.echo(f"vidcolor: warning: {grey} of the {total} frames are black and white (training skips them)",
-                   err=True)
-    if total or not failed:  # no films read at all: the folder is taken back, and the error says why
+        default_warn(f"{grey} of the {total} frames are black and white (training skips them)")
+    if (total or not failed) and not quiet:  # no films read at all: the folder is taken back, the error says why
         click.echo(f"{total} frame{'s' * (total != 1)} written to {dst}", err=True)
     if failed:
         take_back(dst, made)  # if nothing at all was written
