@@ -46,13 +46,15 @@ def test_a_16_bit_scan_comes_back_16_bit_with_its_lightness_to_the_last_bit(mode
     assert read_photo(tmp_path / "access.jpg").dtype == np.uint8  # JPEG holds 8 bits
 
 
-def test_transparency_is_kept_where_the_format_holds_it(model_file, tmp_path):
+def test_transparency_is_kept_where_the_format_holds_it_and_its_loss_named_where_not(model_file, tmp_path):
     logo = tmp_path / "cutout.png"
     grey = landscape(1).mean(axis=2, keepdims=True).astype(np.uint8)
     alpha = np.tile(np.linspace(0, 255, 64).astype(np.uint8), (48, 1))[..., None]
     write_image(logo, np.concatenate([grey, grey, grey, alpha], axis=2))
     for name, channels in (("out.png", 4), ("out.jpg", 3)):
-        assert run(logo, "-o", tmp_path / name, "--model", model_file).exit_code == 0
+        result = run(logo, "-o", tmp_path / name, "--model", model_file)
+        assert result.exit_code == 0
+        assert ("out.jpg cannot hold the photo's transparency" in result.stderr) == (name == "out.jpg")
         out = read_photo(tmp_path / name)
         assert out.shape == (48, 64, channels)
     assert (read_photo(tmp_path / "out.png")[..., 3] == alpha[..., 0]).all()

@@ -18,7 +18,7 @@ from ..utils.atomic import check_not_the_input, check_writable, written_atomical
 from ..utils.errors import UserError
 from ..utils.in_color import already_in_color, looks_color
 from .metadata import read_metadata
-from .read import image_format, page_count, read_photo, to_depth
+from .read import ALPHA_EXTS, image_format, page_count, read_photo, to_depth
 from .write import check_photo_output, write_image
 
 
@@ -63,6 +63,10 @@ def color_photo(model: Callable[[], Colorizer], src: Path, dst: Path, overwrite:
     colorizer = None if color and skip_color else model()  # a model that cannot be loaded: its line alone
     if (pages := page_count(src)) > 1:
         warn(f"{src.name} holds {pages} pages or frames; only the first is coloured")
+    see_through = photo.shape[-1] == 4 and photo[..., 3].min() < np.iinfo(photo.dtype).max  # not all opaque
+    if see_through and dst.suffix.lower() not in ALPHA_EXTS:
+        warn(f"{dst.name} cannot hold the photo's transparency, so it is written without it (.png, .tif and .webp "
+             "keep it)")
     if color:
         warn(already_in_color("photo", skip_color))
         if skip_color and told is not None:
