@@ -415,7 +415,8 @@ def test_a_binned_head_is_refused_for_a_family_without_one(tmp_path):
 @pytest.mark.parametrize("option", [["--ab-bins", "1"], ["--temperature", "0"], ["--steps", "0"], ["--epochs", "0"],
                                     ["--batch-size", "0"], ["--size", "0"], ["--lr", "-1"], ["--width", "0"],
                                     ["--threads", "-1"], ["--rebalance", "2"], ["--group-weight", "davis=0"],
-                                    ["--group-weight", "davis=x"], ["--group-weight", "davis"]])
+                                    ["--group-weight", "davis=x"], ["--group-weight", "davis"],
+                                    ["--group-weight", "davis=2", "--group-weight", "davis=3"]])
 def test_impossible_numbers_are_usage_errors(tmp_path, option):
     result = CliRunner().invoke(main, ["train", "--model", "fusion", "--data", str(tmp_path), "--out",
                                        str(tmp_path / "run"), *option])

@@ -24,6 +24,16 @@ class GroupWeight(click.ParamType):
         return group, Number(min=0, min_open=True).convert(weight, param, ctx)
 
 
+def one_weight_a_group(ctx: click.Context, param: click.Parameter, values: tuple[tuple[str, float], ...]
+                       ) -> tuple[tuple[str, float], ...]:
+    """A group weighted twice is a slip (only the last weight counted): a usage mistake, as a frame given two
+    keyframes is."""
+    groups = [group for group, _ in values]
+    if twice := sorted({group for group in groups if groups.count(group) > 1}):
+        raise click.BadParameter(f"{', '.join(twice)} given two weights")
+    return values
+
+
 @click.command()
 @click.option("--model", "family", required=True, type=click.Choice(FAMILIES),
               help="Architecture (models/README.md): fusion is the default model's.")
@@ -53,6 +63,7 @@ class GroupWeight(click.ParamType):
 @click.option("--balance", default="none", type=click.Choice(BALANCES), show_default=True,
               help="Draw groups (file-name prefix before '_', or folder) by the square root of their size.")
 @click.option("--group-weight", "group_weights", multiple=True, type=GroupWeight(), metavar="GROUP=W",
+              callback=one_weight_a_group,
               help="Draw this group W times as often (repeatable; e.g. davis=3 for frames of video clips).")
 @click.option("--precision", default="auto", type=click.Choice(PRECISIONS), show_default=True,
               help="auto: bf16 autocast where the hardware has it (about 3x faster on such CPUs).")
