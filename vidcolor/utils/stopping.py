@@ -107,7 +107,8 @@ def stops_deferred() -> Iterator[None]:
         yield
         return
     heard: list[int] = []
-    numbers = [getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    numbers = [getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")  # not one whose handler Python
+               if hasattr(signal, name) and signal.getsignal(getattr(signal, name)) is not None]  # could not put back
     replaced = {number: signal.signal(number, lambda number, frame: heard.append(number)) for number in numbers}
     try:
         yield
