@@ -322,7 +322,7 @@ class Doors:
                 return "no output", "exit code 0 and no frame written"
             bad = [p.name for p in written if not readable(p)]
             return ("unreadable output", ", ".join(bad)) if bad else None
-        return self._cli(["frames", str(src), "-o", str(folder), "--every", "3"], folder, pictures)
+        return self._cli(["frames", str(src), "-o", str(folder), "--every", "3", "--quiet"], folder, pictures)
 
     def _train_data(self, src: Path, folder: Path) -> Verdict:
         """Training's loader, as `vidcolor train` calls it: a hung decoder ends the process."""
