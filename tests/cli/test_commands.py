@@ -213,6 +213,22 @@ def test_frames_of_two_films_with_one_name_are_all_kept_and_never_written_over(c
     assert sorted(p.name for p in (tmp_path / "set").iterdir()) == before  # refused before writing any frame
 
 
+def test_frames_of_an_archive_where_a_second_film_of_one_name_came_say_the_first_may_be_there_twice(clip, tmp_path):
+    """a/reel.mp4's frames were reel_...; with b/reel.mp4 beside it they are reel-1_..., written again unseen."""
+    (tmp_path / "reels" / "a").mkdir(parents=True)
+    clip("reels/a/reel.mp4", frames=8, color=True)
+    command = ["frames", str(tmp_path / "reels"), "-o", str(tmp_path / "set"), "--every", "4", "--quiet"]
+    assert CliRunner().invoke(main, command).exit_code == 0
+    (tmp_path / "reels" / "b").mkdir()
+    clip("reels/b/reel.mp4", frames=8, color=True)
+    again = CliRunner().invoke(main, command)
+    assert again.exit_code == 0
+    assert again.stderr == (f"vidcolor: warning: {tmp_path / 'set'} holds frames named reel_... from an earlier "
+                            "extraction of one film of that name; the films named reel now get reel-1_..., "
+                            "reel-2_..., so some frames may be there twice (remove the earlier ones, or give "
+                            "another -o)\n")
+
+
 @pytest.mark.parametrize("overwrite", [[], ["--overwrite"]])
 def test_frames_where_a_folder_bears_a_frames_name_say_so_and_how_to_go_on(clip, tmp_path, overwrite):
     film = clip("reel.mp4", frames=4, color=True).path

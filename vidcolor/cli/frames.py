@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -38,6 +39,7 @@ def frames(inputs: tuple[Path, ...], dst: Path, every: int, overwrite: bool, qui
         for name in sorted(os.listdir(dst)):
             if earlier.fullmatch(name):
                 check_writable(dst / name, overwrite, FRAME_TAKEN)
+    _warn_of_frames_named_before(dst, videos, stems, default_warn)
     made = make_folder(dst)
     total = grey = failed = 0
     # drawn once the extraction takes a while: a film that turns out to be none leaves its one line alone
@@ -71,6 +73,20 @@ def frames(inputs: tuple[Path, ...], dst: Path, every: int, overwrite: bool, qui
     if failed:
         take_back(dst, made)  # if nothing at all was written
         raise UserError(f"{failed} of {len(videos)} films could not be read")
+
+
+def _warn_of_frames_named_before(dst: Path, videos: list[Path], stems: list[str], warn: Callable[[str], None]) -> None:
+    """Frames of one film named `reel_...` by an earlier extraction, when two films named reel now get `reel-1_...`
+    and `reel-2_...` (a second reel came into the archive): one film's frames would be there twice, unseen."""
+    if not dst.is_dir():
+        return
+    renumbered = sorted({video.stem for video, stem in zip(videos, stems, strict=True) if stem != video.stem})
+    names = os.listdir(dst)
+    for stem in renumbered:
+        if any(re.fullmatch(rf"{re.escape(stem)}_\d{{6}}\.png", name) for name in names):
+            warn(f"{dst} holds frames named {stem}_... from an earlier extraction of one film of that name; the films "
+                 f"named {stem} now get {stem}-1_..., {stem}-2_..., so some frames may be there twice (remove the "
+                 "earlier ones, or give another -o)")
 
 
 def _films(inputs: tuple[Path, ...]) -> list[Path]:
