@@ -34,12 +34,13 @@ def frames(inputs: tuple[Path, ...], dst: Path, every: int, overwrite: bool, qui
 
     videos = _films(inputs)
     stems = distinct_stems(videos)
-    if not overwrite and dst.is_dir():  # an earlier extraction's frames: refused before any frame is written
-        earlier = re.compile("|".join(rf"{re.escape(stem)}_\d{{6}}\.png" for stem in stems))
-        for name in sorted(os.listdir(dst)):
+    there = sorted(os.listdir(dst)) if dst.is_dir() else []
+    if not overwrite:  # an earlier extraction's frames: refused before any frame is written
+        earlier = _frames_named(stems)
+        for name in there:
             if earlier.fullmatch(name):
                 check_writable(dst / name, overwrite, FRAME_TAKEN)
-    _warn_of_frames_named_before(dst, videos, stems, default_warn)
+    _warn_of_frames_named_before(dst, there, videos, stems, default_warn)
     made = make_folder(dst)
     total = grey = failed = 0
     # drawn once the extraction takes a while: a film that turns out to be none leaves its one line alone
@@ -75,15 +76,20 @@ def frames(inputs: tuple[Path, ...], dst: Path, every: int, overwrite: bool, qui
         raise UserError(f"{failed} of {len(videos)} films could not be read")
 
 
-def _warn_of_frames_named_before(dst: Path, videos: list[Path], stems: list[str], warn: Callable[[str], None]) -> None:
-    """Frames of one film named `reel_...` by an earlier extraction, when two films named reel now get `reel-1_...`
-    and `reel-2_...` (a second reel came into the archive): one film's frames would be there twice, unseen."""
-    if not dst.is_dir():
-        return
+def _frames_named(stems: list[str]) -> re.Pattern[str]:
+    """The names of the frames an extraction writes for films named `stems` (`reel_000040.png`)."""
+    return re.compile("|".join(rf"{re.escape(stem)}_\d{{6}}\.png" for stem in stems))
+
+
+def _warn_of_frames_named_before(dst: Path, there: list[str], videos: list[Path], stems: list[str],
+                                 warn: Callable[[str], None]) -> None:
+    """Frames of one film named `reel_...` by an earlier extraction (`there`: the names in `dst`), when two films
+    named reel now get `reel-1_...` and `reel-2_...` (a second reel came into the archive): one film's frames
+    would be there twice, unseen."""
     renumbered = sorted({video.stem for video, stem in zip(videos, stems, strict=True) if stem != video.stem})
-    names = os.listdir(dst)
     for stem in renumbered:
-        if any(re.fullmatch(rf"{re.escape(stem)}_\d{{6}}\.png", name) for name in names):
+        ones = _frames_named([stem])
+        if any(ones.fullmatch(name) for name in there):
             warn(f"{dst} holds frames named {stem}_... from an earlier extraction of one film of that name; the films "
                  f"named {stem} now get {stem}-1_..., {stem}-2_..., so some frames may be there twice (remove the "
                  "earlier ones, or give another -o)")
@@ -107,4 +113,3 @@ def _films(inputs: tuple[Path, ...]) -> list[Path]:
     if not films:
         raise UserError(f"{', '.join(map(str, inputs))}: no films found")
     return list({film.resolve(): film for film in films}.values())
-

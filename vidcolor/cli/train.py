@@ -120,7 +120,5 @@ def train(family: str, data: tuple[Path, ...], val: tuple[Path, ...], out: Path,
 
     if threads:
         torch.set_num_threads(threads)
-    run_training(TrainOptions(model=family, data=list(data), val=list(val), out=out,
-                              teachers=list(teachers), group_weights=dict(group_weights),
-                              **kwargs))
-
+    run_training(TrainOptions(model=family, data=list(data), val=list(val), out=out, teachers=list(teachers),
+                              group_weights=dict(group_weights), **kwargs))

@@ -75,21 +75,28 @@ def write_weights_file(path: Path, tensors: dict[str, torch.Tensor], meta: dict[
 def resolve_model_path(name_or_path: str | Path) -> Path:
     """A shipped model name, or a path to an exported .safetensors file; a Path is always a file (`./fusion` too,
     which a Path spells `fusion`)."""
-    if isinstance(name_or_path, str) and not name_or_path.strip():  # pathlib reads '' as '.', the folder it runs in
+    path = Path(name_or_path)
+    if isinstance(name_or_path, Path):
+        return _model_file(path)
+    if not name_or_path.strip():  # pathlib reads '' as '.', the folder the command runs in
         raise UserError("an empty model name (a shipped model's name, or a .safetensors file)")
     shipped = shipped_models()
-    if isinstance(name_or_path, str) and name_or_path in shipped:
+    if name_or_path in shipped:
         return shipped[name_or_path]
-    path = Path(name_or_path)
-    if isinstance(name_or_path, Path) or path.suffix == ".safetensors" or path.exists():
-        if path.is_dir():
-            raise UserError(f"{path}: a folder, not a model file (a training run's is its last.safetensors)")
-        if not path.is_file():
-            raise UserError(f"{path}: " + ("not a model file" if path.exists() else "no such model file"))
-        return path
+    if path.suffix == ".safetensors" or path.exists():
+        return _model_file(path)
     names = ", ".join(shipped) or "none installed"
     raise UserError(f"unknown model {name_or_path!r} (shipped models: {names}, see `vidcolor models`; "
                     "or give a .safetensors file)")
+
+
+def _model_file(path: Path) -> Path:
+    """A model file as given, or one clear line on why it is none."""
+    if path.is_dir():
+        raise UserError(f"{path}: a folder, not a model file (a training run's is its last.safetensors)")
+    if not path.is_file():
+        raise UserError(f"{path}: " + ("not a model file" if path.exists() else "no such model file"))
+    return path
 
 
 def read_metadata(path: Path) -> dict[str, Any]:
