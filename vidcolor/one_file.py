@@ -17,6 +17,7 @@ from .photo.colorize import PhotoTold, check_photo_job, color_photo
 from .photo.read import read_image
 from .photo.reference import has_color, reference_palette
 from .runtime.inference import Colorizer
+from .utils.atomic import check_not_the_input
 from .utils.choices import DEFAULT_MODEL, DEFAULT_WINDOW, FILM_BITS
 from .utils.errors import UserError
 from .utils.paths import is_image
@@ -49,6 +50,14 @@ class Guidance:
     def palette(self) -> torch.Tensor | None:
         return reference_palette(Path(self.reference)) if self.reference is not None else None
 
+    def check_not_overwritten(self, dst: Path) -> None:
+        """Refuse an output that is one of the files telling the colours: they are inputs too."""
+        hints = [("hints file", Path(self.hints))] if isinstance(self.hints, (str, Path)) else []
+        keyframes = [("keyframe", path) for _, path in self.keyframes]
+        reference = [("reference photo", self.reference)] if self.reference is not None else []
+        for what, path in (*hints, *keyframes, *reference):
+            check_not_the_input(path, dst, what)
+
 
 def colorize_file(src: Path, dst: Path, options: VideoOptions, model: Callable[[], Colorizer],
                   warn: Callable[[str], None] = default_warn, guidance: Guidance = Guidance()) -> FilmResult | Path:
@@ -57,6 +66,7 @@ def colorize_file(src: Path, dst: Path, options: VideoOptions, model: Callable[[
     kept with `skip_color`); `guidance` needs a hint model. Returns the film's FilmResult, or the photo's path."""
     if is_image(src):
         check_photo_job(src, dst, options.overwrite)
+        guidance.check_not_overwritten(dst)
         told = PhotoTold(*guidance.read_hints(), guidance.palette()) if guidance else None
         color_photo(lambda: _guided(model(), guidance), src, dst, options.overwrite, options.skip_color, warn, told)
         return dst
@@ -67,6 +77,7 @@ def _color_film(src: Path, dst: Path, options: VideoOptions, model: Callable[[],
                  warn: Callable[[str], None], on_frames: Callable[[int], None] | None,
                  guidance: Guidance) -> FilmResult:
     job = prepare_film(src, dst, options, warn)  # a photo is refused here
+    guidance.check_not_overwritten(dst)
     if not guidance:
         return color_film(job, model() if job.needs_model else None, warn, on_frames)
     (hints, name), palette = guidance.read_hints(), guidance.palette()  # checked even when not used

@@ -57,6 +57,22 @@ def test_a_reference_photo_changes_the_colors_and_a_grey_one_is_refused(photo, h
     assert refused.exit_code == 1 and "has no colours to take as a reference" in refused.stderr
 
 
+@pytest.mark.parametrize("option", ["--reference", "--hints"])
+def test_the_reference_photo_or_hints_file_given_is_never_the_output_even_with_overwrite(photo, hint_model, tmp_path,
+                                                                                       option):
+    told = tmp_path / "told.png"  # a hints file of any name is read as JSON
+    if option == "--reference":
+        cv2.imwrite(str(told), np.dstack([np.full((32, 32), v, np.uint8) for v in (30, 60, 200)]))
+    else:
+        told.write_text('[{"x": 100, "y": 20, "color": "#d02020"}]')
+    before = told.read_bytes()
+    result = CliRunner().invoke(main, ["run", str(photo), "-o", str(told), "--model", str(hint_model), option,
+                                       str(told), "--overwrite"])
+    what = "reference photo" if option == "--reference" else "hints file"
+    assert result.exit_code == 1 and result.stderr == f"vidcolor: {told}: output would overwrite the {what}\n"
+    assert told.read_bytes() == before
+
+
 @pytest.mark.parametrize(("content", "message"), [
     ('[{"x": 300, "y": 10, "color": "#d02020"}]', "hints.json: entry 0: (300, 10) is outside the picture (128 x 96"),
     ('[{"x": 3, "y": 10, "color": "#d02020"', "hints.json: not valid JSON (line 1, column 38"),

@@ -72,10 +72,11 @@ def check_writable(dst: Path, overwrite: bool, asked: str = "the output's file n
         raise UserError(f"{dst.parent}: output folder is not writable")
 
 
-def check_not_the_input(src: Path, dst: Path) -> None:
-    """Refuse an output that is the input, by name or through a link: writing it would destroy what it is made from."""
+def check_not_the_input(src: Path, dst: Path, what: str = "input") -> None:
+    """Refuse an output that is the input (or another file it is made from, `what`), by name or through a link:
+    writing it would destroy what it is made from."""
     if src.exists() and (src.resolve() == dst.resolve() or (dst.exists() and dst.samefile(src))):
-        raise UserError(f"{dst}: output would overwrite the input")
+        raise UserError(f"{dst}: output would overwrite the {what}")
 
 
 def check_folder_makeable(path: Path) -> None:
