@@ -223,7 +223,7 @@ def test_a_run_that_diverges_stops_in_one_line_and_keeps_only_sound_checkpoints(
         load_model(str(run / "last.safetensors"))
 
 
-def test_weights_a_diverged_run_left_are_not_exported(tmp_path):
+def test_weights_a_diverged_run_left_are_neither_exported_nor_trained_from(tmp_path):
     photos = photo_folder(tmp_path / "photos", n=6)
     train(TrainOptions(model="unet", data=[photos], out=tmp_path / "run", steps=2, **TINY))
     last = tmp_path / "run" / "last.safetensors"
@@ -232,6 +232,11 @@ def test_weights_a_diverged_run_left_are_not_exported(tmp_path):
     result = CliRunner().invoke(main, ["export", str(tmp_path / "run"), "-o", str(tmp_path / "m.safetensors")])
     assert result.exit_code == 1 and "NaN or infinite" in result.stderr
     assert not (tmp_path / "m.safetensors").exists()
+    for start in ("--init", "--continue-from", "--teacher"):  # not "the run diverged at step 1: lower --lr"
+        _one_clear_line(_run_cli(["train", "--model", "unet", "--width", "8", "--data", str(photos), start, str(last),
+                                  "--steps", "4", "--out", str(tmp_path / "again")]),
+                        f"{last}: its weights hold NaN or infinite values")
+        assert not (tmp_path / "again").exists()
 
 
 def test_an_export_onto_an_existing_file_is_refused_before_the_weights_are_read(tmp_path):

@@ -36,6 +36,7 @@ from ..runtime.inference import working_shape
 from ..runtime.weights import (
     BACKBONE_PREFIX,
     all_finite,
+    check_finite,
     load_model,
     load_trainable_state,
     read_metadata,
@@ -312,7 +313,9 @@ def _load_init(model: nn.Module, path: Path, flag: str, opts: TrainOptions) -> N
         raise UserError(f"{path}: was trained with {' '.join(k for k in kept if k)}; give the same to start from it")
     ab_bins = opts.ab_bins if opts.loss == "bins" else 0
     new_head = ab_bins and arch.get("ab_bins") != ab_bins
-    state = read_weights(path) if opts.hints else split_hint_branch(read_weights(path))[0]
+    state = read_weights(path)
+    check_finite(path, state)  # else the run "diverges" at its first step, blamed on the learning rate
+    state = state if opts.hints else split_hint_branch(state)[0]
     if not load_trainable_state(model, state, untuned=True, fresh="head." if new_head else None,
                                 optional=(HINT_PREFIX, BLOCKS8_PREFIX)):
         raise UserError(f"{path}: weights do not fit this architecture")
