@@ -28,12 +28,13 @@ from helpers.films import make_clip, probe
 from helpers.models import write_tiny_hint_model
 from helpers.photos import landscape
 
-from vidcolor.batch.manifest import LOCK_NAME, MANIFEST_NAME
+from vidcolor.batch.manifest import MANIFEST_NAME
 from vidcolor.batch.workers import FileTask, LocalPool, Settings
 from vidcolor.cli import main
 from vidcolor.evaluation.metrics import colorfulness
 from vidcolor.photo.read import read_image, read_photo
 from vidcolor.photo.write import write_image
+from vidcolor.utils.folder_lock import LOCK_NAME
 
 
 def make_archive(root: Path) -> Path:

@@ -5,8 +5,9 @@ import json
 
 import pytest
 
-from vidcolor.batch.manifest import LOCK_NAME, MANIFEST_NAME, Manifest, Record
+from vidcolor.batch.manifest import MANIFEST_NAME, Manifest, Record
 from vidcolor.utils.errors import UserError
+from vidcolor.utils.folder_lock import LOCK_NAME
 
 
 def test_the_manifest_survives_a_torn_last_line_and_allows_one_run_at_a_time(tmp_path):

@@ -30,6 +30,7 @@ from vidcolor.training.losses import ColorLoss
 from vidcolor.training.report import append_csv, read_csv
 from vidcolor.training.train import TrainOptions, train
 from vidcolor.utils.errors import UserError
+from vidcolor.utils.folder_lock import LOCK_NAME, lock_folder
 
 TINY = dict(size=32, batch_size=4, width=8, lr=3e-3, quiet=True)
 
@@ -451,6 +452,16 @@ def test_a_folder_holding_a_run_is_not_trained_over_without_resume(tmp_path):
     with pytest.raises(UserError, match="holds a training run already"):
         train(TrainOptions(model="unet", data=[photos], out=tmp_path / "run", steps=2, **TINY))
     assert (tmp_path / "run" / "last.safetensors").read_bytes() == before
+
+
+def test_a_second_run_into_a_folder_a_run_is_training_in_is_refused(tmp_path):
+    photos = photo_folder(tmp_path / "photos", n=4)
+    (tmp_path / "run").mkdir()
+    with lock_folder(tmp_path / "run"):  # as the first run holds it
+        with pytest.raises(UserError, match="run: another vidcolor run is writing into this folder"):
+            train(TrainOptions(model="unet", data=[photos], out=tmp_path / "run", steps=2, **TINY))
+    assert os.listdir(tmp_path / "run") == [LOCK_NAME]
+    train(TrainOptions(model="unet", data=[photos], out=tmp_path / "run", steps=2, **TINY))  # once it has ended
 
 
 def test_a_run_stopped_before_its_first_checkpoint_can_start_afresh(tmp_path):

@@ -19,9 +19,9 @@ from typing import Any, TextIO
 
 from ..utils.atomic import written_atomically
 from ..utils.errors import UserError
+from ..utils.folder_lock import lock_folder
 
 MANIFEST_NAME = "vidcolor-manifest.jsonl"
-LOCK_NAME = ".vidcolor.lock"
 SYNC_SECONDS = 1.0
 
 
@@ -59,10 +59,7 @@ class Manifest:
 
     def __init__(self, folder: Path) -> None:
         self.path = folder / MANIFEST_NAME
-        try:
-            self._lock = _lock(folder / LOCK_NAME)
-        except OSError as exc:
-            raise UserError(f"{folder}: cannot write into the output folder ({exc.strerror or exc})") from None
+        self._lock = lock_folder(folder)
         try:
             self.records = _read(self.path)
             with written_atomically(self.path) as tmp, _open_text(tmp, "w") as f:
@@ -127,22 +124,3 @@ def _read(path: Path) -> dict[str, Record]:
             continue
         records[record.input] = record
     return records
-
-
-def _lock(path: Path) -> TextIO:
-    """Hold an exclusive lock on `path` for as long as the returned file is open.
-
-    The operating system drops the lock when the process dies, however it dies, so a killed run
-    never blocks the next one.
-    """
-    handle = path.open("a")
-    try:
-        import fcntl
-    except ImportError:  # Windows: no advisory locks; one run at a time is then up to the user
-        return handle
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        handle.close()
-        raise UserError(f"{path.parent}: another vidcolor run is writing into this folder") from None
-    return handle

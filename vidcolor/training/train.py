@@ -47,6 +47,7 @@ from ..runtime.weights import (
 from ..utils.atomic import check_folder_makeable, make_folder, written_atomically
 from ..utils.choices import BALANCES, MIN_TEMPERATURE, PRECISIONS
 from ..utils.errors import UserError
+from ..utils.folder_lock import lock_folder
 from ..utils.paths import hidden_below
 from ..utils.stopping import stops_deferred
 from ..utils.warn import default_warn
@@ -611,6 +612,7 @@ def train(opts: TrainOptions) -> dict[str, float]:
     meta = _data_meta(opts, data, world)
 
     gen = torch.Generator()
+    lock = lock_folder(opts.out) if master else None  # two runs into one folder would write over each other
     bar = tqdm(total=total, initial=run.step, disable=opts.quiet or not master, unit="step", dynamic_ncols=True)
     running, count, t0, metrics = 0.0, 0, time.time() - _seconds_so_far(opts), {}
     _train_mode(run.model)
@@ -656,6 +658,8 @@ def train(opts: TrainOptions) -> dict[str, float]:
         raise
     finally:
         bar.close()  # before the line that says why it stopped, so that line is the last
+        if lock is not None:
+            lock.close()
     if world > 1:
         dist.barrier()
     return metrics
