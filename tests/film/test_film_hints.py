@@ -79,6 +79,21 @@ def test_a_hint_timed_within_the_last_frame_belongs_to_that_frame(two_shots, hin
     assert np.abs(_spot(told[19], 70, 48) - _spot(plain[19], 70, 48)).mean() > 2
 
 
+def test_a_hint_at_a_time_belongs_to_the_frame_shown_then_in_a_film_whose_frame_rate_varies(hint_model, tmp_path):
+    times = [0.25 * i for i in range(6)] + [1.5 + i / 24 for i in range(12)]  # 4 fps, a cut, then 24 fps: 2 s
+    film = write_shots(tmp_path / "phone.mkv", [_pan(1, 6), _pan(2, 12, bright_sky=True)], times=times)
+    hints = tmp_path / "hints.json"
+    hints.write_text(json.dumps([{"x": 70, "y": 48, "color": "#2040d0", "time": 1.1}]))  # frame 4 (9 frames a second
+    told = _color(film, tmp_path / "told.mkv", hint_model, "--hints", str(hints))  # on average: not frame 9)
+    plain = _color(film, tmp_path / "plain.mkv", hint_model)
+    assert np.abs(_spot(told[4], 70, 48) - _spot(plain[4], 70, 48)).mean() > 2
+    assert all(np.array_equal(told[frame], plain[frame]) for frame in range(6, 18))
+    hints.write_text(json.dumps([{"x": 70, "y": 48, "color": "#2040d0", "time": 2.2}]))
+    late = CliRunner().invoke(main, ["run", str(film), "-o", str(tmp_path / "late.mkv"), "--model", str(hint_model),
+                                     "--hints", str(hints)])
+    assert late.exit_code == 1 and "entry 0: time 2.2 s is past the film's end (2 s)" in late.stderr
+
+
 def test_a_click_on_a_phone_film_lands_where_the_player_shows_it(hint_model, tmp_path):
     stored = [np.ascontiguousarray(frame[:60]) for frame in _pan(3, 4)]  # 90 wide, 60 high, stored sideways
     film = write_shots(tmp_path / "phone.mkv", [stored], rotation=90)  # a player shows it 60 wide, 90 high

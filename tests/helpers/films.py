@@ -210,10 +210,12 @@ def files_in(folder: Path) -> set[str]:
     return {p.name for p in folder.iterdir()}
 
 
-def write_shots(path: Path, shots: Sequence[Sequence[np.ndarray]], fps: int = 24, rotation: int = 0) -> Path:
+def write_shots(path: Path, shots: Sequence[Sequence[np.ndarray]], fps: int = 24, rotation: int = 0,
+                times: Sequence[float] | None = None) -> Path:
     """A silent film of grey pictures (H, W uint8), shot after shot, losslessly (FFV1 in .mkv): frames that
     went in alike come out alike, so tests can compare colours exactly. `rotation`: a tag that a player turns
-    the pictures by (degrees counter-clockwise), as a phone's."""
+    the pictures by (degrees counter-clockwise), as a phone's; `times`: when each frame is shown (seconds, to the
+    millisecond), for a film whose frame rate varies."""
     pictures = [p for shot in shots for p in shot]
     height, width = pictures[0].shape
     with av.open(str(path), "w") as out:
@@ -223,7 +225,8 @@ def write_shots(path: Path, shots: Sequence[Sequence[np.ndarray]], fps: int = 24
             video.set_display_rotation(rotation)
         for i, grey in enumerate(pictures):
             frame = _video_frame((grey, np.full_like(grey, 128), np.full_like(grey, 128)), "yuv444p")
-            frame.pts, frame.time_base = i, Fraction(1, fps)
+            frame.pts, frame.time_base = (i, Fraction(1, fps)) if times is None else (round(times[i] * 1000),
+                                                                                       Fraction(1, 1000))
             out.mux(video.encode(frame))
         out.mux(video.encode())
     return path

@@ -4,11 +4,14 @@ the colouring pass is told, for each frame, the points that reach it. The pass s
 lost, and is skipped when the film is told no points."""
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
+from pathlib import Path
 
+import av
 import numpy as np
 import torch
 from av.container import InputContainer
@@ -61,9 +64,11 @@ def film_told(source: Source, hints: list[Hint], hints_name: str, keyframes: lis
                             f"frames {width} x {height}")
     if not hints and not keyframes:
         return FilmTold(reference=reference)
+    timed = [hint.time for hint in hints if hint.time is not None]
+    shown = _frame_clock(source.path, max(timed)) if timed else None
     with open_input(source.path) as container:
         stream = film_stream(container, source.path)
-        owners, seeds = _seeds(hints, hints_name, keyframes, frame_rate(stream), source)
+        owners, seeds = _seeds(hints, hints_name, keyframes, shown or frame_rate(stream), source)
         if source.frames and (late := [f for f in seeds if f > 1.1 * source.frames + 25]):  # before reading it all
             raise UserError(f"{owners[min(late)]} is past the film's end (about {source.frames} frames)")
         scale = min(1.0, TRACK_SIZE / min(source.width, source.height))
@@ -91,19 +96,75 @@ def _as_stored(points: np.ndarray, source: Source) -> np.ndarray:
     return points
 
 
-def _seeds(hints: list[Hint], hints_name: str, keyframes: list[Keyframe], rate: Fraction | None, source: Source
-           ) -> tuple[dict[int, str], dict[int, np.ndarray]]:
+@dataclass
+class FrameClock:
+    """When the film's frames are shown, from their timestamps: the frame a paused player shows at a time."""
+
+    starts: list[float]  # seconds after the first frame, in order, up to the first frame after the times asked
+    end: float | None  # when the last frame's showing ends, where the film ends before that
+
+    def frame_at(self, time: float) -> int | None:
+        """The frame shown `time` seconds after the first one; None past the film's end."""
+        if self.end is not None and time >= self.end + 1e-3:  # 1e-3: Matroska keeps milliseconds
+            return None
+        return max(0, bisect.bisect_right(self.starts, time + 1e-6) - 1)  # 1e-6: 0.1 s at 30 fps is frame 3
+
+
+REORDERED = 16  # packets read past the last time asked: frames come in decoding order, a few out of showing order
+
+
+def _frame_clock(path: Path, until: float) -> FrameClock | None:
+    """The film's FrameClock up to `until` seconds, read from its packets (a phone's film varies its frame rate,
+    so a time is not the frame rate times it); None where its packets carry no timestamps."""
+    shows: dict[int, int] = {}  # timestamp -> duration, of each frame's packet
+    with open_input(path) as container:
+        stream = film_stream(container, path)
+        tick, past, first = float(stream.time_base or 0), 0, math.inf
+        try:
+            for packet in container.demux(stream):
+                if packet.is_discard:  # decoded before an edit list's start, never shown
+                    continue
+                if packet.pts is None:
+                    if packet.size:  # a film without timestamps (a raw stream); an empty packet ends the stream
+                        return None
+                    continue
+                shows[packet.pts], first = packet.duration or 0, min(first, packet.pts)
+                past += (packet.pts - first) * tick > until
+                if past > REORDERED:
+                    break
+            else:
+                past = -1  # read to its end
+        except av.FFmpegError:  # damage: the colouring pass finds where the film ends
+            pass
+    if not shows or not tick:
+        return None
+    order = sorted(shows)
+    starts = [(t - order[0]) * tick for t in order]
+    if past >= 0:
+        return FrameClock(starts, None)
+    last = shows[order[-1]] or (order[-1] - order[-2] if len(order) > 1 else 0)
+    return FrameClock(starts, starts[-1] + last * tick if last else None)
+
+
+def _seeds(hints: list[Hint], hints_name: str, keyframes: list[Keyframe], clock: FrameClock | Fraction | None,
+           source: Source) -> tuple[dict[int, str], dict[int, np.ndarray]]:
     """Points (where they are stored) by the frame they are given on, and who gave each frame's first (for
-    messages). A time is the frame shown then, at the film's frame rate, as a paused player shows it."""
+    messages). A time is the frame shown then, as a paused player shows it: by the frames' timestamps (`clock`), or
+    where they have none, at the film's frame rate."""
     owners: dict[int, str] = {}
     by_frame: dict[int, list[np.ndarray]] = {}
     for i, hint in enumerate(hints):
         if hint.time is None:
             frame, said = hint.frame or 0, f"frame {hint.frame or 0}"
-        elif rate is None:
+        elif clock is None:
             raise UserError(f"{hints_name}: entry {i}: the film states no frame rate; give a frame, not a time")
+        elif isinstance(clock, FrameClock):
+            if (shown := clock.frame_at(hint.time)) is None:
+                raise UserError(f"{hints_name}: entry {i}: time {hint.time:g} s is past the film's end "
+                                f"({clock.end:.3g} s)")
+            frame, said = shown, f"time {hint.time:g} s (frame {shown})"
         else:
-            frame = math.floor(min(hint.time, MAX_SECONDS) * float(rate) + 1e-6)  # 1e-6: 0.1 s at 30 fps is 3
+            frame = math.floor(min(hint.time, MAX_SECONDS) * float(clock) + 1e-6)  # 1e-6: 0.1 s at 30 fps is 3
             said = f"time {hint.time:g} s (frame {frame})"
         owners.setdefault(frame, f"{hints_name}: entry {i}: {said}")
         by_frame.setdefault(frame, []).append(_as_stored(points_of([hint]), source))
