@@ -5,10 +5,11 @@ of the truth (random places, each the truth's mean colour over the square a clic
 for every model), and told the truth's own palette as reference; `--automatic FILE` scores another model
 told nothing beside it (a hint model told nothing is its automatic model, so this is for comparisons).
 
-Films (`--films FOLDER` of colour clips): each clip turned black and white, coloured told nothing and told
+Films (`--films FOLDER` of colour clips): each clip turned black and white, coloured told nothing, told
 `--film-hints` points of the truth on its first frame only (carried along the motion as `vidcolor run
---hints` does); PSNR of frames 30-59 against the clip's own colours. Clips cut before frame 60 are left out:
-the bar is about carrying hints within a shot.
+--hints` does), and given its first frame's truth as a keyframe (`vidcolor run --keyframe 0:PICTURE`); PSNR of
+frames 0-59 (the keyframe's own frame among them) and 30-59 against the clip's own colours. Clips cut before
+frame 60 are left out: the bar is about carrying hints within a shot.
 
     python benchmarks/eval_hints.py ../shared/data/photos/val --films ../shared/data/videos/color \\
         --model fusion --json hints.json
@@ -32,6 +33,7 @@ from vidcolor.evaluation.metrics import colorfulness, psnr
 from vidcolor.film.frames import video_frames
 from vidcolor.photo.read import read_image
 from vidcolor.photo.reference import picture_ab
+from vidcolor.photo.write import write_image
 from vidcolor.runtime.color import from_int_images, rgb_to_lab
 from vidcolor.runtime.hints import HINT_SQUARE, Told, reference_histogram
 from vidcolor.runtime.inference import Colorizer, working_shape
@@ -97,7 +99,8 @@ def _write_grey(frames: list[np.ndarray], path: Path, fps: int = 25) -> None:
 
 
 def film_table(folder: Path, model: str, clicks: int) -> dict[str, Any]:
-    """PSNR of frames 30-59 told nothing and told `clicks` points of frame 0's truth, per clip and overall."""
+    """PSNR of frames 30-59 (and 0-59) told nothing, told `clicks` points of frame 0's truth and given frame 0's
+    truth as a keyframe, per clip and overall."""
     rows: dict[str, dict[str, float]] = {}
     for path in (p for p in find_media(folder) if is_video(p)):
         frames = [f for _, f in zip(range(FILM_FRAMES.stop), video_frames(path))]
@@ -110,11 +113,17 @@ def film_table(folder: Path, model: str, clicks: int) -> dict[str, Any]:
         with tempfile.TemporaryDirectory() as tmp:
             grey = Path(tmp) / "grey.mp4"
             _write_grey(frames, grey)
-            for way, told in (("told nothing", None), (f"told {clicks} points on frame 0", hints)):
+            write_image(Path(tmp) / "keyframe.png", frames[0])
+            ways = (("told nothing", None, None), (f"told {clicks} points on frame 0", hints, None),
+                    ("frame 0 as a keyframe", None, {0: Path(tmp) / "keyframe.png"}))
+            for way, told, keyframes in ways:
                 out = Path(tmp) / "out.mp4"
-                colorize_video(grey, out, model=model, hints=told, overwrite=True, quiet=True, crf=12)
+                colorize_video(grey, out, model=model, hints=told, keyframes=keyframes, overwrite=True, quiet=True,
+                               crf=12)
                 colored = list(video_frames(out))
-                scores[way] = float(np.mean([psnr(colored[i], frames[i]) for i in FILM_FRAMES]))
+                for shown in (FILM_FRAMES, range(FILM_FRAMES.stop)):
+                    scores[f"{way}, frames {shown.start}-{shown.stop - 1}"] = float(
+                        np.mean([psnr(colored[i], frames[i]) for i in shown]))
         rows[path.name] = scores
         print(f"{path.name}: {scores}", file=sys.stderr)
     overall = {way: float(np.mean([r[way] for r in rows.values()])) for way in next(iter(rows.values()), {})}

@@ -9,11 +9,13 @@ import av
 import cv2
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 from helpers.films import textured, write_shots
 from helpers.models import write_tiny_hint_model
 
 from vidcolor.cli import main
+from vidcolor.runtime.color import from_int_images, lab_to_rgb, rgb_to_lab, to_int_images
 
 SIZE = 90  # not a multiple of 32: a decoded frame's rows are padded in memory
 
@@ -114,6 +116,25 @@ def test_a_hand_colored_keyframe_colors_its_shot(two_shots, hint_model, tmp_path
     told = _color(two_shots, tmp_path / "told.mkv", hint_model, "--keyframe", f"3:{tmp_path / 'frame3.png'}")
     plain = _color(two_shots, tmp_path / "plain.mkv", hint_model)
     assert np.abs(told[5] - plain[5]).mean() > 2 and np.array_equal(told[14], plain[14])
+
+
+def test_a_keyframe_comes_out_as_painted_on_its_frame_small_patches_too(two_shots, hint_model, tmp_path):
+    """The model pools what it is told: among a keyframe's thousands of cells, a small patch was averaged away."""
+    with av.open(str(two_shots)) as container:
+        grey = next(f for i, f in enumerate(container.decode(video=0)) if i == 3).to_ndarray(format="rgb24")
+    lab = rgb_to_lab(from_int_images(grey[None]))
+    for (y, x), ab in {(20, 20): (40.0, -60.0), (60, 55): (55.0, 35.0)}.items():  # blue and red, 14 px a side
+        lab[0, 1:, y - 7:y + 7, x - 7:x + 7] = torch.tensor(ab)[:, None, None]
+    painted = to_int_images(lab_to_rgb(lab))[0]
+    cv2.imwrite(str(tmp_path / "frame3.png"), painted[..., ::-1])
+    result = CliRunner().invoke(main, ["run", str(two_shots), "-o", str(tmp_path / "told.mkv"), "--model",
+                                       str(hint_model), "--codec", "ffv1", "--temporal", "none", "--quiet",
+                                       "--keyframe", f"3:{tmp_path / 'frame3.png'}"])
+    assert result.exit_code == 0, result.output
+    with av.open(str(tmp_path / "told.mkv")) as container:
+        told = next(f for i, f in enumerate(container.decode(video=0)) if i == 3).to_ndarray(format="rgb24")
+    for y, x in ((20, 20), (60, 55)):  # RGB levels: 3.9 and 7.2 (58.9 and 22.9 when the model pooled them)
+        assert np.abs(told[y - 2:y + 3, x - 2:x + 3].astype(int) - painted[y - 2:y + 3, x - 2:x + 3]).mean() < 10
 
 
 def test_a_keyframe_left_grey_is_said_to_make_its_shot_black_and_white(two_shots, hint_model, tmp_path):

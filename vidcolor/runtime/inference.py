@@ -97,7 +97,12 @@ class Colorizer:
         the user says of each picture (a hint model only)."""
         h, w = working_shape(*L.shape[-2:], self.working_size)
         L_low = F.interpolate(L, size=(h, w), mode="area") if (h, w) != tuple(L.shape[-2:]) else L
-        return L_low, self.predict_ab(L_low, *self._told(told, L.shape[-2:], h, w)).to(L.device)
+        ab = self.predict_ab(L_low, *self._told(told, L.shape[-2:], h, w))
+        if told and any((t.points[:, 4] > 0).any() for t in told):  # a keyframe's painting
+            cells = torch.stack([hint_planes(t.points[t.points[:, 4] > 0], h, w, w / L.shape[-1], h / L.shape[-2])
+                                 for t in told]).to(ab.device)
+            ab = torch.where(cells[:, 2:] > 0, cells[:, :2], ab)  # as painted: the model would average it with the rest
+        return L_low, ab.to(L.device)
 
     def _told(self, told: Sequence[Told] | None, size: tuple[int, int], h: int, w: int
               ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
@@ -105,7 +110,7 @@ class Colorizer:
         if not told or not any(len(t.points) or t.reference is not None for t in told):
             return None, None
         self.require_hints()
-        planes = torch.stack([hint_planes(t.points, h, w, w / size[1], h / size[0]) for t in told])
+        planes = torch.stack([hint_planes(_for_the_model(t.points), h, w, w / size[1], h / size[0]) for t in told])
         references = torch.stack([t.reference if t.reference is not None else torch.zeros(REFERENCE_BINS ** 2)
                                   for t in told])
         return (planes if planes[:, 2].any() else None), (references if references.any() else None)
@@ -139,6 +144,13 @@ class Colorizer:
         if batch.shape[-1] == 4:
             out = np.concatenate([out, batch[..., 3:]], axis=-1)
         return out[0] if rgb.ndim == 3 else out
+
+
+def _for_the_model(points: np.ndarray) -> np.ndarray:
+    """The points a hint model is told: a keyframe's cells are painted as they are (`predict_low`), so where a
+    click meets a painting the model is told the clicks alone (among thousands of cells, it would drown them)."""
+    clicks = points[points[:, 4] == 0]
+    return clicks if len(clicks) else points
 
 
 def l_ab_to_image(L: torch.Tensor, ab: torch.Tensor, dtype: type[np.unsignedinteger] = np.uint8) -> np.ndarray:
