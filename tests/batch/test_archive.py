@@ -327,6 +327,26 @@ def test_lossless_masters_of_a_whole_archive_all_go_into_mkv(model_file, tmp_pat
                                              "reels/1920s/parade.mkv", "reels/ferry.mkv"}
 
 
+def test_a_whole_archive_in_one_codec_puts_each_film_where_that_codec_goes(model_file, tmp_path):
+    """H.264 goes into no .webm: such a film comes out as .mkv, as one in a container vidcolor does not write."""
+    archive = make_archive(tmp_path / "archive")
+    make_clip(archive / "reels" / "web.webm", frames=12, video_codec="libvpx-vp9", audio=())
+    result = run(archive, tmp_path / "coloured", model_file, "--codec", "libx264")
+    assert result.exit_code == 0, result.output
+    assert {o for o in outputs(tmp_path / "coloured") if o.startswith("reels/")} == {
+        "reels/1920s/parade.mp4", "reels/ferry.mkv", "reels/web.mkv"}
+
+
+def test_films_in_older_containers_and_bare_streams_are_found_in_an_archive(model_file, tmp_path):
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    make_clip(archive / "old.asf", frames=6, video_codec="wmv2", audio=())
+    make_clip(archive / "master.y4m", frames=6, video_codec="rawvideo", pix_fmt="yuv420p", audio=())
+    result = run(archive, tmp_path / "coloured", model_file)
+    assert result.exit_code == 0, result.output
+    assert outputs(tmp_path / "coloured") == {"old.mkv", "master.mkv"}
+
+
 @pytest.mark.skipif(sys.platform == "darwin", reason="macOS file systems refuse names that are not UTF-8")
 def test_a_file_name_from_an_old_latin_1_archive_is_colored_and_remembered(model_file, tmp_path):
     archive = tmp_path / "archive"

@@ -189,3 +189,12 @@ def test_an_existing_output_is_replaced_only_when_asked(clip, color, tmp_path):
     color(src.path, tmp_path / "new.mp4", overwrite=True)
     assert len(probe(tmp_path / "new.mp4").times) == 12
     assert files_in(tmp_path) == {"old.mp4", "new.mp4"}
+
+
+def test_a_film_named_with_colons_is_read_and_written_as_a_file(clip, model_file, tmp_path, monkeypatch):
+    """FFmpeg reads a relative name with a colon before any slash as a protocol (`12:00:00.mp4`, `take:2.mkv`)."""
+    clip("12:00:00.mp4", frames=12)
+    monkeypatch.chdir(tmp_path)
+    result = cli("12:00:00.mp4", "-o", "take:2.mkv", "--model", model_file, "--quiet")
+    assert result.exit_code == 0 and result.stderr == "", result.output
+    assert len(probe(tmp_path / "take:2.mkv").times) == 12

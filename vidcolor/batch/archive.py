@@ -20,7 +20,7 @@ from typing import Any
 
 from ..film.options import VideoOptions
 from ..utils.atomic import is_temporary, make_folder, sweep_stale
-from ..utils.choices import CRF_MAX, FILM_BITS
+from ..utils.choices import FILM_BITS
 from ..utils.errors import UserError
 from ..utils.paths import is_image, is_video
 from .manifest import Manifest, Record
@@ -124,7 +124,7 @@ def _plan(found: list[PurePosixPath], hints: dict[PurePosixPath, PurePosixPath],
     fingerprint = _fingerprint(settings)
     codec = settings.video.codec
     recorded = {PurePosixPath(r.input): PurePosixPath(r.output) for r in manifest.records.values()}
-    out_of = output_names(found, recorded, ".mkv" if codec and CRF_MAX.get(codec, 0) is None else None)
+    out_of = output_names(found, recorded, codec)
     jobs, archive = [], str(src.resolve())
     for rel in found:
         out = out_of[rel]

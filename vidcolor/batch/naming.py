@@ -9,7 +9,8 @@ from fnmatch import fnmatchcase
 from itertools import count
 from pathlib import Path, PurePosixPath
 
-from ..utils.choices import CONTAINERS
+from ..film.encoder import container_holds
+from ..utils.choices import CONTAINERS, CRF_MAX
 from ..utils.paths import is_image, is_video
 from ..utils.warn import default_warn
 from .manifest import MANIFEST_NAME
@@ -19,18 +20,20 @@ FALLBACK_CONTAINER = ".mkv"  # for films in containers vidcolor does not write (
 HINTS_SUFFIX = ".hints.json"  # reel.mp4.hints.json beside reel.mp4: the film's hints (vidcolor.hints.file)
 
 
-def output_name(rel: PurePosixPath, film_suffix: str | None = None) -> PurePosixPath:
-    """Where an input's colour version goes, inside the output folder (films in `film_suffix` files when the
-    codec asks for one container, as the lossless FFV1 asks for .mkv)."""
+def output_name(rel: PurePosixPath, codec: str | None = None) -> PurePosixPath:
+    """Where an input's colour version goes, inside the output folder: a film in its own container where
+    vidcolor writes it and it holds the `--codec` asked for (H.264 goes into no .webm, lossless FFV1 into .mkv
+    only), else in .mkv, which holds them all."""
     if is_image(Path(rel)):
         return rel.with_suffix(".png")
-    if film_suffix:
-        return rel.with_suffix(film_suffix)
-    return rel if rel.suffix.lower() in CONTAINERS else rel.with_suffix(FALLBACK_CONTAINER)
+    suffix = rel.suffix.lower()
+    if suffix in CONTAINERS and (codec not in CRF_MAX or container_holds(suffix, codec)):
+        return rel
+    return rel.with_suffix(FALLBACK_CONTAINER)
 
 
 def output_names(found: list[PurePosixPath], recorded: dict[PurePosixPath, PurePosixPath],
-                 film_suffix: str | None = None) -> dict[PurePosixPath, PurePosixPath]:
+                 codec: str | None = None) -> dict[PurePosixPath, PurePosixPath]:
     """Each input's output name, no two alike, nor alike but for case (one file on Windows and macOS disks).
 
     Inputs whose outputs would share a name (a master a.tif beside its access copy a.jpg) keep their whole
@@ -39,7 +42,7 @@ def output_names(found: list[PurePosixPath], recorded: dict[PurePosixPath, PureP
     wrote (`recorded`: input -> output) stays its input's, while it is still a name that input could get:
     whatever arrives in the archive later is named around it.
     """
-    natural = {rel: output_name(rel, film_suffix) for rel in found}
+    natural = {rel: output_name(rel, codec) for rel in found}
     named: dict[PurePosixPath, PurePosixPath] = {}
     taken = {_folded(folder) for rel in found for folder in rel.parents[:-1]}  # the tree's folders are there too
 

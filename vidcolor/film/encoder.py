@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import av
 
-from ..utils.choices import CONTAINERS, FILM_BITS
+from ..utils.choices import CONTAINERS, CRF_MAX, FILM_BITS
 from ..utils.errors import UserError
 
 
@@ -47,10 +47,18 @@ def writes_10_bit(codec: str) -> bool:
 _REFUSED_AT_HEADER = {("mov", "libvpx-vp9")}
 
 
-def check_encoder(suffix: str, codec: str) -> None:
-    """Refuse a video codec the container cannot hold (e.g. H.264 in .webm) before any work is done."""
+@functools.cache
+def container_holds(suffix: str, codec: str) -> bool:
+    """Whether a film written as `suffix` (one of CONTAINERS) can hold `codec` video (lossless FFV1: .mkv only)."""
+    if CRF_MAX.get(codec, 0) is None and suffix != ".mkv":
+        return False
     muxer = CONTAINERS[suffix][0]
     with av.open(io.BytesIO(), "w", format=muxer) as probe_out:
-        if codec not in probe_out.supported_codecs or (muxer, codec) in _REFUSED_AT_HEADER:
-            raise UserError(f"{codec} video cannot go into a {suffix} file (for {suffix} use --codec "
-                            f"{CONTAINERS[suffix][1]})")
+        return codec in probe_out.supported_codecs and (muxer, codec) not in _REFUSED_AT_HEADER
+
+
+def check_encoder(suffix: str, codec: str) -> None:
+    """Refuse a video codec the container cannot hold (e.g. H.264 in .webm) before any work is done."""
+    if not container_holds(suffix, codec):
+        raise UserError(f"{codec} video cannot go into a {suffix} file (for {suffix} use --codec "
+                        f"{CONTAINERS[suffix][1]})")

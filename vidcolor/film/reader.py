@@ -15,6 +15,7 @@ from av.stream import Disposition, Stream
 
 from ..utils.errors import UserError
 from ..utils.guard import watched
+from ..utils.paths import for_ffmpeg
 
 REORDER_DEPTH = 16  # B-frames: how far decoding order may run ahead of display order (H.264's most)
 
@@ -88,7 +89,7 @@ def open_input(path: Path) -> InputContainer:
         raise UserError(f"{path}: the file is empty")
     try:
         with watched(path):
-            return av.open(str(path), metadata_errors="replace")
+            return av.open(for_ffmpeg(path), metadata_errors="replace")
     except PermissionError:
         raise UserError(f"{path}: not readable (permission denied)") from None
     except av.error.FFmpegError as exc:

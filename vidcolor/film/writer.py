@@ -10,6 +10,7 @@ from av.container import OutputContainer
 
 from ..utils.choices import CONTAINERS
 from ..utils.errors import UserError
+from ..utils.paths import for_ffmpeg
 from .reader import Incidents, Payload, label, reason
 from .streams import Route
 from .yuv import normalise
@@ -27,7 +28,8 @@ def open_output(path: Path, suffix: str) -> OutputContainer:
     """Open the (temporary) output file in the container its final name asks for."""
     muxer = CONTAINERS[suffix][0]
     try:
-        return av.open(str(path), "w", format=muxer, container_options=_FAST_START if muxer in ("mp4", "mov") else {})
+        return av.open(for_ffmpeg(path), "w", format=muxer,
+                       container_options=_FAST_START if muxer in ("mp4", "mov") else {})
     except (OSError, av.error.FFmpegError) as exc:
         raise UserError(f"{path.parent}: cannot write the output there ({exc})") from None
 

@@ -2,6 +2,7 @@
 that do not collide. Standard library only."""
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,7 +13,9 @@ IMAGE_EXTS = {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".tif", ".tiff", ".webp",
 
 VIDEO_EXTS = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ogv",
               ".ts", ".mts", ".m2ts", ".vob", ".m2v", ".mxf", ".dv", ".3gp", ".3g2",  # camcorder, DVD, broadcast, tape
-              ".gif"}  # coloured as a film (a still one too), as `vidcolor run` colours a GIF alone
+              ".gif",  # coloured as a film (a still one too), as `vidcolor run` colours a GIF alone
+              ".asf", ".qt", ".f4v", ".divx", ".rm", ".rmvb", ".mod", ".tod", ".y4m",  # older and rarer containers
+              ".h264", ".264", ".hevc", ".h265", ".265", ".m1v"}  # bare video streams
 
 
 def distinct_stems(paths: Sequence[Path]) -> list[str]:
@@ -35,6 +38,12 @@ def distinct_stems(paths: Sequence[Path]) -> list[str]:
 
 def is_image(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTS
+
+
+def for_ffmpeg(path: Path) -> str:
+    """The name to give FFmpeg for a file: whole, since it reads a relative name with a colon before any slash
+    (`12:00:00.mp4`, `take:2.mkv`) as a protocol, not a file."""
+    return os.path.abspath(path)
 
 
 def is_video(path: Path) -> bool:
