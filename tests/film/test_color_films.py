@@ -36,6 +36,15 @@ def test_skip_color_leaves_a_color_film_as_it_is(clip, color, tmp_path, name):
     assert any("keeping its colours" in w for w in warnings)
 
 
+def test_skip_color_keeps_a_color_film_that_opens_on_black(color, tmp_path):
+    """Colour is judged on frames that show something: a second of black leader does not make a film grey."""
+    src = tmp_path / "leader.mkv"
+    write_film(src, frames=40, picture=lambda i: landscape(i, 48, 64) if i >= 25 else np.zeros((48, 64, 3), np.uint8))
+    result, warnings = color(src, tmp_path / "kept.mkv", model="no-such-model", skip_color=True)
+    assert result.summary() == f"40 frames kept as they were (already in colour) -> {tmp_path / 'kept.mkv'}"
+    assert any("keeping its colours" in w for w in warnings)
+
+
 def test_skip_color_still_colors_a_black_and_white_film(clip, color, tmp_path):
     src = clip("old.mp4")
     color(src.path, tmp_path / "new.mp4", skip_color=True)

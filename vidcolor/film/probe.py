@@ -25,7 +25,9 @@ from .reader import (
 )
 from .yuv import Colorimetry, frame_color, luma_bits, normalise, pixel_format
 
-PROBE_FRAMES = 12
+PROBE_FRAMES = 12  # that show something (not black), judged for colour
+PROBE_LIMIT = 600  # frames read at most to find them (25 s at 24 fps): past a black leader
+FLAT = 2.0  # luma levels of spread: a black, white or grey frame shows nothing
 
 
 @dataclass(frozen=True)
@@ -60,20 +62,31 @@ def probe(path: Path) -> Source:
         check_claimed_size(path, stream.codec_context.width * stream.codec_context.height, path.stat().st_size)
         quiet = Incidents(lambda message: None)
         reader = SourceReader(container, [stream], {stream.index}, quiet)
-        frames = [frame for _, frame in islice(reader, PROBE_FRAMES)]
-        if not frames:
+        first, color = _first_frame_and_color(reader)
+        if first is None:
             raise nothing_decoded(path)
-        first = frames[0]
-        fmt = pixel_format(first.width, first.height)
-        lumas, chromas = zip(*(frame_color(normalise(f, fmt, first.width, first.height)) for f in frames),
-                             strict=True)
-        color = looks_color(np.stack(lumas), np.stack(chromas))
         matrix = _display_matrix(first)
         seconds, span_streams = announced_seconds(container, stream)
         return Source(path, first.width, first.height, _expected_frames(stream, seconds), seconds,
                       color, Colorimetry.of(first), first.color_primaries, first.color_trc,
                       matrix, _field_order(stream, first), luma_bits(first), quarter_turns(first),
                       float(rate) if (rate := frame_rate(stream)) else None, span_streams)
+
+
+def _first_frame_and_color(reader: SourceReader) -> tuple[av.VideoFrame | None, bool]:
+    """The film's first frame, and whether it is in colour, as its first PROBE_FRAMES frames that show something
+    tell: a film opening on black (a leader, a slow fade) is judged past it, up to PROBE_LIMIT frames in."""
+    first, opening, shown = None, [], []
+    for _, frame in islice(reader, PROBE_LIMIT):
+        first = first or frame
+        seen = frame_color(normalise(frame, pixel_format(first.width, first.height), first.width, first.height))
+        opening = opening or [seen]  # judged where no frame shows anything
+        if seen[0].std() > FLAT:
+            shown.append(seen)
+            if len(shown) == PROBE_FRAMES:
+                break
+    judged = shown or opening
+    return first, bool(judged) and looks_color(np.stack([y for y, _ in judged]), np.stack([c for _, c in judged]))
 
 
 def _display_matrix(frame: av.VideoFrame) -> list[int] | None:
