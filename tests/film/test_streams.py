@@ -180,6 +180,17 @@ def test_an_interlaced_film_stays_interlaced_with_its_field_order(clip, color, t
         assert not any(frame.interlaced_frame for frame in film.decode(video=0))
 
 
+def test_an_interlaced_film_of_a_height_x264_cannot_code_as_fields_is_colored_whole(color, tmp_path):
+    """NTSC D1 is 486 lines: x264 codes fields only of heights 4 divides. The lines are kept, the tag too (.mkv)."""
+    src = tmp_path / "capture.ts"
+    write_film(src, codec="mpeg2video", size=(64, 50), frames=6, container_format="mpegts",
+               options={"flags": "+ildct+ilme", "top": "0"})
+    result, _ = color(src, tmp_path / "capture.mkv")
+    assert result.frames == 6
+    with av.open(str(tmp_path / "capture.mkv")) as film:
+        assert film.streams.video[0].codec_context.field_order == 3  # AV_FIELD_BB
+
+
 def test_a_dv_tape_capture_keeps_its_frame_rate_and_its_bottom_field_first_interlacing(color, tmp_path):
     src = tmp_path / "tape.dv"  # FFmpeg reads a raw DV file as 60000 fps, its fields unstated
     write_film(src, codec="dvvideo", size=(720, 576), container_format="dv")

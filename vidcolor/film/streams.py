@@ -91,7 +91,7 @@ def _video_route(video: Stream, out: OutputContainer, source: Source, encoder: E
             pass  # this container cannot take the film's codec: re-encode it unchanged
     rate = frame_rate(video) or Fraction(25)
     interlaced = source.field_order in TOP_FIELD_FIRST or source.field_order in BOTTOM_FIELD_FIRST
-    options = encoder.options() | (_interlaced_options(encoder.codec, source.field_order) if interlaced else {})
+    options = encoder.options() | (_interlaced_options(encoder.codec, source) if interlaced else {})
     target = out.add_stream(encoder.codec, rate=rate, options=options)
     ctx = target.codec_context
     ctx.width, ctx.height, ctx.pix_fmt = source.width, source.height, source.coded_format(encoder)
@@ -147,11 +147,14 @@ def _first_packets(path: Path, streams: list[Stream]) -> dict[int, av.Packet]:
     return found
 
 
-def _interlaced_options(codec: str, field_order: int) -> dict[str, str]:
-    """Encode an interlaced film as interlaced (fields kept apart), where the encoder can: x264 can."""
-    if codec != "libx264":
+def _interlaced_options(codec: str, source: Source) -> dict[str, str]:
+    """Encode an interlaced film as interlaced (fields kept apart), where the encoder can: x264 can, for a
+    height its fields' 4:2:0 chroma divides (not NTSC D1's 486 lines). Elsewhere the fields are coded together
+    as one picture, every line kept, and where the container keeps a field order tag (.mkv) it tells players to
+    deinterlace."""
+    if codec != "libx264" or source.height % 4:
         return {}
-    return {"flags": "+ildct+ilme", "x264-params": "tff=1" if field_order in TOP_FIELD_FIRST else "bff=1"}
+    return {"flags": "+ildct+ilme", "x264-params": "tff=1" if source.field_order in TOP_FIELD_FIRST else "bff=1"}
 
 
 def _carried_route(stream: Stream, out: OutputContainer, suffix: str, incidents: Incidents,
