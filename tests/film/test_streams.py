@@ -191,6 +191,23 @@ def test_an_interlaced_film_of_a_height_x264_cannot_code_as_fields_is_colored_wh
         assert film.streams.video[0].codec_context.field_order == 3  # AV_FIELD_BB
 
 
+def test_a_bare_h264_stream_keeps_the_frame_rate_it_states(color, tmp_path):
+    """FFmpeg times a bare stream's frames at its default 25 a second: a 16 fps silent film would play fast."""
+    src = tmp_path / "reel.h264"
+    with av.open(str(src), "w", format="h264") as out:
+        video = out.add_stream("libx264", rate=16)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        for i in range(8):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 20 * i, np.uint8), format="rgb24")
+            frame.pts = i
+            out.mux(video.encode(frame))
+        out.mux(video.encode())
+    color(src, tmp_path / "reel.mkv")
+    with av.open(str(tmp_path / "reel.mkv")) as film:
+        assert film.streams.video[0].average_rate == 16
+        assert [f.time for f in film.decode(video=0)] == pytest.approx([i / 16 for i in range(8)], abs=0.001)  # ms
+
+
 def test_a_dv_tape_capture_keeps_its_frame_rate_and_its_bottom_field_first_interlacing(color, tmp_path):
     src = tmp_path / "tape.dv"  # FFmpeg reads a raw DV file as 60000 fps, its fields unstated
     write_film(src, codec="dvvideo", size=(720, 576), container_format="dv")

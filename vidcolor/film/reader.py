@@ -316,9 +316,17 @@ def may_be_joined(container: InputContainer) -> bool:
     return bool(container.format.flags & av.format.Flags.ts_discont.value)
 
 
+BARE_STREAMS = ("h264", "hevc")  # FFmpeg's demuxers of bare streams: their frames come untimed, at an average
+# rate that is FFmpeg's default (25), whatever rate the stream itself states (its guessed rate)
+
+
 def frame_rate(stream: Stream) -> Fraction | None:
-    """Frames per second: the stream's average, else FFmpeg's guess, whichever is believable."""
-    return next((r for r in (stream.average_rate, stream.guessed_rate) if r and 0 < r <= MAX_FRAME_RATE), None)
+    """Frames per second: the stream's average, else FFmpeg's guess, whichever is believable (the guess first
+    for a bare stream)."""
+    rates = (stream.average_rate, stream.guessed_rate)
+    if stream.container.format.name in BARE_STREAMS:
+        rates = rates[::-1]
+    return next((r for r in rates if r and 0 < r <= MAX_FRAME_RATE), None)
 
 
 def quarter_turns(frame: av.VideoFrame) -> int:
