@@ -191,6 +191,29 @@ def test_an_interlaced_film_of_a_height_x264_cannot_code_as_fields_is_colored_wh
         assert film.streams.video[0].codec_context.field_order == 3  # AV_FIELD_BB
 
 
+@pytest.mark.parametrize("name", ["card.mp4", "card.mkv"])
+def test_a_title_card_held_at_the_end_keeps_its_length(color, tmp_path, name):
+    """The last frame shown for 2 s: the film is 2.25 s long, not 0.29 s, and not said to be cut short."""
+    src = tmp_path / name
+    with av.open(str(src), "w") as out:
+        video = out.add_stream("libx264", rate=24, options={"bf": "0"})
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        video.codec_context.time_base = Fraction(1, 24000)
+        packets = []
+        for i in range(7):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 30 * i, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = i * 1000, Fraction(1, 24000)
+            packets += video.encode(frame)
+        packets += video.encode()
+        for k, packet in enumerate(packets):
+            packet.duration = 48000 if k == len(packets) - 1 else 1000
+            out.mux(packet)
+    _, warnings = color(src, tmp_path / f"new{src.suffix}")
+    with av.open(str(tmp_path / f"new{src.suffix}")) as film:
+        assert film.duration / av.time_base == pytest.approx(2.25, abs=0.002)
+    assert warnings == []
+
+
 def test_a_bare_h264_stream_keeps_the_frame_rate_it_states(color, tmp_path):
     """FFmpeg times a bare stream's frames at its default 25 a second: a 16 fps silent film would play fast."""
     src = tmp_path / "reel.h264"

@@ -187,7 +187,7 @@ class SourceReader:
                 self.incidents.damage(f"damaged {packet.stream.type} packet", f"at {self._time:.1f} s", at=self._time)
                 return []
             if packet.stream is self._video and packet.pts is not None:
-                self._cover(packet.pts)
+                self._cover(packet.pts, packet.duration)
             return [(packet.stream, packet)]
 
     def _follow_joins(self, packet: av.Packet) -> None:
@@ -246,7 +246,7 @@ class SourceReader:
                 self.incidents.damage("broken video timestamp", f"frame retimed to {seconds:.3f} s", action="mended",
                                       at=seconds)
         self._last_pts = frame.pts
-        self._cover(frame.pts)
+        self._cover(frame.pts, frame.duration)
 
     def _check_size(self, frame: av.VideoFrame) -> None:
         """A film whose picture changes size (a raw stream cut together from several sources, say) is
@@ -258,9 +258,11 @@ class SourceReader:
             self.incidents.damage("odd-sized frame", f"{size[0]}x{size[1]} at {seconds:.2f} s; the film is "
                                   f"{self._size[0]}x{self._size[1]}", action="scaled", at=seconds)
 
-    def _cover(self, pts: int) -> None:
+    def _cover(self, pts: int, duration: int | None) -> None:
+        """The film read so far spans this frame too, for as long as it is shown (a title card may be held for
+        seconds), or where the film does not say, one frame step."""
         start, end = self._span or (pts, pts)
-        self._span = (min(start, pts), max(end, pts + self._video_step))
+        self._span = (min(start, pts), max(end, pts + (duration if duration and duration > 0 else self._video_step)))
 
     @property
     def film_seconds(self) -> float:

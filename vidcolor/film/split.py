@@ -52,7 +52,7 @@ from .reader import (
 )
 from .stages import run_stages
 from .streams import Route, plan_routes
-from .writer import OutputWriter, cannot_write, open_output
+from .writer import OutputWriter, Shown, cannot_write, open_output
 
 WARMUP_SECONDS = 2.0  # smoothing forgets what came before within a second or so
 MIN_PIECE_SECONDS = 60.0  # --split auto: shorter pieces are not worth the warm-up and the join
@@ -193,14 +193,14 @@ class _PieceWriter:
         self.path, self.piece, self.frames = path, piece, 0
 
     def write(self, items: Iterable[tuple[Route, Payload]]) -> None:
-        route = None
+        route, shown = None, Shown()
         with self.path.open("wb") as out:
             for route, frame in items:
                 if frame.pts >= self.piece.start and not self.piece.past_end(frame.pts):
-                    self._save(out, route.target.encode(frame))
+                    self._save(out, shown.encode(route.target, frame))
                     self.frames += 1
             if route is not None:
-                self._save(out, route.target.encode(None))
+                self._save(out, shown.encode(route.target, None))
                 _extradata(self.path).write_bytes(bytes(route.target.codec_context.extradata or b""))
 
     @staticmethod

@@ -34,6 +34,33 @@ def open_output(path: Path, suffix: str) -> OutputContainer:
         raise UserError(f"{path.parent}: cannot write the output there ({exc})") from None
 
 
+class Shown:
+    """Encodes a film's frames, each packet keeping how long its frame is shown: x264 leaves that out, and a muxer
+    then ends a film one frame step after its last frame starts (a held title card, a GIF's long last frame)."""
+
+    def __init__(self) -> None:
+        self._durations: dict[int, int] = {}  # by the frame's timestamp, in the encoder's time base
+        self._first: tuple[int, int] | None = None  # the first packet's (pts, dts)
+        self._end = 0  # the latest time a frame stops being shown
+
+    def encode(self, target: av.video.stream.VideoStream, frame: av.VideoFrame | None) -> list[av.Packet]:
+        if frame is not None and frame.pts is not None and frame.duration:
+            self._durations[frame.pts] = frame.duration
+        packets = target.encode(frame)
+        for packet in packets:
+            if packet.pts is None or packet.dts is None:
+                continue
+            packet.duration = self._durations.pop(packet.pts, None) or packet.duration
+            self._first = self._first or (packet.pts, packet.dts)
+            self._end = max(self._end, packet.pts + (packet.duration or 0))
+        if frame is None and packets and self._first and packets[-1].dts is not None:
+            # the last packet decoded lasts to the film's end: MP4 times a film by its packets' decoding order,
+            # and with B-frames the frame shown last is not the one decoded last
+            last, (pts, dts) = packets[-1], self._first
+            last.duration = max(last.duration or 0, self._end - pts - (last.dts - dts))
+        return packets
+
+
 class OutputWriter:
     """Encodes frames and muxes packets into the output as they arrive.
 
@@ -43,6 +70,7 @@ class OutputWriter:
 
     def __init__(self, out: OutputContainer, routes: list[Route], incidents: Incidents) -> None:
         self.out, self.routes, self.incidents = out, routes, incidents
+        self.shown = Shown()
 
     def write(self, items: Iterable[tuple[Route, Payload]]) -> None:
         heard: set[int] = set()
@@ -61,9 +89,11 @@ class OutputWriter:
             if isinstance(item, av.Packet):
                 item.stream = route.target
                 self.out.mux(item)
-            elif route.mode == "encode" and item is not None and route.source.type == "video":
+            elif route.source.type == "video":
                 ctx = route.target.codec_context  # a film kept in colour: brought to the range its tag says
-                self.out.mux(route.target.encode(normalise(item, ctx.pix_fmt, ctx.width, ctx.height)))
+                kept = route.mode == "encode" and item is not None
+                frame = normalise(item, ctx.pix_fmt, ctx.width, ctx.height) if kept else item
+                self.out.mux(self.shown.encode(route.target, frame))
             else:
                 self.out.mux(route.target.encode(item))
         except av.error.FFmpegError as exc:
