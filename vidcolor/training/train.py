@@ -221,9 +221,13 @@ class ValSet:
 
 
 def load_val_sets(opts: TrainOptions) -> list[ValSet]:
-    """Each --val folder, at most `max_val_images` spread evenly over it (films' frames in order)."""
+    """Each --val folder, at most `max_val_images` spread evenly over it (films' frames in order); a folder named
+    twice (`--val v --val v/`) is scored once."""
     sets: list[ValSet] = []
+    folders: dict[Path, Path] = {}
     for folder in opts.val:
+        folders.setdefault(folder.resolve(), folder)
+    for folder in folders.values():
         images = load_images([folder], opts.frame_stride, max_short=4 * opts.size, quiet=True).images
         if len(images) > opts.max_val_images:
             images = [images[i] for i in np.linspace(0, len(images) - 1, opts.max_val_images).round().astype(int)]
