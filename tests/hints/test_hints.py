@@ -142,3 +142,16 @@ def test_a_click_lands_on_its_own_pixel_at_the_working_size_whatever_the_aspect(
     rows, cols = np.nonzero(planes[2])
     assert (rows.min(), rows.max(), cols.min(), cols.max()) == (4, 6, 4, 6)  # the 3 x 3 square centred there
     assert planes[0, 5, 5] == pytest.approx(-0.2)  # the later click at the same spot wins
+
+
+def test_a_click_on_something_moving_stays_on_it_to_the_end_of_a_long_shot():
+    """The flow runs a little slow on a moving thing: over 60 frames that once added up to losing the click."""
+    ground, mover = textured(200, 96, seed=12), textured(40, 40, seed=13)
+    frames = []
+    for i in range(60):  # a textured box crossing a textured ground, 2 px a frame
+        frame = ground.copy()
+        frame[30:70, 4 + 2 * i:44 + 2 * i] = mover
+        frames.append(frame)
+    points, _ = carry(frames, {0: np.array([[24.0, 50.0, 0.1, -0.4, 0.0]], np.float32)}, scale=1.0)
+    assert all(frame in points and np.allclose(points[frame][0, :2], [24 + 2 * frame, 50], atol=1.5)
+               for frame in range(60))

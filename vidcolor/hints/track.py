@@ -30,6 +30,11 @@ LOOK = 3  # a point's look: the (2 LOOK + 1)² luma around it at the tracking si
 BLUR = 1.5  # pixels at the tracking size: film grain smoothed away before looks are compared
 UNLIKE = 0.5  # a point whose look differs from where it was given by more than this (mean) is lost
 _AROUND = np.stack(np.meshgrid(*[np.arange(-LOOK, LOOK + 1, dtype=np.float32)] * 2), axis=-1).reshape(-1, 2)
+NUDGE = 2  # pixels at the tracking size, each way, that a click's place may be set right on each frame (_nudged)
+_NUDGES = np.array(sorted(((x, y) for x in range(-NUDGE, NUDGE + 1) for y in range(-NUDGE, NUDGE + 1)),
+                          key=lambda step: step[0] ** 2 + step[1] ** 2), np.float32)  # none first, then the nearest
+CLEARLY = 0.05  # less look difference (mean, in units of the frame's spread) that makes a nudge worth it
+DRIFTING = 0.2  # look difference from where it was given past which a click is nudged (UNLIKE: lost)
 MAX_CARRY = 3000  # frames: two minutes at 25 fps, longer than all but a few shots
 # Two frames are of one shot when their luma, one moved along the flow onto the other, correlates (unchanged by
 # fades, flashes and fog) at least this much: after a histogram cut (a low-contrast shot's histogram jumps with
@@ -77,10 +82,23 @@ def follow(points: np.ndarray, looks: np.ndarray, flow: np.ndarray | None, seen:
     there = start + _sample(flow, start)
     h, w = flow.shape[:2]
     kept = (there[:, 0] >= 0) & (there[:, 0] < w) & (there[:, 1] >= 0) & (there[:, 1] < h)
+    clicks = kept & (points[:, 4] == 0)
+    there[clicks] = _nudged(seen, there[clicks], looks[clicks])
     kept[kept] = np.abs(_look_at(seen, there[kept]) - looks[kept]).mean(axis=1) < UNLIKE
     moved = points[kept].copy()
     moved[:, :2] = there[kept] / scale
     return moved, looks[kept]
+
+
+def _nudged(seen: np.ndarray, at: np.ndarray, looks: np.ndarray) -> np.ndarray:
+    """(N, 2) places the flow brought clicks to, moved up to NUDGE pixels to where their look (as given) matches
+    best, once it has drifted from its look and where that is clearly better: DIS runs a little slow on a moving
+    object (a tenth of its speed), which over a shot adds up to losing the click; on a flat place no look is
+    better, and the click stays."""
+    costs = np.stack([np.abs(_look_at(seen, at + step) - looks).mean(axis=1) for step in _NUDGES], axis=1)
+    best = costs.argmin(axis=1)
+    better = (costs[:, 0] > DRIFTING) & (costs[np.arange(len(at)), best] < costs[:, 0] - CLEARLY)
+    return at + _NUDGES[np.where(better, best, 0)]
 
 
 def _look_map(grey: np.ndarray) -> np.ndarray:
