@@ -93,7 +93,7 @@ def test_a_hint_at_a_time_belongs_to_the_frame_shown_then_in_a_film_whose_frame_
     hints.write_text(json.dumps([{"x": 70, "y": 48, "color": "#2040d0", "time": 2.2}]))
     late = CliRunner().invoke(main, ["run", str(film), "-o", str(tmp_path / "late.mkv"), "--model", str(hint_model),
                                      "--hints", str(hints)])
-    assert late.exit_code == 1 and "entry 0: time 2.2 s is past the film's end (2 s)" in late.stderr
+    assert late.exit_code == 1 and "entry 0: time 2.2 s is past the film's end (2.00 s)" in late.stderr
 
 
 def test_a_click_on_a_phone_film_lands_where_the_player_shows_it(hint_model, tmp_path):
@@ -146,19 +146,21 @@ def test_a_keyframe_left_grey_is_said_to_make_its_shot_black_and_white(two_shots
     assert "frame3.png: the keyframe holds no colour, so the shot it is in comes out black and white" in result.stderr
 
 
-def test_a_click_on_a_hand_colored_keyframe_wins_over_the_painting_where_it_is(two_shots, hint_model, tmp_path):
+@pytest.mark.parametrize("frame", [3, 8])  # the keyframe's own frame, and another of its shot it is carried to
+def test_a_click_on_a_hand_colored_keyframe_wins_over_the_painting_where_it_is(two_shots, hint_model, tmp_path,
+                                                                               frame):
     painted = np.zeros((SIZE, SIZE, 3), np.uint8)
     painted[:] = (200, 120, 40)  # BGR: all blue
     cv2.imwrite(str(tmp_path / "frame3.png"), painted)
     hints = tmp_path / "hints.json"
-    hints.write_text(json.dumps([{"x": 30, "y": 48, "color": "#d02020", "frame": 3}]))
+    hints.write_text(json.dumps([{"x": 30, "y": 48, "color": "#d02020", "frame": frame}]))
     keyframe = ("--keyframe", f"3:{tmp_path / 'frame3.png'}")
     both = _color(two_shots, tmp_path / "both.mkv", hint_model, "--hints", str(hints), *keyframe)
     click = _color(two_shots, tmp_path / "click.mkv", hint_model, "--hints", str(hints))
     painting = _color(two_shots, tmp_path / "painting.mkv", hint_model, *keyframe)
-    at_click = [_spot(film[3], 30, 48).mean(axis=(1, 2)) for film in (both, click, painting)]
+    at_click = [_spot(film[frame], 30, 48).mean(axis=(1, 2)) for film in (both, click, painting)]
     assert np.abs(at_click[0] - at_click[1]).max() < np.abs(at_click[2] - at_click[1]).max() / 4
-    far = [_spot(film[3], 70, 20) for film in (both, painting)]
+    far = [_spot(film[frame], 70, 20) for film in (both, painting)]
     assert np.abs(far[0] - far[1]).mean() < 2  # away from the click the painting holds
 
 

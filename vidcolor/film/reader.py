@@ -143,6 +143,8 @@ class SourceReader:
         self._last_pts: int | None = None
         self._video = video
         self._span: tuple[int, int] | None = None  # (start of the earliest, end of the latest) film frame read
+        self._first_packet: tuple[int, int] | None = None  # the first film packet's (pts, dts)
+        self._end: int | None = None  # where the film's packets say its last frame stops being shown (_note_end)
         self._size: tuple[int, int] | None = None  # the film's picture size: its first frame's
         self._untimed = False  # whether the film's first frame came without a timestamp (a raw stream)
         self._held: deque[av.VideoFrame] = deque()  # decoded, in display order, waiting for their timestamp
@@ -180,6 +182,8 @@ class SourceReader:
                 self._time = float(packet.pts * packet.time_base)
             self._reach.note(packet)
             if packet.stream.index in self.decode:
+                if packet.stream is self._video:
+                    self._note_end(packet)
                 return [(packet.stream, frame) for frame in self._decoded(packet.stream, packet)]
             if not packet.size:  # the end-of-stream marker, nothing to copy
                 return []
@@ -208,6 +212,17 @@ class SourceReader:
             packet.pts += step
         self._ends[packet.stream.index] = max(end or start, (packet.dts + (packet.duration or 0)) * tb)
 
+    def _note_end(self, packet: av.Packet) -> None:
+        """Where the film's packets say its last frame stops being shown: the latest a frame's packet ends, or where
+        the packet decoded last ends (MP4 gives a held last frame's time to that one, with B-frames another frame),
+        moved to the frames' showing times."""
+        if packet.pts is None or packet.dts is None or not packet.size:
+            return
+        self._first_packet = self._first_packet or (packet.pts, packet.dts)
+        duration = packet.duration or 0
+        shift = self._first_packet[0] - self._first_packet[1]
+        self._end = max(self._end or 0, packet.pts + duration, packet.dts + duration + shift)
+
     def _decoded(self, stream: Stream, packet: av.Packet | None) -> list[av.VideoFrame | av.AudioFrame]:
         try:
             frames = stream.decode(packet)
@@ -233,6 +248,8 @@ class SourceReader:
             self._mend_timestamp(frame)
             self._check_size(frame)
             ready.append(frame)
+        if final and ready and self._end is not None and self._end > ready[-1].pts:  # the last frame: held that long
+            ready[-1].duration = max(ready[-1].duration or 0, self._end - ready[-1].pts)
         return ready
 
     def _mend_timestamp(self, frame: av.VideoFrame) -> None:
@@ -318,8 +335,9 @@ def may_be_joined(container: InputContainer) -> bool:
     return bool(container.format.flags & av.format.Flags.ts_discont.value)
 
 
-BARE_STREAMS = ("h264", "hevc")  # FFmpeg's demuxers of bare streams: their frames come untimed, at an average
-# rate that is FFmpeg's default (25), whatever rate the stream itself states (its guessed rate)
+# FFmpeg's demuxers of bare streams: their frames come untimed, at an average rate that is FFmpeg's default (25),
+# whatever rate the stream itself states (its guessed rate)
+BARE_STREAMS = ("h264", "hevc", "mpegvideo", "m4v", "vc1", "cavsvideo")
 
 
 def frame_rate(stream: Stream) -> Fraction | None:

@@ -52,7 +52,7 @@ from .reader import (
 )
 from .stages import run_stages
 from .streams import Route, plan_routes
-from .writer import OutputWriter, Shown, cannot_write, open_output
+from .writer import BY_DECODING, OutputWriter, Shown, cannot_write, open_output
 
 WARMUP_SECONDS = 2.0  # smoothing forgets what came before within a second or so
 MIN_PIECE_SECONDS = 60.0  # --split auto: shorter pieces are not worth the warm-up and the join
@@ -149,7 +149,7 @@ def color_piece(src: Path, dst: Path, part: Path, piece: Piece, options: VideoOp
             _seek(inp, film.source, piece)
         incidents = Incidents(warn, within=piece.seconds(film.source.time_base))
         reader = SourceReader(inp, [film.source], {film.source.index}, incidents)
-        writer = _PieceWriter(part, piece)
+        writer = _PieceWriter(part, piece, CONTAINERS[suffix][0] in BY_DECODING)
         frames = _window(reader, piece, frames_ahead(options.window))
         try:
             run_stages(frames, writer, [film], paint, source, options)
@@ -189,11 +189,11 @@ def _window(reader: Iterable[tuple[Stream, Payload]], piece: Piece,
 class _PieceWriter:
     """Encodes the frames of a piece (warm-up and look-ahead dropped) and saves the packets as they come."""
 
-    def __init__(self, path: Path, piece: Piece) -> None:
-        self.path, self.piece, self.frames = path, piece, 0
+    def __init__(self, path: Path, piece: Piece, by_decoding: bool) -> None:
+        self.path, self.piece, self.frames, self.by_decoding = path, piece, 0, by_decoding
 
     def write(self, items: Iterable[tuple[Route, Payload]]) -> None:
-        route, shown = None, Shown()
+        route, shown = None, Shown(self.by_decoding)
         with self.path.open("wb") as out:
             for route, frame in items:
                 if frame.pts >= self.piece.start and not self.piece.past_end(frame.pts):

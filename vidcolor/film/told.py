@@ -23,7 +23,7 @@ from ..hints.track import TRACK_SIZE, carry
 from ..runtime.hints import POINT_FIELDS, Told, no_points
 from ..utils.errors import UserError
 from .probe import Source
-from .reader import Incidents, SourceReader, film_stream, frame_rate, open_input
+from .reader import Incidents, SourceReader, film_stream, frame_rate, may_be_joined, open_input
 
 MAX_SECONDS = 1e7  # a time beyond this (four months) is past any film's end: said so, not overflowed
 
@@ -77,7 +77,8 @@ def film_told(source: Source, hints: list[Hint], hints_name: str, keyframes: lis
     for frame in sorted(seeds):
         if frame >= read:
             raise UserError(f"{owners[frame]} is past the film's end ({read} frames)")
-    return FilmTold(points, reference)
+    short_side = min(upright_size(source))  # a click given or carried onto a painted frame wins where it is
+    return FilmTold({frame: give_way_to_clicks(p, short_side) for frame, p in points.items()}, reference)
 
 
 def upright_size(source: Source) -> tuple[int, int]:
@@ -115,35 +116,37 @@ REORDERED = 16  # packets read past the last time asked: frames come in decoding
 
 def _frame_clock(path: Path, until: float) -> FrameClock | None:
     """The film's FrameClock up to `until` seconds, read from its packets (a phone's film varies its frame rate,
-    so a time is not the frame rate times it); None where its packets carry no timestamps."""
+    so a time is not the frame rate times it); None where its packets carry no timestamps, or ones that repeat
+    (recordings joined end to end): there the frame rate tells."""
     shows: dict[int, int] = {}  # timestamp -> duration, of each frame's packet
     with open_input(path) as container:
         stream = film_stream(container, path)
-        tick, past, first = float(stream.time_base or 0), 0, math.inf
+        if may_be_joined(container) or not stream.time_base:
+            return None
+        beyond, ended, first = 0, False, math.inf  # packets read past `until`; read to its end; the earliest time
         try:
             for packet in container.demux(stream):
-                if packet.is_discard:  # decoded before an edit list's start, never shown
+                if packet.is_discard or not packet.size:  # before an edit list's start, never shown; the stream's end
                     continue
-                if packet.pts is None:
-                    if packet.size:  # a film without timestamps (a raw stream); an empty packet ends the stream
-                        return None
-                    continue
+                if packet.pts is None or packet.pts in shows:
+                    return None
                 shows[packet.pts], first = packet.duration or 0, min(first, packet.pts)
-                past += (packet.pts - first) * tick > until
-                if past > REORDERED:
+                beyond += (packet.pts - first) * stream.time_base > until
+                if beyond > REORDERED:
                     break
             else:
-                past = -1  # read to its end
+                ended = True
         except av.FFmpegError:  # damage: the colouring pass finds where the film ends
             pass
-    if not shows or not tick:
+    if not shows:
         return None
     order = sorted(shows)
-    starts = [(t - order[0]) * tick for t in order]
-    if past >= 0:
-        return FrameClock(starts, None)
-    last = shows[order[-1]] or (order[-1] - order[-2] if len(order) > 1 else 0)
-    return FrameClock(starts, starts[-1] + last * tick if last else None)
+    starts = [float((t - order[0]) * stream.time_base) for t in order]
+    # the film ends where its latest frame stops being shown; MP4 lays a held last frame's time on the packet it
+    # decodes last, so the frames' times added up tell it there
+    step = order[-1] - order[-2] if len(order) > 1 else 0  # the last frame's, where the packets say none
+    end = max(max(t + d for t, d in shows.items()), order[0] + sum(shows.values()), order[-1] + step) - order[0]
+    return FrameClock(starts, float(end * stream.time_base) if ended and end > order[-1] - order[0] else None)
 
 
 def _seeds(hints: list[Hint], hints_name: str, keyframes: list[Keyframe], clock: FrameClock | Fraction | None,
@@ -161,7 +164,7 @@ def _seeds(hints: list[Hint], hints_name: str, keyframes: list[Keyframe], clock:
         elif isinstance(clock, FrameClock):
             if (shown := clock.frame_at(hint.time)) is None:
                 raise UserError(f"{hints_name}: entry {i}: time {hint.time:g} s is past the film's end "
-                                f"({clock.end:.3g} s)")
+                                f"({clock.end:.2f} s)")
             frame, said = shown, f"time {hint.time:g} s (frame {shown})"
         else:
             frame = math.floor(min(hint.time, MAX_SECONDS) * float(clock) + 1e-6)  # 1e-6: 0.1 s at 30 fps is 3
@@ -172,9 +175,7 @@ def _seeds(hints: list[Hint], hints_name: str, keyframes: list[Keyframe], clock:
         owners.setdefault(key.frame, f"{key.name}: frame {key.frame}")
         stored = np.ascontiguousarray(np.rot90(key.rgb, -source.turns))
         by_frame.setdefault(key.frame, []).insert(0, keyframe_points(stored))
-    short_side = min(upright_size(source))
-    return owners, {f: give_way_to_clicks(np.concatenate(p).reshape(-1, POINT_FIELDS), short_side)
-                    for f, p in by_frame.items()}
+    return owners, {f: np.concatenate(p).reshape(-1, POINT_FIELDS) for f, p in by_frame.items()}
 
 
 def _small_greys(container: InputContainer, stream: VideoStream, size: tuple[int, int]) -> Iterator[np.ndarray]:

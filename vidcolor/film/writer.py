@@ -36,29 +36,35 @@ def open_output(path: Path, suffix: str) -> OutputContainer:
 
 class Shown:
     """Encodes a film's frames, each packet keeping how long its frame is shown: x264 leaves that out, and a muxer
-    then ends a film one frame step after its last frame starts (a held title card, a GIF's long last frame)."""
+    then ends a film one frame step after its last frame starts (a held title card, a GIF's long last frame).
+    `by_decoding`: the container (MP4, MOV) times a film by its packets' decoding order too."""
 
-    def __init__(self) -> None:
+    def __init__(self, by_decoding: bool) -> None:
+        self.by_decoding = by_decoding
         self._durations: dict[int, int] = {}  # by the frame's timestamp, in the encoder's time base
         self._first: tuple[int, int] | None = None  # the first packet's (pts, dts)
-        self._end = 0  # the latest time a frame stops being shown
+        self._until = 0  # where the frame shown last stops being shown
 
     def encode(self, target: av.video.stream.VideoStream, frame: av.VideoFrame | None) -> list[av.Packet]:
         if frame is not None and frame.pts is not None and frame.duration:
             self._durations[frame.pts] = frame.duration
+            self._until = max(self._until, frame.pts + frame.duration)
         packets = target.encode(frame)
-        for packet in packets:
-            if packet.pts is None or packet.dts is None:
-                continue
+        timed = [p for p in packets if p.pts is not None and p.dts is not None]
+        for packet in timed:
             packet.duration = self._durations.pop(packet.pts, None) or packet.duration
             self._first = self._first or (packet.pts, packet.dts)
-            self._end = max(self._end, packet.pts + (packet.duration or 0))
-        if frame is None and packets and self._first and packets[-1].dts is not None:
-            # the last packet decoded lasts to the film's end: MP4 times a film by its packets' decoding order,
-            # and with B-frames the frame shown last is not the one decoded last
-            last, (pts, dts) = packets[-1], self._first
-            last.duration = max(last.duration or 0, self._end - pts - (last.dts - dts))
+        if frame is None and timed and self._first:  # the film's end: its frame shown last lasts to there, and in
+            # MP4 its packet decoded last does too (with B-frames another one, which MP4 times the film's end by)
+            shown = max(timed, key=lambda p: p.pts)
+            shown.duration = max(shown.duration or 0, self._until - shown.pts)
+            if self.by_decoding:
+                (pts, dts), decoded = self._first, timed[-1]
+                decoded.duration = max(decoded.duration or 0, self._until - pts - (decoded.dts - dts))
         return packets
+
+
+BY_DECODING = ("mp4", "mov")  # muxers that time a film by its packets' decoding order
 
 
 class OutputWriter:
@@ -70,7 +76,7 @@ class OutputWriter:
 
     def __init__(self, out: OutputContainer, routes: list[Route], incidents: Incidents) -> None:
         self.out, self.routes, self.incidents = out, routes, incidents
-        self.shown = Shown()
+        self.shown = Shown(out.format.name in BY_DECODING)
 
     def write(self, items: Iterable[tuple[Route, Payload]]) -> None:
         heard: set[int] = set()

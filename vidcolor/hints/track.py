@@ -80,10 +80,10 @@ def follow(points: np.ndarray, looks: np.ndarray, flow: np.ndarray | None, seen:
         return points[:0], looks[:0]
     start = points[:, :2] * scale
     there = start + _sample(flow, start)
+    clicks = points[:, 4] == 0
+    there[clicks] = _nudged(seen, there[clicks], looks[clicks])
     h, w = flow.shape[:2]
     kept = (there[:, 0] >= 0) & (there[:, 0] < w) & (there[:, 1] >= 0) & (there[:, 1] < h)
-    clicks = kept & (points[:, 4] == 0)
-    there[clicks] = _nudged(seen, there[clicks], looks[clicks])
     kept[kept] = np.abs(_look_at(seen, there[kept]) - looks[kept]).mean(axis=1) < UNLIKE
     moved = points[kept].copy()
     moved[:, :2] = there[kept] / scale

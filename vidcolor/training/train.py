@@ -616,12 +616,13 @@ def train(opts: TrainOptions) -> dict[str, float]:
     meta = _data_meta(opts, data, world)
 
     gen = torch.Generator()
-    lock = lock_folder(opts.out) if master else None  # two runs into one folder would write over each other
+    lock = None
     bar = tqdm(total=total, initial=run.step, disable=opts.quiet or not master, unit="step", dynamic_ncols=True)
     running, count, t0, metrics = 0.0, 0, time.time() - _seconds_so_far(opts), {}
     _train_mode(run.model)
     saved = run.step  # the step of the last checkpoint (or the run's start: nothing to keep)
     try:
+        lock = lock_folder(opts.out) if master else None  # two runs into one folder would write over each other
         while run.step < total:
             gen.manual_seed(opts.seed * 1_000_003 + run.step * 7919 + rank)
             idx = torch.multinomial(draws, opts.batch_size, replacement=True, generator=gen).tolist()

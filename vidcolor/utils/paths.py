@@ -2,7 +2,6 @@
 that do not collide. Standard library only."""
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -43,7 +42,7 @@ def is_image(path: Path) -> bool:
 def for_ffmpeg(path: Path) -> str:
     """The name to give FFmpeg for a file: whole, since it reads a relative name with a colon before any slash
     (`12:00:00.mp4`, `take:2.mkv`) as a protocol, not a file."""
-    return os.path.abspath(path)
+    return str(path.absolute())  # not os.path.abspath: it drops `link/..` by the name alone, past a symlink
 
 
 def is_video(path: Path) -> bool:
