@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from helpers.films import textured, write_shots
+from helpers.films import make_clip, textured, write_shots
 from helpers.models import write_tiny_hint_model
 
 from vidcolor.cli import main
@@ -94,6 +94,18 @@ def test_a_hint_at_a_time_belongs_to_the_frame_shown_then_in_a_film_whose_frame_
     late = CliRunner().invoke(main, ["run", str(film), "-o", str(tmp_path / "late.mkv"), "--model", str(hint_model),
                                      "--hints", str(hints)])
     assert late.exit_code == 1 and "entry 0: time 2.2 s is past the film's end (2.00 s)" in late.stderr
+
+
+def test_a_hint_at_a_time_in_recordings_joined_end_to_end_is_taken(hint_model, tmp_path):
+    """Two TS recordings cat together both start at 0 s: their timestamps repeat, and the frame rate tells."""
+    for name in ("a.ts", "b.ts"):
+        make_clip(tmp_path / name, frames=24, fps=24, audio=())
+    (tmp_path / "joined.ts").write_bytes((tmp_path / "a.ts").read_bytes() + (tmp_path / "b.ts").read_bytes())
+    hints = tmp_path / "hints.json"
+    hints.write_text(json.dumps([{"x": 30, "y": 20, "color": "#2040d0", "time": 1.5}]))  # in the second recording
+    result = CliRunner().invoke(main, ["run", str(tmp_path / "joined.ts"), "-o", str(tmp_path / "told.mkv"), "--model",
+                                       str(hint_model), "--hints", str(hints), "--quiet"])
+    assert result.exit_code == 0, result.output
 
 
 def test_a_click_on_a_phone_film_lands_where_the_player_shows_it(hint_model, tmp_path):

@@ -198,3 +198,16 @@ def test_a_film_named_with_colons_is_read_and_written_as_a_file(clip, model_file
     result = cli("12:00:00.mp4", "-o", "take:2.mkv", "--model", model_file, "--quiet")
     assert result.exit_code == 0 and result.stderr == "", result.output
     assert len(probe(tmp_path / "take:2.mkv").times) == 12
+
+
+def test_a_film_named_through_a_link_and_dot_dot_is_the_file_the_system_finds(clip, model_file, tmp_path,
+                                                                             monkeypatch):
+    """`link/..` is the folder above where the link leads, not the one holding the link."""
+    (tmp_path / "real" / "sub").mkdir(parents=True)
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "link").symlink_to(tmp_path / "real" / "sub")
+    clip("real/reel.mp4", frames=12)
+    monkeypatch.chdir(tmp_path)
+    result = cli("work/link/../reel.mp4", "-o", "work/link/../reel.mkv", "--model", model_file, "--quiet")
+    assert result.exit_code == 0 and result.stderr == "", result.output
+    assert len(probe(tmp_path / "real" / "reel.mkv").times) == 12
