@@ -164,7 +164,7 @@ def _seeds(hints: list[Hint], hints_name: str, keyframes: list[Keyframe], clock:
         elif isinstance(clock, FrameClock):
             if (shown := clock.frame_at(hint.time)) is None:
                 raise UserError(f"{hints_name}: entry {i}: time {hint.time:g} s is past the film's end "
-                                f"({clock.end:.2f} s)")
+                                f"({clock.end:.3f} s)")
             frame, said = shown, f"time {hint.time:g} s (frame {shown})"
         else:
             frame = math.floor(min(hint.time, MAX_SECONDS) * float(clock) + 1e-6)  # 1e-6: 0.1 s at 30 fps is 3

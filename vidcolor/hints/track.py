@@ -128,8 +128,9 @@ def carry(frames: Iterable[np.ndarray], seeds: dict[int, np.ndarray], scale: flo
                                                                                              int]:
     """The film's grey frames at the tracking size (in order) and the hints given on some of them
     (frame -> points) -> the points on every frame they reach, and how many frames were read. A frame's own
-    hints come last, so they win over carried ones where they meet."""
-    carried: dict[int, list[np.ndarray]] = defaultdict(list)
+    hints come last, so they win over carried ones where they meet, and of carried ones those given on the nearest
+    frame (two keyframes of one shot: each rules its own side of it)."""
+    carried: dict[int, list[tuple[int, np.ndarray]]] = defaultdict(list)  # (the frame they were given on, points)
     cuts, flow = SceneCutDetector(), Flow()
     shot: deque[np.ndarray] = deque(maxlen=MAX_CARRY)  # the shot's frames so far, while a hint may still come
     moving: list[tuple[np.ndarray, np.ndarray, int]] = []  # points carried forwards: where on the previous frame,
@@ -149,7 +150,7 @@ def carry(frames: Iterable[np.ndarray], seeds: dict[int, np.ndarray], scale: flo
             moving = [(*follow(p, looks, forward, seen, scale), given) for p, looks, given in moving
                       if index - given <= MAX_CARRY]
             moving = [m for m in moving if len(m[0])]
-            carried[index] += [p for p, _, _ in moving]
+            carried[index] += [(given, p) for p, _, given in moving]
         if index in seeds:
             looks = _look_at(seen, seeds[index][:, :2] * scale)
             _carry_back(grey, shot, index, seeds[index], looks, scale, flow, carried)
@@ -161,14 +162,15 @@ def carry(frames: Iterable[np.ndarray], seeds: dict[int, np.ndarray], scale: flo
         previous = grey
         if index >= last_seed and not moving:
             break
-    points = {i: np.concatenate(p) for i, p in carried.items() if p}
+    points = {i: np.concatenate([p for _, p in sorted(came, key=lambda c: -abs(i - c[0]))])  # the nearest last
+              for i, came in carried.items() if came}
     for index, own in seeds.items():
         points[index] = np.concatenate([points.get(index, no_points()), own])
     return points, read
 
 
 def _carry_back(grey: np.ndarray, shot: deque[np.ndarray], index: int, points: np.ndarray, looks: np.ndarray,
-                scale: float, flow: Flow, carried: dict[int, list[np.ndarray]]) -> None:
+                scale: float, flow: Flow, carried: dict[int, list[tuple[int, np.ndarray]]]) -> None:
     """Follow `points` of frame `index` backwards through the shot's earlier frames, until they leave the picture
     or no longer look as they did."""
     later = grey
@@ -176,5 +178,5 @@ def _carry_back(grey: np.ndarray, shot: deque[np.ndarray], index: int, points: n
         points, looks = follow(points, looks, flow(later, earlier), _look_map(earlier), scale)
         if not len(points):
             return
-        carried[index - back].append(points)
+        carried[index - back].append((index, points))
         later = earlier
