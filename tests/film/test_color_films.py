@@ -36,10 +36,12 @@ def test_skip_color_leaves_a_color_film_as_it_is(clip, color, tmp_path, name):
     assert any("keeping its colours" in w for w in warnings)
 
 
-def test_skip_color_keeps_a_color_film_that_opens_on_black(color, tmp_path):
+@pytest.mark.parametrize("grain", [0, 8])  # a scanned leader is black with film grain
+def test_skip_color_keeps_a_color_film_that_opens_on_black(color, tmp_path, grain):
     """Colour is judged on frames that show something: a second of black leader does not make a film grey."""
-    src = tmp_path / "leader.mkv"
-    write_film(src, frames=40, picture=lambda i: landscape(i, 48, 64) if i >= 25 else np.zeros((48, 64, 3), np.uint8))
+    src, noise = tmp_path / "leader.mkv", np.random.default_rng(0).normal(20, grain + 1e-9, (25, 48, 64, 1))
+    black = [np.clip(np.repeat(n, 3, axis=2), 0, 255).astype(np.uint8) for n in noise]
+    write_film(src, frames=40, picture=lambda i: landscape(i, 48, 64) if i >= 25 else black[i])
     result, warnings = color(src, tmp_path / "kept.mkv", model="no-such-model", skip_color=True)
     assert result.summary() == f"40 frames kept as they were (already in colour) -> {tmp_path / 'kept.mkv'}"
     assert any("keeping its colours" in w for w in warnings)

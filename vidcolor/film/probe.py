@@ -7,6 +7,7 @@ from itertools import islice
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 from av.stream import Stream
 
@@ -28,6 +29,7 @@ from .yuv import Colorimetry, frame_color, luma_bits, normalise, pixel_format
 PROBE_FRAMES = 12  # that show something (not black), judged for colour
 PROBE_LIMIT = 600  # frames read at most to find them (25 s at 24 fps): past a black leader
 FLAT = 2.0  # luma levels of spread: a black, white or grey frame shows nothing
+GRAIN = 8  # times smaller a frame is judged flat or not at: grain averaged away
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,15 @@ def probe(path: Path) -> Source:
                       float(rate) if (rate := frame_rate(stream)) else None, span_streams)
 
 
+def _shows_something(luma: np.ndarray) -> bool:
+    """Whether a frame's luma shows more than a flat field: judged an eighth of its size, where film grain on a
+    black leader has averaged out and a picture's shapes have not."""
+    h, w = luma.shape
+    size = (min(w, max(4, w // GRAIN)), min(h, max(4, h // GRAIN)))  # a tiny film's few pixels are kept
+    small = cv2.resize(luma, size, interpolation=cv2.INTER_AREA)
+    return float(small.std()) > FLAT
+
+
 def _first_frame_and_color(reader: SourceReader) -> tuple[av.VideoFrame | None, bool]:
     """The film's first frame, and whether it is in colour, as its first PROBE_FRAMES frames that show something
     tell: a film opening on black (a leader, a slow fade) is judged past it, up to PROBE_LIMIT frames in."""
@@ -81,7 +92,7 @@ def _first_frame_and_color(reader: SourceReader) -> tuple[av.VideoFrame | None, 
         first = first or frame
         seen = frame_color(normalise(frame, pixel_format(first.width, first.height), first.width, first.height))
         opening = opening or [seen]  # judged where no frame shows anything
-        if seen[0].std() > FLAT:
+        if _shows_something(seen[0]):
             shown.append(seen)
             if len(shown) == PROBE_FRAMES:
                 break
