@@ -81,6 +81,27 @@ def label(stream: Stream) -> str:
     return f"{stream.type} stream #{stream.index} ({codec})"
 
 
+class FilmEnd:
+    """Where a film's packets say its last frame stops being shown (its time base): where the packet of the frame
+    shown last ends, and in MP4 and MOV, which time a film by decoding order and so lay a held last frame's time on
+    the packet decoded last (with B-frames another frame's), where that one ends, moved to showing times."""
+
+    def __init__(self, container: InputContainer) -> None:
+        self.by_decoding = "mov" in container.format.name.split(",")  # FFmpeg's "mov,mp4,m4a,3gp,3g2,mj2"
+        self.end: int | None = None
+        self._first: tuple[int, int] | None = None  # the first packet's (pts, dts)
+
+    def note(self, packet: av.Packet) -> None:
+        """Take a film packet into account (they come in decoding order)."""
+        if packet.pts is None or not packet.size:
+            return
+        duration = packet.duration or 0
+        self.end = max(self.end or 0, packet.pts + duration)
+        if self.by_decoding and packet.dts is not None:
+            self._first = self._first or (packet.pts, packet.dts)
+            self.end = max(self.end, packet.dts + duration + self._first[0] - self._first[1])
+
+
 def open_input(path: Path) -> InputContainer:
     """Open a film for reading, turning every way that can fail into one clear UserError."""
     if not path.is_file():
@@ -143,8 +164,7 @@ class SourceReader:
         self._last_pts: int | None = None
         self._video = video
         self._span: tuple[int, int] | None = None  # (start of the earliest, end of the latest) film frame read
-        self._first_packet: tuple[int, int] | None = None  # the first film packet's (pts, dts)
-        self._end: int | None = None  # where the film's packets say its last frame stops being shown (_note_end)
+        self._film_end = FilmEnd(container)
         self._size: tuple[int, int] | None = None  # the film's picture size: its first frame's
         self._untimed = False  # whether the film's first frame came without a timestamp (a raw stream)
         self._held: deque[av.VideoFrame] = deque()  # decoded, in display order, waiting for their timestamp
@@ -183,7 +203,7 @@ class SourceReader:
             self._reach.note(packet)
             if packet.stream.index in self.decode:
                 if packet.stream is self._video:
-                    self._note_end(packet)
+                    self._film_end.note(packet)
                 return [(packet.stream, frame) for frame in self._decoded(packet.stream, packet)]
             if not packet.size:  # the end-of-stream marker, nothing to copy
                 return []
@@ -212,17 +232,6 @@ class SourceReader:
             packet.pts += step
         self._ends[packet.stream.index] = max(end or start, (packet.dts + (packet.duration or 0)) * tb)
 
-    def _note_end(self, packet: av.Packet) -> None:
-        """Where the film's packets say its last frame stops being shown: the latest a frame's packet ends, or where
-        the packet decoded last ends (MP4 gives a held last frame's time to that one, with B-frames another frame),
-        moved to the frames' showing times."""
-        if packet.pts is None or packet.dts is None or not packet.size:
-            return
-        self._first_packet = self._first_packet or (packet.pts, packet.dts)
-        duration = packet.duration or 0
-        shift = self._first_packet[0] - self._first_packet[1]
-        self._end = max(self._end or 0, packet.pts + duration, packet.dts + duration + shift)
-
     def _decoded(self, stream: Stream, packet: av.Packet | None) -> list[av.VideoFrame | av.AudioFrame]:
         try:
             frames = stream.decode(packet)
@@ -248,8 +257,9 @@ class SourceReader:
             self._mend_timestamp(frame)
             self._check_size(frame)
             ready.append(frame)
-        if final and ready and self._end is not None and self._end > ready[-1].pts:  # the last frame: held that long
-            ready[-1].duration = max(ready[-1].duration or 0, self._end - ready[-1].pts)
+        end = self._film_end.end
+        if final and ready and end is not None and end > ready[-1].pts:  # the last frame: held that long
+            ready[-1].duration = max(ready[-1].duration or 0, end - ready[-1].pts)
         return ready
 
     def _mend_timestamp(self, frame: av.VideoFrame) -> None:

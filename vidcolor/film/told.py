@@ -23,7 +23,7 @@ from ..hints.track import TRACK_SIZE, carry
 from ..runtime.hints import POINT_FIELDS, Told, no_points
 from ..utils.errors import UserError
 from .probe import Source
-from .reader import Incidents, SourceReader, film_stream, frame_rate, may_be_joined, open_input
+from .reader import FilmEnd, Incidents, SourceReader, film_stream, frame_rate, may_be_joined, open_input
 
 MAX_SECONDS = 1e7  # a time beyond this (four months) is past any film's end: said so, not overflowed
 
@@ -118,19 +118,22 @@ def _frame_clock(path: Path, until: float) -> FrameClock | None:
     """The film's FrameClock up to `until` seconds, read from its packets (a phone's film varies its frame rate,
     so a time is not the frame rate times it); None where its packets carry no timestamps, or ones that repeat
     (recordings joined end to end): there the frame rate tells."""
-    shows: dict[int, int] = {}  # timestamp -> duration, of each frame's packet
+    times: set[int] = set()  # of the frames' packets
     with open_input(path) as container:
         stream = film_stream(container, path)
         if may_be_joined(container) or not stream.time_base:
             return None
-        beyond, ended, first = 0, False, math.inf  # packets read past `until`; read to its end; the earliest time
+        film_end, first = FilmEnd(container), math.inf
+        beyond, ended = 0, False  # packets read past `until`; whether the film was read to its end
         try:
             for packet in container.demux(stream):
                 if packet.is_discard or not packet.size:  # before an edit list's start, never shown; the stream's end
                     continue
-                if packet.pts is None or packet.pts in shows:
+                if packet.pts is None or packet.pts in times:
                     return None
-                shows[packet.pts], first = packet.duration or 0, min(first, packet.pts)
+                times.add(packet.pts)
+                film_end.note(packet)
+                first = min(first, packet.pts)
                 beyond += (packet.pts - first) * stream.time_base > until
                 if beyond > REORDERED:
                     break
@@ -138,14 +141,12 @@ def _frame_clock(path: Path, until: float) -> FrameClock | None:
                 ended = True
         except av.FFmpegError:  # damage: the colouring pass finds where the film ends
             pass
-    if not shows:
+    if not times:
         return None
-    order = sorted(shows)
+    order = sorted(times)
     starts = [float((t - order[0]) * stream.time_base) for t in order]
-    # the film ends where its latest frame stops being shown; MP4 lays a held last frame's time on the packet it
-    # decodes last, so the frames' times added up tell it there
     step = order[-1] - order[-2] if len(order) > 1 else 0  # the last frame's, where the packets say none
-    end = max(max(t + d for t, d in shows.items()), order[0] + sum(shows.values()), order[-1] + step) - order[0]
+    end = max(film_end.end or 0, order[-1] + step) - order[0]
     return FrameClock(starts, float(end * stream.time_base) if ended and end > order[-1] - order[0] else None)
 
 
