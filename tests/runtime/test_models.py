@@ -114,7 +114,11 @@ def test_unknown_family_is_refused():
 @pytest.mark.parametrize(("meta", "complaint"), [
     ({"family": ["unet"]}, "unknown model family"),
     ({"family": "transformer"}, "unknown model family"),
-    ({"arch": {"wings": 3}}, "does not describe a unet model"),
+    ({"arch": {"wings": 3}}, "an option it does not take ('wings')"),
+    ({"arch": {"width": "16"}}, "no usable width ('16')"),
+    ({"arch": {"width": True}}, "no usable width (True)"),
+    ({"arch": {"width": 10 ** 9}}, "no usable width (1000000000)"),  # built first, it would take terabytes
+    ({"arch": [16]}, "arch is not a JSON object"),
     ({"arch": {"width": 16}}, "weights do not fit a unet model"),
     ({"working_size": "big"}, "no usable working size"),
     ({"chroma_gain": -1}, "chroma gain"),

@@ -24,7 +24,14 @@ from vidcolor.photo.read import read_image
 from vidcolor.photo.write import write_image
 from vidcolor.runtime.archs import BLOCKS8_PREFIX, build_model
 from vidcolor.runtime.catalog import shipped_models
-from vidcolor.runtime.weights import load_model, load_trainable_state, read_metadata, read_weights, write_weights_file
+from vidcolor.runtime.weights import (
+    load_model,
+    load_trainable_state,
+    read_metadata,
+    read_weights,
+    update_metadata,
+    write_weights_file,
+)
 from vidcolor.training.data import TrainingSet, group_of, load_images
 from vidcolor.training.losses import ColorLoss
 from vidcolor.training.report import append_csv, read_csv
@@ -643,6 +650,18 @@ def test_starting_from_a_model_of_another_family_or_width_says_which_to_give(tmp
     with pytest.raises(UserError, match="was trained with --width 8; give the same"):
         train(TrainOptions(model="fusion", data=[photos], out=tmp_path / "b", steps=1, continue_from=fusion,
                            **TINY | {"width": 16}))
+
+
+def test_a_hand_edited_model_to_start_from_is_refused_in_one_line(tmp_path):
+    photos = photo_folder(tmp_path / "photos", n=2)
+    for change, complaint in (({"arch": {"width": 8, "tune_backbone": "3"}}, "no usable tune_backbone ('3')"),
+                              ({"arch": "fusion"}, "arch is not a JSON object"),
+                              ({"steps": "900"}, "no usable step count ('900')")):
+        fusion = write_tiny_hint_model(tmp_path / "fusion.safetensors")
+        update_metadata(fusion, change)
+        _one_clear_line(_run_cli(["train", "--model", "fusion", "--width", "8", "--data", str(photos),
+                                  "--continue-from", str(fusion), "--steps", "4", "--out", str(tmp_path / "run")]),
+                        complaint)
 
 
 def test_options_that_would_do_nothing_for_the_model_trained_are_refused_in_one_line(tmp_path):

@@ -27,16 +27,17 @@ def export(run_dir: Path, dst: Path, overwrite: bool, temperature: float | None)
         raise UserError(f"{run_dir}: not a training run folder (no last.safetensors)")
     if dst.suffix != ".safetensors":
         raise UserError(f"{dst}: the exported file must end in .safetensors")
-    from ..runtime.weights import check_finite, read_metadata, read_weights, write_weights_file
+    from ..runtime.weights import check_finite, model_spec, read_metadata, read_weights, write_weights_file
     from ..utils.atomic import check_not_the_input, check_writable
 
     check_not_the_input(src, dst)
     check_writable(dst, overwrite)  # before the weights are read: a big model takes a while
     meta = read_metadata(src)
+    _, arch = model_spec(src, meta)
     if temperature is not None:
-        if not meta.get("arch", {}).get("ab_bins"):
+        if not arch.get("ab_bins"):
             raise UserError(f"{run_dir}: --temperature applies only to models trained with --loss bins")
-        meta["arch"]["temperature"] = temperature
+        meta["arch"] = arch | {"temperature": temperature}
     state = read_weights(src)
     check_finite(src, state)
     write_weights_file(dst, state, meta, replace=overwrite)

@@ -6,6 +6,7 @@ fine-tuned are stored and override the package's.
 """
 from __future__ import annotations
 
+import inspect
 import json
 import math
 from collections.abc import Iterable
@@ -24,6 +25,8 @@ from .archs.fusion import Backbone
 from .catalog import shipped_models
 
 BACKBONE_PREFIX = "backbones."
+ARCH_LIMIT = 256  # no architecture option of ours comes near it: a larger one in a file is damage, which would be
+# allocated (gigabytes, or more than the machine has) before its weights could be found not to fit
 
 
 def _package_keys(model: nn.Module) -> set[str]:
@@ -144,17 +147,37 @@ def check_finite(path: Path, state: dict[str, torch.Tensor]) -> None:
         raise UserError(f"{path}: its weights hold NaN or infinite values (a training run that diverged?)")
 
 
+def model_spec(path: Path, meta: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The family a model file names and its architecture options, each one its family takes, of the type it
+    takes and of a size worth building: refused in one line before anything is built."""
+    family, arch = meta.get("family"), meta.get("arch", {})
+    if not isinstance(family, str) or family not in FAMILIES:
+        raise UserError(f"{path}: unknown model family {family!r}")
+    if not isinstance(arch, dict):
+        raise UserError(f"{path}: its metadata's arch is not a JSON object ({arch!r})")
+    takes = inspect.signature(FAMILIES[family]).parameters
+    for name, value in arch.items():
+        if name not in takes:
+            raise UserError(f"{path}: its metadata gives a {family} model an option it does not take ({name!r})")
+        usable = {bool: lambda v: isinstance(v, bool),
+                  int: lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= ARCH_LIMIT,
+                  float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < math.inf,
+                  str: lambda v: isinstance(v, str)}[type(takes[name].default)]
+        if not usable(value):
+            raise UserError(f"{path}: its metadata gives no usable {name} ({value!r})")
+    return family, arch
+
+
 def load_model(name_or_path: str | Path, device: torch.device | str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
     """Build the architecture named in the file's metadata and load its weights (eval mode); a str may name a
     shipped model, a Path is a file (`resolve_model_path`)."""
     path = resolve_model_path(name_or_path)
     meta = read_metadata(path)
-    if not isinstance(meta.get("family"), str) or meta["family"] not in FAMILIES:
-        raise UserError(f"{path}: unknown model family {meta.get('family')!r}")
+    family, arch = model_spec(path, meta)
     try:
-        model = build_model(meta["family"], **meta.get("arch", {}))
-    except (TypeError, ValueError, RuntimeError) as exc:  # options no version of the family takes
-        raise UserError(f"{path}: its metadata does not describe a {meta['family']} model ({exc})") from None
+        model = build_model(family, **arch)
+    except (ValueError, RuntimeError) as exc:  # options of the right types no version of the family takes
+        raise UserError(f"{path}: its metadata does not describe a {family} model ({exc})") from None
     size, gain = meta.get("working_size", 1), meta.get("chroma_gain", 1.0)
     if not isinstance(size, int) or size < 1:
         raise UserError(f"{path}: its metadata gives no usable working size ({size!r})")
@@ -162,6 +185,6 @@ def load_model(name_or_path: str | Path, device: torch.device | str = "cpu") -> 
         raise UserError(f"{path}: its metadata gives no usable chroma gain ({gain!r})")
     state = read_weights(path)
     if not load_trainable_state(model, state):
-        raise UserError(f"{path}: weights do not fit a {meta['family']} model ({meta.get('arch', {})})")
+        raise UserError(f"{path}: weights do not fit a {family} model ({arch})")
     check_finite(path, state)
     return model.to(device).eval(), meta

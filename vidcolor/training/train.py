@@ -39,6 +39,7 @@ from ..runtime.weights import (
     check_finite,
     load_model,
     load_trainable_state,
+    model_spec,
     read_metadata,
     read_weights,
     save_weights,
@@ -305,8 +306,7 @@ def _load_init(model: nn.Module, path: Path, flag: str, opts: TrainOptions) -> N
     file has that the options would drop (tuned backbone stages, blocks, its light decoder) is refused, naming the
     options that keep it."""
     _check_weights_file(path, flag)
-    meta = read_metadata(path)
-    arch, family = meta.get("arch", {}), meta.get("family")
+    family, arch = model_spec(path, read_metadata(path))
     if FAMILIES.get(family) is not FAMILIES[opts.model]:  # unet and gan share a network: one starts the other
         raise UserError(f"{path}: a {family} model; start from it with --model {family}")
     if arch.get("width", opts.width) != opts.width:
@@ -423,7 +423,9 @@ def build_run(opts: TrainOptions, device: torch.device, total: int) -> Run:
             _load_init(model, path, flag, opts)
     _freeze_others(model, opts)
     if opts.continue_from:
-        start = int(read_metadata(opts.continue_from).get("steps") or 0)
+        start = read_metadata(opts.continue_from).get("steps") or 0
+        if not isinstance(start, int) or start < 0:
+            raise UserError(f"{opts.continue_from}: its metadata gives no usable step count ({start!r})")
         if start >= total:
             raise UserError(f"{opts.continue_from}: was trained {start} steps already; give --steps above that")
     betas = (0.5, 0.999) if opts.gan() else (0.9, 0.999)
