@@ -358,9 +358,11 @@ def test_training_on_a_folder_without_images_says_so(tmp_path):
 def test_training_skips_an_unreadable_file_and_names_it(tmp_path):
     photos = photo_folder(tmp_path / "photos", n=4)
     (photos / "broken.jpg").write_bytes(b"\xff\xd8 this is not really a jpeg")
+    (photos / "moved.jpg").symlink_to(tmp_path / "a drive no longer mounted" / "moved.jpg")
     result = _run_cli(["train", "--model", "unet", "--width", "8", "--size", "32", "--batch-size", "2", "--steps",
                        "1", "--data", str(photos), "--out", str(tmp_path / "run"), "--quiet"])
     assert result.returncode == 0 and "skipped broken.jpg" in result.stderr, result.stderr
+    assert "skipped moved.jpg: no such file" in result.stderr
     assert read_metadata(tmp_path / "run" / "last.safetensors")["images"] == 4
 
 

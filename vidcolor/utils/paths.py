@@ -51,9 +51,10 @@ def is_video(path: Path) -> bool:
 
 def find_media(root: Path) -> list[Path]:
     """All images and videos under `root` (recursively, sorted so runs are reproducible), hidden files and
-    folders left out as a folder run leaves them (macOS's `._` twins, a run's temporary files)."""
-    return sorted(p for p in root.rglob("*") if p.is_file() and (is_image(p) or is_video(p))
-                  and not hidden_below(p, root))
+    folders left out as a folder run leaves them (macOS's `._` twins, a run's temporary files). A link to a file
+    that is gone is one of them, for its reader to name, not to pass over in silence."""
+    return sorted(p for p in root.rglob("*") if (p.is_file() or (p.is_symlink() and not p.exists()))
+                  and (is_image(p) or is_video(p)) and not hidden_below(p, root))
 
 
 def hidden_below(path: Path, root: Path) -> bool:
