@@ -1,6 +1,8 @@
 """Damaged films: what can be read comes out, what cannot is skipped and said."""
 from __future__ import annotations
 
+from fractions import Fraction
+
 import av
 import numpy as np
 import pytest
@@ -89,6 +91,16 @@ def test_a_raw_stream_spliced_from_two_sizes_comes_out_whole_at_its_first_size(c
     assert result.frames == len(after.times) == 12 and (after.width, after.height) == (64, 48)
     assert warnings[0] == "scaled odd-sized frame (96x72 at 0.24 s; the film is 64x48)"
     assert warnings[-1] == "scaled 6 odd-sized frames in all" and len(warnings) == 4
+
+
+def test_a_film_claiming_billions_of_frames_a_second_plays_at_a_believable_rate(color, tmp_path):
+    """Its frames' times, a fraction of a nanosecond apart, all came out as 0: a film no player could show."""
+    header = b"YUV4MPEG2 W32 H16 F2147483647:1 Ip A1:1 C420jpeg\n"
+    frames = b"".join(b"FRAME\n" + bytes([40 + 10 * i]) * (32 * 16) + b"\x80" * (2 * 16 * 8) for i in range(6))
+    (tmp_path / "odd.y4m").write_bytes(header + frames)
+    result, warnings = color(tmp_path / "odd.y4m", tmp_path / "new.mkv")
+    assert result.frames == 6 and probe(tmp_path / "new.mkv").times == [Fraction(i, 25) for i in range(6)]
+    assert warnings[-1] == "mended 5 broken video timestamps in all"
 
 
 @pytest.mark.parametrize("sound_outlasts_picture", [False, True])

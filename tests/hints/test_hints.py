@@ -46,6 +46,15 @@ def test_a_frames_own_hint_wins_over_one_carried_to_it():
     assert points[2][-1, 2] == pytest.approx(-0.4)  # drawn last, so it is what the model sees there
 
 
+def test_more_clicks_than_opencv_maps_have_rows_are_all_carried():
+    """A hints file of 32,767 points or more (OpenCV's maps take fewer rows) was a traceback on a film."""
+    frames = _panned(textured(200, 96, seed=5), frames=3, step=2)
+    rng = np.random.default_rng(0)
+    many = np.column_stack([rng.uniform(20, 76, (40_000, 2)), np.zeros((40_000, 3))]).astype(np.float32)
+    points, _ = carry(frames, {0: many}, scale=1.0)
+    assert len(points[2]) > 30_000 and np.median(points[2][:, 0]) - np.median(many[:, 0]) == pytest.approx(-4, abs=1)
+
+
 def test_a_hand_colored_keyframe_becomes_dense_points_of_its_colors():
     painted = np.zeros((48, 96, 3), np.uint8)
     painted[:, :48] = (200, 30, 30)

@@ -117,11 +117,15 @@ def test_unknown_family_is_refused():
     ({"arch": {"wings": 3}}, "an option it does not take ('wings')"),
     ({"arch": {"width": "16"}}, "no usable width ('16')"),
     ({"arch": {"width": True}}, "no usable width (True)"),
-    ({"arch": {"width": 10 ** 9}}, "no usable width (1000000000)"),  # built first, it would take terabytes
+    ({"arch": {"width": 10 ** 9}}, "width must be 1 to 128, not 1000000000"),  # built, terabytes
+    ({"arch": {"width": 0}}, "width must be 1 to 128, not 0"),
+    ({"arch": {"depth": 7}}, "depth must be 1 to 6, not 7"),
+    ({"family": "fusion", "arch": {"backbones": "lite0," * 100}}, "each once"),  # a hundred backbones were built
     ({"arch": [16]}, "arch is not a JSON object"),
     ({"arch": {"width": 16}}, "weights do not fit a unet model"),
     ({"working_size": "big"}, "no usable working size"),
     ({"chroma_gain": -1}, "chroma gain"),
+    ({"chroma_gain": 1e308}, "no usable chroma gain"),  # not "the model's colours are not numbers"
 ])
 def test_a_model_file_with_wrong_metadata_is_refused_in_one_line(tmp_path, meta, complaint):
     path = tmp_path / "odd.safetensors"
@@ -154,6 +158,19 @@ def test_weights_saved_by_another_tool_are_refused_as_not_a_vidcolor_model(tmp_p
                                        "--model", str(tmp_path / "theirs.safetensors")])
     assert result.exit_code == 1 and len(result.output.splitlines()) == 1
     assert "not a vidcolor model file (a safetensors file without vidcolor's metadata)" in result.output
+
+
+def test_a_model_file_whose_metadata_nests_beyond_reason_is_one_line_for_run_and_models(tmp_path):
+    from safetensors.torch import save_file
+
+    deep = "[" * 100_000 + "]" * 100_000
+    save_file({"w": torch.zeros(2)}, str(tmp_path / "deep.safetensors"), metadata={"vidcolor": deep})
+    write_image(tmp_path / "in.png", landscape(0))
+    for args in (["run", str(tmp_path / "in.png"), "-o", str(tmp_path / "out.png"), "--model"], ["models"]):
+        result = CliRunner().invoke(main, [*args, str(tmp_path / "deep.safetensors")])
+        assert result.exit_code == 1 and result.output.splitlines() == [
+            f"vidcolor: {tmp_path / 'deep.safetensors'}: not a vidcolor model file (its metadata is nested beyond "
+            "reason)"], result.output
 
 
 def test_patchgan_judges_patches():

@@ -6,7 +6,17 @@ from typing import Any
 
 import click
 
-from ..utils.choices import BALANCES, DEVICES, FAMILIES, LOSSES, MIN_TEMPERATURE, PRECISIONS
+from ..utils.choices import (
+    BALANCES,
+    DEVICES,
+    FAMILIES,
+    LOSSES,
+    MAX_AB_BINS,
+    MAX_BLOCKS8,
+    MAX_WIDTH,
+    MIN_TEMPERATURE,
+    PRECISIONS,
+)
 from .common import GivenPath, ModelFile, Number, friendly
 
 
@@ -54,7 +64,7 @@ def one_weight_a_group(ctx: click.Context, param: click.Parameter, values: tuple
 @click.option("--loss", default="l1", type=click.Choice(LOSSES), show_default=True,
               help="rgb: MSE of the RGB colours a/b make with the picture's L (what PSNR measures); "
                    "bins (fusion): predict a distribution over a grid of colours.")
-@click.option("--ab-bins", type=click.IntRange(min=2), default=17, show_default=True,
+@click.option("--ab-bins", type=click.IntRange(2, MAX_AB_BINS), default=17, show_default=True,
               help="--loss bins: grid colours per a/b axis.")
 @click.option("--temperature", type=Number(min=MIN_TEMPERATURE), default=1.0, show_default=True,
               help="--loss bins: annealed-mean temperature (lower: more vivid).")
@@ -73,12 +83,12 @@ def one_weight_a_group(ctx: click.Context, param: click.Parameter, values: tuple
               help="Steps between checkpoints (what --resume continues from).")
 @click.option("--keep-weights", is_flag=True, help="Keep each checkpoint's weights as weights-STEP.safetensors.")
 @click.option("--val-every", type=click.IntRange(min=1), help="Validate every N steps (default: each epoch).")
-@click.option("--width", type=click.IntRange(min=1), default=32, show_default=True,
+@click.option("--width", type=click.IntRange(1, MAX_WIDTH), default=32, show_default=True,
               help="Channel width of the trainable net.")
 @click.option("--backbones", default="lite0", show_default=True, help="fusion: e.g. lite0,lite1,lite2.")
 @click.option("--tune-backbone", type=click.IntRange(min=0), default=0, show_default=True,
               help="fusion: fine-tune this many deepest backbone stages (1: stride 32 and head).")
-@click.option("--blocks8", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--blocks8", type=click.IntRange(0, MAX_BLOCKS8), default=0, show_default=True,
               help="fusion: residual blocks at stride 8 (a larger model, cheap per frame); new ones start as identity.")
 @click.option("--light-decoder", is_flag=True,
               help="fusion: a decoder at about a third of the cost (a faster model); from a full one's file it starts "

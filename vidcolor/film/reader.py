@@ -3,6 +3,7 @@ so an old film still comes out), broken timestamps mended, frames handed on in d
 from __future__ import annotations
 
 import heapq
+import math
 import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
@@ -161,6 +162,8 @@ class SourceReader:
         video = next(s for s in streams if s.type == "video")
         rate = frame_rate(video) or Fraction(25)
         self._video_step = max(1, round(1 / (rate * video.time_base)))
+        # frames closer than this are no film's (a header claiming billions of frames a second): retimed in step
+        self._least_step = max(1, math.ceil(1 / (MAX_FRAME_RATE * video.time_base)))
         self._last_pts: int | None = None
         self._video = video
         self._span: tuple[int, int] | None = None  # (start of the earliest, end of the latest) film frame read
@@ -266,7 +269,7 @@ class SourceReader:
         missing = frame.pts is None
         if self._last_pts is None:
             self._untimed = missing  # a raw stream (.h264, .m2v) has no times at all: given them in step, quietly
-        if missing or (self._last_pts is not None and frame.pts <= self._last_pts):
+        if missing or (self._last_pts is not None and frame.pts < self._last_pts + self._least_step):
             frame.pts = 0 if self._last_pts is None else self._last_pts + self._video_step
             if not (missing and self._untimed):
                 seconds = float(frame.pts * frame.time_base)

@@ -36,6 +36,7 @@ _NUDGES = np.array(sorted(((x, y) for x in range(-NUDGE, NUDGE + 1) for y in ran
 CLEARLY = 0.05  # less look difference (mean, in units of the frame's spread) that makes a nudge worth it
 DRIFTING = 0.2  # look difference from where it was given past which a click is nudged (UNLIKE: lost)
 MAX_CARRY = 3000  # frames: two minutes at 25 fps, longer than all but a few shots
+_MAP_ROWS = 32_000  # OpenCV remaps with maps of fewer than 32,767 rows (SHRT_MAX)
 # Two frames are of one shot when their luma, one moved along the flow onto the other, correlates (unchanged by
 # fades, flashes and fog) at least this much: after a histogram cut (a low-contrast shot's histogram jumps with
 # noise), and on every frame (a cut the histogram missed: two shots alike in tone)
@@ -114,14 +115,21 @@ def _look_at(seen: np.ndarray, at: np.ndarray) -> np.ndarray:
     if not len(at):
         return np.zeros((0, len(_AROUND)), np.float32)
     where = at.astype(np.float32)[:, None, :] + _AROUND[None]  # a row of the map per point, as _sample's
-    return cv2.remap(seen, where[..., 0], where[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return _remap_rows(seen, where[..., 0], where[..., 1])
 
 
 
 def _sample(flow: np.ndarray, at: np.ndarray) -> np.ndarray:
     """The flow (h, w, 2) at (N, 2) fractional places, bilinearly."""
     xs, ys = (at[:, i].astype(np.float32).reshape(-1, 1) for i in (0, 1))
-    return cv2.remap(flow, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(-1, 2)
+    return _remap_rows(flow, xs, ys).reshape(-1, 2)
+
+
+def _remap_rows(image: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """`image` bilinearly at the places (xs, ys), a row a point, in slices of as many rows as OpenCV's maps may
+    have (fewer than 32,767: a hints file may give more points)."""
+    return np.concatenate([cv2.remap(image, xs[i:i + _MAP_ROWS], ys[i:i + _MAP_ROWS], cv2.INTER_LINEAR,
+                                     borderMode=cv2.BORDER_REPLICATE) for i in range(0, len(xs), _MAP_ROWS)])
 
 
 def carry(frames: Iterable[np.ndarray], seeds: dict[int, np.ndarray], scale: float) -> tuple[dict[int, np.ndarray],

@@ -19,14 +19,13 @@ from safetensors.torch import load_file, save
 from torch import nn
 
 from ..utils.atomic import written_atomically
+from ..utils.choices import MAX_SATURATION
 from ..utils.errors import UserError
 from .archs import FAMILIES, build_model
 from .archs.fusion import Backbone
 from .catalog import shipped_models
 
 BACKBONE_PREFIX = "backbones."
-ARCH_LIMIT = 256  # no architecture option of ours comes near it: a larger one in a file is damage, which would be
-# allocated (gigabytes, or more than the machine has) before its weights could be found not to fit
 
 
 def _package_keys(model: nn.Module) -> set[str]:
@@ -117,6 +116,8 @@ def read_metadata(path: Path) -> dict[str, Any]:
             if path.suffix == ".pt" else ")")) from None
     except (json.JSONDecodeError, OSError) as exc:
         raise UserError(f"{path}: not a vidcolor model file ({exc})") from None
+    except RecursionError:
+        raise UserError(f"{path}: not a vidcolor model file (its metadata is nested beyond reason)") from None
     if not isinstance(meta, dict):
         raise UserError(f"{path}: not a vidcolor model file (its metadata is not a JSON object)")
     return meta
@@ -149,7 +150,7 @@ def check_finite(path: Path, state: dict[str, torch.Tensor]) -> None:
 
 def model_spec(path: Path, meta: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """The family a model file names and its architecture options, each one its family takes, of the type it
-    takes and of a size worth building: refused in one line before anything is built."""
+    takes (each architecture refuses sizes beyond its own limits before it builds anything)."""
     family, arch = meta.get("family"), meta.get("arch", {})
     if not isinstance(family, str) or family not in FAMILIES:
         raise UserError(f"{path}: unknown model family {family!r}")
@@ -160,7 +161,7 @@ def model_spec(path: Path, meta: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         if name not in takes:
             raise UserError(f"{path}: its metadata gives a {family} model an option it does not take ({name!r})")
         usable = {bool: lambda v: isinstance(v, bool),
-                  int: lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= ARCH_LIMIT,
+                  int: lambda v: isinstance(v, int) and not isinstance(v, bool),
                   float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < math.inf,
                   str: lambda v: isinstance(v, str)}[type(takes[name].default)]
         if not usable(value):
@@ -181,7 +182,7 @@ def load_model(name_or_path: str | Path, device: torch.device | str = "cpu") -> 
     size, gain = meta.get("working_size", 1), meta.get("chroma_gain", 1.0)
     if not isinstance(size, int) or size < 1:
         raise UserError(f"{path}: its metadata gives no usable working size ({size!r})")
-    if not isinstance(gain, (int, float)) or not 0 <= gain < math.inf:
+    if not isinstance(gain, (int, float)) or not 0 <= gain <= MAX_SATURATION:  # beyond, every colour is clipped
         raise UserError(f"{path}: its metadata gives no usable chroma gain ({gain!r})")
     state = read_weights(path)
     if not load_trainable_state(model, state):

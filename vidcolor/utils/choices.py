@@ -28,4 +28,9 @@ PRECISIONS = ("auto", "bf16", "fp32")  # vidcolor train --precision: vidcolor.tr
 # a binned head's annealed-mean temperature (--temperature): below it the colour is its likeliest bin's already,
 # and far below, logits divided by it overflow and the softmax is NaN
 MIN_TEMPERATURE = 0.01
+# the architecture options a model may have (vidcolor train, and what a model file may ask to be built): far beyond
+# any model trained here (width 32, 4 blocks, 17 bins), within two gigabytes of weights at the limits
+MAX_WIDTH = 128
+MAX_BLOCKS8 = 8
+MAX_AB_BINS = 64
 MAX_SATURATION = 3.0  # runtime.inference.Colorizer: beyond this any model's chroma is clipped to the gamut's edge

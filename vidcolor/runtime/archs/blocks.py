@@ -8,6 +8,13 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def check_option(name: str, value: int, low: int, high: int) -> None:
+    """Refuse an architecture option out of range before anything is built: a model file asking for a width of a
+    billion would be allocated (terabytes) before its weights could be found not to fit."""
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be {low} to {high}, not {value}")
+
+
 def conv_block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
     """3x3 conv + BatchNorm + ReLU: the unit every encoder and decoder here is built of."""
     return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...utils.choices import MAX_AB_BINS, MAX_BLOCKS8, MAX_WIDTH
 from ..color import lab_to_rgb
 from ..hints import HINT_CHANNELS, REFERENCE_BINS
 from .blocks import (
@@ -32,6 +33,7 @@ from .blocks import (
     Residual,
     SelfAttention,
     UpBlock,
+    check_option,
     conv_block,
     coord_channels,
     normalise_l,
@@ -148,8 +150,11 @@ class FusionColorizer(nn.Module):
         super().__init__()
         names = [b.strip() for b in backbones.split(",") if b.strip()]
         unknown = set(names) - set(BACKBONES)
-        if not names or unknown:
-            raise ValueError(f"backbones must be a comma list of {', '.join(BACKBONES)}")
+        if not names or unknown or len(set(names)) < len(names):
+            raise ValueError(f"backbones must be a comma list of {', '.join(BACKBONES)}, each once")
+        check_option("width", width, 1, MAX_WIDTH)
+        check_option("blocks8", blocks8, 0, MAX_BLOCKS8)
+        check_option("ab_bins", ab_bins, 0, MAX_AB_BINS)
         self.backbones = nn.ModuleList(Backbone(n, tune_backbone) for n in names)
         self.stage_proj = nn.ModuleList(
             nn.ModuleList(nn.Conv2d(c, d, 1) for c, d in zip(bb.stage_channels, STAGE_DIMS))

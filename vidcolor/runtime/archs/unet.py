@@ -4,7 +4,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .blocks import UpBlock, conv_block, coord_channels, normalise_l, pad_to_multiple, upsample_ab
+from ...utils.choices import MAX_WIDTH
+from .blocks import UpBlock, check_option, conv_block, coord_channels, normalise_l, pad_to_multiple, upsample_ab
+
+MAX_DEPTH = 6  # downsamplings: each doubles the multiple a picture is padded to (128 at six)
 
 
 class UNetColorizer(nn.Module):
@@ -18,6 +21,8 @@ class UNetColorizer(nn.Module):
 
     def __init__(self, width: int = 32, depth: int = 4) -> None:
         super().__init__()
+        check_option("width", width, 1, MAX_WIDTH)
+        check_option("depth", depth, 1, MAX_DEPTH)
         chans = [min(width * 2 ** i, width * 8) for i in range(depth + 1)]
         self.multiple = 2 ** (depth + 1)
         self.stem = nn.Sequential(conv_block(3, chans[0], stride=2), conv_block(chans[0], chans[0]))
