@@ -77,6 +77,8 @@ def test_a_hint_color_is_its_chroma_and_grey_means_no_color():
     ([{**RED, "color": "red"}], "entry 0: color 'red' is not an sRGB hex colour"),
     ([{**RED, "x": "ten"}], "entry 0: x 'ten' is not a number"),
     ([{**RED, "frame": -1}], "entry 0: frame -1 is not a frame number"),
+    ([{**RED, "x": 10 ** 400}], "entry 0: x 10000000000000000000… is not a number"),  # not its start, as if whole
+    ([{**RED, "frame": 10 ** 400}], "entry 0: frame 10000000000000000000… is not a frame number"),  # not 400 digits
     ([{**RED, "frame": 2, "time": 1.0}], "entry 0: gives both frame and time"),
     ([{**RED, "colour": "#fff"}], "entry 0: has an unknown key 'colour'"),
 ])

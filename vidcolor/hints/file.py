@@ -23,6 +23,7 @@ from ..utils.errors import UserError
 _HEX = re.compile(r"#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})")
 _KEYS = {"x", "y", "color", "frame", "time"}
 MAX_FILE_BYTES = 20_000_000  # ~200,000 hints: more than any hand gives
+MAX_FRAME = 10 ** 10  # past any film (thirteen years at 24 fps): a number of hundreds of digits is no frame
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,13 @@ def color_ab(color: str) -> tuple[float, float]:
     return float(lab[1]) / AB_SCALE, float(lab[2]) / AB_SCALE
 
 
+def _shown(value: Any) -> str:
+    """A value as a message shows it: whole where short, else its start and an ellipsis (not its start alone, which
+    reads as a number of its own, nor all of a number of hundreds of digits)."""
+    text = repr(value)
+    return text if len(text) <= 24 else text[:20] + "…"
+
+
 def _number(entry: dict[str, Any], key: str) -> float:
     value = entry[key]
     try:
@@ -58,7 +66,7 @@ def _number(entry: dict[str, Any], key: str) -> float:
             raise OverflowError
         return float(value)
     except OverflowError:  # also an integer of hundreds of digits
-        raise ValueError(f"{key} {str(value)[:20]!r} is not a number") from None
+        raise ValueError(f"{key} {_shown(value)} is not a number") from None
 
 
 def _hint(entry: Any) -> Hint:
@@ -72,8 +80,8 @@ def _hint(entry: Any) -> Hint:
     if "frame" in entry and "time" in entry:
         raise ValueError("gives both frame and time: give one")
     frame = entry.get("frame")
-    if frame is not None and (isinstance(frame, bool) or not isinstance(frame, int) or frame < 0):
-        raise ValueError(f"frame {frame!r} is not a frame number (0 is the first)")
+    if frame is not None and (isinstance(frame, bool) or not isinstance(frame, int) or not 0 <= frame < MAX_FRAME):
+        raise ValueError(f"frame {_shown(frame)} is not a frame number (0 is the first)")
     time = _number(entry, "time") if "time" in entry else None
     if time is not None and time < 0:
         raise ValueError(f"time {time:g} is before the film starts")
