@@ -7,6 +7,8 @@ job; these tests check the parts a wheel relies on, on the checkout.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from importlib.resources import files
 from pathlib import Path
 
@@ -195,3 +197,14 @@ def test_the_version_lives_in_one_place():
     assert pyproject["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "vidcolor.__version__"}
     result = CliRunner().invoke(main, ["--version"])
     assert result.exit_code == 0 and result.output.strip() == f"vidcolor, version {vidcolor.__version__}"
+
+
+def test_a_script_finds_the_whole_public_api_on_the_package_without_loading_torch():
+    """The API's docstrings name UserError, FilmResult and Summary: a script reached them through internal
+    modules, and `dir(vidcolor)` listed none of the API."""
+    code = ("import sys, vidcolor; print(sorted(set(vidcolor.__all__) - set(dir(vidcolor))), "
+            "issubclass(vidcolor.UserError, Exception), 'torch' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["[]", "True", "False"]
+    assert {"UserError", "FilmResult", "Summary", "colorize"} <= set(vidcolor.__all__)
+    assert vidcolor.FilmResult.__name__ == "FilmResult" and vidcolor.Summary.__name__ == "Summary"

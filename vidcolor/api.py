@@ -7,14 +7,13 @@ with the same checks and behaviour as `vidcolor run`; `colorize_photo` and `colo
 """
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from .batch.archive import colorize_archive, colorize_film_in_parallel, worker_settings
 from .batch.options import ArchiveOptions, Summary
 from .film.options import FilmResult, VideoOptions
-from .one_file import Hints, Model, colorize_photo, colorize_video
+from .one_file import Guidance, Hints, Model, check_types, colorize_photo, colorize_video, is_whole
 from .utils.atomic import sweep_stale
 from .utils.choices import DEFAULT_MODEL, DEFAULT_WINDOW, FILM_BITS
 from .utils.errors import UserError
@@ -50,16 +49,15 @@ def colorize(src: str | Path, dst: str | Path, *, model: Model = DEFAULT_MODEL, 
     stderr.
     """
     include, exclude = _globs(include), _globs(exclude)
-    _check_types(whole={"working_size": working_size, "batch_size": batch_size, "window": window, "crf": crf,
-                        "max_bits": max_bits}, reals={"saturation": saturation},
-                 flags={"skip_color": skip_color, "overwrite": overwrite, "force": force, "verbose": verbose,
-                        "quiet": quiet})
-    if jobs is not None and (not _is_whole(jobs) or jobs < 1):
+    check_types(whole={"working_size": working_size, "batch_size": batch_size, "window": window, "crf": crf,
+                       "max_bits": max_bits}, reals={"saturation": saturation},
+                flags={"skip_color": skip_color, "overwrite": overwrite, "force": force, "verbose": verbose,
+                       "quiet": quiet})
+    if jobs is not None and (not is_whole(jobs) or jobs < 1):
         raise UserError(f"jobs: {jobs!r}; give a whole number from 1 up, or None (one per GPU, else per 4 cores)")
-    if split is not None and split != "auto" and (not _is_whole(split) or split < 2):
+    if split is not None and split != "auto" and (not is_whole(split) or split < 2):
         raise UserError(f"split: {split!r}; give a whole number from 2 up, or 'auto'")
-    if hints is not None and not isinstance(hints, (str, Path, list)):
-        raise UserError("hints: give a hints file, or a list of its entries ({'x': ..., 'y': ..., 'color': ...})")
+    Guidance.check_types(hints, keyframes, reference)
     src, dst = Path(src), Path(dst)
     if not src.exists():
         raise UserError(f"{src}: no such file or folder")
@@ -99,21 +97,3 @@ def colorize(src: str | Path, dst: str | Path, *, model: Model = DEFAULT_MODEL, 
 def _globs(globs: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
     """`include`/`exclude` as globs; one string is one glob (read letter by letter, its `*` took every file)."""
     return (globs,) if isinstance(globs, str) else tuple(globs)
-
-
-def _is_whole(value: object) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)  # numpy's integers too
-
-
-def _check_types(whole: dict[str, object], reals: dict[str, object], flags: dict[str, object]) -> None:
-    """Arguments of the wrong kind from a script, in one line as the command line's parser says it: deeper down
-    they failed in a traceback (`saturation="1.3"`), or meant something else (`skip_color="no"` is true)."""
-    for name, value in whole.items():
-        if value is not None and not _is_whole(value):
-            raise UserError(f"{name}: {value!r} is not a whole number")
-    for name, value in reals.items():
-        if not isinstance(value, numbers.Real) or isinstance(value, bool):
-            raise UserError(f"{name}: {value!r} is not a number")
-    for name, value in flags.items():
-        if not isinstance(value, bool):
-            raise UserError(f"{name}: {value!r} is not True or False")

@@ -2,6 +2,7 @@
 options whoever asks: vidcolor.api (and so the command line), the batch workers and Ray tasks, the web server."""
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -35,6 +36,17 @@ class Guidance:
     hints: Hints | None = None
     keyframes: tuple[tuple[int, Path], ...] = ()
     reference: Path | None = None
+
+    @staticmethod
+    def check_types(hints: object, keyframes: object, reference: object) -> None:
+        """Guidance of the wrong kind from a script, in one line (a dict of hints failed deep down, in a
+        traceback)."""
+        if hints is not None and not isinstance(hints, (str, Path, list)):
+            raise UserError("hints: give a hints file, or a list of its entries ({'x': ..., 'y': ..., 'color': ...})")
+        if keyframes is not None and not isinstance(keyframes, Mapping):
+            raise UserError("keyframes: give frame numbers and their pictures ({0: 'frame0.png', ...})")
+        if reference is not None and not isinstance(reference, (str, Path)):
+            raise UserError("reference: give a colour photo's file")
 
     def __bool__(self) -> bool:
         return self.hints is not None or bool(self.keyframes) or self.reference is not None
@@ -113,6 +125,9 @@ def colorize_photo(src: str | Path, dst: str | Path, *, model: Model = DEFAULT_M
     photo) and `reference`: a colour photo whose palette to follow. Either takes a hint model (the default
     `fusion` is one).
     """
+    check_types(whole={"working_size": working_size}, reals={"saturation": saturation},
+                flags={"skip_color": skip_color, "overwrite": overwrite})
+    Guidance.check_types(hints, None, reference)
     src, dst = Path(src), Path(dst)
     if not is_image(src):
         raise UserError(f"{src}: not a photo (colorize_video colours films)")
@@ -150,6 +165,10 @@ def colorize_video(src: str | Path, dst: str | Path, *, model: Model = DEFAULT_M
     colours: hints and keyframes are carried along the motion through their shot. They take a hint model
     (the default `fusion` is one).
     """
+    check_types(whole={"working_size": working_size, "batch_size": batch_size, "window": window, "crf": crf,
+                       "max_bits": max_bits}, reals={"saturation": saturation},
+                flags={"skip_color": skip_color, "overwrite": overwrite, "quiet": quiet})
+    Guidance.check_types(hints, keyframes, reference)
     src, dst = Path(src), Path(dst)
     options = VideoOptions(batch_size=batch_size, temporal=temporal, window=window, crf=crf, preset=preset,
                            codec=codec, max_bits=max_bits, skip_color=skip_color, overwrite=overwrite, quiet=quiet)
@@ -172,3 +191,23 @@ def _loader(model: Model, device: str, working_size: int | None, saturation: flo
     if callable(model):
         return model
     return lambda: Colorizer.load(model, device, working_size, saturation)
+
+
+def is_whole(value: object) -> bool:
+    """An integer of any kind but bool (True is 1 to Python, never a count a user meant)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)  # numpy's integers too
+
+
+def check_types(whole: dict[str, object], reals: dict[str, object], flags: dict[str, object]) -> None:
+    """Arguments of the wrong kind from a script, in one line as the command line's parser says it: deeper down
+    they failed in a traceback (`saturation="1.3"`), or meant something else (`overwrite="no"` is true, and
+    replaced the output)."""
+    for name, value in whole.items():
+        if value is not None and not is_whole(value):
+            raise UserError(f"{name}: {value!r} is not a whole number")
+    for name, value in reals.items():
+        if not isinstance(value, numbers.Real) or isinstance(value, bool):
+            raise UserError(f"{name}: {value!r} is not a number")
+    for name, value in flags.items():
+        if not isinstance(value, bool):
+            raise UserError(f"{name}: {value!r} is not True or False")

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from helpers.films import make_clip, probe
+from helpers.films import make_clip, probe, write_film
 from helpers.models import write_tiny_hint_model
 from helpers.photos import landscape
 
@@ -270,6 +270,29 @@ def test_a_scripts_argument_of_the_wrong_kind_is_told_in_one_line(model_file, tm
     with pytest.raises(UserError, match=re.escape(said)):
         colorize(photo, tmp_path / "out.png", model=str(model_file), **mistake)
     assert not (tmp_path / "out.png").exists()
+
+
+@pytest.mark.parametrize("mistake, said", [
+    ({"overwrite": "no"}, "overwrite: 'no' is not True or False"),  # a string that is true: the output was replaced
+    ({"saturation": "1.3"}, "saturation: '1.3' is not a number"),  # a TypeError deep down
+    ({"hints": ({"x": 1, "y": 2, "color": "#a03020"},)}, "hints: give a hints file, or a list of its entries"),
+])
+def test_colouring_one_photo_or_film_from_a_script_checks_its_arguments_as_colorize_does(model_file, tmp_path,
+                                                                                         mistake, said):
+    from vidcolor import colorize_photo, colorize_video
+    from vidcolor.utils.errors import UserError
+
+    photo, film = tmp_path / "scan.png", tmp_path / "reel.mp4"
+    write_image(photo, landscape(1))
+    write_film(film)
+    for colorize_one, src, dst in ((colorize_photo, photo, tmp_path / "out.png"),
+                                   (colorize_video, film, tmp_path / "out.mp4")):
+        dst.write_bytes(b"an earlier output, kept")
+        with pytest.raises(UserError, match=re.escape(said)):
+            colorize_one(src, dst, model=str(model_file), **mistake)
+        assert dst.read_bytes() == b"an earlier output, kept"
+    with pytest.raises(UserError, match="keyframes: give frame numbers and their pictures"):
+        colorize_video(film, tmp_path / "new.mp4", model=str(model_file), keyframes=[photo])
 
 
 def test_one_glob_given_to_a_script_as_a_string_is_one_glob(model_file, tmp_path):
