@@ -692,6 +692,35 @@ def ctrl_c_heard() -> Iterator[None]:
     signal.signal(signal.SIGINT, previous)
 
 
+def _workers_of(pid: int) -> list[int]:
+    """The worker processes `pid` has spawned so far (Linux: read from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):  # gone meanwhile
+            continue
+        if parent == pid and b"spawn_main" in cmdline:
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the workers in /proc")
+def test_ctrl_c_while_a_folder_runs_worker_is_still_starting_is_one_line(model_file, tmp_path, ctrl_c_heard):
+    """Ctrl-C reaches the terminal's whole process group: a worker still importing torch printed a traceback."""
+    archive = make_archive(tmp_path / "archive")
+    cmd = [sys.executable, "-m", "vidcolor", "run", str(archive), "-o", str(tmp_path / "out"), "--model",
+           str(model_file), "--jobs", "1", "--quiet"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not _workers_of(proc.pid):
+        assert time.monotonic() < deadline and proc.poll() is None, "the run ended before it could be stopped"
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: to the run and its worker alike
+    assert proc.wait(timeout=60) == 130 and proc.stderr.read() == "vidcolor: interrupted\n"
+
+
 def test_a_split_film_stopped_with_ctrl_c_leaves_neither_pieces_nor_a_film(model_file, tmp_path, ctrl_c_heard):
     make_clip(tmp_path / "feature.mp4", width=160, height=120, frames=96, video_codec="mpeg4")
     cmd = [sys.executable, "-m", "vidcolor", "run", str(tmp_path / "feature.mp4"), "-o", str(tmp_path / "out.mp4"),

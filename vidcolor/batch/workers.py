@@ -28,7 +28,7 @@ from ..utils.atomic import make_folder
 from ..utils.errors import UserError
 from ..utils.guard import HUNG, give_up, hang_reason, on_hang
 from ..utils.numbers import is_whole_number
-from ..utils.stopping import stop_cleanly_on_signals
+from ..utils.stopping import listen_to_interrupts, started_deaf_to_interrupts, stop_cleanly_on_signals
 
 RAY_RETRIES = 3  # times Ray runs a task again after losing the worker or node doing it
 
@@ -119,18 +119,21 @@ class Pool(Protocol):
     def close(self) -> None: ...
 
 
-def _serve(conn: Connection, settings: Settings, parent: int) -> None:
-    """A local worker process: run the tasks the driver sends until it sends None."""
+def _serve(conn: Connection, settings: Settings, parent: int, interruptible: bool) -> None:
+    """A local worker process: run the tasks the driver sends until it sends None. It started deaf to Ctrl-C
+    (`interruptible`: whether to hear it once it can stop cleanly)."""
     import cv2
     import torch
 
     if settings.threads:
         torch.set_num_threads(settings.threads)
         cv2.setNumThreads(settings.threads)
-    stop_cleanly_on_signals(say=False)  # the driver's terminate() must not leave this worker's half-written file
     on_hang(give_up(HUNG, say=False))  # the driver says why, as for any failed file
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     try:
+        if interruptible:
+            listen_to_interrupts()
+        stop_cleanly_on_signals(say=False)  # the driver's terminate() must not leave this worker's half-written file
         while (task := conn.recv()) is not None:
             conn.send(execute(task, settings))
     except (KeyboardInterrupt, EOFError, BrokenPipeError):
@@ -166,9 +169,10 @@ class LocalPool:
 
     def _start(self, number: int) -> _Worker:
         conn, child = self._context.Pipe()
-        process = self._context.Process(target=_serve, args=(child, self._settings[number], os.getpid()),
-                                        name=f"vidcolor-worker-{number + 1}", daemon=True)
-        process.start()
+        with started_deaf_to_interrupts() as interruptible:
+            process = self._context.Process(target=_serve, name=f"vidcolor-worker-{number + 1}", daemon=True,
+                                            args=(child, self._settings[number], os.getpid(), interruptible))
+            process.start()
         child.close()
         return _Worker(number, process, conn)
 
