@@ -10,7 +10,7 @@ import pytest
 from helpers.films import make_clip
 
 from vidcolor.film.options import VideoOptions
-from vidcolor.film.split import WARMUP_SECONDS, Piece, _PieceWriter, color_piece, plan_pieces
+from vidcolor.film.split import WARMUP_SECONDS, CannotCut, Piece, _PieceWriter, color_piece, plan_pieces
 from vidcolor.utils.errors import UserError
 
 KEYS = {"g": "24", "keyint_min": "24", "sc_threshold": "0"}  # a keyframe every second at 24 fps
@@ -45,8 +45,10 @@ def test_a_film_with_fewer_keyframes_than_pieces_gets_the_cuts_it_can(tmp_path):
 
 def test_a_short_film_or_one_without_cuts_is_done_whole(tmp_path):
     film = make_clip(tmp_path / "reel.mp4", frames=48, fps=24, video_options={**KEYS, "g": "100"}).path
-    assert plan_pieces(film, None, 4, "flow") is None  # auto: far shorter than two pieces' worth
-    assert plan_pieces(film, 3, 4, "flow") is None  # one keyframe: nowhere to cut
+    with pytest.raises(CannotCut, match="shorter than two pieces of 60 s"):  # auto
+        plan_pieces(film, None, 4, "flow")
+    with pytest.raises(CannotCut, match="one keyframe, at its start: nowhere to cut"):  # said, not "damaged?"
+        plan_pieces(film, 3, 4, "flow")
 
 
 def test_a_piece_ends_where_the_next_begins():
@@ -61,7 +63,8 @@ def test_recordings_joined_end_to_end_are_colored_whole_since_a_piece_read_alone
              for n, times in (("a", None), ("b", later))]
     (tmp_path / "joined.ts").write_bytes(b"".join(p.read_bytes() for p in parts))
     assert plan_pieces(parts[0], 2, 2, "flow") is not None  # one recording alone is cut
-    assert plan_pieces(tmp_path / "joined.ts", 2, 2, "flow") is None
+    with pytest.raises(CannotCut, match="recordings joined end to end"):
+        plan_pieces(tmp_path / "joined.ts", 2, 2, "flow")
 
 
 def test_a_piece_that_finds_the_disk_full_says_so_in_the_words_of_a_whole_run(tmp_path, colorizer, monkeypatch):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..film.options import VideoOptions, prepare_film
 from ..film.probe import film_seconds
-from ..film.split import Piece, color_piece, join_pieces, plan_pieces
+from ..film.split import CannotCut, Piece, color_piece, join_pieces, plan_pieces
 from ..utils.atomic import make_folder, temporary_folder
 from .workers import Outcome, Settings, colorizer
 
@@ -31,11 +31,11 @@ def split_film(name: str, src: Path, dst: Path, options: VideoOptions, pieces: i
     make_folder(dst.parent)
     if not prepare_film(src, dst, options, notes.append).needs_model:
         return None
-    plan = plan_pieces(src, pieces, workers, options.temporal)
-    if plan is None:
+    try:
+        plan = plan_pieces(src, pieces, workers, options.temporal)
+    except CannotCut as why:  # --split auto chose to: nothing to say
         if pieces is not None:
-            warn(f"{name} cannot be cut into pieces (too few keyframes, or timestamps not to be trusted): "
-                 "colouring it whole")
+            warn(f"{name} is coloured whole, not in pieces ({why})")
         return None
     for note in notes:
         warn(note)

@@ -81,33 +81,34 @@ def _ignore(message: str) -> None:
     """Where the warnings go that the whole run's join (or nobody) needs to hear."""
 
 
-def plan_pieces(src: Path, pieces: int | None, workers: int, temporal: str) -> list[Piece] | None:
-    """Where to cut `src`: into `pieces`, or (None) into as many as the workers and its length suit.
+class CannotCut(Exception):
+    """Why a film is better coloured whole than in pieces."""
 
-    None when the film is better done whole: too short, too few keyframes, or timestamps that
-    cannot be trusted to cut by (missing or repeated).
-    """
+
+def plan_pieces(src: Path, pieces: int | None, workers: int, temporal: str) -> list[Piece]:
+    """Where to cut `src`: into `pieces`, or (None) into as many as the workers and its length suit. Raises
+    CannotCut when the film is better done whole, saying why (too short, too few keyframes, timestamps that cannot
+    be trusted to cut by)."""
     if pieces is None and film_seconds(src) < 2 * MIN_PIECE_SECONDS:
-        return None
-    timeline = _timeline(src)
-    if timeline is None:
-        return None
-    frames, keys, time_base = timeline
+        raise CannotCut(f"shorter than two pieces of {MIN_PIECE_SECONDS:.0f} s")
+    frames, keys, time_base = _timeline(src)
     length = float((frames[-1] - frames[0]) * time_base)
     count = pieces if pieces is not None else min(workers, int(length // MIN_PIECE_SECONDS))
     step = (frames[-1] - frames[0]) / max(count, 1)
     cuts = {min(keys, key=lambda k: abs(k - (frames[0] + n * step))) for n in range(1, count)}
     starts = [frames[0], *sorted(k for k in cuts if k > frames[0])]
     if len(starts) < 2:
-        return None
+        raise CannotCut("one keyframe, at its start: nowhere to cut" if len(keys) == 1 else
+                        "its keyframes all lie near its start")
     warmup = round(WARMUP_SECONDS / time_base) if temporal != "none" else 0
     return [Piece(n, start, starts[n + 1] if n + 1 < len(starts) else None,
                   frames[bisect_left(frames, start - warmup)])
             for n, start in enumerate(starts)]
 
 
-def _timeline(src: Path) -> tuple[list[int], list[int], Fraction] | None:
-    """All frame timestamps (sorted) and the keyframes' of the film, read from its packets alone."""
+def _timeline(src: Path) -> tuple[list[int], list[int], Fraction]:
+    """All frame timestamps (sorted) and the keyframes' of the film, read from its packets alone; CannotCut where
+    they cannot be trusted to cut by."""
     frames: list[int] = []
     keys: list[int] = []
     try:
@@ -118,18 +119,20 @@ def _timeline(src: Path) -> tuple[list[int], list[int], Fraction] | None:
                 if packet.size == 0:
                     continue
                 if packet.pts is None:
-                    return None
+                    raise CannotCut("frames without timestamps")
                 if joined and packet.dts is not None:
                     if latest is not None and (latest - packet.dts) * time_base > JOIN_SECONDS:
-                        return None  # recordings joined end to end: pieces read alone would not follow the join
+                        raise CannotCut("recordings joined end to end: a piece read alone would not follow the join")
                     latest = packet.dts if latest is None else max(latest, packet.dts)
                 frames.append(packet.pts)
                 if packet.is_keyframe:
                     keys.append(packet.pts)
-    except av.error.FFmpegError:
-        return None  # damaged: the whole-film pipeline copes with that, pieces would not
-    if not keys or len(set(frames)) != len(frames):
-        return None
+    except av.error.FFmpegError:  # the whole-film pipeline copes with damage, pieces would not
+        raise CannotCut("damaged") from None
+    if not keys:
+        raise CannotCut("no keyframes")
+    if len(set(frames)) != len(frames):
+        raise CannotCut("frames with the same timestamp")
     return sorted(frames), keys, time_base
 
 
