@@ -91,6 +91,8 @@ def _refusal_cases(tmp_path: Path, src: Clip) -> dict[str, tuple[list[Any], str]
                              "--preset is for libx264 and libx265; libvpx-vp9 has none"),
         "a quality for lossless ffv1": ([src.path, "-o", tmp_path / "out.mkv", "--codec", "ffv1", "--crf", "3"],
                                         "--crf: ffv1 is lossless"),
+        "a look-ahead for no smoothing": ([src.path, "-o", out, "--temporal", "none", "--window", "20"],
+                                          "--window is the look-ahead of --temporal flow and ema"),
     }
 
 
@@ -100,7 +102,7 @@ REFUSALS = ["missing file", "empty file", "not a media file", "no video stream",
             "unknown container", "output is a folder",
             "a film into a photo",
             "codec the container cannot hold", "vp9 into a .mov", "crf out of range for x264", "unknown model",
-            "a preset for vp9", "a quality for lossless ffv1"]
+            "a preset for vp9", "a quality for lossless ffv1", "a look-ahead for no smoothing"]
 
 
 @pytest.mark.parametrize("case", REFUSALS)

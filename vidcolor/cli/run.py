@@ -111,8 +111,8 @@ PRESET_CODECS = ("libx264", "libx265")  # the encoders with a --preset
 
 def _check_options_that_would_do_nothing(ctx: click.Context, src: Path, dst: Path, codec: str | None) -> None:
     """Options the user gave that this run would ignore: film options with a photo are named in a warning (a
-    script may give every file the same options); a --preset for an encoder without presets, or a quality for a
-    lossless one, is refused in one line before any work."""
+    script may give every file the same options); a --preset for an encoder without presets, a quality for a
+    lossless one, or a look-ahead for no smoothing, is refused in one line before any work."""
     given = [name for name in FILM_ONLY if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE]
     if given and src.is_file() and is_image(src):
         flags = ", ".join("--" + name.replace("_", "-") for name in given)
@@ -122,5 +122,7 @@ def _check_options_that_would_do_nothing(ctx: click.Context, src: Path, dst: Pat
     encoder = codec if codec or src.is_dir() else CONTAINERS.get(dst.suffix.lower(), ("", ""))[1]
     if "preset" in given and encoder and encoder not in PRESET_CODECS:
         raise UserError(f"--preset is for {' and '.join(PRESET_CODECS)}; {encoder} has none")
+    if "window" in given and ctx.params["temporal"] == "none":
+        raise UserError("--window is the look-ahead of --temporal flow and ema; --temporal none looks at none")
     if "crf" in given and encoder and CRF_MAX[encoder] is None and ctx.params["crf"] != 0:
         raise UserError(f"--crf: {encoder} is lossless, with no quality to choose (--crf 0 or none)")
