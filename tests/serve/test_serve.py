@@ -139,6 +139,17 @@ def test_a_photo_comes_back_colored_at_the_same_size(client: TestClient) -> None
     assert is_warm(colored)
 
 
+def test_a_photo_already_in_color_comes_back_with_the_warning_a_film_would_get(client: TestClient) -> None:
+    """Photos' warnings were dropped: a colour photo came back recoloured without a word."""
+    holiday = photo(90, 60).copy()
+    holiday[..., 0] = 220  # red
+    response = upload(client, "holiday.png", png(holiday))
+    assert response.status_code == 200
+    assert json.loads(response.headers["X-Warnings"]) == [
+        "the photo is already in colour; colouring it again from its luma"]  # no command-line option in it
+    assert "X-Warnings" not in upload(client, "grandma.png", png(photo(90, 60))).headers
+
+
 def test_the_page_says_which_model_colors_and_what_it_accepts(client: TestClient) -> None:
     info = client.get("/api/info").json()
     assert info["model"] == "unet"
@@ -609,6 +620,13 @@ def test_in_a_browser_a_chosen_or_dropped_photo_comes_back_colored(sepia: Colori
         page.evaluate(DROP, ["portrait.png", list(png(photo(120, 160, seed=2)))])
         expect(page.locator("#download")).to_have_attribute("download", "portrait-colour.png", timeout=60_000)
         page.wait_for_function("document.getElementById('after').naturalWidth === 120")
+        expect(page.locator("#message")).to_be_hidden()
+        holiday = photo(100, 80, seed=3).copy()
+        holiday[..., 0] = 220
+        page.evaluate(DROP, ["holiday.png", list(png(holiday))])
+        expect(page.locator("#message")).to_have_text("the photo is already in colour; colouring it again from its "
+                                                      "luma", timeout=60_000)
+        expect(page.locator("#photo-result")).to_be_visible()
         browser.close()
 
 

@@ -149,11 +149,15 @@ class ColorService:
     def _color_photo(self, job_id: str, photo: Path, rgb: np.ndarray, told: list[dict[str, Any]]) -> Response:
         """As `vidcolor run` colours a photo into a PNG: depth, transparency and EXIF/ICC kept."""
         result = self.films.folder / f"{job_id}-color.png"
+        said: list[str] = []  # in the page's words: no upload's name, no command-line options
         try:
             with self.photo_lock:
-                colorize_photo(photo, result, model=self.colorizer, hints=told or None,
-                               overwrite=True, warn=lambda message: None)
+                colorize_photo(photo, result, model=self.colorizer, hints=told or None, overwrite=True,
+                               warn=lambda message: said.append(message.removesuffix(KEEP_ADVICE).replace(
+                                   f"{photo.name} ", "the photo ")))
             headers = self._keep_for_hints(rgb) if self.colorizer.takes_hints else {}
+            if said:  # as a film job's warnings are: a header is one line of ASCII, so as JSON
+                headers["X-Warnings"] = json.dumps(said)
             return Response(result.read_bytes(), media_type="image/png", headers=headers)
         except UserError as exc:
             reason = str(exc).replace(f"{photo}: ", "")

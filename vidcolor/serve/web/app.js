@@ -153,7 +153,9 @@ function showPhoto(file, colored, headers) {
   showFull(objectUrl(colored), "[]");
   offerDownload(after.src, `${stem(file.name)}-colour.png`);
   renderHints();
-  show("photo-result", "download-row");
+  const warnings = JSON.parse(headers.get("X-Warnings") || "[]");
+  if (warnings.length) say(warnings.join(" "));
+  show("photo-result", "download-row", ...(warnings.length ? ["message"] : []));
 }
 
 // --- hints ----------------------------------------------------------------------------------------
