@@ -72,17 +72,19 @@ class Guidance:
 
 
 def colorize_file(src: Path, dst: Path, options: VideoOptions, model: Callable[[], Colorizer],
-                  warn: Callable[[str], None] = default_warn, guidance: Guidance = Guidance()) -> FilmResult | Path:
+                  warn: Callable[[str], None] = default_warn, guidance: Guidance = Guidance(),
+                  on_frames: Callable[[int], None] | None = None) -> FilmResult | Path:
     """Colour the photo or film `src` into `dst`: a photo by its extension, anything else as a film. Everything
     is checked before `model()` is called, and it is called only if the file needs it (not for a colour film
-    kept with `skip_color`); `guidance` needs a hint model. Returns the film's FilmResult, or the photo's path."""
+    kept with `skip_color`); `guidance` needs a hint model; `on_frames(n)` hears of a film's frames as they are
+    done. Returns the film's FilmResult, or the photo's path."""
     if is_image(src):
         check_photo_job(src, dst, options.overwrite)
         guidance.check_not_overwritten(dst)
         told = PhotoTold(*guidance.read_hints(), guidance.palette()) if guidance else None
         color_photo(lambda: _guided(model(), guidance), src, dst, options.overwrite, options.skip_color, warn, told)
         return dst
-    return _color_film(src, dst, options, model, warn, None, guidance)
+    return _color_film(src, dst, options, model, warn, on_frames, guidance)
 
 
 def _color_film(src: Path, dst: Path, options: VideoOptions, model: Callable[[], Colorizer],

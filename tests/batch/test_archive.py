@@ -606,6 +606,21 @@ def test_workers_are_started_only_as_the_files_need_them(model_file, tmp_path):
         pool.close()
 
 
+def test_a_worker_tells_the_frames_of_its_film_as_they_are_done(model_file, tmp_path):
+    """A folder or --split run's bar stood at 0/1 file for the whole of a long film: its worker said nothing
+    until the film was done."""
+    film = make_clip(tmp_path / "reel.mp4", frames=48).path
+    heard: list[tuple[str, int]] = []
+    pool = LocalPool(Settings(str(model_file)), jobs=1)
+    try:
+        pool.submit("reel", FileTask("reel.mp4", film, tmp_path / "out" / "reel.mp4"))
+        key, outcome = pool.next_result(lambda key, frames: heard.append((key, frames)))
+    finally:
+        pool.close()
+    assert key == "reel" and outcome.error is None and outcome.frames == 48
+    assert heard and {k for k, _ in heard} == {"reel"} and sum(n for _, n in heard) == 48
+
+
 # --- more machines, longer films -----------------------------------------------------------------
 
 def test_a_local_ray_runtime_colors_the_files_into_the_same_manifest(model_file, tmp_path):

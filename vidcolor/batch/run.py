@@ -90,7 +90,8 @@ class Run:
         self.settings, self.options, self.summary, self.manifest = settings, options, summary, manifest
         self.ready: deque[tuple[Job, Task]] = deque()
         self.running: dict[int, tuple[Job, Task]] = {}
-        self.frames = 0
+        self.frames = 0  # of the tasks done
+        self.under_way: dict[Any, int] = {}  # frames the running tasks have told of so far
 
     def go(self, jobs: list[Job]) -> None:
         waiting = deque(jobs)
@@ -105,7 +106,7 @@ class Run:
                         else:
                             self._begin(waiting.popleft(), pool.workers)
                     if self.running:
-                        self._collect(*pool.next_result())
+                        self._collect(*pool.next_result(self._advance))
         finally:
             pool.close()
             for job in jobs:  # pieces of a film left unjoined (Ctrl-C)
@@ -156,8 +157,17 @@ class Run:
         where = pool.submit(key, task)
         self._say(f"{where}: {task.name}")
 
+    def _advance(self, key: Any, frames: int) -> None:
+        """A running task's frames, as they are done: a long film's progress, not only its end."""
+        self.under_way[key] = self.under_way.get(key, 0) + frames
+        self._show_frames()
+
+    def _show_frames(self) -> None:
+        self.bar.set_postfix(frames=self.frames + sum(self.under_way.values()), failed=self.summary.failed.files)
+
     def _collect(self, key: Any, outcome: Outcome) -> None:
         job, task = self.running.pop(key)
+        self.under_way.pop(key, None)
         job.running -= 1
         for warning in outcome.warnings:
             self.bar.write(f"vidcolor: {task.name}: warning: {warning}", file=sys.stderr)
@@ -170,7 +180,7 @@ class Run:
         job.seconds += outcome.seconds
         job.duration += outcome.duration
         self.frames += outcome.frames
-        self.bar.set_postfix(frames=self.frames, failed=self.summary.failed.files, refresh=False)
+        self._show_frames()
         self._say(f"{task.name}: " + (f"{outcome.frames} frames, " if outcome.frames else "")
                   + f"{outcome.seconds:.1f} s on {outcome.where}" + (" (failed)" if outcome.error else ""))
         if job.queued or job.running:

@@ -58,9 +58,10 @@ class PieceTask:
     piece: Piece
     needs_model: bool = True
 
-    def run(self, settings: Settings, warn: Callable[[str], None]) -> Outcome:
+    def run(self, settings: Settings, warn: Callable[[str], None],
+            on_frames: Callable[[int], None] | None = None) -> Outcome:
         return Outcome(frames=color_piece(self.src, self.dst, self.part, self.piece, settings.video,
-                                           lambda: colorizer(settings), warn))
+                                           lambda: colorizer(settings), warn, on_frames))
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class JoinTask:
     parts: tuple[Path, ...]
     needs_model: bool = False
 
-    def run(self, settings: Settings, warn: Callable[[str], None]) -> Outcome:
+    def run(self, settings: Settings, warn: Callable[[str], None],
+            on_frames: Callable[[int], None] | None = None) -> Outcome:
         join_pieces(self.src, self.dst, self.parts, settings.video, warn)
         return Outcome(duration=film_seconds(self.dst))  # its frames are counted with the pieces

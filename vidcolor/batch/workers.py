@@ -31,6 +31,7 @@ from ..utils.numbers import is_whole_number
 from ..utils.stopping import listen_to_interrupts, started_deaf_to_interrupts, stop_cleanly_on_signals
 
 RAY_RETRIES = 3  # times Ray runs a task again after losing the worker or node doing it
+PROGRESS_SECONDS = 0.5  # a worker tells the driver of the frames it has done at most this often
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,9 @@ class Task(Protocol):
     name: str  # the input, as the user should see it
     needs_model: bool
 
-    def run(self, settings: Settings, warn: Callable[[str], None]) -> Outcome: ...
+    def run(self, settings: Settings, warn: Callable[[str], None],
+            on_frames: Callable[[int], None] | None = None) -> Outcome:
+        """Do it; `on_frames(n)` hears of a film's frames as they are done."""
 
 
 _load = functools.cache(Colorizer.load)
@@ -80,22 +83,23 @@ class FileTask:
     needs_model: bool = True
     hints: Path | None = None
 
-    def run(self, settings: Settings, warn: Callable[[str], None]) -> Outcome:
+    def run(self, settings: Settings, warn: Callable[[str], None],
+            on_frames: Callable[[int], None] | None = None) -> Outcome:
         from ..one_file import Guidance, colorize_file
 
         make_folder(self.dst.parent)
         result = colorize_file(self.src, self.dst, settings.video, lambda: colorizer(settings), warn,
-                               guidance=Guidance(hints=self.hints))
+                               guidance=Guidance(hints=self.hints), on_frames=on_frames)
         return Outcome() if isinstance(result, Path) else Outcome(frames=result.frames,
                                                                   duration=film_seconds(self.dst))
 
 
-def execute(task: Task, settings: Settings) -> Outcome:
+def execute(task: Task, settings: Settings, on_frames: Callable[[int], None] | None = None) -> Outcome:
     """Run one task; any error becomes a failed Outcome, so one bad file never stops the others."""
     warnings: list[str] = []
     started = time.perf_counter()
     try:
-        outcome = task.run(settings, warnings.append)
+        outcome = task.run(settings, warnings.append, on_frames)
     except UserError as exc:
         outcome = Outcome(error=str(exc))
     except Exception as exc:  # a bug or a library failing on a strange file: report it, go on
@@ -113,8 +117,9 @@ class Pool(Protocol):
     def submit(self, key: Hashable, task: Task) -> str:
         """Start `task`; returns where it went, for --verbose."""
 
-    def next_result(self) -> tuple[Hashable, Outcome]:
-        """Wait for any submitted task to finish."""
+    def next_result(self, on_frames: Callable[[Hashable, int], None] | None = None) -> tuple[Hashable, Outcome]:
+        """Wait for any submitted task to finish; `on_frames(key, n)` hears of frames done meanwhile, where the
+        pool tells them."""
 
     def close(self) -> None: ...
 
@@ -135,9 +140,36 @@ def _serve(conn: Connection, settings: Settings, parent: int, interruptible: boo
             listen_to_interrupts()
         stop_cleanly_on_signals(say=False)  # the driver's terminate() must not leave this worker's half-written file
         while (task := conn.recv()) is not None:
-            conn.send(execute(task, settings))
+            progress = Progress(conn)
+            outcome = execute(task, settings, progress.add)
+            progress.send()
+            conn.send(outcome)
     except (KeyboardInterrupt, EOFError, BrokenPipeError):
         pass  # Ctrl-C, or the driver is gone: stop quietly
+
+
+@dataclass(frozen=True)
+class Frames:
+    """A worker's word to the driver, between tasks' outcomes: this many more frames done."""
+    count: int
+
+
+class Progress:
+    """The frames a worker's task has done, sent to the driver at most every PROGRESS_SECONDS (and the rest at the
+    end): a film's progress, not a message a batch."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn, self.unsent, self.sent_at = conn, 0, time.monotonic()
+
+    def add(self, frames: int) -> None:
+        self.unsent += frames
+        if time.monotonic() - self.sent_at >= PROGRESS_SECONDS:
+            self.send()
+
+    def send(self) -> None:
+        if self.unsent:
+            self.conn.send(Frames(self.unsent))
+        self.unsent, self.sent_at = 0, time.monotonic()
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -195,19 +227,29 @@ class LocalPool:
         self._workers[worker.number] = self._start(worker.number)
         return self._workers[worker.number]
 
-    def next_result(self) -> tuple[Hashable, Outcome]:
+    def next_result(self, on_frames: Callable[[Hashable, int], None] | None = None) -> tuple[Hashable, Outcome]:
         busy = [w for w in self._workers if w.key is not None]
-        ready = set(wait([w.conn for w in busy] + [w.process.sentinel for w in busy]))
-        worker = next(w for w in busy if w.conn in ready or w.process.sentinel in ready)
+        while True:
+            ready = set(wait([w.conn for w in busy] + [w.process.sentinel for w in busy]))
+            worker = next(w for w in busy if w.conn in ready or w.process.sentinel in ready)
+            try:
+                said = worker.conn.recv()
+            except (EOFError, OSError):
+                return self._lost(worker)
+            if not isinstance(said, Frames):
+                key, worker.key = worker.key, None
+                return key, said
+            if on_frames is not None:
+                on_frames(worker.key, said.count)
+
+    def _lost(self, worker: _Worker) -> tuple[Hashable, Outcome]:
+        """The task of a worker that died: failed, and the worker replaced."""
         key, worker.key = worker.key, None
-        try:
-            return key, worker.conn.recv()
-        except (EOFError, OSError):
-            self._replace(worker)
-            if worker.process.exitcode == HUNG:
-                return key, Outcome(error=hang_reason())
-            return key, Outcome(error="the worker process died while working on it "
-                                      f"(exit code {worker.process.exitcode})")
+        self._replace(worker)
+        if worker.process.exitcode == HUNG:
+            return key, Outcome(error=hang_reason())
+        return key, Outcome(error="the worker process died while working on it "
+                                  f"(exit code {worker.process.exitcode})")
 
     def close(self) -> None:
         for worker in self._workers:
@@ -275,7 +317,8 @@ class RayPool:
         self._pending[ref] = key
         return "ray"
 
-    def next_result(self) -> tuple[Hashable, Outcome]:
+    def next_result(self, on_frames: Callable[[Hashable, int], None] | None = None) -> tuple[Hashable, Outcome]:
+        """The next task done (Ray's tasks tell no frames on the way)."""
         (ref,), _ = self._ray.wait(list(self._pending), num_returns=1)
         key = self._pending.pop(ref)
         try:

@@ -137,9 +137,11 @@ def _timeline(src: Path) -> tuple[list[int], list[int], Fraction]:
 
 
 def color_piece(src: Path, dst: Path, part: Path, piece: Piece, options: VideoOptions,
-                 model: Callable[[], Colorizer], warn: Callable[[str], None]) -> int:
+                 model: Callable[[], Colorizer], warn: Callable[[str], None],
+                 on_frames: Callable[[int], None] | None = None) -> int:
     """Colour one piece of `src` (encoded exactly as a whole run into `dst` would be) and save its packets in
-    `part`; returns how many frames it holds. `model()` is called once the film has been checked."""
+    `part`; returns how many frames it holds. `model()` is called once the film has been checked; `on_frames(n)`
+    hears of its frames as they are done (those coloured only to warm up too)."""
     source = prepare_film(src, dst, options, _ignore).source
     suffix = dst.suffix.lower()
     encoder = options.encoder_for(suffix)
@@ -155,7 +157,7 @@ def color_piece(src: Path, dst: Path, part: Path, piece: Piece, options: VideoOp
         writer = _PieceWriter(part, piece, CONTAINERS[suffix][0] in BY_DECODING)
         frames = _window(reader, piece, frames_ahead(options.window))
         try:
-            run_stages(frames, writer, [film], paint, source, options)
+            run_stages(frames, writer, [film], paint, source, options, on_frames)
         except OSError as exc:  # the piece's file: a full disk
             raise cannot_write(dst, exc) from None
     incidents.summarise()
