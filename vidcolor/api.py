@@ -87,7 +87,8 @@ def colorize(src: str | Path, dst: str | Path, *, model: Model = DEFAULT_MODEL, 
         if keyframes:
             raise UserError("--keyframe is for films; a photo takes --hints")
         return colorize_photo(src, dst, model=model, device=device, working_size=working_size, saturation=saturation,
-                              skip_color=skip_color, overwrite=overwrite, hints=hints, reference=reference, warn=warn)
+                              skip_color=skip_color, overwrite=overwrite, quiet=quiet, hints=hints, reference=reference,
+                              warn=warn)
     return colorize_video(src, dst, model=model, device=device, working_size=working_size, saturation=saturation,
                           batch_size=batch_size, temporal=temporal, window=window, crf=crf, preset=preset,
                           codec=codec, max_bits=max_bits, skip_color=skip_color, overwrite=overwrite, quiet=quiet,

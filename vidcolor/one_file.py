@@ -82,7 +82,8 @@ def colorize_file(src: Path, dst: Path, options: VideoOptions, model: Callable[[
         check_photo_job(src, dst, options.overwrite)
         guidance.check_not_overwritten(dst)
         told = PhotoTold(*guidance.read_hints(), guidance.palette()) if guidance else None
-        color_photo(lambda: _guided(model(), guidance), src, dst, options.overwrite, options.skip_color, warn, told)
+        color_photo(lambda: _guided(model(), guidance), src, dst, options.overwrite, options.skip_color, warn, told,
+                    options.quiet)
         return dst
     return _color_film(src, dst, options, model, warn, on_frames, guidance)
 
@@ -114,26 +115,27 @@ def _guided(colorizer: Colorizer, guidance: Guidance) -> Colorizer:
 
 def colorize_photo(src: str | Path, dst: str | Path, *, model: Model = DEFAULT_MODEL, device: str = "auto",
                    working_size: int | None = None, saturation: float = 1.0, skip_color: bool = False,
-                   overwrite: bool = False, hints: Hints | None = None, reference: str | Path | None = None,
-                   warn: Callable[[str], None] = default_warn) -> Path:
+                   overwrite: bool = False, quiet: bool = False, hints: Hints | None = None,
+                   reference: str | Path | None = None, warn: Callable[[str], None] = default_warn) -> Path:
     """Colour the photo `src` into `dst` (.png, .jpg, .tif, .webp or .bmp), as `vidcolor run` does.
 
     Pixel size, bit depth (16-bit stays 16-bit where the format holds it), transparency and EXIF/ICC are kept;
     the picture is turned upright by its EXIF orientation. `model` as for `colorize_video`. A photo already in
     colour is coloured again from its lightness, or with `skip_color` left as it is. Raises UserError for
-    anything wrong with the request; the output appears only when complete. Returns the output's path.
+    anything wrong with the request; the output appears only when complete. Returns the output's path. `quiet`
+    hides the progress bar a large photo shows.
 
     `hints`: a hints file or its entries (`[{"x": 120, "y": 44, "color": "#a03020"}]`, pixels of the upright
     photo) and `reference`: a colour photo whose palette to follow. Either takes a hint model (the default
     `fusion` is one).
     """
     check_types(whole={"working_size": working_size}, reals={"saturation": saturation},
-                flags={"skip_color": skip_color, "overwrite": overwrite})
+                flags={"skip_color": skip_color, "overwrite": overwrite, "quiet": quiet})
     Guidance.check_types(hints, None, reference)
     src, dst = Path(src), Path(dst)
     if not is_image(src):
         raise UserError(f"{src}: not a photo (colorize_video colours films)")
-    options = VideoOptions(skip_color=skip_color, overwrite=overwrite, quiet=True)
+    options = VideoOptions(skip_color=skip_color, overwrite=overwrite, quiet=quiet)
     guidance = Guidance(hints, reference=Path(reference) if reference is not None else None)
     result = colorize_file(src, dst, options, _loader(model, device, working_size, saturation), warn,
                            guidance=guidance)

@@ -31,10 +31,19 @@ def test_the_command_line_colors_a_film_and_reports_frames_speed_and_output(clip
     assert len(probe(tmp_path / "new.mp4").times) == 24
 
 
+def test_a_photo_run_ends_with_its_own_line_as_a_film_run_does(model_file, tmp_path):
+    """A photo run said nothing at all, even for a large scan taking many seconds."""
+    write_image(tmp_path / "scan.png", landscape(0).mean(axis=2).astype(np.uint8))
+    result = cli(tmp_path / "scan.png", "-o", tmp_path / "new.png", "--model", model_file)
+    assert result.exit_code == 0 and re.fullmatch(r"1 photo in [\d.]+ s -> .*new\.png", result.stderr.strip())
+
+
 def test_quiet_prints_nothing_at_all(clip, model_file, tmp_path):
     src = clip("old.mp4")
-    result = cli(src.path, "-o", tmp_path / "new.mkv", "--model", model_file, "--quiet")
-    assert result.exit_code == 0 and result.stderr == ""
+    write_image(tmp_path / "scan.png", landscape(0).mean(axis=2).astype(np.uint8))
+    for given, made in ((src.path, tmp_path / "new.mkv"), (tmp_path / "scan.png", tmp_path / "new.png")):
+        result = cli(given, "-o", made, "--model", model_file, "--quiet")
+        assert result.exit_code == 0 and result.stderr == ""
 
 
 def _refusal_cases(tmp_path: Path, src: Clip) -> dict[str, tuple[list[Any], str]]:

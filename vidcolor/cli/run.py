@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -88,6 +89,7 @@ def run(ctx: click.Context, src: Path, dst: Path, model: str, device: str, worki
     from ..api import FilmResult, Summary, colorize
 
     _check_options_that_would_do_nothing(ctx, src, dst, codec)
+    started = time.perf_counter()
     result = colorize(src, dst, model=model, device=device, working_size=working_size, saturation=saturation,
                       batch_size=batch_size, temporal=temporal, window=window, crf=crf, preset=preset, codec=codec,
                       max_bits=int(max_bits), skip_color=skip_color, overwrite=overwrite, include=include,
@@ -103,6 +105,8 @@ def run(ctx: click.Context, src: Path, dst: Path, model: str, device: str, worki
             sys.exit(1)
     elif isinstance(result, FilmResult) and not quiet:
         click.echo(result.summary(), err=True)
+    elif not quiet:  # a photo: what a film's closing line says, but frames
+        click.echo(f"1 photo in {time.perf_counter() - started:.1f} s -> {result}", err=True)
 
 
 FILM_ONLY = ("batch_size", "temporal", "window", "crf", "preset", "codec", "max_bits")

@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from ..hints.file import Hint, check_hints_fit, points_of
 from ..runtime.hints import Told
@@ -47,16 +48,28 @@ def check_photo_job(src: Path, dst: Path, overwrite: bool) -> None:
     check_writable(dst, overwrite)
 
 
+BAR_DELAY = 2.0  # seconds before a photo's bar shows: a large scan takes many, most photos a fraction of one
+
+
 def color_photo(model: Callable[[], Colorizer], src: Path, dst: Path, overwrite: bool = False,
                 skip_color: bool = False, warn: Callable[[str], None] = lambda message: None,
-                told: PhotoTold | None = None) -> None:
+                told: PhotoTold | None = None, quiet: bool = True) -> None:
     """Colour one photo into `dst` (same pixel size, bit depth, transparency and EXIF/ICC where the format holds
     them), written atomically. A photo already in colour is coloured again from its L, or with `skip_color` kept.
     `told`: the user's hints and reference palette, checked against the photo before anything is written.
     `model()` is called once the photo is read and the hints fit it (loading may take a while, and a damaged
-    photo or a hint off its edge should be said at once), and not at all for a photo kept as it is."""
+    photo or a hint off its edge should be said at once), and not at all for a photo kept as it is. Unless
+    `quiet`, a bar shows its steps (read, coloured, written) where they take a while."""
     check_photo_job(src, dst, overwrite)
+    with tqdm(total=3, desc=src.name, unit="step", leave=False, delay=BAR_DELAY, disable=quiet,
+              dynamic_ncols=True) as bar:
+        _color_photo(model, src, dst, overwrite, skip_color, warn, told, bar)
+
+
+def _color_photo(model: Callable[[], Colorizer], src: Path, dst: Path, overwrite: bool, skip_color: bool,
+                 warn: Callable[[str], None], told: PhotoTold | None, bar: tqdm) -> None:
     photo = read_photo(src)
+    bar.update()
     if told is not None:
         check_hints_fit(told.hints, photo.shape[1], photo.shape[0], told.hints_name)
     color = looks_color(*photo_color(photo))
@@ -77,6 +90,8 @@ def color_photo(model: Callable[[], Colorizer], src: Path, dst: Path, overwrite:
                 shutil.copyfile(src, tmp)  # left alone: the very file, not a second encoding of it
             else:
                 colored = photo if colorizer is None else colorizer.colorize_rgb(photo, told and told.runtime())
+                bar.update()
                 write_image(tmp, colored, read_metadata(src))
+        bar.update(bar.total - bar.n)
     except OSError as exc:  # disk full, folder gone, ...
         raise UserError(f"{dst}: could not write the photo ({exc.strerror or exc})") from None

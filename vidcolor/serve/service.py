@@ -152,7 +152,7 @@ class ColorService:
         said: list[str] = []  # in the page's words: no upload's name, no command-line options
         try:
             with self.photo_lock:
-                colorize_photo(photo, result, model=self.colorizer, hints=told or None, overwrite=True,
+                colorize_photo(photo, result, model=self.colorizer, hints=told or None, overwrite=True, quiet=True,
                                warn=lambda message: said.append(message.removesuffix(KEEP_ADVICE).replace(
                                    f"{photo.name} ", "the photo ")))
             headers = self._keep_for_hints(rgb) if self.colorizer.takes_hints else {}
