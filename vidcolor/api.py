@@ -13,7 +13,16 @@ from pathlib import Path
 from .batch.archive import colorize_archive, colorize_film_in_parallel, worker_settings
 from .batch.options import ArchiveOptions, Summary
 from .film.options import FilmResult, VideoOptions
-from .one_file import Guidance, Hints, Model, check_types, colorize_photo, colorize_video, is_whole
+from .one_file import (
+    Guidance,
+    Hints,
+    Model,
+    check_not_in_a_worker,
+    check_types,
+    colorize_photo,
+    colorize_video,
+    is_whole,
+)
 from .utils.atomic import sweep_stale
 from .utils.choices import DEFAULT_MODEL, DEFAULT_WINDOW, FILM_BITS
 from .utils.errors import UserError
@@ -48,6 +57,7 @@ def colorize(src: str | Path, dst: str | Path, *, model: Model = DEFAULT_MODEL, 
     Warnings go to `warn` when this process colours the file; workers, processes of their own, write theirs to
     stderr.
     """
+    check_not_in_a_worker()
     include, exclude = _globs(include), _globs(exclude)
     check_types(whole={"working_size": working_size, "batch_size": batch_size, "window": window, "crf": crf,
                        "max_bits": max_bits}, reals={"saturation": saturation},

@@ -2,6 +2,7 @@
 options whoever asks: vidcolor.api (and so the command line), the batch workers and Ray tasks, the web server."""
 from __future__ import annotations
 
+import multiprocessing
 import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -24,6 +25,10 @@ from .utils.errors import UserError
 from .utils.paths import is_image
 from .utils.warn import default_warn
 
+WORKER_NAME = "vidcolor-worker"  # the start of a worker process's name (vidcolor.batch.workers)
+UNGUARDED = 3  # the exit code of a worker whose script, imported again, called the API: its driver says why
+UNGUARDED_SCRIPT = ("a script that colours a folder, or a film with split or ray, must keep that work under "
+                    "`if __name__ == \"__main__\":` (each worker imports the script, and without it ran it again)")
 Model = str | Colorizer | Callable[[], Colorizer]  # a name or file, a loaded one, or a loader called only if needed
 Hints = str | Path | list[dict[str, Any]]  # a hints file, or its entries
 
@@ -129,6 +134,7 @@ def colorize_photo(src: str | Path, dst: str | Path, *, model: Model = DEFAULT_M
     photo) and `reference`: a colour photo whose palette to follow. Either takes a hint model (the default
     `fusion` is one).
     """
+    check_not_in_a_worker()
     check_types(whole={"working_size": working_size}, reals={"saturation": saturation},
                 flags={"skip_color": skip_color, "overwrite": overwrite, "quiet": quiet})
     Guidance.check_types(hints, None, reference)
@@ -169,6 +175,7 @@ def colorize_video(src: str | Path, dst: str | Path, *, model: Model = DEFAULT_M
     colours: hints and keyframes are carried along the motion through their shot. They take a hint model
     (the default `fusion` is one).
     """
+    check_not_in_a_worker()
     check_types(whole={"working_size": working_size, "batch_size": batch_size, "window": window, "crf": crf,
                        "max_bits": max_bits}, reals={"saturation": saturation},
                 flags={"skip_color": skip_color, "overwrite": overwrite, "quiet": quiet})
@@ -195,6 +202,14 @@ def _loader(model: Model, device: str, working_size: int | None, saturation: flo
     if callable(model):
         return model
     return lambda: Colorizer.load(model, device, working_size, saturation)
+
+
+def check_not_in_a_worker() -> None:
+    """A script calling the API from a worker process is the calling script, imported again by the worker it
+    started: it lacks the `__main__` guard. The worker ends at once, and its driver says why, once (each worker
+    failed on the output folder's lock, in a traceback that blamed "another vidcolor run")."""
+    if multiprocessing.current_process().name.startswith(WORKER_NAME):
+        raise SystemExit(UNGUARDED)
 
 
 def is_whole(value: object) -> bool:

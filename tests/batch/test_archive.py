@@ -606,6 +606,20 @@ def test_workers_are_started_only_as_the_files_need_them(model_file, tmp_path):
         pool.close()
 
 
+def test_a_script_without_the_main_guard_is_told_what_it_lacks(model_file, tmp_path):
+    """Each worker imports the script, which started the run again: every file failed in a traceback blaming
+    "another vidcolor run is writing into this folder"."""
+    archive = make_archive(tmp_path / "archive")
+    script = tmp_path / "colour_all.py"
+    script.write_text(f"from vidcolor import colorize\ncolorize({str(archive)!r}, {str(tmp_path / 'out')!r}, "
+                      f"model={str(model_file)!r}, jobs=1, quiet=True)\n")
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 1 and result.stderr.count("Traceback") == 1, result.stderr  # the script's own
+    assert result.stderr.splitlines()[-1].endswith('must keep that work under `if __name__ == "__main__":` '
+                                                   "(each worker imports the script, and without it ran it again)")
+    assert "another vidcolor run" not in result.stderr
+
+
 def test_a_worker_tells_the_frames_of_its_film_as_they_are_done(model_file, tmp_path):
     """A folder or --split run's bar stood at 0/1 file for the whole of a long film: its worker said nothing
     until the film was done."""

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from ..film.options import VideoOptions
 from ..film.probe import film_seconds
+from ..one_file import UNGUARDED, UNGUARDED_SCRIPT, WORKER_NAME
 from ..runtime.inference import Colorizer
 from ..utils.atomic import make_folder
 from ..utils.errors import UserError
@@ -202,7 +203,7 @@ class LocalPool:
     def _start(self, number: int) -> _Worker:
         conn, child = self._context.Pipe()
         with started_deaf_to_interrupts() as interruptible:
-            process = self._context.Process(target=_serve, name=f"vidcolor-worker-{number + 1}", daemon=True,
+            process = self._context.Process(target=_serve, name=f"{WORKER_NAME}-{number + 1}", daemon=True,
                                             args=(child, self._settings[number], os.getpid(), interruptible))
             process.start()
         child.close()
@@ -243,8 +244,12 @@ class LocalPool:
                 on_frames(worker.key, said.count)
 
     def _lost(self, worker: _Worker) -> tuple[Hashable, Outcome]:
-        """The task of a worker that died: failed, and the worker replaced."""
+        """The task of a worker that died: failed, and the worker replaced; or the whole run, where the worker
+        found the script that started it had no `__main__` guard (every worker would)."""
         key, worker.key = worker.key, None
+        worker.process.join()
+        if worker.process.exitcode == UNGUARDED:
+            raise UserError(UNGUARDED_SCRIPT) from None  # not the lost connection it was found by
         self._replace(worker)
         if worker.process.exitcode == HUNG:
             return key, Outcome(error=hang_reason())
