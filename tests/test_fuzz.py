@@ -184,7 +184,7 @@ class Stuck:
     name: str = "stuck.tif"
     needs_model: bool = False
 
-    def run(self, settings: Settings, warn: object) -> Outcome:
+    def run(self, settings: Settings, warn: object, on_frames: object = None) -> Outcome:
         import vidcolor.utils.guard
 
         vidcolor.utils.guard.DECODE_SECONDS = 1.0

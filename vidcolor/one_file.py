@@ -26,7 +26,7 @@ from .utils.paths import is_image
 from .utils.warn import default_warn
 
 WORKER_NAME = "vidcolor-worker"  # the start of a worker process's name (vidcolor.batch.workers)
-UNGUARDED = 3  # the exit code of a worker whose script, imported again, called the API: its driver says why
+UNGUARDED = 4  # the exit code of a worker whose script, imported again, called the API (guard.HUNG is 3)
 UNGUARDED_SCRIPT = ("a script that colours a folder, or a film with split or ray, must keep that work under "
                     "`if __name__ == \"__main__\":` (each worker imports the script, and without it ran it again)")
 Model = str | Colorizer | Callable[[], Colorizer]  # a name or file, a loaded one, or a loader called only if needed

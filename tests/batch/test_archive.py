@@ -635,6 +635,21 @@ def test_a_worker_tells_the_frames_of_its_film_as_they_are_done(model_file, tmp_
     assert heard and {k for k, _ in heard} == {"reel"} and sum(n for _, n in heard) == 48
 
 
+def test_a_worker_tells_its_frames_every_half_second_not_every_batch(monkeypatch):
+    from types import SimpleNamespace
+
+    import vidcolor.batch.workers as workers
+
+    sent: list[workers.Frames] = []
+    now = [0.0]
+    monkeypatch.setattr(workers, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    progress = workers.Progress(SimpleNamespace(send=sent.append))
+    for now[0] in (0.1, 0.2, 0.6, 0.7, 1.2, 1.3):  # a batch of 8 frames at each
+        progress.add(8)
+    progress.send()  # at the task's end, the rest
+    assert [frames.count for frames in sent] == [24, 16, 8]
+
+
 # --- more machines, longer films -----------------------------------------------------------------
 
 def test_a_local_ray_runtime_colors_the_files_into_the_same_manifest(model_file, tmp_path):
@@ -743,10 +758,42 @@ def test_ctrl_c_while_a_folder_runs_worker_is_still_starting_is_one_line(model_f
            str(model_file), "--jobs", "1", "--quiet"]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 60
-    while not _workers_of(proc.pid):
-        assert time.monotonic() < deadline and proc.poll() is None, "the run ended before it could be stopped"
+    while not any(_ctrl_c(pid) == "ignored" for pid in _workers_of(proc.pid)):  # from its first instant
+        assert time.monotonic() < deadline and proc.poll() is None, "the worker never started ignoring Ctrl-C"
         time.sleep(0.01)
-    os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: to the run and its worker alike
+    os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: to the run and its starting worker alike
+    assert proc.wait(timeout=60) == 130 and proc.stderr.read() == "vidcolor: interrupted\n"
+
+
+def _ctrl_c(pid: int) -> str:
+    """What the process does with SIGINT: "ignored", "heard" (caught, not blocked) or "not yet" (Linux: /proc)."""
+    try:
+        status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                      if ":" in line)
+    except OSError:  # gone meanwhile
+        return "not yet"
+    bit = 1 << (signal.SIGINT - 1)
+    if int(status["SigIgn"], 16) & bit:
+        return "ignored"
+    return "heard" if int(status["SigCgt"], 16) & bit and not int(status["SigBlk"], 16) & bit else "not yet"
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the workers' signals in /proc")
+def test_every_worker_hears_ctrl_c_once_it_is_under_way(model_file, tmp_path, ctrl_c_heard):
+    """Started ignoring Ctrl-C, each hears it again once under way (a second worker once stayed deaf for good, and
+    went on colouring for 5 s after a stop)."""
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    for name in ("a.mp4", "b.mp4", "c.mp4"):
+        make_clip(archive / name, frames=600, audio=())
+    cmd = [sys.executable, "-m", "vidcolor", "run", str(archive), "-o", str(tmp_path / "out"), "--model",
+           str(model_file), "--jobs", "2", "--quiet"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while len(workers := _workers_of(proc.pid)) < 2 or any(_ctrl_c(pid) != "heard" for pid in workers):
+        assert time.monotonic() < deadline and proc.poll() is None, "the workers never all heard Ctrl-C"
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
     assert proc.wait(timeout=60) == 130 and proc.stderr.read() == "vidcolor: interrupted\n"
 
 

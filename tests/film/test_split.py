@@ -79,3 +79,13 @@ def test_a_piece_that_finds_the_disk_full_says_so_in_the_words_of_a_whole_run(tm
     with pytest.raises(UserError, match=r"color\.mp4: could not write the film \(No space left on device\)$"):
         color_piece(film, tmp_path / "color.mp4", tmp_path / "00001.packets", piece, VideoOptions(quiet=True),
                     lambda: colorizer, print)
+
+
+def test_a_piece_tells_the_frames_it_keeps_not_those_it_colours_to_warm_up(tmp_path, colorizer):
+    """The run's count went past the film's frames, then back, as each piece ended."""
+    film = make_clip(tmp_path / "reel.mp4", frames=96, fps=24, video_options=KEYS).path
+    piece = plan_pieces(film, 4, 4, "flow")[2]  # warms up on the piece before it, looks ahead into the next
+    told: list[int] = []
+    kept = color_piece(film, tmp_path / "color.mp4", tmp_path / "00002.packets", piece, VideoOptions(quiet=True),
+                       lambda: colorizer, print, told.append)
+    assert told and sum(told) == kept < 48

@@ -34,10 +34,10 @@ def worker_settings(model: str, device: str, working_size: int | None, video: Vi
                     saturation: float = 1.0) -> Settings:
     """Settings for workers anywhere: a model file goes by its absolute path (shipped ones by name),
     and is checked here, once, rather than failing in every worker."""
-    from ..runtime.weights import read_metadata, resolve_model_path, shipped_models
+    from ..runtime.weights import model_spec, read_metadata, resolve_model_path, shipped_models
 
     path = resolve_model_path(model)
-    read_metadata(path)
+    model_spec(path, read_metadata(path))
     return Settings(model if model in shipped_models() else str(path.resolve()), device, working_size, video,
                     saturation=saturation)
 

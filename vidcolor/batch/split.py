@@ -33,8 +33,8 @@ def split_film(name: str, src: Path, dst: Path, options: VideoOptions, pieces: i
         return None
     try:
         plan = plan_pieces(src, pieces, workers, options.temporal)
-    except CannotCut as why:  # --split auto chose to: nothing to say
-        if pieces is not None:
+    except CannotCut as why:
+        if pieces is not None:  # not for --split auto, which chose to
             warn(f"{name} is coloured whole, not in pieces ({why})")
         return None
     for note in notes:

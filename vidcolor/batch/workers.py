@@ -12,6 +12,7 @@ import functools
 import logging
 import multiprocessing
 import os
+import signal
 import socket
 import threading
 import time
@@ -29,7 +30,7 @@ from ..utils.atomic import make_folder
 from ..utils.errors import UserError
 from ..utils.guard import HUNG, give_up, hang_reason, on_hang
 from ..utils.numbers import is_whole_number
-from ..utils.stopping import listen_to_interrupts, started_deaf_to_interrupts, stop_cleanly_on_signals
+from ..utils.stopping import started_ignoring_ctrl_c, stop_cleanly_on_signals
 
 RAY_RETRIES = 3  # times Ray runs a task again after losing the worker or node doing it
 PROGRESS_SECONDS = 0.5  # a worker tells the driver of the frames it has done at most this often
@@ -125,9 +126,9 @@ class Pool(Protocol):
     def close(self) -> None: ...
 
 
-def _serve(conn: Connection, settings: Settings, parent: int, interruptible: bool) -> None:
-    """A local worker process: run the tasks the driver sends until it sends None. It started deaf to Ctrl-C
-    (`interruptible`: whether to hear it once it can stop cleanly)."""
+def serve(conn: Connection, settings: Settings, parent: int, interruptible: bool) -> None:
+    """A local worker process, started ignoring Ctrl-C: run the tasks the driver sends until it sends None.
+    `interruptible`: whether to hear Ctrl-C again, once it can stop cleanly."""
     import cv2
     import torch
 
@@ -138,7 +139,7 @@ def _serve(conn: Connection, settings: Settings, parent: int, interruptible: boo
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     try:
         if interruptible:
-            listen_to_interrupts()
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         stop_cleanly_on_signals(say=False)  # the driver's terminate() must not leave this worker's half-written file
         while (task := conn.recv()) is not None:
             progress = Progress(conn)
@@ -156,8 +157,8 @@ class Frames:
 
 
 class Progress:
-    """The frames a worker's task has done, sent to the driver at most every PROGRESS_SECONDS (and the rest at the
-    end): a film's progress, not a message a batch."""
+    """The frames a worker's task has done, sent to the driver at most every PROGRESS_SECONDS, and the rest at the
+    end: a film's progress, without a message for every batch of frames."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn, self.unsent, self.sent_at = conn, 0, time.monotonic()
@@ -202,8 +203,8 @@ class LocalPool:
 
     def _start(self, number: int) -> _Worker:
         conn, child = self._context.Pipe()
-        with started_deaf_to_interrupts() as interruptible:
-            process = self._context.Process(target=_serve, name=f"{WORKER_NAME}-{number + 1}", daemon=True,
+        with started_ignoring_ctrl_c() as interruptible:
+            process = self._context.Process(target=serve, name=f"{WORKER_NAME}-{number + 1}", daemon=True,
                                             args=(child, self._settings[number], os.getpid(), interruptible))
             process.start()
         child.close()

@@ -141,7 +141,7 @@ def color_piece(src: Path, dst: Path, part: Path, piece: Piece, options: VideoOp
                  on_frames: Callable[[int], None] | None = None) -> int:
     """Colour one piece of `src` (encoded exactly as a whole run into `dst` would be) and save its packets in
     `part`; returns how many frames it holds. `model()` is called once the film has been checked; `on_frames(n)`
-    hears of its frames as they are done (those coloured only to warm up too)."""
+    hears of the frames it keeps as they are done."""
     source = prepare_film(src, dst, options, _ignore).source
     suffix = dst.suffix.lower()
     encoder = options.encoder_for(suffix)
@@ -156,12 +156,27 @@ def color_piece(src: Path, dst: Path, part: Path, piece: Piece, options: VideoOp
         reader = SourceReader(inp, [film.source], {film.source.index}, incidents)
         writer = _PieceWriter(part, piece, CONTAINERS[suffix][0] in BY_DECODING)
         frames = _window(reader, piece, frames_ahead(options.window))
+        told = _kept_frames_told(writer, on_frames)
         try:
-            run_stages(frames, writer, [film], paint, source, options, on_frames)
+            run_stages(frames, writer, [film], paint, source, options, told)
+            told(0)  # the last ones written
         except OSError as exc:  # the piece's file: a full disk
             raise cannot_write(dst, exc) from None
     incidents.summarise()
     return writer.frames  # 0 when every frame of the piece is damaged: the join leaves it out
+
+
+def _kept_frames_told(writer: _PieceWriter, on_frames: Callable[[int], None] | None) -> Callable[[int], None]:
+    """`on_frames` told of the frames the piece keeps as they are written, not of those coloured only to warm up or
+    look ahead: the run's count would overshoot, then go back when the piece ends."""
+    told = 0
+
+    def tell(_: int) -> None:
+        nonlocal told
+        if on_frames is not None and writer.frames > told:
+            on_frames(writer.frames - told)
+            told = writer.frames
+    return tell
 
 
 def _seek(container: InputContainer, stream: Stream, piece: Piece) -> None:

@@ -3,6 +3,7 @@ what is a photo; a folder of them goes through vidcolor.batch, like any archive)
 from __future__ import annotations
 
 import shutil
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,8 @@ from ..utils.in_color import already_in_color, looks_color
 from .metadata import read_metadata
 from .read import ALPHA_EXTS, image_format, page_count, read_photo, to_depth
 from .write import check_photo_output, write_image
+
+BAR_DELAY = 2.0  # seconds before a photo's bar shows: a large scan takes many, most photos a fraction of one
 
 
 def photo_color(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -48,9 +51,6 @@ def check_photo_job(src: Path, dst: Path, overwrite: bool) -> None:
     check_writable(dst, overwrite)
 
 
-BAR_DELAY = 2.0  # seconds before a photo's bar shows: a large scan takes many, most photos a fraction of one
-
-
 def color_photo(model: Callable[[], Colorizer], src: Path, dst: Path, overwrite: bool = False,
                 skip_color: bool = False, warn: Callable[[str], None] = lambda message: None,
                 told: PhotoTold | None = None, quiet: bool = True) -> None:
@@ -63,7 +63,13 @@ def color_photo(model: Callable[[], Colorizer], src: Path, dst: Path, overwrite:
     check_photo_job(src, dst, overwrite)
     with tqdm(total=3, desc=src.name, unit="step", leave=False, delay=BAR_DELAY, disable=quiet,
               dynamic_ncols=True) as bar:
-        _color_photo(model, src, dst, overwrite, skip_color, warn, told, bar)
+        shown = threading.Timer(BAR_DELAY, bar.refresh)  # delay draws only on an update: a step of many seconds,
+        shown.daemon = True  # colouring, would pass unseen
+        shown.start()
+        try:
+            _color_photo(model, src, dst, overwrite, skip_color, warn, told, bar)
+        finally:
+            shown.cancel()
 
 
 def _color_photo(model: Callable[[], Colorizer], src: Path, dst: Path, overwrite: bool, skip_color: bool,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import inspect
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -148,6 +148,14 @@ def check_finite(path: Path, state: dict[str, torch.Tensor]) -> None:
         raise UserError(f"{path}: its weights hold NaN or infinite values (a training run that diverged?)")
 
 
+_USABLE: dict[type, Callable[[Any], bool]] = {  # the kinds of value an architecture's options take, by default's type
+    bool: lambda v: isinstance(v, bool),
+    int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+    float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < math.inf,
+    str: lambda v: isinstance(v, str),
+}
+
+
 def model_spec(path: Path, meta: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """The family a model file names and its architecture options, each one its family takes, of the type it
     takes (each architecture refuses sizes beyond its own limits before it builds anything)."""
@@ -160,11 +168,8 @@ def model_spec(path: Path, meta: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     for name, value in arch.items():
         if name not in takes:
             raise UserError(f"{path}: its metadata gives a {family} model an option it does not take ({name!r})")
-        usable = {bool: lambda v: isinstance(v, bool),
-                  int: lambda v: isinstance(v, int) and not isinstance(v, bool),
-                  float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < math.inf,
-                  str: lambda v: isinstance(v, str)}[type(takes[name].default)]
-        if not usable(value):
+        usable = _USABLE.get(type(takes[name].default))
+        if usable is None or not usable(value):
             raise UserError(f"{path}: its metadata gives no usable {name} ({value!r})")
     return family, arch
 

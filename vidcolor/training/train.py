@@ -424,7 +424,7 @@ def build_run(opts: TrainOptions, device: torch.device, total: int) -> Run:
     _freeze_others(model, opts)
     if opts.continue_from:
         start = read_metadata(opts.continue_from).get("steps") or 0
-        if not isinstance(start, int) or start < 0:
+        if not isinstance(start, int) or isinstance(start, bool) or start < 0:
             raise UserError(f"{opts.continue_from}: its metadata gives no usable step count ({start!r})")
         if start >= total:
             raise UserError(f"{opts.continue_from}: was trained {start} steps already; give --steps above that")

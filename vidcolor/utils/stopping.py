@@ -119,26 +119,20 @@ def stops_deferred() -> Iterator[None]:
 
 
 @contextmanager
-def started_deaf_to_interrupts() -> Iterator[bool]:
-    """Processes started in the block ignore Ctrl-C (an ignored signal stays ignored in a new program) until they
-    `listen_to_interrupts`: Ctrl-C reaches a terminal's whole process group, and a worker still importing torch
-    printed a traceback of the import it cut short. This process's own Ctrl-C is held back meanwhile, not lost.
-    Yields whether they should listen at all (not where this process ignores Ctrl-C itself, as `&` jobs do)."""
-    listen = signal.getsignal(signal.SIGINT) not in (signal.SIG_IGN, None)
-    if threading.current_thread() is not threading.main_thread() or not listen:  # handlers: the main thread's
-        yield listen
+def started_ignoring_ctrl_c() -> Iterator[bool]:
+    """Processes started in the block ignore Ctrl-C from their first instant (an ignored signal stays ignored in a
+    new program) until they say otherwise, once they can stop cleanly: Ctrl-C reaches a terminal's whole process
+    group, and a worker still starting (importing torch) printed a traceback of the import it cut short. Meanwhile
+    this process ignores it too: a Ctrl-C in the few milliseconds of a process's start is lost (pressed again, it
+    stops the run). Yields whether the processes should hear Ctrl-C at all (not where this one ignores it, as `&`
+    jobs do). The main thread only, where handlers are set."""
+    own = signal.getsignal(signal.SIGINT)
+    heard = own not in (signal.SIG_IGN, None)
+    if not heard or threading.current_thread() is not threading.main_thread():
+        yield heard
         return
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if hasattr(signal, "pthread_sigmask") else None
-    own = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a blocked signal is kept pending, even while ignored
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        yield listen
+        yield heard
     finally:
         signal.signal(signal.SIGINT, own)
-        if held is not None:
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
-
-
-def listen_to_interrupts() -> None:
-    """In a process started under `started_deaf_to_interrupts` (that said to listen): Ctrl-C stops it from here
-    on, as in any Python program (`stop_cleanly_on_signals` then takes it over)."""
-    signal.signal(signal.SIGINT, signal.default_int_handler)
