@@ -103,8 +103,8 @@ def _first_frame_and_color(reader: SourceReader) -> tuple[av.VideoFrame | None, 
 def _display_matrix(frame: av.VideoFrame) -> list[int] | None:
     """The frame's rotation/flip, as FFmpeg's 3x3 fixed-point matrix; None where it has none, or where it also
     carries side data this PyAV has no name for (a newer FFmpeg's EXIF or view ids), which makes PyAV list none."""
-    try:
-        side_data = list(frame.side_data)
+    try:  # PyAV up to 18.1.0 lists the side data itself; 18.1.1 maps its types to it
+        side_data = [item if hasattr(item, "type") else frame.side_data[item] for item in frame.side_data]
     except ValueError:
         return None
     return next((np.frombuffer(bytes(sd), np.int32).tolist() for sd in side_data if sd.type.name == "DISPLAYMATRIX"),

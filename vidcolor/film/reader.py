@@ -161,6 +161,7 @@ class SourceReader:
         self.container, self.streams, self.decode, self.incidents = container, streams, decode, incidents
         video = next(s for s in streams if s.type == "video")
         rate = frame_rate(video) or Fraction(25)
+        self._time_base = video.time_base  # read once: PyAV 18.1.1 refuses it once the file is closed
         self._video_step = max(1, round(1 / (rate * video.time_base)))
         # frames closer than this are no film's (a header claiming billions of frames a second): retimed in step
         self._least_step = max(1, math.ceil(1 / (MAX_FRAME_RATE * video.time_base)))
@@ -284,7 +285,7 @@ class SourceReader:
         size = (frame.width, frame.height)
         self._size = self._size or size
         if size != self._size:
-            seconds = float(frame.pts * self._video.time_base)
+            seconds = float(frame.pts * self._time_base)
             self.incidents.damage("odd-sized frame", f"{size[0]}x{size[1]} at {seconds:.2f} s; the film is "
                                   f"{self._size[0]}x{self._size[1]}", action="scaled", at=seconds)
 
@@ -297,13 +298,13 @@ class SourceReader:
     @property
     def film_seconds(self) -> float:
         """How much of the film was read so far: from its first frame to the end of its last."""
-        return float((self._span[1] - self._span[0]) * self._video.time_base) if self._span else 0.0
+        return float((self._span[1] - self._span[0]) * self._time_base) if self._span else 0.0
 
     @property
     def file_seconds(self) -> float:
         """How much of the file was read so far: from the film's first frame to the furthest end of any stream's
         packets (its sound may outlast its picture), to set against a length that spans every stream."""
-        return self._reach.seconds - float(self._span[0] * self._video.time_base) if self._span else 0.0
+        return self._reach.seconds - float(self._span[0] * self._time_base) if self._span else 0.0
 
 
 def announced_seconds(container: InputContainer, stream: Stream) -> tuple[float, bool]:

@@ -121,7 +121,8 @@ def _frame_clock(path: Path, until: float) -> FrameClock | None:
     times: set[int] = set()  # of the frames' packets
     with open_input(path) as container:
         stream = film_stream(container, path)
-        if may_be_joined(container) or not stream.time_base:
+        time_base = stream.time_base  # read while the file is open: PyAV 18.1.1 refuses it after
+        if may_be_joined(container) or not time_base:
             return None
         film_end, first = FilmEnd(container), math.inf
         beyond, ended = 0, False  # packets read past `until`; whether the film was read to its end
@@ -134,7 +135,7 @@ def _frame_clock(path: Path, until: float) -> FrameClock | None:
                 times.add(packet.pts)
                 film_end.note(packet)
                 first = min(first, packet.pts)
-                beyond += (packet.pts - first) * stream.time_base > until
+                beyond += (packet.pts - first) * time_base > until
                 if beyond > REORDERED:
                     break
             else:
@@ -144,10 +145,10 @@ def _frame_clock(path: Path, until: float) -> FrameClock | None:
     if not times:
         return None
     order = sorted(times)
-    starts = [float((t - order[0]) * stream.time_base) for t in order]
+    starts = [float((t - order[0]) * time_base) for t in order]
     step = order[-1] - order[-2] if len(order) > 1 else 0  # the last frame's, where the packets say none
     end = max(film_end.end or 0, order[-1] + step) - order[0]
-    return FrameClock(starts, float(end * stream.time_base) if ended and end > order[-1] - order[0] else None)
+    return FrameClock(starts, float(end * time_base) if ended and end > order[-1] - order[0] else None)
 
 
 def _seeds(hints: list[Hint], hints_name: str, keyframes: list[Keyframe], clock: FrameClock | Fraction | None,
