@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -154,6 +155,26 @@ def test_resume_continues_exactly_where_training_stopped(tmp_path, monkeypatch, 
     train(TrainOptions(out=tmp_path / "stopped", resume=True, **opts))
     assert "resumed with" not in capsys.readouterr().err  # the same options: nothing to say
     _assert_same_weights(tmp_path / "straight", tmp_path / "stopped")
+
+
+def test_a_run_resumed_with_another_learning_rate_learns_at_it(tmp_path, capsys):
+    """After a run diverged, the advice "resume it with a lower --lr" did nothing: the optimiser's state, loaded
+    from the checkpoint, brought the old one back, though a warning said the new one was taken."""
+    photos = photo_folder(tmp_path / "photos", n=6)
+    opts = dict(model="unet", data=[photos], checkpoint_every=2, **TINY)
+    train(TrainOptions(out=tmp_path / "first", steps=2, **opts))
+    (tmp_path / "still").mkdir()
+    for name in ("checkpoint.pt", "last.safetensors"):
+        (tmp_path / "still" / name).write_bytes((tmp_path / "first" / name).read_bytes())
+    before = {k: v for k, v in read_weights(tmp_path / "first" / "last.safetensors").items()
+              if "running_" not in k and "num_batches" not in k}  # what learns, not what is counted
+    train(TrainOptions(out=tmp_path / "still", steps=4, resume=True, **opts | {"lr": 1e-12}))
+    assert "resumed with --lr 1e-12" in capsys.readouterr().err
+    after = read_weights(tmp_path / "still" / "last.safetensors")
+    assert all(torch.allclose(before[k].float(), after[k].float(), atol=1e-6) for k in before)  # barely moved
+    train(TrainOptions(out=tmp_path / "first", steps=4, resume=True, **opts))
+    moved = read_weights(tmp_path / "first" / "last.safetensors")
+    assert not all(torch.allclose(before[k].float(), moved[k].float(), atol=1e-6) for k in before)
 
 
 def test_a_stop_during_the_validation_before_a_checkpoint_keeps_that_checkpoint(tmp_path, monkeypatch, capsys):
@@ -463,6 +484,24 @@ def test_a_folder_holding_a_run_is_not_trained_over_without_resume(tmp_path):
     assert (tmp_path / "run" / "last.safetensors").read_bytes() == before
 
 
+def test_a_fresh_run_never_writes_over_files_already_in_its_folder(tmp_path):
+    """A user's own metrics.csv and curves.png, in a folder given as --out, were replaced without a word; a folder
+    holding weights but no checkpoint was told to --resume, which then found nothing to resume."""
+    photos = photo_folder(tmp_path / "photos", n=4)
+    mine = tmp_path / "notes"
+    mine.mkdir()
+    (mine / "metrics.csv").write_text("date,reel,notes\n")
+    (mine / "curves.png").write_bytes(b"my plot")
+    with pytest.raises(UserError, match=re.escape(f"{mine / 'curves.png'}: a training run would write over it")):
+        train(TrainOptions(model="unet", data=[photos], out=mine, steps=1, **TINY))
+    assert (mine / "metrics.csv").read_text() == "date,reel,notes\n"
+    assert (mine / "curves.png").read_bytes() == b"my plot"
+    train(TrainOptions(model="unet", data=[photos], out=tmp_path / "run", steps=1, **TINY))
+    (tmp_path / "run" / "checkpoint.pt").unlink()
+    with pytest.raises(UserError, match=re.escape("no checkpoint to resume (start from them with --continue-from")):
+        train(TrainOptions(model="unet", data=[photos], out=tmp_path / "run", steps=2, **TINY))
+
+
 def test_a_second_run_into_a_folder_a_run_is_training_in_is_refused(tmp_path):
     photos = photo_folder(tmp_path / "photos", n=4)
     (tmp_path / "run").mkdir()
@@ -476,6 +515,7 @@ def test_a_second_run_into_a_folder_a_run_is_training_in_is_refused(tmp_path):
 def test_a_run_stopped_before_its_first_checkpoint_can_start_afresh(tmp_path):
     photos = photo_folder(tmp_path / "photos", n=4)
     (tmp_path / "run").mkdir()
+    (tmp_path / "run" / LOCK_NAME).touch()  # the folder was a run's
     append_csv(tmp_path / "run" / "metrics.csv", {"step": 5, "psnr": 20.0})  # validated, then stopped
     train(TrainOptions(model="unet", data=[photos], out=tmp_path / "run", steps=1, **TINY))
     assert (tmp_path / "run" / "last.safetensors").exists()

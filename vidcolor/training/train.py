@@ -48,7 +48,7 @@ from ..runtime.weights import (
 from ..utils.atomic import check_folder_makeable, make_folder, written_atomically
 from ..utils.choices import BALANCES, MIN_TEMPERATURE, PRECISIONS
 from ..utils.errors import UserError
-from ..utils.folder_lock import lock_folder
+from ..utils.folder_lock import LOCK_NAME, lock_folder
 from ..utils.paths import hidden_below
 from ..utils.stopping import stops_deferred
 from ..utils.warn import default_warn
@@ -204,8 +204,8 @@ def check_options(opts: TrainOptions) -> None:
     ckpt = opts.out / CHECKPOINT
     if opts.resume and not ckpt.is_file():
         raise UserError(f"{ckpt}: nothing to resume")
-    if not opts.resume and any((opts.out / name).exists() for name in (CHECKPOINT, "last.safetensors")):
-        raise UserError(f"{opts.out}: holds a training run already (continue it with --resume, or give another --out)")
+    if not opts.resume:
+        _check_nothing_written_over(opts.out)
     if opts.hints and not (opts.init or opts.continue_from or opts.resume):
         raise UserError("--hints trains a hint branch on top of an automatic model: give it with --init")
     if opts.train_layers and not (opts.init or opts.continue_from or opts.resume):
@@ -410,6 +410,23 @@ def _train_mode(model: nn.Module) -> None:
             child.eval()
 
 
+RUN_FILES = (CHECKPOINT, "last.safetensors", "metrics.csv", "curves.png", "samples-*.png", "weights-*.safetensors")
+
+
+def _check_nothing_written_over(out: Path) -> None:
+    """A fresh run's folder holds no file the run would write: an earlier run's (said how to go on from it), or the
+    user's own (a metrics.csv, a curves.png in a folder named as --out by mistake) were written over. A run stopped
+    before its first checkpoint leaves only its report, in a folder its lock file marks as a run's: started afresh."""
+    if (out / CHECKPOINT).is_file():
+        raise UserError(f"{out}: holds a training run already (continue it with --resume, or give another --out)")
+    if (out / "last.safetensors").is_file():
+        raise UserError(f"{out}: holds a run's weights but no checkpoint to resume (start from them with "
+                        f"--continue-from {out / 'last.safetensors'}, and another --out)")
+    there = sorted(p for pattern in RUN_FILES for p in out.glob(pattern)) if out.is_dir() else []
+    if there and not (out / LOCK_NAME).exists():
+        raise UserError(f"{there[0]}: a training run would write over it (give another --out)")
+
+
 def build_run(opts: TrainOptions, device: torch.device, total: int) -> Run:
     """The nets, optimisers and schedule, started as the options say (fresh, --init or --continue-from)."""
     torch.manual_seed(opts.seed)
@@ -453,6 +470,7 @@ def load_checkpoint(run: Run, opts: TrainOptions, path: Path, device: torch.devi
     if not isinstance(ckpt, dict):
         raise UserError(f"{path}: damaged, or not a vidcolor checkpoint")
     _check_same_run(ckpt.get("options", {}), opts, path)
+    peaks = list(run.sched.base_lrs)  # as this run's options set them: a resume may change --lr
     try:
         run.model.load_state_dict(ckpt["model"], strict=False)
         run.opt.load_state_dict(ckpt["optimizer"])
@@ -463,7 +481,18 @@ def load_checkpoint(run: Run, opts: TrainOptions, path: Path, device: torch.devi
         run.step = int(ckpt["step"])
     except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as exc:  # torch's are many lines
         raise UserError(f"{path}: does not fit this run, or is damaged ({str(exc).splitlines()[0]})") from None
+    _learn_at(run, peaks, opts.lr)
     return _changed_on_resume(ckpt.get("options", {}), opts)
+
+
+def _learn_at(run: Run, peaks: list[float], lr: float) -> None:
+    """The learning rates of the options given now, at the schedule's step: the optimiser's state loaded from a
+    checkpoint brings its own, and a resume told another --lr (after a run diverged, say) went on at the old."""
+    run.sched.base_lrs = peaks
+    for group, peak, factor in zip(run.opt.param_groups, peaks, run.sched.lr_lambdas, strict=True):
+        group["initial_lr"], group["lr"] = peak, peak * factor(run.sched.last_epoch)
+    for group in run.opt_d.param_groups if run.opt_d is not None else ():
+        group["lr"] = lr
 
 
 def save_checkpoint(run: Run, opts: TrainOptions, meta: dict[str, Any]) -> None:
