@@ -502,6 +502,12 @@ def test_a_fresh_run_never_writes_over_files_already_in_its_folder(tmp_path):
         train(TrainOptions(model="unet", data=[photos], out=tmp_path / "run", steps=2, **TINY))
 
 
+def test_a_run_scored_on_its_own_training_photos_says_so(tmp_path, capsys):
+    photos = photo_folder(tmp_path / "photos", n=4)
+    train(TrainOptions(model="unet", data=[photos], val=[photos], out=tmp_path / "run", steps=1, **TINY))
+    assert f"--val {photos} and --data {photos} share photos" in capsys.readouterr().err
+
+
 def test_a_second_run_into_a_folder_a_run_is_training_in_is_refused(tmp_path):
     photos = photo_folder(tmp_path / "photos", n=4)
     (tmp_path / "run").mkdir()

@@ -196,6 +196,7 @@ def check_options(opts: TrainOptions) -> None:
     if sum(map(bool, (opts.resume, opts.init, opts.continue_from))) > 1:
         raise UserError("--resume, --init and --continue-from each say where to start: give one")
     check_folder_makeable(opts.out)  # found now, not after the data has been read
+    _warn_of_scores_on_training_data(opts)
     out = opts.out.resolve()
     for folder in (*opts.data, *opts.val):  # its pictures would be read as photos by the next run (a hidden one not)
         if folder.is_dir() and out.is_relative_to(root := folder.resolve()) and not hidden_below(out, root):
@@ -408,6 +409,17 @@ def _train_mode(model: nn.Module) -> None:
     for child in _unwrap(model).children():
         if not any(p.requires_grad for p in child.parameters()):
             child.eval()
+
+
+def _warn_of_scores_on_training_data(opts: TrainOptions) -> None:
+    """A validation folder that is (or is inside, or holds) a training folder scores the model on photos it learnt:
+    said, since its scores then say nothing of how it colours others (refused, a quick check would be too)."""
+    for val in opts.val:
+        for data in opts.data:
+            v, d = val.resolve(), data.resolve()
+            if v == d or v.is_relative_to(d) or d.is_relative_to(v):
+                default_warn(f"--val {val} and --data {data} share photos: the run is scored on photos it learns "
+                             "from, which says little of how it colours others")
 
 
 RUN_FILES = (CHECKPOINT, "last.safetensors", "metrics.csv", "curves.png", "samples-*.png", "weights-*.safetensors")
