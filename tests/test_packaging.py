@@ -208,3 +208,12 @@ def test_a_script_finds_the_whole_public_api_on_the_package_without_loading_torc
     assert result.stdout.split() == ["[]", "True", "False"]
     assert {"UserError", "FilmResult", "Summary", "colorize"} <= set(vidcolor.__all__)
     assert vidcolor.FilmResult.__name__ == "FilmResult" and vidcolor.Summary.__name__ == "Summary"
+
+
+def test_a_run_whose_last_validation_was_cut_short_says_which_step_its_scores_are_of(tmp_path):
+    path = tmp_path / "run.safetensors"
+    path.write_bytes(b"")
+    said = catalog.describe("run", path, {"steps": 40, "val_step": 30, "val": {"photos": {"psnr": 22.5,
+                                                                                        "colourfulness": 18.0}}}, None)
+    assert said["description"] == "trained 40 steps; its run's validation at step 30 at working size: photos " \
+                                  "22.50 dB / 18.0"

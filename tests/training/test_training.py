@@ -177,6 +177,29 @@ def test_a_run_resumed_with_another_learning_rate_learns_at_it(tmp_path, capsys)
     assert not all(torch.allclose(before[k].float(), moved[k].float(), atol=1e-6) for k in before)
 
 
+def test_a_run_stopped_in_its_last_validation_is_finished_by_resume(tmp_path, monkeypatch):
+    """Its last step was done, so --resume refused ("has done 4 steps already"), and its weights were kept with the
+    scores of the step before."""
+    photos = photo_folder(tmp_path / "photos", n=6)
+    opts = dict(model="unet", data=[photos], val=[photos], out=tmp_path / "run", steps=4, checkpoint_every=2,
+                val_every=2, **TINY)
+    validate = train_module._validate_all
+
+    def cut_at_the_last(run: object, *args: object) -> object:
+        if run.step == 4:
+            raise KeyboardInterrupt
+        return validate(run, *args)
+
+    monkeypatch.setattr(train_module, "_validate_all", cut_at_the_last)
+    with pytest.raises(KeyboardInterrupt):
+        train(TrainOptions(**opts))
+    assert read_metadata(tmp_path / "run" / "last.safetensors")["val_step"] == 2  # what its scores are of
+    monkeypatch.setattr(train_module, "_validate_all", validate)
+    train(TrainOptions(resume=True, **opts))
+    assert [row["step"] for row in _metrics(tmp_path / "run")] == [2, 4]
+    assert read_metadata(tmp_path / "run" / "last.safetensors")["val_step"] == 4
+
+
 def test_a_stop_during_the_validation_before_a_checkpoint_keeps_that_checkpoint(tmp_path, monkeypatch, capsys):
     """The validation at step 2 comes before step 2's checkpoint is written: a Ctrl-C there lost it."""
     photos = photo_folder(tmp_path / "photos", n=6)

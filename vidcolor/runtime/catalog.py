@@ -67,7 +67,9 @@ def _run_said(meta: dict[str, Any]) -> str:
               for label in (val if isinstance(val, dict) else ())
               if (psnr := _number(_field(val, label, "psnr"))) is not None
               and (colour := _number(_field(val, label, "colourfulness"))) is not None]
-    said = f"; its run's validation at working size: {', '.join(tables)}" if tables else ""
+    at = meta.get("val_step")
+    step = f" at step {at:,}" if type(at) is int and at != steps else ""  # a stop cut the last one short
+    said = f"; its run's validation{step} at working size: {', '.join(tables)}" if tables else ""
     return f"trained {steps:,} steps{said}"
 
 

@@ -595,12 +595,35 @@ def _validate_all(run: Run, sets: list[ValSet], opts: TrainOptions, device: torc
                   meta: dict[str, Any]) -> dict[str, float]:
     """Score every validation table, write the report (metrics.csv, curves.png, a sample grid per table)."""
     row: dict[str, float] = {}
+    scores: dict[str, dict[str, float]] = {}
     for val in sets:
         metrics, samples = evaluate(_unwrap(run.model), val.images, opts.size, device, opts.precision)
         row |= {f"{val.name}/{k}": v for k, v in metrics.items()}
         sample_grid(samples, opts.out / f"samples-{val.name}.png")
-        meta.setdefault("val", {})[val.name] = {k: round(v, 4) for k, v in metrics.items()}
+        scores[val.name] = {k: round(v, 4) for k, v in metrics.items()}
+    meta |= {"val": scores, "val_step": run.step}  # whole, and of which step: a stop may cut the next one short
     return row
+
+
+def _report(run: Run, sets: list[ValSet], opts: TrainOptions, device: torch.device, meta: dict[str, Any],
+            steps_per_epoch: int, train_loss: float, t0: float, bar: tqdm) -> dict[str, float]:
+    """Validate, and add the step's row to metrics.csv and curves.png (and a line under the bar)."""
+    metrics = _validate_all(run, sets, opts, device, meta)
+    append_csv(opts.out / "metrics.csv", {"step": run.step, "epoch": run.step / steps_per_epoch,
+                                          "train_loss": train_loss, **metrics, "seconds": time.time() - t0})
+    plot_curves(read_csv(opts.out / "metrics.csv"), opts.out / "curves.png")
+    if not opts.quiet:
+        bar.write(f"step {run.step}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+    return metrics
+
+
+def _validation_owed(opts: TrainOptions, step: int, val_every: int, total: int) -> bool:
+    """Whether a stop cut short the validation of the checkpoint's own step: resumed, the run does it first (at the
+    run's last step, it was all there was left to do, and the weights were kept with an earlier step's scores)."""
+    if not opts.val or not (step % val_every == 0 or step == total):
+        return False
+    rows = read_csv(opts.out / "metrics.csv") if (opts.out / "metrics.csv").exists() else []
+    return not rows or int(rows[-1]["step"]) < step
 
 
 def _data_meta(opts: TrainOptions, data: TrainingSet, world: int) -> dict[str, Any]:
@@ -646,9 +669,11 @@ def train(opts: TrainOptions) -> dict[str, float]:
     teachers = [fast_layout(load_model(t, device)[0]) for t in opts.teachers]
     if master:  # after the data and --init are read: a run refused for them leaves no empty folder behind
         make_folder(opts.out)
+    owed = False
     if opts.resume:
         changes = load_checkpoint(run, opts, opts.out / CHECKPOINT, device)
-        if run.step >= total:
+        owed = master and _validation_owed(opts, run.step, val_every, total)
+        if run.step >= total and not owed:
             raise UserError(f"{opts.out}: the run has done {run.step} steps already; give more --steps to continue it")
         for change in changes if master else []:
             default_warn(f"resumed with {change}")
@@ -666,6 +691,9 @@ def train(opts: TrainOptions) -> dict[str, float]:
     saved = run.step  # the step of the last checkpoint (or the run's start: nothing to keep)
     try:
         lock = lock_folder(opts.out) if master else None  # two runs into one folder would write over each other
+        if owed:
+            metrics = _report(run, val_sets, opts, device, meta, steps_per_epoch, math.nan, t0, bar)
+            save_checkpoint(run, opts, meta)
         while run.step < total:
             gen.manual_seed(opts.seed * 1_000_003 + run.step * 7919 + rank)
             idx = torch.multinomial(draws, opts.batch_size, replacement=True, generator=gen).tolist()
@@ -687,14 +715,8 @@ def train(opts: TrainOptions) -> dict[str, float]:
             if (validate or keep) and not _weights_finite(run):  # checked by every process, the weights being one
                 _diverged(run.step, "its weights hold NaN or infinite values", opts.out)
             if master and validate:
-                metrics = _validate_all(run, val_sets, opts, device, meta)
-                append_csv(opts.out / "metrics.csv", {"step": run.step, "epoch": run.step / steps_per_epoch,
-                                                      "train_loss": running / count, **metrics,
-                                                      "seconds": time.time() - t0})
-                plot_curves(read_csv(opts.out / "metrics.csv"), opts.out / "curves.png")
+                metrics = _report(run, val_sets, opts, device, meta, steps_per_epoch, running / count, t0, bar)
                 running, count = 0.0, 0
-                if not opts.quiet:
-                    bar.write(f"step {run.step}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
             if master and keep:
                 save_checkpoint(run, opts, meta)
                 saved = run.step
