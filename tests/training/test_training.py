@@ -133,11 +133,12 @@ def test_gan_training_runs_its_adversarial_phase_after_l1_warmup(tmp_path):
     assert "disc" in state and int(state["step"]) == 6
 
 
-def test_the_patchgan_learns_during_the_warmup_so_the_generator_first_meets_a_trained_critic(tmp_path):
+def test_the_patchgan_learns_during_the_warmup_so_the_generator_first_meets_a_trained_critic(tmp_path, capsys):
     opts = TrainOptions(model="gan", data=[photo_folder(tmp_path / "photos", n=6)], out=tmp_path / "run", steps=3,
                         gan_warmup=3, **TINY)
     untrained = train_module.build_run(opts, torch.device("cpu"), 3).disc.state_dict()
     train(opts)
+    assert "--gan-warmup 3 covers all 3 steps: none of this run is adversarial" in capsys.readouterr().err
     critic = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["disc"]
     kernels = [k for k, v in untrained.items() if v.ndim == 4]
     assert kernels and all(not torch.equal(untrained[k], critic[k]) for k in kernels)

@@ -184,6 +184,9 @@ def check_options(opts: TrainOptions) -> None:
     if given and not opts.gan():  # else silently without effect
         raise UserError(f"{' '.join(given)}: {'options' if len(given) > 1 else 'an option'} of --model gan or "
                         "--adversarial")
+    if opts.gan() and opts.steps and opts.gan_warmup >= opts.steps:  # a stage of its own, maybe: said, not refused
+        default_warn(f"--gan-warmup {opts.gan_warmup} covers all {opts.steps} steps: none of this run is adversarial "
+                     "(resume it with more --steps for that)")
     if opts.val_every is not None and not opts.val:
         raise UserError("--val-every needs a --val folder to validate on")
     if opts.balance not in BALANCES:
