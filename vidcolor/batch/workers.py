@@ -126,7 +126,7 @@ class Pool(Protocol):
     def close(self) -> None: ...
 
 
-def serve(conn: Connection, settings: Settings, parent: int, interruptible: bool) -> None:
+def _serve(conn: Connection, settings: Settings, parent: int, interruptible: bool) -> None:
     """A local worker process, started ignoring Ctrl-C: run the tasks the driver sends until it sends None.
     `interruptible`: whether to hear Ctrl-C again, once it can stop cleanly."""
     import cv2
@@ -204,7 +204,7 @@ class LocalPool:
     def _start(self, number: int) -> _Worker:
         conn, child = self._context.Pipe()
         with started_ignoring_ctrl_c() as interruptible:
-            process = self._context.Process(target=serve, name=f"{WORKER_NAME}-{number + 1}", daemon=True,
+            process = self._context.Process(target=_serve, name=f"{WORKER_NAME}-{number + 1}", daemon=True,
                                             args=(child, self._settings[number], os.getpid(), interruptible))
             process.start()
         child.close()

@@ -82,13 +82,16 @@ def label(stream: Stream) -> str:
     return f"{stream.type} stream #{stream.index} ({codec})"
 
 
+BY_DECODING = ("mp4", "mov")  # (de)muxers that time a film by its packets' decoding order
+
+
 class FilmEnd:
     """Where a film's packets say its last frame stops being shown (its time base): where the packet of the frame
     shown last ends, and in MP4 and MOV, which time a film by decoding order and so lay a held last frame's time on
     the packet decoded last (with B-frames another frame's), where that one ends, moved to showing times."""
 
     def __init__(self, container: InputContainer) -> None:
-        self.by_decoding = "mov" in container.format.name.split(",")  # FFmpeg's "mov,mp4,m4a,3gp,3g2,mj2"
+        self.by_decoding = any(name in BY_DECODING for name in container.format.name.split(","))  # "mov,mp4,m4a,..."
         self.end: int | None = None
         self._first: tuple[int, int] | None = None  # the first packet's (pts, dts)
 

@@ -41,6 +41,7 @@ from .options import VideoOptions, prepare_film
 from .painter import Painter
 from .probe import film_seconds
 from .reader import (
+    BY_DECODING,
     JOIN_SECONDS,
     Incidents,
     Payload,
@@ -52,7 +53,7 @@ from .reader import (
 )
 from .stages import run_stages
 from .streams import Route, plan_routes
-from .writer import BY_DECODING, OutputWriter, Shown, cannot_write, open_output
+from .writer import OutputWriter, Shown, cannot_write, open_output
 
 WARMUP_SECONDS = 2.0  # smoothing forgets what came before within a second or so
 MIN_PIECE_SECONDS = 60.0  # --split auto: shorter pieces are not worth the warm-up and the join
@@ -154,29 +155,14 @@ def color_piece(src: Path, dst: Path, part: Path, piece: Piece, options: VideoOp
             _seek(inp, film.source, piece)
         incidents = Incidents(warn, within=piece.seconds(film.source.time_base))
         reader = SourceReader(inp, [film.source], {film.source.index}, incidents)
-        writer = _PieceWriter(part, piece, CONTAINERS[suffix][0] in BY_DECODING)
+        writer = _PieceWriter(part, piece, CONTAINERS[suffix][0] in BY_DECODING, on_frames)
         frames = _window(reader, piece, frames_ahead(options.window))
-        told = _kept_frames_told(writer, on_frames)
         try:
-            run_stages(frames, writer, [film], paint, source, options, told)
-            told(0)  # the last ones written
+            run_stages(frames, writer, [film], paint, source, options)
         except OSError as exc:  # the piece's file: a full disk
             raise cannot_write(dst, exc) from None
     incidents.summarise()
     return writer.frames  # 0 when every frame of the piece is damaged: the join leaves it out
-
-
-def _kept_frames_told(writer: _PieceWriter, on_frames: Callable[[int], None] | None) -> Callable[[int], None]:
-    """`on_frames` told of the frames the piece keeps as they are written, not of those coloured only to warm up or
-    look ahead: the run's count would overshoot, then go back when the piece ends."""
-    told = 0
-
-    def tell(_: int) -> None:
-        nonlocal told
-        if on_frames is not None and writer.frames > told:
-            on_frames(writer.frames - told)
-            told = writer.frames
-    return tell
 
 
 def _seek(container: InputContainer, stream: Stream, piece: Piece) -> None:
@@ -207,10 +193,14 @@ def _window(reader: Iterable[tuple[Stream, Payload]], piece: Piece,
 
 
 class _PieceWriter:
-    """Encodes the frames of a piece (warm-up and look-ahead dropped) and saves the packets as they come."""
+    """Encodes the frames of a piece (warm-up and look-ahead dropped) and saves the packets as they come;
+    `on_frames(1)` hears of each frame kept (not of those coloured only to warm up or look ahead: a run's count
+    would overshoot, then go back as the piece ends)."""
 
-    def __init__(self, path: Path, piece: Piece, by_decoding: bool) -> None:
+    def __init__(self, path: Path, piece: Piece, by_decoding: bool,
+                 on_frames: Callable[[int], None] | None = None) -> None:
         self.path, self.piece, self.frames, self.by_decoding = path, piece, 0, by_decoding
+        self.on_frames = on_frames
 
     def write(self, items: Iterable[tuple[Route, Payload]]) -> None:
         route, shown = None, Shown(self.by_decoding)
@@ -219,6 +209,8 @@ class _PieceWriter:
                 if frame.pts >= self.piece.start and not self.piece.past_end(frame.pts):
                     self._save(out, shown.encode(route.target, frame))
                     self.frames += 1
+                    if self.on_frames is not None:
+                        self.on_frames(1)
             if route is not None:
                 self._save(out, shown.encode(route.target, None))
                 _extradata(self.path).write_bytes(bytes(route.target.codec_context.extradata or b""))

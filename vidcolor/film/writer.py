@@ -11,7 +11,7 @@ from av.container import OutputContainer
 from ..utils.choices import CONTAINERS
 from ..utils.errors import UserError
 from ..utils.paths import for_ffmpeg
-from .reader import Incidents, Payload, label, reason
+from .reader import BY_DECODING, Incidents, Payload, label, reason
 from .streams import Route
 from .yuv import normalise
 
@@ -62,9 +62,6 @@ class Shown:
                 (pts, dts), decoded = self._first, timed[-1]
                 decoded.duration = max(decoded.duration or 0, self._until - pts - (decoded.dts - dts))
         return packets
-
-
-BY_DECODING = ("mp4", "mov")  # muxers that time a film by its packets' decoding order
 
 
 class OutputWriter:

@@ -63,8 +63,9 @@ def color_photo(model: Callable[[], Colorizer], src: Path, dst: Path, overwrite:
     check_photo_job(src, dst, overwrite)
     with tqdm(total=3, desc=src.name, unit="step", leave=False, delay=BAR_DELAY, disable=quiet,
               dynamic_ncols=True) as bar:
-        shown = threading.Timer(BAR_DELAY, bar.refresh)  # delay draws only on an update: a step of many seconds,
-        shown.daemon = True  # colouring, would pass unseen
+        # tqdm's delay draws only on an update: a step of many seconds (colouring) would pass unseen
+        shown = threading.Timer(BAR_DELAY, bar.refresh)
+        shown.daemon = True
         shown.start()
         try:
             _color_photo(model, src, dst, overwrite, skip_color, warn, told, bar)
