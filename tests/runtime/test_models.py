@@ -1,4 +1,6 @@
 """Every model family takes L of any size and returns a/b of the same size in [-1, 1]."""
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -171,6 +173,19 @@ def test_a_model_file_whose_metadata_nests_beyond_reason_is_one_line_for_run_and
         assert result.exit_code == 1 and result.output.splitlines() == [
             f"vidcolor: {tmp_path / 'deep.safetensors'}: not a vidcolor model file (its metadata is nested beyond "
             "reason)"], result.output
+
+
+def test_a_small_model_of_ones_own_is_listed_with_its_size_not_as_nothing(tmp_path):
+    small = tmp_path / "small.safetensors"
+    save_weights(small, build_model("unet", width=2, depth=2), {**TINY_UNET, "arch": {"width": 2, "depth": 2}})
+    mb = small.stat().st_size / 1e6
+    assert mb < 0.05  # tens of kilobytes
+    result = CliRunner().invoke(main, ["models", "--json", str(small)])
+    row = next(row for row in json.loads(result.output) if row["name"] == str(small))
+    assert row["size_mb"] == pytest.approx(mb, rel=0.01)
+    table = CliRunner().invoke(main, ["models", str(small)]).output
+    line = next(line for line in table.splitlines() if line.startswith(str(small)))
+    assert line.split()[2] == f"{mb:.2g}", line
 
 
 def test_patchgan_judges_patches():

@@ -642,6 +642,14 @@ def test_a_run_whose_folder_is_gone_continues_from_its_exported_weights(tmp_path
         train(TrainOptions(out=tmp_path / "again", continue_from=exported, **{**opts, "steps": 4}))
 
 
+def test_a_run_resumed_with_a_larger_batch_counts_its_epochs_on_from_the_photos_it_has_seen(tmp_path):
+    photos = photo_folder(tmp_path / "photos", n=8)
+    opts = dict(model="unet", data=[photos], val=[photos], out=tmp_path / "run", val_every=2, **TINY)
+    train(TrainOptions(steps=4, **opts))  # 4 steps of 4 photos: two epochs of 8
+    train(TrainOptions(steps=6, resume=True, **{**opts, "batch_size": 8}))  # 2 steps of 8: two more
+    assert [row["epoch"] for row in _metrics(tmp_path / "run")] == [1, 2, 4]  # at steps 2, 4 and 6
+
+
 def test_a_continued_run_warms_up_again_and_then_follows_the_cosine():
     schedule = train_module._lr_lambda(1000, 100, start=500)
     fresh = train_module._lr_lambda(1000, 100)

@@ -79,7 +79,7 @@ def describe(name: str, path: Path, meta: dict[str, Any], default: Path | None) 
     named."""
     return {"name": name, "family": _text(meta.get("family")) or None,
             "description": _text(meta.get("description")) or _run_said(meta),
-            "size_mb": round(path.stat().st_size / 1e6, 1),
+            "size_mb": float(f"{path.stat().st_size / 1e6:.3g}"),  # a small model of 30 KB is not 0.0
             **{key: _number(_field(meta, "scores", SCORED_ON, key)) for key in ("psnr", "ssim", "colourfulness")},
             **{f"film_{key}": _number(_field(meta, "scores", FILM_SCORED_ON, key))
                for key in ("psnr", "colourfulness")},
@@ -99,8 +99,9 @@ def format_models(rows: list[dict[str, Any]], width: int | None = None) -> str:
     characters, each description goes on its own indented lines under its model's row.
     """
     header = ["name", "family", "size MB", f"PSNR dB ({SCORED_ON})", "colourfulness", "default", "hints"]
-    lines = [[r["name"], r["family"] or "-", _cell(r["size_mb"], ".1f"), _cell(r["psnr"], ".2f"),
-              _cell(r["colourfulness"], ".1f"), "yes" if r["default"] else "", "yes" if r["hints"] else "no"]
+    lines = [[r["name"], r["family"] or "-", _cell(r["size_mb"], ".1f" if r["size_mb"] >= 0.1 else ".2g"),
+              _cell(r["psnr"], ".2f"), _cell(r["colourfulness"], ".1f"), "yes" if r["default"] else "",
+              "yes" if r["hints"] else "no"]
              for r in rows]
     widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
     column = sum(widths) + 2 * len(widths)

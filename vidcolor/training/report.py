@@ -49,14 +49,16 @@ def plot_curves(rows: list[dict[str, float]], path: Path) -> None:
             continue
         cv2.putText(canvas, f"{name}: {vals[-1]:.4g}", (x0 + 8, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1)
         cv2.rectangle(canvas, (x0 + pad, pad), (x0 + pw - 8, ph - 20), (180, 180, 180), 1)
-        if len(vals) < 2:
-            continue
         lo, hi = vals.min(), vals.max()
-        span_s, span_v = max(steps_known[-1] - steps_known[0], 1e-9), max(hi - lo, 1e-9)
-        xs = x0 + pad + (steps_known - steps_known[0]) / span_s * (pw - pad - 8)
-        ys = ph - 20 - (vals - lo) / span_v * (ph - 20 - pad)
+        span_s, span_v = steps_known[-1] - steps_known[0], hi - lo
+        # one value (a run's first validation) is a dot in the middle, not an empty box
+        middle = np.full(len(vals), 0.5)
+        xs = x0 + pad + ((steps_known - steps_known[0]) / span_s if span_s else middle) * (pw - pad - 8)
+        ys = ph - 20 - ((vals - lo) / span_v if span_v else middle) * (ph - 20 - pad)
         pts = np.stack([xs, ys], 1).round().astype(np.int32)
         cv2.polylines(canvas, [pts], False, (200, 80, 20), 2)
+        for point in pts:  # the validations are few: each is marked
+            cv2.circle(canvas, (int(point[0]), int(point[1])), 3, (200, 80, 20), -1)
         cv2.putText(canvas, f"{hi:.3g}", (x0 + 2, pad + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (90, 90, 90), 1)
         cv2.putText(canvas, f"{lo:.3g}", (x0 + 2, ph - 20), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (90, 90, 90), 1)
     write_png(path, canvas)

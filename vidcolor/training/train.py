@@ -129,6 +129,7 @@ class Run:
     disc: nn.Module | None = None
     opt_d: torch.optim.Optimizer | None = None
     step: int = 0
+    seen: int = 0  # photos drawn so far, for the epoch a resume with another --batch-size carries on
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
@@ -467,7 +468,7 @@ def build_run(opts: TrainOptions, device: torch.device, total: int) -> Run:
         group["initial_lr"] = group["lr"]
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(total, min(200, total // 10 + 1), start),
                                               last_epoch=start - 1)
-    run = Run(fast_layout(model), opt, sched, step=start)
+    run = Run(fast_layout(model), opt, sched, step=start, seen=start * opts.batch_size)  # as if of this batch size
     if opts.gan():
         run.disc = fast_layout(PatchDiscriminator().to(device))
         run.opt_d = torch.optim.Adam(run.disc.parameters(), opts.lr, betas=betas)
@@ -494,6 +495,7 @@ def load_checkpoint(run: Run, opts: TrainOptions, path: Path, device: torch.devi
             run.disc.load_state_dict(ckpt["disc"])
             run.opt_d.load_state_dict(ckpt["opt_disc"])
         run.step = int(ckpt["step"])
+        run.seen = int(ckpt.get("seen", run.step * opts.batch_size))  # a checkpoint from before it was kept
     except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as exc:  # torch's are many lines
         raise UserError(f"{path}: does not fit this run, or is damaged ({str(exc).splitlines()[0]})") from None
     _learn_at(run, peaks, opts.lr)
@@ -514,6 +516,7 @@ def save_checkpoint(run: Run, opts: TrainOptions, meta: dict[str, Any]) -> None:
     """The checkpoint for --resume, and the weights (with the step) for --continue-from and export."""
     state = {"model": trainable_state(_unwrap(run.model)), "optimizer": run.opt.state_dict(),
              "scheduler": run.sched.state_dict(), "step": torch.tensor(run.step),
+             "seen": torch.tensor(run.seen),
              "options": {k: str(v) for k, v in asdict(opts).items()}}
     if run.disc is not None:
         state["disc"] = _unwrap(run.disc).state_dict()
@@ -609,10 +612,10 @@ def _validate_all(run: Run, sets: list[ValSet], opts: TrainOptions, device: torc
 
 
 def _report(run: Run, sets: list[ValSet], opts: TrainOptions, device: torch.device, meta: dict[str, Any],
-            steps_per_epoch: int, train_loss: float, t0: float, bar: tqdm) -> dict[str, float]:
+            images: int, train_loss: float, t0: float, bar: tqdm) -> dict[str, float]:
     """Validate, and add the step's row to metrics.csv and curves.png (and a line under the bar)."""
     metrics = _validate_all(run, sets, opts, device, meta)
-    append_csv(opts.out / "metrics.csv", {"step": run.step, "epoch": run.step / steps_per_epoch,
+    append_csv(opts.out / "metrics.csv", {"step": run.step, "epoch": run.seen / images,
                                           "train_loss": train_loss, **metrics, "seconds": time.time() - t0})
     plot_curves(read_csv(opts.out / "metrics.csv"), opts.out / "curves.png")
     if not opts.quiet:
@@ -695,7 +698,7 @@ def train(opts: TrainOptions) -> dict[str, float]:
     try:
         lock = lock_folder(opts.out) if master else None  # two runs into one folder would write over each other
         if owed:
-            metrics = _report(run, val_sets, opts, device, meta, steps_per_epoch, math.nan, t0, bar)
+            metrics = _report(run, val_sets, opts, device, meta, len(data), math.nan, t0, bar)
             save_checkpoint(run, opts, meta)
         while run.step < total:
             gen.manual_seed(opts.seed * 1_000_003 + run.step * 7919 + rank)
@@ -707,6 +710,7 @@ def train(opts: TrainOptions) -> dict[str, float]:
                 ab = teacher_colors(teachers, L_in, device, opts.precision, opts.teacher_mirror)
             with stops_deferred():
                 loss = train_step(run, L_in, ab, opts, loss_fn, device, told, L)
+                run.seen += opts.batch_size * world
             if world == 1 and not math.isfinite(loss):  # across processes the weights below tell every one at once
                 _diverged(run.step, f"the loss became {loss}", opts.out)
             running += loss
@@ -718,7 +722,7 @@ def train(opts: TrainOptions) -> dict[str, float]:
             if (validate or keep) and not _weights_finite(run):  # checked by every process, the weights being one
                 _diverged(run.step, "its weights hold NaN or infinite values", opts.out)
             if master and validate:
-                metrics = _report(run, val_sets, opts, device, meta, steps_per_epoch, running / count, t0, bar)
+                metrics = _report(run, val_sets, opts, device, meta, len(data), running / count, t0, bar)
                 running, count = 0.0, 0
             if master and keep:
                 save_checkpoint(run, opts, meta)
