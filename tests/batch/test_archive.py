@@ -7,14 +7,17 @@ by real worker processes, so each run costs a few seconds of start-up.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import multiprocessing
 import os
 import re
 import signal
 import socket
+import struct
 import subprocess
 import sys
+import termios
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -618,6 +621,7 @@ def test_a_script_without_the_main_guard_is_told_what_it_lacks(model_file, tmp_p
     assert result.stderr.splitlines()[-1].endswith('must keep that work under `if __name__ == "__main__":` '
                                                    "(each worker imports the script, and without it ran it again)")
     assert "another vidcolor run" not in result.stderr
+    assert not (tmp_path / "out").exists()  # refused as a whole: no folder of a manifest of nothing is left
 
 
 def test_a_worker_tells_the_frames_of_its_film_as_they_are_done(model_file, tmp_path):
@@ -708,6 +712,29 @@ def test_a_film_split_into_pieces_equals_the_whole_run_frame_for_frame(model_fil
     assert b.audio_codecs == a.audio_codecs and b.audio_seconds == a.audio_seconds
     assert manifest(tmp_path / "coloured")["feature.mp4"]["frames"] == 72
     assert outputs(tmp_path / "coloured") == {"feature.mp4"}  # the pieces are gone
+
+
+def test_a_film_run_in_pieces_shows_its_frames_done_of_all_it_has(model_file, tmp_path):
+    """Its bar was one of files, 0/1 for the whole film (its frames beside, with no total and no time left)."""
+    make_clip(tmp_path / "feature.mp4", frames=72, video_codec="mpeg4", audio=())  # a keyframe every 12 frames
+    terminal, shown_on = os.openpty()
+    fcntl.ioctl(shown_on, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))  # a new one is 0 wide: no bar
+    proc = subprocess.Popen([sys.executable, "-m", "vidcolor", "run", str(tmp_path / "feature.mp4"), "-o",
+                             str(tmp_path / "coloured.mp4"), "--model", str(model_file), "--split", "3", "--jobs", "2"],
+                            stderr=shown_on)
+    os.close(shown_on)
+    drawn = b""
+    while chunk := _read_terminal(terminal):
+        drawn += chunk
+    assert proc.wait(timeout=120) == 0, drawn
+    assert b"feature.mp4" in drawn and b"72/72" in drawn and b"file" not in drawn, drawn
+
+
+def _read_terminal(fd: int) -> bytes:
+    try:
+        return os.read(fd, 4096)
+    except OSError:  # the program closed its end
+        return b""
 
 
 @pytest.mark.parametrize("temporal", ["none", "flow"])

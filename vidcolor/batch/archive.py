@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import time
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
@@ -22,8 +23,9 @@ from ..film.options import VideoOptions
 from ..utils.atomic import is_temporary, make_folder, sweep_stale
 from ..utils.choices import FILM_BITS
 from ..utils.errors import UserError
+from ..utils.folder_lock import LOCK_NAME
 from ..utils.paths import is_image, is_video
-from .manifest import Manifest, Record
+from .manifest import MANIFEST_NAME, Manifest, Record
 from .naming import output_names, survey
 from .options import ArchiveOptions, Summary
 from .run import Job, Run, report_failure
@@ -56,14 +58,27 @@ def colorize_archive(src: Path, dst: Path, settings: Settings, options: ArchiveO
     found, hints = survey(src, dst, options, summary)
     if not found:  # said before the output folder is made: a mistyped command leaves nothing behind
         raise UserError(f"{src}: no photos or films found" + (" (all excluded)" if summary.excluded else ""))
-    make_folder(dst)
-    with Manifest(dst) as manifest:
-        _sweep(dst)
-        jobs = _plan(found, hints, src, dst, settings, options, manifest, summary)
-        if jobs:
-            Run(settings, options, summary, manifest).go(jobs)
+    made = make_folder(dst)
+    try:
+        with Manifest(dst) as manifest:
+            _sweep(dst)
+            jobs = _plan(found, hints, src, dst, settings, options, manifest, summary)
+            if jobs:
+                Run(settings, options, summary, manifest).go(jobs)
+    except UserError:  # refused as a whole (a script without the __main__ guard): a folder of nothing is not left
+        _take_back_unwritten(made)
+        raise
     summary.wall = time.perf_counter() - started
     return summary
+
+
+def _take_back_unwritten(made: Path | None) -> None:
+    """Remove the output folder this run made while it holds nothing but the run's own manifest and lock."""
+    if made is None:
+        return
+    files = [Path(folder, name) for folder, _, names in os.walk(made) for name in names]
+    if all(f.name in (MANIFEST_NAME, LOCK_NAME) for f in files):
+        shutil.rmtree(made, ignore_errors=True)
 
 
 def colorize_film_in_parallel(src: Path, dst: Path, settings: Settings, options: ArchiveOptions) -> Summary:
@@ -76,7 +91,7 @@ def colorize_film_in_parallel(src: Path, dst: Path, settings: Settings, options:
     _check_workers(settings, options)
     prepare_film(src, dst, settings.video, lambda message: None)
     summary = Summary()
-    Run(settings, options, summary, None).go([Job(src.name, src, dst, film=True)])
+    Run(settings, options, summary, None, by_frames=True).go([Job(src.name, src, dst, film=True)])
     summary.wall = time.perf_counter() - started
     return summary
 

@@ -86,8 +86,10 @@ class Run:
     """Hands the jobs' tasks to a pool and collects their outcomes; a failure is only its own job's."""
 
     def __init__(self, settings: Settings, options: ArchiveOptions, summary: Summary,
-                 manifest: Manifest | None) -> None:
+                 manifest: Manifest | None, by_frames: bool = False) -> None:
+        """`by_frames`: the bar counts frames, not files (one film in pieces, whose frames the split knows)."""
         self.settings, self.options, self.summary, self.manifest = settings, options, summary, manifest
+        self.by_frames = by_frames
         self.ready: deque[tuple[Job, Task]] = deque()
         self.running: dict[int, tuple[Job, Task]] = {}
         self.frames = 0  # of the tasks done
@@ -97,7 +99,8 @@ class Run:
         waiting = deque(jobs)
         pool = make_pool(self.settings, self.options)
         try:
-            with tqdm(total=len(jobs), unit="file", disable=True if self.options.quiet else None,
+            with tqdm(total=None if self.by_frames else len(jobs), unit="frame" if self.by_frames else "file",
+                      desc=jobs[0].name if self.by_frames else None, disable=True if self.options.quiet else None,
                       dynamic_ncols=True) as self.bar:
                 while waiting or self.ready or self.running:
                     while pool.has_room() and (self.ready or waiting):
@@ -142,6 +145,8 @@ class Run:
             split = split_film(job.name, job.src, job.dst, self.settings.video, pieces, workers, default_warn)
             if split is not None:
                 job.parts = split.folder
+                if self.by_frames:
+                    self.bar.total = split.frames
                 return deque([list(split.pieces), [split.join]])
         return deque([[FileTask(job.name, job.src, job.dst, hints=job.hints)]])
 
@@ -163,7 +168,11 @@ class Run:
         self._show_frames()
 
     def _show_frames(self) -> None:
-        self.bar.set_postfix(frames=self.frames + sum(self.under_way.values()), failed=self.summary.failed.files)
+        frames = self.frames + sum(self.under_way.values())
+        if self.by_frames:
+            self.bar.update(frames - self.bar.n)
+        else:
+            self.bar.set_postfix(frames=frames, failed=self.summary.failed.files)
 
     def _collect(self, key: Any, outcome: Outcome) -> None:
         job, task = self.running.pop(key)
@@ -200,4 +209,5 @@ class Run:
             report_failure(job, self.summary)
         else:
             self.summary.done.add(job.frames, job.duration)
-        self.bar.update(1)
+        if not self.by_frames:
+            self.bar.update(1)

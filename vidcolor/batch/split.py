@@ -20,6 +20,10 @@ class SplitFilm:
     join: JoinTask
     folder: Path  # where the pieces wait to be joined (hidden, next to the output): remove it after
 
+    @property
+    def frames(self) -> int:
+        return sum(task.piece.frames for task in self.pieces)
+
 
 def split_film(name: str, src: Path, dst: Path, options: VideoOptions, pieces: int | None, workers: int,
                warn: Callable[[str], None]) -> SplitFilm | None:

@@ -67,6 +67,7 @@ class Piece:
     start: int  # the first frame's, a keyframe's
     end: int | None  # the next piece's start (None: to the end of the film)
     warm: int  # frames from here to `start` are coloured only to warm the smoother up
+    frames: int = 0  # the frames it keeps, as its packets' timestamps count them (for the run's bar)
 
     def past_end(self, pts: int) -> bool:
         return self.end is not None and pts >= self.end
@@ -102,9 +103,10 @@ def plan_pieces(src: Path, pieces: int | None, workers: int, temporal: str) -> l
         raise CannotCut("one keyframe, at its start: nowhere to cut" if len(keys) == 1 else
                         "its keyframes all lie near its start")
     warmup = round(WARMUP_SECONDS / time_base) if temporal != "none" else 0
-    return [Piece(n, start, starts[n + 1] if n + 1 < len(starts) else None,
-                  frames[bisect_left(frames, start - warmup)])
-            for n, start in enumerate(starts)]
+    ends = [*starts[1:], None]
+    return [Piece(n, start, end, frames[bisect_left(frames, start - warmup)],
+                  (bisect_left(frames, end) if end is not None else len(frames)) - bisect_left(frames, start))
+            for n, (start, end) in enumerate(zip(starts, ends, strict=True))]
 
 
 def _timeline(src: Path) -> tuple[list[int], list[int], Fraction]:
