@@ -71,6 +71,19 @@ def test_a_hint_color_is_its_chroma_and_grey_means_no_color():
     assert color_ab("#c02020")[0] > 0.4
 
 
+def test_a_file_of_many_clicks_gives_each_its_own_color():
+    """The colours of a file are converted together (one at a time, 200,000 clicks took three minutes)."""
+    colors = ["#c02020", "#2040C0", "#808080", "#c02020", "#ff0", "1a7f3c"]
+    hints = parse_hints([{"x": i, "y": 0, "color": c} for i, c in enumerate(colors)], "clicks.json")
+    assert [(h.x, h.a, h.b) for h in hints] == [(i, *color_ab(c)) for i, c in enumerate(colors)]
+
+
+def test_a_script_may_give_its_clicks_as_numpy_numbers():
+    """They were refused as "x np.int64(1) is not a number"."""
+    hint, = parse_hints([{"x": np.int64(3), "y": np.float32(2.5), "color": "#f00", "frame": np.int64(4)}], "hints")
+    assert (hint.x, hint.y, hint.frame) == (3.0, 2.5, 4) and type(hint.frame) is int
+
+
 @pytest.mark.parametrize(("entries", "message"), [
     ({"x": 1}, "a hints file is a JSON list"),
     ([RED, {"x": 1, "y": 2}], "entry 1: has no color"),
