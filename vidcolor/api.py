@@ -17,8 +17,8 @@ from .one_file import (
     Guidance,
     Hints,
     Model,
+    check_arguments,
     check_not_in_a_worker,
-    check_types,
     colorize_photo,
     colorize_video,
     is_whole,
@@ -58,11 +58,8 @@ def colorize(src: str | Path, dst: str | Path, *, model: Model = DEFAULT_MODEL, 
     stderr.
     """
     check_not_in_a_worker()
+    check_arguments(locals())
     include, exclude = _globs(include), _globs(exclude)
-    check_types(whole={"working_size": working_size, "batch_size": batch_size, "window": window, "crf": crf,
-                       "max_bits": max_bits}, reals={"saturation": saturation},
-                flags={"skip_color": skip_color, "overwrite": overwrite, "force": force, "verbose": verbose,
-                       "quiet": quiet})
     if jobs is not None and (not is_whole(jobs) or jobs < 1):
         raise UserError(f"jobs: {jobs!r}; give a whole number from 1 up, or None (one per GPU, else per 4 cores)")
     if split is not None and split != "auto" and (not is_whole(split) or split < 2):
@@ -83,7 +80,7 @@ def colorize(src: str | Path, dst: str | Path, *, model: Model = DEFAULT_MODEL, 
         raise UserError("--hints, --keyframe and --reference colour a film whole, in one process: leave out "
                         "--split and --ray")
     if src.is_dir() or split is not None or ray is not None:
-        if not isinstance(model, str):
+        if not isinstance(model, (str, Path)):
             raise UserError("workers load the model themselves: give its name or file, not a loaded one")
         video = VideoOptions(batch_size=batch_size, temporal=temporal, window=window, crf=crf, preset=preset,
                              codec=codec, max_bits=max_bits, skip_color=skip_color, overwrite=True, quiet=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import numbers
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,7 +30,7 @@ WORKER_NAME = "vidcolor-worker"  # the start of a worker process's name (vidcolo
 UNGUARDED = 4  # the exit code of a worker whose script, imported again, called the API (guard.HUNG is 3)
 UNGUARDED_SCRIPT = ("a script that colours a folder, or a film with split or ray, must keep that work under "
                     "`if __name__ == \"__main__\":` (each worker imports the script, and without it ran it again)")
-Model = str | Colorizer | Callable[[], Colorizer]  # a name or file, a loaded one, or a loader called only if needed
+Model = str | Path | Colorizer | Callable[[], Colorizer]  # a name or file, a loaded one, or a loader called if needed
 Hints = str | Path | list[dict[str, Any]]  # a hints file, or its entries
 
 
@@ -135,8 +136,7 @@ def colorize_photo(src: str | Path, dst: str | Path, *, model: Model = DEFAULT_M
     `fusion` is one).
     """
     check_not_in_a_worker()
-    check_types(whole={"working_size": working_size}, reals={"saturation": saturation},
-                flags={"skip_color": skip_color, "overwrite": overwrite, "quiet": quiet})
+    check_arguments(locals())
     Guidance.check_types(hints, None, reference)
     src, dst = Path(src), Path(dst)
     if not is_image(src):
@@ -176,9 +176,7 @@ def colorize_video(src: str | Path, dst: str | Path, *, model: Model = DEFAULT_M
     (the default `fusion` is one).
     """
     check_not_in_a_worker()
-    check_types(whole={"working_size": working_size, "batch_size": batch_size, "window": window, "crf": crf,
-                       "max_bits": max_bits}, reals={"saturation": saturation},
-                flags={"skip_color": skip_color, "overwrite": overwrite, "quiet": quiet})
+    check_arguments(locals())
     Guidance.check_types(hints, keyframes, reference)
     src, dst = Path(src), Path(dst)
     options = VideoOptions(batch_size=batch_size, temporal=temporal, window=window, crf=crf, preset=preset,
@@ -190,10 +188,12 @@ def colorize_video(src: str | Path, dst: str | Path, *, model: Model = DEFAULT_M
 
 
 def _frames_and_pictures(keyframes: Mapping[int, str | Path]) -> tuple[tuple[int, Path], ...]:
-    for n in keyframes:
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            raise UserError(f"keyframes: {n!r} is not a frame number (0 is the first)")
-    return tuple((n, Path(p)) for n, p in sorted(keyframes.items()))
+    for n, picture in keyframes.items():
+        if not is_whole(n) or n < 0:
+            raise UserError(f"keyframes: {_shown(n)} is not a frame number (0 is the first)")
+        if not _is_path(picture):
+            raise UserError(f"keyframes: {n}: {_shown(picture)} is not a picture's file")
+    return tuple((int(n), Path(p)) for n, p in sorted(keyframes.items()))
 
 
 def _loader(model: Model, device: str, working_size: int | None, saturation: float) -> Callable[[], Colorizer]:
@@ -217,16 +217,44 @@ def is_whole(value: object) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)  # numpy's integers too
 
 
-def check_types(whole: dict[str, object], reals: dict[str, object], flags: dict[str, object]) -> None:
-    """Arguments of the wrong kind from a script, in one line as the command line's parser says it: deeper down
-    they failed in a traceback (`saturation="1.3"`), or meant something else (`overwrite="no"` is true, and
-    replaced the output)."""
-    for name, value in whole.items():
-        if value is not None and not is_whole(value):
-            raise UserError(f"{name}: {value!r} is not a whole number")
-    for name, value in reals.items():
-        if not isinstance(value, numbers.Real) or isinstance(value, bool):
-            raise UserError(f"{name}: {value!r} is not a number")
-    for name, value in flags.items():
-        if not isinstance(value, bool):
-            raise UserError(f"{name}: {value!r} is not True or False")
+def _of(test: Callable[[object], bool], said: str, none: bool = False) -> tuple[Callable[[object], bool], str]:
+    return (lambda value: (none and value is None) or test(value)), said + (", or None" if none else "")
+
+
+def _is_path(value: object) -> bool:
+    return isinstance(value, (str, os.PathLike))
+
+
+def _is_globs(value: object) -> bool:
+    return isinstance(value, str) or isinstance(value, (list, tuple)) and all(isinstance(g, str) for g in value)
+
+
+_WHOLE = _of(is_whole, "a whole number")
+_TEXT = _of(lambda value: isinstance(value, str), "a string")
+_FLAG = _of(lambda value: isinstance(value, bool), "True or False")
+_KINDS = {  # each argument of the API's functions, by its name, and what it must be
+    "src": _of(_is_path, "a file or folder's path"), "dst": _of(_is_path, "a file or folder's path"),
+    "model": _of(lambda value: _is_path(value) or callable(value), "a model's name or file, or a Colorizer"),
+    "device": _TEXT, "temporal": _TEXT, "preset": _TEXT, "codec": _of(*_TEXT, none=True),
+    "ray": _of(*_TEXT, none=True), "working_size": _of(*_WHOLE, none=True), "batch_size": _of(*_WHOLE, none=True),
+    "window": _WHOLE, "crf": _WHOLE, "max_bits": _WHOLE,
+    "saturation": _of(lambda value: isinstance(value, numbers.Real) and not isinstance(value, bool), "a number"),
+    "skip_color": _FLAG, "overwrite": _FLAG, "force": _FLAG, "verbose": _FLAG, "quiet": _FLAG,
+    "include": _of(_is_globs, "a glob, or a list of globs"), "exclude": _of(_is_globs, "a glob, or a list of globs"),
+    "warn": _of(callable, "a function"), "on_frames": _of(callable, "a function", none=True),
+}
+
+
+def check_arguments(given: dict[str, object]) -> None:
+    """Arguments of the wrong kind from a script (`given`: a function's arguments by name), in one line as the
+    command line's parser says it: deeper down they failed in a traceback (`saturation="1.3"`, `src=None`), or
+    meant something else (`overwrite="no"` is true, and replaced the output)."""
+    for name, value in given.items():
+        test, said = _KINDS.get(name, (lambda _: True, ""))
+        if not test(value):
+            raise UserError(f"{name}: {_shown(value)} is not {said}")
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:56] + "…"

@@ -263,6 +263,14 @@ def test_a_scan_whose_output_would_bear_a_folders_name_is_named_after_itself(mod
     ({"window": "8"}, "window: '8' is not a whole number"),
     ({"skip_color": "no"}, "skip_color: 'no' is not True or False"),  # a string that is true
     ({"hints": {"x": 1, "y": 2, "color": "#a03020"}}, "hints: give a hints file, or a list of its entries"),
+    ({"dst": None}, "dst: None is not a file or folder's path"),  # these were tracebacks, deep down or at once
+    ({"model": None}, "model: None is not a model's name or file, or a Colorizer"),
+    ({"device": None}, "device: None is not a string"),  # after the model had loaded
+    ({"window": None}, "window: None is not a whole number"),
+    ({"include": 5}, "include: 5 is not a glob, or a list of globs"),
+    ({"exclude": [1]}, "exclude: [1] is not a glob, or a list of globs"),
+    ({"ray": 5}, "ray: 5 is not a string, or None"),
+    ({"warn": print, "on_frames": 5}, "on_frames"),  # colorize has none: Python's own TypeError
 ])
 def test_a_scripts_argument_of_the_wrong_kind_is_told_in_one_line(model_file, tmp_path, mistake, said):
     from vidcolor import colorize
@@ -270,8 +278,9 @@ def test_a_scripts_argument_of_the_wrong_kind_is_told_in_one_line(model_file, tm
 
     photo = tmp_path / "scan.png"
     write_image(photo, landscape(1))
-    with pytest.raises(UserError, match=re.escape(said)):
-        colorize(photo, tmp_path / "out.png", model=str(model_file), **mistake)
+    arguments = {"dst": tmp_path / "out.png", "model": str(model_file), **mistake}
+    with pytest.raises(TypeError if "on_frames" in mistake else UserError, match=re.escape(said)):
+        colorize(photo, **arguments)
     assert not (tmp_path / "out.png").exists()
 
 
@@ -296,6 +305,20 @@ def test_colouring_one_photo_or_film_from_a_script_checks_its_arguments_as_color
         assert dst.read_bytes() == b"an earlier output, kept"
     with pytest.raises(UserError, match="keyframes: give frame numbers and their pictures"):
         colorize_video(film, tmp_path / "new.mp4", model=str(model_file), keyframes=[photo])
+    with pytest.raises(UserError, match="keyframes: 3: 5 is not a picture's file"):
+        colorize_video(film, tmp_path / "new.mp4", model=str(model_file), keyframes={3: 5})
+    with pytest.raises(UserError, match="on_frames: 5 is not a function, or None"):
+        colorize_video(film, tmp_path / "new.mp4", model=str(model_file), on_frames=5)
+
+
+def test_a_script_may_name_its_model_file_with_a_path(model_file, tmp_path):
+    from vidcolor import colorize
+
+    (tmp_path / "archive").mkdir()
+    write_image(tmp_path / "archive" / "scan.png", landscape(1))
+    colorize(tmp_path / "archive" / "scan.png", tmp_path / "one.png", model=model_file)
+    colorize(tmp_path / "archive", tmp_path / "all", model=model_file, jobs=1, quiet=True)  # its workers load it
+    assert (tmp_path / "one.png").is_file() and (tmp_path / "all" / "scan.png").is_file()
 
 
 def test_one_glob_given_to_a_script_as_a_string_is_one_glob(model_file, tmp_path):
