@@ -476,12 +476,36 @@ def test_a_binned_head_is_refused_for_a_family_without_one(tmp_path):
                                     ["--batch-size", "0"], ["--size", "0"], ["--lr", "-1"], ["--width", "0"],
                                     ["--threads", "-1"], ["--rebalance", "2"], ["--group-weight", "davis=0"],
                                     ["--group-weight", "davis=x"], ["--group-weight", "davis"],
-                                    ["--group-weight", "davis=2", "--group-weight", "davis=3"]])
+                                    ["--group-weight", "davis=2", "--group-weight", "davis=3"],
+                                    ["--seed", "99999999999999999999"], ["--size", "100000"],  # were tracebacks
+                                    ["--batch-size", "1000000"]])
 def test_impossible_numbers_are_usage_errors(tmp_path, option):
     result = CliRunner().invoke(main, ["train", "--model", "fusion", "--data", str(tmp_path), "--out",
                                        str(tmp_path / "run"), *option])
     assert result.exit_code == 2 and option[0] in result.output and "Traceback" not in result.output
     assert not (tmp_path / "run").exists()
+
+
+def test_a_script_training_with_impossible_numbers_is_refused_as_the_command_line_refuses_them(tmp_path):
+    photos = photo_folder(tmp_path / "photos", n=4)
+    for mistake, said in (({"seed": 2 ** 64}, "--seed 18446744073709551616: give a whole number from 0 to"),
+                          ({"size": 100_000}, "--size 100000: give a whole number from 32 to 1024")):
+        with pytest.raises(UserError, match=re.escape(said)):
+            train(TrainOptions(model="unet", data=[photos], out=tmp_path / "run", steps=1, **{**TINY, **mistake}))
+        assert not (tmp_path / "run").exists()
+
+
+def test_more_threads_than_cores_are_held_to_the_cores(tmp_path, monkeypatch):
+    """--threads 100000 was a traceback: threads that could not be started."""
+    threads: list[int] = []
+    monkeypatch.setattr(torch, "set_num_threads", threads.append)
+    photos = photo_folder(tmp_path / "photos", n=4)
+    result = CliRunner().invoke(main, ["train", "--model", "unet", "--data", str(photos), "--out",
+                                       str(tmp_path / "run"), "--steps", "1", "--size", "32", "--width", "8",
+                                       "--threads", "100000", "--quiet"])
+    cores = os.cpu_count()
+    assert result.exit_code == 0 and threads == [cores], result.output
+    assert f"--threads 100000: this machine has {cores} CPU cores; using {cores}" in result.stderr
 
 
 def test_a_run_resumed_with_other_options_says_which(tmp_path, capsys):
@@ -648,6 +672,49 @@ def test_a_run_resumed_with_a_larger_batch_counts_its_epochs_on_from_the_photos_
     train(TrainOptions(steps=4, **opts))  # 4 steps of 4 photos: two epochs of 8
     train(TrainOptions(steps=6, resume=True, **{**opts, "batch_size": 8}))  # 2 steps of 8: two more
     assert [row["epoch"] for row in _metrics(tmp_path / "run")] == [1, 2, 4]  # at steps 2, 4 and 6
+
+
+def test_a_continued_run_stopped_while_warming_up_again_resumes_at_the_learning_rate_it_had(tmp_path, monkeypatch):
+    """Resumed, it went on at the full peak at once: a resume forgot where the continued run had started."""
+    photos = photo_folder(tmp_path / "photos", n=6)
+    train(TrainOptions(model="unet", data=[photos], out=tmp_path / "first", steps=4, **TINY))
+    opts = dict(model="unet", data=[photos], val=[photos], steps=40, val_every=2, **TINY)
+    rates: dict[Path, dict[int, float]] = {tmp_path / "straight": {}, tmp_path / "stopped": {}}
+    stops = [6]  # the stopped run's, once
+    step, validate = train_module.train_step, train_module._validate_all
+
+    def noting(run: object, L_in: object, ab: object, opts: TrainOptions, *args: object) -> float:
+        rates[opts.out][run.step] = run.opt.param_groups[0]["lr"]
+        return step(run, L_in, ab, opts, *args)
+
+    def stopping(run: object, sets: object, opts: TrainOptions, *args: object) -> object:
+        if opts.out.name == "stopped" and run.step in stops:
+            stops.remove(run.step)
+            raise KeyboardInterrupt
+        return validate(run, sets, opts, *args)
+
+    monkeypatch.setattr(train_module, "train_step", noting)
+    monkeypatch.setattr(train_module, "_validate_all", stopping)
+    continued = tmp_path / "first" / "last.safetensors"
+    train(TrainOptions(out=tmp_path / "straight", continue_from=continued, **opts))
+    with pytest.raises(KeyboardInterrupt):
+        train(TrainOptions(out=tmp_path / "stopped", continue_from=continued, **opts))
+    train(TrainOptions(out=tmp_path / "stopped", resume=True, **opts))
+    straight, stopped = rates.values()
+    assert stopped == pytest.approx(straight)
+    assert straight[4] < straight[5] < straight[6] < 0.7 * opts["lr"]  # still warming up at the stop
+
+
+def test_a_run_killed_after_a_validation_past_its_checkpoint_does_not_count_those_seconds_twice(tmp_path):
+    """The resumed run's clock went on from the killed run's last row, whose steps it then did again."""
+    photos = photo_folder(tmp_path / "photos", n=4)
+    opts = dict(model="unet", data=[photos], val=[photos], out=tmp_path / "run", val_every=2, checkpoint_every=4,
+                **TINY)
+    train(TrainOptions(steps=4, **opts))
+    last = _metrics(tmp_path / "run")[-1]
+    append_csv(tmp_path / "run" / "metrics.csv", {**last, "step": 6, "seconds": last["seconds"] + 1000})  # killed
+    train(TrainOptions(steps=6, resume=True, **opts))
+    assert _metrics(tmp_path / "run")[-1]["seconds"] < last["seconds"] + 1000
 
 
 def test_a_continued_run_warms_up_again_and_then_follows_the_cosine():

@@ -1,6 +1,7 @@
 """`vidcolor train`: parse the options, then vidcolor.training.train."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +14,14 @@ from ..utils.choices import (
     LOSSES,
     MAX_AB_BINS,
     MAX_BLOCKS8,
+    MAX_SEED,
+    MAX_TRAIN_BATCH,
     MAX_WIDTH,
     MIN_TEMPERATURE,
     PRECISIONS,
+    TRAIN_SIZES,
 )
+from ..utils.warn import default_warn
 from .common import GivenPath, ModelFile, Number, friendly
 
 
@@ -54,8 +59,9 @@ def one_weight_a_group(ctx: click.Context, param: click.Parameter, values: tuple
 @click.option("--out", required=True, type=GivenPath(), help="Run folder (checkpoints, logs).")
 @click.option("--steps", type=click.IntRange(min=1), help="Training steps (overrides --epochs).")
 @click.option("--epochs", type=click.IntRange(min=1), help="Passes over the data.")
-@click.option("--size", type=click.IntRange(min=32), default=176, show_default=True, help="Training crop size.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True, help="Per process.")
+@click.option("--size", type=click.IntRange(*TRAIN_SIZES), default=176, show_default=True, help="Training crop size.")
+@click.option("--batch-size", type=click.IntRange(1, MAX_TRAIN_BATCH), default=16, show_default=True,
+              help="Per process.")
 @click.option("--lr", type=Number(min=0, min_open=True), default=5e-4, show_default=True,
               help="Peak learning rate (after warm-up; cosine decay to the last step).")
 @click.option("--resume", is_flag=True, help="Continue from the run folder's checkpoint.")
@@ -115,7 +121,8 @@ def one_weight_a_group(ctx: click.Context, param: click.Parameter, values: tuple
               help="gan, --adversarial: colour-loss-only steps first, while the PatchGAN learns.")
 @click.option("--lambda-l1", type=Number(min=0), default=100.0, show_default=True,
               help="--adversarial, gan: weight of the colour loss beside the adversarial one.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the crops drawn and the initial weights.")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True,
+              help="Seed of the crops drawn and the initial weights.")
 @click.option("--threads", type=click.IntRange(min=1), help="CPU threads for torch.")
 @click.option("--quiet", is_flag=True,
               help="No progress bar, no line per validation, no count of black-and-white images left out.")
@@ -128,7 +135,10 @@ def train(family: str, data: tuple[Path, ...], val: tuple[Path, ...], out: Path,
     from ..training.train import TrainOptions
     from ..training.train import train as run_training
 
-    if threads:
-        torch.set_num_threads(threads)
+    if threads:  # more than the cores only fight over them; 100,000 could not even be started
+        cores = os.cpu_count() or 1
+        if threads > cores:
+            default_warn(f"--threads {threads}: this machine has {cores} CPU cores; using {cores}")
+        torch.set_num_threads(min(threads, cores))
     run_training(TrainOptions(model=family, data=list(data), val=list(val), out=out, teachers=list(teachers),
                               group_weights=dict(group_weights), **kwargs))

@@ -46,7 +46,7 @@ from ..runtime.weights import (
     trainable_state,
 )
 from ..utils.atomic import check_folder_makeable, make_folder, written_atomically
-from ..utils.choices import BALANCES, MIN_TEMPERATURE, PRECISIONS
+from ..utils.choices import BALANCES, MAX_SEED, MAX_TRAIN_BATCH, MIN_TEMPERATURE, PRECISIONS, TRAIN_SIZES
 from ..utils.errors import UserError
 from ..utils.folder_lock import LOCK_NAME, lock_folder
 from ..utils.paths import hidden_below
@@ -129,11 +129,17 @@ class Run:
     disc: nn.Module | None = None
     opt_d: torch.optim.Optimizer | None = None
     step: int = 0
+    start: int = 0  # the step a --continue-from run began at, warming up again from there (kept for --resume)
     seen: int = 0  # photos drawn so far, for the epoch a resume with another --batch-size carries on
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
     return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+
+
+def _schedule(total: int, start: int) -> Callable[[int], float]:
+    """The learning rate's factor at each step of a run of `total` steps that started at `start`."""
+    return _lr_lambda(total, min(200, total // 10 + 1), start)
 
 
 def _lr_lambda(total: int, warmup: int, start: int = 0) -> Callable[[int], float]:
@@ -142,7 +148,7 @@ def _lr_lambda(total: int, warmup: int, start: int = 0) -> Callable[[int], float
     def f(step: int) -> float:
         rewarm = min(1.0, (step - start + 1) / warmup) if start else 1.0
         if step < warmup:
-            return (step + 1) / warmup
+            return rewarm * (step + 1) / warmup
         return rewarm * 0.5 * (1.0 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
     return f
 
@@ -162,6 +168,10 @@ def check_options(opts: TrainOptions) -> None:
     """Mistakes that would waste a night's training, refused before any data is read."""
     if opts.model not in FAMILIES:
         raise UserError(f"unknown model family {opts.model!r} (choose {', '.join(FAMILIES)})")
+    for flag, value, (low, high) in (("--size", opts.size, TRAIN_SIZES), ("--batch-size", opts.batch_size,
+                                     (1, MAX_TRAIN_BATCH)), ("--seed", opts.seed, (0, MAX_SEED))):
+        if not low <= value <= high:  # the command line's own ranges, for a script's TrainOptions
+            raise UserError(f"{flag} {value}: give a whole number from {low} to {high}")
     if opts.loss == "bins" and opts.model != "fusion":
         raise UserError("--loss bins needs --model fusion (its binned chroma head)")
     if opts.loss != "bins" and (opts.ab_bins, opts.temperature) != (TrainOptions.ab_bins, TrainOptions.temperature):
@@ -466,16 +476,16 @@ def build_run(opts: TrainOptions, device: torch.device, total: int) -> Run:
     opt = torch.optim.AdamW(groups, opts.lr, betas=betas, weight_decay=1e-4)
     for group in opt.param_groups:
         group["initial_lr"] = group["lr"]
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(total, min(200, total // 10 + 1), start),
-                                              last_epoch=start - 1)
-    run = Run(fast_layout(model), opt, sched, step=start, seen=start * opts.batch_size)  # as if of this batch size
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _schedule(total, start), last_epoch=start - 1)
+    run = Run(fast_layout(model), opt, sched, step=start, start=start,
+              seen=start * opts.batch_size)  # the photos of its steps, as if of this batch size
     if opts.gan():
         run.disc = fast_layout(PatchDiscriminator().to(device))
         run.opt_d = torch.optim.Adam(run.disc.parameters(), opts.lr, betas=betas)
     return run
 
 
-def load_checkpoint(run: Run, opts: TrainOptions, path: Path, device: torch.device) -> list[str]:
+def load_checkpoint(run: Run, opts: TrainOptions, path: Path, device: torch.device, total: int) -> list[str]:
     """Continue exactly where the checkpoint stopped; a damaged or foreign file is one line. Returns the options
     changed since the run was checkpointed (each `--flag value`), for the caller to name once it goes on."""
     try:  # weights_only: a checkpoint is never unpickled beyond tensors and plain values
@@ -496,8 +506,10 @@ def load_checkpoint(run: Run, opts: TrainOptions, path: Path, device: torch.devi
             run.opt_d.load_state_dict(ckpt["opt_disc"])
         run.step = int(ckpt["step"])
         run.seen = int(ckpt.get("seen", run.step * opts.batch_size))  # a checkpoint from before it was kept
+        run.start = int(ckpt.get("start", 0))
     except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as exc:  # torch's are many lines
         raise UserError(f"{path}: does not fit this run, or is damaged ({str(exc).splitlines()[0]})") from None
+    run.sched.lr_lambdas = [_schedule(total, run.start)] * len(run.sched.lr_lambdas)  # a continued run's warm-up too
     _learn_at(run, peaks, opts.lr)
     return _changed_on_resume(ckpt.get("options", {}), opts)
 
@@ -516,7 +528,7 @@ def save_checkpoint(run: Run, opts: TrainOptions, meta: dict[str, Any]) -> None:
     """The checkpoint for --resume, and the weights (with the step) for --continue-from and export."""
     state = {"model": trainable_state(_unwrap(run.model)), "optimizer": run.opt.state_dict(),
              "scheduler": run.sched.state_dict(), "step": torch.tensor(run.step),
-             "seen": torch.tensor(run.seen),
+             "seen": torch.tensor(run.seen), "start": torch.tensor(run.start),
              "options": {k: str(v) for k, v in asdict(opts).items()}}
     if run.disc is not None:
         state["disc"] = _unwrap(run.disc).state_dict()
@@ -578,10 +590,12 @@ def train_step(run: Run, L_in: torch.Tensor, ab: torch.Tensor, opts: TrainOption
     return loss.item()
 
 
-def _seconds_so_far(opts: TrainOptions) -> float:
-    """The training time a resumed run had spent by its last validation, so metrics.csv's `seconds` goes on."""
+def _seconds_so_far(opts: TrainOptions, step: int) -> float:
+    """The training time a resumed run had spent by its last validation up to its checkpoint's `step`, so
+    metrics.csv's `seconds` goes on (a row past the checkpoint, from a run killed before its next one, is the
+    time of steps done again)."""
     rows = read_csv(opts.out / "metrics.csv") if opts.resume and (opts.out / "metrics.csv").exists() else []
-    return rows[-1].get("seconds", 0.0) if rows else 0.0
+    return next((row.get("seconds", 0.0) for row in reversed(rows) if row["step"] <= step), 0.0)
 
 
 def _diverged(step: int, what: str, out: Path) -> NoReturn:
@@ -677,7 +691,7 @@ def train(opts: TrainOptions) -> dict[str, float]:
         make_folder(opts.out)
     owed = False
     if opts.resume:
-        changes = load_checkpoint(run, opts, opts.out / CHECKPOINT, device)
+        changes = load_checkpoint(run, opts, opts.out / CHECKPOINT, device, total)
         owed = master and _validation_owed(opts, run.step, val_every, total)
         if run.step >= total and not owed:
             raise UserError(f"{opts.out}: the run has done {run.step} steps already; give more --steps to continue it")
@@ -692,7 +706,7 @@ def train(opts: TrainOptions) -> dict[str, float]:
     gen = torch.Generator()
     lock = None
     bar = tqdm(total=total, initial=run.step, disable=opts.quiet or not master, unit="step", dynamic_ncols=True)
-    running, count, t0, metrics = 0.0, 0, time.time() - _seconds_so_far(opts), {}
+    running, count, t0, metrics = 0.0, 0, time.time() - _seconds_so_far(opts, run.step), {}
     _train_mode(run.model)
     saved = run.step  # the step of the last checkpoint (or the run's start: nothing to keep)
     try:

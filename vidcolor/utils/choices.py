@@ -33,4 +33,9 @@ MIN_TEMPERATURE = 0.01
 MAX_WIDTH = 128
 MAX_BLOCKS8 = 8
 MAX_AB_BINS = 64
+# training's sizes: far beyond a night's run on any one machine (a batch of 1024 crops of 1024 px is 13 GB of input),
+# and short of a request that fails in a traceback for its memory; a seed torch's generators take
+TRAIN_SIZES = (32, 1024)
+MAX_TRAIN_BATCH = 1024
+MAX_SEED = 2 ** 32 - 1
 MAX_SATURATION = 3.0  # runtime.inference.Colorizer: beyond this any model's chroma is clipped to the gamut's edge
