@@ -234,7 +234,8 @@ _TEXT = _of(lambda value: isinstance(value, str), "a string")
 _FLAG = _of(lambda value: isinstance(value, bool), "True or False")
 _KINDS = {  # each argument of the API's functions, by its name, and what it must be
     "src": _of(_is_path, "a file or folder's path"), "dst": _of(_is_path, "a file or folder's path"),
-    "model": _of(lambda value: _is_path(value) or callable(value), "a model's name or file, or a Colorizer"),
+    "model": _of(lambda value: _is_path(value) or isinstance(value, Colorizer) or callable(value),
+                 "a model's name or file, or a Colorizer"),
     "device": _TEXT, "temporal": _TEXT, "preset": _TEXT, "codec": _of(*_TEXT, none=True),
     "ray": _of(*_TEXT, none=True), "working_size": _of(*_WHOLE, none=True), "batch_size": _of(*_WHOLE, none=True),
     "window": _WHOLE, "crf": _WHOLE, "max_bits": _WHOLE,

@@ -21,7 +21,7 @@ from ..utils.paths import for_ffmpeg
 REORDER_DEPTH = 16  # B-frames: how far decoding order may run ahead of display order (H.264's most)
 
 
-JOIN_SECONDS = Fraction(1, 2)  # a stream's time going back this much, in a container whose times may jump
+JOIN_SECONDS = Fraction(1, 10)  # a stream's time going back this much, in a container whose times may jump
 # (MPEG-TS), is where two recordings were joined end to end: what follows is moved on past it, as FFmpeg does
 MAX_FRAME_RATE = 1000  # past this a stream's rate is its time base, not its film's (DV reports 60000)
 
