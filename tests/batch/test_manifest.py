@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 
@@ -56,3 +58,15 @@ def test_a_file_name_that_is_not_utf_8_round_trips(tmp_path):
 def test_an_output_folder_that_cannot_be_written_is_one_line(tmp_path):
     with pytest.raises(UserError, match="cannot write into the output folder"):
         Manifest(tmp_path / "missing")
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="a disk with no room left: Linux's /dev/full")
+def test_a_disk_that_fills_up_during_a_run_is_named_in_one_line_and_the_folder_is_free_again(tmp_path):
+    """It said only "[Errno 28] No space left on device", naming no file."""
+    record = Record("a.png", 1, 2, "a.png", "started", "fusion", {"crf": 18})
+    with pytest.raises(UserError, match=re.escape(f"{tmp_path / MANIFEST_NAME}: cannot write the manifest (No space")):
+        with Manifest(tmp_path) as manifest:
+            manifest._file = Path("/dev/full").open("a")  # its lines now go where there is no room
+            manifest.write(record)
+    with Manifest(tmp_path) as manifest:  # not left locked
+        assert manifest.records == {}

@@ -9,6 +9,7 @@ at a time may write into an output folder: the manifest holds a lock on it while
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -80,25 +81,45 @@ class Manifest:
     def write(self, record: Record) -> None:
         """Append a record: once this returns, killing the process cannot lose it."""
         self.records[record.input] = record
-        self._file.write(_line(record))
-        self._file.flush()
-        if time.monotonic() - self._synced > SYNC_SECONDS:
-            self._sync()
+        try:
+            self._file.write(_line(record))
+            self._file.flush()
+            if time.monotonic() - self._synced > SYNC_SECONDS:
+                self._sync()
+        except OSError as exc:  # a full disk: named, as a film's or a photo's output is
+            raise self._unwritable(exc) from None
 
     def _sync(self) -> None:
         os.fsync(self._file.fileno())
         self._synced = time.monotonic()
 
+    def _unwritable(self, exc: OSError) -> UserError:
+        return UserError(f"{self.path}: cannot write the manifest ({exc.strerror or exc})")
+
     def close(self) -> None:
-        self._sync()
-        self._file.close()
-        self._lock.close()
+        """Write out what is left and let the folder go; a line the disk will not take is a UserError, after."""
+        failed = None
+        try:
+            self._file.flush()
+            self._sync()
+        except OSError as exc:
+            failed = exc
+        finally:
+            with contextlib.suppress(OSError):  # the line it could not write, tried again: closed all the same
+                self._file.close()
+            self._lock.close()
+        if failed is not None:
+            raise self._unwritable(failed) from None
 
     def __enter__(self) -> Manifest:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        try:
+            self.close()
+        except UserError:
+            if kind is None:  # else the error on its way out says it first
+                raise
 
 
 def _open_text(path: Path, mode: str) -> TextIO:
