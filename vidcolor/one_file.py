@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import multiprocessing
 import numbers
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -15,14 +14,14 @@ import torch
 from .film.options import FilmResult, VideoOptions, prepare_film
 from .film.pipeline import color_film
 from .film.told import Keyframe, film_told
-from .hints.file import Hint, parse_hints, read_hints
+from .hints.file import MAX_FRAME, Hint, parse_hints, read_hints
 from .photo.colorize import PhotoTold, check_photo_job, color_photo
 from .photo.read import read_image
 from .photo.reference import has_color, reference_palette
 from .runtime.inference import Colorizer
 from .utils.atomic import check_not_the_input
 from .utils.choices import DEFAULT_MODEL, DEFAULT_WINDOW, FILM_BITS
-from .utils.errors import UserError
+from .utils.errors import UserError, shown
 from .utils.paths import is_image
 from .utils.warn import default_warn
 
@@ -189,10 +188,10 @@ def colorize_video(src: str | Path, dst: str | Path, *, model: Model = DEFAULT_M
 
 def _frames_and_pictures(keyframes: Mapping[int, str | Path]) -> tuple[tuple[int, Path], ...]:
     for n, picture in keyframes.items():
-        if not is_whole(n) or n < 0:
-            raise UserError(f"keyframes: {_shown(n)} is not a frame number (0 is the first)")
+        if not is_whole(n) or not 0 <= n < MAX_FRAME:
+            raise UserError(f"keyframes: {shown(n)} is not a frame number (0 is the first)")
         if not _is_path(picture):
-            raise UserError(f"keyframes: {n}: {_shown(picture)} is not a picture's file")
+            raise UserError(f"keyframes: {n}: {shown(picture)} is not a picture's file")
     return tuple((int(n), Path(p)) for n, p in sorted(keyframes.items()))
 
 
@@ -217,32 +216,49 @@ def is_whole(value: object) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)  # numpy's integers too
 
 
-def _of(test: Callable[[object], bool], said: str, none: bool = False) -> tuple[Callable[[object], bool], str]:
+Kind = tuple[Callable[[object], bool], str]  # a test of an argument, and what it says the argument must be
+
+
+def _kind(test: Callable[[object], bool], said: str, none: bool = False) -> Kind:
+    """An argument's kind; with `none`, None is one too (an option left to vidcolor)."""
     return (lambda value: (none and value is None) or test(value)), said + (", or None" if none else "")
 
 
 def _is_path(value: object) -> bool:
-    return isinstance(value, (str, os.PathLike))
+    return isinstance(value, (str, Path))
 
 
 def _is_globs(value: object) -> bool:
-    return isinstance(value, str) or isinstance(value, (list, tuple)) and all(isinstance(g, str) for g in value)
+    return isinstance(value, str) or (isinstance(value, (list, tuple, set, frozenset))
+                                      and all(isinstance(glob, str) for glob in value))
 
 
-_WHOLE = _of(is_whole, "a whole number")
-_TEXT = _of(lambda value: isinstance(value, str), "a string")
-_FLAG = _of(lambda value: isinstance(value, bool), "True or False")
-_KINDS = {  # each argument of the API's functions, by its name, and what it must be
-    "src": _of(_is_path, "a file or folder's path"), "dst": _of(_is_path, "a file or folder's path"),
-    "model": _of(lambda value: _is_path(value) or isinstance(value, Colorizer) or callable(value),
-                 "a model's name or file, or a Colorizer"),
-    "device": _TEXT, "temporal": _TEXT, "preset": _TEXT, "codec": _of(*_TEXT, none=True),
-    "ray": _of(*_TEXT, none=True), "working_size": _of(*_WHOLE, none=True), "batch_size": _of(*_WHOLE, none=True),
-    "window": _WHOLE, "crf": _WHOLE, "max_bits": _WHOLE,
-    "saturation": _of(lambda value: isinstance(value, numbers.Real) and not isinstance(value, bool), "a number"),
-    "skip_color": _FLAG, "overwrite": _FLAG, "force": _FLAG, "verbose": _FLAG, "quiet": _FLAG,
-    "include": _of(_is_globs, "a glob, or a list of globs"), "exclude": _of(_is_globs, "a glob, or a list of globs"),
-    "warn": _of(callable, "a function"), "on_frames": _of(callable, "a function", none=True),
+def _is_text(value: object) -> bool:
+    return isinstance(value, str)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _is_model(value: object) -> bool:
+    return _is_path(value) or isinstance(value, Colorizer) or callable(value)
+
+
+_PATH = _kind(_is_path, "a file or folder's path")
+_WHOLE = _kind(is_whole, "a whole number")
+_FLAG = _kind(lambda value: isinstance(value, bool), "True or False")
+_KINDS: dict[str, Kind | None] = {  # each argument of the API's functions, by name; None: checked on its own
+    "src": _PATH, "dst": _PATH, "model": _kind(_is_model, "a model's name or file, or a Colorizer"),
+    "device": _kind(_is_text, "a string"), "temporal": _kind(_is_text, "a string"),
+    "preset": _kind(_is_text, "a string"), "codec": _kind(_is_text, "a string", none=True),
+    "ray": _kind(_is_text, "a string", none=True), "working_size": _kind(is_whole, "a whole number", none=True),
+    "batch_size": _kind(is_whole, "a whole number", none=True), "window": _WHOLE, "crf": _WHOLE, "max_bits": _WHOLE,
+    "saturation": _kind(_is_number, "a number"), "skip_color": _FLAG, "overwrite": _FLAG, "force": _FLAG,
+    "verbose": _FLAG, "quiet": _FLAG, "include": _kind(_is_globs, "a glob, or a list of globs"),
+    "exclude": _kind(_is_globs, "a glob, or a list of globs"), "warn": _kind(callable, "a function"),
+    "on_frames": _kind(callable, "a function", none=True),
+    "hints": None, "keyframes": None, "reference": None, "jobs": None, "split": None,  # messages of their own
 }
 
 
@@ -251,11 +267,6 @@ def check_arguments(given: dict[str, object]) -> None:
     command line's parser says it: deeper down they failed in a traceback (`saturation="1.3"`, `src=None`), or
     meant something else (`overwrite="no"` is true, and replaced the output)."""
     for name, value in given.items():
-        test, said = _KINDS.get(name, (lambda _: True, ""))
-        if not test(value):
-            raise UserError(f"{name}: {_shown(value)} is not {said}")
-
-
-def _shown(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:56] + "…"
+        kind = _KINDS[name]  # an argument missing from the table is a KeyError: every one is in it
+        if kind is not None and not kind[0](value):
+            raise UserError(f"{name}: {shown(value)} is not {kind[1]}")

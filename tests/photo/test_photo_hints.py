@@ -104,6 +104,8 @@ def test_a_keyframe_is_for_films_and_a_malformed_one_is_a_usage_mistake(photo, h
     malformed = CliRunner().invoke(main, ["run", str(photo), "-o", out, "--keyframe", "first:painted.png"])
     assert refused.exit_code == 1 and "--keyframe is for films" in refused.stderr
     assert malformed.exit_code == 2 and "is not N:PICTURE" in malformed.stderr
+    past_any_film = CliRunner().invoke(main, ["run", str(photo), "-o", out, "--keyframe", f"{'9' * 400}:{photo}"])
+    assert past_any_film.exit_code == 2 and "'9999999999999999999… is not N:PICTURE" in past_any_film.stderr
 
 
 def test_a_hint_model_told_nothing_colors_exactly_as_the_automatic_model_it_grew_from(hint_model):

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import time
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..film.options import VideoOptions
-from ..utils.atomic import is_temporary, make_folder, sweep_stale
+from ..utils.atomic import is_temporary, make_folder, sweep_stale, take_back
 from ..utils.choices import FILM_BITS
 from ..utils.errors import UserError
 from ..utils.folder_lock import LOCK_NAME
@@ -61,24 +60,21 @@ def colorize_archive(src: Path, dst: Path, settings: Settings, options: ArchiveO
     made = make_folder(dst)
     try:
         with Manifest(dst) as manifest:
-            _sweep(dst)
-            jobs = _plan(found, hints, src, dst, settings, options, manifest, summary)
-            if jobs:
-                Run(settings, options, summary, manifest).go(jobs)
-    except UserError:  # refused as a whole (a script without the __main__ guard): a folder of nothing is not left
-        _take_back_unwritten(made)
+            try:
+                _sweep(dst)
+                jobs = _plan(found, hints, src, dst, settings, options, manifest, summary)
+                if jobs:
+                    Run(settings, options, summary, manifest).go(jobs)
+            except UserError:  # refused as a whole (a script without the __main__ guard): nothing done
+                if made is not None and set(os.listdir(dst)) == {MANIFEST_NAME, LOCK_NAME}:
+                    for own in (MANIFEST_NAME, LOCK_NAME):  # while this run holds them: no other run's
+                        (dst / own).unlink()
+                raise
+    except UserError:
+        take_back(dst, made)  # the folders this run made, if empty: what anyone put there keeps them
         raise
     summary.wall = time.perf_counter() - started
     return summary
-
-
-def _take_back_unwritten(made: Path | None) -> None:
-    """Remove the output folder this run made while it holds nothing but the run's own manifest and lock."""
-    if made is None:
-        return
-    files = [Path(folder, name) for folder, _, names in os.walk(made) for name in names]
-    if all(f.name in (MANIFEST_NAME, LOCK_NAME) for f in files):
-        shutil.rmtree(made, ignore_errors=True)
 
 
 def colorize_film_in_parallel(src: Path, dst: Path, settings: Settings, options: ArchiveOptions) -> Summary:
@@ -91,7 +87,7 @@ def colorize_film_in_parallel(src: Path, dst: Path, settings: Settings, options:
     _check_workers(settings, options)
     prepare_film(src, dst, settings.video, lambda message: None)
     summary = Summary()
-    Run(settings, options, summary, None, by_frames=True).go([Job(src.name, src, dst, film=True)])
+    Run(settings, options, summary, None, one_film=True).go([Job(src.name, src, dst, film=True)])
     summary.wall = time.perf_counter() - started
     return summary
 

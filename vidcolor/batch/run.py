@@ -86,10 +86,11 @@ class Run:
     """Hands the jobs' tasks to a pool and collects their outcomes; a failure is only its own job's."""
 
     def __init__(self, settings: Settings, options: ArchiveOptions, summary: Summary,
-                 manifest: Manifest | None, by_frames: bool = False) -> None:
-        """`by_frames`: the bar counts frames, not files (one film in pieces, whose frames the split knows)."""
+                 manifest: Manifest | None, one_film: bool = False) -> None:
+        """`one_film`: the run is of one film; cut into pieces, whose frames the split knows, its bar counts them."""
         self.settings, self.options, self.summary, self.manifest = settings, options, summary, manifest
-        self.by_frames = by_frames
+        self.one_film = one_film
+        self.by_frames = False  # whether the bar counts frames (else files)
         self.ready: deque[tuple[Job, Task]] = deque()
         self.running: dict[int, tuple[Job, Task]] = {}
         self.frames = 0  # of the tasks done
@@ -99,8 +100,7 @@ class Run:
         waiting = deque(jobs)
         pool = make_pool(self.settings, self.options)
         try:
-            with tqdm(total=None if self.by_frames else len(jobs), unit="frame" if self.by_frames else "file",
-                      desc=jobs[0].name if self.by_frames else None, disable=True if self.options.quiet else None,
+            with tqdm(total=len(jobs), unit="file", disable=True if self.options.quiet else None,
                       dynamic_ncols=True) as self.bar:
                 while waiting or self.ready or self.running:
                     while pool.has_room() and (self.ready or waiting):
@@ -145,8 +145,9 @@ class Run:
             split = split_film(job.name, job.src, job.dst, self.settings.video, pieces, workers, default_warn)
             if split is not None:
                 job.parts = split.folder
-                if self.by_frames:
-                    self.bar.total = split.frames
+                if self.one_film:  # its frames, not 0/1 file for the whole film
+                    self.by_frames, self.bar.unit, self.bar.desc = True, "frame", job.name
+                    self.bar.reset(total=split.frames)
                 return deque([list(split.pieces), [split.join]])
         return deque([[FileTask(job.name, job.src, job.dst, hints=job.hints)]])
 

@@ -22,6 +22,7 @@ class SplitFilm:
 
     @property
     def frames(self) -> int:
+        """The film's frames, as its pieces will keep them (a run's bar counts them)."""
         return sum(task.piece.frames for task in self.pieces)
 
 

@@ -10,8 +10,9 @@ from typing import Any, NoReturn
 
 import click
 
+from ..hints.file import MAX_FRAME
 from ..runtime.catalog import shipped_models
-from ..utils.errors import UserError
+from ..utils.errors import UserError, shown
 from ..utils.guard import give_up, on_hang
 from ..utils.numbers import is_whole_number
 from ..utils.stderr import outliving_stderr
@@ -64,8 +65,8 @@ def frame_and_picture(ctx: click.Context, param: click.Parameter, values: tuple[
     pairs = []
     for value in values:
         frame, _, picture = value.partition(":")
-        if not is_whole_number(frame.strip()) or not picture:
-            raise click.BadParameter(f"{value!r} is not N:PICTURE (a frame number, then the picture)")
+        if not is_whole_number(frame.strip()) or not picture or int(frame) >= MAX_FRAME:  # past any film: said at once
+            raise click.BadParameter(f"{shown(value)} is not N:PICTURE (a frame number, then the picture)")
         pairs.append((int(frame), Path(picture)))
     if len({n for n, _ in pairs}) < len(pairs):
         raise click.BadParameter("a frame is given two keyframes")

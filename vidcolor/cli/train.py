@@ -14,11 +14,11 @@ from ..utils.choices import (
     LOSSES,
     MAX_AB_BINS,
     MAX_BLOCKS8,
-    MAX_SEED,
-    MAX_TRAIN_BATCH,
+        MAX_TRAIN_BATCH,
     MAX_WIDTH,
     MIN_TEMPERATURE,
     PRECISIONS,
+    SEEDS,
     TRAIN_SIZES,
 )
 from ..utils.warn import default_warn
@@ -121,7 +121,7 @@ def one_weight_a_group(ctx: click.Context, param: click.Parameter, values: tuple
               help="gan, --adversarial: colour-loss-only steps first, while the PatchGAN learns.")
 @click.option("--lambda-l1", type=Number(min=0), default=100.0, show_default=True,
               help="--adversarial, gan: weight of the colour loss beside the adversarial one.")
-@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True,
+@click.option("--seed", type=click.IntRange(*SEEDS), default=0, show_default=True,
               help="Seed of the crops drawn and the initial weights.")
 @click.option("--threads", type=click.IntRange(min=1), help="CPU threads for torch.")
 @click.option("--quiet", is_flag=True,

@@ -19,7 +19,7 @@ import torch
 
 from ..runtime.color import AB_SCALE, rgb_to_lab
 from ..runtime.hints import POINT_FIELDS
-from ..utils.errors import UserError
+from ..utils.errors import UserError, shown
 
 _HEX = re.compile(r"#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})")
 _KEYS = {"x", "y", "color", "frame", "time"}
@@ -50,7 +50,7 @@ def _hex_digits(color: Any) -> str:
     """A colour's six hex digits, lower case. Raises ValueError for anything but an sRGB hex colour."""
     match = _HEX.fullmatch(color.strip()) if isinstance(color, str) else None
     if match is None:
-        raise ValueError(f"color {_shown(color)} is not an sRGB hex colour such as \"#a03020\"")
+        raise ValueError(f"color {shown(color)} is not an sRGB hex colour such as \"#a03020\"")
     digits = match.group(1).lower()
     return "".join(d * 2 for d in digits) if len(digits) == 3 else digits
 
@@ -64,13 +64,6 @@ def _colors_ab(colors: list[str]) -> dict[str, tuple[float, float]]:
     return {d: (a, b) for d, (a, b) in zip(unique, ab, strict=True)}
 
 
-def _shown(value: Any) -> str:
-    """A value as a message shows it: whole where short, else its start and an ellipsis (not its start alone, which
-    reads as a number of its own, nor all of a number of hundreds of digits)."""
-    text = repr(value)
-    return text if len(text) <= 24 else text[:20] + "…"
-
-
 def _number(entry: dict[str, Any], key: str) -> float:
     value = entry[key]
     try:
@@ -78,7 +71,7 @@ def _number(entry: dict[str, Any], key: str) -> float:
             raise OverflowError
         return float(value)
     except OverflowError:  # also an integer of hundreds of digits
-        raise ValueError(f"{key} {_shown(value)} is not a number") from None
+        raise ValueError(f"{key} {shown(value)} is not a number") from None
 
 
 def _hint(entry: Any) -> tuple[Hint, str]:
@@ -95,7 +88,7 @@ def _hint(entry: Any) -> tuple[Hint, str]:
     frame = entry.get("frame")
     if frame is not None and (isinstance(frame, bool) or not isinstance(frame, numbers.Integral)
                               or not 0 <= frame < MAX_FRAME):
-        raise ValueError(f"frame {_shown(frame)} is not a frame number (0 is the first)")
+        raise ValueError(f"frame {shown(frame)} is not a frame number (0 is the first)")
     time = _number(entry, "time") if "time" in entry else None
     if time is not None and time < 0:
         raise ValueError(f"time {time:g} is before the film starts")

@@ -73,13 +73,18 @@ def _run_said(meta: dict[str, Any]) -> str:
     return f"trained {steps:,} steps{said}"
 
 
+def _megabytes(size: int) -> float:
+    """A file's size in MB to a tenth, and a small one's to two figures (a model of 30 KB is not 0.0)."""
+    return round(size / 1e6, 1) if size >= 1e5 else float(f"{size / 1e6:.2g}")
+
+
 def describe(name: str, path: Path, meta: dict[str, Any], default: Path | None) -> dict[str, Any]:
     """One model as `vidcolor models` reports it: only what its file says, never a guess, and a field the file
     gets wrong as if it were missing. It is the default when it is the `default` model's file, however it was
     named."""
     return {"name": name, "family": _text(meta.get("family")) or None,
             "description": _text(meta.get("description")) or _run_said(meta),
-            "size_mb": float(f"{path.stat().st_size / 1e6:.3g}"),  # a small model of 30 KB is not 0.0
+            "size_mb": _megabytes(path.stat().st_size),
             **{key: _number(_field(meta, "scores", SCORED_ON, key)) for key in ("psnr", "ssim", "colourfulness")},
             **{f"film_{key}": _number(_field(meta, "scores", FILM_SCORED_ON, key))
                for key in ("psnr", "colourfulness")},

@@ -46,7 +46,7 @@ from ..runtime.weights import (
     trainable_state,
 )
 from ..utils.atomic import check_folder_makeable, make_folder, written_atomically
-from ..utils.choices import BALANCES, MAX_SEED, MAX_TRAIN_BATCH, MIN_TEMPERATURE, PRECISIONS, TRAIN_SIZES
+from ..utils.choices import BALANCES, MAX_TRAIN_BATCH, MIN_TEMPERATURE, PRECISIONS, SEEDS, TRAIN_SIZES
 from ..utils.errors import UserError
 from ..utils.folder_lock import LOCK_NAME, lock_folder
 from ..utils.paths import hidden_below
@@ -169,7 +169,7 @@ def check_options(opts: TrainOptions) -> None:
     if opts.model not in FAMILIES:
         raise UserError(f"unknown model family {opts.model!r} (choose {', '.join(FAMILIES)})")
     for flag, value, (low, high) in (("--size", opts.size, TRAIN_SIZES), ("--batch-size", opts.batch_size,
-                                     (1, MAX_TRAIN_BATCH)), ("--seed", opts.seed, (0, MAX_SEED))):
+                                     (1, MAX_TRAIN_BATCH)), ("--seed", opts.seed, SEEDS)):
         if not low <= value <= high:  # the command line's own ranges, for a script's TrainOptions
             raise UserError(f"{flag} {value}: give a whole number from {low} to {high}")
     if opts.loss == "bins" and opts.model != "fusion":
@@ -295,8 +295,13 @@ def evaluate(model: nn.Module, images: list[np.ndarray], size: int, device: torc
     return {k: v / len(images) for k, v in sums.items()}, samples
 
 
+def _world() -> int:
+    """The processes training together (torchrun's WORLD_SIZE; 1 alone)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
 def _setup_distributed(device_name: str) -> tuple[int, int, torch.device]:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    world = _world()
     rank, local_rank = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
     device = resolve_device(device_name, local_rank)
     if world > 1 and not dist.is_initialized():
@@ -478,7 +483,7 @@ def build_run(opts: TrainOptions, device: torch.device, total: int) -> Run:
         group["initial_lr"] = group["lr"]
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _schedule(total, start), last_epoch=start - 1)
     run = Run(fast_layout(model), opt, sched, step=start, start=start,
-              seen=start * opts.batch_size)  # the photos of its steps, as if of this batch size
+              seen=start * opts.batch_size * _world())  # the photos of its steps, as if of this batch size
     if opts.gan():
         run.disc = fast_layout(PatchDiscriminator().to(device))
         run.opt_d = torch.optim.Adam(run.disc.parameters(), opts.lr, betas=betas)
@@ -505,7 +510,9 @@ def load_checkpoint(run: Run, opts: TrainOptions, path: Path, device: torch.devi
             run.disc.load_state_dict(ckpt["disc"])
             run.opt_d.load_state_dict(ckpt["opt_disc"])
         run.step = int(ckpt["step"])
-        run.seen = int(ckpt.get("seen", run.step * opts.batch_size))  # a checkpoint from before it was kept
+        # a checkpoint from before these were kept: its photos at its own batch size; not started within the run
+        batch = int(ckpt.get("options", {}).get("batch_size", opts.batch_size))
+        run.seen = int(ckpt.get("seen", run.step * batch * _world()))
         run.start = int(ckpt.get("start", 0))
     except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as exc:  # torch's are many lines
         raise UserError(f"{path}: does not fit this run, or is damaged ({str(exc).splitlines()[0]})") from None

@@ -37,5 +37,5 @@ MAX_AB_BINS = 64
 # and short of a request that fails in a traceback for its memory; a seed torch's generators take
 TRAIN_SIZES = (32, 1024)
 MAX_TRAIN_BATCH = 1024
-MAX_SEED = 2 ** 32 - 1
+SEEDS = (-(2 ** 32), 2 ** 32)  # torch takes negative seeds too
 MAX_SATURATION = 3.0  # runtime.inference.Colorizer: beyond this any model's chroma is clipped to the gamut's edge
