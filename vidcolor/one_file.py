@@ -14,13 +14,13 @@ import torch
 from .film.options import FilmResult, VideoOptions, prepare_film
 from .film.pipeline import color_film
 from .film.told import Keyframe, film_told
-from .hints.file import MAX_FRAME, Hint, parse_hints, read_hints
+from .hints.file import Hint, parse_hints, read_hints
 from .photo.colorize import PhotoTold, check_photo_job, color_photo
 from .photo.read import read_image
 from .photo.reference import has_color, reference_palette
 from .runtime.inference import Colorizer
 from .utils.atomic import check_not_the_input
-from .utils.choices import DEFAULT_MODEL, DEFAULT_WINDOW, FILM_BITS
+from .utils.choices import DEFAULT_MODEL, DEFAULT_WINDOW, FILM_BITS, MAX_FRAME
 from .utils.errors import UserError, shown
 from .utils.paths import is_image
 from .utils.warn import default_warn

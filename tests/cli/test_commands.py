@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -276,6 +277,12 @@ def test_frames_refuses_a_photo_rather_than_call_it_a_film(tmp_path):
     result = CliRunner().invoke(main, ["frames", str(tmp_path / "portrait.jpg"), "-o", str(tmp_path / "set")])
     assert result.exit_code == 1 and "a photo, not a film" in result.output
     assert not (tmp_path / "set").exists()
+
+
+def test_frames_of_a_pipe_say_it_is_not_a_file_rather_than_missing(tmp_path):
+    os.mkfifo(tmp_path / "reel.mp4")
+    result = CliRunner().invoke(main, ["frames", str(tmp_path / "reel.mp4"), "-o", str(tmp_path / "set")])
+    assert result.exit_code == 1 and result.output == f"vidcolor: {tmp_path / 'reel.mp4'}: not a file or folder\n"
 
 
 def test_frames_of_a_black_and_white_film_are_written_with_a_warning_that_training_skips_them(clip, tmp_path):

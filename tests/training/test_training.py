@@ -651,7 +651,7 @@ def test_color_films_validate_as_a_table_of_their_own(tmp_path):
     assert (run / "samples-films.png").is_file() and (run / "samples-photos.png").is_file()
 
 
-def test_a_run_whose_folder_is_gone_continues_from_its_exported_weights(tmp_path):
+def test_a_run_whose_folder_is_gone_continues_from_its_exported_weights(tmp_path, monkeypatch):
     photos = photo_folder(tmp_path / "photos", n=6)
     opts = dict(model="fusion", data=[photos], steps=8, **TINY)
     train(TrainOptions(out=tmp_path / "first", keep_weights=True, checkpoint_every=2, **{**opts, "steps": 4}))
@@ -662,6 +662,7 @@ def test_a_run_whose_folder_is_gone_continues_from_its_exported_weights(tmp_path
     state = torch.load(tmp_path / "later" / "checkpoint.pt", weights_only=True)
     assert int(state["step"]) == 8 and state["scheduler"]["last_epoch"] == 8  # the schedule went on from 4
     assert read_metadata(tmp_path / "later" / "last.safetensors")["steps"] == 8
+    monkeypatch.setattr(train_module, "load_images", None)  # refused before the photos are read: not called
     with pytest.raises(UserError, match="trained 4 steps already"):
         train(TrainOptions(out=tmp_path / "again", continue_from=exported, **{**opts, "steps": 4}))
 

@@ -10,8 +10,8 @@ from typing import Any, NoReturn
 
 import click
 
-from ..hints.file import MAX_FRAME
 from ..runtime.catalog import shipped_models
+from ..utils.choices import MAX_FRAME
 from ..utils.errors import UserError, shown
 from ..utils.guard import give_up, on_hang
 from ..utils.numbers import is_whole_number

@@ -104,8 +104,8 @@ def _films(inputs: tuple[Path, ...]) -> list[Path]:
     for path in inputs:
         if path.is_dir():
             films += [p for p in find_media(path) if not is_image(p)]
-        elif not path.is_file():
-            raise UserError(f"{path}: no such file or folder")
+        elif not path.is_file():  # a FIFO or a device is there, but no film
+            raise UserError(f"{path}: " + ("not a file or folder" if path.exists() else "no such file or folder"))
         elif is_image(path):
             raise UserError(f"{path}: a photo, not a film (training takes photo folders as they are)")
         else:

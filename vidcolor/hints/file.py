@@ -19,12 +19,12 @@ import torch
 
 from ..runtime.color import AB_SCALE, rgb_to_lab
 from ..runtime.hints import POINT_FIELDS
+from ..utils.choices import MAX_FRAME
 from ..utils.errors import UserError, shown
 
 _HEX = re.compile(r"#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})")
 _KEYS = {"x", "y", "color", "frame", "time"}
 MAX_FILE_BYTES = 20_000_000  # ~200,000 hints: more than any hand gives
-MAX_FRAME = 10 ** 10  # past any film (thirteen years at 24 fps): a number of hundreds of digits is no frame
 
 
 @dataclass(frozen=True)

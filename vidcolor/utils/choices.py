@@ -19,6 +19,7 @@ PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "sl
 DEVICES = ("auto", "cpu", "cuda", "mps")  # vidcolor.runtime.device.resolve_device
 TEMPORAL_MODES = ("flow", "ema", "none")  # vidcolor.runtime.temporal.make_smoother; here so the CLI need not import it
 DEFAULT_WINDOW = 8  # frames of temporal look-ahead: steadier colour than the past alone (benchmarks/README.md)
+MAX_FRAME = 10 ** 10  # past any film (thirteen years at 24 fps): a number of hundreds of digits is no frame
 MAX_WINDOW = 32  # frames of temporal look-ahead: up to twice as many decoded frames are held in memory
 WORKING_SIZES = (32, 4096)  # --working-size: the short side a model may work at (smaller loses the picture)
 LOSSES = ("l1", "mse", "rgb", "bins")  # vidcolor train --loss: vidcolor.training.losses.ColorLoss
