@@ -768,6 +768,19 @@ def _drawn_on(terminal: int, deadline: float) -> bytes:
     return drawn
 
 
+def test_a_film_cut_short_is_said_to_be_so_whether_coloured_whole_or_in_pieces(model_file, tmp_path):
+    """In pieces, none said it: each read only its own stretch."""
+    film = tmp_path / "archive" / "reel.mkv"
+    film.parent.mkdir()
+    make_clip(film, frames=72, video_codec="mpeg4")  # a keyframe every 12 frames
+    whole = run(film, tmp_path / "whole.mkv", model_file, "--split", "3")
+    assert whole.exit_code == 0 and "cut short" not in whole.stderr, whole.stderr  # a film read to its end
+    film.write_bytes(film.read_bytes()[: film.stat().st_size * 2 // 3])
+    for args in ([], ["--split", "3"]):
+        result = run(film, tmp_path / f"cut{len(args)}.mkv", model_file, *args)
+        assert result.exit_code == 0 and "it is probably damaged or cut short" in result.stderr, result.stderr
+
+
 @pytest.mark.parametrize("temporal", ["none", "flow"])
 def test_a_split_film_with_a_damaged_frame_comes_out_as_it_does_whole_and_says_so_once(model_file, tmp_path,
                                                                                         temporal):

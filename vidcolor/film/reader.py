@@ -299,6 +299,11 @@ class SourceReader:
         self._span = (min(start, pts), max(end, pts + (duration if duration and duration > 0 else self._video_step)))
 
     @property
+    def first_time(self) -> int | None:
+        """The earliest film frame's timestamp read so far (None: none yet)."""
+        return self._span[0] if self._span else None
+
+    @property
     def film_seconds(self) -> float:
         """How much of the film was read so far: from its first frame to the end of its last."""
         return float((self._span[1] - self._span[0]) * self._time_base) if self._span else 0.0

@@ -50,6 +50,7 @@ from .reader import (
     may_be_joined,
     nothing_decoded,
     open_input,
+    warn_if_cut_short,
 )
 from .stages import run_stages
 from .streams import Route, plan_routes
@@ -68,6 +69,7 @@ class Piece:
     end: int | None  # the next piece's start (None: to the end of the film)
     warm: int  # frames from here to `start` are coloured only to warm the smoother up
     frames: int = 0  # the frames it keeps, as its packets' timestamps count them (for the run's bar)
+    film_start: int = 0  # the film's first frame's: how much of it the last piece answers for, read to its end
 
     def past_end(self, pts: int) -> bool:
         return self.end is not None and pts >= self.end
@@ -105,7 +107,8 @@ def plan_pieces(src: Path, pieces: int | None, workers: int, temporal: str) -> l
     warmup = round(WARMUP_SECONDS / time_base) if temporal != "none" else 0
     ends = [*starts[1:], None]
     return [Piece(n, start, end, frames[bisect_left(frames, start - warmup)],
-                  (bisect_left(frames, end) if end is not None else len(frames)) - bisect_left(frames, start))
+                  (bisect_left(frames, end) if end is not None else len(frames)) - bisect_left(frames, start),
+                  frames[0])
             for n, (start, end) in enumerate(zip(starts, ends, strict=True))]
 
 
@@ -163,7 +166,12 @@ def color_piece(src: Path, dst: Path, part: Path, piece: Piece, options: VideoOp
             run_stages(frames, writer, [film], paint, source, options)
         except OSError as exc:  # the piece's file: a full disk
             raise cannot_write(dst, exc) from None
+        time_base = film.source.time_base  # read while the file is open (PyAV 18 refuses it after)
     incidents.summarise()
+    if piece.end is None and reader.first_time is not None:  # read to the film's end: cut short is said, as whole
+        before = float((reader.first_time - piece.film_start) * time_base)
+        warn_if_cut_short(before + reader.film_seconds, before + reader.file_seconds,
+                          (source.seconds, source.seconds_span_streams), warn)
     return writer.frames  # 0 when every frame of the piece is damaged: the join leaves it out
 
 
