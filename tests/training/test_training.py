@@ -718,6 +718,28 @@ def test_a_run_killed_after_a_validation_past_its_checkpoint_does_not_count_thos
     assert _metrics(tmp_path / "run")[-1]["seconds"] < last["seconds"] + 1000
 
 
+def test_a_run_stopped_and_resumed_between_validations_logs_the_training_loss_of_all_their_steps(tmp_path,
+                                                                                                  monkeypatch):
+    """The row after a resume averaged only the steps since the resume."""
+    photos = photo_folder(tmp_path / "photos", n=4)
+    opts = dict(model="unet", data=[photos], val=[photos], steps=6, val_every=3, checkpoint_every=1, **TINY)
+    train(TrainOptions(out=tmp_path / "straight", **opts))
+    step = train_module.train_step
+
+    def stop_before_step_5(run: object, *args: object) -> float:
+        if run.step == 4:
+            raise KeyboardInterrupt
+        return step(run, *args)
+
+    monkeypatch.setattr(train_module, "train_step", stop_before_step_5)
+    with pytest.raises(KeyboardInterrupt):
+        train(TrainOptions(out=tmp_path / "stopped", **opts))
+    monkeypatch.setattr(train_module, "train_step", step)
+    train(TrainOptions(out=tmp_path / "stopped", resume=True, **opts))
+    straight, stopped = (_metrics(tmp_path / run) for run in ("straight", "stopped"))
+    assert [row["train_loss"] for row in stopped] == pytest.approx([row["train_loss"] for row in straight])
+
+
 def test_a_continued_run_warms_up_again_and_then_follows_the_cosine():
     schedule = train_module._lr_lambda(1000, 100, start=500)
     fresh = train_module._lr_lambda(1000, 100)

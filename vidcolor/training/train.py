@@ -131,6 +131,8 @@ class Run:
     step: int = 0
     start: int = 0  # the step a --continue-from run began at, warming up again from there (kept for --resume)
     seen: int = 0  # photos drawn so far, for the epoch a resume with another --batch-size carries on
+    losses: tuple[float, int] = (0.0, 0)  # the training loss summed over the steps since the last validation, and
+    # their count: metrics.csv's train_loss, the same whether or not the run was stopped and resumed in between
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
@@ -523,6 +525,7 @@ def load_checkpoint(run: Run, opts: TrainOptions, path: Path, device: torch.devi
         batch = int(ckpt.get("options", {}).get("batch_size", opts.batch_size))
         run.seen = int(ckpt.get("seen", run.step * batch * _world()))
         run.start = int(ckpt.get("start", 0))
+        run.losses = (float(ckpt.get("loss_sum", 0.0)), int(ckpt.get("loss_count", 0)))
     except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as exc:  # torch's are many lines
         raise UserError(f"{path}: does not fit this run, or is damaged ({str(exc).splitlines()[0]})") from None
     run.sched.lr_lambdas = [_schedule(total, run.start)] * len(run.sched.lr_lambdas)  # a continued run's warm-up too
@@ -545,6 +548,7 @@ def save_checkpoint(run: Run, opts: TrainOptions, meta: dict[str, Any]) -> None:
     state = {"model": trainable_state(_unwrap(run.model)), "optimizer": run.opt.state_dict(),
              "scheduler": run.sched.state_dict(), "step": torch.tensor(run.step),
              "seen": torch.tensor(run.seen), "start": torch.tensor(run.start),
+             "loss_sum": torch.tensor(run.losses[0], dtype=torch.float64), "loss_count": torch.tensor(run.losses[1]),
              "options": {k: str(v) for k, v in asdict(opts).items()}}
     if run.disc is not None:
         state["disc"] = _unwrap(run.disc).state_dict()
@@ -642,9 +646,12 @@ def _validate_all(run: Run, sets: list[ValSet], opts: TrainOptions, device: torc
 
 
 def _report(run: Run, sets: list[ValSet], opts: TrainOptions, device: torch.device, meta: dict[str, Any],
-            images: int, train_loss: float, t0: float, bar: tqdm) -> dict[str, float]:
-    """Validate, and add the step's row to metrics.csv and curves.png (and a line under the bar)."""
+            images: int, t0: float, bar: tqdm) -> dict[str, float]:
+    """Validate, and add the step's row to metrics.csv and curves.png (and a line under the bar), with the training
+    loss of the steps since the last validation."""
     metrics = _validate_all(run, sets, opts, device, meta)
+    total, steps = run.losses
+    train_loss, run.losses = (total / steps if steps else math.nan), (0.0, 0)
     append_csv(opts.out / "metrics.csv", {"step": run.step, "epoch": run.seen / images,
                                           "train_loss": train_loss, **metrics, "seconds": time.time() - t0})
     plot_curves(read_csv(opts.out / "metrics.csv"), opts.out / "curves.png")
@@ -722,13 +729,13 @@ def train(opts: TrainOptions) -> dict[str, float]:
     gen = torch.Generator()
     lock = None
     bar = tqdm(total=total, initial=run.step, disable=opts.quiet or not master, unit="step", dynamic_ncols=True)
-    running, count, t0, metrics = 0.0, 0, time.time() - _seconds_so_far(opts, run.step), {}
+    t0, metrics = time.time() - _seconds_so_far(opts, run.step), {}
     _train_mode(run.model)
     saved = run.step  # the step of the last checkpoint (or the run's start: nothing to keep)
     try:
         lock = lock_folder(opts.out) if master else None  # two runs into one folder would write over each other
         if owed:
-            metrics = _report(run, val_sets, opts, device, meta, len(data), math.nan, t0, bar)
+            metrics = _report(run, val_sets, opts, device, meta, len(data), t0, bar)
             save_checkpoint(run, opts, meta)
         while run.step < total:
             gen.manual_seed(opts.seed * 1_000_003 + run.step * 7919 + rank)
@@ -738,22 +745,20 @@ def train(opts: TrainOptions) -> dict[str, float]:
             L_in = L_in.contiguous(memory_format=torch.channels_last)
             if teachers:
                 ab = teacher_colors(teachers, L_in, device, opts.precision, opts.teacher_mirror)
-            with stops_deferred():
+            with stops_deferred():  # a stop comes once the step is done, and counted
                 loss = train_step(run, L_in, ab, opts, loss_fn, device, told, L)
                 run.seen += opts.batch_size * world
+                run.losses = (run.losses[0] + loss, run.losses[1] + 1)
+                bar.update(1)
             if world == 1 and not math.isfinite(loss):  # across processes the weights below tell every one at once
                 _diverged(run.step, f"the loss became {loss}", opts.out)
-            running += loss
-            count += 1
-            bar.update(1)
-            bar.set_postfix(loss=f"{running / count:.4f}")
+            bar.set_postfix(loss=f"{run.losses[0] / run.losses[1]:.4f}")
             validate = bool(opts.val) and (run.step % val_every == 0 or run.step == total)
             keep = run.step % opts.checkpoint_every == 0 or run.step == total
             if (validate or keep) and not _weights_finite(run):  # checked by every process, the weights being one
                 _diverged(run.step, "its weights hold NaN or infinite values", opts.out)
             if master and validate:
-                metrics = _report(run, val_sets, opts, device, meta, len(data), running / count, t0, bar)
-                running, count = 0.0, 0
+                metrics = _report(run, val_sets, opts, device, meta, len(data), t0, bar)
             if master and keep:
                 save_checkpoint(run, opts, meta)
                 saved = run.step
