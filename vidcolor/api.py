@@ -25,7 +25,7 @@ from .one_file import (
 )
 from .utils.atomic import sweep_stale
 from .utils.choices import DEFAULT_MODEL, DEFAULT_WINDOW, FILM_BITS
-from .utils.errors import UserError
+from .utils.errors import UserError, shown
 from .utils.paths import is_image
 from .utils.warn import default_warn
 
@@ -61,9 +61,9 @@ def colorize(src: str | Path, dst: str | Path, *, model: Model = DEFAULT_MODEL, 
     check_arguments(locals())
     include, exclude = _globs(include), _globs(exclude)
     if jobs is not None and (not is_whole(jobs) or jobs < 1):
-        raise UserError(f"jobs: {jobs!r}; give a whole number from 1 up, or None (one per GPU, else per 4 cores)")
+        raise UserError(f"jobs: {shown(jobs)}; give a whole number from 1 up, or None (one per GPU, else per 4 cores)")
     if split is not None and split != "auto" and (not is_whole(split) or split < 2):
-        raise UserError(f"split: {split!r}; give a whole number from 2 up, or 'auto'")
+        raise UserError(f"split: {shown(split)}; give a whole number from 2 up, or 'auto'")
     Guidance.check_types(hints, keyframes, reference)
     src, dst = Path(src), Path(dst)
     if not src.exists():

@@ -199,8 +199,15 @@ def _loader(model: Model, device: str, working_size: int | None, saturation: flo
     if isinstance(model, Colorizer):
         return lambda: model
     if callable(model):
-        return model
+        return lambda: _loaded(model())
     return lambda: Colorizer.load(model, device, working_size, saturation)
+
+
+def _loaded(colorizer: object) -> Colorizer:
+    """What a script's loader gave, if a Colorizer (None coloured nothing and wrote the photo back grey)."""
+    if not isinstance(colorizer, Colorizer):
+        raise UserError(f"model: its loader gave {shown(colorizer)}, not a Colorizer")
+    return colorizer
 
 
 def check_not_in_a_worker() -> None:
@@ -242,7 +249,7 @@ def _is_number(value: object) -> bool:
 
 
 def _is_model(value: object) -> bool:
-    return _is_path(value) or isinstance(value, Colorizer) or callable(value)
+    return _is_path(value) or isinstance(value, Colorizer) or (callable(value) and not isinstance(value, type))
 
 
 _PATH = _kind(_is_path, "a file or folder's path")

@@ -311,6 +311,25 @@ def test_colouring_one_photo_or_film_from_a_script_checks_its_arguments_as_color
         colorize_video(film, tmp_path / "new.mp4", model=str(model_file), on_frames=5)
 
 
+def test_a_scripts_model_loader_that_gives_no_colorizer_is_told_in_one_line(tmp_path):
+    """A loader giving None wrote the grey photo back as if coloured; one giving a name was a traceback."""
+    from vidcolor import colorize_photo, colorize_video
+    from vidcolor.runtime.inference import Colorizer
+    from vidcolor.utils.errors import UserError
+
+    photo, film = tmp_path / "scan.png", tmp_path / "reel.mp4"
+    write_image(photo, landscape(1).mean(axis=2).astype(np.uint8))
+    write_film(film)
+    for colorize_one, src, dst in ((colorize_photo, photo, tmp_path / "out.png"),
+                                   (colorize_video, film, tmp_path / "out.mp4")):
+        for loader, gave in ((lambda: None, "None"), (lambda: "fusion", "'fusion'")):
+            with pytest.raises(UserError, match=re.escape(f"model: its loader gave {gave}, not a Colorizer")):
+                colorize_one(src, dst, model=loader)
+        with pytest.raises(UserError, match="is not a model's name or file, or a Colorizer"):
+            colorize_one(src, dst, model=Colorizer)  # the class, not one loaded
+        assert not dst.exists()
+
+
 def test_a_script_may_name_its_model_file_with_a_path(model_file, tmp_path):
     from vidcolor import colorize
 

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -738,6 +739,26 @@ def test_a_run_stopped_and_resumed_between_validations_logs_the_training_loss_of
     train(TrainOptions(out=tmp_path / "stopped", resume=True, **opts))
     straight, stopped = (_metrics(tmp_path / run) for run in ("straight", "stopped"))
     assert [row["train_loss"] for row in stopped] == pytest.approx([row["train_loss"] for row in straight])
+
+
+def test_a_run_stopped_before_its_first_validation_goes_on_counting_its_seconds_from_the_stop(tmp_path, monkeypatch):
+    """Resumed, it counted from its last row in metrics.csv (none here), losing the time of the steps before."""
+    photos = photo_folder(tmp_path / "photos", n=4)
+    opts = dict(model="unet", data=[photos], val=[photos], out=tmp_path / "run", steps=6, val_every=6, **TINY)
+    step = train_module.train_step
+
+    def slow_then_stopped(run: object, *args: object) -> float:
+        if run.step == 3:
+            raise KeyboardInterrupt
+        time.sleep(1)
+        return step(run, *args)
+
+    monkeypatch.setattr(train_module, "train_step", slow_then_stopped)
+    with pytest.raises(KeyboardInterrupt):
+        train(TrainOptions(**opts))
+    monkeypatch.setattr(train_module, "train_step", step)
+    train(TrainOptions(resume=True, **opts))
+    assert _metrics(tmp_path / "run")[-1]["seconds"] >= 3  # the three slow steps before the stop
 
 
 def test_a_continued_run_warms_up_again_and_then_follows_the_cosine():

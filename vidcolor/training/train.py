@@ -131,6 +131,8 @@ class Run:
     step: int = 0
     start: int = 0  # the step a --continue-from run began at, warming up again from there (kept for --resume)
     seen: int = 0  # photos drawn so far, for the epoch a resume with another --batch-size carries on
+    clock: float = field(default_factory=time.time)  # when it would have started, trained without a stop: its
+    # `seconds` go on from the checkpoint's across a resume
     losses: tuple[float, int] = (0.0, 0)  # the training loss summed over the steps since the last validation, and
     # their count: metrics.csv's train_loss, the same whether or not the run was stopped and resumed in between
 
@@ -526,6 +528,7 @@ def load_checkpoint(run: Run, opts: TrainOptions, path: Path, device: torch.devi
         run.seen = int(ckpt.get("seen", run.step * batch * _world()))
         run.start = int(ckpt.get("start", 0))
         run.losses = (float(ckpt.get("loss_sum", 0.0)), int(ckpt.get("loss_count", 0)))
+        run.clock = time.time() - float(ckpt.get("seconds", _seconds_so_far(opts, run.step)))
     except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as exc:  # torch's are many lines
         raise UserError(f"{path}: does not fit this run, or is damaged ({str(exc).splitlines()[0]})") from None
     run.sched.lr_lambdas = [_schedule(total, run.start)] * len(run.sched.lr_lambdas)  # a continued run's warm-up too
@@ -549,6 +552,7 @@ def save_checkpoint(run: Run, opts: TrainOptions, meta: dict[str, Any]) -> None:
              "scheduler": run.sched.state_dict(), "step": torch.tensor(run.step),
              "seen": torch.tensor(run.seen), "start": torch.tensor(run.start),
              "loss_sum": torch.tensor(run.losses[0], dtype=torch.float64), "loss_count": torch.tensor(run.losses[1]),
+             "seconds": torch.tensor(time.time() - run.clock, dtype=torch.float64),
              "options": {k: str(v) for k, v in asdict(opts).items()}}
     if run.disc is not None:
         state["disc"] = _unwrap(run.disc).state_dict()
@@ -611,9 +615,9 @@ def train_step(run: Run, L_in: torch.Tensor, ab: torch.Tensor, opts: TrainOption
 
 
 def _seconds_so_far(opts: TrainOptions, step: int) -> float:
-    """The training time a resumed run had spent by its last validation up to its checkpoint's `step`, so
-    metrics.csv's `seconds` goes on (a row past the checkpoint, from a run killed before its next one, is the
-    time of steps done again)."""
+    """The training time of a checkpoint from before it was kept: its run's by its last validation up to the
+    checkpoint's `step` (a row past it, from a run killed before its next checkpoint, is the time of steps done
+    again)."""
     rows = read_csv(opts.out / "metrics.csv") if opts.resume and (opts.out / "metrics.csv").exists() else []
     return next((row.get("seconds", 0.0) for row in reversed(rows) if row["step"] <= step), 0.0)
 
@@ -646,14 +650,14 @@ def _validate_all(run: Run, sets: list[ValSet], opts: TrainOptions, device: torc
 
 
 def _report(run: Run, sets: list[ValSet], opts: TrainOptions, device: torch.device, meta: dict[str, Any],
-            images: int, t0: float, bar: tqdm) -> dict[str, float]:
+            images: int, bar: tqdm) -> dict[str, float]:
     """Validate, and add the step's row to metrics.csv and curves.png (and a line under the bar), with the training
     loss of the steps since the last validation."""
     metrics = _validate_all(run, sets, opts, device, meta)
     total, steps = run.losses
     train_loss, run.losses = (total / steps if steps else math.nan), (0.0, 0)
     append_csv(opts.out / "metrics.csv", {"step": run.step, "epoch": run.seen / images,
-                                          "train_loss": train_loss, **metrics, "seconds": time.time() - t0})
+                                          "train_loss": train_loss, **metrics, "seconds": time.time() - run.clock})
     plot_curves(read_csv(opts.out / "metrics.csv"), opts.out / "curves.png")
     if not opts.quiet:
         bar.write(f"step {run.step}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
@@ -729,13 +733,13 @@ def train(opts: TrainOptions) -> dict[str, float]:
     gen = torch.Generator()
     lock = None
     bar = tqdm(total=total, initial=run.step, disable=opts.quiet or not master, unit="step", dynamic_ncols=True)
-    t0, metrics = time.time() - _seconds_so_far(opts, run.step), {}
+    metrics: dict[str, float] = {}
     _train_mode(run.model)
     saved = run.step  # the step of the last checkpoint (or the run's start: nothing to keep)
     try:
         lock = lock_folder(opts.out) if master else None  # two runs into one folder would write over each other
         if owed:
-            metrics = _report(run, val_sets, opts, device, meta, len(data), t0, bar)
+            metrics = _report(run, val_sets, opts, device, meta, len(data), bar)
             save_checkpoint(run, opts, meta)
         while run.step < total:
             gen.manual_seed(opts.seed * 1_000_003 + run.step * 7919 + rank)
@@ -758,7 +762,7 @@ def train(opts: TrainOptions) -> dict[str, float]:
             if (validate or keep) and not _weights_finite(run):  # checked by every process, the weights being one
                 _diverged(run.step, "its weights hold NaN or infinite values", opts.out)
             if master and validate:
-                metrics = _report(run, val_sets, opts, device, meta, len(data), t0, bar)
+                metrics = _report(run, val_sets, opts, device, meta, len(data), bar)
             if master and keep:
                 save_checkpoint(run, opts, meta)
                 saved = run.step
