@@ -50,7 +50,7 @@ class Guidance:
             raise UserError("hints: give a hints file, or a list of its entries ({'x': ..., 'y': ..., 'color': ...})")
         if keyframes is not None and not isinstance(keyframes, Mapping):
             raise UserError("keyframes: give frame numbers and their pictures ({0: 'frame0.png', ...})")
-        if reference is not None and not isinstance(reference, (str, Path)):
+        if reference is not None and not _is_path(reference):
             raise UserError("reference: give a colour photo's file")
 
     def __bool__(self) -> bool:

@@ -44,6 +44,21 @@ from vidcolor.utils.folder_lock import LOCK_NAME, lock_folder
 TINY = dict(size=32, batch_size=4, width=8, lr=3e-3, quiet=True)
 
 
+def _stopped_at(monkeypatch: pytest.MonkeyPatch, where: str, step: int, opts: TrainOptions) -> None:
+    """Train until `where` (train_step or _validate_all) is called at `step`, where a Ctrl-C stops the run."""
+    going = getattr(train_module, where)
+
+    def stopping(run: object, *args: object) -> object:
+        if run.step == step:
+            raise KeyboardInterrupt
+        return going(run, *args)
+
+    monkeypatch.setattr(train_module, where, stopping)
+    with pytest.raises(KeyboardInterrupt):
+        train(opts)
+    monkeypatch.setattr(train_module, where, going)
+
+
 def _metrics(run: Path) -> list[dict[str, float]]:
     with (run / "metrics.csv").open() as f:
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
@@ -185,18 +200,8 @@ def test_a_run_stopped_in_its_last_validation_is_finished_by_resume(tmp_path, mo
     photos = photo_folder(tmp_path / "photos", n=6)
     opts = dict(model="unet", data=[photos], val=[photos], out=tmp_path / "run", steps=4, checkpoint_every=2,
                 val_every=2, **TINY)
-    validate = train_module._validate_all
-
-    def cut_at_the_last(run: object, *args: object) -> object:
-        if run.step == 4:
-            raise KeyboardInterrupt
-        return validate(run, *args)
-
-    monkeypatch.setattr(train_module, "_validate_all", cut_at_the_last)
-    with pytest.raises(KeyboardInterrupt):
-        train(TrainOptions(**opts))
+    _stopped_at(monkeypatch, "_validate_all", 4, TrainOptions(**opts))  # in the last validation
     assert read_metadata(tmp_path / "run" / "last.safetensors")["val_step"] == 2  # what its scores are of
-    monkeypatch.setattr(train_module, "_validate_all", validate)
     train(TrainOptions(resume=True, **opts))
     assert [row["step"] for row in _metrics(tmp_path / "run")] == [2, 4]
     assert read_metadata(tmp_path / "run" / "last.safetensors")["val_step"] == 4
@@ -725,17 +730,7 @@ def test_a_run_stopped_and_resumed_between_validations_logs_the_training_loss_of
     photos = photo_folder(tmp_path / "photos", n=4)
     opts = dict(model="unet", data=[photos], val=[photos], steps=6, val_every=3, checkpoint_every=1, **TINY)
     train(TrainOptions(out=tmp_path / "straight", **opts))
-    step = train_module.train_step
-
-    def stop_before_step_5(run: object, *args: object) -> float:
-        if run.step == 4:
-            raise KeyboardInterrupt
-        return step(run, *args)
-
-    monkeypatch.setattr(train_module, "train_step", stop_before_step_5)
-    with pytest.raises(KeyboardInterrupt):
-        train(TrainOptions(out=tmp_path / "stopped", **opts))
-    monkeypatch.setattr(train_module, "train_step", step)
+    _stopped_at(monkeypatch, "train_step", 4, TrainOptions(out=tmp_path / "stopped", **opts))  # before step 5
     train(TrainOptions(out=tmp_path / "stopped", resume=True, **opts))
     straight, stopped = (_metrics(tmp_path / run) for run in ("straight", "stopped"))
     assert [row["train_loss"] for row in stopped] == pytest.approx([row["train_loss"] for row in straight])
@@ -747,15 +742,12 @@ def test_a_run_stopped_before_its_first_validation_goes_on_counting_its_seconds_
     opts = dict(model="unet", data=[photos], val=[photos], out=tmp_path / "run", steps=6, val_every=6, **TINY)
     step = train_module.train_step
 
-    def slow_then_stopped(run: object, *args: object) -> float:
-        if run.step == 3:
-            raise KeyboardInterrupt
+    def slow(run: object, *args: object) -> float:
         time.sleep(1)
         return step(run, *args)
 
-    monkeypatch.setattr(train_module, "train_step", slow_then_stopped)
-    with pytest.raises(KeyboardInterrupt):
-        train(TrainOptions(**opts))
+    monkeypatch.setattr(train_module, "train_step", slow)
+    _stopped_at(monkeypatch, "train_step", 3, TrainOptions(**opts))
     monkeypatch.setattr(train_module, "train_step", step)
     train(TrainOptions(resume=True, **opts))
     assert _metrics(tmp_path / "run")[-1]["seconds"] >= 3  # the three slow steps before the stop

@@ -14,7 +14,7 @@ from ..utils.choices import (
     LOSSES,
     MAX_AB_BINS,
     MAX_BLOCKS8,
-        MAX_TRAIN_BATCH,
+    MAX_TRAIN_BATCH,
     MAX_WIDTH,
     MIN_TEMPERATURE,
     PRECISIONS,
