@@ -32,8 +32,8 @@ def evaluate_cmd(inputs: tuple[Path, ...], model: str, temporal: str, window: in
     from ..runtime.inference import Colorizer
 
     results, failed = evaluate(lambda: Colorizer.load(model, device), list(inputs), not no_reference, temporal,
-                               max_frames, report_dir, window, quiet, overwrite)
+                               max_frames, report_dir, window, quiet, overwrite, model)
     if results:
-        click.echo(format_table(results))
+        click.echo(f"Scored with {model}:\n{format_table(results)}")
     if failed:
         raise UserError(f"{failed} of {failed + len(results)} could not be scored")

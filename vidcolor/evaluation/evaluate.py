@@ -152,12 +152,13 @@ def evaluate_item(colorizer: Colorizer, path: Path, reference: bool, temporal: s
 
 def evaluate(load: Callable[[], Colorizer], inputs: list[Path], reference: bool = True, temporal: str = "flow",
              max_frames: int | None = None, report_dir: Path | None = None,
-             window: int = DEFAULT_WINDOW, quiet: bool = False, overwrite: bool = False
+             window: int = DEFAULT_WINDOW, quiet: bool = False, overwrite: bool = False, model: str = ""
              ) -> tuple[dict[str, dict[str, float]], int]:
     """Score every photo and video in `inputs` (files or folders); optionally write a report folder, replacing
-    files already there only with `overwrite`. The model is loaded (`load`) only once the inputs and the report
-    folder are found fit, so that a slip is told at once. Returns the scores and how many files could not be
-    scored (each named in a warning)."""
+    files already there only with `overwrite`, each row naming `model` (the name or file it was loaded from), so
+    that reports of two models kept side by side say which is which. The model is loaded (`load`) only once the
+    inputs and the report folder are found fit, so that a slip is told at once. Returns the scores and how many
+    files could not be scored (each named in a warning)."""
     if report_dir is not None:
         check_folder_makeable(report_dir)
     items = _items(inputs, report_dir)
@@ -173,7 +174,7 @@ def evaluate(load: Callable[[], Colorizer], inputs: list[Path], reference: bool 
                                      quiet)
         if report_dir is not None and staging is not None and results:
             _publish(report_dir, staging, results, [pic for p, pic in zip(items, pictures, strict=True)
-                                                    if str(p) in results])
+                                                    if str(p) in results], model)
     finally:
         if staging is not None:
             remove_folder(staging)
@@ -182,20 +183,21 @@ def evaluate(load: Callable[[], Colorizer], inputs: list[Path], reference: bool 
     return results, failed
 
 
-def _publish(report_dir: Path, staging: Path, results: dict[str, dict[str, float]], shown: list[str]) -> None:
-    """The report, then its pictures moved in from `staging`; an earlier report's pictures this one has not are
-    removed (a file no longer scored, or not scored this time), so none is left beside a report that does not
-    name it."""
+def _publish(report_dir: Path, staging: Path, results: dict[str, dict[str, float]], shown: list[str],
+             model: str) -> None:
+    """The report (each item's row naming the model), then its pictures moved in from `staging`; an earlier
+    report's pictures this one has not are removed (a file no longer scored, or not scored this time), so none is
+    left beside a report that does not name it."""
     earlier = _earlier_pictures(report_dir)
     with written_atomically(report_dir / REPORT_NAME) as tmp:  # strict JSON: a perfect score's PSNR is null
-        tmp.write_text(json.dumps({k: {m: v if math.isfinite(v) else None for m, v in r.items()}
+        tmp.write_text(json.dumps({k: {"model": model, **{m: v if math.isfinite(v) else None for m, v in r.items()}}
                                    for k, r in results.items()}, indent=2, allow_nan=False))
     keys = sorted({k for r in results.values() for k in r})
     with written_atomically(report_dir / "report.csv") as tmp, tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["item", *keys])
+        writer = csv.DictWriter(f, fieldnames=["item", "model", *keys])
         writer.writeheader()
         for item, row in results.items():
-            writer.writerow({"item": item, **row})
+            writer.writerow({"item": item, "model": model, **row})
     for picture in shown:
         os.replace(staging / picture, report_dir / picture)
     for stale in earlier - {report_dir / picture for picture in shown}:
