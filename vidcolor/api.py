@@ -7,6 +7,7 @@ with the same checks and behaviour as `vidcolor run`; `colorize_photo` and `colo
 """
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from .one_file import (
     is_whole,
 )
 from .utils.atomic import sweep_stale
-from .utils.choices import DEFAULT_MODEL, DEFAULT_WINDOW, FILM_BITS
+from .utils.choices import DEFAULT_MODEL, DEFAULT_WINDOW, FILM_BITS, FILM_OPTIONS
 from .utils.errors import UserError, shown
 from .utils.paths import is_image
 from .utils.warn import default_warn
@@ -93,6 +94,7 @@ def colorize(src: str | Path, dst: str | Path, *, model: Model = DEFAULT_MODEL, 
     if is_image(src):
         if keyframes:
             raise UserError("--keyframe is for films; a photo takes --hints")
+        _warn_of_film_options(locals(), src, warn)
         return colorize_photo(src, dst, model=model, device=device, working_size=working_size, saturation=saturation,
                               skip_color=skip_color, overwrite=overwrite, quiet=quiet, hints=hints, reference=reference,
                               warn=warn)
@@ -100,6 +102,16 @@ def colorize(src: str | Path, dst: str | Path, *, model: Model = DEFAULT_MODEL, 
                           batch_size=batch_size, temporal=temporal, window=window, crf=crf, preset=preset,
                           codec=codec, max_bits=max_bits, skip_color=skip_color, overwrite=overwrite, quiet=quiet,
                           hints=hints, keyframes=keyframes, reference=reference, warn=warn)
+
+
+def _warn_of_film_options(given: dict[str, object], photo: Path, warn: Callable[[str], None]) -> None:
+    """Name the film options given (other than their defaults) with a photo, which is coloured without them: a
+    script may give every file the same options, and one that meant them for this photo learns they did nothing."""
+    defaults = inspect.signature(colorize).parameters
+    named = ["--" + name.replace("_", "-") for name in FILM_OPTIONS if given[name] != defaults[name].default]
+    if named:
+        warn(f"{', '.join(named)} {'is' if len(named) == 1 else 'are'} for films; {photo} is a photo, coloured "
+             f"without {'it' if len(named) == 1 else 'them'}")
 
 
 def _globs(globs: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from helpers.photos import landscape
 from PIL import Image
 
+from vidcolor import colorize
 from vidcolor.cli import main
 from vidcolor.photo.read import read_photo
 from vidcolor.photo.write import write_image
@@ -125,6 +126,16 @@ def test_options_for_films_or_folders_are_refused_for_a_single_photo(model_file,
     result = run(photo, "-o", tmp_path / "out.png", "--model", model_file, *option)
     assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "out.png").exists()
+
+
+def test_a_script_giving_a_photo_film_options_is_told_they_did_nothing(model_file, tmp_path):
+    """A script colours each file of a list with one set of options, films' encoding among them."""
+    write_image(tmp_path / "scan.png", landscape(1))
+    told: list[str] = []
+    colorize(tmp_path / "scan.png", tmp_path / "out.png", model=model_file, crf=3, window=8, codec="ffv1",
+             warn=told.append)
+    assert told == [f"--crf, --codec are for films; {tmp_path / 'scan.png'} is a photo, coloured without them"]
+    assert (tmp_path / "out.png").exists()
 
 
 @pytest.mark.parametrize("output", ["out.jpg", "out.png"])

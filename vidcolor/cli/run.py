@@ -14,6 +14,7 @@ from ..utils.choices import (
     DEFAULT_WINDOW,
     DEVICES,
     FILM_BITS,
+    FILM_OPTIONS,
     MAX_SATURATION,
     MAX_WINDOW,
     PRESETS,
@@ -23,7 +24,6 @@ from ..utils.choices import (
 )
 from ..utils.errors import UserError
 from ..utils.paths import is_image
-from ..utils.warn import default_warn
 from .common import MODEL_HELP, GivenPath, Number, count_or_auto, frame_and_picture, friendly
 
 
@@ -109,20 +109,16 @@ def run(ctx: click.Context, src: Path, dst: Path, model: str, device: str, worki
         click.echo(f"1 photo in {time.perf_counter() - started:.1f} s -> {result}", err=True)
 
 
-FILM_ONLY = ("batch_size", "temporal", "window", "crf", "preset", "codec", "max_bits")
 PRESET_CODECS = ("libx264", "libx265")  # the encoders with a --preset
 
 
 def _check_options_that_would_do_nothing(ctx: click.Context, src: Path, dst: Path, codec: str | None) -> None:
-    """Options the user gave that this run would ignore: film options with a photo are named in a warning (a
-    script may give every file the same options); a --preset for an encoder without presets, a quality for a
-    lossless one, or a look-ahead for no smoothing, is refused in one line before any work."""
-    given = [name for name in FILM_ONLY if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE]
-    if given and src.is_file() and is_image(src):
-        flags = ", ".join("--" + name.replace("_", "-") for name in given)
-        default_warn(f"{flags} {'is' if len(given) == 1 else 'are'} for films; {src} is a photo, coloured without "
-                     f"{'it' if len(given) == 1 else 'them'}")
+    """Options the user gave that this run would ignore: a --preset for an encoder without presets, a quality for a
+    lossless one, or a look-ahead for no smoothing, is refused in one line before any work (film options given
+    with a photo are named in the API's warning)."""
+    if src.is_file() and is_image(src):
         return
+    given = [name for name in FILM_OPTIONS if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE]
     encoder = codec if codec or src.is_dir() else CONTAINERS.get(dst.suffix.lower(), ("", ""))[1]
     if "preset" in given and encoder and encoder not in PRESET_CODECS:
         raise UserError(f"--preset is for {' and '.join(PRESET_CODECS)}; {encoder} has none")

@@ -18,6 +18,8 @@ FILM_BITS = (8, 10)  # --max-bits: 10 keeps a 10-bit film's depth where the enco
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 DEVICES = ("auto", "cpu", "cuda", "mps")  # vidcolor.runtime.device.resolve_device
 TEMPORAL_MODES = ("flow", "ema", "none")  # vidcolor.runtime.temporal.make_smoother; here so the CLI need not import it
+# `vidcolor run`'s options (and the API's arguments) that only a film uses: a photo is coloured without them
+FILM_OPTIONS = ("batch_size", "temporal", "window", "crf", "preset", "codec", "max_bits")
 DEFAULT_WINDOW = 8  # frames of temporal look-ahead: steadier colour than the past alone (benchmarks/README.md)
 MAX_FRAME = 10 ** 10  # past any film (thirteen years at 24 fps): a number of hundreds of digits is no frame
 MAX_WINDOW = 32  # frames of temporal look-ahead: up to twice as many decoded frames are held in memory
