@@ -307,6 +307,18 @@ def test_frames_show_their_progress_and_quiet_silences_it(clip, tmp_path, monkey
     assert len(list((tmp_path / "quiet").iterdir())) == 2
 
 
+def test_a_film_with_a_long_name_leaves_its_bar_room_on_a_narrow_terminal(clip, model_file, tmp_path, monkeypatch):
+    """An archive's names run long; the bar showed the whole name and had no room left for itself."""
+    import tqdm
+
+    monkeypatch.setattr(tqdm.tqdm, "__init__", _drawn_at_once(tqdm.tqdm.__init__))
+    film = clip("1923_newsreel_reel_04_of_12_telecine_transfer_graded.mp4", frames=4).path
+    result = CliRunner().invoke(main, ["run", str(film), "-o", str(tmp_path / "out.mp4"), "--model", str(model_file)])
+    assert result.exit_code == 0
+    bars = [line for line in re.split(r"[\r\n]", result.stderr) if "frame" in line and "|" in line]
+    assert bars and all(line.startswith("1923_newsreel_reel_...graded.mp4: ") for line in bars), bars
+
+
 def _drawn_at_once(init: Any) -> Any:
     """tqdm's __init__, less its delay: a bar of a test's tiny film is drawn, as a long film's is."""
     def drawn(self: Any, *args: Any, **kwargs: Any) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from ..utils.errors import UserError
+from ..utils.paths import bar_label
 from .common import GivenPath, friendly
 
 FRAME_TAKEN = "another -o (this frame's name is taken)"  # for a folder by a frame's name: no file name is asked here
@@ -47,7 +48,7 @@ def frames(inputs: tuple[Path, ...], dst: Path, every: int, overwrite: bool, qui
     bar = tqdm(unit="frame", disable=quiet, leave=False, delay=1, dynamic_ncols=True)
     try:
         for video, stem in zip(videos, stems, strict=True):
-            bar.set_description(video.name, refresh=False)
+            bar.set_description(bar_label(video), refresh=False)
             try:  # one film that cannot be read does not cost the others theirs
                 for i, rgb in enumerate(video_frames(video, every)):
                     target = dst / f"{stem}_{i * every:06d}.png"

@@ -12,6 +12,7 @@ import av
 from av.stream import Stream
 from tqdm import tqdm
 
+from ..utils.paths import bar_label
 from .memory import keep_freed_memory
 from .options import VideoOptions
 from .painter import Painter
@@ -125,7 +126,7 @@ def _color(decoded: _Pipe, colored: _Pipe, film: Route, paint: Painter | None, s
     """The main thread's stage: film frames go through the model in batches, the rest passes on."""
     batch: list[av.VideoFrame] = []
     count = 0
-    with (tqdm(total=source.frames, disable=quiet, unit="frame", desc=source.path.name,
+    with (tqdm(total=source.frames, disable=quiet, unit="frame", desc=bar_label(source.path.name),
                dynamic_ncols=True, leave=False) as progress,
           paint if paint is not None else contextlib.nullcontext()):
         def deliver(route: Route, items: list[Payload]) -> None:

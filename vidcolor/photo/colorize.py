@@ -19,6 +19,7 @@ from ..runtime.inference import Colorizer
 from ..utils.atomic import check_not_the_input, check_writable, written_atomically
 from ..utils.errors import UserError
 from ..utils.in_color import already_in_color, looks_color
+from ..utils.paths import bar_label
 from .metadata import read_metadata
 from .read import ALPHA_EXTS, image_format, page_count, read_photo, to_depth
 from .write import check_photo_output, write_image
@@ -61,7 +62,7 @@ def color_photo(model: Callable[[], Colorizer], src: Path, dst: Path, overwrite:
     photo or a hint off its edge should be said at once), and not at all for a photo kept as it is. Unless
     `quiet`, a bar shows its steps (read, coloured, written) where they take a while."""
     check_photo_job(src, dst, overwrite)
-    with tqdm(total=3, desc=src.name, unit="step", leave=False, delay=BAR_DELAY, disable=quiet,
+    with tqdm(total=3, desc=bar_label(src.name), unit="step", leave=False, delay=BAR_DELAY, disable=quiet,
               dynamic_ncols=True) as bar:
         # tqdm's delay draws only on an update: a step of many seconds (colouring) would pass unseen
         shown = threading.Timer(BAR_DELAY, bar.refresh)

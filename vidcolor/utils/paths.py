@@ -1,5 +1,5 @@
 """Which files are photos and which are films, by their names; finding them under a folder; stems for outputs
-that do not collide. Standard library only."""
+that do not collide; names short enough for a progress bar. Standard library only."""
 from __future__ import annotations
 
 from collections import Counter
@@ -15,6 +15,18 @@ VIDEO_EXTS = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", 
               ".gif",  # coloured as a film (a still one too), as `vidcolor run` colours a GIF alone
               ".asf", ".qt", ".f4v", ".divx", ".rm", ".rmvb", ".mod", ".tod", ".y4m",  # older and rarer containers
               ".h264", ".264", ".hevc", ".h265", ".265", ".m1v"}  # bare video streams
+
+BAR_NAME = 32  # characters of a file's name a progress bar shows: room left for the bar on an 80-column terminal
+
+
+def bar_label(path: str | Path) -> str:
+    """The file's name as a progress bar shows it: a long one (an archive's `1923_newsreel_reel_04_...`) cut in
+    its middle, its start and its extension kept, so that it leaves room for the bar and the time left."""
+    name = Path(path).name
+    if len(name) <= BAR_NAME:
+        return name
+    tail = min(len(Path(path).suffix) + 6, BAR_NAME // 2)
+    return f"{name[:BAR_NAME - tail - 3]}...{name[-tail:]}"
 
 
 def distinct_stems(paths: Sequence[Path]) -> list[str]:
