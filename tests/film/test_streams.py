@@ -34,7 +34,6 @@ def test_sound_a_webm_cannot_hold_is_re_encoded_to_opus_with_a_warning(clip, col
 
 @pytest.mark.parametrize(("name", "codec", "layout", "output", "encoder"), [
     ("lossless.mkv", "flac", "stereo", "new.mov", "aac"),  # .mov refuses FLAC only when its header is written
-    ("capture.mkv", "pcm_s16le", "stereo", "new.mp4", "aac"),  # PCM with no channel layout: refused at the end
     ("dvd.mkv", "ac3", "5.1(side)", "new.webm", "opus"),  # Opus takes 5.1, not DVD's 5.1(side)
 ])
 def test_sound_a_container_refuses_late_is_re_encoded_from_the_start(clip, color, tmp_path, name, codec, layout,
@@ -45,6 +44,16 @@ def test_sound_a_container_refuses_late_is_re_encoded_from_the_start(clip, color
     assert after.audio_codecs == [encoder] and len(after.times) == 24
     assert after.audio_seconds == pytest.approx(probe(src.path).audio_seconds, abs=0.05)
     assert len(warnings) == 1 and f"re-encoding it to {'lib' if encoder == 'opus' else ''}{encoder}" in warnings[0]
+
+
+@pytest.mark.parametrize("name", ["capture.mkv", "capture.avi"])
+def test_a_captures_pcm_sound_stays_pcm_in_an_mp4(clip, color, tmp_path, name):
+    """AVI and Matroska store PCM with no channel layout, which an MP4 refuses: it was re-encoded to AAC."""
+    src = clip(name, frames=24, audio=("pcm_s16le",))
+    _, warnings = color(src.path, tmp_path / "new.mp4")
+    after = probe(tmp_path / "new.mp4")
+    assert after.audio_codecs == ["pcm_s16le"] and warnings == []
+    assert after.audio_seconds == pytest.approx(probe(src.path).audio_seconds, abs=0.01)
 
 
 def test_an_avi_film_with_b_frames_keeps_its_frame_times(clip, color, tmp_path):

@@ -120,7 +120,7 @@ def _muxer_takes(stream: Stream, suffix: str, first: av.Packet | None) -> bool:
     (PCM with no channel layout in .mp4), which in the real file would be after the whole film was coloured."""
     trial = av.open(io.BytesIO(), "w", format=CONTAINERS[suffix][0])
     try:
-        target = trial.add_stream_from_template(stream)
+        target = _copied(stream, trial)
         trial.start_encoding()
         if first is not None:
             first.stream = target
@@ -131,6 +131,17 @@ def _muxer_takes(stream: Stream, suffix: str, first: av.Packet | None) -> bool:
         with contextlib.suppress(av.error.FFmpegError):
             trial.close()
         return False
+
+
+def _copied(stream: Stream, out: OutputContainer) -> Stream:
+    """An output stream for `stream` copied as it is. Sound whose layout says only how many channels it has (PCM
+    from an AVI or a Matroska file) is given the usual layout of that many, as FFmpeg guesses it: an MP4 takes no
+    PCM without one, and would have it re-encoded lossy."""
+    target = out.add_stream_from_template(stream)
+    if stream.type == "audio" and stream.layout.name.endswith(" channels") and \
+            stream.layout.nb_channels in _DEFAULT_LAYOUTS:
+        target.codec_context.layout = _DEFAULT_LAYOUTS[stream.layout.nb_channels]
+    return target
 
 
 def _first_packets(path: Path, streams: list[Stream]) -> dict[int, av.Packet]:
@@ -160,7 +171,7 @@ def _interlaced_options(codec: str, source: Source) -> dict[str, str]:
 def _carried_route(stream: Stream, out: OutputContainer, suffix: str, incidents: Incidents,
                    first: av.Packet | None) -> Route | None:
     if _muxer_takes(stream, suffix, first):
-        return Route(stream, out.add_stream_from_template(stream), "copy")
+        return Route(stream, _copied(stream, out), "copy")
     if stream.codec_context is None:  # no decoder, so it could only have been copied as it is
         incidents.warn(f"{label(stream)} is in a codec FFmpeg does not know (or damaged), and is left out")
         return None
