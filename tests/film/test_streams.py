@@ -176,6 +176,24 @@ def test_a_full_range_color_film_kept_with_skip_color_keeps_its_levels(clip, col
     assert min(psnr(a, b) for a, b in zip(before.lumas, after.lumas, strict=True)) >= 40
 
 
+def test_a_pal_films_pixel_shape_is_kept_or_its_loss_named(clip, color, tmp_path):
+    """A PAL transfer's pixels are 16:15; an FFV1 master in Matroska cannot say so here, and said nothing."""
+    src = clip("pal.mp4", frames=6, audio=(), sar=Fraction(16, 15))
+    _, warnings = color(src.path, tmp_path / "access.mkv")
+    with av.open(str(tmp_path / "access.mkv")) as film:
+        assert film.streams.video[0].sample_aspect_ratio == Fraction(16, 15) and warnings == []
+    _, warnings = color(src.path, tmp_path / "master.mkv", codec="ffv1")
+    assert len(warnings) == 1 and "pixels are not square (16:15)" in warnings[0] and "not 68x48" in warnings[0]
+
+
+def test_a_full_range_capture_made_a_lossless_master_is_told_its_levels_are_mapped(clip, color, tmp_path):
+    """A master is made to keep every code; an MJPEG capture's full-range levels are written limited."""
+    src = clip("capture.mkv", frames=6, video_codec="mjpeg", pix_fmt="yuvj420p", audio=())
+    assert color(src.path, tmp_path / "access.mp4")[1] == []
+    _, warnings = color(src.path, tmp_path / "master.mkv", codec="ffv1")
+    assert len(warnings) == 1 and "full range" in warnings[0]
+
+
 def test_an_interlaced_film_stays_interlaced_with_its_field_order(clip, color, tmp_path):
     src = tmp_path / "broadcast.mp4"  # top field first, like most HD broadcast and DV-to-H.264 transfers
     write_film(src, frames=6, options={"flags": "+ildct+ilme", "x264-params": "tff=1"})

@@ -81,14 +81,15 @@ def make_clip(path: Path, *, width: int = 64, height: int = 48, frames: int = 12
               pix_fmt: str | None = None, corrupt_frame: int | None = None,
               corrupt_audio_packet: int | None = None, metadata: dict[str, str] | None = None,
               layout: str = "stereo", audio_rate: int = AUDIO_RATE,
-              video_options: dict[str, str] | None = None, sound_seconds: float | None = None) -> Clip:
+              video_options: dict[str, str] | None = None, sound_seconds: float | None = None,
+              sar: Fraction | None = None) -> Clip:
     """Write a short film: a gradient with a moving disc, plus one sine tone per audio codec.
 
     times_ms gives explicit frame times (variable frame rate); corrupt_frame and
     corrupt_audio_packet replace that packet's bytes (of the video / first audio stream) with
     garbage, like a damaged file. A pix_fmt deeper than 8 bits gets the 8-bit picture widened;
     audio_rate is for encoders that take only some (Opus: 48 kHz); video_options go to the encoder;
-    sound_seconds makes the sound longer or shorter than the picture.
+    sound_seconds makes the sound longer or shorter than the picture; sar makes its pixels that shape.
     """
     tb = Fraction(1, 1000) if times_ms is not None else Fraction(1, fps)
     pts_list = list(times_ms) if times_ms is not None else list(range(frames))
@@ -99,6 +100,8 @@ def make_clip(path: Path, *, width: int = 64, height: int = 48, frames: int = 12
         video = out.add_stream(video_codec, rate=fps, options=video_options or {})
         video.width, video.height, video.pix_fmt = width, height, pix_fmt
         video.codec_context.time_base = tb
+        if sar is not None:
+            video.codec_context.sample_aspect_ratio = sar
         if rotation:
             video.set_display_rotation(rotation)
         tracks = [out.add_stream(codec, rate=audio_rate, layout=layout) for codec in audio]

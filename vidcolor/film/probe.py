@@ -24,7 +24,7 @@ from .reader import (
     open_input,
     quarter_turns,
 )
-from .yuv import Colorimetry, frame_color, luma_bits, normalise, pixel_format
+from .yuv import Colorimetry, frame_color, is_full_range, luma_bits, normalise, pixel_format
 
 PROBE_FRAMES = 12  # that show something (not black), judged for colour
 PROBE_LIMIT = 600  # frames read at most to find them (25 s at 24 fps): past a black leader
@@ -50,6 +50,7 @@ class Source:
     turns: int = 0  # quarter turns counter-clockwise that stand a frame upright, as a player shows it
     rate: float | None = None  # frames a second, as the file says (None: it does not say)
     seconds_span_streams: bool = False  # whether `seconds` is the container's, all streams', not the picture's own
+    full_range: bool = False  # whether its levels span every code (written mapped onto the limited range)
 
     def coded_format(self, encoder: EncoderSettings) -> str:
         """The pixel format the film is written in: 10-bit for a deeper film where the encoder may write it."""
@@ -72,7 +73,7 @@ def probe(path: Path) -> Source:
         return Source(path, first.width, first.height, _expected_frames(stream, seconds), seconds,
                       color, Colorimetry.of(first), first.color_primaries, first.color_trc,
                       matrix, _field_order(stream, first), luma_bits(first), quarter_turns(first),
-                      float(rate) if (rate := frame_rate(stream)) else None, span_streams)
+                      float(rate) if (rate := frame_rate(stream)) else None, span_streams, is_full_range(first))
 
 
 def _shows_something(luma: np.ndarray) -> bool:

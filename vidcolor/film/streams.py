@@ -28,6 +28,7 @@ _MUXER_TAGS = {"major_brand", "minor_version", "compatible_brands", "encoder"}  
 _STREAM_TAGS = ("language", "title", "handler_name", "timecode")
 _TAG_SPELLINGS = {"name": "title"}  # as a reader names a tag -> as the muxers take it: MP4 reads titles as "name"
 _DEFAULT_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
+SAR_IN_STREAM = ("libx264", "libx265")  # encoders that write the pixels' aspect ratio into the picture's own stream
 _ENCODER_LAYOUTS = set(_DEFAULT_LAYOUTS.values())  # ones both the AAC and the Opus encoder take
 
 Mode = Literal["color", "encode", "copy"]
@@ -46,11 +47,9 @@ def plan_routes(inp: InputContainer, out: OutputContainer, source: Source, suffi
     """Add an output stream for every input stream worth keeping; the film's own route comes first."""
     video = film_stream(inp, source.path)
     routes = [_video_route(video, out, source, encoder, keep_colors)]
-    written = format_bits(routes[0].target.codec_context.pix_fmt) if routes[0].mode != "copy" else source.bits
-    if written < source.bits and encoder.max_bits > 8:
-        incidents.warn(f"the film's {source.bits}-bit picture is written in {written} bits"
-                       + ("" if written == 10 else f" ({encoder.codec} here writes 8; libx264, libx265 and ffv1 "
-                                                   "write 10)"))
+    if routes[0].mode != "copy":
+        for loss in _losses(video, source, encoder, out):
+            incidents.warn(loss)
     out.metadata.update({k: v for k, v in inp.metadata.items() if k.lower() not in _MUXER_TAGS})
     chapters = inp.chapters()
     if chapters:
@@ -76,6 +75,28 @@ def plan_routes(inp: InputContainer, out: OutputContainer, source: Source, suffi
     return routes
 
 
+def _losses(video: Stream, source: Source, encoder: EncoderSettings, out: OutputContainer) -> list[str]:
+    """What of the film's picture its encoding cannot keep, each said in a warning: depth beyond what the encoder
+    writes; non-square pixels where neither the codec's stream nor the container can say so (VP9 and FFV1 in
+    Matroska, whose aspect ratio PyAV cannot set); full-range levels in a master meant to keep every code."""
+    losses = []
+    written = format_bits(source.coded_format(encoder))
+    if written < source.bits and encoder.max_bits > 8:
+        losses.append(f"the film's {source.bits}-bit picture is written in {written} bits"
+                      + ("" if written == 10 else f" ({encoder.codec} here writes 8; libx264, libx265 and ffv1 "
+                                                  "write 10)"))
+    sar = video.sample_aspect_ratio
+    if sar and sar != 1 and encoder.codec not in SAR_IN_STREAM and out.format.name in ("matroska", "webm"):
+        shown = round(source.width * sar)
+        losses.append(f"the film's pixels are not square ({sar.numerator}:{sar.denominator}), and {encoder.codec} "
+                      f"in {out.format.name.title()} is written without saying so: players show it "
+                      f"{source.width}x{source.height}, not {shown}x{source.height} (libx264 and libx265 keep it)")
+    if source.full_range and (encoder.codec == "ffv1" or encoder.crf == 0):
+        losses.append("the film's levels span every code (full range) and are written in the usual limited range: "
+                      "the picture is kept, its codes not bit for bit")
+    return losses
+
+
 def _stream_tags(stream: Stream) -> dict[str, str]:
     """The tags worth carrying: language, track name, timecode, whatever case the container spells them in."""
     tags = {_TAG_SPELLINGS.get(k.lower(), k.lower()): v for k, v in stream.metadata.items()}
@@ -96,8 +117,8 @@ def _video_route(video: Stream, out: OutputContainer, source: Source, encoder: E
     ctx = target.codec_context
     ctx.width, ctx.height, ctx.pix_fmt = source.width, source.height, source.coded_format(encoder)
     ctx.time_base = target.time_base = video.time_base  # keeps every frame's timestamp exactly
-    if video.sample_aspect_ratio:
-        ctx.sample_aspect_ratio = video.sample_aspect_ratio
+    if video.sample_aspect_ratio:  # in the codec's own stream where it has room (H.264, H.265), and in the
+        ctx.sample_aspect_ratio = target.sample_aspect_ratio = video.sample_aspect_ratio  # container's (FFV1, VP9)
     if interlaced:
         ctx.field_order = source.field_order  # so players know to deinterlace
     if encoder.codec == "libx265" and out.format.name in ("mp4", "mov"):

@@ -64,10 +64,16 @@ def normalise(frame: av.VideoFrame, fmt: str, width: int, height: int) -> av.Vid
     name = frame.format.name
     if name in _PLAIN_GREY and frame.color_range == LIMITED_RANGE and (frame.width, frame.height) == (width, height):
         return _grey_as_yuv(frame, fmt)
-    full = name.startswith("yuvj") or frame.color_range == FULL_RANGE
+    full = is_full_range(frame)
     deep = format_bits(fmt) > 8 or luma_bits(frame) > 8
     return frame.reformat(width, height, fmt, src_color_range=FULL_RANGE if full else LIMITED_RANGE,
                           dst_color_range=LIMITED_RANGE, threads=1 if deep else None)
+
+
+def is_full_range(frame: av.VideoFrame) -> bool:
+    """Whether the frame's levels span every code (JPEG's range: MJPEG, some scans and grey masters), which the
+    film is written without: its levels are mapped onto the usual limited range."""
+    return frame.format.name.startswith("yuvj") or frame.color_range == FULL_RANGE
 
 
 def _grey_as_yuv(frame: av.VideoFrame, fmt: str) -> av.VideoFrame:
