@@ -176,6 +176,18 @@ def test_a_full_range_color_film_kept_with_skip_color_keeps_its_levels(clip, col
     assert min(psnr(a, b) for a, b in zip(before.lumas, after.lumas, strict=True)) >= 40
 
 
+def test_an_interlaced_film_whose_fields_h264_cannot_code_apart_is_named_and_kept_in_an_mkv(color, tmp_path):
+    """NTSC D1 has 486 lines, whose fields' 4:2:0 chroma x264 cannot code apart, and an .mp4 has no other way to say
+    the film is interlaced: players showed its combing, and nothing said so."""
+    src = tmp_path / "d1.mkv"
+    write_film(src, codec="mpeg2video", size=(64, 54), frames=6, options={"flags": "+ildct+ilme", "top": "0"})
+    _, warnings = color(src, tmp_path / "access.mp4")
+    assert len(warnings) == 1 and "interlaced, but libx264 cannot code its 54 lines' fields apart" in warnings[0]
+    _, warnings = color(src, tmp_path / "access.mkv")
+    with av.open(str(tmp_path / "access.mkv")) as film:
+        assert film.streams.video[0].codec_context.field_order == 3 and warnings == []  # AV_FIELD_BB
+
+
 def test_a_pal_films_pixel_shape_is_kept_or_its_loss_named(clip, color, tmp_path):
     """A PAL transfer's pixels are 16:15; an FFV1 master in Matroska cannot say so here, and said nothing."""
     src = clip("pal.mp4", frames=6, audio=(), sar=Fraction(16, 15))

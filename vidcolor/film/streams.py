@@ -78,7 +78,8 @@ def plan_routes(inp: InputContainer, out: OutputContainer, source: Source, suffi
 def _losses(video: Stream, source: Source, encoder: EncoderSettings, out: OutputContainer) -> list[str]:
     """What of the film's picture its encoding cannot keep, each said in a warning: depth beyond what the encoder
     writes; non-square pixels where neither the codec's stream nor the container can say so (VP9 and FFV1 in
-    Matroska, whose aspect ratio PyAV cannot set); full-range levels in a master meant to keep every code."""
+    Matroska, whose aspect ratio PyAV cannot set); interlacing where neither can (NTSC D1's 486 lines in an .mp4);
+    full-range levels in a master meant to keep every code."""
     losses = []
     written = format_bits(source.coded_format(encoder))
     if written < source.bits and encoder.max_bits > 8:
@@ -91,6 +92,11 @@ def _losses(video: Stream, source: Source, encoder: EncoderSettings, out: Output
         losses.append(f"the film's pixels are not square ({sar.numerator}:{sar.denominator}), and {encoder.codec} "
                       f"in {out.format.name.title()} is written without saying so: players show it "
                       f"{source.width}x{source.height}, not {shown}x{source.height} (libx264 and libx265 keep it)")
+    if _interlaced(source) and encoder.codec == "libx264" and not _interlaced_options(encoder.codec, source) and \
+            out.format.name in ("mp4", "mov"):
+        losses.append(f"the film is interlaced, but libx264 cannot code its {source.height} lines' fields apart and "
+                      f"{out.format.name.upper()} cannot say it is: written as whole frames, every line kept, which "
+                      "players will not deinterlace (an .mkv says it is interlaced)")
     if source.full_range and (encoder.codec == "ffv1" or encoder.crf == 0):
         losses.append("the film's levels span every code (full range) and are written in the usual limited range: "
                       "the picture is kept, its codes not bit for bit")
@@ -111,7 +117,7 @@ def _video_route(video: Stream, out: OutputContainer, source: Source, encoder: E
         except ValueError:
             pass  # this container cannot take the film's codec: re-encode it unchanged
     rate = frame_rate(video) or Fraction(25)
-    interlaced = source.field_order in TOP_FIELD_FIRST or source.field_order in BOTTOM_FIELD_FIRST
+    interlaced = _interlaced(source)
     options = encoder.options() | (_interlaced_options(encoder.codec, source) if interlaced else {})
     target = out.add_stream(encoder.codec, rate=rate, options=options)
     ctx = target.codec_context
@@ -177,6 +183,10 @@ def _first_packets(path: Path, streams: list[Stream]) -> dict[int, av.Packet]:
                 if len(found) == len(wanted):
                     break
     return found
+
+
+def _interlaced(source: Source) -> bool:
+    return source.field_order in TOP_FIELD_FIRST or source.field_order in BOTTOM_FIELD_FIRST
 
 
 def _interlaced_options(codec: str, source: Source) -> dict[str, str]:
