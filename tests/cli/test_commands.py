@@ -95,7 +95,9 @@ def _refusal_cases(tmp_path: Path, src: Clip) -> dict[str, tuple[list[Any], str]
         "a film into a photo": ([text, "-o", tmp_path / "out.png"], "not a photo by its name"),
         "codec the container cannot hold": ([src.path, "-o", tmp_path / "out.webm", "--codec", "libx264"],
                                            "cannot go into a .webm"),
-        "vp9 into a .mov": ([src.path, "-o", tmp_path / "out.mov", "--codec", "libvpx-vp9"], "cannot go into a .mov"),
+        "vp9 into a .mov": ([src.path, "-o", tmp_path / "out.mov", "--codec", "libvpx-vp9"],
+                            "cannot go into a .mov file (a .mov takes --codec libx264, libx265; libvpx-vp9 goes into "
+                            ".mp4, .mkv, .webm)"),
         "crf out of range for x264": ([src.path, "-o", out, "--crf", "60"], "between 0 and 51"),
         "unknown model": ([src.path, "-o", out, "--model", "no-such-model"], "unknown model"),
         "a preset for vp9": ([src.path, "-o", tmp_path / "out.webm", "--preset", "slow"],

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import av
 
-from ..utils.choices import CONTAINERS, CRF_MAX, FILM_BITS
+from ..utils.choices import CONTAINERS, CRF_MAX, FILM_BITS, VIDEO_CODECS
 from ..utils.errors import UserError
 
 
@@ -60,5 +60,7 @@ def container_holds(suffix: str, codec: str) -> bool:
 def check_encoder(suffix: str, codec: str) -> None:
     """Refuse a video codec the container cannot hold (e.g. H.264 in .webm) before any work is done."""
     if not container_holds(suffix, codec):
-        raise UserError(f"{codec} video cannot go into a {suffix} file (for {suffix} use --codec "
-                        f"{CONTAINERS[suffix][1]})")
+        takes = [c for c in VIDEO_CODECS if container_holds(suffix, c)]
+        homes = [s for s in CONTAINERS if container_holds(s, codec)]
+        raise UserError(f"{codec} video cannot go into a {suffix} file (a {suffix} takes --codec {', '.join(takes)}"
+                        + (f"; {codec} goes into {', '.join(homes)})" if homes else ")"))
