@@ -2,8 +2,10 @@
 with the same checks and behaviour as `vidcolor run`; `colorize_photo` and `colorize_video` take one kind.
 
     from vidcolor import colorize
-    colorize("reel.mp4", "reel_colour.mp4")
-    colorize("scans/", "scans_colour/", jobs=2)
+
+    if __name__ == "__main__":  # a folder is coloured by worker processes, which first import this script
+        colorize("reel.mp4", "reel_colour.mp4")
+        colorize("scans/", "scans_colour/", jobs=2)
 """
 from __future__ import annotations
 

@@ -167,8 +167,8 @@ def colorize_video(src: str | Path, dst: str | Path, *, model: Model = DEFAULT_M
     The source is checked before the model is loaded, so mistakes are reported at once.
     Raises UserError for anything wrong with the request; the output appears only when complete.
     Warnings (damage skipped, sound re-encoded, a film already in colour) go to `warn`, by
-    default to stderr; `quiet` only hides the progress bar. `on_frames(n)` is told of every n frames
-    done (progress for a caller with its own display).
+    default to stderr; `quiet` only hides the progress bar. `on_frames(n)` is called as each batch of
+    frames is done, `n` the frames of that batch, not a running total (progress for a caller with its own display).
     `hints` (a hints file or its entries, each on a `frame` or at a `time`), `keyframes` (frame number ->
     a picture of that frame coloured by hand) and `reference` (a colour photo whose palette to follow) tell the
     colours: hints and keyframes are carried along the motion through their shot. They take a hint model

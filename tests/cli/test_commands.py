@@ -416,6 +416,16 @@ def test_an_eval_never_writes_its_pictures_over_a_users_file_without_overwrite(m
     assert {p.name for p in (tmp_path / "notes").iterdir()} == {"harbour.png"}
 
 
+def test_an_eval_given_a_look_ahead_for_no_smoothing_is_refused_as_run_refuses_it(clip, tmp_path):
+    """eval's --temporal and --window are run's, so a score is of what run would make; eval took it in silence."""
+    film = clip("reel.mp4", frames=4, color=True, audio=()).path
+    result = CliRunner().invoke(main, ["eval", str(film), "--temporal", "none", "--window", "4", "--model",
+                                       "no-such-model"])
+    assert result.exit_code == 1
+    assert result.stderr == ("vidcolor: --window is the look-ahead of --temporal flow and ema; --temporal none looks "
+                             "at none\n")
+
+
 def test_an_eval_told_to_write_its_report_over_the_photo_it_scores_says_so_before_loading_a_model(tmp_path):
     write_image(tmp_path / "harbour.png", landscape(1))
     result = CliRunner().invoke(main, ["eval", str(tmp_path / "harbour.png"), "--model", "no-such-model",

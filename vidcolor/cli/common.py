@@ -59,6 +59,13 @@ def _exit_stopped(stop: KeyboardInterrupt) -> NoReturn:
     sys.exit(130)
 
 
+def check_window_looks_ahead(ctx: click.Context) -> None:
+    """Refuse a --window given with --temporal none, where it would do nothing (as `run` and `eval` both take them)."""
+    given = ctx.get_parameter_source("window") is click.core.ParameterSource.COMMANDLINE
+    if given and ctx.params["temporal"] == "none" and ctx.params["window"]:
+        raise UserError("--window is the look-ahead of --temporal flow and ema; --temporal none looks at none")
+
+
 def frame_and_picture(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
                       ) -> tuple[tuple[int, Path], ...]:
     """`N:painted.png` options -> (N, path) pairs; a malformed one is a usage mistake."""

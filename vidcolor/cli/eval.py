@@ -7,7 +7,7 @@ import click
 
 from ..utils.choices import DEFAULT_MODEL, DEFAULT_WINDOW, DEVICES, MAX_WINDOW, TEMPORAL_MODES
 from ..utils.errors import UserError
-from .common import MODEL_HELP, GivenPath, friendly
+from .common import MODEL_HELP, GivenPath, check_window_looks_ahead, friendly
 
 
 @click.command("eval")
@@ -24,13 +24,16 @@ from .common import MODEL_HELP, GivenPath, friendly
 @click.option("--device", default="auto", type=click.Choice(DEVICES), show_default=True,
               help="Where the model runs (auto: a GPU if there is one).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.pass_context
 @friendly
-def evaluate_cmd(inputs: tuple[Path, ...], model: str, temporal: str, window: int, no_reference: bool,
-                 max_frames: int | None, report_dir: Path | None, overwrite: bool, device: str, quiet: bool) -> None:
+def evaluate_cmd(ctx: click.Context, inputs: tuple[Path, ...], model: str, temporal: str, window: int,
+                 no_reference: bool, max_frames: int | None, report_dir: Path | None, overwrite: bool, device: str,
+                 quiet: bool) -> None:
     """Score colourization of colour photos/videos against the truth (or B&W film without one)."""
     from ..evaluation.evaluate import evaluate, format_table
     from ..runtime.inference import Colorizer
 
+    check_window_looks_ahead(ctx)
     results, failed = evaluate(lambda: Colorizer.load(model, device), list(inputs), not no_reference, temporal,
                                max_frames, report_dir, window, quiet, overwrite, model)
     if results:

@@ -24,7 +24,15 @@ from ..utils.choices import (
 )
 from ..utils.errors import UserError
 from ..utils.paths import is_image
-from .common import MODEL_HELP, GivenPath, Number, count_or_auto, frame_and_picture, friendly
+from .common import (
+    MODEL_HELP,
+    GivenPath,
+    Number,
+    check_window_looks_ahead,
+    count_or_auto,
+    frame_and_picture,
+    friendly,
+)
 
 
 @click.command()
@@ -122,7 +130,6 @@ def _check_options_that_would_do_nothing(ctx: click.Context, src: Path, dst: Pat
     encoder = codec if codec or src.is_dir() else CONTAINERS.get(dst.suffix.lower(), ("", ""))[1]
     if "preset" in given and encoder and encoder not in PRESET_CODECS:
         raise UserError(f"--preset is for {' and '.join(PRESET_CODECS)}; {encoder} has none")
-    if "window" in given and ctx.params["temporal"] == "none" and ctx.params["window"]:
-        raise UserError("--window is the look-ahead of --temporal flow and ema; --temporal none looks at none")
+    check_window_looks_ahead(ctx)
     if "crf" in given and encoder and CRF_MAX[encoder] is None and ctx.params["crf"] != 0:
         raise UserError(f"--crf: {encoder} is lossless, with no quality to choose (--crf 0 or none)")
