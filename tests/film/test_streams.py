@@ -56,6 +56,19 @@ def test_a_captures_pcm_sound_stays_pcm_in_an_mp4(clip, color, tmp_path, name):
     assert after.audio_seconds == pytest.approx(probe(src.path).audio_seconds, abs=0.01)
 
 
+def test_a_captures_unlabelled_tracks_stay_unlabelled_where_they_can_and_are_named_where_labelled(clip, color,
+                                                                                                  tmp_path):
+    """Four PCM channels of a tape capture are often tracks side by side (programme, effects, commentary), not
+    surround: a .mov keeps them unlabelled; an .mp4 takes them only labelled, and the user is told."""
+    src = clip("capture.mkv", frames=24, audio=("pcm_s16le",), layout="quad")  # Matroska keeps no layout
+    _, warnings = color(src.path, tmp_path / "new.mov")
+    with av.open(str(tmp_path / "new.mov")) as film:
+        assert film.streams.audio[0].layout.name == "4 channels" and warnings == []
+    _, warnings = color(src.path, tmp_path / "new.mp4")
+    assert probe(tmp_path / "new.mp4").audio_codecs == ["pcm_s16le"]
+    assert len(warnings) == 1 and "has 4 channels with no layout" in warnings[0] and "labelled quad" in warnings[0]
+
+
 def test_an_avi_film_with_b_frames_keeps_its_frame_times(clip, color, tmp_path):
     """AVI stores no presentation times: B-frames come out of the decoder with times in decoding order."""
     src = clip("capture.avi", frames=24, audio=())
@@ -78,20 +91,21 @@ def test_a_lossless_master_keeps_every_bit_of_luma(clip, color, tmp_path):
 
 
 def lossless_scan(path: Path, pix_fmt: str = "yuv420p10le", width: int = 96, height: int = 64,
-                  frames: int = 8) -> list[np.ndarray]:
-    """A lossless black-and-white film (FFV1) of limited-range luma with detail in every bit; returns its Y planes."""
+                  frames: int = 8, color_range: int = 1) -> list[np.ndarray]:
+    """A lossless black-and-white film (FFV1) of limited-range luma with detail in every bit, tagged so
+    (`color_range` 1; 0: untagged); returns its Y planes."""
     shift = 2 if "10" in pix_fmt else 0
     yy, xx = np.mgrid[0:height, 0:width]
     lumas = [((16 << shift) + (3 * xx + 5 * yy + i) % (219 << shift)).astype(np.uint16) for i in range(frames)]
     with av.open(str(path), "w") as out:
         video = out.add_stream("ffv1", rate=24)
         video.width, video.height, video.pix_fmt = width, height, pix_fmt
-        video.codec_context.color_range = 1  # limited, as film is
+        video.codec_context.color_range = color_range  # limited, as film is
         for i, y in enumerate(lumas):
             frame = av.VideoFrame(width, height, pix_fmt)
             for view, value in zip(planes(frame), (y, 128 << shift, 128 << shift)[:len(frame.planes)], strict=True):
                 view[...] = value
-            frame.pts, frame.color_range = i, 1
+            frame.pts, frame.color_range = i, color_range
             out.mux(video.encode(frame))
         out.mux(video.encode())
     return lumas
@@ -183,8 +197,18 @@ def test_an_interlaced_film_whose_fields_h264_cannot_code_apart_is_named_and_kep
     write_film(src, codec="mpeg2video", size=(64, 54), frames=6, options={"flags": "+ildct+ilme", "top": "0"})
     _, warnings = color(src, tmp_path / "access.mp4")
     assert len(warnings) == 1 and "interlaced, but libx264 cannot code its 54 lines' fields apart" in warnings[0]
+    assert "--codec libx265, keeps it marked interlaced" in warnings[0]
     _, warnings = color(src, tmp_path / "access.mkv")
     with av.open(str(tmp_path / "access.mkv")) as film:
+        assert film.streams.video[0].codec_context.field_order == 3 and warnings == []  # AV_FIELD_BB
+
+
+def test_an_odd_sized_interlaced_film_keeps_its_fields_apart_in_4_4_4(clip, color, tmp_path):
+    """An odd-sized film is written 4:4:4, whose fields x264 codes apart at any even height."""
+    src = clip("odd.mp4", width=63, height=54, frames=4, audio=(),
+               video_options={"flags": "+ildct+ilme", "x264-params": "bff=1"})
+    _, warnings = color(src.path, tmp_path / "new.mp4")
+    with av.open(str(tmp_path / "new.mp4")) as film:
         assert film.streams.video[0].codec_context.field_order == 3 and warnings == []  # AV_FIELD_BB
 
 
@@ -196,6 +220,9 @@ def test_a_pal_films_pixel_shape_is_kept_or_its_loss_named(clip, color, tmp_path
         assert film.streams.video[0].sample_aspect_ratio == Fraction(16, 15) and warnings == []
     _, warnings = color(src.path, tmp_path / "master.mkv", codec="ffv1")
     assert len(warnings) == 1 and "pixels are not square (16:15)" in warnings[0] and "not 68x48" in warnings[0]
+    _, warnings = color(src.path, tmp_path / "web.mp4", codec="libvpx-vp9")  # an MP4 says it for VP9
+    with av.open(str(tmp_path / "web.mp4")) as film:
+        assert film.streams.video[0].sample_aspect_ratio == Fraction(16, 15) and warnings == []
 
 
 def test_a_full_range_capture_made_a_lossless_master_is_told_its_levels_are_mapped(clip, color, tmp_path):
@@ -203,7 +230,16 @@ def test_a_full_range_capture_made_a_lossless_master_is_told_its_levels_are_mapp
     src = clip("capture.mkv", frames=6, video_codec="mjpeg", pix_fmt="yuvj420p", audio=())
     assert color(src.path, tmp_path / "access.mp4")[1] == []
     _, warnings = color(src.path, tmp_path / "master.mkv", codec="ffv1")
+    assert len(warnings) == 1 and "full range" in warnings[0] and "256 levels onto 220" in warnings[0]
+
+
+def test_an_untagged_grey_master_is_told_its_levels_are_mapped_and_a_tagged_one_is_not(color, tmp_path):
+    """A grey FFV1 master not tagged limited is full range to FFmpeg; its codes were re-levelled in silence."""
+    lossless_scan(tmp_path / "grey.mkv", "gray", frames=3, color_range=0)
+    _, warnings = color(tmp_path / "grey.mkv", tmp_path / "master.mkv", codec="ffv1")
     assert len(warnings) == 1 and "full range" in warnings[0]
+    lossless_scan(tmp_path / "limited.mkv", "gray", frames=3)
+    assert color(tmp_path / "limited.mkv", tmp_path / "limited_master.mkv", codec="ffv1")[1] == []
 
 
 def test_an_interlaced_film_stays_interlaced_with_its_field_order(clip, color, tmp_path):

@@ -35,7 +35,7 @@ def evaluate_cmd(ctx: click.Context, inputs: tuple[Path, ...], model: str, tempo
 
     check_window_looks_ahead(ctx)
     results, failed = evaluate(lambda: Colorizer.load(model, device), list(inputs), not no_reference, temporal,
-                               max_frames, report_dir, window, quiet, overwrite, model)
+                               max_frames, report_dir, window, quiet, overwrite, model=model)
     if results:
         click.echo(f"Scored with {model}:\n{format_table(results)}")
     if failed:

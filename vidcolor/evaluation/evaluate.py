@@ -152,7 +152,7 @@ def evaluate_item(colorizer: Colorizer, path: Path, reference: bool, temporal: s
 
 def evaluate(load: Callable[[], Colorizer], inputs: list[Path], reference: bool = True, temporal: str = "flow",
              max_frames: int | None = None, report_dir: Path | None = None,
-             window: int = DEFAULT_WINDOW, quiet: bool = False, overwrite: bool = False, model: str = ""
+             window: int = DEFAULT_WINDOW, quiet: bool = False, overwrite: bool = False, *, model: str
              ) -> tuple[dict[str, dict[str, float]], int]:
     """Score every photo and video in `inputs` (files or folders); optionally write a report folder, replacing
     files already there only with `overwrite`, each row naming `model` (the name or file it was loaded from), so

@@ -28,8 +28,9 @@ _MUXER_TAGS = {"major_brand", "minor_version", "compatible_brands", "encoder"}  
 _STREAM_TAGS = ("language", "title", "handler_name", "timecode")
 _TAG_SPELLINGS = {"name": "title"}  # as a reader names a tag -> as the muxers take it: MP4 reads titles as "name"
 _DEFAULT_LAYOUTS = {1: "mono", 2: "stereo", 3: "3.0", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
-SAR_IN_STREAM = ("libx264", "libx265")  # encoders that write the pixels' aspect ratio into the picture's own stream
 _ENCODER_LAYOUTS = set(_DEFAULT_LAYOUTS.values())  # ones both the AAC and the Opus encoder take
+_SAR_IN_STREAM = ("libx264", "libx265")  # encoders that write the pixels' aspect ratio into the picture's own stream
+_SUFFIXES = {muxer: suffix for suffix, (muxer, _, _) in CONTAINERS.items()}  # a file's muxer -> its ending
 
 Mode = Literal["color", "encode", "copy"]
 
@@ -78,8 +79,8 @@ def plan_routes(inp: InputContainer, out: OutputContainer, source: Source, suffi
 def _losses(video: Stream, source: Source, encoder: EncoderSettings, out: OutputContainer) -> list[str]:
     """What of the film's picture its encoding cannot keep, each said in a warning: depth beyond what the encoder
     writes; non-square pixels where neither the codec's stream nor the container can say so (VP9 and FFV1 in
-    Matroska, whose aspect ratio PyAV cannot set); interlacing where neither can (NTSC D1's 486 lines in an .mp4);
-    full-range levels in a master meant to keep every code."""
+    Matroska, whose aspect ratio PyAV cannot set); interlacing where neither can (H.264 of NTSC D1's 486 lines in
+    4:2:0, in .mp4 or .mov); full-range levels in a master meant to keep every code."""
     losses = []
     written = format_bits(source.coded_format(encoder))
     if written < source.bits and encoder.max_bits > 8:
@@ -87,19 +88,20 @@ def _losses(video: Stream, source: Source, encoder: EncoderSettings, out: Output
                       + ("" if written == 10 else f" ({encoder.codec} here writes 8; libx264, libx265 and ffv1 "
                                                   "write 10)"))
     sar = video.sample_aspect_ratio
-    if sar and sar != 1 and encoder.codec not in SAR_IN_STREAM and out.format.name in ("matroska", "webm"):
-        shown = round(source.width * sar)
+    suffix = _SUFFIXES[out.format.name]
+    if sar and sar != 1 and encoder.codec not in _SAR_IN_STREAM and suffix in (".mkv", ".webm"):
         losses.append(f"the film's pixels are not square ({sar.numerator}:{sar.denominator}), and {encoder.codec} "
-                      f"in {out.format.name.title()} is written without saying so: players show it "
-                      f"{source.width}x{source.height}, not {shown}x{source.height} (libx264 and libx265 keep it)")
+                      f"in a {suffix} file is written without saying so: players show it {source.width}x"
+                      f"{source.height}, not {round(source.width * sar)}x{source.height} (H.264 or H.265 in a .mkv, "
+                      "or VP9 in a .mp4, keep it)")
     if _interlaced(source) and encoder.codec == "libx264" and not _interlaced_options(encoder.codec, source) and \
-            out.format.name in ("mp4", "mov"):
-        losses.append(f"the film is interlaced, but libx264 cannot code its {source.height} lines' fields apart and "
-                      f"{out.format.name.upper()} cannot say it is: written as whole frames, every line kept, which "
-                      "players will not deinterlace (an .mkv says it is interlaced)")
+            suffix in (".mp4", ".mov"):
+        losses.append(f"the film is interlaced, but libx264 cannot code its {source.height} lines' fields apart in "
+                      "4:2:0: it is written as progressive frames (every line kept) that players will not "
+                      "deinterlace; a .mkv, or --codec libx265, keeps it marked interlaced")
     if source.full_range and (encoder.codec == "ffv1" or encoder.crf == 0):
-        losses.append("the film's levels span every code (full range) and are written in the usual limited range: "
-                      "the picture is kept, its codes not bit for bit")
+        losses.append("the film's levels span every code (full range): in this lossless master they are mapped onto "
+                      "the usual limited range (256 levels onto 220), so its codes are not kept bit for bit")
     return losses
 
 
@@ -123,8 +125,8 @@ def _video_route(video: Stream, out: OutputContainer, source: Source, encoder: E
     ctx = target.codec_context
     ctx.width, ctx.height, ctx.pix_fmt = source.width, source.height, source.coded_format(encoder)
     ctx.time_base = target.time_base = video.time_base  # keeps every frame's timestamp exactly
-    if video.sample_aspect_ratio:  # in the codec's own stream where it has room (H.264, H.265), and in the
-        ctx.sample_aspect_ratio = target.sample_aspect_ratio = video.sample_aspect_ratio  # container's (FFV1, VP9)
+    if video.sample_aspect_ratio:
+        ctx.sample_aspect_ratio = video.sample_aspect_ratio
     if interlaced:
         ctx.field_order = source.field_order  # so players know to deinterlace
     if encoder.codec == "libx265" and out.format.name in ("mp4", "mov"):
@@ -141,13 +143,14 @@ def _video_route(video: Stream, out: OutputContainer, source: Source, encoder: E
     return Route(video, target, "encode" if keep_colors else "color")
 
 
-def _muxer_takes(stream: Stream, suffix: str, first: av.Packet | None) -> bool:
-    """Whether a `suffix` file takes the stream copied as it is. Tried with the stream's `first` packet on a
-    file in memory, since some muxers refuse only when they write the header (FLAC in .mov) or the index
-    (PCM with no channel layout in .mp4), which in the real file would be after the whole film was coloured."""
+def _muxer_takes(stream: Stream, suffix: str, first: av.Packet | None, layout: str | None = None) -> bool:
+    """Whether a `suffix` file takes the stream copied as it is (with `layout`, labelled so). Tried with the
+    stream's `first` packet on a file in memory, since some muxers refuse only when they write the header (FLAC in
+    .mov) or the index (PCM with no channel layout in .mp4), which in the real file would be after the whole film
+    was coloured."""
     trial = av.open(io.BytesIO(), "w", format=CONTAINERS[suffix][0])
     try:
-        target = _copied(stream, trial)
+        target = _copied(stream, trial, layout)
         trial.start_encoding()
         if first is not None:
             first.stream = target
@@ -160,15 +163,23 @@ def _muxer_takes(stream: Stream, suffix: str, first: av.Packet | None) -> bool:
         return False
 
 
-def _copied(stream: Stream, out: OutputContainer) -> Stream:
-    """An output stream for `stream` copied as it is. Sound whose layout says only how many channels it has (PCM
-    from an AVI or a Matroska file) is given the usual layout of that many, as FFmpeg guesses it: an MP4 takes no
-    PCM without one, and would have it re-encoded lossy."""
+def _copied(stream: Stream, out: OutputContainer, layout: str | None = None) -> Stream:
+    """An output stream for `stream` copied as it is, its channels labelled `layout` where given."""
     target = out.add_stream_from_template(stream)
-    if stream.type == "audio" and stream.layout.name.endswith(" channels") and \
-            stream.layout.nb_channels in _DEFAULT_LAYOUTS:
-        target.codec_context.layout = _DEFAULT_LAYOUTS[stream.layout.nb_channels]
+    if layout is not None:
+        target.codec_context.layout = layout
     return target
+
+
+def _label_for(stream: Stream) -> str | None:
+    """The layout to label PCM sound with whose layout says only how many channels it has (as an AVI or a Matroska
+    file stores it), where a container refuses it so (an MP4, which would have had it re-encoded lossy); None for
+    any other stream."""
+    if stream.type != "audio" or not stream.codec_context or not stream.codec_context.name.startswith("pcm_"):
+        return None
+    if not stream.layout.name.endswith(" channels"):
+        return None
+    return _DEFAULT_LAYOUTS.get(stream.layout.nb_channels)
 
 
 def _first_packets(path: Path, streams: list[Stream]) -> dict[int, av.Packet]:
@@ -191,10 +202,11 @@ def _interlaced(source: Source) -> bool:
 
 def _interlaced_options(codec: str, source: Source) -> dict[str, str]:
     """Encode an interlaced film as interlaced (fields kept apart), where the encoder can: x264 can, for a
-    height its fields' 4:2:0 chroma divides (not NTSC D1's 486 lines). Elsewhere the fields are coded together
-    as one picture, every line kept, and where the container keeps a field order tag (.mkv) it tells players to
-    deinterlace."""
-    if codec != "libx264" or source.height % 4:
+    height its fields' chroma divides (4:2:0: not NTSC D1's 486 lines; 4:4:4, an odd-sized film's: any even one).
+    Elsewhere the fields are coded together as one picture, every line kept, and where the container keeps a field
+    order tag (.mkv) it tells players to deinterlace."""
+    full_chroma = source.width % 2 or source.height % 2  # pixel_format's 4:4:4
+    if codec != "libx264" or source.height % (2 if full_chroma else 4):
         return {}
     return {"flags": "+ildct+ilme", "x264-params": "tff=1" if source.field_order in TOP_FIELD_FIRST else "bff=1"}
 
@@ -203,6 +215,12 @@ def _carried_route(stream: Stream, out: OutputContainer, suffix: str, incidents:
                    first: av.Packet | None) -> Route | None:
     if _muxer_takes(stream, suffix, first):
         return Route(stream, _copied(stream, out), "copy")
+    layout = _label_for(stream)
+    if layout is not None and _muxer_takes(stream, suffix, first, layout):
+        if stream.layout.nb_channels > 2:  # tracks side by side (programme, effects, commentary) are no surround
+            incidents.warn(f"{label(stream)} has {stream.layout.nb_channels} channels with no layout, which a "
+                           f"{suffix} file takes only labelled: labelled {layout} (a .mkv keeps them unlabelled)")
+        return Route(stream, _copied(stream, out, layout), "copy")
     if stream.codec_context is None:  # no decoder, so it could only have been copied as it is
         incidents.warn(f"{label(stream)} is in a codec FFmpeg does not know (or damaged), and is left out")
         return None

@@ -61,8 +61,8 @@ def normalise(frame: av.VideoFrame, fmt: str, width: int, height: int) -> av.Vid
     Deeper conversions run on one scaler thread: libswscale's threaded 10-bit conversions sometimes
     write chroma into the first luma row of a slice, and the luma is what we promise to keep.
     """
-    name = frame.format.name
-    if name in _PLAIN_GREY and frame.color_range == LIMITED_RANGE and (frame.width, frame.height) == (width, height):
+    if frame.format.name in _PLAIN_GREY and frame.color_range == LIMITED_RANGE and \
+            (frame.width, frame.height) == (width, height):
         return _grey_as_yuv(frame, fmt)
     full = is_full_range(frame)
     deep = format_bits(fmt) > 8 or luma_bits(frame) > 8
@@ -71,9 +71,12 @@ def normalise(frame: av.VideoFrame, fmt: str, width: int, height: int) -> av.Vid
 
 
 def is_full_range(frame: av.VideoFrame) -> bool:
-    """Whether the frame's levels span every code (JPEG's range: MJPEG, some scans and grey masters), which the
-    film is written without: its levels are mapped onto the usual limited range."""
-    return frame.format.name.startswith("yuvj") or frame.color_range == FULL_RANGE
+    """Whether the frame's levels span every code (JPEG's range: MJPEG, some scans, grey masters not tagged
+    limited, which libswscale takes for full range whatever else their tag says), which the film is written
+    without: its levels are mapped onto the usual limited range."""
+    name = frame.format.name
+    return name.startswith("yuvj") or frame.color_range == FULL_RANGE or \
+        (name in _PLAIN_GREY and frame.color_range != LIMITED_RANGE)
 
 
 def _grey_as_yuv(frame: av.VideoFrame, fmt: str) -> av.VideoFrame:
