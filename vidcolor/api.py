@@ -29,7 +29,7 @@ from .one_file import (
 from .utils.atomic import sweep_stale
 from .utils.choices import DEFAULT_MODEL, DEFAULT_WINDOW, FILM_BITS, FILM_OPTIONS
 from .utils.errors import UserError, shown
-from .utils.paths import is_image
+from .utils.paths import is_image, not_there
 from .utils.warn import default_warn
 
 __all__ = ["FilmResult", "Summary", "colorize", "colorize_photo", "colorize_video"]
@@ -70,7 +70,7 @@ def colorize(src: str | Path, dst: str | Path, *, model: Model = DEFAULT_MODEL, 
     Guidance.check_types(hints, keyframes, reference)
     src, dst = Path(src), Path(dst)
     if not src.exists():
-        raise UserError(f"{src}: no such file or folder")
+        raise UserError(f"{src}: {not_there(src, 'file or folder')}")
     if src.is_file() and (include or exclude or force):
         raise UserError("--include, --exclude and --force are for folders")
     if src.is_file() and is_image(src) and (split is not None or ray is not None):

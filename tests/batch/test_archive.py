@@ -128,6 +128,56 @@ def test_a_broken_file_is_named_with_its_reason_and_the_rest_of_the_archive_goes
     assert manifest(tmp_path / "coloured")["photos/torn.jpg"]["status"] == "failed"
 
 
+def test_a_folder_that_cannot_be_read_is_named_and_the_rest_of_the_archive_goes_on(model_file, tmp_path,
+                                                                                  monkeypatch):
+    """A folder locked to this user stopped the whole run on its first look inside it, excluded or not."""
+    for folder in ("open", "locked"):
+        (tmp_path / "archive" / folder).mkdir(parents=True)
+        write_image(tmp_path / "archive" / folder / "harbour.png", landscape(1))
+    listed = os.scandir
+
+    def locked_out(path: Any = ".") -> Any:
+        if Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return listed(path)
+
+    monkeypatch.setattr(os, "scandir", locked_out)
+    result = run(tmp_path / "archive", tmp_path / "coloured", model_file)
+    assert result.exit_code == 1 and "failed locked/: cannot be read (Permission denied)" in result.stderr
+    assert outputs(tmp_path / "coloured") == {"open/harbour.png"}
+    assert_summary(result, done=1, skipped=0, failed=1)
+    excluded = run(tmp_path / "archive", tmp_path / "coloured", model_file, "--exclude", "locked/*")
+    assert excluded.exit_code == 0 and "1 excluded" in excluded.stderr
+
+
+def test_a_linked_folder_is_coloured_once_and_a_link_back_into_the_archive_is_left_out(model_file, tmp_path):
+    """An archive gathered from other disks links their folders in; a linked folder was passed over in silence."""
+    (tmp_path / "archive" / "reels").mkdir(parents=True)
+    (tmp_path / "other_disk" / "1950s").mkdir(parents=True)
+    write_image(tmp_path / "archive" / "reels" / "harbour.png", landscape(1))
+    write_image(tmp_path / "other_disk" / "1950s" / "wedding.png", landscape(2))
+    (tmp_path / "archive" / "borrowed").symlink_to(tmp_path / "other_disk")
+    (tmp_path / "archive" / "reels" / "up").symlink_to(tmp_path / "archive")  # round for ever, if followed
+    (tmp_path / "archive" / "shortcut").symlink_to(tmp_path / "archive" / "reels")  # the same files again
+    result = run(tmp_path / "archive", tmp_path / "coloured", model_file)
+    assert result.exit_code == 0
+    assert outputs(tmp_path / "coloured") == {"borrowed/1950s/wedding.png", "reels/harbour.png"}
+    assert "reels/up/: a link to a folder this run goes through already" in result.stderr
+    assert "shortcut/: a link to a folder this run goes through already" in result.stderr
+
+
+def test_an_output_name_too_long_for_the_disk_fails_that_file_alone(model_file, tmp_path):
+    """Two scans of one 251-letter name get their whole names kept (.jpg.png), past the 255 bytes a disk takes:
+    the whole run stopped, nothing coloured."""
+    (tmp_path / "archive").mkdir()
+    for name in ("d" * 251 + ".jpg", "d" * 251 + ".tif", "harbour.png"):
+        write_image(tmp_path / "archive" / name, landscape(1))
+    result = run(tmp_path / "archive", tmp_path / "coloured", model_file)
+    assert result.exit_code == 1 and result.stderr.count("File name too long") == 2
+    assert outputs(tmp_path / "coloured") == {"harbour.png"}
+    assert_summary(result, done=1, skipped=0, failed=2)
+
+
 def test_a_file_where_an_output_folder_should_go_fails_the_files_below_it_in_one_line(model_file, tmp_path):
     archive = make_archive(tmp_path / "archive")
     (tmp_path / "colored" / "reels").mkdir(parents=True)

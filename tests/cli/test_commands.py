@@ -77,8 +77,13 @@ def _refusal_cases(tmp_path: Path, src: Clip) -> dict[str, tuple[list[Any], str]
                 web.mux(packet)
     index_cut.write_bytes(index_cut.read_bytes()[:index_cut.read_bytes().find(b"mdia") + 8])
     out = tmp_path / "out.mp4"
+    (tmp_path / "loop_a.mp4").symlink_to(tmp_path / "loop_b.mp4")
+    (tmp_path / "loop_b.mp4").symlink_to(tmp_path / "loop_a.mp4")
     return {
         "missing file": ([tmp_path / "nope.mp4", "-o", out], "no such file"),
+        "a link to a moved film": ([tmp_path / "loop_a.mp4", "-o", out], "a link that leads to no file or folder"),
+        "an output that links round in a loop": ([src.path, "-o", tmp_path / "loop_a.mp4"],
+                                                 "a link that leads to no file (the links go round in a loop)"),
         "empty file": ([empty, "-o", out], "empty"),
         "not a media file": ([text, "-o", out], "not a video file"),
         "no video stream": ([song, "-o", out], "no video stream"),
@@ -109,7 +114,7 @@ def _refusal_cases(tmp_path: Path, src: Clip) -> dict[str, tuple[list[Any], str]
     }
 
 
-REFUSALS = ["missing file", "empty file", "not a media file", "no video stream", "truncated beyond use",
+REFUSALS = ["missing file", "a link to a moved film", "an output that links round in a loop", "empty file", "not a media file", "no video stream", "truncated beyond use",
             "cut inside its index",
             "output exists", "output is the input", "missing output folder", "a file for the output folder",
             "unknown container", "output is a folder",
@@ -122,12 +127,17 @@ REFUSALS = ["missing file", "empty file", "not a media file", "no video stream",
 def test_a_bad_request_is_refused_with_one_clear_line_and_nothing_written(clip, tmp_path, case):
     src = clip("old.mp4")
     args, message = _refusal_cases(tmp_path, src)[case]
-    before = {p: p.read_bytes() for p in tmp_path.iterdir()}
+    before = _snapshot(tmp_path)
     result = cli(*args)
     assert result.exit_code == 1
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("vidcolor: "), result.stderr
     assert message in result.stderr
-    assert {p: p.read_bytes() for p in tmp_path.iterdir()} == before  # nothing new, nothing changed
+    assert _snapshot(tmp_path) == before  # nothing new, nothing changed
+
+
+def _snapshot(folder: Path) -> dict[Path, bytes | str]:
+    """Each file's bytes, each link's target."""
+    return {p: str(p.readlink()) if p.is_symlink() else p.read_bytes() for p in folder.iterdir()}
 
 
 def test_film_options_given_with_a_photo_are_named_in_a_warning_and_the_photo_is_colored(model_file, tmp_path):

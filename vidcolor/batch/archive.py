@@ -149,6 +149,12 @@ def _plan(found: list[PurePosixPath], hints: dict[PurePosixPath, PurePosixPath],
                             summary)
             continue
         try:
+            there = target.exists()
+        except OSError as exc:  # a name the output's file system cannot hold (longer than 255 bytes)
+            report_failure(Job(str(rel), path, target, film, error=f"its output {out.name} cannot be written there "
+                                                                   f"({exc.strerror or exc})"), summary)
+            continue
+        try:
             told = _hints_record(sidecar)
         except UserError as exc:
             report_failure(Job(str(rel), path, target, film, error=str(exc)), summary)
@@ -157,13 +163,13 @@ def _plan(found: list[PurePosixPath], hints: dict[PurePosixPath, PurePosixPath],
                         fingerprint["film" if film else "photo"] | told, archive=archive)
         old = manifest.get(str(rel))
         job = Job(str(rel), path, target, film, record, hints=sidecar)
-        if old is None and target.exists() and not options.overwrite:
+        if old is None and there and not options.overwrite:
             job.error = f"{target} already exists and no earlier run wrote it (use --overwrite to replace it)"
-        elif old is not None and not options.force and _done_before(old, record, target):
+        elif old is not None and not options.force and there and _done_before(old, record):
             summary.skipped.add(old.frames, old.duration)
             continue
-        elif old is not None and old.archive not in (None, record.archive) and target.exists() \
-                and not options.overwrite:  # another archive's file of the same name
+        elif old is not None and old.archive not in (None, record.archive) and there and not options.overwrite:
+            # another archive's file of the same name
             job.error = f"{target} was coloured from {old.archive} (use --overwrite to replace it)"
         if job.error:
             report_failure(job, summary)
@@ -183,7 +189,7 @@ def _hints_record(sidecar: Path | None) -> dict[str, Any]:
         raise UserError(f"{sidecar}: cannot read the hints file ({exc.strerror or exc})") from None
 
 
-def _done_before(old: Record, new: Record, target: Path) -> bool:
-    """Whether an earlier run finished this very input with these options, and its output is still there."""
-    return old.status == "done" and target.exists() and \
+def _done_before(old: Record, new: Record) -> bool:
+    """Whether an earlier run finished this very input with these options (its output still there: the caller's)."""
+    return old.status == "done" and \
         (old.size, old.mtime_ns, old.output, old.options) == (new.size, new.mtime_ns, new.output, new.options)

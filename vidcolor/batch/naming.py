@@ -98,10 +98,18 @@ def survey(root: Path, skip: Path, options: ArchiveOptions, summary: Summary, wa
     beside no photo or film is named in a warning and ignored."""
     found: list[PurePosixPath] = []
     sidecars: set[PurePosixPath] = set()
-    skip = skip.resolve()
-    for folder, subfolders, names in os.walk(root):
-        subfolders[:] = sorted(d for d in subfolders if not d.startswith(".") and Path(folder, d).resolve() != skip
-                               and not _earlier_output(Path(folder, d), root, warn))
+    skip, walked = skip.resolve(), {root.resolve()}
+
+    def unreadable(exc: OSError) -> None:  # a folder that cannot be listed: failed, unless excluded whole
+        rel = PurePosixPath(Path(exc.filename).relative_to(root).as_posix())
+        if _matches(rel / "*", options.exclude):
+            summary.excluded += 1
+        else:
+            summary.fail(f"{rel}/", f"cannot be read ({exc.strerror or exc})")
+
+    for folder, subfolders, names in os.walk(root, onerror=unreadable, followlinks=True):
+        subfolders[:] = [d for d in sorted(subfolders) if not d.startswith(".")  # in order: the first link is followed
+                         and _worth_walking(Path(folder, d), root, skip, walked, warn)]
         media = {n for n in names if not n.startswith(".") and (is_image(Path(n)) or is_video(Path(n)))}
         for name in sorted(names):
             if name.startswith("."):
@@ -123,9 +131,29 @@ def survey(root: Path, skip: Path, options: ArchiveOptions, summary: Summary, wa
     return sorted(found), {rel: h for rel, h in hints.items() if h in sidecars}
 
 
+def _worth_walking(folder: Path, root: Path, skip: Path, walked: set[Path], warn: Callable[[str], None]) -> bool:
+    """Whether to go into `folder`: not this run's output folder, nor an earlier run's, nor one gone through
+    already. A linked folder is followed, as a linked file is (an archive gathered from other disks), unless it
+    links into the archive itself or above it: its files are coloured once, where they are, not twice or for ever."""
+    real, archive = folder.resolve(), root.resolve()
+    if real == skip or skip in real.parents:
+        return False
+    inside = real == archive or archive in real.parents or real in archive.parents
+    if real in walked or (inside and folder.is_symlink()):
+        if folder.is_symlink():
+            warn(f"{folder.relative_to(root).as_posix()}/: a link to a folder this run goes through already (its "
+                 "files are coloured once, where they are); left out")
+        return False
+    walked.add(real)
+    return not _earlier_output(folder, root, warn)
+
+
 def _earlier_output(folder: Path, root: Path, warn: Callable[[str], None]) -> bool:
     """Whether `folder` is an earlier run's output (it holds a manifest): colouring it again would colour colour."""
-    if not (folder / MANIFEST_NAME).is_file():
+    try:
+        if not (folder / MANIFEST_NAME).is_file():
+            return False
+    except OSError:  # a folder that cannot be read: the walk names it
         return False
     warn(f"{folder.relative_to(root).as_posix()}/: an earlier vidcolor output (it holds {MANIFEST_NAME}); left out")
     return True

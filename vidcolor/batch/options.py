@@ -2,7 +2,10 @@
 the end (Summary)."""
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
+
+from tqdm import tqdm
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,12 @@ class Summary:
     ignored: int = 0  # files that are neither photos nor films
     excluded: int = 0  # left out by --include / --exclude
     wall: float = 0.0
+
+    def fail(self, name: str, reason: str) -> None:
+        """Count a file (or a folder of them) that could not be coloured, and say why at once, above any bar."""
+        self.failed.add(0, 0.0)
+        self.failures.append((name, reason))
+        tqdm.write(f"vidcolor: failed {name}: {reason}", file=sys.stderr)
 
     def table(self) -> str:
         rows = ["|         | files | frames | hours of film |", "|---------|------:|-------:|--------------:|"]

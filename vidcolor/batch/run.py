@@ -44,9 +44,7 @@ class Job:
 
 
 def report_failure(job: Job, summary: Summary) -> None:
-    summary.failed.add(0, 0.0)
-    summary.failures.append((job.name, job.reason()))
-    tqdm.write(f"vidcolor: failed {job.name}: {job.reason()}", file=sys.stderr)
+    summary.fail(job.name, job.reason())
 
 
 def auto_jobs(device: str) -> tuple[int, int]:

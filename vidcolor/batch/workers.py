@@ -104,6 +104,9 @@ def execute(task: Task, settings: Settings, on_frames: Callable[[int], None] | N
         outcome = task.run(settings, warnings.append, on_frames)
     except UserError as exc:
         outcome = Outcome(error=str(exc))
+    except OSError as exc:  # a file the system refuses (not readable, a full disk): its words, not Python's
+        where = f"{exc.filename}: " if exc.filename else ""
+        outcome = Outcome(error=f"{where}{exc.strerror or exc}")
     except Exception as exc:  # a bug or a library failing on a strange file: report it, go on
         outcome = Outcome(error=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
     return replace(outcome, seconds=time.perf_counter() - started, warnings=tuple(warnings),

@@ -85,7 +85,7 @@ class GivenPath(click.Path):
     `vidcolor eval ''` scored everything under it and `frames -o ''` wrote frames there."""
 
     def __init__(self) -> None:
-        super().__init__(path_type=Path)
+        super().__init__(path_type=Path, readable=False)  # an unreadable file is told by what reads it: exit 1
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if value == "":

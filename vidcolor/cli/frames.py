@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ..utils.errors import UserError
-from ..utils.paths import bar_label
+from ..utils.paths import bar_label, not_there
 from .common import GivenPath, friendly
 
 FRAME_TAKEN = "another -o (this frame's name is taken)"  # for a folder by a frame's name: no file name is asked here
@@ -106,7 +106,8 @@ def _films(inputs: tuple[Path, ...]) -> list[Path]:
         if path.is_dir():
             films += [p for p in find_media(path) if not is_image(p)]
         elif not path.is_file():  # a FIFO or a device is there, but no film
-            raise UserError(f"{path}: " + ("not a file or folder" if path.exists() else "no such file or folder"))
+            why = "not a file or folder" if path.exists() else not_there(path, "file or folder")
+            raise UserError(f"{path}: {why}")
         elif is_image(path):
             raise UserError(f"{path}: a photo, not a film (training takes photo folders as they are)")
         else:

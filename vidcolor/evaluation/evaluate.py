@@ -38,7 +38,7 @@ from ..utils.atomic import (
 )
 from ..utils.choices import DEFAULT_WINDOW
 from ..utils.errors import UserError
-from ..utils.paths import bar_label, distinct_stems, find_media, is_image
+from ..utils.paths import bar_label, distinct_stems, find_media, is_image, not_there
 from ..utils.warn import default_warn
 from .metrics import CdcMeter, WarpErrorMeter, colorfulness, psnr, ssim
 from .report import sample_grid
@@ -279,7 +279,8 @@ def _items(inputs: list[Path], report_dir: Path | None) -> list[Path]:
         elif p.is_file():
             items.append(p)
         else:
-            raise UserError(f"{p}: " + ("not a photo, video or folder" if p.exists() else "no such file or folder"))
+            why = "not a photo, video or folder" if p.exists() else not_there(p, "file or folder")
+            raise UserError(f"{p}: {why}")
     if not items:
         raise UserError("nothing to evaluate: no photos or videos found")
     held = next((p for p in items if report_dir is not None and p.resolve().is_relative_to(report_dir.resolve())),

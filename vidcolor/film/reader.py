@@ -16,7 +16,7 @@ from av.stream import Disposition, Stream
 
 from ..utils.errors import UserError
 from ..utils.guard import watched
-from ..utils.paths import for_ffmpeg
+from ..utils.paths import for_ffmpeg, not_there
 
 REORDER_DEPTH = 16  # B-frames: how far decoding order may run ahead of display order (H.264's most)
 
@@ -109,7 +109,7 @@ class FilmEnd:
 def open_input(path: Path) -> InputContainer:
     """Open a film for reading, turning every way that can fail into one clear UserError."""
     if not path.is_file():
-        raise UserError(f"{path}: " + ("not a file" if path.exists() else "no such file"))
+        raise UserError(f"{path}: " + ("not a file" if path.exists() else not_there(path)))
     if path.stat().st_size == 0:
         raise UserError(f"{path}: the file is empty")
     try:

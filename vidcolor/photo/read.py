@@ -15,6 +15,7 @@ from PIL import Image
 
 from ..utils.errors import UserError
 from ..utils.guard import check_claimed_size, decoding
+from ..utils.paths import not_there
 from .metadata import PILLOW_ERRORS
 
 # A file they cannot read is ours to report, in one line: the readers' own messages are not shown.
@@ -41,7 +42,7 @@ def _file_bytes(path: Path) -> np.ndarray:
     """The photo file's bytes, once its header is found to claim no more pixels than they could hold."""
     if not path.is_file():
         raise UserError(f"{path}: " + ("a folder, not a photo" if path.is_dir() else
-                                       "not a photo file" if path.exists() else "no such file"))
+                                       "not a photo file" if path.exists() else not_there(path)))
     data = np.fromfile(str(path), dtype=np.uint8)
     check_claimed_size(path, pixel_count(path) or 0, data.size)
     return data

@@ -75,8 +75,17 @@ def check_writable(dst: Path, overwrite: bool, asked: str = "the output's file n
 def check_not_the_input(src: Path, dst: Path, what: str = "input") -> None:
     """Refuse an output that is the input (or another file it is made from, `what`), by name or through a link:
     writing it would destroy what it is made from."""
-    if src.exists() and (src.resolve() == dst.resolve() or (dst.exists() and dst.samefile(src))):
+    if src.exists() and (_resolved(src) == _resolved(dst) or (dst.exists() and dst.samefile(src))):
         raise UserError(f"{dst}: output would overwrite the {what}")
+
+
+def _resolved(path: Path) -> Path:
+    """The path with every link followed; a loop of links is the user's one line (Python 3.11 raises
+    RuntimeError)."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):
+        raise UserError(f"{path}: a link that leads to no file (the links go round in a loop)") from None
 
 
 def check_folder_makeable(path: Path) -> None:

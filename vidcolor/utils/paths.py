@@ -47,6 +47,13 @@ def distinct_stems(paths: Sequence[Path]) -> list[str]:
     return stems
 
 
+def not_there(path: Path, kind: str = "file") -> str:
+    """Why a path named cannot be found: nothing by that name, or a link to nothing or round a loop of links (which
+    look like nothing to `exists()`, and are not to be told "no such file" while `ls` lists them)."""
+    return f"a link that leads to no {kind} (its target is missing, or the links go round in a loop)" \
+        if path.is_symlink() else f"no such {kind}"
+
+
 def is_image(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTS
 
