@@ -114,7 +114,8 @@ def _refusal_cases(tmp_path: Path, src: Clip) -> dict[str, tuple[list[Any], str]
     }
 
 
-REFUSALS = ["missing file", "a link to a moved film", "an output that links round in a loop", "empty file", "not a media file", "no video stream", "truncated beyond use",
+REFUSALS = ["missing file", "a link to a moved film", "an output that links round in a loop", "empty file",
+            "not a media file", "no video stream", "truncated beyond use",
             "cut inside its index",
             "output exists", "output is the input", "missing output folder", "a file for the output folder",
             "unknown container", "output is a folder",
