@@ -731,6 +731,17 @@ def test_a_worker_tells_the_frames_of_its_film_as_they_are_done(model_file, tmp_
     assert heard and {k for k, _ in heard} == {"reel"} and sum(n for _, n in heard) == 48
 
 
+def test_workers_stopped_with_the_run_leave_their_films_unfinished_and_nothing_behind(model_file, tmp_path):
+    """A Ctrl-C pressed while the workers were starting was lost on them (they start deaf to it, so as not to die
+    half imported): the run waited for each to colour its film, 5 seconds a worker and more, saying nothing."""
+    film = make_clip(tmp_path / "reel.mp4", frames=48).path
+    pool = LocalPool(Settings(str(model_file)), jobs=1)
+    pool.submit("reel", FileTask("reel.mp4", film, tmp_path / "out" / "reel.mp4"))
+    pool.close(at_once=True)  # as the run does when stopped
+    assert not (tmp_path / "out" / "reel.mp4").exists()  # stopped, not waited for
+    assert not (tmp_path / "out").exists() or files_under(tmp_path / "out") == set()
+
+
 def test_a_worker_tells_its_frames_every_half_second_not_every_batch(monkeypatch):
     from types import SimpleNamespace
 

@@ -413,7 +413,7 @@ def test_training_skips_an_unreadable_file_and_names_it(tmp_path):
     result = _run_cli(["train", "--model", "unet", "--width", "8", "--size", "32", "--batch-size", "2", "--steps",
                        "1", "--data", str(photos), "--out", str(tmp_path / "run"), "--quiet"])
     assert result.returncode == 0 and "skipped broken.jpg" in result.stderr, result.stderr
-    assert "skipped moved.jpg: no such file" in result.stderr
+    assert "skipped moved.jpg: a link that leads to no file" in result.stderr
     assert read_metadata(tmp_path / "run" / "last.safetensors")["images"] == 4
 
 

@@ -97,6 +97,7 @@ class Run:
     def go(self, jobs: list[Job]) -> None:
         waiting = deque(jobs)
         pool = make_pool(self.settings, self.options)
+        stopped = True  # until the work is all done: a Ctrl-C (or a failure) ends the workers' tasks at once
         try:
             with tqdm(total=len(jobs), unit="file", disable=True if self.options.quiet else None,
                       dynamic_ncols=True) as self.bar:
@@ -108,8 +109,9 @@ class Run:
                             self._begin(waiting.popleft(), pool.workers)
                     if self.running:
                         self._collect(*pool.next_result(self._advance))
+            stopped = False
         finally:
-            pool.close()
+            pool.close(at_once=stopped)
             for job in jobs:  # pieces of a film left unjoined (Ctrl-C)
                 if job.parts:
                     remove_folder(job.parts)

@@ -126,7 +126,8 @@ class Pool(Protocol):
         """Wait for any submitted task to finish; `on_frames(key, n)` hears of frames done meanwhile, where the
         pool tells them."""
 
-    def close(self) -> None: ...
+    def close(self, at_once: bool = False) -> None:
+        """End the workers: once their tasks are done, or `at_once` (the run was stopped), stopping those too."""
 
 
 def _serve(conn: Connection, settings: Settings, parent: int, interruptible: bool) -> None:
@@ -260,10 +261,13 @@ class LocalPool:
         return key, Outcome(error="the worker process died while working on it "
                                   f"(exit code {worker.process.exitcode})")
 
-    def close(self) -> None:
+    def close(self, at_once: bool = False) -> None:
         for worker in self._workers:
-            with contextlib.suppress(OSError):  # it is gone already
-                worker.conn.send(None)
+            if at_once and worker.key is not None:  # a Ctrl-C a starting worker did not hear: SIGTERM, heeded cleanly
+                worker.process.terminate()
+            else:
+                with contextlib.suppress(OSError):  # it is gone already
+                    worker.conn.send(None)
         for worker in self._workers:
             worker.process.join(timeout=5)
             if worker.process.is_alive():
@@ -335,5 +339,5 @@ class RayPool:
         except self._ray.exceptions.RayError as exc:
             return key, Outcome(error=f"Ray lost the task after {RAY_RETRIES} retries ({type(exc).__name__})")
 
-    def close(self) -> None:
-        self._ray.shutdown()
+    def close(self, at_once: bool = False) -> None:
+        self._ray.shutdown()  # its tasks stop with it, done or not
