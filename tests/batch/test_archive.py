@@ -831,6 +831,14 @@ def test_a_film_run_in_pieces_shows_its_frames_done_of_all_it_has(model_file, tm
     assert b"feature.mp4:" in drawn and b"72/72" in drawn and b"frame/s" in drawn, drawn
 
 
+def test_a_film_run_in_pieces_into_a_log_shows_its_progress_there_as_a_whole_run_does(model_file, tmp_path):
+    """With its stderr in a file, a nine-minute film in pieces said nothing until its last line."""
+    make_clip(tmp_path / "feature.mp4", frames=72, video_codec="mpeg4", audio=())  # a keyframe every 12 frames
+    for name, args in (("whole", ()), ("pieces", ("--split", "3"))):
+        result = run(tmp_path / "feature.mp4", tmp_path / f"{name}.mp4", model_file, *args)
+        assert result.exit_code == 0 and "72/72" in result.stderr and "frame/s" in result.stderr, (name, result.stderr)
+
+
 def _drawn_on(terminal: int, deadline: float) -> bytes:
     """All a program writes on its terminal until it closes it (or the deadline passes); the terminal closed."""
     drawn = b""

@@ -91,8 +91,9 @@ def _folded(out: PurePosixPath) -> str:
 
 def survey(root: Path, skip: Path, options: ArchiveOptions, summary: Summary, warn: Callable[[str], None] = default_warn
            ) -> tuple[list[PurePosixPath], dict[PurePosixPath, PurePosixPath]]:
-    """The photos and films under `root` (sorted, hidden files and `skip` left out) that the globs allow, and
-    the hints files of those that have one beside them (FILE.hints.json: input -> its hints file).
+    """The photos and films under `root` (sorted, hidden files and `skip` left out, linked folders followed, each
+    folder once) that the globs allow, and the hints files of those that have one beside them (FILE.hints.json:
+    input -> its hints file). A folder that cannot be read is a failure in `summary`, the rest goes on.
 
     A hints file is not an input: it goes with its photo or film, whatever the globs say of its own name. One
     beside no photo or film is named in a warning and ignored."""

@@ -99,7 +99,9 @@ class Run:
         pool = make_pool(self.settings, self.options)
         stopped = True  # until the work is all done: a Ctrl-C (or a failure) ends the workers' tasks at once
         try:
-            with tqdm(total=len(jobs), unit="file", disable=True if self.options.quiet else None,
+            # a folder's bar only on a terminal (a log gets the table at the end); one film's, as a whole run's, always
+            shown = False if self.one_film else None
+            with tqdm(total=len(jobs), unit="file", disable=True if self.options.quiet else shown,
                       dynamic_ncols=True) as self.bar:
                 while waiting or self.ready or self.running:
                     while pool.has_room() and (self.ready or waiting):
