@@ -513,6 +513,26 @@ def test_a_rerun_skips_what_is_done_and_redoes_only_what_changed_or_went_missing
     assert colorfulness(read_image(out / "photos" / "harbour.png")) > 1.2 * muted > 0
 
 
+def test_an_output_retouched_by_hand_is_kept_when_its_scan_changes_unless_overwrite_is_given(model_file, tmp_path):
+    """A restorer retouched a coloured photo, then rescanned its original: the rerun replaced the retouched one."""
+    (tmp_path / "archive").mkdir()
+    write_image(tmp_path / "archive" / "harbour.png", landscape(2))
+    write_image(tmp_path / "archive" / "wedding.png", landscape(3))
+    out = tmp_path / "coloured"
+    assert run(tmp_path / "archive", out, model_file).exit_code == 0
+    write_image(out / "harbour.png", landscape(4))  # the retouched colour photo
+    retouched = (out / "harbour.png").read_bytes()
+    for name, seed in (("harbour.png", 5), ("wedding.png", 6)):  # both rescanned
+        write_image(tmp_path / "archive" / name, landscape(seed))
+    again = run(tmp_path / "archive", out, model_file)
+    assert again.exit_code == 1 and "failed harbour.png: " in again.stderr
+    assert "was changed since vidcolor wrote it (use --overwrite to replace it)" in again.stderr
+    assert (out / "harbour.png").read_bytes() == retouched
+    assert_summary(again, done=1, skipped=0, failed=1)  # the wedding, untouched since, is done again
+    replaced = run(tmp_path / "archive", out, model_file, "--overwrite")
+    assert replaced.exit_code == 0 and (out / "harbour.png").read_bytes() != retouched
+
+
 def test_outputs_no_earlier_run_wrote_are_kept_unless_overwrite_is_given(model_file, tmp_path):
     archive = tmp_path / "archive"
     archive.mkdir()

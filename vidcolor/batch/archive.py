@@ -159,9 +159,11 @@ def _plan(found: list[PurePosixPath], hints: dict[PurePosixPath, PurePosixPath],
         except UserError as exc:
             report_failure(Job(str(rel), path, target, film, error=str(exc)), summary)
             continue
-        record = Record(str(rel), stat.st_size, stat.st_mtime_ns, str(out), "started", settings.model,
-                        fingerprint["film" if film else "photo"] | told, archive=archive)
         old = manifest.get(str(rel))
+        ours = old is not None and old.output == str(out)  # the output an earlier run wrote (and stamped)
+        record = Record(str(rel), stat.st_size, stat.st_mtime_ns, str(out), "started", settings.model,
+                        fingerprint["film" if film else "photo"] | told, archive=archive,
+                        written=old.written if ours else None)  # until it is written anew
         job = Job(str(rel), path, target, film, record, hints=sidecar)
         if old is None and there and not options.overwrite:
             job.error = f"{target} already exists and no earlier run wrote it (use --overwrite to replace it)"
@@ -171,6 +173,8 @@ def _plan(found: list[PurePosixPath], hints: dict[PurePosixPath, PurePosixPath],
         elif old is not None and old.archive not in (None, record.archive) and there and not options.overwrite:
             # another archive's file of the same name
             job.error = f"{target} was coloured from {old.archive} (use --overwrite to replace it)"
+        elif ours and there and not options.overwrite and old.changed_since(target):
+            job.error = f"{target} was changed since vidcolor wrote it (use --overwrite to replace it)"
         if job.error:
             report_failure(job, summary)
         else:

@@ -46,10 +46,24 @@ class Record:
     error: str | None = None
     time: str = field(default_factory=_now)
     archive: str | None = None  # the folder the input was found in (None: a manifest older than this field)
+    written: list[int] | None = None  # the output's [size, mtime_ns] as the run left it (None: not known)
 
     def update(self, **changes: Any) -> Record:
         """This record with `changes`, stamped with the time of the change."""
         return replace(self, **changes, time=_now())
+
+    def changed_since(self, output: Path) -> bool:
+        """Whether the output is no longer as the run that wrote it left it (retouched by hand): the user's now."""
+        return isinstance(self.written, list) and self.written != stamp(output)
+
+
+def stamp(path: Path) -> list[int] | None:
+    """A file's [size, mtime_ns], to tell later whether anyone has changed it; None where there is none."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return [stat.st_size, stat.st_mtime_ns]
 
 
 _FIELDS = {f.name for f in fields(Record)}

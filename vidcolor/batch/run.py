@@ -14,7 +14,7 @@ from tqdm import tqdm
 from ..utils.atomic import remove_folder
 from ..utils.errors import UserError
 from ..utils.warn import default_warn
-from .manifest import Manifest, Record
+from .manifest import Manifest, Record, stamp
 from .options import ArchiveOptions, Summary
 from .workers import FileTask, LocalPool, Outcome, Pool, RayPool, Settings, Task
 
@@ -207,7 +207,8 @@ class Run:
             remove_folder(job.parts)
         if self.manifest and job.record:
             self.manifest.write(job.record.update(status="failed" if job.error else "done", frames=job.frames,
-                                                  seconds=job.seconds, duration=job.duration, error=job.error))
+                                                  seconds=job.seconds, duration=job.duration, error=job.error,
+                                                  written=job.record.written if job.error else stamp(job.dst)))
         if job.error:
             report_failure(job, self.summary)
         else:
