@@ -292,7 +292,7 @@ def test_weights_a_diverged_run_left_are_neither_exported_nor_trained_from(tmp_p
     assert result.exit_code == 1 and "NaN or infinite" in result.stderr
     assert not (tmp_path / "m.safetensors").exists()
     for start in ("--init", "--continue-from", "--teacher"):  # not "the run diverged at step 1: lower --lr"
-        _one_clear_line(_run_cli(["train", "--model", "unet", "--width", "8", "--data", str(photos), start, str(last),
+        _one_clear_line(_run_here(["train", "--model", "unet", "--width", "8", "--data", str(photos), start, str(last),
                                   "--steps", "4", "--out", str(tmp_path / "again")]),
                         f"{last}: its weights hold NaN or infinite values")
         assert not (tmp_path / "again").exists()
@@ -362,6 +362,12 @@ def _run_cli(args: list[str]) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "vidcolor", *args], capture_output=True, text=True, timeout=120)
 
 
+def _run_here(args: list[str]) -> subprocess.CompletedProcess:
+    """As _run_cli, without starting Python and torch again: for refusals made before any training."""
+    result = CliRunner().invoke(main, args)
+    return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
+
+
 def _one_clear_line(done: subprocess.CompletedProcess, expected: str) -> None:
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
@@ -370,7 +376,7 @@ def _one_clear_line(done: subprocess.CompletedProcess, expected: str) -> None:
 
 
 def test_training_on_a_missing_folder_says_so_and_leaves_no_run_folder(tmp_path):
-    _one_clear_line(_run_cli(["train", "--model", "unet", "--data", str(tmp_path / "nope"), "--out",
+    _one_clear_line(_run_here(["train", "--model", "unet", "--data", str(tmp_path / "nope"), "--out",
                               str(tmp_path / "run")]), "no such folder")
     assert not (tmp_path / "run").exists()
 
@@ -378,9 +384,10 @@ def test_training_on_a_missing_folder_says_so_and_leaves_no_run_folder(tmp_path)
 def test_a_file_where_the_run_folder_should_go_is_refused_in_one_line(tmp_path):
     photos = photo_folder(tmp_path / "photos", n=2)
     (tmp_path / "run").write_text("my notes")
-    _one_clear_line(_run_cli(["train", "--model", "unet", "--data", str(photos), "--out", str(tmp_path / "run")]),
+    _one_clear_line(_run_here(["train", "--model", "unet", "--data", str(photos), "--out", str(tmp_path / "run")]),
                     "is a file, where the output folder should be")
-    _one_clear_line(_run_cli(["train", "--model", "unet", "--data", str(photos), "--out", str(tmp_path / "run" / "a")]),
+    _one_clear_line(_run_here(["train", "--model", "unet", "--data", str(photos), "--out",
+                               str(tmp_path / "run" / "a")]),
                     f"cannot make the folder ({tmp_path / 'run'} is a file)")
     assert (tmp_path / "run").read_text() == "my notes"
 
@@ -391,7 +398,7 @@ def test_a_run_folder_inside_the_photos_it_learns_or_is_scored_from_is_refused(t
     before = sorted(p.name for p in photos.iterdir())
     for given in (["--data", str(photos)], ["--data", str(photo_folder(tmp_path / "more", n=2)), "--val", str(photos)]):
         for out in (photos, photos / "run"):
-            _one_clear_line(_run_cli(["train", "--model", "unet", *given, "--out", str(out)]),
+            _one_clear_line(_run_here(["train", "--model", "unet", *given, "--out", str(out)]),
                             f"the run's folder must not be inside a folder it learns or is scored from ({photos})")
     assert sorted(p.name for p in photos.iterdir()) == before
     hidden = _run_cli(["train", "--model", "unet", "--data", str(photos), "--out", str(photos / ".run"), "--steps",
@@ -402,7 +409,7 @@ def test_a_run_folder_inside_the_photos_it_learns_or_is_scored_from_is_refused(t
 def test_training_on_a_folder_without_images_says_so(tmp_path):
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "notes.txt").write_text("not a photo")
-    _one_clear_line(_run_cli(["train", "--model", "unet", "--data", str(tmp_path / "data"), "--out",
+    _one_clear_line(_run_here(["train", "--model", "unet", "--data", str(tmp_path / "data"), "--out",
                               str(tmp_path / "run")]), "no images")
 
 
@@ -437,7 +444,7 @@ def test_training_only_on_black_and_white_photos_is_refused(tmp_path):
     photos = tmp_path / "bw"
     photos.mkdir()
     write_image(photos / "grey.png", np.repeat(landscape(0)[..., 1:2], 3, axis=2))
-    _one_clear_line(_run_cli(["train", "--model", "unet", "--data", str(photos), "--out",
+    _one_clear_line(_run_here(["train", "--model", "unet", "--data", str(photos), "--out",
                               str(tmp_path / "run")]), "no colour images")
 
 
@@ -452,7 +459,7 @@ def test_black_and_white_photos_among_the_data_are_left_out_with_a_warning(tmp_p
 def test_starting_from_weights_of_another_shape_is_refused_and_leaves_no_run_folder(tmp_path):
     photos = photo_folder(tmp_path / "photos", n=4)
     train(TrainOptions(model="unet", data=[photos], out=tmp_path / "narrow", steps=1, **TINY))
-    _one_clear_line(_run_cli(["train", "--model", "unet", "--width", "16", "--data", str(photos),
+    _one_clear_line(_run_here(["train", "--model", "unet", "--width", "16", "--data", str(photos),
                               "--init", str(tmp_path / "narrow" / "last.safetensors"), "--out",
                               str(tmp_path / "run")]), "was trained with --width 8; give the same")
     assert not (tmp_path / "run").exists()
@@ -460,21 +467,21 @@ def test_starting_from_weights_of_another_shape_is_refused_and_leaves_no_run_fol
 
 def test_a_backbone_that_does_not_exist_is_refused_in_one_line(tmp_path):
     photos = photo_folder(tmp_path / "photos", n=2)
-    _one_clear_line(_run_cli(["train", "--model", "fusion", "--backbones", "lite9", "--data", str(photos), "--out",
+    _one_clear_line(_run_here(["train", "--model", "fusion", "--backbones", "lite9", "--data", str(photos), "--out",
                               str(tmp_path / "run")]), "backbones must be a comma list of lite0, lite1, lite2")
-    _one_clear_line(_run_cli(["train", "--model", "fusion", "--tune-backbone", "9", "--data", str(photos), "--out",
+    _one_clear_line(_run_here(["train", "--model", "fusion", "--tune-backbone", "9", "--data", str(photos), "--out",
                               str(tmp_path / "run")]), "--tune-backbone goes up to 5, every stage of lite0")
 
 
 def test_options_of_the_binned_head_are_refused_for_another_loss(tmp_path):
     photos = photo_folder(tmp_path / "photos", n=2)
-    _one_clear_line(_run_cli(["train", "--model", "fusion", "--temperature", "0.5", "--data", str(photos), "--out",
+    _one_clear_line(_run_here(["train", "--model", "fusion", "--temperature", "0.5", "--data", str(photos), "--out",
                               str(tmp_path / "run")]), "apply only to --loss bins")
 
 
 def test_a_binned_head_is_refused_for_a_family_without_one(tmp_path):
     photos = photo_folder(tmp_path / "photos", n=2)
-    _one_clear_line(_run_cli(["train", "--model", "unet", "--loss", "bins", "--data", str(photos), "--out",
+    _one_clear_line(_run_here(["train", "--model", "unet", "--loss", "bins", "--data", str(photos), "--out",
                               str(tmp_path / "run")]), "needs --model fusion")
 
 
@@ -842,7 +849,7 @@ def test_a_hand_edited_model_to_start_from_is_refused_in_one_line(tmp_path):
                               ({"steps": "900"}, "no usable step count ('900')")):
         fusion = write_tiny_hint_model(tmp_path / "fusion.safetensors")
         update_metadata(fusion, change)
-        _one_clear_line(_run_cli(["train", "--model", "fusion", "--width", "8", "--data", str(photos),
+        _one_clear_line(_run_here(["train", "--model", "fusion", "--width", "8", "--data", str(photos),
                                   "--continue-from", str(fusion), "--steps", "4", "--out", str(tmp_path / "run")]),
                         complaint)
 
@@ -850,23 +857,23 @@ def test_a_hand_edited_model_to_start_from_is_refused_in_one_line(tmp_path):
 def test_options_that_would_do_nothing_for_the_model_trained_are_refused_in_one_line(tmp_path):
     photos = photo_folder(tmp_path / "photos", n=2)
     run = ["train", "--data", str(photos), "--out", str(tmp_path / "run")]
-    _one_clear_line(_run_cli([*run, "--model", "unet", "--light-decoder"]),
+    _one_clear_line(_run_here([*run, "--model", "unet", "--light-decoder"]),
                     "--light-decoder: an option of --model fusion")
-    _one_clear_line(_run_cli([*run, "--model", "unet", "--backbones", "lite2", "--blocks8", "2"]),
+    _one_clear_line(_run_here([*run, "--model", "unet", "--backbones", "lite2", "--blocks8", "2"]),
                     "--backbones --blocks8: options of --model fusion")
-    _one_clear_line(_run_cli([*run, "--model", "fusion", "--train-layers", "up2"]), "give the model they come from")
-    _one_clear_line(_run_cli([*run, "--model", "fusion", "--teacher", str(tmp_path / "nope.safetensors")]),
+    _one_clear_line(_run_here([*run, "--model", "fusion", "--train-layers", "up2"]), "give the model they come from")
+    _one_clear_line(_run_here([*run, "--model", "fusion", "--teacher", str(tmp_path / "nope.safetensors")]),
                     "no such weights file for --teacher")
-    _one_clear_line(_run_cli([*run, "--model", "fusion", "--teacher", str(photos)]),
+    _one_clear_line(_run_here([*run, "--model", "fusion", "--teacher", str(photos)]),
                     "a folder, not a weights file for --teacher (a training run's is its last.safetensors)")
-    _one_clear_line(_run_cli([*run, "--model", "fusion", "--init", str(photos)]),
+    _one_clear_line(_run_here([*run, "--model", "fusion", "--init", str(photos)]),
                     "a folder, not a weights file for --init")
-    _one_clear_line(_run_cli([*run, "--model", "fusion", "--loss", "bins", "--teacher", str(photos)]),
+    _one_clear_line(_run_here([*run, "--model", "fusion", "--loss", "bins", "--teacher", str(photos)]),
                     "--teacher gives the colours to learn with --loss l1, mse or rgb")
-    _one_clear_line(_run_cli([*run, "--model", "fusion", "--teacher-mirror"]), "--teacher-mirror needs a --teacher")
-    _one_clear_line(_run_cli([*run, "--model", "unet", "--gan-warmup", "5", "--lambda-l1", "3"]),
+    _one_clear_line(_run_here([*run, "--model", "fusion", "--teacher-mirror"]), "--teacher-mirror needs a --teacher")
+    _one_clear_line(_run_here([*run, "--model", "unet", "--gan-warmup", "5", "--lambda-l1", "3"]),
                     "--gan-warmup --lambda-l1: options of --model gan or --adversarial")
-    _one_clear_line(_run_cli([*run, "--model", "unet", "--val-every", "1"]), "--val-every needs a --val folder")
+    _one_clear_line(_run_here([*run, "--model", "unet", "--val-every", "1"]), "--val-every needs a --val folder")
     assert not (tmp_path / "run").exists()
 
 
