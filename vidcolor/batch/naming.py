@@ -99,7 +99,8 @@ def survey(root: Path, skip: Path, options: ArchiveOptions, summary: Summary, wa
     beside no photo or film is named in a warning and ignored."""
     found: list[PurePosixPath] = []
     sidecars: set[PurePosixPath] = set()
-    skip, walked = skip.resolve(), {root.resolve()}
+    skip, archive = skip.resolve(), root.resolve()
+    walked = {archive}
 
     def unreadable(exc: OSError) -> None:  # a folder that cannot be listed: failed, unless excluded whole
         rel = PurePosixPath(Path(exc.filename).relative_to(root).as_posix())
@@ -110,7 +111,7 @@ def survey(root: Path, skip: Path, options: ArchiveOptions, summary: Summary, wa
 
     for folder, subfolders, names in os.walk(root, onerror=unreadable, followlinks=True):
         subfolders[:] = [d for d in sorted(subfolders) if not d.startswith(".")  # in order: the first link is followed
-                         and _worth_walking(Path(folder, d), root, skip, walked, warn)]
+                         and _worth_walking(Path(folder, d), root, archive, skip, walked, warn)]
         media = {n for n in names if not n.startswith(".") and (is_image(Path(n)) or is_video(Path(n)))}
         for name in sorted(names):
             if name.startswith("."):
@@ -132,11 +133,13 @@ def survey(root: Path, skip: Path, options: ArchiveOptions, summary: Summary, wa
     return sorted(found), {rel: h for rel, h in hints.items() if h in sidecars}
 
 
-def _worth_walking(folder: Path, root: Path, skip: Path, walked: set[Path], warn: Callable[[str], None]) -> bool:
+def _worth_walking(folder: Path, root: Path, archive: Path, skip: Path, walked: set[Path],
+                   warn: Callable[[str], None]) -> bool:
     """Whether to go into `folder`: not this run's output folder, nor an earlier run's, nor one gone through
     already. A linked folder is followed, as a linked file is (an archive gathered from other disks), unless it
-    links into the archive itself or above it: its files are coloured once, where they are, not twice or for ever."""
-    real, archive = folder.resolve(), root.resolve()
+    links into the archive itself or above it: its files are coloured once, where they are, not twice or for ever.
+    `archive` and `skip` are `root` and the output folder, resolved."""
+    real = folder.resolve()
     if real == skip or skip in real.parents:
         return False
     inside = real == archive or archive in real.parents or real in archive.parents

@@ -124,7 +124,7 @@ def evaluate_item(colorizer: Colorizer, path: Path, reference: bool, temporal: s
     limit = min(total, max_frames) if (max_frames and total) else (max_frames or total)
     every = max(1, (limit or STRIP_FRAMES * 10) // STRIP_FRAMES)
     shown: list[tuple[np.ndarray, ...]] = []
-    bar = tqdm(total=limit or None, desc=bar_label(path.name), unit="frame", leave=False, disable=quiet or not video,
+    bar = tqdm(total=limit or None, desc=bar_label(path), unit="frame", leave=False, disable=quiet or not video,
                delay=1)  # drawn once a film takes a while: one that is no film leaves its one line alone
 
     def score(tags: list[tuple[np.ndarray, np.ndarray]], L: torch.Tensor, ab: torch.Tensor) -> None:

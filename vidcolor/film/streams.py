@@ -21,7 +21,7 @@ from ..utils.guard import watched
 from .encoder import EncoderSettings
 from .probe import BOTTOM_FIELD_FIRST, TOP_FIELD_FIRST, Source
 from .reader import Incidents, SourceReader, film_stream, frame_rate, label, open_input, reason
-from .yuv import LIMITED_RANGE, format_bits
+from .yuv import LIMITED_RANGE, format_bits, pixel_format
 
 TRIAL_PACKETS = 2000  # how far into a film to look for each carried stream's first packet
 _MUXER_TAGS = {"major_brand", "minor_version", "compatible_brands", "encoder"}  # the muxer writes its own
@@ -205,7 +205,7 @@ def _interlaced_options(codec: str, source: Source) -> dict[str, str]:
     height its fields' chroma divides (4:2:0: not NTSC D1's 486 lines; 4:4:4, an odd-sized film's: any even one).
     Elsewhere the fields are coded together as one picture, every line kept, and where the container keeps a field
     order tag (.mkv) it tells players to deinterlace."""
-    full_chroma = source.width % 2 or source.height % 2  # pixel_format's 4:4:4
+    full_chroma = pixel_format(source.width, source.height).startswith("yuv444")
     if codec != "libx264" or source.height % (2 if full_chroma else 4):
         return {}
     return {"flags": "+ildct+ilme", "x264-params": "tff=1" if source.field_order in TOP_FIELD_FIRST else "bff=1"}
